@@ -1,0 +1,178 @@
+"""Streaming psychoacoustics for live monitoring: many streams, block by block.
+
+:class:`StreamingPsychoacoustics` advances every stream by whatever block arrives —
+``(streams, samples)`` of sound pressure in Pa at 8 or 16 kHz — and returns the output
+frames that block completed: one frame per ``hop_s`` (default 0.1 s) with the mean
+specific loudness, sharpness, roughness and fluctuation strength, plus the total
+loudness at its native 10 ms step (for N5 and other percentiles over a window).
+
+All metrics share one clock: output frame ``k`` of every metric describes the audio
+up to ``(k + 1) * hop_s`` seconds, so a block of any size yields aligned frames, and
+feeding a signal in blocks of any size gives the same frames as feeding it whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emotion.psychoacoustics._streaming_loudness import STEP_S as LOUDNESS_STEP_S
+from emotion.psychoacoustics._streaming_loudness import StreamingLoudness
+from emotion.psychoacoustics._streaming_modulation import (
+    StreamingFluctuation,
+    StreamingRoughness,
+)
+from emotion.psychoacoustics._zwicker_core import BARK_AXIS
+from emotion.psychoacoustics.sharpness_din import sharpness_din_from_loudness
+
+SUPPORTED_RATES_HZ = (8000, 16000)
+DZ_BARK = 0.1
+
+
+@dataclass(frozen=True)
+class PsychoacousticFrames:
+    """Output frames completed by one :meth:`StreamingPsychoacoustics.process` call.
+
+    Attributes
+    ----------
+    first_frame : int
+        Index of the first output frame here; frame ``k`` ends at ``(k + 1) * hop_s``.
+    time_s : ndarray, shape (F,)
+        End time of each output frame, s.
+    loudness_time_s : ndarray, shape (T,)
+        End time of each 10 ms loudness step, s.
+    loudness_sone : ndarray, shape (streams, T)
+        Total loudness N(t) (ISO 532-1 time-varying, temporally weighted).
+    specific_loudness : ndarray, shape (streams, F, 240)
+        Mean specific loudness N'(z) over each output frame, sone/Bark.
+    sharpness_acum : ndarray, shape (streams, F)
+        DIN 45692 sharpness of each frame's mean specific loudness.
+    roughness_asper : ndarray, shape (streams, F)
+        Roughness over the 200 ms ending with each frame.
+    fluctuation_vacil : ndarray, shape (streams, F)
+        Fluctuation strength over the 2 s ending with each frame.
+    """
+
+    first_frame: int
+    time_s: np.ndarray
+    loudness_time_s: np.ndarray
+    loudness_sone: np.ndarray
+    specific_loudness: np.ndarray
+    sharpness_acum: np.ndarray
+    roughness_asper: np.ndarray
+    fluctuation_vacil: np.ndarray
+
+    @property
+    def mean_loudness_sone(self) -> np.ndarray:
+        """Mean total loudness over each output frame, shape (streams, F)."""
+        steps = self.loudness_sone.shape[1] // max(self.time_s.size, 1)
+        if self.time_s.size == 0:
+            return np.zeros((self.loudness_sone.shape[0], 0))
+        return self.loudness_sone.reshape(self.loudness_sone.shape[0], -1, steps).mean(axis=-1)
+
+
+class StreamingPsychoacoustics:
+    """Loudness, sharpness, roughness and fluctuation strength of many live streams.
+
+    Parameters
+    ----------
+    n_streams : int
+        Number of streams advanced together (seats).
+    fs_hz : int
+        8000 (telephone) or 16000 (wideband).
+    hop_s : float
+        Output step, a multiple of 10 ms (default 0.1 s).
+    field_type : {"free", "diffuse"}
+    """
+
+    def __init__(
+        self, n_streams: int, fs_hz: int, *, hop_s: float = 0.1, field_type: str = "free"
+    ) -> None:
+        if int(fs_hz) not in SUPPORTED_RATES_HZ:
+            raise ValueError(
+                f"streaming psychoacoustics runs at 8000 or 16000 Hz, got {fs_hz}; "
+                "resample first (capture.resample.resample)"
+            )
+        steps = hop_s / LOUDNESS_STEP_S
+        if hop_s <= 0 or abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"hop_s must be a positive multiple of 0.01 s, got {hop_s}")
+        self.n_streams = int(n_streams)
+        self.fs_hz = int(fs_hz)
+        self.hop_s = float(hop_s)
+        self._steps_per_frame = int(round(steps))
+        self.loudness = StreamingLoudness(n_streams, fs_hz, field_type)
+        self.roughness = StreamingRoughness(n_streams, fs_hz, hop_s)
+        self.fluctuation = StreamingFluctuation(n_streams, self.roughness.envelopes.rate_hz, hop_s)
+        self._pending_spec = np.zeros((n_streams, 0, BARK_AXIS.size))
+        self._frames_done = 0
+        self._steps_done = 0
+
+    def process(self, block_pa: np.ndarray) -> PsychoacousticFrames:
+        """Advance all streams by ``block_pa`` (``(streams, samples)``, Pa)."""
+        block = np.asarray(block_pa, dtype=np.float32)
+        if block.ndim != 2 or block.shape[0] != self.n_streams:
+            raise ValueError(
+                f"block must be shaped (streams={self.n_streams}, samples), got {block.shape}"
+            )
+        if not np.all(np.isfinite(block)):
+            raise ValueError("block contains NaN or inf; pass finite sound pressure in Pa")
+        n_total, n_spec = self.loudness.process(block)
+        envelopes = self.roughness.envelopes.process(block)
+        roughness = self.roughness.process_envelopes(envelopes)
+        fluctuation = self.fluctuation.process_envelopes(envelopes)
+
+        spec = np.concatenate([self._pending_spec, n_spec], axis=1)
+        n_frames = spec.shape[1] // self._steps_per_frame
+        used = n_frames * self._steps_per_frame
+        mean_spec = spec[:, :used].reshape(
+            self.n_streams, n_frames, self._steps_per_frame, BARK_AXIS.size
+        ).mean(axis=2)
+        self._pending_spec = spec[:, used:]
+        n_from_spec = mean_spec.sum(axis=-1) * DZ_BARK
+        sharpness = sharpness_din_from_loudness(
+            n_from_spec.reshape(-1), mean_spec.reshape(-1, BARK_AXIS.size)
+        ).reshape(self.n_streams, n_frames)
+        # Every metric completes its frame k with sample (k + 1) * hop: same counts.
+        assert roughness.shape[1] == n_frames == fluctuation.shape[1], (
+            roughness.shape, n_frames, fluctuation.shape)
+
+        first = self._frames_done
+        self._frames_done += n_frames
+        step0 = self._steps_done
+        self._steps_done += n_total.shape[1]
+        return PsychoacousticFrames(
+            first_frame=first,
+            time_s=(np.arange(first, first + n_frames) + 1) * self.hop_s,
+            loudness_time_s=(np.arange(step0, self._steps_done) + 1) * LOUDNESS_STEP_S,
+            loudness_sone=n_total,
+            specific_loudness=mean_spec,
+            sharpness_acum=sharpness,
+            roughness_asper=roughness,
+            fluctuation_vacil=fluctuation,
+        )
+
+    def summarise(self, parts: list[PsychoacousticFrames], n5_window_s: float = 1.0):
+        """One row per output frame of stream 0, for the command line.
+
+        ``loudness_n5_sone`` is ISO 532-1's N5 (the loudness exceeded 5 % of the time)
+        over the ``n5_window_s`` ending with the frame.
+        """
+        n = np.concatenate([p.loudness_sone[0] for p in parts])
+        time_s = np.concatenate([p.time_s for p in parts])
+        rows = []
+        win = int(round(n5_window_s / LOUDNESS_STEP_S))
+        for i, t in enumerate(time_s):
+            end = (i + 1) * self._steps_per_frame
+            seg = n[max(0, end - self._steps_per_frame) : end]
+            window = n[max(0, end - win) : end]
+            rows.append({
+                "time_s": t,
+                "loudness_sone": float(seg.mean()),
+                "loudness_n5_sone": float(np.percentile(window, 95)),
+            })
+        for key in ("sharpness_acum", "roughness_asper", "fluctuation_vacil"):
+            values = np.concatenate([getattr(p, key)[0] for p in parts])
+            for row, v in zip(rows, values, strict=True):
+                row[key] = float(v)
+        return rows

@@ -1,0 +1,5 @@
+"""``python -m voiceline`` runs the command line."""
+
+from voiceline.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""The ``voiceline`` command line.
+
+Each sub-command is a small function; heavy imports happen inside them so that
+``voiceline --help`` stays instant. User errors (a bad file, an unknown profile) print
+one clear line to stderr and exit with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from voiceline import __version__
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """An error the user caused and can fix; printed without a traceback."""
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    from voiceline.features_cli import run_features
+
+    return run_features(args)
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from voiceline.features_cli import write_example
+
+    return write_example(args)
+
+
+def _cmd_levels(args: argparse.Namespace) -> int:
+    from capture.levels import available_level_profiles, load_level_profile
+
+    for name in available_level_profiles():
+        profile = load_level_profile(name)
+        print(f"{name:16s} full scale = {profile.full_scale_peak_pa:.6g} Pa peak  "
+              f"{profile.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voiceline",
+        description="Voiceline: agents' voices against their own baselines, live and in batch.",
+    )
+    parser.add_argument("--version", action="version", version=f"voiceline {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    features = sub.add_parser(
+        "features",
+        help="print the psychoacoustic time series of a recording",
+        description=(
+            "Compute loudness, sharpness, roughness and fluctuation strength of one channel "
+            "of a WAV/FLAC file with the streaming engine used by live monitoring, and print "
+            "one row per output step."
+        ),
+    )
+    features.add_argument("file", help="WAV or FLAC file, 8-48 kHz")
+    features.add_argument("--channel", type=int, default=0,
+                          help="channel index to analyse (default 0 = agent)")
+    features.add_argument("--level-profile", default=None,
+                          help="level calibration profile (see 'voiceline levels'); default "
+                               "g711-telephone for 8 kHz input, headset otherwise")
+    features.add_argument("--format", choices=("csv", "json"), default="csv")
+    features.add_argument("--hop", type=float, default=0.1, dest="hop_s",
+                          help="output step in seconds (default 0.1)")
+    features.set_defaults(func=_cmd_features)
+
+    example = sub.add_parser(
+        "example",
+        help="write a generated speech-like example recording (for trying the tools)",
+        description=(
+            "Write a synthetic, speech-like 8 kHz mono WAV (source-filter voice) whose second "
+            "half is louder, higher and faster, as an agitated stretch would be."
+        ),
+    )
+    example.add_argument("out", help="output WAV path")
+    example.add_argument("--seconds", type=float, default=12.0)
+    example.add_argument("--fs", type=int, default=8000, dest="fs_hz")
+    example.set_defaults(func=_cmd_example)
+
+    levels = sub.add_parser("levels", help="list the level calibration profiles")
+    levels.set_defaults(func=_cmd_levels)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    from capture.audio import AudioError
+    from capture.levels import CalibrationError
+
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, AudioError, CalibrationError) as exc:
+        print(f"voiceline {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0
