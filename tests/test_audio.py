@@ -42,8 +42,13 @@ def wav_bytes_with_header(n_channels: int, data: bytes, declared_data_bytes: int
 @pytest.mark.parametrize("fs_hz", [8000, 16000, 44100, 48000])
 @pytest.mark.parametrize(
     ("suffix", "subtype"),
-    [(".wav", "PCM_16"), (".wav", "PCM_32"), (".wav", "FLOAT"), (".flac", "PCM_16"),
-     (".flac", "PCM_24")],
+    [
+        (".wav", "PCM_16"),
+        (".wav", "PCM_32"),
+        (".wav", "FLOAT"),
+        (".flac", "PCM_16"),
+        (".flac", "PCM_24"),
+    ],
 )
 def test_round_trip_is_exact(tmp_path: Path, suffix: str, subtype: str, fs_hz: int) -> None:
     samples = exact_samples(subtype, 2, fs_hz // 4)

@@ -134,7 +134,8 @@ def test_alaw_round_trip_error_is_half_a_step_in_each_segment() -> None:
 
 
 @pytest.mark.parametrize(
-    ("encode", "decode", "n_levels"), [(ulaw_encode, ulaw_decode, 255), (alaw_encode, alaw_decode, 256)]
+    ("encode", "decode", "n_levels"),
+    [(ulaw_encode, ulaw_decode, 255), (alaw_encode, alaw_decode, 256)],
 )
 def test_decoded_levels_are_monotonic_in_the_input(encode, decode, n_levels) -> None:
     decoded = decode(encode(ALL_PCM)).astype(np.int32)
@@ -179,7 +180,7 @@ def test_other_integer_dtypes_in_range_are_accepted() -> None:
 
 
 def test_float_pcm_is_refused_with_advice() -> None:
-    with pytest.raises(TypeError, match="16-bit integer PCM.*astype"):
+    with pytest.raises(TypeError, match=r"16-bit integer PCM.*astype"):
         ulaw_encode(np.array([0.5, -0.5]))
 
 
@@ -189,5 +190,5 @@ def test_out_of_range_pcm_is_refused() -> None:
 
 
 def test_out_of_range_codes_are_refused() -> None:
-    with pytest.raises(ValueError, match="0..255.*300"):
+    with pytest.raises(ValueError, match=r"0\.\.255.*300"):
         alaw_decode(np.array([0, 300]))

@@ -69,8 +69,9 @@ def test_dbfs_conversion_is_consistent_with_measured_rms() -> None:
 
 def test_conversions_take_arrays_and_round_trip() -> None:
     profile = load_level_profile("iso532-test")
-    np.testing.assert_allclose(profile.dbfs_to_db_spl(np.array([0.0, -20.0])), [103.0103, 83.0103],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        profile.dbfs_to_db_spl(np.array([0.0, -20.0])), [103.0103, 83.0103], atol=1e-4
+    )
     x = np.array([[0.5, -1.0], [0.25, 0.0]])
     np.testing.assert_allclose(profile.from_pascals(profile.to_pascals(x)), x)
     assert profile.to_pascals(x)[0, 1] == pytest.approx(-2 * np.sqrt(2))
@@ -96,7 +97,7 @@ def test_unknown_profile_lists_the_available_names() -> None:
 
 @pytest.mark.parametrize("name", ["", "levels/headset", "headset.json"])
 def test_a_path_is_not_a_profile_name(name: str) -> None:
-    with pytest.raises(CalibrationError, match="bare name.*VOICELINE_CALIBRATION_DIR"):
+    with pytest.raises(CalibrationError, match=r"bare name.*VOICELINE_CALIBRATION_DIR"):
         load_level_profile(name)
 
 
@@ -195,7 +196,7 @@ def test_p56_ignores_pauses_that_the_long_term_level_counts() -> None:
 def test_p56_follows_gain_and_handles_streams() -> None:
     rng = np.random.default_rng(0)
     speechy = rng.standard_normal(16000) * np.repeat(rng.uniform(0, 1, 40) > 0.4, 400) * 0.05
-    levels_dbfs = active_speech_level_dbfs(np.stack([speechy, speechy * 10**(-12 / 20)]), 16000)
+    levels_dbfs = active_speech_level_dbfs(np.stack([speechy, speechy * 10 ** (-12 / 20)]), 16000)
     assert levels_dbfs.shape == (2,)
     assert levels_dbfs[0] - levels_dbfs[1] == pytest.approx(12.0, abs=0.1)
 

@@ -43,7 +43,7 @@ class AudioError(ValueError):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AudioClip:
     """Samples of a recording in digital full scale, with their rate and origin.
 
@@ -140,7 +140,10 @@ def read_audio(
             f"target_fs_hz must be a positive whole number of Hz (e.g. 8000 or 16000), got "
             f"{target_fs_hz!r} (reading {where})"
         )
-    _check_wav_header(file, where)
+    try:
+        _check_wav_header(file, where)
+    except OSError as err:
+        raise AudioError(f"{where}: cannot open the file ({err.strerror or err})") from None
     info = _info(file, where)
 
     if info.channels == 0:
@@ -166,11 +169,10 @@ def read_audio(
             f"{where}: truncated — the header promises {info.frames} frames but only "
             f"{frames.shape[0]} could be read; re-copy or re-export the recording"
         )
-    samples = np.ascontiguousarray(frames.T)
     channels = np.arange(info.channels)
     if channel is not None:
-        samples = samples[[channel]]
-        channels = channels[[channel]]
+        frames, channels = frames[:, [channel]], channels[[channel]]
+    samples = np.ascontiguousarray(frames.T)
     _check_finite(samples, channels, info.samplerate, where)
 
     fs_hz = int(info.samplerate)
@@ -206,7 +208,9 @@ def _info(file: Path, where: str) -> sf._SoundFileInfo:
                 "WAV and FLAC — convert it first, e.g. `ffmpeg -i in.m4a -c:a pcm_s16le out.wav`"
             ) from None
         if "Channel count is zero" in detail:
-            raise AudioError(f"{where}: the header declares 0 channels; the file is corrupt") from None
+            raise AudioError(
+                f"{where}: the header declares 0 channels; the file is corrupt"
+            ) from None
         raise AudioError(f"{where}: cannot read the audio header ({detail})") from None
     except (OSError, RuntimeError) as err:
         raise AudioError(f"{where}: cannot open the file ({err})") from None

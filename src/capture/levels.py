@@ -223,8 +223,7 @@ def _check_anchor(profile: LevelProfile, anchor: object, fail) -> None:
     """An optional ``anchor`` {level_dbfs, level_db_spl} must agree with full_scale_peak_pa."""
     keys = ("level_dbfs", "level_db_spl")
     if not isinstance(anchor, dict) or not all(
-        isinstance(anchor.get(k), int | float) and not isinstance(anchor.get(k), bool)
-        for k in keys
+        isinstance(anchor.get(k), int | float) and not isinstance(anchor.get(k), bool) for k in keys
     ):
         raise fail("field 'anchor' must be an object with numbers level_dbfs and level_db_spl")
     implied_db_spl = float(profile.dbfs_to_db_spl(anchor["level_dbfs"]))

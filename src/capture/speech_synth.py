@@ -25,12 +25,26 @@ the same voice (band-limited below 7.3 kHz, free of aliasing); fricatives use th
 # Peterson & Barney (1952) vowel formants F1–F3 in Hz, averages of men and of women,
 # for /ɑ/ /i/ /u/ /ɛ/ /ɔ/ /æ/.
 _VOWELS_MALE_HZ = np.array(
-    [[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240],
-     [530, 1840, 2480], [570, 840, 2410], [660, 1720, 2410]], dtype=float
+    [
+        [730, 1090, 2440],
+        [270, 2290, 3010],
+        [300, 870, 2240],
+        [530, 1840, 2480],
+        [570, 840, 2410],
+        [660, 1720, 2410],
+    ],
+    dtype=float,
 )
 _VOWELS_FEMALE_HZ = np.array(
-    [[850, 1220, 2810], [310, 2790, 3310], [370, 950, 2670],
-     [610, 2330, 2990], [590, 920, 2710], [860, 2050, 2850]], dtype=float
+    [
+        [850, 1220, 2810],
+        [310, 2790, 3310],
+        [370, 950, 2670],
+        [610, 2330, 2990],
+        [590, 920, 2710],
+        [860, 2050, 2850],
+    ],
+    dtype=float,
 )
 # Fixed higher formants F4–F6 (men, women): without them an all-pole cascade falls far
 # too steeply above F3 (the job of Klatt's "higher-pole correction").
@@ -72,10 +86,12 @@ def speech_like(
     A Rosenberg glottal pulse train (flow derivative, with jitter and shimmer) follows a
     wandering F0 contour — declination over each phrase, random syllable accents, slow
     drift — through a cascade of formant resonators set, syllable by syllable, to vowel
-    targets (Peterson & Barney), with formant transitions between them. Syllables come at about 4.5 per
-    second in phrases of 4–9, separated by pauses; some begin with a fricative noise
-    burst, and aspiration noise rides on the voicing. It is not speech, but it has
-    speech's level statistics, pitch, rhythm and spectral shape, with known answers.
+    targets (Peterson & Barney), with formant transitions between them. Syllables come
+    at about 4.5 per second in phrases of 4–9, separated by pauses; some begin with a
+    fricative noise burst, and aspiration noise rides on the voicing. It is not speech,
+    but it has speech's level statistics, pitch, rhythm and spectral shape, with known
+    answers. Voiced sounds are synthesised at 16 kHz and resampled, so at higher rates
+    only fricative noise lies above about 7.3 kHz.
 
     ``agitated=True`` raises F0 by 4 semitones and the level by 6 dB, speeds speaking up
     to about 5.6 syllables per second with shorter pauses and livelier accents, and tilts
@@ -114,6 +130,8 @@ def speech_like(
     style = _AGITATED if agitated else _CALM
     rng = np.random.default_rng(seed)
     plan = _syllable_plan(n / fs_hz, style, rng)
+    if plan.size == 0:  # shorter than the silence before the first syllable
+        return np.zeros(n)
 
     n_voice = math.ceil(n * _VOICE_FS_HZ / fs_hz)
     voice = _voiced_sounds(plan, n_voice, f0_hz, style, rng)
@@ -134,11 +152,17 @@ def _syllable_plan(duration_s: float, style: _Style, rng: np.random.Generator) -
         for k in range(n_syllables):
             final = k == n_syllables - 1
             length_s = rng.uniform(0.75, 1.25) / style.syllable_rate_hz * (1.35 if final else 1)
-            rows.append((
-                t_s, length_s, rng.integers(len(_VOWELS_MALE_HZ)), rng.random() < 0.45,
-                rng.normal(0, style.accent_st), k / (n_syllables - 1),
-                rng.uniform(0.6, 1.0) * (0.75 if final else 1.0),
-            ))
+            rows.append(
+                (
+                    t_s,
+                    length_s,
+                    rng.integers(len(_VOWELS_MALE_HZ)),
+                    rng.random() < 0.45,
+                    rng.normal(0, style.accent_st),
+                    k / (n_syllables - 1),
+                    rng.uniform(0.6, 1.0) * (0.75 if final else 1.0),
+                )
+            )
             t_s += length_s
         t_s += rng.uniform(*style.pause_s)
     return np.array(rows, dtype=float)
@@ -162,8 +186,13 @@ def _syllables(plan: np.ndarray, n: int, fs_hz: float) -> Iterator[_Syllable]:
         if first >= n:
             return
         yield _Syllable(
-            slice(first, last), np.arange(last - first) / fs_hz, length_s, int(vowel),
-            bool(fricative), position, gain,
+            slice(first, last),
+            np.arange(last - first) / fs_hz,
+            length_s,
+            int(vowel),
+            bool(fricative),
+            position,
+            gain,
         )
 
 
@@ -296,6 +325,11 @@ def _fricatives(envelope: np.ndarray, fs_hz: float, rng: np.random.Generator) ->
 def _set_active_level(x: np.ndarray, fs_hz: float, level_dbfs: float) -> np.ndarray:
     # Start near the target so that one P.56 measurement suffices: P.56's thresholds are
     # absolute, but from there its result follows the gain to within thousandths of a dB.
-    x = x * (10 ** (level_dbfs / 20) / max(float(np.sqrt(np.mean(x**2))), 1e-30))
-    x *= 10 ** ((level_dbfs - active_speech_level_dbfs(x, fs_hz)) / 20)
+    rms = float(np.sqrt(np.mean(x**2)))
+    if rms == 0.0:
+        return x
+    x = x * (10 ** (level_dbfs / 20) / rms)
+    measured_dbfs = active_speech_level_dbfs(x, fs_hz)
+    if math.isfinite(measured_dbfs):
+        x *= 10 ** ((level_dbfs - measured_dbfs) / 20)
     return np.clip(x, -1.0, 1.0)

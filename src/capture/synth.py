@@ -67,8 +67,10 @@ def tone(
     """
     n = _n_samples(duration_s, fs_hz)
     _check_band(0.0, freq_hz, fs_hz, "the tone")
-    return math.sqrt(2) * _rms_pa(level_db_spl) * np.sin(
-        2 * np.pi * freq_hz * _time_s(n, fs_hz) + phase_rad
+    return (
+        math.sqrt(2)
+        * _rms_pa(level_db_spl)
+        * np.sin(2 * np.pi * freq_hz * _time_s(n, fs_hz) + phase_rad)
     )
 
 

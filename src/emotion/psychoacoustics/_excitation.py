@@ -11,8 +11,9 @@ The two models differ only in frame length, window, a0 variant, H_i and what the
 with m and k, so everything here takes ``fs_hz`` and ``frame_len`` as parameters: a
 streaming implementation at 8 or 16 kHz reuses it with its own frame lengths.
 
-Stage names follow D&W's model description (stage 1: specific excitations; stage 2:
-modulation depths; stage 3: correlation and specific roughness).
+"D&W stage n" refers to the three stages of D&W's model as MoSQITo's implementation
+labels them (1: specific excitations; 2: modulation depths; 3: correlation and
+specific roughness); the paper's equation numbers were not at hand to cite.
 
 References
 ----------

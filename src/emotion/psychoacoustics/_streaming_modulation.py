@@ -1,23 +1,38 @@
 """Streaming roughness and fluctuation strength for 8/16 kHz monitoring.
 
 The reference models (Daniel & Weber 1997 roughness; Osses et al. 2016 fluctuation
-strength) transform every 200 ms / 2 s frame into 47 channel excitations with full-size
-FFTs per channel. Far too costly for a thousand seats, so the streaming path keeps
-their structure but builds the channel envelopes once, cheaply, for both:
+strength) turn every 200 ms / 2 s frame into 47 channel excitations with full-size
+FFTs per channel: far too costly for a thousand seats. The streaming path keeps their
+structure but builds the channel envelopes once, cheaply, for both:
 
 1. a short-time spectrum (8 ms Hann frames every 2 ms) of the sound pressure, weighted
    by the outer/middle-ear factor a0; components below the threshold in quiet dropped;
 2. channel envelopes h_i(t) at 500 Hz: the square root of the component intensities
    spread over the 47 channels with Terhardt's slopes (fixed at a 60 dB component
-   level, where the reference re-evaluates them per frame);
-3. per output frame, the same envelope analysis as the reference: windowed envelope
-   spectrum, modulation weighting, modulation depth, correlation of channels two apart,
-   g(z) weighting, and a calibration constant that gives 1 asper / 1 vacil for the
-   defining sounds.
+   level, where the reference re-evaluates them per frame); a channel is silent while
+   its excitation stays below the threshold in quiet plus ``NOISE_GATE_DB``;
+3. per output frame, the reference's envelope analysis: windowed envelope spectrum,
+   modulation weighting, modulation depth, correlation of channels
+   ``CORRELATION_LAG`` apart, g(z) weighting, and a calibration constant that gives
+   1 asper / 1 vacil for the defining sounds.
 
-Beats between components further apart than the 8 ms frame resolves (~250 Hz) are not
-seen; D&W's weighting has fallen to ≤ 0.5 there. The departure from the reference on
-speech is measured in ``benchmarks/psychoacoustics.py``.
+Two constants adapt the reference's model to the coarser spectrum, each chosen from
+first principles and then checked on speech against the reference path
+(``benchmarks/psychoacoustics.py``, RESULTS.md):
+
+- ``NOISE_GATE_DB`` = 10 log10(125 Hz / 5 Hz) = 14 dB. The reference judges
+  audibility per 5 Hz component of a 200 ms frame; an 8 ms frame's 125 Hz bins hold
+  25 times the power of a noise-like signal, so line noise in pauses would otherwise
+  count as audible and rough.
+- ``CORRELATION_LAG`` = 4 channels (2 Bark) for roughness. A channel here is D&W's
+  1-Bark channel widened by the 8 ms frame's 250 Hz main lobe (≈ 2.5 Bark at 1 kHz),
+  so neighbouring channels share bins; envelopes decorrelate over about 2 Bark here as
+  they do over 1 Bark in the reference. Fluctuation strength, whose envelopes are
+  averaged down to 50 Hz, tracks its reference best at 3 channels
+  (``FLUCTUATION_CORRELATION_LAG``); both were measured against 2, 3 and 4 on speech.
+
+Beats between components more than ~250 Hz apart are not resolved by the 8 ms frame;
+D&W's weighting has fallen to ≤ 0.5 there.
 """
 
 from __future__ import annotations
@@ -46,19 +61,23 @@ from emotion.psychoacoustics.roughness_dw import modulation_weighting, specific_
 #: Short-time spectrum frame and hop, s.
 SPECTRUM_FRAME_S = 0.008
 ENVELOPE_STEP_S = 0.002
-#: Roughness analysis frame (D&W section 2.1) and the component level of the fixed slopes.
+#: Roughness analysis frame (D&W) and the component level of the fixed slopes.
 ROUGHNESS_FRAME_S = 0.2
 SLOPE_LEVEL_DB = 60.0
-#: Fluctuation-strength frame (Osses et al. 2016 section 3.1) and its envelope rate.
+#: Audibility gate above the threshold in quiet, and the channel distance of the
+#: envelope correlations (see the module docstring for both).
+NOISE_GATE_DB = 14.0
+CORRELATION_LAG = 4
+FLUCTUATION_CORRELATION_LAG = 3
+#: Fluctuation-strength frame (Osses et al. 2016) and its envelope rate.
 FLUCTUATION_FRAME_S = 2.0
 FLUCTUATION_ENVELOPE_HZ = 50.0
 #: R = ROUGHNESS_CAL * sum R'_i: gives 1.00 asper for 1 kHz, 60 dB SPL, 100 % AM at 70 Hz
-#: (the sum is 5.9587 for that sound at 8 and 16 kHz; tests/test_streaming.py checks it).
-ROUGHNESS_CAL = 0.25 / 1.48967
+#: (that sound gives 0.872723 asper at D&W's 0.25, at 8 and 16 kHz; tests check it).
+ROUGHNESS_CAL = 0.25 / 0.872723
 #: F = FLUCTUATION_CAL * 0.5 Bark * sum F'_i: 1.00 vacil for 1 kHz, 60 dB SPL, 100 % AM
-#: at 4 Hz (the uncalibrated value is 4.01559 at 8 and 16 kHz; tests/test_streaming.py
-#: checks it).
-FLUCTUATION_CAL = 1.0 / 4.01559
+#: at 4 Hz (the uncalibrated value is 2.58539 at 8 and 16 kHz; tests check it).
+FLUCTUATION_CAL = 1.0 / 2.58539
 
 
 def fixed_level_gains(layout: ExcitationLayout, level_db: float) -> np.ndarray:
@@ -92,11 +111,12 @@ class ChannelEnvelopes:
         ).astype(np.float32)
         gains = fixed_level_gains(self.layout, SLOPE_LEVEL_DB)
         self._gains_sq = np.ascontiguousarray((gains**2).T, dtype=np.float32)  # (bins, 47)
-        # A channel whose summed excitation stays below the threshold in quiet at its
-        # centre is silent (the reference drops sub-threshold contributions per component).
-        self._channel_threshold_pa2 = (
-            2.0 * (2e-5 * 10.0 ** (threshold_db_spl(CHANNEL_BARK) / 20.0)) ** 2
-        ).astype(np.float32)
+        # A channel whose summed excitation stays below the gated threshold in quiet at
+        # its centre is silent (the reference drops sub-threshold components).
+        gate_db = threshold_db_spl(CHANNEL_BARK) + NOISE_GATE_DB
+        self._channel_threshold_pa2 = (2.0 * (2e-5 * 10.0 ** (gate_db / 20.0)) ** 2).astype(
+            np.float32
+        )
         self._framer = StreamFramer(n_streams, self.frame_len, self.hop, np.float32)
 
     @property
@@ -126,8 +146,8 @@ class ChannelEnvelopes:
 
 
 @njit(cache=True, nogil=True)
-def _depth_and_correlation(spectra, weighting, m_out, k_out):  # pragma: no cover - compiled
-    """m_i and k_i of many frames at once (D&W eq. 4-6 via Parseval), float32 inner loop.
+def _depth_and_correlation(spectra, weighting, lag, m_out, k_out):  # pragma: no cover
+    """m_i and k_i (channels ``lag`` apart) of many frames, float32 inner loop.
 
     ``spectra`` (rows, 47, bins) complex64 with bin 0 = h0; ``weighting`` (47, bins).
     The band-passed envelopes are zero-mean, so their rms and Pearson correlations
@@ -149,11 +169,11 @@ def _depth_and_correlation(spectra, weighting, m_out, k_out):  # pragma: no cove
             power[i] = acc
             h0 = spectra[r, i, 0].real
             m_out[r, i] = np.sqrt(2.0 * acc) / h0 if h0 > 0 else 0.0
-        for i in range(n_ch - 2):
+        for i in range(n_ch - lag):
             cross = np.float32(0.0)
             for b in range(n_bins):
-                cross += re[i, b] * re[i + 2, b] + im[i, b] * im[i + 2, b]
-            norm = np.sqrt(power[i] * power[i + 2])
+                cross += re[i, b] * re[i + lag, b] + im[i, b] * im[i + lag, b]
+            norm = np.sqrt(power[i] * power[i + lag])
             k_out[r, i] = cross / norm if norm > 0 else 0.0
 
 
@@ -174,11 +194,15 @@ class EnvelopeModulation:
         (limited to a gain of 4) so that the product matches the reference's.
     window : ndarray, shape (frame_len,), optional
         Envelope frame window; default Blackman (D&W's frame window).
+    lag : int
+        Distance (in 0.5-Bark channels) of the correlated envelopes.
     """
 
     def __init__(
-        self, n_streams, rate_hz, frame_s, hop_s, weighting, transfer=None, window=None
+        self, n_streams, rate_hz, frame_s, hop_s, weighting, transfer=None, window=None,
+        lag=CORRELATION_LAG,
     ) -> None:
+        self.lag = int(lag)
         self.frame_len = int(round(frame_s * rate_hz))
         self.hop = int(round(hop_s * rate_hz))
         self._framer = StreamFramer(
@@ -196,7 +220,7 @@ class EnvelopeModulation:
 
     def process(self, envelopes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Modulation depth m ``(streams, F, 47)`` (not limited) and correlation k
-        ``(streams, F, 45)`` of channels two apart, for the frames completed."""
+        ``(streams, F, 47 - lag)`` of channels ``lag`` apart, for the frames completed."""
         frames = self._framer.push(envelopes)  # (streams, F, 47, frame_len)
         # Remove each frame's weighted mean before windowing, so that a steady
         # envelope has no fluctuation at all (the window's own shape would leak into
@@ -209,9 +233,9 @@ class EnvelopeModulation:
         lead = spectra.shape[:2]
         rows = np.ascontiguousarray(spectra.reshape(-1, N_CHANNELS, spectra.shape[-1]))
         m = np.empty((rows.shape[0], N_CHANNELS))
-        k = np.empty((rows.shape[0], N_CHANNELS - 2))
-        _depth_and_correlation(rows, self._weighting, m, k)
-        return m.reshape(*lead, N_CHANNELS), k.reshape(*lead, N_CHANNELS - 2)
+        k = np.empty((rows.shape[0], N_CHANNELS - self.lag))
+        _depth_and_correlation(rows, self._weighting, self.lag, m, k)
+        return m.reshape(*lead, N_CHANNELS), k.reshape(*lead, N_CHANNELS - self.lag)
 
 
 class StreamingRoughness:
@@ -244,7 +268,8 @@ class StreamingFluctuation:
     """
 
     def __init__(
-        self, n_streams: int, envelope_rate_hz: float, hop_s: float = 0.1, update_s: float = 0.5
+        self, n_streams: int, envelope_rate_hz: float, hop_s: float = 0.1, update_s: float = 0.5,
+        lag: int = FLUCTUATION_CORRELATION_LAG,
     ) -> None:
         ratio = update_s / hop_s
         if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
@@ -264,6 +289,7 @@ class StreamingFluctuation:
         self.analysis = EnvelopeModulation(
             n_streams, rate_hz, FLUCTUATION_FRAME_S, update_s, fluctuation_weighting,
             transfer=self.decimation_transfer, window=frame_window(frame_len, rate_hz),
+            lag=lag,
         )
         self._slow_done = 0
         self._out_done = 0

@@ -113,23 +113,25 @@ def modulation_weighting(df_hz: float, n_bins: int) -> np.ndarray:
 
 
 def specific_roughness(m: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """R'_i = g(z_i) (m_i k_{i-2} k_i)^2 (D&W stage 3), one neighbour at the ends.
+    """R'_i = g(z_i) (m_i k_{i-L} k_i)^2 (D&W stage 3), one neighbour at the ends.
 
     Parameters
     ----------
     m : ndarray, shape (..., 47)
         Modulation depths, already limited to [0, 1].
-    k : ndarray, shape (..., 45)
-        ``k[..., i]`` = correlation of channels i and i+2 (0-based).
+    k : ndarray, shape (..., 47 - L)
+        ``k[..., i]`` = correlation of channels i and i+L (0-based); D&W use L = 2
+        (1 Bark), a model with broader channels may correlate channels further apart.
 
     Returns
     -------
     ndarray, shape (..., 47)
         Before calibration: R = cal * sum over channels.
     """
-    ones = np.ones_like(k[..., :2])
-    k_up = np.concatenate([k, ones], axis=-1)  # k_i: channel i with i+2
-    k_down = np.concatenate([ones, k], axis=-1)  # k_{i-2}: channel i with i-2
+    lag = N_CHANNELS - k.shape[-1]
+    ones = np.ones_like(k[..., :lag])
+    k_up = np.concatenate([k, ones], axis=-1)  # k_i: channel i with i+L
+    k_down = np.concatenate([ones, k], axis=-1)  # k_{i-L}: channel i with i-L
     return G_WEIGHT * (m * k_down * k_up) ** 2
 
 
