@@ -50,7 +50,7 @@ from emotion.psychoacoustics._excitation import (
     excitation_layout,
     threshold_db_spl,
 )
-from emotion.psychoacoustics._framing import StreamFramer
+from emotion.psychoacoustics._framing import ShortTimePower, StreamFramer
 from emotion.psychoacoustics.fluctuation_strength import DZ_BARK as FS_DZ_BARK
 from emotion.psychoacoustics.fluctuation_strength import frame_window, specific_fluctuation
 from emotion.psychoacoustics.fluctuation_strength import (
@@ -95,17 +95,23 @@ def fixed_level_gains(layout: ExcitationLayout, level_db: float) -> np.ndarray:
 
 
 class ChannelEnvelopes:
-    """Excitation envelopes of the 47 D&W channels at 500 Hz for many streams."""
+    """Excitation envelopes of the 47 D&W channels at 500 Hz for many streams.
+
+    Fed either with sound pressure blocks (:meth:`process`) or with the power spectra
+    of a shared :class:`ShortTimePower` (:meth:`process_power`).
+    """
 
     def __init__(self, n_streams: int, fs_hz: int) -> None:
         self.fs_hz = int(fs_hz)
-        self.frame_len = int(round(SPECTRUM_FRAME_S * fs_hz))
-        self.hop = int(round(ENVELOPE_STEP_S * fs_hz))
+        self.spectrum = ShortTimePower(
+            n_streams, int(round(SPECTRUM_FRAME_S * fs_hz)), int(round(ENVELOPE_STEP_S * fs_hz))
+        )
+        self.frame_len, self.hop = self.spectrum.frame_len, self.spectrum.hop
+        self.window = self.spectrum.window
         self.layout = excitation_layout(float(fs_hz), self.frame_len, True)
-        self.window = np.hanning(self.frame_len + 1)[:-1].astype(np.float32)
         # Amplitude scale: a sinusoid of amplitude A on a bin has |X| = A (as the
         # reference's component_spectrum), times the ear factor a0.
-        self._scale = (self.layout.a0 * 2.0 / self.window.sum()).astype(np.float32)
+        self._scale_sq = ((self.layout.a0 * 2.0 / self.window.sum()) ** 2).astype(np.float32)
         self._threshold_pa2 = (
             2.0 * (2e-5 * 10.0 ** (self.layout.threshold_db / 20.0)) ** 2
         ).astype(np.float32)
@@ -117,7 +123,6 @@ class ChannelEnvelopes:
         self._channel_threshold_pa2 = (2.0 * (2e-5 * 10.0 ** (gate_db / 20.0)) ** 2).astype(
             np.float32
         )
-        self._framer = StreamFramer(n_streams, self.frame_len, self.hop, np.float32)
 
     @property
     def rate_hz(self) -> float:
@@ -125,9 +130,11 @@ class ChannelEnvelopes:
 
     def process(self, block_pa: np.ndarray) -> np.ndarray:
         """Envelopes ``(streams, T, 47)`` for the 2 ms steps this block completes."""
-        frames = self._framer.push(block_pa)
-        spectrum = sfft.rfft(frames * self.window, axis=-1)[..., self.layout.bins]
-        intensity = (spectrum.real**2 + spectrum.imag**2) * self._scale**2
+        return self.process_power(self.spectrum.process(block_pa))
+
+    def process_power(self, power: np.ndarray) -> np.ndarray:
+        """Envelopes ``(streams, T, 47)`` from short-time power spectra ``(streams, T, bins)``."""
+        intensity = power[..., self.layout.bins] * self._scale_sq
         intensity = np.where(intensity > self._threshold_pa2, intensity, np.float32(0))
         channel = intensity @ self._gains_sq
         return np.sqrt(np.where(channel > self._channel_threshold_pa2, channel, np.float32(0)))

@@ -24,6 +24,7 @@ from emotion.psychoacoustics._streaming_modulation import (
     StreamingRoughness,
 )
 from emotion.psychoacoustics._zwicker_core import BARK_AXIS
+from emotion.psychoacoustics.loudness_zwtv import loudness_n5
 from emotion.psychoacoustics.sharpness_din import sharpness_din_from_loudness
 
 SUPPORTED_RATES_HZ = (8000, 16000)
@@ -101,8 +102,10 @@ class StreamingPsychoacoustics:
         self.fs_hz = int(fs_hz)
         self.hop_s = float(hop_s)
         self._steps_per_frame = int(round(steps))
-        self.loudness = StreamingLoudness(n_streams, fs_hz, field_type)
         self.roughness = StreamingRoughness(n_streams, fs_hz, hop_s)
+        self.loudness = StreamingLoudness(
+            n_streams, fs_hz, field_type, short=self.roughness.envelopes.spectrum
+        )
         self.fluctuation = StreamingFluctuation(n_streams, self.roughness.envelopes.rate_hz, hop_s)
         self._pending_spec = np.zeros((n_streams, 0, BARK_AXIS.size))
         self._frames_done = 0
@@ -117,8 +120,9 @@ class StreamingPsychoacoustics:
             )
         if not np.all(np.isfinite(block)):
             raise ValueError("block contains NaN or inf; pass finite sound pressure in Pa")
-        n_total, n_spec = self.loudness.process(block)
-        envelopes = self.roughness.envelopes.process(block)
+        short_power = self.roughness.envelopes.spectrum.process(block)
+        n_total, n_spec = self.loudness.process(block, short_power)
+        envelopes = self.roughness.envelopes.process_power(short_power)
         roughness = self.roughness.process_envelopes(envelopes)
         fluctuation = self.fluctuation.process_envelopes(envelopes)
 
@@ -169,7 +173,7 @@ class StreamingPsychoacoustics:
             rows.append({
                 "time_s": t,
                 "loudness_sone": float(seg.mean()),
-                "loudness_n5_sone": float(np.percentile(window, 95)),
+                "loudness_n5_sone": float(loudness_n5(window) if window.size > 1 else window[0]),
             })
         for key in ("sharpness_acum", "roughness_asper", "fluctuation_vacil"):
             values = np.concatenate([getattr(p, key)[0] for p in parts])

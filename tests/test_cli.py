@@ -1,0 +1,104 @@
+"""The ``voiceline`` command line, driven as a user would: real files, real output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from capture.synth import am_tone, tone
+from voiceline.cli import main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_example_then_features_prints_the_time_series(tmp_path, capsys):
+    wav = tmp_path / "example.wav"
+    code, _, err = run_cli(capsys, "example", str(wav), "--seconds", "6")
+    assert code == 0 and "calm first half" in err
+    code, out, _ = run_cli(capsys, "features", str(wav))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["time_s", "loudness_sone", "loudness_n5_sone", "sharpness_acum",
+                             "roughness_asper", "fluctuation_vacil"]
+    assert len(rows) == 60  # 6 s at the default 0.1 s step
+    loud = np.array([float(r["loudness_sone"]) for r in rows])
+    # The agitated half is louder than the calm half.
+    assert np.median(loud[35:]) > 1.3 * np.median(loud[5:30])
+
+
+def test_features_of_a_calibrated_tone_reads_its_loudness(tmp_path, capsys):
+    # 1 kHz at 40 dB SPL through the iso532-test profile: 1 sone by definition.
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, tone(1000, 40, 3.0, 16000) / (2 * np.sqrt(2)), 16000, subtype="FLOAT")
+    code, out, _ = run_cli(capsys, "features", str(wav), "--level-profile", "iso532-test",
+                           "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["level_profile"] == "iso532-test" and doc["fs_hz"] == 16000
+    loud = np.array([row[1] for row in doc["rows"]])
+    assert np.mean(loud[10:]) == pytest.approx(1.0, rel=0.05)
+
+
+def test_features_selects_the_channel_and_resamples(tmp_path, capsys):
+    wav = tmp_path / "stereo.wav"
+    fs = 44100
+    agent = am_tone(1000, 70, 60, 2.0, fs) / (2 * np.sqrt(2))
+    caller = np.zeros_like(agent)
+    sf.write(wav, np.stack([caller, agent], axis=1), fs, subtype="FLOAT")
+    _, out0, _ = run_cli(capsys, "features", str(wav), "--channel", "0",
+                         "--level-profile", "iso532-test", "--format", "json")
+    _, out1, _ = run_cli(capsys, "features", str(wav), "--channel", "1",
+                         "--level-profile", "iso532-test", "--format", "json")
+    rough0 = [row[4] for row in json.loads(out0)["rows"]]
+    doc1 = json.loads(out1)
+    rough1 = [row[4] for row in doc1["rows"]]
+    assert doc1["fs_hz"] == 16000  # 44.1 kHz is analysed at 16 kHz
+    assert max(rough0) == 0.0
+    assert np.mean(rough1[5:]) == pytest.approx(1.0, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (None, ["features", "missing.wav"], "no such audio file"),
+        ("empty", ["features", "{path}"], "{path}"),
+        ("mono", ["features", "{path}", "--channel", "3"], "channel"),
+        ("mono", ["features", "{path}", "--level-profile", "nope"], "iso532-test"),
+    ],
+)
+def test_user_errors_exit_2_with_one_clear_line(tmp_path, capsys, make, args, message):
+    path = tmp_path / "in.wav"
+    if make == "empty":
+        path.write_bytes(b"")
+    elif make == "mono":
+        sf.write(path, np.zeros(8000), 8000)
+    args = [a.format(path=path) for a in args]
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("voiceline features: error:")
+    assert message.format(path=path) in err
+    assert "Traceback" not in err
+
+
+def test_levels_lists_the_profiles(capsys):
+    code, out, _ = run_cli(capsys, "levels")
+    assert code == 0
+    for name in ("iso532-test", "din45692-test", "g711-telephone", "headset"):
+        assert name in out
+
+
+def test_python_dash_m_runs_the_same_cli():
+    done = subprocess.run([sys.executable, "-m", "voiceline", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("voiceline ")
