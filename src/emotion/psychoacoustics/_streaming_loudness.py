@@ -48,7 +48,8 @@ STEP_S = 0.010
 FRAME_S = 0.032
 #: Interpolation points per step in the decay and weighting stages (1 ms inner step).
 INNER_ITERATIONS = 10
-#: Order of the power mean of within-frame band intensities (module docstring).
+#: Order of the power mean of within-frame band intensities (module docstring): 0.5,
+#: a mean of square roots.
 INTENSITY_MEAN_ORDER = 0.5
 
 
@@ -131,9 +132,10 @@ class StreamingLoudness:
         # Short frames lying inside each long frame: (long - short) / short_hop + 1 of them,
         # a new long frame every hop / short_hop short frames.
         inside = (self.frame_len - self.short.frame_len) // self.short.hop + 1
-        self._inside = StreamFramer(
+        n_bands = THIRD_OCTAVE_CENTRES_HZ.size
+        self._inside = StreamFramer(  # band intensities and their roots, side by side
             n_streams, inside, self.hop // self.short.hop, np.float32,
-            feature_shape=(THIRD_OCTAVE_CENTRES_HZ.size,),
+            feature_shape=(2 * n_bands,),
         )
         taper = np.hanning(inside + 2)[1:-1]
         self._taper = (taper / taper.sum()).astype(np.float32)
@@ -144,14 +146,20 @@ class StreamingLoudness:
     def step_s(self) -> float:
         return self.hop / self.fs_hz
 
+    def _within_frame_means(self, short_power: np.ndarray) -> np.ndarray:
+        """Tapered means of the short frames' band intensities and of their square roots,
+        one pair per long frame: shape (streams, T, 2 * 28)."""
+        bands = np.maximum(short_power @ self._short_weights, np.float32(0))
+        series = np.concatenate([bands, np.sqrt(bands)], axis=-1)
+        return self._inside.push(series) @ self._taper
+
     def third_octave_levels(self, frames: np.ndarray, short_power: np.ndarray) -> np.ndarray:
         """Third-octave levels (dB SPL), shape (streams, T, 28), of framed pressure."""
         spectrum = sfft.rfft(frames * self.window, axis=-1)
         intensity = (spectrum.real**2 + spectrum.imag**2) @ self.weights
-        within = self._inside.push(short_power @ self._short_weights)  # (S, T, 28, inside)
-        mean = within @ self._taper
-        order = INTENSITY_MEAN_ORDER
-        power_mean = (np.maximum(within, 0.0) ** order @ self._taper) ** (1.0 / order)
+        within = self._within_frame_means(short_power)  # (S, T, 2 * 28)
+        mean, root_mean = np.split(within, 2, axis=-1)
+        power_mean = root_mean**2  # power mean of order INTENSITY_MEAN_ORDER = 0.5
         intensity *= np.where(mean > 0.0, power_mean / np.where(mean > 0.0, mean, 1.0), 1.0)
         return 10.0 * np.log10((intensity + TINY_VALUE_PA2) / I_REF_PA2)
 
@@ -177,7 +185,7 @@ class StreamingLoudness:
             short_power = self.short.process(block_pa)
         frames = self._framer.push(block_pa)
         if frames.shape[1] == 0:
-            self._inside.push(short_power @ self._short_weights)
+            self._within_frame_means(short_power)  # keeps the short frames' history
             return np.zeros((self.n_streams, 0)), np.zeros((self.n_streams, 0, 240))
         levels = self.third_octave_levels(frames, short_power)
         core = core_loudness_from_third_octave_levels(levels, self.field_type)

@@ -135,9 +135,10 @@ class ChannelEnvelopes:
     def process_power(self, power: np.ndarray) -> np.ndarray:
         """Envelopes ``(streams, T, 47)`` from short-time power spectra ``(streams, T, bins)``."""
         intensity = power[..., self.layout.bins] * self._scale_sq
-        intensity = np.where(intensity > self._threshold_pa2, intensity, np.float32(0))
+        np.multiply(intensity, intensity > self._threshold_pa2, out=intensity)
         channel = intensity @ self._gains_sq
-        return np.sqrt(np.where(channel > self._channel_threshold_pa2, channel, np.float32(0)))
+        np.multiply(channel, channel > self._channel_threshold_pa2, out=channel)
+        return np.sqrt(channel, out=channel)
 
     def envelope_transfer(self, f_mod_hz: np.ndarray) -> np.ndarray:
         """How the spectrum frame passes envelope fluctuations at ``f_mod_hz`` (0..1).
@@ -218,6 +219,7 @@ class EnvelopeModulation:
         if window is None:
             window = scipy.signal.get_window("blackman", self.frame_len)
         self._window = np.asarray(window, dtype=np.float32)
+        self._window_spectrum = sfft.rfft(self._window).astype(np.complex64)
         n_bins = self.frame_len // 2 + 1
         df_hz = rate_hz / self.frame_len
         weights = np.asarray(weighting(df_hz, n_bins), dtype=np.float64)
@@ -232,10 +234,10 @@ class EnvelopeModulation:
         # Remove each frame's weighted mean before windowing, so that a steady
         # envelope has no fluctuation at all (the window's own shape would leak into
         # the modulation band otherwise); bin 0 keeps the weighted sum h0.
+        # rfft((h - mean) w) = rfft(h w) - mean rfft(w), without a demeaned copy.
         h0 = frames @ self._window
-        spectra = sfft.rfft(
-            (frames - (h0 / self._window.sum())[..., None]) * self._window, axis=-1
-        )
+        spectra = sfft.rfft(frames * self._window, axis=-1)
+        spectra -= (h0 / self._window.sum())[..., None] * self._window_spectrum
         spectra[..., 0] = h0
         lead = spectra.shape[:2]
         rows = np.ascontiguousarray(spectra.reshape(-1, N_CHANNELS, spectra.shape[-1]))

@@ -1,0 +1,44 @@
+"""The psychoacoustics benchmark's --quick mode runs end to end and reports its figures.
+
+Speed is not asserted here (timing belongs in benchmarks/); the validation counts it
+reports are correctness, so they are.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_report() -> dict:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "psychoacoustics.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_last_line_carries_the_key_figures(quick_report):
+    for key in ("zwtv_speedup_vs_mosqito", "streams_per_core_8k", "streams_per_core_16k",
+                "streaming_vs_reference"):
+        assert key in quick_report
+    assert quick_report["mode"] == "quick"
+    assert quick_report["streams_per_core_8k"] > 0
+
+
+def test_quick_validation_passes_where_the_data_is(quick_report):
+    if "voiceline_iso_stationary" not in quick_report:
+        pytest.skip("../shared/data absent: the benchmark reports validation as skipped")
+    for key in ("iso_stationary", "iso_time_varying", "din45692", "fluctuation"):
+        passed, total = map(int, quick_report[f"voiceline_{key}"].split("/"))
+        assert passed == total, key
+    passed, total = map(int, quick_report["voiceline_roughness_zf"].split("/"))
+    assert passed >= 0.85 * total
