@@ -2,7 +2,7 @@
 
 The reference path (:func:`loudness_zwtv`) runs ISO 532-1's 48 kHz filterbank sample by
 sample. For monitoring, the third-octave intensities come instead from a short-time
-Fourier transform: each 32 ms frame's power spectrum is weighted by the power response
+Fourier transform: each 24 ms frame's power spectrum is weighted by the power response
 of each ISO band filter (averaged over the bin), which gives that band's mean-square
 pressure over the frame. From there the chain is the standard's own, at a 10 ms step:
 core loudness (A.4), the nonlinear temporal decay and the temporal weighting (clause 6)
@@ -10,7 +10,7 @@ with their state carried from block to block, and the slopes (Table A.8/A.9).
 
 One correction keeps the long frame honest. ISO smooths band intensities over only
 2/(3 f_c) (0.7 ms above 1 kHz) before the compressive core loudness, so a fluctuating
-band (speech, noise) is compressed moment by moment; a 32 ms mean intensity compresses
+band (speech, noise) is compressed moment by moment; a 24 ms mean intensity compresses
 its peaks less and reads ~4 % louder on speech (Jensen's inequality). The 8 ms / 2 ms
 spectra shared with the roughness path give each band's intensity within the frame;
 the frame intensity is scaled by the ratio of their power mean of order
@@ -45,7 +45,7 @@ from emotion.psychoacoustics.loudness_zwtv import nonlinear_temporal_decay, temp
 #: Loudness step of the streaming path, s (the reference path uses 2 ms).
 STEP_S = 0.010
 #: STFT frame length, s: long enough to resolve third-octave bands from ~250 Hz up.
-FRAME_S = 0.032
+FRAME_S = 0.024
 #: Interpolation points per step in the decay and weighting stages (1 ms inner step).
 INNER_ITERATIONS = 10
 #: Order of the power mean of within-frame band intensities (module docstring): 0.5,

@@ -1,0 +1,136 @@
+"""Per-agent baselines: robust statistics, refusal of thin data, bounded drift, files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emotion.baseline import (
+    MAD_TO_SIGMA,
+    Baseline,
+    BaselineError,
+    fit_baseline,
+    ledoit_wolf,
+    load_baseline,
+    population_baseline,
+    save_baseline,
+    update_baseline,
+)
+
+NAMES = ("loudness_n5_sone", "f0_median_st", "speech_rate_syl_s")
+
+
+def windows(n=200, centre=(10.0, 30.0, 4.0), spread=(2.0, 1.5, 0.5), seed=0):
+    rng = np.random.default_rng(seed)
+    return np.asarray(centre) + rng.standard_normal((n, 3)) * np.asarray(spread)
+
+
+def fit(x=None, **kw):
+    args = dict(agent_id="A1001", channel_type="8k", speech_s=90.0, level_profile="g711-telephone")
+    args.update(kw)
+    return fit_baseline(windows() if x is None else x, NAMES, **args)
+
+
+def test_robust_statistics_match_the_data():
+    base = fit(windows(n=4000))
+    np.testing.assert_allclose(base.median, [10.0, 30.0, 4.0], atol=0.1)
+    np.testing.assert_allclose(base.sigma, [2.0, 1.5, 0.5], rtol=0.05)
+    np.testing.assert_allclose(base.quantiles["q95"], [10 + 1.645 * 2, 30 + 1.645 * 1.5,
+                                                        4 + 1.645 * 0.5], rtol=0.02)
+    assert base.z(base.median) == pytest.approx(np.zeros(3))
+    assert base.z(np.array([14.0, 30.0, 4.0]))[0] == pytest.approx(2.0, rel=0.06)
+
+
+def test_outliers_barely_move_a_robust_baseline():
+    x = windows(n=300)
+    clean = fit(x)
+    x[:30, 0] = 60.0  # 10 % of windows shouting
+    dirty = fit(x)
+    assert abs(dirty.median[0] - clean.median[0]) < 0.5
+    assert dirty.sigma[0] < 1.5 * clean.sigma[0]
+
+
+def test_too_little_speech_is_refused_with_a_reason():
+    with pytest.raises(BaselineError, match="at least 30 s"):
+        fit(speech_s=12.0)
+    with pytest.raises(BaselineError, match="NaN"):
+        fit(np.full((50, 3), np.nan))
+    with pytest.raises(BaselineError, match="channel_type"):
+        fit(channel_type="44k")
+
+
+def test_constant_feature_gets_a_floor_not_infinite_z():
+    x = windows()
+    x[:, 2] = 4.0
+    base = fit(x, sigma_floor=np.array([0.1, 0.1, 0.1]))
+    assert base.sigma[2] == pytest.approx(0.1)
+    assert np.isfinite(base.z(np.array([10.0, 30.0, 5.0]))).all()
+
+
+def test_ledoit_wolf_shrinks_towards_identity_and_keeps_correlation():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(400)
+    z = np.stack([a, a + 0.3 * rng.standard_normal(400), rng.standard_normal(400)], axis=1)
+    cov = ledoit_wolf(z)
+    sample = np.cov(z.T, bias=True)
+    assert cov[0, 1] > 0.8 and cov[0, 1] <= sample[0, 1]
+    assert abs(cov[0, 2]) <= abs(sample[0, 2]) + 1e-12
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+
+
+def test_update_drifts_slowly_and_ignores_flagged_windows():
+    base = fit()
+    louder = windows(centre=(20.0, 30.0, 4.0))  # 5 sigma louder
+    moved = update_baseline(base, louder)
+    assert 0 < moved.median[0] - base.median[0] <= 0.1 * base.sigma[0] + 1e-9
+    flagged = np.ones(len(louder), dtype=bool)
+    assert update_baseline(base, louder, flagged=flagged) is base  # nothing ordinary to learn
+    ordinary = windows(seed=3)
+    for _ in range(200):
+        moved = update_baseline(moved, ordinary)
+    # Many updates of ordinary speech bring it back to that speech's own median.
+    assert moved.median[0] == pytest.approx(np.median(ordinary[:, 0]), abs=0.05)
+
+
+def test_population_baseline_pools_agents_and_says_so():
+    agents = [fit(windows(centre=(8.0 + 2 * i, 28.0 + i, 4.0)), agent_id=f"A{i}")
+              for i in range(5)]
+    pop = population_baseline(agents, channel_type="8k")
+    assert pop.source == "population" and pop.notes["agents"] == 5
+    assert pop.median[0] == pytest.approx(np.median([b.median[0] for b in agents]))
+    assert np.all(pop.sigma >= np.median([b.sigma for b in agents], axis=0))
+    with pytest.raises(BaselineError, match="16k"):
+        population_baseline(agents, channel_type="16k")
+
+
+def test_files_round_trip_and_bad_files_are_reported(tmp_path):
+    base = fit()
+    path = save_baseline(base, tmp_path)
+    assert path.name == "A1001.json"
+    loaded = load_baseline(tmp_path, "A1001")
+    np.testing.assert_allclose(loaded.median, base.median)
+    np.testing.assert_allclose(loaded.covariance, base.covariance)
+    assert loaded.speech_s == pytest.approx(90.0) and loaded.channel_type == "8k"
+    doc = json.loads(path.read_text())
+    assert doc["schema_version"] == 1 and doc["feature_names"] == list(NAMES)
+
+    with pytest.raises(BaselineError, match="voiceline calibrate --agent A2"):
+        load_baseline(tmp_path, "A2")
+    doc["schema_version"] = 99
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError, match="schema version 99"):
+        load_baseline(tmp_path, "A1001")
+    path.write_text("{not json")
+    with pytest.raises(BaselineError, match="not a readable baseline"):
+        load_baseline(tmp_path, "A1001")
+    with pytest.raises(BaselineError, match="letters, digits"):
+        save_baseline(fit(agent_id="../evil"), tmp_path)
+
+
+def test_wrong_feature_count_is_a_clear_error():
+    with pytest.raises(BaselineError, match="3"):
+        fit().z(np.zeros(5))
+    assert isinstance(Baseline.from_json(fit().to_json()), Baseline)
+    assert MAD_TO_SIGMA == pytest.approx(1.4826)
