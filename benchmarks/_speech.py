@@ -9,22 +9,16 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import scipy.signal
 
 import _refdata
 from capture.levels import active_speech_level_dbfs, load_level_profile
 from capture.resample import resample
-from capture.synth import speech_like
+from capture.synth import pink_noise, speech_like
+from capture.telephone import band_limit
 from emotion import psychoacoustics as ours
 from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
 
-TELEPHONE_BAND_HZ = (300.0, 3400.0)
 SPEECH_LEVEL_DBFS = -26.0  # ITU-T P.56 active speech level of the line
-
-
-def _band_limit(x: np.ndarray, fs_hz: float) -> np.ndarray:
-    sos = scipy.signal.butter(6, TELEPHONE_BAND_HZ, btype="bandpass", fs=fs_hz, output="sos")
-    return scipy.signal.sosfiltfilt(sos, x, axis=-1)
 
 
 def _normalise(x: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -131,7 +125,7 @@ def streaming_vs_reference(quick: bool) -> dict:
         rows = []
         for _, x, fs in excerpts:
             if condition == "phone_8k":
-                y = resample(_band_limit(x, fs), fs, 8000)
+                y = resample(band_limit(x, fs), fs, 8000)
                 y = _normalise(y, 8000)
                 pa = load_level_profile("g711-telephone").to_pascals(y)
                 rows += _windows_compare(pa, 8000)
@@ -190,20 +184,14 @@ def _deviation_stats(rows: list[dict]) -> dict:
 def telephone_band_effect(quick: bool) -> dict:
     """What the 300-3400 Hz, 8 kHz line does to the reference metrics of known signals."""
     fs = 48000
-    rng = np.random.default_rng(7)
-    n = int((2.0 if quick else 5.0) * fs)
-    white = rng.standard_normal(n)
-    b, a = [0.049922035, -0.095993537, 0.050612699, -0.004408786], [
-        1, -2.494956002, 2.017265875, -0.522189400]  # pink-noise filter (Kellet)
-    pink = scipy.signal.lfilter(b, a, white)
-    signals = {"pink_noise_60dB": pink * (2e-5 * 10 ** 3 / np.std(pink))}
+    signals = {"pink_noise_60dB": pink_noise(60.0, 2.0 if quick else 5.0, fs, seed=7)}
     excerpts = real_speech_excerpts(2, 4.0)
     if excerpts:
         x = resample(excerpts[0][1], 16000, fs)
         signals["speech_16k_source"] = x * (2e-5 * 10 ** (62.35 / 20) / np.std(x))
     out = {}
     for name, x in signals.items():
-        phone = resample(resample(_band_limit(x, fs), fs, 8000), 8000, fs)
+        phone = resample(resample(band_limit(x, fs), fs, 8000), 8000, fs)
         full_n, full_s = ours.loudness_zwst(x, fs)[0], ours.sharpness_din_st(x, fs)
         tel_n, tel_s = ours.loudness_zwst(phone, fs)[0], ours.sharpness_din_st(phone, fs)
         out[name] = {
