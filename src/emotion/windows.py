@@ -1,0 +1,158 @@
+"""Feature windows: per-stream voice features over sliding windows of speech.
+
+Every analysis stage (psychoacoustics, VAD, pitch, syllable nuclei) reports on a common
+10 ms grid; a :class:`FeatureWindower` keeps the last ``window_s`` of that grid per
+stream and, every ``hop_s``, turns the *speech* frames in it into one feature vector
+(:data:`FEATURE_NAMES`). A window with less than ``min_speech_s`` of speech yields no
+features (its row is NaN and ``valid`` is False): pauses say nothing about a voice.
+
+The windower is fed block by block like the engines before it, so a file and a live
+stream give the same windows; it never looks at audio itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from emotion.psychoacoustics._framing import StreamFramer
+
+GRID_S = 0.01
+#: Reference of the semitone scale (eGeMAPS uses 27.5 Hz, the note A0).
+F0_REF_HZ = 27.5
+#: Bark above which specific loudness counts as "high" in the spectral balance.
+BALANCE_SPLIT_BARK = 10.0
+
+FEATURE_NAMES = (
+    "loudness_n5_sone",  # 95th percentile of N over the window's speech frames
+    "loudness_mean_sone",
+    "sharpness_acum",  # DIN 45692, mean over speech
+    "roughness_asper",
+    "fluctuation_vacil",
+    "f0_median_st",  # semitones re 27.5 Hz, voiced frames
+    "f0_range_st",  # 90th - 10th percentile, semitones
+    "speech_rate_syl_s",  # syllable nuclei per second of speech
+    "pause_ratio",  # share of the window without speech
+    "spectral_balance",  # share of specific loudness above 10 Bark (~1.3 kHz)
+)
+
+#: Per-grid-frame inputs, in this order, as the windower stores them.
+CHANNELS = ("loudness", "speech", "voiced", "f0_hz", "nuclei", "sharpness", "roughness",
+            "fluctuation", "balance")
+
+
+@dataclass(frozen=True)
+class FeatureWindows:
+    """Windows completed by one :meth:`FeatureWindower.push`.
+
+    Attributes
+    ----------
+    end_s : ndarray, shape (W,)
+        End time of each window, s.
+    features : ndarray, shape (streams, W, F)
+        :data:`FEATURE_NAMES` per window; NaN rows where ``valid`` is False.
+    valid : ndarray of bool, shape (streams, W)
+    speech_s : ndarray, shape (streams, W)
+        Seconds of speech in each window.
+    """
+
+    end_s: np.ndarray
+    features: np.ndarray
+    valid: np.ndarray
+    speech_s: np.ndarray
+
+
+class FeatureWindower:
+    """Sliding feature windows over many streams' 10 ms analysis frames.
+
+    Parameters
+    ----------
+    n_streams : int
+    window_s, hop_s : float
+        Window length and step (defaults 3 s and 1 s), multiples of 10 ms.
+    min_speech_s : float
+        Least speech in a window for it to count.
+    """
+
+    def __init__(
+        self, n_streams: int, *, window_s: float = 3.0, hop_s: float = 1.0,
+        min_speech_s: float = 1.0,
+    ) -> None:
+        self.n_streams = n_streams
+        self.window = int(round(window_s / GRID_S))
+        self.hop = int(round(hop_s / GRID_S))
+        self.min_speech_frames = int(round(min_speech_s / GRID_S))
+        self._framer = StreamFramer(
+            n_streams, self.window, self.hop, np.float64, feature_shape=(len(CHANNELS),)
+        )
+
+    def push(self, **grid) -> FeatureWindows:
+        """Add ``(streams, T)`` arrays on the 10 ms grid, one per name in :data:`CHANNELS`.
+
+        ``loudness`` (sone), ``speech`` and ``voiced`` (bool), ``f0_hz`` (NaN when
+        unvoiced), ``nuclei`` (syllable nuclei starting in the frame), and the per-frame
+        values of ``sharpness``, ``roughness``, ``fluctuation`` and ``balance``.
+        """
+        missing = set(CHANNELS) - set(grid)
+        if missing:
+            raise ValueError(f"missing inputs: {', '.join(sorted(missing))}")
+        stacked = np.stack([np.asarray(grid[name], dtype=np.float64) for name in CHANNELS],
+                           axis=-1)
+        if stacked.ndim != 3 or stacked.shape[0] != self.n_streams:
+            raise ValueError(f"inputs must be (streams={self.n_streams}, T) arrays")
+        first = self._framer.frames_emitted
+        frames = self._framer.push(stacked)  # (streams, W, channels, window)
+        n_windows = frames.shape[1]
+        end_s = (np.arange(first, first + n_windows) + 1) * self.hop * GRID_S
+        features, valid, speech_s = window_features(frames, self.min_speech_frames)
+        return FeatureWindows(end_s, features, valid, speech_s)
+
+
+def _masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, values, np.nan)
+
+
+def window_features(
+    frames: np.ndarray, min_speech_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of framed grid data ``(streams, W, channels, window)``."""
+    if frames.shape[1] == 0:
+        n = frames.shape[0]
+        return np.zeros((n, 0, len(FEATURE_NAMES))), np.zeros((n, 0), bool), np.zeros((n, 0))
+    c = {name: frames[..., i, :] for i, name in enumerate(CHANNELS)}
+    speech = c["speech"] > 0.5
+    voiced = speech & (c["voiced"] > 0.5) & np.isfinite(c["f0_hz"]) & (c["f0_hz"] > 0)
+    n_speech = speech.sum(axis=-1)
+    valid = n_speech >= max(min_speech_frames, 1)
+    # All-NaN slices (windows without speech) warn; those rows are marked invalid.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loud = _masked(c["loudness"], speech)
+        n5 = np.nanpercentile(loud, 95, axis=-1)
+        f0_st = 12.0 * np.log2(_masked(c["f0_hz"], voiced) / F0_REF_HZ)
+        f0_p10, f0_med, f0_p90 = np.nanpercentile(f0_st, [10, 50, 90], axis=-1)
+        speech_s = n_speech * GRID_S
+        features = np.stack([
+            n5,
+            np.nanmean(loud, axis=-1),
+            np.nanmean(_masked(c["sharpness"], speech), axis=-1),
+            np.nanmean(_masked(c["roughness"], speech), axis=-1),
+            np.nanmean(_masked(c["fluctuation"], speech), axis=-1),
+            f0_med,
+            f0_p90 - f0_p10,
+            np.where(speech_s > 0, c["nuclei"].sum(axis=-1) / np.maximum(speech_s, GRID_S),
+                     np.nan),
+            1.0 - n_speech / speech.shape[-1],
+            np.nanmean(_masked(c["balance"], speech), axis=-1),
+        ], axis=-1)
+    features[~valid] = np.nan
+    return features, valid, speech_s
+
+
+def spectral_balance(specific_loudness: np.ndarray, bark_axis: np.ndarray) -> np.ndarray:
+    """Share of specific loudness above :data:`BALANCE_SPLIT_BARK`, per frame (0..1)."""
+    total = specific_loudness.sum(axis=-1)
+    high = specific_loudness[..., bark_axis > BALANCE_SPLIT_BARK].sum(axis=-1)
+    return np.where(total > 0, high / np.where(total > 0, total, 1.0), 0.0)

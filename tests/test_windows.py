@@ -1,0 +1,91 @@
+"""Feature windows: the right statistics of speech frames, pauses ignored, any blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion.windows import FEATURE_NAMES, FeatureWindower, spectral_balance
+
+IDX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def grid(n_streams=2, seconds=10.0, speech_every=1, f0=220.0):
+    t = int(seconds / 0.01)
+    speech = np.zeros((n_streams, t), bool)
+    speech[:, ::speech_every] = True
+    nuclei = np.zeros((n_streams, t))
+    nuclei[:, ::25] = 1  # four nuclei per second
+    return dict(
+        loudness=np.full((n_streams, t), 5.0), speech=speech, voiced=speech.copy(),
+        f0_hz=np.full((n_streams, t), f0), nuclei=nuclei,
+        sharpness=np.full((n_streams, t), 1.2), roughness=np.full((n_streams, t), 0.3),
+        fluctuation=np.full((n_streams, t), 2.0), balance=np.full((n_streams, t), 0.4),
+    )
+
+
+def test_known_answers_for_steady_speech():
+    out = FeatureWindower(2).push(**grid())
+    assert out.end_s.tolist() == pytest.approx([1.0 * k for k in range(1, 11)])
+    f = out.features[0, 4]
+    assert f[IDX["loudness_n5_sone"]] == pytest.approx(5.0)
+    assert f[IDX["f0_median_st"]] == pytest.approx(36.0)  # 220 Hz = 3 octaves above 27.5
+    assert f[IDX["f0_range_st"]] == pytest.approx(0.0)
+    assert f[IDX["speech_rate_syl_s"]] == pytest.approx(4.0)
+    assert f[IDX["pause_ratio"]] == pytest.approx(0.0)
+    assert f[IDX["sharpness_acum"]] == pytest.approx(1.2)
+    assert out.valid[:, 2:].all() and out.speech_s[0, 4] == pytest.approx(3.0)
+
+
+def test_pauses_are_left_out_of_the_statistics():
+    g = grid(speech_every=2)
+    g["loudness"][:, 1::2] = 100.0  # loud non-speech (e.g. the caller) must not count
+    g["nuclei"][:] = 0
+    g["nuclei"][:, ::100] = 1  # one nucleus per second of time = 2 per second of speech
+    out = FeatureWindower(2).push(**g)
+    f = out.features[1, 5]
+    assert f[IDX["loudness_mean_sone"]] == pytest.approx(5.0)
+    assert f[IDX["pause_ratio"]] == pytest.approx(0.5)
+    assert f[IDX["speech_rate_syl_s"]] == pytest.approx(2.0)
+
+
+def test_pitch_range_and_windows_without_enough_speech():
+    g = grid()
+    g["f0_hz"][:, ::2] = 27.5 * 2 ** (40 / 12)
+    g["f0_hz"][:, 1::2] = 27.5 * 2 ** (30 / 12)
+    g["speech"][1, :] = False
+    g["speech"][1, :50] = True  # half a second of speech only
+    out = FeatureWindower(2, min_speech_s=1.0).push(**g)
+    assert out.features[0, 5, IDX["f0_range_st"]] == pytest.approx(10.0)
+    assert not out.valid[1].any() and np.isnan(out.features[1]).all()
+
+
+def test_blocks_of_any_size_give_the_same_windows():
+    g = grid(seconds=12.0)
+    rng = np.random.default_rng(0)
+    g["loudness"] = rng.uniform(1, 20, g["loudness"].shape)
+    g["f0_hz"] = rng.uniform(100, 300, g["f0_hz"].shape)
+    whole = FeatureWindower(2).push(**g)
+    windower, parts, i, total = FeatureWindower(2), [], 0, g["speech"].shape[1]
+    while i < total:
+        n = int(rng.integers(1, 170))
+        parts.append(windower.push(**{k: v[:, i : i + n] for k, v in g.items()}))
+        i += n
+    np.testing.assert_allclose(np.concatenate([p.features for p in parts], axis=1),
+                               whole.features)
+
+
+def test_missing_or_misshapen_inputs_are_refused():
+    g = grid()
+    del g["nuclei"]
+    with pytest.raises(ValueError, match="nuclei"):
+        FeatureWindower(2).push(**g)
+    with pytest.raises(ValueError, match="streams=3"):
+        FeatureWindower(3).push(**grid())
+
+
+def test_spectral_balance_is_the_high_share():
+    bark = np.linspace(0.1, 24.0, 240)
+    spec = np.where(bark > 10.0, 1.0, 3.0)[None]
+    assert spectral_balance(spec, bark)[0] == pytest.approx(140 / (140 + 3 * 100))
+    assert spectral_balance(np.zeros((1, 240)), bark)[0] == 0.0
