@@ -1,0 +1,136 @@
+"""Scoring: a window's departure from the agent's baseline, in probabilities and words.
+
+Robust z per feature against the agent's own :class:`~emotion.baseline.Baseline` go
+into a small model (ONNX, run by onnxruntime) with two heads: the probability that the
+voice is **agitated** and the probability of **low energy** (fatigue, monotony). Both
+heads are logistic over the z-scores, so each feature's contribution is exact
+(weight × z) and the explanation lists the features that pushed the score up, in the
+agent's own terms: "loudness +2.6 σ above A1001's usual".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emotion.baseline import Baseline
+
+HEADS = ("agitation", "low_energy")
+#: Words for each feature in explanations.
+FEATURE_WORDS = {
+    "loudness_n5_sone": "loudness peaks",
+    "loudness_mean_sone": "loudness",
+    "sharpness_acum": "sharpness",
+    "roughness_asper": "roughness",
+    "fluctuation_vacil": "fluctuation",
+    "f0_median_st": "pitch",
+    "f0_range_st": "pitch range",
+    "speech_rate_syl_s": "speaking rate",
+    "pause_ratio": "pauses",
+    "spectral_balance": "brightness",
+}
+#: z-scores are limited to this many sigmas before the model (a clipped mic or a
+#: mis-detected pitch must not dominate).
+Z_LIMIT = 6.0
+
+
+class ModelError(RuntimeError):
+    """The scoring model is missing or does not fit the features."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """Scores of windows ``(..., )`` against one baseline.
+
+    Attributes
+    ----------
+    agitation, low_energy : ndarray
+        Probabilities 0..1.
+    z : ndarray, shape (..., F)
+        Robust z-scores (limited to ±Z_LIMIT).
+    contributions : ndarray, shape (..., 2, F)
+        Per-head weight × z: what pushed each score up (positive) or down.
+    baseline_source : str
+        "agent" or "population": which baseline judged these windows.
+    feature_names : tuple of str
+    """
+
+    agitation: np.ndarray
+    low_energy: np.ndarray
+    z: np.ndarray
+    contributions: np.ndarray
+    baseline_source: str
+    feature_names: tuple[str, ...]
+
+
+class VoiceModel:
+    """The ONNX scoring model and its card (``models/voice_scoring.onnx`` + ``.json``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        meta_path = path.with_suffix(".json")
+        if not path.exists() or not meta_path.exists():
+            raise ModelError(
+                f"scoring model not found at {path} (with {meta_path.name}); "
+                "train one with 'voiceline train-model'"
+            )
+        self.meta = json.loads(meta_path.read_text())
+        self.feature_names = tuple(self.meta["feature_names"])
+        self.weights = np.asarray(self.meta["weights"], dtype=np.float64)  # (2, F)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options,
+                                            providers=["CPUExecutionProvider"])
+        self._input = self.session.get_inputs()[0].name
+
+    def probabilities(self, z: np.ndarray) -> np.ndarray:
+        """``(N, 2)`` probabilities (agitation, low energy) of z-scores ``(N, F)``."""
+        x = np.ascontiguousarray(z, dtype=np.float32).reshape(-1, len(self.feature_names))
+        return self.session.run(None, {self._input: x})[0].astype(np.float64)
+
+    def score(self, windows: np.ndarray, baseline: Baseline) -> Score:
+        """Score feature windows ``(..., F)`` (NaN rows give NaN scores)."""
+        if baseline.feature_names != self.feature_names:
+            raise ModelError(
+                f"baseline of {baseline.agent_id} has features {baseline.feature_names}, the "
+                f"model expects {self.feature_names}; recalibrate with this Voiceline"
+            )
+        z = np.clip(baseline.z(windows), -Z_LIMIT, Z_LIMIT)
+        lead = z.shape[:-1]
+        flat = z.reshape(-1, z.shape[-1])
+        ok = np.all(np.isfinite(flat), axis=-1)
+        probs = np.full((flat.shape[0], 2), np.nan)
+        if ok.any():
+            probs[ok] = self.probabilities(flat[ok])
+        probs = probs.reshape(*lead, 2)
+        return Score(
+            agitation=probs[..., 0], low_energy=probs[..., 1], z=z,
+            contributions=z[..., None, :] * self.weights, baseline_source=baseline.source,
+            feature_names=self.feature_names,
+        )
+
+
+def explain(score: Score, index, agent_id: str, head: str = "agitation", top: int = 3) -> str:
+    """Plain words for one window: the features that pushed ``head`` up, largest first.
+
+    ``"loudness +2.6 σ above A1001's usual, speaking rate +1.9 σ"``
+    """
+    h = HEADS.index(head)
+    contrib = np.asarray(score.contributions[index])[h]
+    z = np.asarray(score.z[index])
+    order = [i for i in np.argsort(-contrib) if contrib[i] > 0][:top]
+    whose = "the usual" if score.baseline_source == "population" else f"{agent_id}'s usual"
+    parts = []
+    for rank, i in enumerate(order):
+        name = score.feature_names[i]
+        word = FEATURE_WORDS.get(name, name)
+        direction = "above" if z[i] > 0 else "below"
+        text = f"{word} {z[i]:+.1f} σ"
+        parts.append(f"{text} {direction} {whose}" if rank == 0 else text)
+    return ", ".join(parts) if parts else f"no feature stands out from {whose}"

@@ -1,0 +1,74 @@
+"""Scoring: the ONNX model agrees with its weights, and explanations name the causes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emotion.baseline import fit_baseline
+from emotion.scoring import ModelError, VoiceModel, explain
+from emotion.training import export_onnx, fit_logistic
+from emotion.windows import FEATURE_NAMES
+
+
+def test_logistic_regression_recovers_a_known_rule():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4000, 3))
+    p = 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 2] + 0.5)))
+    y = rng.uniform(size=4000) < p
+    w, b = fit_logistic(x, y, l2=1e-3)
+    np.testing.assert_allclose(w, [2.0, 0.0, -1.0], atol=0.2)
+    assert b == pytest.approx(0.5, abs=0.15)
+
+
+@pytest.fixture
+def model(tmp_path):
+    weights = np.zeros((2, len(FEATURE_NAMES)))
+    weights[0, FEATURE_NAMES.index("loudness_mean_sone")] = 1.5
+    weights[0, FEATURE_NAMES.index("speech_rate_syl_s")] = 1.0
+    weights[1, FEATURE_NAMES.index("loudness_mean_sone")] = -1.2
+    path = export_onnx(weights, np.array([-3.0, -3.0]), FEATURE_NAMES,
+                       tmp_path / "voice_scoring.onnx", {"note": "test"})
+    return VoiceModel(path)
+
+
+@pytest.fixture
+def baseline():
+    rng = np.random.default_rng(1)
+    x = 5.0 + rng.standard_normal((200, len(FEATURE_NAMES)))
+    return fit_baseline(x, FEATURE_NAMES, agent_id="A1001", channel_type="8k",
+                        speech_s=120.0, level_profile="g711-telephone")
+
+
+def test_onnx_probabilities_equal_the_logistic_formula(model, baseline):
+    window = baseline.median.copy()
+    window[FEATURE_NAMES.index("loudness_mean_sone")] += 3 * baseline.sigma[1]
+    score = model.score(window[None], baseline)  # the model runs in float32: rel 1e-4
+    assert score.agitation[0] == pytest.approx(1 / (1 + np.exp(-(1.5 * 3 - 3.0))), rel=1e-4)
+    assert score.low_energy[0] == pytest.approx(1 / (1 + np.exp(-(-1.2 * 3 - 3.0))), rel=1e-4)
+    ordinary = model.score(baseline.median[None], baseline)
+    assert ordinary.agitation[0] < 0.05
+
+
+def test_explanation_names_the_features_in_the_agents_terms(model, baseline):
+    window = baseline.median.copy()
+    window[FEATURE_NAMES.index("loudness_mean_sone")] += 2.6 * baseline.sigma[1]
+    window[FEATURE_NAMES.index("speech_rate_syl_s")] += 1.9 * baseline.sigma[7]
+    score = model.score(window[None], baseline)
+    text = explain(score, 0, "A1001")
+    assert text == "loudness +2.6 σ above A1001's usual, speaking rate +1.9 σ"
+
+
+def test_nan_windows_score_nan_and_mismatched_baselines_are_refused(model, baseline):
+    windows = np.stack([baseline.median, np.full(len(FEATURE_NAMES), np.nan)])
+    score = model.score(windows, baseline)
+    assert np.isfinite(score.agitation[0]) and np.isnan(score.agitation[1])
+    other = fit_baseline(np.random.default_rng(2).standard_normal((50, 3)), ("a", "b", "c"),
+                         agent_id="A2", channel_type="8k", speech_s=60.0, level_profile="x")
+    with pytest.raises(ModelError, match="recalibrate"):
+        model.score(np.zeros((1, 3)), other)
+
+
+def test_missing_model_says_how_to_make_one(tmp_path):
+    with pytest.raises(ModelError, match="voiceline train-model"):
+        VoiceModel(tmp_path / "nope.onnx")
