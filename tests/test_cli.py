@@ -102,3 +102,34 @@ def test_python_dash_m_runs_the_same_cli():
     done = subprocess.run([sys.executable, "-m", "voiceline", "--version"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("voiceline ")
+
+
+def _speech_file(path, seconds, seed, fs_hz=8000, gain=1.0):
+    from capture.synth import speech_like
+
+    x = np.ravel(speech_like(seconds, fs_hz, seed=seed)) * gain
+    sf.write(path, np.clip(x, -1, 1), fs_hz, subtype="PCM_16")
+    return str(path)
+
+
+def test_calibrate_writes_a_baseline_from_enough_speech(tmp_path, capsys):
+    files = [_speech_file(tmp_path / f"call{i}.wav", 25.0, seed=i) for i in range(2)]
+    code, out, err = run_cli(capsys, "calibrate", "--agent", "A1001", "--out",
+                             str(tmp_path / "agents"), *files)
+    assert code == 0, err
+    doc = json.loads((tmp_path / "agents" / "A1001.json").read_text())
+    assert doc["agent_id"] == "A1001" and doc["channel_type"] == "8k"
+    assert doc["speech_s"] >= 30.0 and doc["n_windows"] >= 30
+    assert doc["level_profile"] == "g711-telephone"
+    assert "speech_rate_syl_s" in doc["feature_names"] and "wrote" in out
+
+
+def test_calibrate_refuses_too_little_speech_and_skips_clipped_files(tmp_path, capsys):
+    short = _speech_file(tmp_path / "short.wav", 12.0, seed=3)
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A2", "--out", str(tmp_path), short)
+    assert code == 2 and "at least 30 s" in err
+    clipped = _speech_file(tmp_path / "loud.wav", 10.0, seed=4, gain=30.0)
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A2", "--out", str(tmp_path),
+                           clipped)
+    assert code == 2 and "clipped" in err and "no usable recording" in err
+    assert not (tmp_path / "A2.json").exists()

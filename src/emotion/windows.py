@@ -38,6 +38,11 @@ FEATURE_NAMES = (
     "spectral_balance",  # share of specific loudness above 10 Bark (~1.3 kHz)
 )
 
+#: Smallest robust sigma a baseline may have per feature: about the resolution below
+#: which a change is not audible or not meaningful (1 JND of loudness is ~5-10 %, of
+#: pitch ~0.3 semitone), so a very steady agent is not alarmed by trifles.
+FEATURE_SIGMA_FLOOR = (0.3, 0.2, 0.02, 0.02, 0.05, 0.3, 0.3, 0.2, 0.02, 0.01)
+
 #: Per-grid-frame inputs, in this order, as the windower stores them.
 CHANNELS = ("loudness", "speech", "voiced", "f0_hz", "nuclei", "sharpness", "roughness",
             "fluctuation", "balance")

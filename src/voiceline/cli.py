@@ -26,6 +26,12 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return run_features(args)
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from voiceline.calibrate_cli import run_calibrate
+
+    return run_calibrate(args)
+
+
 def _cmd_example(args: argparse.Namespace) -> int:
     from voiceline.features_cli import write_example
 
@@ -70,6 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
                           help="output step in seconds (default 0.1)")
     features.set_defaults(func=_cmd_features)
 
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit an agent's voice baseline from recordings of their ordinary speech",
+        description=(
+            "Analyse the agent's channel of each file and write DIR/<agent>.json (8 kHz "
+            "telephone) or DIR/<agent>.16k.json (wideband): robust statistics of the "
+            "agent's feature windows. Needs at least 30 s of speech; clipped or silent "
+            "files are left out with a message."
+        ),
+    )
+    calibrate.add_argument("--agent", required=True, help="agent id (letters, digits, -_.)")
+    calibrate.add_argument("--out", required=True,
+                           help="baseline directory, e.g. calibration/agents")
+    calibrate.add_argument("files", nargs="+", metavar="FILE", help="WAV/FLAC recordings")
+    calibrate.add_argument("--channel", type=int, default=0, help="agent channel (default 0)")
+    calibrate.add_argument("--level-profile", default=None,
+                           help="level profile (default by sample rate)")
+    calibrate.set_defaults(func=_cmd_calibrate)
+
     example = sub.add_parser(
         "example",
         help="write a generated speech-like example recording (for trying the tools)",
@@ -96,10 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     from capture.audio import AudioError
     from capture.levels import CalibrationError
+    from emotion.baseline import BaselineError
 
     try:
         return int(args.func(args) or 0)
-    except (UserError, AudioError, CalibrationError) as exc:
+    except (UserError, AudioError, CalibrationError, BaselineError) as exc:
         print(f"voiceline {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:

@@ -1,0 +1,150 @@
+"""Voice analysis of many streams: every stage on one 10 ms grid, then feature windows.
+
+:class:`StreamingVoiceAnalyzer` is what the live engine and the batch tools both run:
+psychoacoustics (:mod:`emotion.psychoacoustics.streaming`), voice activity
+(:mod:`emotion.vad`), pitch and syllable nuclei (:mod:`emotion.prosody`), aligned on a
+10 ms grid and turned into :class:`~emotion.windows.FeatureWindows`. A file analysed
+with :func:`analyse_file` and the same audio streamed block by block give the same
+windows, because every stage is chunk-invariant and the grid is released only where
+all stages have reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from capture.audio import read_audio
+from capture.levels import LevelProfile, load_level_profile
+from emotion.prosody import StreamingPitch, StreamingSpeechRate
+from emotion.psychoacoustics import BARK_AXIS
+from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
+from emotion.vad import StreamingVAD
+from emotion.windows import CHANNELS, GRID_S, FeatureWindower, FeatureWindows, spectral_balance
+
+ENGINE_RATES_HZ = (8000, 16000)
+#: |sample| at or above this is clipped: G.711 decodes to at most ±32124/32768 (μ-law).
+CLIP_LEVEL = 32124 / 32768 - 1e-4
+
+
+def channel_type(fs_hz: int) -> str:
+    """"8k" for telephone-band streams, "16k" for wideband."""
+    return "8k" if fs_hz <= 8000 else "16k"
+
+
+def default_level_profile(fs_hz: int) -> str:
+    return "g711-telephone" if fs_hz <= 8000 else "headset"
+
+
+class StreamingVoiceAnalyzer:
+    """Feature windows of many streams of digital audio, block by block.
+
+    Parameters
+    ----------
+    n_streams : int
+    fs_hz : int
+        8000 or 16000.
+    level_profile : LevelProfile, optional
+        Digital → Pa for the psychoacoustic stage; default by rate.
+    window_s, hop_s, min_speech_s : float
+        See :class:`~emotion.windows.FeatureWindower`.
+    """
+
+    def __init__(
+        self, n_streams: int, fs_hz: int, *, level_profile: LevelProfile | None = None,
+        window_s: float = 3.0, hop_s: float = 1.0, min_speech_s: float = 1.0,
+    ) -> None:
+        if fs_hz not in ENGINE_RATES_HZ:
+            raise ValueError(f"the voice analyser runs at 8000 or 16000 Hz, got {fs_hz}")
+        self.n_streams = n_streams
+        self.fs_hz = fs_hz
+        self.profile = level_profile or load_level_profile(default_level_profile(fs_hz))
+        self.psycho = StreamingPsychoacoustics(n_streams, fs_hz)
+        self.vad = StreamingVAD(n_streams, fs_hz)
+        self.pitch = StreamingPitch(n_streams, fs_hz, hop_s=GRID_S)
+        self.rate = StreamingSpeechRate(n_streams, hop_s=GRID_S)
+        self.windower = FeatureWindower(
+            n_streams, window_s=window_s, hop_s=hop_s, min_speech_s=min_speech_s
+        )
+        self._vad_repeat = round(self.vad.frame_ms * 1e-3 / GRID_S)
+        self._psycho_repeat = round(self.psycho.hop_s / GRID_S)
+        self._pending = {name: np.zeros((n_streams, 0)) for name in CHANNELS}
+        self.speech_s = np.zeros(n_streams)
+
+    def process(self, block: np.ndarray) -> FeatureWindows:
+        """Advance every stream by digital samples ``(streams, samples)`` (±1.0)."""
+        block = np.asarray(block, dtype=np.float64)
+        psycho = self.psycho.process(self.profile.to_pascals(block))
+        vad = self.vad.process(block)
+        pitch = self.pitch.process(block)
+        syllables = self.rate.update(pitch)
+        self.speech_s += vad.speech.sum(axis=1) * self.vad.frame_ms * 1e-3
+        per_frame = self._psycho_repeat
+        new = {
+            "loudness": psycho.loudness_sone,
+            "sharpness": np.repeat(psycho.sharpness_acum, per_frame, axis=1),
+            "roughness": np.repeat(psycho.roughness_asper, per_frame, axis=1),
+            "fluctuation": np.repeat(psycho.fluctuation_vacil, per_frame, axis=1),
+            "balance": np.repeat(spectral_balance(psycho.specific_loudness, BARK_AXIS),
+                                 per_frame, axis=1),
+            "speech": np.repeat(vad.speech, self._vad_repeat, axis=1),
+            "voiced": pitch.voiced,
+            "f0_hz": pitch.f0_hz,
+            "nuclei": np.isfinite(syllables.nucleus_time_s).astype(np.float64),
+        }
+        for name, values in new.items():
+            self._pending[name] = np.concatenate([self._pending[name], values], axis=1)
+        # Release the grid frames every stage has reported.
+        ready = min(v.shape[1] for v in self._pending.values())
+        grid = {name: v[:, :ready] for name, v in self._pending.items()}
+        self._pending = {name: v[:, ready:] for name, v in self._pending.items()}
+        return self.windower.push(**grid)
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """Feature windows of one channel of one recording."""
+
+    path: str
+    channel: int
+    fs_hz: int
+    channel_type: str
+    level_profile: str
+    duration_s: float
+    speech_s: float
+    clipped_fraction: float
+    windows: FeatureWindows
+
+
+def analyse_file(
+    path: str, *, channel: int = 0, level_profile: str | None = None, block_s: float = 1.0,
+    **windowing,
+) -> FileAnalysis:
+    """Analyse one channel of a WAV/FLAC file exactly as a live stream would be.
+
+    8 kHz files are analysed at 8 kHz; anything wider is resampled to 16 kHz.
+    Raises :class:`capture.audio.AudioError` for unreadable input.
+    """
+    clip = read_audio(path, channel=channel)
+    fs_hz = 8000 if clip.fs_hz <= 8000 else 16000
+    if fs_hz != clip.fs_hz:
+        clip = read_audio(path, channel=channel, target_fs_hz=fs_hz)
+    profile = load_level_profile(level_profile or default_level_profile(fs_hz))
+    analyzer = StreamingVoiceAnalyzer(1, fs_hz, level_profile=profile, **windowing)
+    samples = clip.samples[:1]
+    block = int(block_s * fs_hz)
+    parts = [analyzer.process(samples[:, i : i + block]) for i in range(0, samples.shape[1], block)]
+    windows = FeatureWindows(
+        end_s=np.concatenate([p.end_s for p in parts]),
+        features=np.concatenate([p.features for p in parts], axis=1),
+        valid=np.concatenate([p.valid for p in parts], axis=1),
+        speech_s=np.concatenate([p.speech_s for p in parts], axis=1),
+    )
+    return FileAnalysis(
+        path=str(path), channel=channel, fs_hz=fs_hz, channel_type=channel_type(fs_hz),
+        level_profile=profile.name, duration_s=clip.duration_s,
+        speech_s=float(analyzer.speech_s[0]),
+        clipped_fraction=float(np.mean(np.abs(samples) >= CLIP_LEVEL)),
+        windows=windows,
+    )
