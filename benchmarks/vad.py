@@ -6,11 +6,13 @@ Usage::
 
 Real speech (RAVDESS + EmoDB, read in place) joined by pauses goes through the telephone
 channel (300-3400 Hz, 8 kHz, G.711 μ-law) or the wideband one (16 kHz), mixed with white,
-pink, brown or babble noise at 10, 20 and 30 dB SNR, at a nominal (-26 dBov) and a hot
-(-16 dBov) speech level; see ``_vad_material`` for the labels. webrtcvad alone (each
-aggressiveness) and ``emotion.vad.StreamingVAD`` decide the same signals in the same run,
-scored on a 10 ms grid. ``--sweep`` varies each StreamingVAD parameter around its default
-on other speakers (the development set) — that is how the defaults were chosen.
+pink, brown or babble noise at 10, 20 and 30 dB SNR, at a quiet (-36 dBov), nominal
+(-26 dBov) and hot (-16 dBov) speech level; see ``_vad_material`` for the labels.
+webrtcvad alone (each aggressiveness) and ``emotion.vad.StreamingVAD`` decide the same
+signals in the same run, scored on a 10 ms grid; "p200" scores use labels whose gaps
+under 200 ms are filled (pauses as prosody counts them). ``--sweep`` varies each
+StreamingVAD parameter around its default on other speakers (the development set) — that
+is how the defaults were chosen.
 
 Capacity is CPU time of this process (``time.process_time``), one thread. The last line
 printed is one JSON object with the key figures; ``--quick`` runs in well under 30 s and
@@ -47,7 +49,7 @@ from emotion.vad import StreamingVAD  # noqa: E402
 DEFAULTS = {k: p.default for k, p in inspect.signature(StreamingVAD).parameters.items()
             if p.kind is p.KEYWORD_ONLY}
 SNRS_DB = (10, 20, 30)
-LEVELS_DBFS = (-26.0, -16.0)
+LEVELS_DBFS = (-36.0, -26.0, -16.0)
 
 
 # --- accuracy -------------------------------------------------------------------------

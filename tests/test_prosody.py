@@ -126,12 +126,15 @@ def test_blocks_of_any_size_give_the_same_frames_as_whole(fs_hz):
 
 
 def test_streams_are_independent():
-    x = np.stack([speech_like(2.0, 8000, seed=5), np.zeros(16000),
-                  harmonic_tone(200, 8000, seconds=2.0)])
-    together = pitch_track(x, 8000)
-    for i in range(3):
+    # 20 streams: more than one internal group of 16, fed in blocks.
+    x = np.stack([speech_like(2.0, 8000, seed=s, f0_hz=90 + 10 * s) for s in range(18)]
+                 + [np.zeros(16000), harmonic_tone(200, 8000, seconds=2.0)])
+    tracker = StreamingPitch(20, 8000)
+    together = np.concatenate([tracker.process(x[:, i : i + 2000]).f0_hz
+                               for i in range(0, x.shape[1], 2000)], axis=1)
+    for i in (0, 15, 16, 19):
         alone = pitch_track(x[i], 8000)
-        np.testing.assert_array_equal(alone.f0_hz, together.f0_hz[i])
+        np.testing.assert_array_equal(alone.f0_hz, together[i])
 
 
 def test_telephone_voices_keep_their_f0():

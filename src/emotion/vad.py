@@ -69,9 +69,9 @@ class StreamingVAD:
     """Speech/non-speech decisions for many live streams, block by block.
 
     Every default below was chosen on development speakers (not those of the reported
-    accuracy) by ``python benchmarks/vad.py --sweep``; figures are frame accuracy on the
-    telephone / wideband conditions pooled over white, pink, brown and babble noise at
-    10-30 dB SNR.
+    accuracy) by ``python benchmarks/vad.py --sweep``; figures are 10 ms frame accuracy
+    (telephone / wideband), recall and false-alarm rate, pooled over white, pink, brown
+    and babble noise at 10-30 dB SNR and speech at -36 to -16 dBov.
 
     Parameters
     ----------
@@ -80,32 +80,35 @@ class StreamingVAD:
     fs_hz : int
         8000 (telephone) or 16000 (wideband).
     frame_ms : {10, 20, 30}
-        Decision frame. 30 ms: as accurate as 10 or 20 ms (0.902 / 0.927 against 0.900 /
-        0.926 at 10 ms) with the fewest false alarms, and webrtcvad's calls cost half
-        those at 10 ms per second of audio.
+        Decision frame. 30 ms: as accurate as 10 or 20 ms (0.883 / 0.917 against 0.880 /
+        0.914 at 10 ms) with the fewest false alarms (0.112 against 0.129), and webrtcvad
+        costs half as much per second of audio as at 10 ms.
     aggressiveness : {0, 1, 2, 3}
-        webrtcvad's mode. Once gated, modes 0-2 score the same; 3 loses a point of recall.
+        webrtcvad's mode. Once gated, modes 0 and 1 score the same; 2 and 3 lose recall
+        (0.911, 0.905, 0.890), most on quiet lines, as webrtcvad's own energy thresholds
+        rise with the mode.
     margin_db : float
         A candidate frame's level must be at least this far above the noise floor.
-        8-9 dB is best; 6 dB lets 14 % of non-speech through, 12 dB loses 6 points of
-        recall.
+        9 dB is best (8 and 10 dB within 0.3 points); 6 dB lets 16 % of non-speech
+        through, 12 dB loses 5.5 points of recall.
     min_level_dbfs : float
         ... and at least this level, whatever the floor (quiet breathing, a distant
-        voice): 34 dB under the nominal -26 dBov speech level, just inside the 35 dB
-        range of the benchmark's speech labels.
+        voice). -50 dBFS scored 0.4 points better (quiet lines with babble) but would cut
+        the speech of lines quieter than the benchmark's -36 dBov; -60 keeps 24 dB below.
     hangover_ms : float
-        Speech is held this long after the last candidate frame. 120-180 ms is best;
-        without it recall drops to 0.70 and decisions chatter (93 segments a minute
-        against 28).
+        Speech is held this long after the last candidate frame. 150 ms is best (120 and
+        180 ms within 0.4 points); without it recall drops to 0.71 and decisions chatter
+        (95 segments a minute against 29).
     min_speech_ms : float
         Consecutive candidate frames needed before speech starts. The decision is
         causal, so the frames before the confirming one stay non-speech: 60 ms costs
-        3.7 points of recall for 0.8 points fewer false alarms, hence off (0) by
+        3.6 points of recall for 1.3 points fewer false alarms, hence off (0) by
         default; raise it on lines with clicks.
     noise_window_s : float
         Length of the minimum-statistics window: a rise in the noise is followed within
         this time, and speech needs a dip to the noise floor at least this often. At 1 s
-        the floor climbs into long phrases (recall 0.74); 4 s is no better.
+        the floor climbs into long phrases (recall 0.74); 4 s lets more noise through
+        (false alarms 0.143 against 0.112).
     """
 
     def __init__(

@@ -20,7 +20,8 @@ the same nuclei:
 - a pause is a silent stretch of at least ``min_pause_s`` (dJW: 0.3 s).
 
 Speech rate is nuclei per second of total time, articulation rate nuclei per second of
-speech (total time less pauses), pause ratio the fraction of time in pauses (dJW §2).
+speech (total time less pauses; dJW's phonation time), pause ratio the fraction of time
+in pauses.
 """
 
 from __future__ import annotations
