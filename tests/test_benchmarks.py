@@ -42,3 +42,12 @@ def test_quick_validation_passes_where_the_data_is(quick_report):
         assert passed == total, key
     passed, total = map(int, quick_report["voiceline_roughness_zf"].split("/"))
     assert passed >= 0.85 * total
+
+
+@pytest.mark.parametrize("script", ["vad.py", "prosody.py"])
+def test_issue3_benchmarks_run_in_quick_mode(script):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--quick"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["mode"] == "quick"
