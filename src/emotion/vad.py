@@ -27,6 +27,8 @@ import scipy.signal
 import webrtcvad
 from numba import njit
 
+from emotion.psychoacoustics._framing import check_stream_count
+
 __all__ = ["SUPPORTED_RATES_HZ", "StreamingVAD", "VadFrames", "vad_segments"]
 
 SUPPORTED_RATES_HZ = (8000, 16000)
@@ -124,8 +126,7 @@ class StreamingVAD:
         min_speech_ms: float = 0.0,
         noise_window_s: float = 2.0,
     ) -> None:
-        if isinstance(n_streams, bool) or int(n_streams) != n_streams or n_streams < 1:
-            raise ValueError(f"n_streams must be a positive integer, got {n_streams!r}")
+        check_stream_count(n_streams)
         if fs_hz not in SUPPORTED_RATES_HZ:
             raise ValueError(
                 f"StreamingVAD runs at 8000 or 16000 Hz, got {fs_hz!r}; resample first, e.g. "

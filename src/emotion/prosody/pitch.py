@@ -29,7 +29,7 @@ import numpy as np
 from scipy.signal import butter, sosfilt
 
 from emotion.prosody._yin import MAX_AGE_S, yin_frames
-from emotion.psychoacoustics._framing import StreamFramer
+from emotion.psychoacoustics._framing import StreamFramer, check_stream_count
 
 __all__ = ["ANALYSIS_FS_HZ", "LEVEL_BAND_HZ", "PitchFrames", "StreamingPitch", "pitch_track"]
 
@@ -113,8 +113,7 @@ class StreamingPitch:
         threshold: float = 0.2,
         voicing_threshold: float = 0.35,
     ) -> None:
-        if isinstance(n_streams, bool) or int(n_streams) != n_streams or n_streams < 1:
-            raise ValueError(f"n_streams must be a positive whole number, got {n_streams!r}")
+        check_stream_count(n_streams)
         if isinstance(fs_hz, bool) or fs_hz <= 0 or fs_hz % ANALYSIS_FS_HZ:
             raise ValueError(
                 f"pitch tracking runs on 8000 Hz or a multiple of it (16000, 48000), got "

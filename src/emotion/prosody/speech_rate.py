@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from emotion.prosody.pitch import PitchFrames, StreamingPitch
+from emotion.psychoacoustics._framing import check_stream_count
 
 __all__ = [
     "SpeakingRate",
@@ -135,8 +136,7 @@ class StreamingSpeechRate:
         decay_db_per_s: float = 0.5,
         history_s: float = 10.0,
     ) -> None:
-        if isinstance(n_streams, bool) or int(n_streams) != n_streams or n_streams < 1:
-            raise ValueError(f"n_streams must be a positive whole number, got {n_streams!r}")
+        check_stream_count(n_streams)
         if not hop_s > 0 or not min_dip_db > 0 or not silence_db < 0:
             raise ValueError(
                 f"need hop_s > 0, min_dip_db > 0 and silence_db < 0, got hop_s={hop_s!r}, "

@@ -13,6 +13,13 @@ import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 
 
+def check_stream_count(n_streams) -> int:
+    """``n_streams`` as an int; a clear ValueError unless it is a positive whole number."""
+    if isinstance(n_streams, bool) or int(n_streams) != n_streams or n_streams < 1:
+        raise ValueError(f"n_streams must be a positive whole number, got {n_streams!r}")
+    return int(n_streams)
+
+
 class StreamFramer:
     """Sliding frames of length ``frame_len`` every ``hop`` samples, fed block by block.
 
