@@ -42,8 +42,11 @@ def test_unmodulated_tone_is_neither_rough_nor_fluctuating():
 
 def test_silence_gives_zeros():
     out = run(np.zeros((2, 8000 * 3)), 8000)
-    for key in ("loudness_sone", "sharpness_acum", "roughness_asper", "fluctuation_vacil"):
+    for key in ("loudness_sone", "sharpness_acum", "roughness_asper"):
         assert np.all(getattr(out, key) == 0.0), key
+    # Fluctuation strength needs 2 s of signal: NaN (not measured) before, then 0.
+    assert np.isnan(out.fluctuation_vacil[:, :19]).all()
+    assert np.all(out.fluctuation_vacil[:, 20:] == 0.0)
 
 
 def test_roughness_peaks_near_70_hz_and_fluctuation_near_4_hz():

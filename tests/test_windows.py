@@ -89,3 +89,12 @@ def test_spectral_balance_is_the_high_share():
     spec = np.where(bark > 10.0, 1.0, 3.0)[None]
     assert spectral_balance(spec, bark)[0] == pytest.approx(140 / (140 + 3 * 100))
     assert spectral_balance(np.zeros((1, 240)), bark)[0] == 0.0
+
+
+def test_a_feature_that_could_not_be_measured_invalidates_the_window():
+    g = grid()
+    g["fluctuation"][:, :200] = np.nan  # not measured during the first 2 s
+    g["voiced"][1, :] = False  # stream 1: speech without a single voiced frame
+    out = FeatureWindower(2).push(**g)
+    assert not out.valid[0, :2].any() and out.valid[0, 4:].all()
+    assert not out.valid[1].any()

@@ -3,8 +3,9 @@
 Every analysis stage (psychoacoustics, VAD, pitch, syllable nuclei) reports on a common
 10 ms grid; a :class:`FeatureWindower` keeps the last ``window_s`` of that grid per
 stream and, every ``hop_s``, turns the *speech* frames in it into one feature vector
-(:data:`FEATURE_NAMES`). A window with less than ``min_speech_s`` of speech yields no
-features (its row is NaN and ``valid`` is False): pauses say nothing about a voice.
+(:data:`FEATURE_NAMES`). A window with less than ``min_speech_s`` of speech, or with a
+feature that could not be measured, yields no features (its row is NaN and ``valid`` is
+False): pauses say nothing about a voice.
 
 The windower is fed block by block like the engines before it, so a file and a live
 stream give the same windows; it never looks at audio itself.
@@ -152,6 +153,9 @@ def window_features(
             1.0 - n_speech / speech.shape[-1],
             np.nanmean(_masked(c["balance"], speech), axis=-1),
         ], axis=-1)
+    # A feature that could not be measured (no voiced frame for pitch, fluctuation
+    # strength before 2 s of signal) makes the window unusable as a whole.
+    valid &= np.all(np.isfinite(features), axis=-1)
     features[~valid] = np.nan
     return features, valid, speech_s
 

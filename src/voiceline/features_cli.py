@@ -49,7 +49,7 @@ def run_features(args: argparse.Namespace) -> int:
             "file": args.file, "channel": args.channel, "fs_hz": fs_hz,
             "level_profile": profile.name, "hop_s": args.hop_s,
             "columns": columns,
-            "rows": [[round(float(r[c]), 6) for c in columns] for r in rows],
+            "rows": [[_json_number(r[c]) for c in columns] for r in rows],
         }, sys.stdout)
         sys.stdout.write("\n")
     else:
@@ -58,6 +58,11 @@ def run_features(args: argparse.Namespace) -> int:
         for r in rows:
             out.writerow([f"{r['time_s']:.3f}"] + [f"{r[c]:.4f}" for c in columns[1:]])
     return 0
+
+
+def _json_number(value: float) -> float | None:
+    """Rounded for output; NaN (not measured yet) becomes null, which JSON can carry."""
+    return None if not np.isfinite(value) else round(float(value), 6)
 
 
 def write_example(args: argparse.Namespace) -> int:

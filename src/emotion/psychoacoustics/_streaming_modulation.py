@@ -274,6 +274,7 @@ class StreamingFluctuation:
     keep roughness-range fluctuations from aliasing into the 0.5-20 Hz band), and
     applies Osses et al.'s envelope analysis every ``update_s`` (2 s frames overlapping
     by 75 % at the default 0.5 s); output frames in between repeat the latest value.
+    Until the first full 2 s frame, the value is NaN (not measured yet).
     """
 
     def __init__(
@@ -303,7 +304,11 @@ class StreamingFluctuation:
         self._slow_done = 0
         self._out_done = 0
         self._analysed = 0
-        self._latest = np.zeros(n_streams)
+        self._latest = np.full(n_streams, np.nan)  # nothing measured yet
+        # Analysis frames that still reach back before the stream's start are not
+        # reported: a 2 s frame that is mostly silence-before-the-start would read the
+        # onset of speech as a huge fluctuation.
+        self._first_full = int(round(FLUCTUATION_FRAME_S / update_s)) - 1
 
     def decimation_transfer(self, f_mod_hz: np.ndarray) -> np.ndarray:
         """Magnitude response of the decimation kernel at ``f_mod_hz``."""
@@ -317,6 +322,8 @@ class StreamingFluctuation:
         slow = self._decimate.push(envelopes) @ self._kernel  # (streams, T/10, 47)
         m, k = self.analysis.process(slow)
         values = FLUCTUATION_CAL * FS_DZ_BARK * specific_fluctuation(m, k).sum(axis=-1)
+        partial = np.arange(self._analysed, self._analysed + values.shape[1]) < self._first_full
+        values[:, partial] = np.nan
         self._slow_done += slow.shape[1]
         n_out = self._slow_done // self._slow_per_hop - self._out_done
         # Output frame o holds the latest analysis frame j = (o + 1) // ratio - 1.

@@ -54,7 +54,8 @@ class PsychoacousticFrames:
     roughness_asper : ndarray, shape (streams, F)
         Roughness over the 200 ms ending with each frame.
     fluctuation_vacil : ndarray, shape (streams, F)
-        Fluctuation strength over the 2 s ending with each frame.
+        Fluctuation strength over the 2 s ending with each frame (updated every
+        0.5 s); NaN during a stream's first 2 s.
     """
 
     first_frame: int
