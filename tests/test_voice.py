@@ -53,3 +53,20 @@ def test_streams_do_not_leak_into_each_other(calm_then_agitated):
     alone = StreamingVoiceAnalyzer(1, 8000).process(x[None])
     np.testing.assert_allclose(both.features[0], alone.features[0], rtol=1e-6)
     assert not both.valid[1].any()  # silence has no windows
+
+
+def test_files_analysed_together_get_the_windows_they_get_alone(tmp_path):
+    from emotion.voice import analyse_files
+
+    paths = []
+    for i, seconds in enumerate((6.0, 9.0)):
+        path = tmp_path / f"f{i}.wav"
+        sf.write(path, np.ravel(speech_like(seconds, 8000, seed=20 + i)), 8000,
+                 subtype="FLOAT")
+        paths.append(str(path))
+    together = analyse_files(paths)
+    for path, batch in zip(paths, together, strict=True):
+        alone = analyse_file(path)
+        assert batch.windows.end_s.tolist() == alone.windows.end_s.tolist()
+        np.testing.assert_allclose(batch.windows.features, alone.windows.features, rtol=1e-6)
+        assert batch.speech_s == pytest.approx(alone.speech_s)

@@ -126,25 +126,58 @@ def analyse_file(
     8 kHz files are analysed at 8 kHz; anything wider is resampled to 16 kHz.
     Raises :class:`capture.audio.AudioError` for unreadable input.
     """
+    return analyse_files([path], channel=channel, level_profile=level_profile,
+                         block_s=block_s, **windowing)[0]
+
+
+def _read_for_engine(path: str, channel: int):
     clip = read_audio(path, channel=channel)
     fs_hz = 8000 if clip.fs_hz <= 8000 else 16000
     if fs_hz != clip.fs_hz:
         clip = read_audio(path, channel=channel, target_fs_hz=fs_hz)
-    profile = load_level_profile(level_profile or default_level_profile(fs_hz))
-    analyzer = StreamingVoiceAnalyzer(1, fs_hz, level_profile=profile, **windowing)
-    samples = clip.samples[:1]
-    block = int(block_s * fs_hz)
-    parts = [analyzer.process(samples[:, i : i + block]) for i in range(0, samples.shape[1], block)]
-    windows = FeatureWindows(
-        end_s=np.concatenate([p.end_s for p in parts]),
-        features=np.concatenate([p.features for p in parts], axis=1),
-        valid=np.concatenate([p.valid for p in parts], axis=1),
-        speech_s=np.concatenate([p.speech_s for p in parts], axis=1),
-    )
-    return FileAnalysis(
-        path=str(path), channel=channel, fs_hz=fs_hz, channel_type=channel_type(fs_hz),
-        level_profile=profile.name, duration_s=clip.duration_s,
-        speech_s=float(analyzer.speech_s[0]),
-        clipped_fraction=float(np.mean(np.abs(samples) >= CLIP_LEVEL)),
-        windows=windows,
-    )
+    return clip, fs_hz
+
+
+def analyse_files(
+    paths: list[str], *, channel: int = 0, level_profile: str | None = None,
+    block_s: float = 10.0, **windowing,
+) -> list[FileAnalysis]:
+    """Analyse many files at once, as parallel streams of one analyser per sample rate.
+
+    Streams advance together, so the Python overhead of each block is paid once for all
+    files (as in live monitoring); each file gets exactly the windows it would get alone
+    (shorter files are padded with silence, which yields no windows). Raises
+    :class:`capture.audio.AudioError` naming the first unreadable file.
+    """
+    clips = [_read_for_engine(path, channel) for path in paths]
+    results: list[FileAnalysis | None] = [None] * len(paths)
+    for fs_hz in sorted({fs for _, fs in clips}):
+        members = [i for i, (_, fs) in enumerate(clips) if fs == fs_hz]
+        profile = load_level_profile(level_profile or default_level_profile(fs_hz))
+        n = max(clips[i][0].samples.shape[1] for i in members)
+        samples = np.zeros((len(members), n))
+        for row, i in enumerate(members):
+            samples[row, : clips[i][0].samples.shape[1]] = clips[i][0].samples[0]
+        analyzer = StreamingVoiceAnalyzer(len(members), fs_hz, level_profile=profile,
+                                          **windowing)
+        block = max(int(block_s * fs_hz), 1)
+        parts = [analyzer.process(samples[:, i : i + block]) for i in range(0, n, block)]
+        end_s = np.concatenate([p.end_s for p in parts])
+        for row, i in enumerate(members):
+            clip = clips[i][0]
+            keep = end_s <= clip.duration_s + 1e-9
+            results[i] = FileAnalysis(
+                path=str(paths[i]), channel=channel, fs_hz=fs_hz,
+                channel_type=channel_type(fs_hz), level_profile=profile.name,
+                duration_s=clip.duration_s, speech_s=float(analyzer.speech_s[row]),
+                clipped_fraction=float(np.mean(np.abs(clip.samples[0]) >= CLIP_LEVEL)),
+                windows=FeatureWindows(
+                    end_s=end_s[keep],
+                    features=np.concatenate([p.features[row : row + 1] for p in parts],
+                                            axis=1)[:, keep],
+                    valid=np.concatenate([p.valid[row : row + 1] for p in parts], axis=1)[:, keep],
+                    speech_s=np.concatenate([p.speech_s[row : row + 1] for p in parts],
+                                            axis=1)[:, keep],
+                ),
+            )
+    return results

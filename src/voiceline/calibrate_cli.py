@@ -15,12 +15,12 @@ MAX_CLIPPED_FRACTION = 0.01
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from emotion.baseline import BaselineError, fit_baseline, save_baseline
-    from emotion.voice import analyse_file
+    from emotion.voice import analyse_files
     from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 
     windows, speech_s, kinds, profiles = [], 0.0, set(), set()
-    for path in args.files:
-        fa = analyse_file(path, channel=args.channel, level_profile=args.level_profile)
+    analyses = analyse_files(args.files, channel=args.channel, level_profile=args.level_profile)
+    for path, fa in zip(args.files, analyses, strict=True):
         note = f"{path}: {fa.duration_s:.1f} s, {fa.speech_s:.1f} s of speech"
         if fa.clipped_fraction > MAX_CLIPPED_FRACTION:
             print(f"{note}; left out: {100 * fa.clipped_fraction:.1f} % of samples are clipped "
