@@ -71,6 +71,10 @@ class StreamingVoiceAnalyzer:
         self._psycho_repeat = round(self.psycho.hop_s / GRID_S)
         self._pending = {name: np.zeros((n_streams, 0)) for name in CHANNELS}
         self.speech_s = np.zeros(n_streams)
+        #: Per stream, speech is counted in ``speech_s`` only up to this time (s): a
+        #: recording padded with silence to run beside longer ones stops counting at its
+        #: own end, hangover included.
+        self.count_until_s = np.full(n_streams, np.inf)
 
     def process(self, block: np.ndarray) -> FeatureWindows:
         """Advance every stream by digital samples ``(streams, samples)`` (±1.0)."""
@@ -79,7 +83,8 @@ class StreamingVoiceAnalyzer:
         vad = self.vad.process(block)
         pitch = self.pitch.process(block)
         syllables = self.rate.update(pitch)
-        self.speech_s += vad.speech.sum(axis=1) * self.vad.frame_ms * 1e-3
+        counted = vad.speech & (vad.frame_time_s[None, :] <= self.count_until_s[:, None] + 1e-9)
+        self.speech_s += counted.sum(axis=1) * self.vad.frame_ms * 1e-3
         per_frame = self._psycho_repeat
         new = {
             "loudness": psycho.loudness_sone,
@@ -160,6 +165,7 @@ def analyse_files(
             samples[row, : clips[i][0].samples.shape[1]] = clips[i][0].samples[0]
         analyzer = StreamingVoiceAnalyzer(len(members), fs_hz, level_profile=profile,
                                           **windowing)
+        analyzer.count_until_s[:] = [clips[i][0].samples.shape[1] / fs_hz for i in members]
         block = max(int(block_s * fs_hz), 1)
         parts = [analyzer.process(samples[:, i : i + block]) for i in range(0, n, block)]
         end_s = np.concatenate([p.end_s for p in parts])
