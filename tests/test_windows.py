@@ -98,3 +98,15 @@ def test_a_feature_that_could_not_be_measured_invalidates_the_window():
     out = FeatureWindower(2).push(**g)
     assert not out.valid[0, :2].any() and out.valid[0, 4:].all()
     assert not out.valid[1].any()
+
+
+def test_octave_errors_do_not_inflate_the_pitch_range():
+    g = grid()
+    rng = np.random.default_rng(3)
+    f0 = 27.5 * 2 ** ((36 + rng.uniform(-1.5, 1.5, g["f0_hz"].shape)) / 12)
+    jumps = rng.uniform(size=f0.shape) < 0.12  # 12 % of frames an octave off
+    f0[jumps] *= np.where(rng.uniform(size=jumps.sum()) < 0.5, 2.0, 0.5)
+    g["f0_hz"] = f0
+    out = FeatureWindower(2).push(**g)
+    assert out.features[0, 5, IDX["f0_range_st"]] < 3.5  # the true spread is 3 st
+    assert out.features[0, 5, IDX["f0_median_st"]] == pytest.approx(36.0, abs=0.3)

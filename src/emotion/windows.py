@@ -137,7 +137,7 @@ def window_features(
         warnings.simplefilter("ignore", RuntimeWarning)
         loud = _masked(c["loudness"], speech)
         n5 = np.nanpercentile(loud, 95, axis=-1)
-        f0_st = 12.0 * np.log2(_masked(c["f0_hz"], voiced) / F0_REF_HZ)
+        f0_st = fold_octave_errors(12.0 * np.log2(_masked(c["f0_hz"], voiced) / F0_REF_HZ))
         f0_p10, f0_med, f0_p90 = np.nanpercentile(f0_st, [10, 50, 90], axis=-1)
         speech_s = n_speech * GRID_S
         features = np.stack([
@@ -158,6 +158,20 @@ def window_features(
     valid &= np.all(np.isfinite(features), axis=-1)
     features[~valid] = np.nan
     return features, valid, speech_s
+
+
+def fold_octave_errors(f0_st: np.ndarray, tolerance_st: float = 9.0) -> np.ndarray:
+    """Move pitch values more than ``tolerance_st`` from their window's median by whole
+    octaves towards it, shape ``(..., frames)`` in semitones.
+
+    A tracker's octave jumps (halving or doubling on a strong harmonic, common on the
+    telephone line) would otherwise dominate a percentile range; no voice moves 9
+    semitones from its median within a 3 s window often enough to matter.
+    """
+    median = np.nanmedian(f0_st, axis=-1, keepdims=True)
+    offset = f0_st - median
+    shift = np.where(np.abs(offset) > tolerance_st, 12.0 * np.round(offset / 12.0), 0.0)
+    return f0_st - shift
 
 
 def spectral_balance(specific_loudness: np.ndarray, bark_axis: np.ndarray) -> np.ndarray:
