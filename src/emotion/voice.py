@@ -11,12 +11,13 @@ all stages have reported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from capture.audio import read_audio
+from capture.audio import AudioClip, read_audio
 from capture.levels import LevelProfile, load_level_profile
+from capture.resample import resample
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.psychoacoustics import BARK_AXIS
 from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
@@ -135,12 +136,18 @@ def analyse_file(
                          block_s=block_s, **windowing)[0]
 
 
-def _read_for_engine(path: str, channel: int):
+def engine_rate(fs_hz: int) -> int:
+    """Telephone-band input stays at 8 kHz; anything wider is analysed at 16 kHz."""
+    return 8000 if fs_hz <= 8000 else 16000
+
+
+def read_for_engine(path: str, channel: int = 0) -> AudioClip:
+    """One channel of a file at the rate the engines run at (resampled if needed)."""
     clip = read_audio(path, channel=channel)
-    fs_hz = 8000 if clip.fs_hz <= 8000 else 16000
-    if fs_hz != clip.fs_hz:
-        clip = read_audio(path, channel=channel, target_fs_hz=fs_hz)
-    return clip, fs_hz
+    fs_hz = engine_rate(clip.fs_hz)
+    if fs_hz == clip.fs_hz:
+        return clip
+    return replace(clip, samples=resample(clip.samples, clip.fs_hz, fs_hz), fs_hz=fs_hz)
 
 
 def analyse_files(
@@ -154,7 +161,7 @@ def analyse_files(
     (shorter files are padded with silence, which yields no windows). Raises
     :class:`capture.audio.AudioError` naming the first unreadable file.
     """
-    clips = [_read_for_engine(path, channel) for path in paths]
+    clips = [(clip, clip.fs_hz) for clip in (read_for_engine(p, channel) for p in paths)]
     results: list[FileAnalysis | None] = [None] * len(paths)
     for fs_hz in sorted({fs for _, fs in clips}):
         members = [i for i, (_, fs) in enumerate(clips) if fs == fs_hz]

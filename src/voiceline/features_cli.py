@@ -9,31 +9,18 @@ import sys
 
 import numpy as np
 
-#: Rates the streaming engine runs at natively; other rates are resampled to the nearest.
-ENGINE_RATES_HZ = (8000, 16000)
 #: Samples per block when a file is fed to the streaming engine (as a live seat would be).
 FILE_BLOCK_S = 1.0
 
 
-def engine_rate_for(fs_hz: int) -> int:
-    """Telephone input stays at 8 kHz; anything wider is analysed at 16 kHz."""
-    return 8000 if fs_hz <= 8000 else 16000
-
-
-def default_level_profile(fs_hz: int) -> str:
-    return "g711-telephone" if fs_hz <= 8000 else "headset"
-
-
 def run_features(args: argparse.Namespace) -> int:
-    from capture.audio import read_audio
     from capture.levels import load_level_profile
     from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
+    from emotion.voice import default_level_profile, read_for_engine
 
-    clip = read_audio(args.file, channel=args.channel)
-    fs_hz = engine_rate_for(clip.fs_hz)
-    if fs_hz != clip.fs_hz:
-        clip = read_audio(args.file, channel=args.channel, target_fs_hz=fs_hz)
-    profile = load_level_profile(args.level_profile or default_level_profile(clip.fs_hz))
+    clip = read_for_engine(args.file, args.channel)
+    fs_hz = clip.fs_hz
+    profile = load_level_profile(args.level_profile or default_level_profile(fs_hz))
     signal_pa = profile.to_pascals(clip.samples)  # (1, samples)
 
     engine = StreamingPsychoacoustics(1, fs_hz, hop_s=args.hop_s)
