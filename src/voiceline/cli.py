@@ -32,6 +32,18 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return run_calibrate(args)
 
 
+def _cmd_train_model(args: argparse.Namespace) -> int:
+    from voiceline.train_cli import run_train_model
+
+    return run_train_model(args)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from voiceline.score_cli import run_score
+
+    return run_score(args)
+
+
 def _cmd_example(args: argparse.Namespace) -> int:
     from voiceline.features_cli import write_example
 
@@ -95,6 +107,46 @@ def build_parser() -> argparse.ArgumentParser:
                            help="level profile (default by sample rate)")
     calibrate.set_defaults(func=_cmd_calibrate)
 
+    train_model = sub.add_parser(
+        "train-model",
+        help="train the scoring model on EmoDB and RAVDESS over a simulated phone line",
+        description=(
+            "Fit the agitation and low-energy heads on DIR/emodb and DIR/ravdess (read in "
+            "place) by the fixed protocol: per-speaker calibration from every other neutral "
+            "file, telephone augmentation, leave-one-speaker-out choice of the L2 penalty. "
+            "Writes the ONNX model and its JSON card."
+        ),
+    )
+    train_model.add_argument("--data", default=None,
+                             help="research data directory (default $VOICELINE_SHARED_DATA "
+                                  "or ../shared/data)")
+    train_model.add_argument("--out", default="models/voice_scoring.onnx",
+                             help="model path (default models/voice_scoring.onnx)")
+    train_model.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    train_model.add_argument("--limit-speakers", type=int, default=None,
+                             help="use only the first N speakers per corpus (for a quick try)")
+    train_model.set_defaults(func=_cmd_train_model)
+
+    score = sub.add_parser(
+        "score",
+        help="score recordings against their agents' baselines",
+        description=(
+            "For each row of a manifest CSV (columns path,agent and optional channel; paths "
+            "relative to the CSV) score the agent's channel against the agent's baseline in "
+            "DIR: agitation and low-energy probabilities and the top deviations in words. A "
+            "row with an unknown agent or an unreadable file gets an error; the rest proceed."
+        ),
+    )
+    score.add_argument("--calibration", required=True, help="baseline directory")
+    score.add_argument("--manifest", required=True, help="CSV with columns path,agent")
+    score.add_argument("--out", required=True, help="output CSV")
+    score.add_argument("--model", default=None,
+                       help="scoring model (default models/voice_scoring.onnx of this "
+                            "repository)")
+    score.add_argument("--level-profile", default=None,
+                       help="level profile (default by sample rate)")
+    score.set_defaults(func=_cmd_score)
+
     example = sub.add_parser(
         "example",
         help="write a generated speech-like example recording (for trying the tools)",
@@ -122,10 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from capture.audio import AudioError
     from capture.levels import CalibrationError
     from emotion.baseline import BaselineError
+    from emotion.scoring import ModelError
 
     try:
         return int(args.func(args) or 0)
-    except (UserError, AudioError, CalibrationError, BaselineError) as exc:
+    except (UserError, AudioError, CalibrationError, BaselineError, ModelError) as exc:
         print(f"voiceline {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:

@@ -1,0 +1,136 @@
+"""``voiceline score``: recordings scored against their agents' baselines, to a CSV.
+
+Every row of the manifest is one recording of one agent. Rows whose file reads are
+analysed together (:func:`emotion.voice.analyse_files` runs them as parallel streams);
+a row whose agent has no baseline, or whose file cannot be read, gets an ``error`` and
+the other rows are scored as usual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+#: Model shipped with the repository.
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "voice_scoring.onnx"
+COLUMNS = ("path", "agent", "score", "low_energy", "baseline", "top_deviations", "windows",
+           "speech_s", "error")
+
+
+def read_manifest(path: Path) -> list[dict]:
+    """Rows of the manifest with ``path`` resolved against the CSV's folder."""
+    from voiceline.cli import UserError
+
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"path", "agent"} - set(reader.fieldnames or ())
+            if missing:
+                raise UserError(f"{path}: manifest needs columns path,agent (missing "
+                                f"{', '.join(sorted(missing))})")
+            rows = list(reader)
+    except OSError as exc:
+        raise UserError(f"cannot read manifest {path}: {exc.strerror}") from None
+    for row in rows:
+        row["file"] = path.parent / row["path"]
+        text = (row.get("channel") or "").strip()
+        if text and not text.isdigit():
+            row["error"] = f"channel must be a channel index (0, 1, ...), got {text!r}"
+        row["channel"] = int(text) if text.isdigit() else 0
+    return rows
+
+
+def file_scores(score, agent: str) -> dict:
+    """A file's agitation and low energy (mean over its windows) and what drove it most."""
+    ok = np.isfinite(score.agitation)
+    if not ok.any():
+        return {"score": "", "low_energy": "", "windows": 0,
+                "error": "no window with enough speech to score"}
+    top = int(np.nanargmax(np.where(ok, score.agitation, -np.inf)))
+    return {
+        "score": f"{np.mean(score.agitation[ok]):.4f}",
+        "low_energy": f"{np.mean(score.low_energy[ok]):.4f}",
+        "windows": int(ok.sum()),
+        "top_deviations": explain_top(score, top, agent),
+    }
+
+
+def explain_top(score, index: int, agent: str) -> str:
+    from emotion.scoring import explain
+
+    return explain(score, index, agent)
+
+
+def score_rows(rows: list[dict], calibration: Path, model_path: Path,
+               level_profile: str | None = None) -> list[dict]:
+    """Score manifest rows; returns one output dict per row (:data:`COLUMNS`)."""
+    from capture.audio import AudioError, read_audio
+    from emotion.baseline import BaselineError, load_baseline
+    from emotion.scoring import ModelError, VoiceModel
+    from emotion.voice import analyse_files, channel_type
+
+    model = VoiceModel(model_path)
+    out = [{"path": r["path"], "agent": r["agent"], "error": r.get("error", "")} for r in rows]
+    baselines = {}
+    for i, row in enumerate(rows):
+        if out[i]["error"]:
+            continue
+        try:
+            clip = read_audio(row["file"], channel=row["channel"])
+        except AudioError as exc:
+            out[i]["error"] = str(exc)
+            continue
+        kind = channel_type(clip.fs_hz)
+        try:
+            baselines[i] = load_baseline(calibration, row["agent"], kind)
+        except BaselineError as exc:
+            out[i]["error"] = str(exc)
+    for channel in sorted({rows[i]["channel"] for i in baselines}):
+        members = [i for i in baselines if rows[i]["channel"] == channel]
+        paths = [str(rows[i]["file"]) for i in members]
+        try:
+            analyses = analyse_files(paths, channel=channel, level_profile=level_profile)
+        except AudioError:  # changed since it was checked: analyse one by one
+            analyses = []
+            for i, path in zip(members, paths, strict=True):
+                try:
+                    analyses += analyse_files([path], channel=channel,
+                                              level_profile=level_profile)
+                except AudioError as exc:
+                    out[i]["error"] = str(exc)
+                    analyses.append(None)
+        for i, fa in zip(members, analyses, strict=True):
+            if fa is None:
+                continue
+            base = baselines[i]
+            out[i]["baseline"] = base.source
+            out[i]["speech_s"] = f"{fa.speech_s:.1f}"
+            try:
+                result = model.score(fa.windows.features[0], base)
+            except ModelError as exc:
+                out[i]["error"] = str(exc)
+                continue
+            out[i].update(file_scores(result, rows[i]["agent"]))
+    return out
+
+
+def run_score(args: argparse.Namespace) -> int:
+    rows = read_manifest(Path(args.manifest))
+    results = score_rows(rows, Path(args.calibration),
+                         Path(args.model) if args.model else DEFAULT_MODEL,
+                         level_profile=args.level_profile)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(results)
+    failed = sum(bool(r["error"]) for r in results)
+    print(f"wrote {out}: {len(results) - failed} of {len(results)} recordings scored"
+          + (f", {failed} with an error (see its 'error' column)" if failed else ""),
+          file=sys.stderr)
+    return 0

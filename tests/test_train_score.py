@@ -1,0 +1,105 @@
+"""``voiceline score`` and ``voiceline train-model``, driven as a user would."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SHARED_DATA, shared_path
+from emotion.scoring import VoiceModel
+from emotion.training import export_onnx
+from emotion.windows import FEATURE_NAMES
+from voiceline.cli import main
+from voiceline.train_cli import auc
+
+
+def _speech(path, seconds, seed, agitated=False):
+    from capture.synth import speech_like
+
+    x = np.ravel(speech_like(seconds, 8000, seed=seed, agitated=agitated))
+    sf.write(path, np.clip(x, -1, 1), 8000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """A1 calibrated on calm speech; a manifest with calm, agitated, stranger, corrupt rows."""
+    tmp = tmp_path_factory.mktemp("score")
+    weights = np.zeros((2, len(FEATURE_NAMES)))
+    for name, w in (("loudness_mean_sone", 1.0), ("f0_median_st", 1.0),
+                    ("speech_rate_syl_s", 0.5)):
+        weights[0, FEATURE_NAMES.index(name)] = w
+    weights[1, FEATURE_NAMES.index("loudness_mean_sone")] = -1.0
+    model = export_onnx(weights, np.array([-2.0, -2.0]), FEATURE_NAMES, tmp / "m.onnx",
+                        {"note": "test model"})
+    calls = [str(_speech(tmp / f"cal{i}.wav", 20.0, seed=i)) for i in range(2)]
+    assert main(["calibrate", "--agent", "A1", "--out", str(tmp / "agents"), *calls]) == 0
+    (tmp / "calls").mkdir()
+    _speech(tmp / "calls" / "calm.wav", 12.0, seed=7)
+    _speech(tmp / "calls" / "angry.wav", 12.0, seed=8, agitated=True)
+    (tmp / "calls" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    manifest = tmp / "calls" / "manifest.csv"
+    manifest.write_text("path,agent\ncalm.wav,A1\nangry.wav,A1\ncalm.wav,B9\n"
+                        "broken.wav,A1\nmissing.wav,A1\n")
+    out = tmp / "out" / "scores.csv"
+    code = main(["score", "--calibration", str(tmp / "agents"), "--manifest", str(manifest),
+                 "--out", str(out), "--model", str(model)])
+    assert code == 0
+    with out.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_score_ranks_the_agitated_call_above_the_calm_one(scored):
+    calm, angry = scored[0], scored[1]
+    assert calm["error"] == "" and angry["error"] == ""
+    assert float(angry["score"]) > float(calm["score"]) + 0.2
+    assert float(calm["score"]) < 0.5
+    assert calm["baseline"] == "agent" and int(calm["windows"]) >= 5
+    assert float(calm["speech_s"]) > 5.0
+    assert "above A1's usual" in angry["top_deviations"]
+    assert 0.0 <= float(angry["low_energy"]) < float(calm["low_energy"])
+
+
+def test_unknown_agent_and_bad_files_get_an_error_and_the_rest_proceed(scored):
+    assert [r["path"] for r in scored] == ["calm.wav", "angry.wav", "calm.wav", "broken.wav",
+                                           "missing.wav"]
+    stranger, broken, missing = scored[2], scored[3], scored[4]
+    assert "no 8k baseline for agent B9" in stranger["error"] and stranger["score"] == ""
+    assert broken["error"] and broken["score"] == ""
+    assert "missing.wav" in missing["error"] and missing["score"] == ""
+
+
+def test_score_refuses_a_manifest_without_the_agent_column(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path\na.wav\n")
+    code = main(["score", "--calibration", str(tmp_path), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "o.csv")])
+    assert code == 2 and "needs columns path,agent" in capsys.readouterr().err
+
+
+def test_auc_known_answers():
+    assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    assert auc(np.array([1.0, 1.0]), np.array([0, 1])) == 0.5
+    assert auc(np.array([1.0, 2.0]), np.array([1, 1])) is None
+
+
+def test_train_model_on_two_speakers_per_corpus_writes_a_usable_model(tmp_path):
+    shared_path("emodb", "manifest.csv")
+    shared_path("ravdess", "manifest.csv")
+    out = tmp_path / "voice_scoring.onnx"
+    code = main(["train-model", "--data", str(SHARED_DATA), "--out", str(out),
+                 "--limit-speakers", "2"])
+    assert code == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training_data"]["speakers"] == {"emodb": 2, "ravdess": 2}
+    agitation = card["metrics"]["agitation"]["loso"]
+    assert 0.5 < agitation["pooled"]["window_auc"] <= 1.0
+    assert card["metrics"]["low_energy"]["loso"]["emodb"]["file_auc_mean"] is not None
+    assert "research" in card["licence"]
+    model = VoiceModel(out)
+    p = model.probabilities(np.zeros((1, len(FEATURE_NAMES))))
+    assert p.shape == (1, 2) and np.all((p > 0) & (p < 1))
