@@ -103,3 +103,28 @@ def test_train_model_on_two_speakers_per_corpus_writes_a_usable_model(tmp_path):
     model = VoiceModel(out)
     p = model.probabilities(np.zeros((1, len(FEATURE_NAMES))))
     assert p.shape == (1, 2) and np.all((p > 0) & (p < 1))
+
+
+def test_unknown_agents_can_be_judged_against_the_population(tmp_path):
+    from emotion.baseline import load_all_baselines
+
+    weights = np.zeros((2, len(FEATURE_NAMES)))
+    weights[0, FEATURE_NAMES.index("loudness_mean_sone")] = 1.0
+    model = export_onnx(weights, np.array([-2.0, -2.0]), FEATURE_NAMES, tmp_path / "m.onnx",
+                        {"note": "test model"})
+    for agent, seed in (("A1", 1), ("A2", 2)):
+        calls = [str(_speech(tmp_path / f"{agent}{i}.wav", 20.0, seed=seed * 10 + i))
+                 for i in range(2)]
+        assert main(["calibrate", "--agent", agent, "--out", str(tmp_path / "agents"),
+                     *calls]) == 0
+    assert {b.agent_id for b in load_all_baselines(tmp_path / "agents", "8k")} == {"A1", "A2"}
+    _speech(tmp_path / "new.wav", 10.0, seed=99)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,agent\nnew.wav,NEWCOMER\n")
+    out = tmp_path / "o.csv"
+    assert main(["score", "--calibration", str(tmp_path / "agents"), "--manifest",
+                 str(manifest), "--out", str(out), "--model", str(model),
+                 "--unknown-agents", "population"]) == 0
+    row = next(csv.DictReader(out.open(newline="")))
+    assert row["error"] == "" and row["baseline"] == "population"
+    assert float(row["score"]) >= 0.0

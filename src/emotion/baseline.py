@@ -324,3 +324,16 @@ def load_baseline(directory: str | Path, agent_id: str, channel_type: str = "8k"
         raise BaselineError(f"{path}: holds agent {base.agent_id}, not {agent_id}")
     return base
 
+
+
+def load_all_baselines(directory: str | Path, channel_type: str) -> list[Baseline]:
+    """Every readable agent baseline of ``channel_type`` in ``directory`` (others skipped)."""
+    found = []
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            base = Baseline.from_json(json.loads(path.read_text()), where=str(path))
+        except (OSError, json.JSONDecodeError, BaselineError):
+            continue
+        if base.channel_type == channel_type and base.source == "agent":
+            found.append(base)
+    return found

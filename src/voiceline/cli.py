@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "repository)")
     score.add_argument("--level-profile", default=None,
                        help="level profile (default by sample rate)")
+    score.add_argument("--unknown-agents", choices=("error", "population"), default="error",
+                       help="an agent without a baseline: an error row (default), or judged "
+                            "against the population baseline of the agents in DIR")
     score.set_defaults(func=_cmd_score)
 
     example = sub.add_parser(

@@ -66,16 +66,28 @@ def explain_top(score, index: int, agent: str) -> str:
 
 
 def score_rows(rows: list[dict], calibration: Path, model_path: Path,
-               level_profile: str | None = None) -> list[dict]:
-    """Score manifest rows; returns one output dict per row (:data:`COLUMNS`)."""
+               level_profile: str | None = None, population_fallback: bool = False
+               ) -> list[dict]:
+    """Score manifest rows; returns one output dict per row (:data:`COLUMNS`).
+
+    With ``population_fallback``, an agent without a baseline is judged against the
+    population baseline of the agents in ``calibration`` (its ``baseline`` column says
+    so) instead of getting an error.
+    """
     from capture.audio import AudioError, read_audio
-    from emotion.baseline import BaselineError, load_baseline
+    from emotion.baseline import (
+        BaselineError,
+        load_all_baselines,
+        load_baseline,
+        population_baseline,
+    )
     from emotion.scoring import ModelError, VoiceModel
     from emotion.voice import analyse_files, channel_type
 
     model = VoiceModel(model_path)
     out = [{"path": r["path"], "agent": r["agent"], "error": r.get("error", "")} for r in rows]
     baselines = {}
+    populations = {}
     for i, row in enumerate(rows):
         if out[i]["error"]:
             continue
@@ -88,6 +100,14 @@ def score_rows(rows: list[dict], calibration: Path, model_path: Path,
         try:
             baselines[i] = load_baseline(calibration, row["agent"], kind)
         except BaselineError as exc:
+            if population_fallback and "no " + kind + " baseline" in str(exc):
+                if kind not in populations:
+                    agents = load_all_baselines(calibration, kind)
+                    populations[kind] = (population_baseline(agents, channel_type=kind)
+                                         if agents else None)
+                if populations[kind] is not None:
+                    baselines[i] = populations[kind]
+                    continue
             out[i]["error"] = str(exc)
     for channel in sorted({rows[i]["channel"] for i in baselines}):
         members = [i for i in baselines if rows[i]["channel"] == channel]
@@ -122,7 +142,8 @@ def run_score(args: argparse.Namespace) -> int:
     rows = read_manifest(Path(args.manifest))
     results = score_rows(rows, Path(args.calibration),
                          Path(args.model) if args.model else DEFAULT_MODEL,
-                         level_profile=args.level_profile)
+                         level_profile=args.level_profile,
+                         population_fallback=args.unknown_agents == "population")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:
