@@ -60,6 +60,16 @@ def _cmd_levels(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_audio_options(parser: argparse.ArgumentParser, *, channel: bool = True) -> None:
+    """The options every command that reads recordings shares."""
+    if channel:
+        parser.add_argument("--channel", type=int, default=0,
+                            help="channel to analyse (default 0 = the agent)")
+    parser.add_argument("--level-profile", default=None,
+                        help="level calibration profile (see 'voiceline levels'); default "
+                             "g711-telephone for 8 kHz input, headset otherwise")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voiceline",
@@ -78,11 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     features.add_argument("file", help="WAV or FLAC file, 8-48 kHz")
-    features.add_argument("--channel", type=int, default=0,
-                          help="channel index to analyse (default 0 = agent)")
-    features.add_argument("--level-profile", default=None,
-                          help="level calibration profile (see 'voiceline levels'); default "
-                               "g711-telephone for 8 kHz input, headset otherwise")
+    _add_audio_options(features)
     features.add_argument("--format", choices=("csv", "json"), default="csv")
     features.add_argument("--hop", type=float, default=0.1, dest="hop_s",
                           help="output step in seconds (default 0.1)")
@@ -102,9 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", required=True,
                            help="baseline directory, e.g. calibration/agents")
     calibrate.add_argument("files", nargs="+", metavar="FILE", help="WAV/FLAC recordings")
-    calibrate.add_argument("--channel", type=int, default=0, help="agent channel (default 0)")
-    calibrate.add_argument("--level-profile", default=None,
-                           help="level profile (default by sample rate)")
+    _add_audio_options(calibrate)
     calibrate.set_defaults(func=_cmd_calibrate)
 
     train_model = sub.add_parser(
@@ -143,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--model", default=None,
                        help="scoring model (default models/voice_scoring.onnx of this "
                             "repository)")
-    score.add_argument("--level-profile", default=None,
-                       help="level profile (default by sample rate)")
+    _add_audio_options(score, channel=False)  # the manifest's channel column chooses
     score.add_argument("--unknown-agents", choices=("error", "population"), default="error",
                        help="an agent without a baseline: an error row (default), or judged "
                             "against the population baseline of the agents in DIR")
