@@ -51,3 +51,22 @@ def test_issue3_benchmarks_run_in_quick_mode(script):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["mode"] == "quick"
+
+
+def test_detection_quick_reports_both_methods_on_the_same_files():
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "detection.py"), "--quick",
+                           "--json-only"], capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if "skipped" in report:
+        pytest.skip(report["skipped"])
+    phone = report["phone"]
+    for method in ("voiceline", "egemaps-distance", "egemaps-svm"):
+        for evaluation in ("within_emodb", "within_ravdess", "pooled",
+                           "cross_emodb_to_ravdess", "cross_ravdess_to_emodb"):
+            m = phone[method][evaluation]
+            assert 0.0 <= m["anger_auc"] <= 1.0 and m["anger_files"] > 0
+    # Even three speakers per corpus separate anger from neutral well above chance.
+    assert phone["voiceline"]["pooled"]["anger_auc"] > 0.8
+    assert phone["speed"]["voiceline_x_realtime_per_core"] > 0

@@ -14,7 +14,7 @@ from emotion.scoring import VoiceModel
 from emotion.training import export_onnx
 from emotion.windows import FEATURE_NAMES
 from voiceline.cli import main
-from voiceline.train_cli import auc
+from voiceline.corpus_protocol import auc
 
 
 def _speech(path, seconds, seed, agitated=False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.windows import FEATURE_NAMES, FeatureWindower, spectral_balance
+from emotion.windows import FEATURE_NAMES, FeatureWindower, _nanquantiles, spectral_balance
 
 IDX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -21,6 +21,8 @@ def grid(n_streams=2, seconds=10.0, speech_every=1, f0=220.0):
         f0_hz=np.full((n_streams, t), f0), nuclei=nuclei,
         sharpness=np.full((n_streams, t), 1.2), roughness=np.full((n_streams, t), 0.3),
         fluctuation=np.full((n_streams, t), 2.0), balance=np.full((n_streams, t), 0.4),
+        aperiodicity=np.full((n_streams, t), 0.1), centroid=np.full((n_streams, t), 900.0),
+        tilt=np.full((n_streams, t), 6.0),
     )
 
 
@@ -34,12 +36,34 @@ def test_known_answers_for_steady_speech():
     assert f[IDX["speech_rate_syl_s"]] == pytest.approx(4.0)
     assert f[IDX["pause_ratio"]] == pytest.approx(0.0)
     assert f[IDX["sharpness_acum"]] == pytest.approx(1.2)
+    assert f[IDX["aperiodicity"]] == pytest.approx(0.1)
+    assert f[IDX["vowel_centroid_hz"]] == pytest.approx(900.0)
+    assert f[IDX["vowel_tilt_db"]] == pytest.approx(6.0)
+    assert f[IDX["f0_movement_st"]] == pytest.approx(0.0)  # a steady pitch does not move
+    assert f[IDX["loudness_slope_sone_s"]] == pytest.approx(0.0)
     assert out.valid[:, 2:].all() and out.speech_s[0, 4] == pytest.approx(3.0)
 
 
+def test_pitch_movement_and_loudness_slope_have_known_answers():
+    g = grid(n_streams=1)
+    t = g["loudness"].shape[1]
+    g["f0_hz"][0] = 220.0 * 2 ** (np.where(np.arange(t) % 2, 0.5, 0.0) / 12)  # 0.5 st zigzag
+    # A triangle: up 2 sone/s for half a second, down 2 sone/s for the next half.
+    g["loudness"][0] = 5.0 + 2.0 * 0.01 * np.abs((np.arange(t) % 100) - 50)
+    g["voiced"][0, 300:310] = False  # an unvoiced gap: no pitch step across it counts
+    out = FeatureWindower(1).push(**g)
+    f = out.features[0, 6]
+    assert f[IDX["f0_movement_st"]] == pytest.approx(0.5)
+    assert f[IDX["loudness_slope_sone_s"]] == pytest.approx(2.0, rel=0.02)
+
+
 def test_pauses_are_left_out_of_the_statistics():
-    g = grid(speech_every=2)
-    g["loudness"][:, 1::2] = 100.0  # loud non-speech (e.g. the caller) must not count
+    g = grid()
+    t = np.arange(g["loudness"].shape[1])
+    pause = (t // 5) % 2 == 1  # 50 ms of speech, 50 ms of pause
+    g["speech"][:, pause] = False
+    g["voiced"][:, pause] = False
+    g["loudness"][:, pause] = 100.0  # loud non-speech (e.g. the caller) must not count
     g["nuclei"][:] = 0
     g["nuclei"][:, ::100] = 1  # one nucleus per second of time = 2 per second of speech
     out = FeatureWindower(2).push(**g)
@@ -110,3 +134,17 @@ def test_octave_errors_do_not_inflate_the_pitch_range():
     out = FeatureWindower(2).push(**g)
     assert out.features[0, 5, IDX["f0_range_st"]] < 3.5  # the true spread is 3 st
     assert out.features[0, 5, IDX["f0_median_st"]] == pytest.approx(36.0, abs=0.3)
+
+
+def test_shared_sort_quantiles_equal_numpys_nanquantile():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(4, 7, 50))
+    values[rng.random(values.shape) < 0.4] = np.nan
+    values[0, 0] = np.nan  # an all-NaN row gives NaN, without a warning
+    values[1, 1, 1:] = np.nan  # a single value is every quantile
+    qs = [0.0, 0.1, 0.5, 0.95, 1.0]
+    ours = _nanquantiles(values, qs)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        theirs = np.nanquantile(values, qs, axis=-1)
+    for q, mine, ref in zip(qs, ours, theirs, strict=True):
+        np.testing.assert_allclose(mine, ref, rtol=1e-12, equal_nan=True, err_msg=str(q))

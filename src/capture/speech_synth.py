@@ -1,7 +1,7 @@
 """A source–filter voice for tests and examples: calm or agitated, with known answers.
 
-Use it through :func:`capture.synth.speech_like`. The full call simulator (two parties,
-channels, codecs, noise) arrives in a later issue; this is its voice source.
+Use it through :func:`capture.synth.speech_like`. It is the voice source of the call
+simulator (:mod:`capture.simulator`: two parties, channels, codecs, noise).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from scipy.signal import butter, sosfilt
 from capture.levels import active_speech_level_dbfs
 from capture.resample import resample
 
-__all__ = ["speech_like"]
+__all__ = ["SpeakingStyle", "speech_like"]
 
 _VOICE_FS_HZ = 16000
 """Voiced sounds are synthesised at this rate, then resampled, so every output rate gets
@@ -58,18 +58,44 @@ _ROSENBERG_OPENING = 0.40  # opening phase Tp, fraction of a glottal period
 
 
 @dataclass(frozen=True)
-class _Style:
-    f0_shift_st: float
-    gain_db: float
-    syllable_rate_hz: float
-    pause_s: tuple[float, float]
-    accent_st: float
-    closing: float  # Rosenberg closing phase Tn, fraction of a period: shorter = brighter
-    emphasis: float  # first-difference high-frequency emphasis
+class SpeakingStyle:
+    """How :func:`speech_like` speaks; the defaults are its calm voice.
+
+    Attributes
+    ----------
+    f0_shift_st : float
+        F0 above ``f0_hz``, semitones.
+    gain_db : float
+        Active level above ``level_dbfs``, dB.
+    syllable_rate_hz : float
+        Mean syllables per second within a phrase.
+    pause_s : tuple of float
+        Range of the pauses between phrases, s.
+    accent_st : float
+        Standard deviation of the random syllable accents, semitones.
+    closing : float
+        Rosenberg closing phase Tn, fraction of a period (opening is 0.40): shorter is
+        brighter and more pressed, longer is softer.
+    emphasis : float
+        First-difference high-frequency emphasis e, y[n] = x[n] + e·(x[n] − x[n−1]);
+        negative values tilt the spectrum down.
+    f0_range : float
+        Scale of phrase declination (±1.5 st) and slow F0 drift; with ``accent_st`` it
+        sets how much F0 moves.
+    """
+
+    f0_shift_st: float = 0.0
+    gain_db: float = 0.0
+    syllable_rate_hz: float = 4.5
+    pause_s: tuple[float, float] = (0.25, 0.70)
+    accent_st: float = 1.0
+    closing: float = 0.16
+    emphasis: float = 0.0
+    f0_range: float = 1.0
 
 
-_CALM = _Style(0.0, 0.0, 4.5, (0.25, 0.70), 1.0, 0.16, 0.0)
-_AGITATED = _Style(4.0, 6.0, 5.6, (0.12, 0.35), 1.8, 0.08, 0.8)
+_CALM = SpeakingStyle()
+_AGITATED = SpeakingStyle(4.0, 6.0, 5.6, (0.12, 0.35), 1.8, 0.08, 0.8)
 
 
 def speech_like(
@@ -80,6 +106,8 @@ def speech_like(
     seed: int = 0,
     agitated: bool = False,
     level_dbfs: float = -26.0,
+    style: SpeakingStyle | None = None,
+    formant_scale: float = 1.0,
 ) -> np.ndarray:
     """A plausible source–filter voice, calm or agitated, in digital full scale.
 
@@ -95,12 +123,10 @@ def speech_like(
 
     ``agitated=True`` raises F0 by 4 semitones and the level by 6 dB, speeds speaking up
     to about 5.6 syllables per second with shorter pauses and livelier accents, and tilts
-    the spectrum towards high frequencies (faster glottal closure, emphasis).
+    the spectrum towards high frequencies (faster glottal closure, emphasis). ``style``
+    sets all of these directly instead (the call simulator's voices use it).
 
-    The full call simulator (two parties, channels, codecs, noise) arrives in a later
-    issue; this is its voice source.
-
-    Parameters
+        The call simulator (:mod:`capture.simulator`) is built on this voice.  Parameters
     ----------
     duration_s, fs_hz : float
         Length in seconds and sample rate in Hz (8 kHz telephone and up).
@@ -113,6 +139,10 @@ def speech_like(
     level_dbfs : float
         Active speech level (ITU-T P.56) of the calm voice in dBFS (RMS re full scale,
         i.e. dBov); agitated speech is 6 dB above it. Pauses are digital silence.
+    style : SpeakingStyle, optional
+        How to speak, instead of ``agitated``; the level is ``level_dbfs + style.gain_db``.
+    formant_scale : float
+        Factor on all formant frequencies (a shorter vocal tract above 1), 0.8–1.2.
 
     Returns
     -------
@@ -126,15 +156,20 @@ def speech_like(
         raise ValueError(f"duration_s must be a positive number of seconds, got {duration_s!r}")
     if not 50 <= f0_hz <= 500:
         raise ValueError(f"f0_hz should be a voice's 50–500 Hz, got {f0_hz!r}")
+    if style is not None and agitated:
+        raise ValueError("give either agitated=True or a style, not both")
+    if not 0.8 <= formant_scale <= 1.2:
+        raise ValueError(f"formant_scale should be 0.8–1.2, got {formant_scale!r}")
     n = round(duration_s * fs_hz)
-    style = _AGITATED if agitated else _CALM
+    if style is None:
+        style = _AGITATED if agitated else _CALM
     rng = np.random.default_rng(seed)
     plan = _syllable_plan(n / fs_hz, style, rng)
     if plan.size == 0:  # shorter than the silence before the first syllable
         return np.zeros(n)
 
     n_voice = math.ceil(n * _VOICE_FS_HZ / fs_hz)
-    voice = _voiced_sounds(plan, n_voice, f0_hz, style, rng)
+    voice = _voiced_sounds(plan, n_voice, f0_hz, style, rng, formant_scale)
     if fs_hz != _VOICE_FS_HZ:
         voice = resample(voice, _VOICE_FS_HZ, fs_hz)
     voice = np.pad(voice[:n], (0, max(0, n - voice.size)))
@@ -143,7 +178,7 @@ def speech_like(
     return _set_active_level(voice, fs_hz, level_dbfs + style.gain_db)
 
 
-def _syllable_plan(duration_s: float, style: _Style, rng: np.random.Generator) -> np.ndarray:
+def _syllable_plan(duration_s: float, style: SpeakingStyle, rng: np.random.Generator) -> np.ndarray:
     """Rows of (start_s, length_s, vowel, fricative onset, accent_st, phrase position, gain)."""
     rows = []
     t_s = rng.uniform(0.05, 0.2)
@@ -222,31 +257,37 @@ def _frication_envelope(plan: np.ndarray, n: int, fs_hz: float) -> np.ndarray:
 
 
 def _voiced_sounds(
-    plan: np.ndarray, n: int, f0_hz: float, style: _Style, rng: np.random.Generator
+    plan: np.ndarray,
+    n: int,
+    f0_hz: float,
+    style: SpeakingStyle,
+    rng: np.random.Generator,
+    formant_scale: float = 1.0,
 ) -> np.ndarray:
     """Glottal source and aspiration through the formant cascade, at ``_VOICE_FS_HZ``."""
     voicing = _voicing_envelope(plan, n, _VOICE_FS_HZ)
-    f0 = _f0_contour_hz(plan, n, f0_hz * 2 ** (style.f0_shift_st / 12), rng)
+    f0 = _f0_contour_hz(plan, n, f0_hz * 2 ** (style.f0_shift_st / 12), rng, style.f0_range)
     source = _glottal_source(f0, style.closing, rng) * voicing
     source += 0.06 * rng.standard_normal(n) * voicing  # aspiration
     male_to_female = float(np.clip((f0_hz - 120) / 90, 0, 1))
-    voice = _vocal_tract(source, plan, male_to_female)
+    voice = _vocal_tract(source, plan, male_to_female, formant_scale)
     if style.emphasis:
         voice[1:] += style.emphasis * np.diff(voice)
     return voice
 
 
 def _f0_contour_hz(
-    plan: np.ndarray, n: int, base_hz: float, rng: np.random.Generator
+    plan: np.ndarray, n: int, base_hz: float, rng: np.random.Generator, f0_range: float = 1.0
 ) -> np.ndarray:
     """F0 in Hz per sample: accents and phrase declination at syllable centres, slow drift."""
     centres_s = plan[:, 0] + plan[:, 1] / 2
-    semitones = plan[:, 4] + 1.5 - 3.0 * plan[:, 5]  # declination: +1.5 → −1.5 st per phrase
+    # declination: +1.5 → −1.5 st per phrase (times f0_range)
+    semitones = plan[:, 4] + f0_range * (1.5 - 3.0 * plan[:, 5])
     control_s = np.arange(0.0, n / _VOICE_FS_HZ + _CONTROL_S, _CONTROL_S)
     contour_st = np.interp(control_s, centres_s, semitones)
     rates_hz, phases = rng.uniform(0.1, 0.6, 3), rng.uniform(0, 2 * np.pi, 3)
     drift = np.sin(2 * np.pi * rates_hz[:, None] * control_s + phases[:, None]).sum(axis=0)
-    f0_control_hz = base_hz * 2 ** ((contour_st + 0.4 * drift) / 12)
+    f0_control_hz = base_hz * 2 ** ((contour_st + 0.4 * f0_range * drift) / 12)
     return np.interp(np.arange(n) / _VOICE_FS_HZ, control_s, f0_control_hz)
 
 
@@ -271,7 +312,7 @@ def _glottal_source(f0_hz: np.ndarray, closing: float, rng: np.random.Generator)
     return flow_derivative * shimmer[cycle] / np.pi
 
 
-def _vowel_filters(male_to_female: float) -> np.ndarray:
+def _vowel_filters(male_to_female: float, formant_scale: float = 1.0) -> np.ndarray:
     """Formant cascades per vowel, shaped (vowels, formants, 6) second-order sections.
 
     Each formant is a two-pole resonator with unity gain at DC (Klatt's cascade).
@@ -279,7 +320,7 @@ def _vowel_filters(male_to_female: float) -> np.ndarray:
     n_vowels = len(_VOWELS_MALE_HZ)
     male = np.hstack([_VOWELS_MALE_HZ, np.tile(_HIGHER_MALE_HZ, (n_vowels, 1))])
     female = np.hstack([_VOWELS_FEMALE_HZ, np.tile(_HIGHER_FEMALE_HZ, (n_vowels, 1))])
-    formants_hz = (1 - male_to_female) * male + male_to_female * female
+    formants_hz = ((1 - male_to_female) * male + male_to_female * female) * formant_scale
     r = np.exp(-np.pi * _FORMANT_BANDWIDTHS_HZ / _VOICE_FS_HZ)
     a1 = -2 * r * np.cos(2 * np.pi * formants_hz / _VOICE_FS_HZ)
     a2 = np.broadcast_to(r**2, a1.shape)
@@ -289,7 +330,9 @@ def _vowel_filters(male_to_female: float) -> np.ndarray:
     return sos
 
 
-def _vocal_tract(source: np.ndarray, plan: np.ndarray, male_to_female: float) -> np.ndarray:
+def _vocal_tract(
+    source: np.ndarray, plan: np.ndarray, male_to_female: float, formant_scale: float = 1.0
+) -> np.ndarray:
     """Filter each syllable through its vowel's formants and overlap-add the results.
 
     Within a phrase, a syllable's first 60 ms cross-fade from the previous vowel's
@@ -297,7 +340,7 @@ def _vocal_tract(source: np.ndarray, plan: np.ndarray, male_to_female: float) ->
     retuning one filter as it runs, avoid the transients that retuning a resonant filter
     with its state causes.
     """
-    sos = _vowel_filters(male_to_female)
+    sos = _vowel_filters(male_to_female, formant_scale)
     out = np.zeros_like(source)
     tail = round(_RING_S * _VOICE_FS_HZ)
     previous = None

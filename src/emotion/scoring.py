@@ -31,6 +31,11 @@ FEATURE_WORDS = {
     "speech_rate_syl_s": "speaking rate",
     "pause_ratio": "pauses",
     "spectral_balance": "brightness",
+    "aperiodicity": "hoarseness",
+    "f0_movement_st": "pitch movement",
+    "vowel_centroid_hz": "vowel openness",
+    "vowel_tilt_db": "voice softness",
+    "loudness_slope_sone_s": "loudness attack",
 }
 #: z-scores are limited to this many sigmas before the model (a clipped mic or a
 #: mis-detected pitch must not dominate).

@@ -97,6 +97,9 @@ class StreamingVoiceAnalyzer:
             "speech": np.repeat(vad.speech, self._vad_repeat, axis=1),
             "voiced": pitch.voiced,
             "f0_hz": pitch.f0_hz,
+            "aperiodicity": pitch.aperiodicity,
+            "centroid": pitch.band_centroid_hz,
+            "tilt": pitch.band_tilt_db,
             "nuclei": np.isfinite(syllables.nucleus_time_s).astype(np.float64),
         }
         for name, values in new.items():
@@ -154,43 +157,72 @@ def analyse_files(
     paths: list[str], *, channel: int = 0, level_profile: str | None = None,
     block_s: float = 10.0, **windowing,
 ) -> list[FileAnalysis]:
-    """Analyse many files at once, as parallel streams of one analyser per sample rate.
+    """Analyse many files at once, as parallel streams (see :func:`analyse_clips`).
+
+    Raises :class:`capture.audio.AudioError` naming the first unreadable file.
+    """
+    clips = [read_for_engine(p, channel) for p in paths]
+    return analyse_clips(clips, [str(p) for p in paths], channel=channel,
+                         level_profile=level_profile, block_s=block_s, **windowing)
+
+
+#: Streams analysed together by :func:`analyse_clips`; recordings are grouped by length
+#: so that little time goes into the silence that pads the shorter ones of a group.
+BATCH_STREAMS = 64
+
+
+def analyse_clips(
+    clips: list[AudioClip], names: list[str] | None = None, *, channel: int = 0,
+    level_profile: str | None = None, block_s: float = 10.0, **windowing,
+) -> list[FileAnalysis]:
+    """Analyse one-channel clips (8 or 16 kHz) as parallel streams of one analyser.
 
     Streams advance together, so the Python overhead of each block is paid once for all
-    files (as in live monitoring); each file gets exactly the windows it would get alone
-    (shorter files are padded with silence, which yields no windows). Raises
-    :class:`capture.audio.AudioError` naming the first unreadable file.
+    of a group (as in live monitoring); clips are grouped by rate and similar length,
+    :data:`BATCH_STREAMS` at a time, and each gets exactly the windows it would get alone
+    (a shorter clip is padded with silence, which yields no windows).
     """
-    clips = [(clip, clip.fs_hz) for clip in (read_for_engine(p, channel) for p in paths)]
-    results: list[FileAnalysis | None] = [None] * len(paths)
-    for fs_hz in sorted({fs for _, fs in clips}):
-        members = [i for i, (_, fs) in enumerate(clips) if fs == fs_hz]
+    names = names if names is not None else [f"clip {i}" for i in range(len(clips))]
+    for clip, name in zip(clips, names, strict=True):
+        if clip.fs_hz not in ENGINE_RATES_HZ:
+            raise ValueError(f"{name}: the engine runs at 8000 or 16000 Hz, got {clip.fs_hz}; "
+                             "read it with read_for_engine")
+    results: list[FileAnalysis | None] = [None] * len(clips)
+    order = sorted(range(len(clips)), key=lambda i: (clips[i].fs_hz, clips[i].samples.shape[1]))
+    groups: list[list[int]] = []
+    for i in order:
+        if (groups and len(groups[-1]) < BATCH_STREAMS
+                and clips[groups[-1][0]].fs_hz == clips[i].fs_hz):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for members in groups:
+        fs_hz = clips[members[0]].fs_hz
         profile = load_level_profile(level_profile or default_level_profile(fs_hz))
-        n = max(clips[i][0].samples.shape[1] for i in members)
+        n = max(clips[i].samples.shape[1] for i in members)
         samples = np.zeros((len(members), n))
         for row, i in enumerate(members):
-            samples[row, : clips[i][0].samples.shape[1]] = clips[i][0].samples[0]
+            samples[row, : clips[i].samples.shape[1]] = clips[i].samples[0]
         analyzer = StreamingVoiceAnalyzer(len(members), fs_hz, level_profile=profile,
                                           **windowing)
-        analyzer.count_until_s[:] = [clips[i][0].samples.shape[1] / fs_hz for i in members]
+        analyzer.count_until_s[:] = [clips[i].samples.shape[1] / fs_hz for i in members]
         block = max(int(block_s * fs_hz), 1)
         parts = [analyzer.process(samples[:, i : i + block]) for i in range(0, n, block)]
         end_s = np.concatenate([p.end_s for p in parts])
+        features = np.concatenate([p.features for p in parts], axis=1)
+        valid = np.concatenate([p.valid for p in parts], axis=1)
+        speech_s = np.concatenate([p.speech_s for p in parts], axis=1)
         for row, i in enumerate(members):
-            clip = clips[i][0]
+            clip = clips[i]
             keep = end_s <= clip.duration_s + 1e-9
             results[i] = FileAnalysis(
-                path=str(paths[i]), channel=channel, fs_hz=fs_hz,
+                path=names[i], channel=channel, fs_hz=fs_hz,
                 channel_type=channel_type(fs_hz), level_profile=profile.name,
                 duration_s=clip.duration_s, speech_s=float(analyzer.speech_s[row]),
                 clipped_fraction=float(np.mean(np.abs(clip.samples[0]) >= CLIP_LEVEL)),
                 windows=FeatureWindows(
-                    end_s=end_s[keep],
-                    features=np.concatenate([p.features[row : row + 1] for p in parts],
-                                            axis=1)[:, keep],
-                    valid=np.concatenate([p.valid[row : row + 1] for p in parts], axis=1)[:, keep],
-                    speech_s=np.concatenate([p.speech_s[row : row + 1] for p in parts],
-                                            axis=1)[:, keep],
+                    end_s=end_s[keep], features=features[row : row + 1, keep],
+                    valid=valid[row : row + 1, keep], speech_s=speech_s[row : row + 1, keep],
                 ),
             )
     return results

@@ -37,16 +37,22 @@ FEATURE_NAMES = (
     "speech_rate_syl_s",  # syllable nuclei per second of speech
     "pause_ratio",  # share of the window without speech
     "spectral_balance",  # share of specific loudness above 10 Bark (~1.3 kHz)
+    "aperiodicity",  # median YIN aperiodicity of voiced frames (~ 1 / HNR)
+    "f0_movement_st",  # median |ΔF0| between voiced 10 ms frames, semitones
+    "vowel_centroid_hz",  # median centroid of 300-2000 Hz on voiced frames (F1/F2 region)
+    "vowel_tilt_db",  # median level of 300-1000 over 1000-2000 Hz on voiced frames
+    "loudness_slope_sone_s",  # mean |dN/dt| within speech (20 ms steps): how fast N moves
 )
 
 #: Smallest robust sigma a baseline may have per feature: about the resolution below
 #: which a change is not audible or not meaningful (1 JND of loudness is ~5-10 %, of
 #: pitch ~0.3 semitone), so a very steady agent is not alarmed by trifles.
-FEATURE_SIGMA_FLOOR = (0.3, 0.2, 0.02, 0.02, 0.05, 0.3, 0.3, 0.2, 0.02, 0.01)
+FEATURE_SIGMA_FLOOR = (0.3, 0.2, 0.02, 0.02, 0.05, 0.3, 0.3, 0.2, 0.02, 0.01,
+                       0.01, 0.02, 10.0, 0.5, 1.0)
 
 #: Per-grid-frame inputs, in this order, as the windower stores them.
 CHANNELS = ("loudness", "speech", "voiced", "f0_hz", "nuclei", "sharpness", "roughness",
-            "fluctuation", "balance")
+            "fluctuation", "balance", "aperiodicity", "centroid", "tilt")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,24 @@ def _masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, values, np.nan)
 
 
+def _nanquantiles(values: np.ndarray, qs) -> list[np.ndarray]:
+    """``np.nanquantile(values, q, axis=-1)`` for each q (linear interpolation), sharing
+    one sort: NaNs sort last, so each row's finite values lead. NaN for an all-NaN row."""
+    ordered = np.sort(values, axis=-1)
+    count = np.isfinite(ordered).sum(axis=-1)
+    last = np.maximum(count - 1, 0)
+    out = []
+    for q in qs:
+        position = q * last
+        low = np.floor(position).astype(np.intp)
+        high = np.minimum(low + 1, last)
+        frac = position - low
+        a = np.take_along_axis(ordered, low[..., None], axis=-1)[..., 0]
+        b = np.take_along_axis(ordered, high[..., None], axis=-1)[..., 0]
+        out.append(np.where(count > 0, a + (b - a) * frac, np.nan))
+    return out
+
+
 def window_features(
     frames: np.ndarray, min_speech_frames: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,9 +160,9 @@ def window_features(
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         loud = _masked(c["loudness"], speech)
-        n5 = np.nanpercentile(loud, 95, axis=-1)
+        (n5,) = _nanquantiles(loud, [0.95])
         f0_st = fold_octave_errors(12.0 * np.log2(_masked(c["f0_hz"], voiced) / F0_REF_HZ))
-        f0_p10, f0_med, f0_p90 = np.nanpercentile(f0_st, [10, 50, 90], axis=-1)
+        f0_p10, f0_med, f0_p90 = _nanquantiles(f0_st, [0.1, 0.5, 0.9])
         speech_s = n_speech * GRID_S
         features = np.stack([
             n5,
@@ -152,6 +176,11 @@ def window_features(
                      np.nan),
             1.0 - n_speech / speech.shape[-1],
             np.nanmean(_masked(c["balance"], speech), axis=-1),
+            _nanquantiles(_masked(c["aperiodicity"], voiced), [0.5])[0],
+            _nanquantiles(np.abs(np.diff(f0_st, axis=-1)), [0.5])[0],
+            _nanquantiles(_masked(c["centroid"], voiced), [0.5])[0],
+            _nanquantiles(_masked(c["tilt"], voiced), [0.5])[0],
+            np.nanmean(np.abs(loud[..., 2:] - loud[..., :-2]), axis=-1) / (2 * GRID_S),
         ], axis=-1)
     # A feature that could not be measured (no voiced frame for pitch, fluctuation
     # strength before 2 s of signal) makes the window unusable as a whole.
@@ -168,7 +197,7 @@ def fold_octave_errors(f0_st: np.ndarray, tolerance_st: float = 9.0) -> np.ndarr
     telephone line) would otherwise dominate a percentile range; no voice moves 9
     semitones from its median within a 3 s window often enough to matter.
     """
-    median = np.nanmedian(f0_st, axis=-1, keepdims=True)
+    median = _nanquantiles(f0_st, [0.5])[0][..., None]
     offset = f0_st - median
     shift = np.where(np.abs(offset) > tolerance_st, 12.0 * np.round(offset / 12.0), 0.0)
     return f0_st - shift

@@ -46,8 +46,8 @@ def yin_frames(
     tau_max: int,
     threshold: float,
     max_age_frames: float,
-    band_bins: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    band_bins: tuple[int, int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Period, dip depth and band power of frames ``(streams, T, L)``, ``L = W + tau_max``.
 
     ``state`` ``(streams, 2)`` holds each stream's continuity reference period (samples)
@@ -62,12 +62,16 @@ def yin_frames(
         The normalised difference d' at the chosen lag (1 for silence or no trough).
     band_power : ndarray, shape (streams, T)
         Mean square of the Hann-windowed frame within FFT bins ``band_bins[0]`` to
-        ``band_bins[1] - 1``.
+        ``band_bins[2] - 1``.
+    centroid_bin : ndarray, shape (streams, T)
+        Power-weighted mean FFT bin within that band (NaN for a silent frame).
+    low_share : ndarray, shape (streams, T)
+        Share of the band's power below bin ``band_bins[1]`` (NaN for a silent frame).
     """
     n_streams, n_frames, n_fft = frames.shape
     if n_frames == 0:
         empty = np.empty((n_streams, 0))
-        return empty, empty.copy(), empty.copy()
+        return empty, empty.copy(), empty.copy(), empty.copy(), empty.copy()
     frames = np.ascontiguousarray(frames)
     spectrum = sfft.rfft(frames, axis=-1)
     # YIN Eq. (1): r_t(τ) = Σ_{j<W} x_j x_{j+τ}. The frame holds W + τ_max samples, so the
@@ -80,23 +84,34 @@ def yin_frames(
                 CONTINUITY_MARGIN, RELIABLE_DIP, max_age_frames, MAX_JUMP_OCT, state,
                 period, dip)
     power = np.empty((n_streams, n_frames))
-    _hann_band_power(spectrum, band_bins[0], band_bins[1], power)
+    centroid = np.empty((n_streams, n_frames))
+    low_share = np.empty((n_streams, n_frames))
+    _hann_band_power(spectrum, band_bins[0], band_bins[1], band_bins[2], power, centroid,
+                     low_share)
     power *= 16.0 / (3.0 * n_fft**2)
-    return period, dip, power
+    return period, dip, power, centroid, low_share
 
 
 @njit(cache=True, nogil=True)
-def _hann_band_power(spectrum, low, high, out):
+def _hann_band_power(spectrum, low, split, high, out, centroid, low_share):
     # A periodic Hann window is the 3-tap convolution 0.5 X_k − 0.25 (X_{k−1} + X_{k+1})
     # of the spectrum; with Σw² = 3L/8 and Parseval, the windowed band mean square is
     # 16 / (3 L²) · Σ_band |H_k|² (the caller scales).
     for s in range(spectrum.shape[0]):
         for t in range(spectrum.shape[1]):
             total = 0.0
+            moment = 0.0
+            below = 0.0
             for k in range(low, high):
                 h = 0.5 * spectrum[s, t, k] - 0.25 * (spectrum[s, t, k - 1] + spectrum[s, t, k + 1])
-                total += h.real * h.real + h.imag * h.imag
+                p = h.real * h.real + h.imag * h.imag
+                total += p
+                moment += k * p
+                if k < split:
+                    below += p
             out[s, t] = total
+            centroid[s, t] = moment / total if total > 0.0 else np.nan
+            low_share[s, t] = below / total if total > 0.0 else np.nan
 
 
 @njit(cache=True, nogil=True)

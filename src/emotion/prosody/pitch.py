@@ -39,6 +39,8 @@ ANALYSIS_FS_HZ = 8000
 LOWPASS_HZ = 2000.0
 #: Band of :attr:`PitchFrames.band_level_db`: the vowel band both line types carry.
 LEVEL_BAND_HZ = (300.0, 2000.0)
+#: Split of that band for :attr:`PitchFrames.band_tilt_db` (about F1's upper end).
+TILT_SPLIT_HZ = 1000.0
 #: Streams analysed together in one FFT batch.
 GROUP_SIZE = 16
 
@@ -64,6 +66,12 @@ class PitchFrames:
         Mean square of the Hann-windowed frame in 300–2000 Hz (after the low-pass),
         dB re 1 (input unit)² — add 93.98 dB for dB SPL when the input is in Pa;
         -inf for digital silence.
+    band_centroid_hz : ndarray, shape (streams, T)
+        Power-weighted mean frequency in that band (NaN for digital silence): on vowels,
+        where F1 and F2 sit; it rises with a more open, effortful voice.
+    band_tilt_db : ndarray, shape (streams, T)
+        Level of 300-1000 Hz over 1000-2000 Hz, dB: the spectral tilt of the vowel band
+        (lower for a pressed, loud voice).
     """
 
     first_frame: int
@@ -72,6 +80,8 @@ class PitchFrames:
     voiced: np.ndarray
     aperiodicity: np.ndarray
     band_level_db: np.ndarray
+    band_centroid_hz: np.ndarray
+    band_tilt_db: np.ndarray
 
     @property
     def periodicity(self) -> np.ndarray:
@@ -152,7 +162,9 @@ class StreamingPitch:
         self.voicing_threshold = float(voicing_threshold)
         low_hz, high_hz = LEVEL_BAND_HZ
         self._band_bins = (math.ceil(low_hz * self.frame_len / fs),
+                           math.ceil(TILT_SPLIT_HZ * self.frame_len / fs),
                            math.floor(high_hz * self.frame_len / fs) + 1)
+        self._bin_hz = fs / self.frame_len
         self._decimation = self.fs_hz // fs
         self._sos = butter(6, LOWPASS_HZ, fs=self.fs_hz, output="sos")
         self._zi = np.zeros((self._sos.shape[0], self.n_streams, 2))
@@ -189,11 +201,12 @@ class StreamingPitch:
                        MAX_AGE_S / self.hop_s, self._band_bins)
             for g in range(0, self.n_streams, GROUP_SIZE)
         ]
-        period, aperiodicity, power = (np.concatenate(r, axis=0) for r in zip(*results,
-                                                                               strict=True))
+        period, aperiodicity, power, centroid, low_share = (
+            np.concatenate(r, axis=0) for r in zip(*results, strict=True))
         voiced = aperiodicity < self.voicing_threshold
         with np.errstate(divide="ignore"):
             level_db = 10.0 * np.log10(power)
+            tilt_db = 10.0 * np.log10(low_share / (1.0 - low_share))
         n = frames.shape[1]
         return PitchFrames(
             first_frame=first,
@@ -202,6 +215,8 @@ class StreamingPitch:
             voiced=voiced,
             aperiodicity=aperiodicity,
             band_level_db=level_db,
+            band_centroid_hz=centroid * self._bin_hz,
+            band_tilt_db=tilt_db,
         )
 
 
@@ -243,4 +258,5 @@ def pitch_track(signal: np.ndarray, fs_hz: int, **kwargs) -> PitchFrames:
     return replace(
         frames, f0_hz=frames.f0_hz[0], voiced=frames.voiced[0],
         aperiodicity=frames.aperiodicity[0], band_level_db=frames.band_level_db[0],
+        band_centroid_hz=frames.band_centroid_hz[0], band_tilt_db=frames.band_tilt_db[0],
     )

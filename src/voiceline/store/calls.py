@@ -1,0 +1,171 @@
+"""Agents, seats and calls: who talks, where, and when each call started and ended."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from voiceline.store import values
+from voiceline.store.alerts import close_open_alerts_of_call
+from voiceline.store.database import where
+from voiceline.store.errors import ConflictError, InvalidInputError, NotFoundError
+
+
+def require_agent(conn: sqlite3.Connection, agent_id: str) -> None:
+    """Raise a clear error when ``agent_id`` is not a registered agent."""
+    if conn.execute("SELECT 1 FROM agents WHERE agent_id = ?", (agent_id,)).fetchone() is None:
+        raise InvalidInputError(f"unknown agent {agent_id!r}; register it with "
+                                "upsert_agent first")
+
+
+def _require_seat(conn: sqlite3.Connection, seat_id: str) -> None:
+    if conn.execute("SELECT 1 FROM seats WHERE seat_id = ?", (seat_id,)).fetchone() is None:
+        raise InvalidInputError(f"unknown seat {seat_id!r}; register it with upsert_seat first")
+
+
+def _call(conn: sqlite3.Connection, call_id: str) -> dict:
+    row = conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no call with id {call_id!r}")
+    return dict(row)
+
+
+class CallsMixin:
+    """Store methods for agents, seats and calls (mixed into :class:`Store`)."""
+
+    def upsert_agent(self, agent_id: str, display_name: str | None = None,
+                     team: str | None = None, *, now_s: float | None = None) -> dict:
+        """Register an agent, or update the display name and team of a known one.
+
+        Returns the agent as a dict: ``agent_id, display_name, team, created_s``
+        (``created_s`` is kept from the first registration).
+        """
+        agent_id = values.text(agent_id, "agent_id")
+        display_name = values.text(display_name, "display_name", optional=True)
+        team = values.text(team, "team", optional=True)
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            conn.execute("INSERT INTO agents (agent_id, display_name, team, created_s) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+                         "display_name = excluded.display_name, team = excluded.team",
+                         (agent_id, display_name, team, now_s))
+            return dict(conn.execute("SELECT * FROM agents WHERE agent_id = ?",
+                                     (agent_id,)).fetchone())
+
+    def list_agents(self, team: str | None = None) -> list[dict]:
+        """All agents (of one ``team`` if given), ordered by ``agent_id``."""
+        team = values.text(team, "team", optional=True)
+        with self._read() as conn:
+            clause, params = where(("team = ?", team))
+            rows = conn.execute(f"SELECT * FROM agents{clause} ORDER BY agent_id",
+                                params).fetchall()
+        return [dict(row) for row in rows]
+
+    def upsert_seat(self, seat_id: str, team: str | None = None, label: str | None = None,
+                    *, now_s: float | None = None) -> dict:
+        """Register a seat (a headset position or a telephony channel), or update it."""
+        seat_id = values.text(seat_id, "seat_id")
+        team = values.text(team, "team", optional=True)
+        label = values.text(label, "label", optional=True)
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            conn.execute("INSERT INTO seats (seat_id, team, label, created_s) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (seat_id) DO UPDATE SET "
+                         "team = excluded.team, label = excluded.label",
+                         (seat_id, team, label, now_s))
+            return dict(conn.execute("SELECT * FROM seats WHERE seat_id = ?",
+                                     (seat_id,)).fetchone())
+
+    def list_seats(self, team: str | None = None) -> list[dict]:
+        """All seats (of one ``team`` if given), ordered by ``seat_id``."""
+        team = values.text(team, "team", optional=True)
+        with self._read() as conn:
+            clause, params = where(("team = ?", team))
+            rows = conn.execute(f"SELECT * FROM seats{clause} ORDER BY seat_id",
+                                params).fetchall()
+        return [dict(row) for row in rows]
+
+    def start_call(self, call_id: str, seat_id: str, agent_id: str | None, protocol: str,
+                   *, started_s: float | None = None) -> dict:
+        """Record that a call began on a registered seat.
+
+        Parameters
+        ----------
+        call_id : str
+            Unique id of the call (e.g. the telephony stream's UUID).
+        seat_id : str
+            A seat registered with :meth:`upsert_seat`.
+        agent_id : str or None
+            A registered agent, or ``None`` when nobody is known to be on the seat.
+        protocol : str
+            Where the audio comes from (``"audio_fork"``, ``"twilio"``, ``"audiosocket"``,
+            ``"microphone"``, ...).
+        started_s : float, optional
+            Unix time of the start; default now.
+        """
+        call_id = values.text(call_id, "call_id")
+        seat_id = values.text(seat_id, "seat_id")
+        agent_id = values.text(agent_id, "agent_id", optional=True)
+        protocol = values.text(protocol, "protocol")
+        started_s = values.time_s(started_s, "started_s")
+        with self._write() as conn:
+            _require_seat(conn, seat_id)
+            if agent_id is not None:
+                require_agent(conn, agent_id)
+            if conn.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone():
+                raise ConflictError(f"call {call_id!r} was already started; call ids must be "
+                                    "unique")
+            conn.execute("INSERT INTO calls (call_id, seat_id, agent_id, protocol, started_s) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (call_id, seat_id, agent_id, protocol, started_s))
+            return _call(conn, call_id)
+
+    def end_call(self, call_id: str, reason: str | None = None, *,
+                 ended_s: float | None = None) -> dict:
+        """Record the end of a call, and close any of its alerts still open.
+
+        Each alert closed here gets a ``closed`` event in the same transaction, so a
+        dashboard never shows an alert open on a call that has ended.
+        """
+        call_id = values.text(call_id, "call_id")
+        reason = values.text(reason, "reason", optional=True)
+        ended_s = values.time_s(ended_s, "ended_s")
+        with self._write() as conn:
+            call = _call(conn, call_id)
+            if call["ended_s"] is not None:
+                raise ConflictError(f"call {call_id!r} already ended at {call['ended_s']}")
+            if ended_s < call["started_s"]:
+                raise InvalidInputError(f"call {call_id!r} cannot end at {ended_s}, before it "
+                                        f"started at {call['started_s']}")
+            conn.execute("UPDATE calls SET ended_s = ?, end_reason = ? WHERE call_id = ?",
+                         (ended_s, reason, call_id))
+            close_open_alerts_of_call(conn, call_id, ended_s)
+            return _call(conn, call_id)
+
+    def get_call(self, call_id: str) -> dict:
+        """One call as a dict; :class:`NotFoundError` for an unknown id."""
+        call_id = values.text(call_id, "call_id")
+        with self._read() as conn:
+            return _call(conn, call_id)
+
+    def list_calls(self, *, agent_id: str | None = None, seat_id: str | None = None,
+                   since_s: float | None = None, until_s: float | None = None,
+                   active: bool | None = None, limit: int = 100) -> list[dict]:
+        """Calls newest first, filtered by agent, seat, start time and whether still live.
+
+        ``since_s`` is inclusive and ``until_s`` exclusive, both on ``started_s``;
+        ``active=True`` keeps calls not yet ended, ``False`` those that have ended.
+        """
+        agent_id = values.text(agent_id, "agent_id", optional=True)
+        seat_id = values.text(seat_id, "seat_id", optional=True)
+        since_s = values.optional_time_s(since_s, "since_s")
+        until_s = values.optional_time_s(until_s, "until_s")
+        limit = values.limit(limit)
+        active = None if active is None else bool(active)
+        clause, params = where(("agent_id = ?", agent_id), ("seat_id = ?", seat_id),
+                               ("started_s >= ?", since_s), ("started_s < ?", until_s),
+                               ("(ended_s IS NULL) = ?", active))
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT * FROM calls{clause} "
+                                "ORDER BY started_s DESC, call_id LIMIT ?",
+                                [*params, limit]).fetchall()
+        return [dict(row) for row in rows]

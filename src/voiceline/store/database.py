@@ -1,0 +1,100 @@
+"""The SQLite connection behind a :class:`~voiceline.store.Store`: pragmas, lock, transactions.
+
+One connection per store, in autocommit mode; writes run in ``BEGIN IMMEDIATE``
+transactions so that the write lock is taken up front (a second process waits up to
+``busy_timeout_ms`` instead of failing half-way). An internal lock serialises use of the
+connection, so a store created on one thread may be used from another (the server's
+worker thread), though not from several at the same time with any benefit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from voiceline.store.errors import SchemaError
+from voiceline.store.schema import MIGRATIONS, upgrade
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+MEMORY = ":memory:"
+
+
+class Database:
+    """An open SQLite file at the current schema version.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file; created if absent (its directory must exist). ``":memory:"``
+        gives a private in-memory store without WAL (for tests).
+    busy_timeout_ms : int
+        How long a write waits for another connection's write lock before failing.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS):
+        self.path = str(path)
+        if self.path != MEMORY:
+            parent = Path(self.path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise FileNotFoundError(f"cannot create the store {self.path}: directory "
+                                        f"{parent} does not exist; create it first")
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
+                                     isolation_level=None, check_same_thread=False)
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self.journal_mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self.schema_version = upgrade(self._conn, MIGRATIONS, name=self.path)
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise SchemaError(f"cannot open {self.path} as a Voiceline store: {error}") \
+                from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection; calling it again does nothing."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for read-only statements (each sees the latest commit)."""
+        with self._lock:
+            yield self._conn
+
+
+def where(*conditions: tuple[str, object]) -> tuple[str, list]:
+    """A ``WHERE`` clause of the conditions whose value is not ``None``, and its parameters.
+
+    Each condition is ``("column op ?", value)``; leaving unused filters out of the SQL
+    (rather than ``? IS NULL OR ...``) lets SQLite use the indexes.
+    """
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    if not used:
+        return "", []
+    return " WHERE " + " AND ".join(sql for sql, _ in used), [value for _, value in used]

@@ -1,0 +1,114 @@
+"""Checks and conversions for values entering the store, each with a clear message.
+
+Every public store method validates its arguments with these before it opens a write
+transaction, so that bad input raises :class:`~voiceline.store.errors.InvalidInputError`
+and leaves the database untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import time
+from collections.abc import Iterable
+
+from voiceline.store.errors import InvalidInputError
+
+MAX_TEXT_CHARS = 200
+MAX_LIMIT = 10_000
+
+
+def text(value: object, what: str, *, optional: bool = False,
+         max_chars: int = MAX_TEXT_CHARS) -> str | None:
+    """A non-empty, stripped string; ``None`` only when ``optional``."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+    value = value.strip()
+    if len(value) > max_chars:
+        raise InvalidInputError(f"{what} is {len(value)} characters long; at most "
+                                f"{max_chars} are allowed")
+    return value
+
+
+def choice(value: object, what: str, allowed: Iterable[str], *,
+           optional: bool = False) -> str | None:
+    """One of ``allowed``; ``None`` only when ``optional``."""
+    allowed = tuple(allowed)
+    if value is None and optional:
+        return None
+    if value not in allowed:
+        raise InvalidInputError(f"unknown {what} {value!r}; expected one of "
+                                f"{', '.join(allowed)}")
+    return value
+
+
+def finite(value: object, what: str) -> float:
+    """A finite real number as ``float`` (rejects NaN, infinities, bools and strings)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(f"{what} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{what} must be finite, got {value}")
+    return value
+
+
+def time_s(value: object, what: str = "time") -> float:
+    """A unix time in seconds; ``None`` means now (``time.time()``)."""
+    return time.time() if value is None else finite(value, what)
+
+
+def optional_time_s(value: object, what: str) -> float | None:
+    """A unix time in seconds, or ``None`` to mean no bound."""
+    return None if value is None else finite(value, what)
+
+
+def integer(value: object, what: str, *, minimum: int = 1) -> int:
+    """An integer at least ``minimum`` (ids; rejects bools, floats and numeric strings)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidInputError(f"{what} must be an integer of at least {minimum}, "
+                                f"got {value!r}")
+    return int(value)
+
+
+def limit(value: object) -> int:
+    """A row limit between 1 and :data:`MAX_LIMIT`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not 1 <= value <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
+    return int(value)
+
+
+def _plain(value: object) -> object:
+    """JSON fallback for numpy scalars and arrays (``.item()`` / ``.tolist()``)."""
+    for method in ("item", "tolist"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(value: object, what: str) -> str:
+    """Strict JSON text (no NaN); numpy scalars become plain numbers."""
+    try:
+        return json.dumps(value, default=_plain, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(f"{what} cannot be stored as JSON: {error}") from None
+
+
+def json_object(value: object, what: str) -> str:
+    """A JSON object (``None`` → ``{}``) as text."""
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{what} must be a dict (a JSON object), got "
+                                f"{type(value).__name__}")
+    return to_json(value, what)
+
+
+def json_list_of_objects(value: object, what: str) -> str:
+    """A JSON list whose items are all objects, as text."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, dict) for v in value):
+        raise InvalidInputError(f"{what} must be a list of dicts, e.g. "
+                                f"[{{'feature': 'loudness_mean_sone', 'z': 2.6}}], got {value!r}")
+    return to_json(list(value), what)
