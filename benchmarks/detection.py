@@ -168,25 +168,6 @@ def load_corpus(data_dir: Path, name: str, condition: str, seed: int,
 
 
 # ---------------------------------------------------------------- models
-def _balanced(y: np.ndarray) -> np.ndarray:
-    n_pos, n_neg = max(y.sum(), 1), max((1 - y).sum(), 1)
-    return np.where(y > 0, y.size / (2 * n_pos), y.size / (2 * n_neg))
-
-
-def _window_set(corpora: list[Corpus], positive: tuple[str, ...]):
-    """Our windows of positive and test-neutral roles: z, y, speaker key, file."""
-    xs, ys, groups, files = [], [], [], []
-    for c in corpora:
-        for sw in c.windows:
-            for z, role, f in zip(sw.z, sw.role, sw.file, strict=True):
-                if role in positive or role == NEGATIVE:
-                    xs.append(z)
-                    ys.append(float(role in positive))
-                    groups.append(f"{c.name}/{sw.speaker}")
-                    files.append(f)
-    return np.array(xs), np.array(ys), np.array(groups), np.array(files)
-
-
 def _file_set(corpora: list[Corpus], positive: tuple[str, ...]):
     """eGeMAPS z of positive and test-neutral files: z, y, speaker key, file."""
     xs, ys, groups, files = [], [], [], []
@@ -200,24 +181,34 @@ def _file_set(corpora: list[Corpus], positive: tuple[str, ...]):
             np.concatenate(files))
 
 
+def _all_windows(corpora: list[Corpus]):
+    """Our windows of every scored role: z, role, file."""
+    rows = [(z, role, f) for c in corpora for sw in c.windows
+            for z, role, f in zip(sw.z, sw.role, sw.file, strict=True)]
+    z, roles, files = zip(*rows, strict=True)
+    return np.array(z), np.array(roles), np.array(files)
+
+
 class OursHead:
-    """A head fitted exactly as ``train-model`` fits it (fixed ridge towards the head's
-    literature prior); a file scores the mean of its windows' probabilities."""
+    """The product's sub-heads fitted exactly as ``train-model`` fits them (fixed ridge
+    towards each sub-head's literature prior); a file scores the mean of its windows'
+    probabilities of the head the task asks for (agitation, or low energy)."""
 
     def fit(self, corpora: list[Corpus], positive: tuple[str, ...]) -> OursHead:
-        from emotion.training import L2, fit_logistic, head_inputs, prior_weights
-        from emotion.windows import FEATURE_NAMES
+        from voiceline.train_cli import fit_subheads
 
-        head = "agitation" if positive == ANGER else "low_energy"
-        x, y, _, _ = _window_set(corpora, positive)
-        x = head_inputs(head, x, FEATURE_NAMES)
-        self.w, self.b = fit_logistic(x, y, l2=L2, sample_weight=_balanced(y),
-                                      prior=prior_weights(head, FEATURE_NAMES))
+        z, roles, _ = _all_windows(corpora)
+        self.head = 0 if positive == ANGER else 1
+        self.weights, self.biases = fit_subheads(z, roles)
         return self
 
     def file_scores(self, corpora: list[Corpus], roles: tuple[str, ...]) -> dict[str, float]:
-        x, _, _, files = _window_set(corpora, roles)
-        p = 1 / (1 + np.exp(-(x @ self.w + self.b)))
+        from voiceline.train_cli import head_probabilities
+
+        z, role, files = _all_windows(corpora)
+        keep = np.isin(role, roles)
+        p = head_probabilities(self.weights, self.biases, z[keep])[:, self.head]
+        files = files[keep]
         return {f: float(p[files == f].mean()) for f in np.unique(files)}
 
 

@@ -23,11 +23,12 @@ def test_logistic_regression_recovers_a_known_rule():
 
 @pytest.fixture
 def model(tmp_path):
-    weights = np.zeros((2, len(FEATURE_NAMES)))
+    weights = np.zeros((3, len(FEATURE_NAMES)))  # agitation, subdued, flat
     weights[0, FEATURE_NAMES.index("loudness_mean_sone")] = 1.5
     weights[0, FEATURE_NAMES.index("speech_rate_syl_s")] = 1.0
     weights[1, FEATURE_NAMES.index("loudness_mean_sone")] = -1.2
-    path = export_onnx(weights, np.array([-3.0, -3.0]), FEATURE_NAMES,
+    weights[2, FEATURE_NAMES.index("f0_movement_st")] = -1.0
+    path = export_onnx(weights, np.array([-3.0, -3.0, -3.0]), FEATURE_NAMES,
                        tmp_path / "voice_scoring.onnx", {"note": "test"})
     return VoiceModel(path)
 
@@ -45,7 +46,10 @@ def test_onnx_probabilities_equal_the_logistic_formula(model, baseline):
     window[FEATURE_NAMES.index("loudness_mean_sone")] += 3 * baseline.sigma[1]
     score = model.score(window[None], baseline)  # the model runs in float32: rel 1e-4
     assert score.agitation[0] == pytest.approx(1 / (1 + np.exp(-(1.5 * 3 - 3.0))), rel=1e-4)
-    assert score.low_energy[0] == pytest.approx(1 / (1 + np.exp(-(-1.2 * 3 - 3.0))), rel=1e-4)
+    # Low energy is the larger sub-head: "subdued" reads this window as unlikely, the
+    # "flat" one (pitch movement, unchanged here) sits at its bias.
+    subdued, flat = 1 / (1 + np.exp(-(-1.2 * 3 - 3.0))), 1 / (1 + np.exp(3.0))
+    assert score.low_energy[0] == pytest.approx(max(subdued, flat), rel=1e-4)
     ordinary = model.score(baseline.median[None], baseline)
     assert ordinary.agitation[0] < 0.05
 
@@ -72,3 +76,18 @@ def test_nan_windows_score_nan_and_mismatched_baselines_are_refused(model, basel
 def test_missing_model_says_how_to_make_one(tmp_path):
     with pytest.raises(ModelError, match="voiceline train-model"):
         VoiceModel(tmp_path / "nope.onnx")
+
+
+def test_low_energy_is_the_larger_sub_head_and_explained_by_it(model, baseline):
+    quiet = baseline.median.copy()
+    quiet[FEATURE_NAMES.index("loudness_mean_sone")] -= 4 * baseline.sigma[1]
+    flat = baseline.median.copy()
+    i_move = FEATURE_NAMES.index("f0_movement_st")
+    flat[i_move] -= 5 * baseline.sigma[i_move]
+    s = model.score(np.stack([quiet, flat]), baseline)
+    z_quiet = s.z[0, 1]
+    z_flat = s.z[1, i_move]
+    assert s.low_energy[0] == pytest.approx(1 / (1 + np.exp(3.0 + 1.2 * z_quiet)), rel=1e-5)
+    assert s.low_energy[1] == pytest.approx(1 / (1 + np.exp(3.0 + z_flat)), rel=1e-5)
+    assert "loudness" in explain(s, 0, "A1001", head="low_energy")
+    assert explain(s, 1, "A1001", head="low_energy").startswith("pitch movement")

@@ -29,12 +29,12 @@ def _speech(path, seconds, seed, agitated=False):
 def scored(tmp_path_factory):
     """A1 calibrated on calm speech; a manifest with calm, agitated, stranger, corrupt rows."""
     tmp = tmp_path_factory.mktemp("score")
-    weights = np.zeros((2, len(FEATURE_NAMES)))
+    weights = np.zeros((3, len(FEATURE_NAMES)))
     for name, w in (("loudness_mean_sone", 1.0), ("f0_median_st", 1.0),
                     ("speech_rate_syl_s", 0.5)):
         weights[0, FEATURE_NAMES.index(name)] = w
     weights[1, FEATURE_NAMES.index("loudness_mean_sone")] = -1.0
-    model = export_onnx(weights, np.array([-2.0, -2.0]), FEATURE_NAMES, tmp / "m.onnx",
+    model = export_onnx(weights, np.array([-2.0, -2.0, -20.0]), FEATURE_NAMES, tmp / "m.onnx",
                         {"note": "test model"})
     calls = [str(_speech(tmp / f"cal{i}.wav", 20.0, seed=i)) for i in range(2)]
     assert main(["calibrate", "--agent", "A1", "--out", str(tmp / "agents"), *calls]) == 0
@@ -108,9 +108,10 @@ def test_train_model_on_two_speakers_per_corpus_writes_a_usable_model(tmp_path):
 def test_unknown_agents_can_be_judged_against_the_population(tmp_path):
     from emotion.baseline import load_all_baselines
 
-    weights = np.zeros((2, len(FEATURE_NAMES)))
+    weights = np.zeros((3, len(FEATURE_NAMES)))
     weights[0, FEATURE_NAMES.index("loudness_mean_sone")] = 1.0
-    model = export_onnx(weights, np.array([-2.0, -2.0]), FEATURE_NAMES, tmp_path / "m.onnx",
+    model = export_onnx(weights, np.array([-2.0, -2.0, -20.0]), FEATURE_NAMES,
+                        tmp_path / "m.onnx",
                         {"note": "test model"})
     for agent, seed in (("A1", 1), ("A2", 2)):
         calls = [str(_speech(tmp_path / f"{agent}{i}.wav", 20.0, seed=seed * 10 + i))

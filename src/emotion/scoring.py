@@ -87,6 +87,12 @@ class VoiceModel:
         self.meta = json.loads(meta_path.read_text())
         self.feature_names = tuple(self.meta["feature_names"])
         self.weights = np.asarray(self.meta["weights"], dtype=np.float64)  # (2, F)
+        # Low energy is the larger of two sub-heads; a window's low-energy explanation
+        # uses the weights of the one that won.
+        subheads = self.meta.get("subheads", [])
+        self._low_parts = np.asarray([h["weights"] for h in subheads if h["head"] == HEADS[1]],
+                                     dtype=np.float64).reshape(-1, len(self.feature_names))
+        self._low_bias = np.asarray([h["bias"] for h in subheads if h["head"] == HEADS[1]])
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -114,9 +120,13 @@ class VoiceModel:
         if ok.any():
             probs[ok] = self.probabilities(flat[ok])
         probs = probs.reshape(*lead, 2)
+        weights = np.broadcast_to(self.weights, (*lead, *self.weights.shape)).copy()
+        if self._low_parts.shape[0] > 1:
+            winner = np.argmax(np.nan_to_num(z) @ self._low_parts.T + self._low_bias, axis=-1)
+            weights[..., 1, :] = self._low_parts[winner]
         return Score(
             agitation=probs[..., 0], low_energy=probs[..., 1], z=z,
-            contributions=z[..., None, :] * self.weights, baseline_source=baseline.source,
+            contributions=z[..., None, :] * weights, baseline_source=baseline.source,
             feature_names=self.feature_names,
         )
 

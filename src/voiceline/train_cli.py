@@ -36,20 +36,15 @@ EXCLUDED = ("happiness", "fear", "disgust")
 FILE_SCORE = "mean"
 
 
-def head_data(speakers: list[SpeakerWindows], positive: tuple[str, ...]):
-    """``x, y, group, corpus, file`` of one head: positives vs test-neutral windows."""
-    xs, ys, groups, corpora, files = [], [], [], [], []
-    negative = ("test-neutral",)
-    for k, sw in enumerate(speakers):
-        for z, role, f in zip(sw.z, sw.role, sw.file, strict=True):
-            if role in positive or role in negative:
-                xs.append(z)
-                ys.append(role in positive)
-                groups.append(k)
-                corpora.append(sw.corpus)
-                files.append(f)
-    return (np.array(xs), np.array(ys, float), np.array(groups), np.array(corpora),
-            np.array(files))
+NEGATIVE = "test-neutral"
+
+
+def all_windows(speakers: list[SpeakerWindows]):
+    """``z, role, group, corpus, file`` of every scored window of every speaker."""
+    rows = [(z, role, k, sw.corpus, f) for k, sw in enumerate(speakers)
+            for z, role, f in zip(sw.z, sw.role, sw.file, strict=True)]
+    z, roles, groups, corpora, files = zip(*rows, strict=True)
+    return np.array(z), np.array(roles), np.array(groups), np.array(corpora), np.array(files)
 
 
 def _balanced(y: np.ndarray) -> np.ndarray:
@@ -58,18 +53,37 @@ def _balanced(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y.size / (2 * n_pos), y.size / (2 * n_neg))
 
 
-def loso(x, y, groups, l2: float, prior: np.ndarray | None = None) -> np.ndarray:
-    """Leave-one-speaker-out probabilities of every window."""
-    from emotion.training import fit_logistic
+def fit_subheads(z: np.ndarray, roles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(3, F)`` and biases of :data:`emotion.training.SUBHEADS`, each fitted on
+    its positives against the test-neutral windows, as the product fits them."""
+    from emotion.training import L2, SUBHEADS, fit_logistic, head_inputs, prior_weights
+    from emotion.windows import FEATURE_NAMES
 
-    p = np.full(y.size, np.nan)
+    weights, biases = [], []
+    for name, positive, _ in SUBHEADS:
+        sel = np.isin(roles, positive) | (roles == NEGATIVE)
+        y = np.isin(roles[sel], positive).astype(float)
+        w, b = fit_logistic(head_inputs(name, z[sel], FEATURE_NAMES), y, l2=L2,
+                            sample_weight=_balanced(y), prior=prior_weights(name, FEATURE_NAMES))
+        weights.append(w)
+        biases.append(b)
+    return np.stack(weights), np.array(biases)
+
+
+def head_probabilities(weights: np.ndarray, biases: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` agitation and low-energy probabilities, as the ONNX model computes them."""
+    from emotion.training import combine_subheads
+
+    return combine_subheads(1 / (1 + np.exp(-(z @ weights.T + biases))))
+
+
+def loso_probabilities(z: np.ndarray, roles: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Leave-one-speaker-out ``(n, 2)`` probabilities of every window."""
+    p = np.full((z.shape[0], 2), np.nan)
     for g in np.unique(groups):
         train = groups != g
-        if len(np.unique(y[train])) < 2:
-            continue
-        w, b = fit_logistic(x[train], y[train], l2=l2, sample_weight=_balanced(y[train]),
-                            prior=prior)
-        p[~train] = 1 / (1 + np.exp(-(x[~train] @ w + b)))
+        weights, biases = fit_subheads(z[train], roles[train])
+        p[~train] = head_probabilities(weights, biases, z[~train])
     return p
 
 
@@ -98,15 +112,7 @@ def _round(v):
 def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | None = None,
           log=print) -> dict:
     """Run the whole protocol and write the model; returns the card."""
-    from emotion.training import (
-        HEAD_EXCLUDED,
-        HEAD_PRIORS,
-        L2,
-        export_onnx,
-        fit_logistic,
-        head_inputs,
-        prior_weights,
-    )
+    from emotion.training import HEAD_EXCLUDED, HEAD_PRIORS, L2, SUBHEADS, export_onnx
     from emotion.windows import FEATURE_NAMES
 
     start = time.perf_counter()
@@ -121,20 +127,21 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
         t0 = time.perf_counter()
         speakers += corpus_windows(items, seed)
         log(f"{corpus}: {len(items)} files analysed in {time.perf_counter() - t0:.1f} s")
-    card_heads, weights, biases = {}, [], []
-    for head, positive in (("agitation", AGITATION_POSITIVE),
-                           ("low_energy", LOW_ENERGY_POSITIVE)):
-        x, y, groups, corpora, files = head_data(speakers, positive)
-        x = head_inputs(head, x, FEATURE_NAMES)
-        prior = prior_weights(head, FEATURE_NAMES)
-        metrics = _metrics(loso(x, y, groups, L2, prior), y, corpora, files)
-        w, b = fit_logistic(x, y, l2=L2, sample_weight=_balanced(y), prior=prior)
-        weights.append(w)
-        biases.append(b)
+    x, roles, groups, corpora, files = all_windows(speakers)
+    weights, biases = fit_subheads(x, roles)
+    p = loso_probabilities(x, roles, groups)
+    card_heads = {}
+    for k, (head, positive) in enumerate((("agitation", AGITATION_POSITIVE),
+                                          ("low_energy", LOW_ENERGY_POSITIVE))):
+        sel = np.isin(roles, positive) | (roles == NEGATIVE)
+        y = np.isin(roles[sel], positive).astype(float)
+        metrics = _metrics(p[sel, k], y, corpora[sel], files[sel])
+        subs = [(name, pos) for name, pos, out_head in SUBHEADS if out_head == head]
         card_heads[head] = {
             "positive": list(positive), "negative": ["test-neutral (neutral, RAVDESS calm)"],
-            "l2": L2, "prior": HEAD_PRIORS[head], "not_learned": list(HEAD_EXCLUDED[head]),
-            "loso": metrics, "train_windows": int(y.size), "train_positive": int(y.sum()),
+            "subheads": {name: {"positive": list(pos), "prior": HEAD_PRIORS[name],
+                                "not_learned": list(HEAD_EXCLUDED[name])} for name, pos in subs},
+            "l2": L2, "loso": metrics, "windows": int(y.size), "positive_windows": int(y.sum()),
         }
         log(f"{head}: l2={L2}, LOSO " + ", ".join(
             f"{c} window {m['window_auc']} file {m['file_auc_mean']}"
@@ -172,13 +179,12 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
                        "holding its centre",
             "examples": "valid windows of non-calibration files, robust z against the "
                         "speaker's own baseline, limited to +-Z_LIMIT",
-            "excluded": f"{', '.join(EXCLUDED)} train neither head; sadness and boredom "
-                        "are not negatives of the agitation head, nor anger of the "
-                        "low-energy head",
-            "fit": "logistic regression (IRLS), classes weighted to balance, ridge l2 towards "
-                   "the head's prior direction (emotion.training.HEAD_PRIORS: cues the "
-                   "vocal-expression literature finds across languages); l2 fixed, see "
-                   "emotion.training.L2",
+            "excluded": f"{', '.join(EXCLUDED)} train no sub-head; each sub-head learns "
+                        "its positives against test-neutral only",
+            "fit": "three logistic sub-heads (IRLS), classes weighted to balance, ridge l2 "
+                   "towards each sub-head's prior direction (emotion.training.HEAD_PRIORS: "
+                   "cues the vocal-expression literature finds across languages); l2 "
+                   "fixed, see emotion.training.L2; low energy = max(subdued, flat)",
             "file_score": f"{FILE_SCORE} of the file's window probabilities",
             "seed": seed, "limit_speakers": limit_speakers,
         },
@@ -190,7 +196,7 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
         "retrain": "voiceline train-model --data ../shared/data --out "
                    f"models/voice_scoring.onnx --seed {seed}",
     }
-    export_onnx(np.stack(weights), np.array(biases), FEATURE_NAMES, out, card)
+    export_onnx(weights, biases, FEATURE_NAMES, out, card)
     log(f"wrote {out} and {out.with_suffix('.json').name} in {elapsed:.1f} s")
     return card
 

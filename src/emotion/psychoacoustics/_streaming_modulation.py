@@ -231,19 +231,29 @@ class EnvelopeModulation:
         """Modulation depth m ``(streams, F, 47)`` (not limited) and correlation k
         ``(streams, F, 47 - lag)`` of channels ``lag`` apart, for the frames completed."""
         frames = self._framer.push(envelopes)  # (streams, F, 47, frame_len)
-        # Remove each frame's weighted mean before windowing, so that a steady
-        # envelope has no fluctuation at all (the window's own shape would leak into
-        # the modulation band otherwise); bin 0 keeps the weighted sum h0.
-        # rfft((h - mean) w) = rfft(h w) - mean rfft(w), without a demeaned copy.
-        h0 = frames @ self._window
-        spectra = sfft.rfft(frames * self._window, axis=-1)
-        spectra -= (h0 / self._window.sum())[..., None] * self._window_spectrum
-        spectra[..., 0] = h0
-        lead = spectra.shape[:2]
-        rows = np.ascontiguousarray(spectra.reshape(-1, N_CHANNELS, spectra.shape[-1]))
-        m = np.empty((rows.shape[0], N_CHANNELS))
-        k = np.empty((rows.shape[0], N_CHANNELS - self.lag))
-        _depth_and_correlation(rows, self._weighting, self.lag, m, k)
+        lead = frames.shape[:2]
+        flat = frames.reshape(-1, N_CHANNELS, self.frame_len)
+        m = np.zeros((flat.shape[0], N_CHANNELS))
+        k = np.zeros((flat.shape[0], N_CHANNELS - self.lag))
+        # A frame whose every channel is gated silent has m = k = 0 exactly (h0 = 0 and
+        # no power); only the others are analysed — pauses cost next to nothing.
+        active = np.flatnonzero(flat.any(axis=(1, 2)))
+        if active.size:
+            sub = flat[active]
+            # Remove each frame's weighted mean before windowing, so that a steady
+            # envelope has no fluctuation at all (the window's own shape would leak into
+            # the modulation band otherwise); bin 0 keeps the weighted sum h0.
+            # rfft((h - mean) w) = rfft(h w) - mean rfft(w), without a demeaned copy.
+            h0 = sub @ self._window
+            spectra = sfft.rfft(sub * self._window, axis=-1)
+            spectra -= (h0 / self._window.sum())[..., None] * self._window_spectrum
+            spectra[..., 0] = h0
+            m_active = np.empty((active.size, N_CHANNELS))
+            k_active = np.empty((active.size, N_CHANNELS - self.lag))
+            _depth_and_correlation(np.ascontiguousarray(spectra), self._weighting, self.lag,
+                                   m_active, k_active)
+            m[active] = m_active
+            k[active] = k_active
         return m.reshape(*lead, N_CHANNELS), k.reshape(*lead, N_CHANNELS - self.lag)
 
 
