@@ -60,6 +60,30 @@ def _cmd_levels(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_seat(args: argparse.Namespace) -> int:
+    from voiceline.sources.cli import run_seat_cli
+
+    return run_seat_cli(args)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from voiceline.sources.cli import run_simulate_cli
+
+    return run_simulate_cli(args)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from voiceline.server.cli import run_serve
+
+    return run_serve(args)
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from voiceline.server.cli import run_user
+
+    return run_user(args)
+
+
 def _add_audio_options(parser: argparse.ArgumentParser, *, channel: bool = True) -> None:
     """The options every command that reads recordings shares."""
     if channel:
@@ -68,6 +92,12 @@ def _add_audio_options(parser: argparse.ArgumentParser, *, channel: bool = True)
     parser.add_argument("--level-profile", default=None,
                         help="level calibration profile (see 'voiceline levels'); default "
                              "g711-telephone for 8 kHz input, headset otherwise")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from voiceline.demo import run_demo
+
+    return run_demo(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +198,116 @@ def build_parser() -> argparse.ArgumentParser:
 
     levels = sub.add_parser("levels", help="list the level calibration profiles")
     levels.set_defaults(func=_cmd_levels)
+
+    seat = sub.add_parser(
+        "seat",
+        help="stream this computer's headset microphone to the server",
+        description=(
+            "Capture the local microphone (mono, 20 ms blocks) and stream it to the server's "
+            "/ingest/audiofork endpoint, one call per connection. On a lost connection it "
+            "reconnects with backoff (0.5 s doubling to 30 s) and starts a new call id. "
+            "Ctrl-C ends the call and stops."
+        ),
+    )
+    seat.add_argument("--agent", required=True, help="agent id of the headset's wearer")
+    seat.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8080")
+    seat.add_argument("--seat", default=None, help="seat name (default this host's name)")
+    seat.add_argument("--device", default=None,
+                      help="input device index or name (see `python -m sounddevice`)")
+    seat.add_argument("--token", default=None,
+                      help="ingest token (default $VOICELINE_INGEST_TOKEN)")
+    seat.add_argument("--rate", type=int, choices=(8000, 16000), default=8000,
+                      help="sample rate in Hz (default 8000)")
+    seat.set_defaults(func=_cmd_seat)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="stream simulated seats (or replayed recordings) to the server in real time",
+        description=(
+            "Stream N simulated seats — synthetic agents' voices, calls with turns and "
+            "silences, scheduled agitation and low-energy episodes — to the server in real "
+            "time, one connection per call, over the audio-fork, Twilio Media Streams or "
+            "AudioSocket protocol. With --replay, stream stereo recordings (agent on channel "
+            "0) instead, one seat per file. A status line goes to stderr; Ctrl-C hangs up "
+            "every call and stops."
+        ),
+    )
+    simulate.add_argument("--server", required=True,
+                          help="server URL, e.g. http://127.0.0.1:8080")
+    simulate.add_argument("--seats", type=int, default=300,
+                          help="number of simulated seats (default 300)")
+    simulate.add_argument("--protocol", choices=("audiofork", "twilio", "audiosocket"),
+                          default="audiofork", help="ingest protocol (default audiofork)")
+    simulate.add_argument("--token", default=None,
+                          help="ingest token (default $VOICELINE_INGEST_TOKEN)")
+    simulate.add_argument("--seed", type=int, default=0,
+                          help="seed of voices, calls and episodes (default 0)")
+    simulate.add_argument("--duration", type=float, default=None,
+                          help="stop after this many seconds (default: run until Ctrl-C)")
+    simulate.add_argument("--agitation-every", type=float, default=300.0, metavar="S",
+                          help="mean seconds of call time between an agent's agitated "
+                               "episodes (default 300; 0 = never)")
+    simulate.add_argument("--low-energy-every", type=float, default=900.0, metavar="S",
+                          help="the same for low-energy episodes (default 900; 0 = never)")
+    simulate.add_argument("--replay", nargs="+", metavar="FILE", default=None,
+                          help="stream these stereo WAV/FLAC recordings instead, one seat each")
+    simulate.add_argument("--agents", default=None, metavar="ID,ID,...",
+                          help="agent ids of the seats (default A1001, ...; replayed files: "
+                               "unknown)")
+    simulate.add_argument("--audiosocket", default=None, metavar="HOST:PORT",
+                          help="AudioSocket listener (default the server's host, port 9092)")
+    simulate.add_argument("--status-every", type=float, default=5.0, metavar="S",
+                          help="seconds between status lines (default 5)")
+    simulate.add_argument("--run-id", default=None,
+                          help="prefix of the call ids on the wire (default random)")
+    simulate.set_defaults(func=_cmd_simulate)
+
+    data_help = "data directory: the store and baselines/ (default ./voiceline-data)"
+    serve = sub.add_parser(
+        "serve",
+        help="run the live monitoring server (ingest, engine, alerts, API)",
+        description=(
+            "Serve telephony ingest (audio fork and Twilio websockets, AudioSocket over TCP), "
+            "score every live call against its agent's baseline (DIR/baselines), and push "
+            "alerts to dashboards over /ws/alerts. Listens on 127.0.0.1 unless --host says "
+            "otherwise. Create the first user with 'voiceline user add'."
+        ),
+    )
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default 8080)")
+    serve.add_argument("--audiosocket-port", type=int, default=None, metavar="PORT",
+                       help="AudioSocket TCP port (default 9092; 0 turns it off)")
+    serve.add_argument("--config", default=None, metavar="FILE",
+                       help="TOML settings: tables [server], [engine], [alerts]")
+    serve.add_argument("--data", default=None, metavar="DIR", help=data_help)
+    serve.set_defaults(func=_cmd_serve)
+
+    user = sub.add_parser("user", help="add console users, issue ingest tokens",
+                          description="Manage the users and tokens of the store in --data.")
+    user_sub = user.add_subparsers(dest="user_command", metavar="ACTION")
+    user_add = user_sub.add_parser(
+        "add", help="add a console user",
+        description="Add a user; the password (8 characters or more) is asked for twice.")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", required=True,
+                          choices=("admin", "supervisor", "qa", "agent"))
+    user_add.add_argument("--agent", default=None, metavar="ID",
+                          help="for role agent: the agent id they are (registered if new)")
+    user_add.add_argument("--password-stdin", action="store_true",
+                          help="read the password from the first line of stdin")
+    user_add.add_argument("--data", default=None, metavar="DIR", help=data_help)
+    user_token = user_sub.add_parser(
+        "token", help="issue an ingest token (printed once)",
+        description="Print a new ingest token for a telephony source or seat client.")
+    user_token.add_argument("--ingest", required=True, metavar="LABEL",
+                            help="whom the token is for, e.g. freeswitch-1")
+    user_token.add_argument("--data", default=None, metavar="DIR", help=data_help)
+    user.set_defaults(func=_cmd_user)
+
+    from voiceline.demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
+    sub.choices["demo"].set_defaults(func=_cmd_demo)
     return parser
 
 

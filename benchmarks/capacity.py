@@ -1,0 +1,278 @@
+"""Capacity benchmark: how many concurrent calls one core monitors in real time.
+
+Usage::
+
+    python benchmarks/capacity.py [--quick] [--seats N] [--seconds S] [--group-size G]
+
+Sections (``SECTIONS``: each measures, adds lines to the table and keys to the last
+line; end-to-end server sections come after the engine's):
+
+- **engine**: :class:`emotion.engine.LiveEngine` alone. A simulated floor
+  (:class:`capture.simulator.Floor`: every seat in a call, agent and caller talking in
+  turns on G.711 lines, with agitated and low-energy episodes) is pushed one tick at a
+  time and ticked. ``engine_seats_per_core`` = seats × audio seconds / CPU seconds of
+  ``tick()`` (the worker thread's CPU time, everything pinned to one thread) after a
+  warm-up in which every call starts playing and scoring. The share of a tick spent
+  outside the analysers (buffers, scoring, alert rules, snapshots: the engine's own
+  overhead) is measured by timing the analysers' ``process`` calls. ``push`` is timed
+  separately (it runs on the server's event-loop thread) for 20 ms packets.
+  Memory per seat: allocations traced (``tracemalloc``) while a second group of 64
+  seats opens and plays (the first carries the one-off costs), the process's RSS growth
+  over the same steps for context, and the transient peak of a tick above that.
+
+Prints a table and, as its last line, one JSON object with the key figures. ``--quick``
+(under a minute) measures 128 seats for 20 s; its numbers are indicative only.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from capture.audio import AudioClip  # noqa: E402
+from capture.simulator import AgentVoice, Floor, calibration_audio  # noqa: E402
+from emotion.baseline import fit_baseline, population_baseline  # noqa: E402
+from emotion.engine import LiveEngine  # noqa: E402
+from emotion.vad import StreamingVAD  # noqa: E402
+from emotion.voice import StreamingVoiceAnalyzer, analyse_clips  # noqa: E402
+from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR  # noqa: E402
+
+FS_HZ = 8000
+TICK_S = 0.25
+WARMUP_S = 8.0  # every call plays and scores windows before the clock starts
+PACKET_S = 0.02
+
+
+def population(n_agents: int = 4, seconds: float = 120.0):
+    """A population baseline from a few simulated agents' calibration speech."""
+    clips = [AudioClip(calibration_audio(AgentVoice.draw(f"CAL{i}"), seconds)[None] / 32768.0,
+                       FS_HZ, f"CAL{i}", "ULAW") for i in range(n_agents)]
+    bases = []
+    for i, result in enumerate(analyse_clips(clips)):
+        w = result.windows
+        bases.append(fit_baseline(w.features[0, w.valid[0]], FEATURE_NAMES,
+                                  agent_id=f"CAL{i}", channel_type="8k",
+                                  speech_s=result.speech_s, level_profile=result.level_profile,
+                                  sigma_floor=np.array(FEATURE_SIGMA_FLOOR)))
+    return population_baseline(bases, channel_type="8k")
+
+
+class _DspTimer:
+    """Thread CPU time spent in the given methods, outermost calls only (an analyser's
+    own VAD is not counted twice), while installed."""
+
+    def __init__(self, *methods: tuple[type, str]) -> None:
+        self.methods, self.cpu_s, self._depth = methods, 0.0, 0
+        self._originals = [getattr(cls, name) for cls, name in methods]
+
+    def __enter__(self):
+        for (cls, name), original in zip(self.methods, self._originals, strict=True):
+            setattr(cls, name, self._wrap(original))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for (cls, name), original in zip(self.methods, self._originals, strict=True):
+            setattr(cls, name, original)
+
+    def _wrap(self, original):
+        def timed(obj, *args, **kwargs):
+            self._depth += 1
+            t0 = time.thread_time()
+            try:
+                return original(obj, *args, **kwargs)
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.cpu_s += time.thread_time() - t0
+
+        return timed
+
+
+def _floor(n_seats: int, quick: bool) -> Floor:
+    """Every seat in one long call from the first tick (no idle gaps)."""
+    return Floor(n_seats, seed=1, call_s=(3600.0, 3601.0), idle_s=(1e-3, 2e-3),
+                 agitation_every_s=60.0, n_timbres=4 if quick else 12,
+                 n_caller_timbres=2 if quick else 6)
+
+
+def _open_all(engine: LiveEngine, floor: Floor, first: int = 0, n: int | None = None) -> None:
+    for seat in floor.seats[first : None if n is None else first + n]:
+        engine.open_call(seat.seat_id, f"{seat.seat_id}-call", seat.agent_id,
+                         ("agent", "caller"))
+
+
+def _push_tick(engine: LiveEngine, floor: Floor, pcm: np.ndarray, n: int | None = None) -> None:
+    for seat, channels in zip(floor.seats[: n or len(floor.seats)], pcm, strict=False):
+        call = f"{seat.seat_id}-call"
+        engine.push(call, "agent", channels[0])
+        engine.push(call, "caller", channels[1])
+
+
+def engine_section(args) -> dict:
+    """Engine-only capacity and memory (see the module notes)."""
+    base = population()
+    provider = lambda agent_id: (base, "population")  # noqa: E731
+    n_seats, seconds = args.seats, args.seconds
+    floor = _floor(n_seats, args.quick)
+    engine = LiveEngine(baselines=provider, fs_hz=FS_HZ, tick_s=TICK_S,
+                        group_size=args.group_size)
+    tick = round(TICK_S * FS_HZ)
+    _open_all(engine, floor)
+    _push_tick(engine, floor, floor.read(2 * tick))  # fills the jitter buffers
+    for _ in range(round(WARMUP_S / TICK_S)):
+        _push_tick(engine, floor, floor.read(tick))
+        engine.tick()
+
+    cpu_s = wall_s = 0.0
+    n_ticks = round(seconds / TICK_S)
+    events = windows = 0
+    with _DspTimer((StreamingVoiceAnalyzer, "process"), (StreamingVAD, "process")) as dsp:
+        for _ in range(n_ticks):
+            _push_tick(engine, floor, floor.read(tick))
+            result = engine.tick()
+            cpu_s += result.cpu_s
+            wall_s += result.compute_s
+            events += len(result.events)
+            windows += len(result.windows)
+    stats = engine.stats
+    audio_s = n_seats * n_ticks * TICK_S
+    out = {
+        "seats": n_seats, "group_size": args.group_size, "audio_s_per_seat": seconds,
+        "ticks": n_ticks,
+        "tick_cpu_s_mean": cpu_s / n_ticks, "tick_wall_s_p50": stats["tick_compute_s_p50"],
+        "tick_wall_s_p99": stats["tick_compute_s_p99"],
+        "seats_per_core": audio_s / cpu_s, "x_realtime_per_seat": audio_s / cpu_s,
+        "engine_own_share": max(0.0, 1.0 - dsp.cpu_s / cpu_s),
+        "windows": windows, "alert_events": events,
+        "underrun_s": stats["underrun_s"], "dropped_s": stats["dropped_s"],
+        "push": _push_cost(engine, floor),
+    }
+    out["memory"] = _memory(provider)
+    return out
+
+
+def _push_cost(engine: LiveEngine, floor: Floor) -> dict:
+    """µs per push of 20 ms packets (the server's event-loop side), both channels."""
+    n = round(PACKET_S * FS_HZ)
+    pcm = floor.read(n)
+    calls = [f"{seat.seat_id}-call" for seat in floor.seats]
+    t0 = time.thread_time()
+    for call, channels in zip(calls, pcm, strict=True):
+        engine.push(call, "agent", channels[0])
+        engine.push(call, "caller", channels[1])
+    cpu = time.thread_time() - t0
+    per_push_us = cpu / (2 * len(calls)) * 1e6
+    # Seats whose 20 ms packets (two channels) one core could push in real time.
+    return {"us_per_push": round(per_push_us, 2),
+            "seats_per_core_at_20ms": int(PACKET_S / (2 * per_push_us * 1e-6))}
+
+
+def _rss_kb() -> float:
+    """Resident set size of this process now, KB (Linux; NaN elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return float("nan")
+    return pages * resource.getpagesize() / 1024
+
+
+def _memory(provider) -> dict:
+    """Memory of a second group of 64 playing seats (the first one carries the one-off
+    costs: model, kernels): allocations traced while it opens and plays, and RSS growth."""
+    floor = _floor(128, quick=True)
+    tick = round(TICK_S * FS_HZ)
+    engine = LiveEngine(baselines=provider, fs_hz=FS_HZ, tick_s=TICK_S)
+    _open_all(engine, floor, 0, 64)
+
+    def run(n_seats: int) -> None:
+        for _ in range(4):
+            _push_tick(engine, floor, floor.read(tick), n_seats)
+            engine.tick()
+
+    run(64)
+    tracemalloc.start()
+    run(64)  # the same steps with one group: what the floor and the ticks leave behind
+    traced0, rss0 = tracemalloc.get_traced_memory()[0], _rss_kb()
+    tracemalloc.reset_peak()
+    _open_all(engine, floor, 64, 64)
+    run(128)
+    traced, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"traced_kb_per_seat": (traced - traced0) / 64 / 1024,
+            "tick_transient_mb": (peak - traced) / 1024**2,
+            "rss_growth_kb_per_seat": (_rss_kb() - rss0) / 64}
+
+
+def engine_rows(e: dict) -> list[tuple[str, str]]:
+    """The engine section's lines of the table."""
+    return [
+        ("seats × audio (group size)",
+         f"{e['seats']} × {e['audio_s_per_seat']:.0f} s ({e['group_size']})"),
+        ("engine seats per core (tick CPU)", f"{e['seats_per_core']:.0f}"),
+        ("tick CPU mean / wall p50 / p99", f"{e['tick_cpu_s_mean'] * 1e3:.1f} / "
+         f"{e['tick_wall_s_p50'] * 1e3:.1f} / {e['tick_wall_s_p99'] * 1e3:.1f} ms"),
+        ("engine's own share of a tick", f"{100 * e['engine_own_share']:.1f} %"),
+        ("push, 20 ms packets", f"{e['push']['us_per_push']:.1f} µs "
+         f"({e['push']['seats_per_core_at_20ms']} seats per core)"),
+        ("memory per seat (traced, 2nd group of 64)",
+         f"{e['memory']['traced_kb_per_seat']:.0f} KB"),
+        ("working memory of a tick (transient)", f"{e['memory']['tick_transient_mb']:.0f} MB"),
+        ("RSS growth per seat", f"{e['memory']['rss_growth_kb_per_seat']:.0f} KB"),
+        ("windows / alert events", f"{e['windows']} / {e['alert_events']}"),
+        ("underrun / dropped", f"{e['underrun_s']:.2f} s / {e['dropped_s']:.2f} s"),
+    ]
+
+
+def engine_summary(e: dict) -> dict:
+    """The engine section's keys of the last line."""
+    return {"seats": e["seats"], "engine_seats_per_core": round(e["seats_per_core"]),
+            "engine_memory_per_seat_kb": round(e["memory"]["traced_kb_per_seat"], 1),
+            "engine_own_share": round(e["engine_own_share"], 3),
+            "push_us": e["push"]["us_per_push"],
+            "tick_wall_ms_p99": round(e["tick_wall_s_p99"] * 1e3, 1)}
+
+
+#: name → (measure(args) → report, rows(report) → table lines, summary(report) → keys of
+#: the last line). Sections run in this order; add end-to-end ones after "engine".
+SECTIONS = {"engine": (engine_section, engine_rows, engine_summary)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="128 seats, 20 s; under a minute")
+    parser.add_argument("--seats", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--group-size", type=int, default=64, help="seats per analyser group")
+    args = parser.parse_args(argv)
+    args.seats = args.seats or (128 if args.quick else 256)
+    args.seconds = args.seconds or (20.0 if args.quick else 60.0)
+    load = os.getloadavg()[0]
+    report = {"mode": "quick" if args.quick else "full", "load_1min": round(load, 2)}
+    rows, summary = [], dict(report)
+    for name, (measure, table_rows, keys) in SECTIONS.items():
+        report[name] = measure(args)
+        rows += table_rows(report[name])
+        summary |= keys(report[name])
+    rows.append(("load average (1 min, at start)", f"{load:.2f}"))
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""``voiceline demo``: the whole live system on its embedded defaults, in one command.
+
+What it does, in order:
+
+1. a data directory (a fresh temporary one, removed at exit, unless ``--data DIR``);
+2. a voice baseline for every simulated agent (``A1001``…), fitted exactly as
+   ``voiceline calibrate`` fits one, from 100 s of that agent's ordinary speech
+   (:func:`capture.simulator.calibration_audio`, ~45 % of it speech). Rendering and
+   analysing 300 agents costs about two CPU-minutes, so the baselines are cached
+   (``$XDG_CACHE_HOME/voiceline/demo-baselines/<version>-seed<seed>``, default
+   ``~/.cache``) and later demos start in seconds;
+3. the demo users (``supervisor``, ``admin``, ``qa`` and agent ``A1001``, password
+   :data:`DEMO_PASSWORD`) and an ingest token;
+4. the server (``voiceline serve``) on 127.0.0.1 and ``--port``;
+5. ``--seats`` simulated seats (``voiceline simulate``, audio-fork protocol) in a child
+   process, so the simulator and the server each get a core;
+6. the dashboard URL and the login, printed; the browser opened unless
+   ``--no-browser``. Ctrl-C stops the simulator, then the server, then cleans up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from voiceline import __version__
+
+DEMO_PASSWORD = "voiceline-demo"
+DEMO_USERS = (("supervisor", "supervisor", None), ("admin", "admin", None),
+              ("qa", "qa", None), ("A1001", "agent", "A1001"))
+#: Ordinary speech per simulated agent for their baseline, s (~40 % of it is speech, and
+#: calibration asks for >= 30 s of speech).
+CALIBRATION_AUDIO_S = 100.0
+#: Mean time between a seat's agitation episodes in the demo: with 300 seats a few
+#: alerts a minute, enough to watch without drowning the feed.
+DEMO_AGITATION_EVERY_S = 1800.0
+DEMO_LOW_ENERGY_EVERY_S = 3600.0
+
+
+def agent_ids(n_seats: int) -> list[str]:
+    """The simulator's agent ids for ``n_seats`` seats."""
+    return [f"A{1001 + i}" for i in range(n_seats)]
+
+
+def cache_dir(seed: int) -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "voiceline" / "demo-baselines" / f"{__version__}-seed{seed}"
+
+
+def _fit_one(job: tuple[str, int, str]) -> str:
+    """Fit and save one simulated agent's baseline (runs in a worker process)."""
+    import numpy as np
+
+    from capture.audio import AudioClip
+    from capture.simulator import AgentVoice, calibration_audio
+    from emotion.baseline import fit_baseline, save_baseline
+    from emotion.voice import analyse_clips
+    from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
+
+    agent, seed, out = job
+    voice = AgentVoice.draw(agent, seed=seed)
+    pcm = calibration_audio(voice, CALIBRATION_AUDIO_S, seed=seed)
+    clip = AudioClip(pcm[None].astype(np.float64) / 32768.0, 8000, f"simulated {agent}", "ULAW")
+    (analysis,) = analyse_clips([clip], [clip.source])
+    w = analysis.windows
+    base = fit_baseline(
+        w.features[0][w.valid[0]], FEATURE_NAMES, agent_id=agent, channel_type="8k",
+        speech_s=analysis.speech_s, level_profile=analysis.level_profile,
+        sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR), software_version=__version__,
+    )
+    save_baseline(base, out)
+    return agent
+
+
+def prepare_baselines(agents: list[str], seed: int, out: Path, *, workers: int = 2,
+                      log=print) -> Path:
+    """Baselines of the simulated ``agents`` in ``out`` (from the cache where possible)."""
+    from emotion.baseline import baseline_path
+
+    cache = cache_dir(seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    missing = [a for a in agents if not baseline_path(cache, a, "8k").exists()]
+    if missing:
+        log(f"voiceline demo: calibrating {len(missing)} simulated agents (once; cached in "
+            f"{cache}) …")
+        t0 = time.perf_counter()
+        jobs = [(a, seed, str(cache)) for a in missing]
+        if workers > 1 and len(jobs) > 1:
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for done, _ in enumerate(pool.imap_unordered(_fit_one, jobs), 1):
+                    if done % 25 == 0 or done == len(jobs):
+                        log(f"  {done}/{len(jobs)} agents ({time.perf_counter() - t0:.0f} s)")
+        else:
+            for job in jobs:
+                _fit_one(job)
+    out.mkdir(parents=True, exist_ok=True)
+    for agent in agents:
+        src = baseline_path(cache, agent, "8k")
+        shutil.copy2(src, out / src.name)
+    return out
+
+
+def _setup_accounts(data_dir: Path) -> str:
+    """Demo users and agents in the store; returns a fresh ingest token."""
+    from voiceline.auth import Auth
+    from voiceline.server.config import STORE_FILE
+    from voiceline.store import Store
+
+    store = Store(data_dir / STORE_FILE)
+    try:
+        auth = Auth(store)
+        store.upsert_agent("A1001")
+        for name, role, agent in DEMO_USERS:
+            if store.find_login(name) is None:
+                auth.add_user(name, role, DEMO_PASSWORD, agent)
+        return auth.issue_ingest_token("voiceline demo simulator")
+    finally:
+        store.close()
+
+
+def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
+    return (f"\nVoiceline demo: {seats} simulated seats streaming live.\n"
+            f"  dashboard: {url}/\n"
+            f"  log in as: supervisor / {DEMO_PASSWORD}   (also admin, qa and agent A1001, "
+            f"same password)\n"
+            f"  data:      {data_dir}{' (temporary, removed at exit)' if temporary else ''}\n"
+            f"Ctrl-C stops everything.\n")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import threading
+
+    import uvicorn
+
+    from voiceline.cli import UserError
+    from voiceline.server.config import BASELINES_DIR, load_config
+    from voiceline.server.run import uvicorn_config
+
+    if args.seats < 1:
+        raise UserError(f"--seats must be at least 1, got {args.seats}")
+    temporary = args.data is None
+    data_dir = Path(tempfile.mkdtemp(prefix="voiceline-demo-")) if temporary else Path(args.data)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    sim: subprocess.Popen | None = None
+    try:
+        prepare_baselines(agent_ids(args.seats), args.seed, data_dir / BASELINES_DIR,
+                          workers=args.workers, log=log)
+        token = _setup_accounts(data_dir)
+        config = load_config(None, data_dir=str(data_dir), port=args.port,
+                             audiosocket_port=None)
+        server = uvicorn.Server(uvicorn_config(config, log_level="warning"))
+        url = f"http://{config.host}:{config.port}"
+
+        def start_seats() -> None:
+            nonlocal sim
+            deadline = time.monotonic() + 60
+            while not server.started and not server.should_exit:
+                if time.monotonic() > deadline:
+                    log("voiceline demo: the server did not start within 60 s")
+                    server.should_exit = True
+                    return
+                time.sleep(0.1)
+            if server.should_exit:
+                return
+            sim = subprocess.Popen(
+                [sys.executable, "-m", "voiceline", "simulate", "--server", url,
+                 "--seats", str(args.seats), "--seed", str(args.seed),
+                 "--agitation-every", str(args.agitation_every),
+                 "--low-energy-every", str(DEMO_LOW_ENERGY_EVERY_S), "--status-every", "30"],
+                env={**os.environ, "VOICELINE_INGEST_TOKEN": token})
+            print(_banner(url, args.seats, data_dir, temporary), flush=True)
+            if not args.no_browser:
+                import webbrowser
+
+                with contextlib.suppress(Exception):
+                    webbrowser.open(f"{url}/")
+
+        threading.Thread(target=start_seats, name="demo-start", daemon=True).start()
+        server.run()  # until Ctrl-C (uvicorn shuts down gracefully)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        log("voiceline demo: stopping …")
+        if sim is not None and sim.poll() is None:
+            sim.send_signal(signal.SIGINT)
+            try:
+                sim.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="run the live demo: server, simulated seats, dashboard URL printed",
+        description=__doc__.split("\n")[0])
+    p.add_argument("--seats", type=int, default=300, help="simulated seats (default 300)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000; 0 = any)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--data", default=None,
+                   help="keep the store and baselines here (default: a temporary directory)")
+    p.add_argument("--seed", type=int, default=0, help="simulated voices and schedules")
+    p.add_argument("--agitation-every", type=float, default=DEMO_AGITATION_EVERY_S,
+                   help="mean seconds between a seat's agitation episodes "
+                        f"(default {DEMO_AGITATION_EVERY_S:.0f})")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes calibrating the simulated agents (first run only)")

@@ -1,0 +1,71 @@
+"""``voiceline serve``: telephony ingest, the live engine, durable alerts, a JSON API.
+
+One asyncio process: FastAPI on uvicorn with the websockets library's sans-I/O core
+(uvicorn's ``websockets-sansio``; its older ``websockets`` option runs on
+``websockets.legacy``, deprecated since websockets 14). Three threads besides the loop:
+the store thread (every SQLite call, in order), the engine thread (one tick every
+``tick_s``), and the default executor (password hashing, baseline files, engine
+open/close). Bound to 127.0.0.1 unless ``--host`` says otherwise.
+
+Endpoints
+---------
+Ingest (ingest token: ``Authorization: Bearer`` or ``?token=``)
+    ``WS /ingest/audiofork``  FreeSWITCH audio fork / Voiceline seat client
+    ``WS /ingest/twilio``     Twilio Media Streams
+    ``TCP --audiosocket-port`` Asterisk AudioSocket (no credentials in the protocol:
+    ``POST /api/audiosocket/bind`` first, with an ingest token)
+Alert feed (session of role admin/supervisor/qa)
+    ``WS /ws/alerts``
+REST (session token as ``Authorization: Bearer``, except login and healthz)
+    ``POST /api/login`` {name, password} → {token, token_type, name, role, agent_id,
+    expires_in_s}; ``POST /api/logout``;
+    ``GET /api/alerts`` ?state&kind&severity&agent&seat&call&since&acknowledged&resolved
+    &limit; ``GET /api/alerts/{id}``; ``POST /api/alerts/{id}/ack``;
+    ``POST /api/alerts/{id}/resolve`` {note}; ``GET /api/calls`` ?agent&seat&since&until
+    &active&limit; ``GET /api/agents``; ``GET /api/agents/{id}/baseline``;
+    ``GET /api/seats``; ``POST /api/ingest-tokens`` {label, ttl_s} (admin);
+    ``POST /api/audiosocket/bind`` {uuid, seat, agent, channel} (ingest token);
+    ``GET /healthz`` (no token); ``GET /metrics`` (ingest token, or admin/supervisor).
+Static
+    ``/`` serves the web console (:data:`voiceline.console.STATIC_DIR`), no token.
+
+Alert feed messages (server → client, JSON text)
+------------------------------------------------
+``{"type": "hello", "user", "role", "since", "last_event_id", "note"}``
+    first, after authentication.
+``{"type": "alert", "event_id", "event", "time_s", "alert"}``
+    ``event`` is opened, updated, closed, acknowledged or resolved; ``alert`` the
+    alert's full state after it (the store's row: ``id, call_id, seat_id, agent_id,
+    kind, severity, state, opened_s, updated_s, closed_s, close_reason, score,
+    peak_score, explanation, drivers [{feature, z}], acknowledged_by, acknowledged_s,
+    resolved_by, resolved_s, resolution_note``). Event ids increase; resume with the
+    last one seen.
+``{"type": "seats", "t", "seats": [...], "floor": {"in_call", "open_alerts",
+"stress_index"}}``
+    about once a second, every live call: a scored one as the engine's ``SeatSnapshot``
+    (``seat_id, call_id, agent_id, agent_speaking, caller_speaking, agitation,
+    low_energy, deviation, loudness_sone, f0_hz, speech_rate_syl_s, baseline,
+    open_alerts, buffered_s, underrun_s, dropped_s, t_s, state``; NaN as null) plus
+    ``protocol`` and ``scored: true``; any other ``{seat_id, call_id, agent_id, protocol,
+    scored, state: "starting" | "unscored", reason}``. ``stress_index`` is the mean
+    ``deviation`` (RMS z against each agent's own baseline) over scored seats.
+``{"type": "ok" | "error", "action", "request_id", "alert_id", "status", "message"}``
+    the answer to a client action.
+Close codes: 1008 refused (bad token, role, malformed auth); 1013 "too slow, resume
+from id N"; 1012 server restart.
+
+Client → server: ``{"type": "auth", "token", "since"}`` (first, unless ``?token=``),
+``{"type": "ack", "alert_id", "request_id"?}``, ``{"type": "resolve", "alert_id",
+"note", "request_id"?}`` (supervisor, admin), ``{"type": "ping"}``.
+"""
+
+from voiceline.server.config import DEFAULT_DATA_DIR, ServerConfig, load_config
+
+__all__ = ["DEFAULT_DATA_DIR", "ServerConfig", "create_app", "load_config"]
+
+
+def create_app(config: ServerConfig):
+    """The ASGI app (imported lazily: FastAPI loads only when serving)."""
+    from voiceline.server.app import create_app as _create_app
+
+    return _create_app(config)

@@ -1,0 +1,223 @@
+"""REST routes (JSON). Every route but ``/healthz`` and the login needs a token.
+
+Store errors map to statuses in :mod:`voiceline.server.app`: unknown id 404, a request
+the state forbids (acknowledged twice) 409, bad input 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from capture.ingest import Binding
+from voiceline.auth import User, can_view_agent
+from voiceline.server import alert_log
+from voiceline.server.deps import (
+    Admin,
+    Handler,
+    Ingest,
+    MetricsReader,
+    ServiceDep,
+    SignedIn,
+    Staff,
+    bearer_token,
+)
+
+router = APIRouter()
+MAX_LIMIT = 1000
+
+
+class LoginBody(BaseModel):
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class ResolveBody(BaseModel):
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class IngestTokenBody(BaseModel):
+    label: str = Field(min_length=1, max_length=200)
+    ttl_s: float | None = Field(default=None, gt=0)
+
+
+class BindBody(BaseModel):
+    uuid: str
+    seat: str = Field(min_length=1, max_length=200)
+    agent: str | None = Field(default=None, max_length=200)
+    channel: Literal["agent", "caller"] = "agent"
+
+
+def _own_agent(user: User, agent: str | None) -> str | None:
+    """The agent filter a user may use: an agent-role user sees only themself."""
+    if user.role != "agent":
+        return agent
+    if agent is not None and agent != user.agent_id:
+        raise HTTPException(403, f"user {user.name!r} may see only agent {user.agent_id}'s data")
+    return user.agent_id
+
+
+# -- sessions -----------------------------------------------------------------------------
+
+@router.post("/api/login")
+async def login(body: LoginBody, service: ServiceDep) -> dict:
+    """A session token for a name and password (401 for a wrong pair)."""
+    user = await asyncio.to_thread(service.auth.authenticate, body.name, body.password)
+    if user is None:
+        service.worker.submit(service.store.audit, None, "login_failed", None,
+                              {"name": body.name[:64]})
+        raise HTTPException(401, "wrong user name or password")
+    ttl_s = service.config.session_ttl_s
+    token = await service.worker.call(service.auth.issue_token, user, "session", ttl_s)
+    service.worker.submit(service.store.audit, user.name, "login")
+    return {"token": token, "token_type": "bearer", "name": user.name, "role": user.role,
+            "agent_id": user.agent_id, "expires_in_s": ttl_s}
+
+
+@router.post("/api/logout")
+async def logout(request: Request, user: SignedIn, service: ServiceDep) -> dict:
+    """Revoke the session token the request carries."""
+    token = bearer_token(request.headers.get("authorization"))
+    await service.worker.call(service.auth.revoke_token, token)
+    service.worker.submit(service.store.audit, user.name, "logout")
+    return {"ok": True}
+
+
+# -- alerts -------------------------------------------------------------------------------
+
+@router.get("/api/alerts")
+async def list_alerts(
+    user: SignedIn, service: ServiceDep,
+    state: Literal["open", "closed"] | None = None,
+    kind: Literal["agitation", "low_energy"] | None = None,
+    severity: Literal["warning", "critical"] | None = None,
+    agent: str | None = None, seat: str | None = None, call: str | None = None,
+    since: float | None = Query(None, description="opened at or after (unix s)"),
+    acknowledged: bool | None = None, resolved: bool | None = None,
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+) -> list[dict]:
+    """Alerts newest first; an agent-role user gets only their own."""
+    return await service.worker.call(
+        service.store.list_alerts, state=state, kind=kind, severity=severity,
+        agent_id=_own_agent(user, agent), seat_id=seat, call_id=call, since_s=since,
+        acknowledged=acknowledged, resolved=resolved, limit=limit)
+
+
+@router.get("/api/alerts/{alert_id}")
+async def get_alert(alert_id: int, user: SignedIn, service: ServiceDep) -> dict:
+    alert = await service.worker.call(service.store.get_alert, alert_id)
+    if user.role == "agent" and not can_view_agent(user, alert["agent_id"] or ""):
+        raise HTTPException(403, f"alert {alert_id} is not about agent {user.agent_id}")
+    return alert
+
+
+@router.post("/api/alerts/{alert_id}/ack")
+async def acknowledge(alert_id: int, user: Handler, service: ServiceDep) -> dict:
+    """Acknowledge (supervisor, admin); every dashboard gets the ``acknowledged`` event."""
+    alert = await service.worker.call(alert_log.acknowledge, service.store, alert_id,
+                                      user.name, "rest")
+    service.hub.wake()
+    return alert
+
+
+@router.post("/api/alerts/{alert_id}/resolve")
+async def resolve(alert_id: int, body: ResolveBody, user: Handler, service: ServiceDep) -> dict:
+    """Resolve with a note (supervisor, admin); acknowledges too if nobody had."""
+    alert = await service.worker.call(alert_log.resolve, service.store, alert_id, user.name,
+                                      body.note, "rest")
+    service.hub.wake()
+    return alert
+
+
+# -- calls, agents, seats -----------------------------------------------------------------
+
+@router.get("/api/calls")
+async def list_calls(
+    user: SignedIn, service: ServiceDep, agent: str | None = None, seat: str | None = None,
+    since: float | None = None, until: float | None = None, active: bool | None = None,
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+) -> list[dict]:
+    """Calls newest first (``since``/``until`` on the start time, unix s)."""
+    return await service.worker.call(
+        service.store.list_calls, agent_id=_own_agent(user, agent), seat_id=seat,
+        since_s=since, until_s=until, active=active, limit=limit)
+
+
+@router.get("/api/agents")
+async def list_agents(user: SignedIn, service: ServiceDep) -> list[dict]:
+    """Registered agents, each with whether they have a baseline of their own."""
+    agents = await service.worker.call(service.store.list_agents)
+    calibrated = await asyncio.to_thread(service.baselines.agents)
+    if user.role == "agent":
+        agents = [a for a in agents if a["agent_id"] == user.agent_id]
+    return [{**a, "has_baseline": a["agent_id"] in calibrated} for a in agents]
+
+
+@router.get("/api/agents/{agent_id}/baseline")
+async def agent_baseline(agent_id: str, user: SignedIn, service: ServiceDep) -> dict:
+    """The agent's 8 kHz voice baseline (an agent-role user: their own only)."""
+    if not can_view_agent(user, agent_id):
+        raise HTTPException(403, f"user {user.name!r} may not see agent {agent_id}'s baseline")
+    base = await asyncio.to_thread(service.baselines.agent_baseline, agent_id)
+    if base is None:
+        raise HTTPException(404, f"agent {agent_id} has no baseline; calibrate with "
+                                 f"'voiceline calibrate --agent {agent_id} --out "
+                                 f"{service.config.baselines_dir}'")
+    return base.to_json()
+
+
+@router.get("/api/seats")
+async def seats(user: Staff, service: ServiceDep,
+                configured: bool = Query(False, alias="all")) -> dict:
+    """The live wall: the same snapshot as the ``seats`` websocket message.
+
+    ``?all=1`` adds ``configured``: every seat the store knows, with its team and label,
+    so that the wall shows idle seats too (the snapshot lists seats in a call only).
+    """
+    snapshot = service.seats()
+    if configured:
+        snapshot["configured"] = await service.worker.call(service.store.list_seats)
+    return snapshot
+
+
+# -- ingest administration ----------------------------------------------------------------
+
+@router.post("/api/ingest-tokens", status_code=201)
+async def issue_ingest_token(body: IngestTokenBody, user: Admin, service: ServiceDep) -> dict:
+    """A new ingest token for a telephony source (admin); shown once."""
+    token = await service.worker.call(service.auth.issue_ingest_token, body.label,
+                                      ttl_s=body.ttl_s)
+    service.worker.submit(service.store.audit, user.name, "issue_ingest_token", None,
+                          {"label": body.label})
+    return {"token": token, "label": body.label, "ttl_s": body.ttl_s}
+
+
+@router.post("/api/audiosocket/bind", status_code=201)
+async def bind_audiosocket(body: BindBody, client: Ingest, service: ServiceDep) -> dict:
+    """Tie an AudioSocket call UUID to a seat and agent before its socket opens."""
+    try:
+        binding = Binding(body.seat, body.agent or None, body.channel)
+        expires_s = service.bindings.bind(body.uuid, binding)
+    except ValueError as exc:
+        raise HTTPException(400, f"cannot bind: {exc}") from None
+    return {"uuid": body.uuid.lower(), "seat": body.seat, "agent": body.agent,
+            "channel": body.channel, "expires_s": expires_s, "bound_by": client.label}
+
+
+# -- health and metrics -------------------------------------------------------------------
+
+@router.get("/healthz")
+async def healthz(service: ServiceDep) -> dict:
+    """Liveness without a token: version, live seats, tick latency, scoring state."""
+    return await service.health()
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(who: MetricsReader, service: ServiceDep) -> PlainTextResponse:
+    """Prometheus text format (an ingest token, or an admin/supervisor session)."""
+    return PlainTextResponse(service.metrics.render(service.engine.stats),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,50 @@
+"""The ASGI application: routes, error mapping, static files, and the service's lifespan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from voiceline import __version__
+from voiceline.console import STATIC_DIR  # the web console: login, live wall
+from voiceline.server import api, sockets
+from voiceline.server.config import ServerConfig
+from voiceline.server.service import Service
+from voiceline.store import ConflictError, InvalidInputError, NotFoundError
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """The Voiceline server app; the service starts with the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service = Service(config)
+        app.state.service = service
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="Voiceline", version=__version__, lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app.include_router(api.router)
+    app.include_router(sockets.router)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(InvalidInputError)
+    async def invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app

@@ -1,0 +1,84 @@
+"""The engine's baseline provider: per-agent baselines from the data directory.
+
+``<data>/baselines/<agent>.json`` are the 8 kHz baselines written by ``voiceline
+calibrate --out <data>/baselines`` (the engine runs at 8 kHz). An agent without one, and
+a call whose agent is unknown, is judged against the *population* baseline fitted from
+every agent baseline in the directory (:func:`emotion.baseline.population_baseline`).
+
+No baseline is shipped: when the directory holds none at all there is nothing to judge
+a voice against, so the provider refuses (a :class:`~emotion.baseline.BaselineError`)
+and the server records such calls without scoring them, and says so in ``/healthz``
+(``scoring.enabled`` false with the reason). Scoring starts by itself for calls that
+begin after the first baseline appears: the directory is re-read whenever it changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from emotion.baseline import Baseline, BaselineError, load_all_baselines, population_baseline
+
+CHANNEL_TYPE = "8k"
+
+
+class BaselineBook:
+    """Thread-safe ``provider(agent_id) -> (baseline, "agent" | "population")``."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        self._stamp: tuple | None = None
+        self._agents: dict[str, Baseline] = {}
+        self._population: Baseline | None = None
+
+    def __call__(self, agent_id: str | None) -> tuple[Baseline, str]:
+        with self._lock:
+            self._refresh()
+            if agent_id is not None and agent_id in self._agents:
+                return self._agents[agent_id], "agent"
+            if self._population is not None:
+                return self._population, "population"
+        raise BaselineError(
+            f"no voice baselines in {self.directory}: calls are recorded but not scored "
+            f"until an agent is calibrated ('voiceline calibrate --agent ID --out "
+            f"{self.directory} FILES')")
+
+    def agent_baseline(self, agent_id: str) -> Baseline | None:
+        """The agent's own baseline, or None."""
+        with self._lock:
+            self._refresh()
+            return self._agents.get(agent_id)
+
+    def agents(self) -> set[str]:
+        """Agents with a baseline of their own."""
+        with self._lock:
+            self._refresh()
+            return set(self._agents)
+
+    def status(self) -> dict:
+        """For ``/healthz``: whether scoring can run, and why not."""
+        with self._lock:
+            self._refresh()
+            n = len(self._agents)
+        if n:
+            return {"enabled": True, "agents_with_baselines": n, "reason": None}
+        return {"enabled": False, "agents_with_baselines": 0,
+                "reason": f"no voice baselines in {self.directory}; calibrate agents with "
+                          f"'voiceline calibrate --out {self.directory}'"}
+
+    def _refresh(self) -> None:
+        try:
+            stat = self.directory.stat()
+            stamp: tuple | None = (stat.st_mtime_ns, stat.st_ino)
+        except OSError:
+            stamp = None
+        if stamp == self._stamp and self._stamp is not None:
+            return
+        self._stamp = stamp
+        found = load_all_baselines(self.directory, CHANNEL_TYPE) if stamp else []
+        self._agents = {b.agent_id: b for b in found}
+        try:
+            self._population = population_baseline(found, channel_type=CHANNEL_TYPE)
+        except BaselineError:
+            self._population = None

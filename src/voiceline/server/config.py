@@ -1,0 +1,234 @@
+"""Settings of ``voiceline serve``: command line, an optional TOML file, and the data directory.
+
+The data directory (``--data``, default :data:`DEFAULT_DATA_DIR`) holds everything the
+server keeps::
+
+    <data>/voiceline.db          the store (SQLite, WAL: also voiceline.db-wal, -shm)
+    <data>/baselines/<agent>.json  per-agent 8 kHz voice baselines (voiceline calibrate
+                                   --out <data>/baselines)
+
+The TOML file (``--config``) has three optional tables; anything left out keeps its
+default, an unknown key is an error that names it::
+
+    [server]
+    data_dir = "voiceline-data"      # --data wins over it
+    host = "127.0.0.1"
+    port = 8080
+    audiosocket_port = 9092          # the default; 0: no AudioSocket listener
+    audiosocket_require_binding = false
+    max_message_bytes = 131072       # websocket frames; the parsers have their own limits
+    dashboard_queue = 256            # messages a dashboard may lag before it is dropped
+    snapshot_interval_s = 1.0
+    session_ttl_s = 43200
+    audiosocket_binding_ttl_s = 3600
+
+    [engine]
+    tick_s = 0.25
+    jitter_s = 0.5
+    max_backlog_s = 2.0
+    group_size = 64
+    model = "models/voice_scoring.onnx"   # default: the shipped model
+
+    [alerts]                         # emotion.alerts.AlertConfig.from_dict
+    max_silence_s = 20.0
+    [alerts.agitation]
+    warning = 0.7
+    dwell_s = 4.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("voiceline-data")
+"""Where the store and baselines live when ``--data`` is not given (relative to the
+working directory, so that a first try leaves everything in one visible folder)."""
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_AUDIOSOCKET_PORT = 9092
+STORE_FILE = "voiceline.db"
+BASELINES_DIR = "baselines"
+ENGINE_FS_HZ = 8000
+"""The live engine's rate: 16 kHz streams are resampled to it on arrival."""
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or out of range; the message names it."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Arguments of :class:`emotion.engine.LiveEngine` (see there)."""
+
+    tick_s: float = 0.25
+    jitter_s: float = 0.5
+    max_backlog_s: float = 2.0
+    group_size: int = 64
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``voiceline serve`` needs; build with :func:`load_config`.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Store and baselines (see the module docstring).
+    host, port : str, int
+        Where HTTP and websockets listen; 127.0.0.1 by default, so nothing outside the
+        machine reaches the server unless asked to.
+    audiosocket_port : int or None
+        TCP port of the AudioSocket listener on ``host`` (default 9092, the port
+        ``voiceline simulate`` and the Asterisk examples use); None for none.
+    audiosocket_require_binding : bool
+        Refuse AudioSocket calls whose UUID was not bound through the REST API first
+        (AudioSocket itself carries no credentials).
+    max_message_bytes : int
+        Largest websocket message accepted (the websocket layer closes with 1009).
+    dashboard_queue : int
+        Messages a dashboard may fall behind before it is dropped ("too slow").
+    snapshot_interval_s : float
+        Period of the ``seats`` message to dashboards.
+    session_ttl_s : float
+        Lifetime of a login.
+    audiosocket_binding_ttl_s : float
+        How long an unused AudioSocket binding is kept.
+    engine : EngineSettings
+    alerts : dict
+        The ``[alerts]`` table, for ``AlertConfig.from_dict``.
+    password_hasher : argon2.PasswordHasher or None
+        Only for tests (a cheap hasher); no file or flag can set it.
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    audiosocket_port: int | None = DEFAULT_AUDIOSOCKET_PORT
+    audiosocket_require_binding: bool = False
+    max_message_bytes: int = 128 * 1024
+    dashboard_queue: int = 256
+    snapshot_interval_s: float = 1.0
+    session_ttl_s: float = 12 * 3600.0
+    audiosocket_binding_ttl_s: float = 3600.0
+    engine: EngineSettings = EngineSettings()
+    alerts: dict = field(default_factory=dict)
+    password_hasher: Any = None
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.data_dir) / STORE_FILE
+
+    @property
+    def baselines_dir(self) -> Path:
+        return Path(self.data_dir) / BASELINES_DIR
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        problems = []
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port must be 0-65535, got {self.port}")
+        if self.audiosocket_port is not None and not 0 <= self.audiosocket_port <= 65535:
+            problems.append(f"audiosocket_port must be 0-65535, got {self.audiosocket_port}")
+        if self.max_message_bytes < 4096:
+            problems.append(f"max_message_bytes must be >= 4096, got {self.max_message_bytes}")
+        if self.dashboard_queue < 2:
+            problems.append(f"dashboard_queue must be >= 2, got {self.dashboard_queue}")
+        for name in ("snapshot_interval_s", "session_ttl_s", "audiosocket_binding_ttl_s"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        e = self.engine
+        if not (e.tick_s > 0 and e.jitter_s >= 0 and e.max_backlog_s > 0 and e.group_size >= 1):
+            problems.append(f"engine settings out of range: {e}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+_SERVER_KEYS = {f.name for f in fields(ServerConfig)} - {"engine", "alerts", "password_hasher"}
+_ENGINE_KEYS = {f.name for f in fields(EngineSettings)}
+
+
+def _table(doc: dict, name: str, known: set[str], where: str) -> dict:
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(f'{name}.{k}' for k in unknown)}"
+                          f"; known: {', '.join(sorted(known))}")
+    return table
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> ServerConfig:
+    """Settings from an optional TOML file, then ``overrides`` (command-line flags).
+
+    ``overrides`` whose value is None are ignored, so that argparse defaults of None
+    leave the file's values alone. The ``[alerts]`` table is checked here too, so a bad
+    threshold stops the server before it binds a port.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, unknown key, or a value out of range.
+    """
+    doc: dict = {}
+    where = str(path) if path else "settings"
+    if path is not None:
+        try:
+            doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(doc) - {"server", "engine", "alerts"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown table(s) {', '.join(unknown)}; known: server, "
+                          "engine, alerts")
+    server = _table(doc, "server", _SERVER_KEYS, where)
+    engine = _table(doc, "engine", _ENGINE_KEYS, where)
+    for name, table, cls in (("server", server, ServerConfig), ("engine", engine,
+                                                                EngineSettings)):
+        for key, value in table.items():
+            _check_type(f"{where}: {name}.{key}", value, getattr(cls, key, None))
+    alerts = doc.get("alerts", {})
+    check_alerts(alerts, where)
+    settings = dict(server)
+    for key, value in overrides.items():
+        if value is not None:
+            settings[key] = value
+    if settings.get("audiosocket_port") == 0:
+        settings["audiosocket_port"] = None
+    try:
+        return ServerConfig(engine=EngineSettings(**engine), alerts=dict(alerts), **settings)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check_type(what: str, value: object, default: object) -> None:
+    """Refuse a value of another type than the setting's default (TOML has types)."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int | float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and (isinstance(default, float) or isinstance(value, int))
+    else:  # strings and paths; None defaults (engine.model) take a string
+        ok = isinstance(value, str)
+    if not ok:
+        kind = "true or false" if isinstance(default, bool) else (
+            "a whole number" if isinstance(default, int) else
+            "a number" if isinstance(default, float) else "a string")
+        raise ConfigError(f"{what} must be {kind}, got {value!r}")
+
+
+def check_alerts(alerts: object, where: str = "settings") -> None:
+    """Raise :class:`ConfigError` when the ``[alerts]`` table would not load."""
+    from emotion.alerts import AlertConfig, AlertConfigError
+
+    try:
+        AlertConfig.from_dict(alerts)  # type: ignore[arg-type]
+    except AlertConfigError as exc:
+        raise ConfigError(f"{where}: [alerts]: {exc}") from None
+

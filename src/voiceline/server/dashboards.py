@@ -1,0 +1,178 @@
+"""Fan-out to dashboards: alert events from the store, seat snapshots, bounded queues.
+
+One feed task reads new alert events from the store (``events_after``, the same source
+a resuming client reads) and offers each, already serialised, to every dashboard's
+queue; the seat snapshot is offered the same way. Offering never waits: a dashboard
+whose queue is full has fallen behind, and is closed with code 1013 and the reason
+``"too slow, resume from id N"`` (N, the last event id written to it). Ingest and the
+engine therefore never wait for any dashboard.
+
+A dashboard that connects with ``since`` gets every event after it: it is registered
+first, then its writer reads ``events_after(since)`` from the store page by page, then
+sends what the feed queued meanwhile, skipping ids it has already sent. An event the
+feed read before the registration was committed before it, so the catch-up read holds
+it: nothing is missed, nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from voiceline.server.metrics import Metrics
+from voiceline.server.worker import StoreWorker
+
+log = logging.getLogger("voiceline.server")
+PAGE = 500
+CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_TIMEOUT_S = 5.0
+
+
+class Outgoing(NamedTuple):
+    text: str
+    event_id: int | None = None
+
+
+def alert_message(event: dict) -> str:
+    """The ``alert`` message of one stored event (see :mod:`voiceline.server`)."""
+    return json.dumps({"type": "alert", "event_id": event["event_id"], "event": event["type"],
+                       "time_s": event["time_s"], "alert": event["alert"]},
+                      ensure_ascii=False, allow_nan=False)
+
+
+class Dashboard:
+    """One connected dashboard: its socket, user, queue and resume cursor."""
+
+    def __init__(self, ws: WebSocket, user: Any, since: int, queue_size: int,
+                 token: str = "") -> None:
+        self.ws = ws
+        self.user = user
+        self.token = token
+        self.cursor = since
+        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(queue_size)
+        self.too_slow = asyncio.Event()
+        self.peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
+
+
+class DashboardHub:
+    """The connected dashboards and the feed that keeps them current."""
+
+    def __init__(self, worker: StoreWorker, store: Any, metrics: Metrics,
+                 queue_size: int) -> None:
+        self.worker = worker
+        self.store = store
+        self.metrics = metrics
+        self.queue_size = queue_size
+        self.clients: set[Dashboard] = set()
+        self.head = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.head = await self.worker.call(self.store.last_event_id)
+        self._task = asyncio.create_task(self._feed(), name="voiceline-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        """New events may be in the store: fan them out."""
+        self._wake.set()
+
+    def broadcast(self, text: str) -> None:
+        """Offer a message that is not an alert event (the seat snapshot) to everyone."""
+        for client in list(self.clients):
+            self.offer(client, Outgoing(text))
+
+    async def serve(self, client: Dashboard,
+                    on_message: Callable[[Dashboard, str], Awaitable[None]]) -> str:
+        """Run one dashboard until it leaves or is dropped; returns why it ended."""
+        self.clients.add(client)
+        self.metrics.dashboard_clients = len(self.clients)
+        writer = asyncio.create_task(self._write(client))
+        reader = asyncio.create_task(self._read(client, on_message))
+        slow = asyncio.create_task(client.too_slow.wait())
+        try:
+            done, _ = await asyncio.wait({writer, reader, slow},
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.clients.discard(client)
+            self.metrics.dashboard_clients = len(self.clients)
+            for task in (writer, reader, slow):
+                task.cancel()
+            await asyncio.gather(writer, reader, slow, return_exceptions=True)
+        if slow in done:
+            reason = f"too slow, resume from id {client.cursor}"
+            self.metrics.dashboards_dropped_slow += 1
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.ws.close(CLOSE_TOO_SLOW, reason), CLOSE_TIMEOUT_S)
+            return reason
+        if writer in done and writer.exception() is not None:
+            return f"send failed: {writer.exception()}"
+        return "disconnected"
+
+    def offer(self, client: Dashboard, item: Outgoing) -> None:
+        """Queue ``item`` for ``client`` without waiting; a full queue drops the client."""
+        if client.too_slow.is_set():
+            return
+        try:
+            client.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            client.too_slow.set()
+
+    async def _feed(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while True:
+                    events = await self.worker.call(self.store.events_after, self.head, PAGE)
+                    for event in events:
+                        item = Outgoing(alert_message(event), event["event_id"])
+                        for client in list(self.clients):
+                            self.offer(client, item)
+                        self.head = event["event_id"]
+                    self.metrics.alert_events_published += len(events)
+                    if len(events) < PAGE:
+                        break
+            except Exception:
+                log.exception("reading alert events for dashboards failed; retrying")
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    async def _write(self, client: Dashboard) -> None:
+        while True:  # catch up from the store
+            events = await self.worker.call(self.store.events_after, client.cursor, PAGE)
+            for event in events:
+                await client.ws.send_text(alert_message(event))
+                client.cursor = event["event_id"]
+            if len(events) < PAGE:
+                break
+        while True:
+            item = await client.queue.get()
+            if item.event_id is not None and item.event_id <= client.cursor:
+                continue
+            await client.ws.send_text(item.text)
+            if item.event_id is not None:
+                client.cursor = item.event_id
+
+    async def _read(self, client: Dashboard,
+                    on_message: Callable[[Dashboard, str], Awaitable[None]]) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                message = await client.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
+                await on_message(client, text)

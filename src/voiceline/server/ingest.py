@@ -1,0 +1,221 @@
+"""Ingest connections: bytes from the network into a parser, its events into calls.
+
+The server only moves bytes: the protocols are parsed by :mod:`capture.ingest`. One
+:class:`IngestConnection` per websocket or TCP connection acts on the parser's events:
+a call start is recorded and opened in the engine, audio is pushed to the engine, a
+call end (or the connection closing) ends the call. A fatal
+:class:`~capture.ingest.ProtocolError` closes that connection only — websocket code
+1008 with the reason, TCP by closing — and is logged; nothing else is disturbed.
+
+AudioSocket carries no credentials and no agent: the dialplan first binds the call's
+UUID to a seat and agent with ``POST /api/audiosocket/bind`` (ingest token), then opens
+the TCP socket. An unbound UUID is monitored as seat ``as-<8 hex>`` against the
+population baseline, unless ``audiosocket_require_binding`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from capture.ingest import (
+    Audio,
+    AudioForkParser,
+    AudioSocketParser,
+    Binding,
+    CallEnded,
+    CallStarted,
+    IngestStats,
+    ProtocolError,
+    TwilioParser,
+)
+from voiceline.server.calls import LiveCall
+
+log = logging.getLogger("voiceline.server")
+CLOSE_POLICY = 1008
+MAX_CLOSE_REASON_BYTES = 123
+WARNINGS_LOGGED = 5
+"""Non-fatal protocol errors logged per connection; the rest are only counted."""
+TCP_READ_BYTES = 64 * 1024
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to the 123 UTF-8 bytes a websocket close frame can carry."""
+    data = text.encode("utf-8")
+    if len(data) <= MAX_CLOSE_REASON_BYTES:
+        return text
+    return data[: MAX_CLOSE_REASON_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
+def make_parser(protocol: str, service: Any) -> Any:
+    if protocol == "audiofork":
+        return AudioForkParser()
+    if protocol == "twilio":
+        return TwilioParser()
+    if protocol == "audiosocket":
+        return AudioSocketParser(resolve=service.bindings.resolve)
+    raise ValueError(f"unknown ingest protocol {protocol!r}")
+
+
+class Bindings:
+    """AudioSocket UUID → seat and agent, set through REST before the call; in memory.
+
+    A binding is used once (when the call's socket opens) and expires after ``ttl_s``
+    if unused. Bindings do not survive a restart: the dialplan binds just before the
+    call.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[str, tuple[Binding, float]] = {}
+
+    def bind(self, call_uuid: str, binding: Binding, now_s: float | None = None) -> float:
+        """Store a binding; returns when it expires (unix s). ``ValueError`` for a bad UUID."""
+        now_s = time.time() if now_s is None else now_s
+        self._expire(now_s)
+        key = str(uuid.UUID(call_uuid))
+        self._items[key] = (binding, now_s + self.ttl_s)
+        return now_s + self.ttl_s
+
+    def resolve(self, call_uuid: str) -> Binding | None:
+        """The parser's ``resolve``: the binding of ``call_uuid`` (consumed), or None."""
+        self._expire(time.time())
+        found = self._items.pop(call_uuid, None)
+        return found[0] if found else None
+
+    def _expire(self, now_s: float) -> None:
+        for key in [k for k, (_, until) in self._items.items() if until <= now_s]:
+            del self._items[key]
+
+
+class IngestConnection:
+    """What one ingest connection does with its parser's events."""
+
+    def __init__(self, service: Any, protocol: str, peer: str, label: str) -> None:
+        self.service = service
+        self.protocol = protocol
+        self.parser = make_parser(protocol, service)
+        self.peer = peer
+        self.label = label
+        self.call: LiveCall | None = None
+        self.warnings = 0
+        self.opened_s = time.monotonic()
+        self._stats = IngestStats()
+        service.metrics.connections[protocol] += 1
+        log.info("ingest %s %s (token %r): connected", protocol, peer, label)
+
+    async def handle(self, events: list) -> str | None:
+        """Act on a parser's events; returns the reason when the connection must close."""
+        try:
+            for event in events:
+                if isinstance(event, Audio):
+                    if self.call is not None:
+                        self.service.calls.push(self.call, event)
+                elif isinstance(event, CallStarted):
+                    refused = await self._start(event)
+                    if refused:
+                        return refused
+                elif isinstance(event, CallEnded):
+                    await self._end(event.reason)
+                elif isinstance(event, ProtocolError):
+                    fatal = self._error(event)
+                    if fatal:
+                        return fatal
+        finally:
+            self._count()
+        return None
+
+    async def close(self, reason: str) -> None:
+        """The connection is gone: end its call with ``reason``, log one line."""
+        events = [CallEnded(e.call_id, reason) if isinstance(e, CallEnded) else e
+                  for e in self.parser.eof()]
+        with contextlib.suppress(Exception):
+            await self.handle(events)
+        if self.call is not None:
+            await self._end(reason)
+        self.service.metrics.connections[self.protocol] -= 1
+        stats = self.parser.stats
+        log.info("ingest %s %s: closed after %.1f s (%s); %d frames, %d errors", self.protocol,
+                 self.peer, time.monotonic() - self.opened_s, reason, stats.frames, stats.errors)
+
+    async def _start(self, started: CallStarted) -> str | None:
+        service = self.service
+        if (self.protocol == "audiosocket" and service.config.audiosocket_require_binding
+                and not started.params.get("bound")):
+            service.metrics.connections_refused["unbound"] += 1
+            return (f"AudioSocket call {started.call_id} was not bound to a seat; POST "
+                    "/api/audiosocket/bind before opening the socket")
+        try:
+            self.call = await service.calls.start(started)
+        except ValueError as exc:  # the store refused a field (too long, ...)
+            return f"cannot record the call: {exc}"
+        call = self.call
+        judged = (f"scored against the {call.baseline} baseline" if call.scored
+                  else f"not scored: {call.unscored_reason}")
+        renamed = f" (as {call.call_id})" if call.call_id != started.call_id else ""
+        log.info("ingest %s %s: call %s%s started on seat %s, agent %s, %d Hz %s; %s",
+                 self.protocol, self.peer, started.call_id, renamed, started.seat,
+                 started.agent or "unknown", started.fs_hz, "+".join(started.channels), judged)
+        return None
+
+    async def _end(self, reason: str) -> None:
+        call, self.call = self.call, None
+        if call is not None:
+            await self.service.calls.end(call, reason)
+
+    def _error(self, error: ProtocolError) -> str | None:
+        self.service.metrics.protocol_errors[(self.protocol, str(error.fatal).lower())] += 1
+        if error.fatal:
+            log.warning("ingest %s %s: protocol error, closing: %s", self.protocol, self.peer,
+                        error.reason)
+            return error.reason
+        self.warnings += 1
+        if self.warnings <= WARNINGS_LOGGED:
+            more = " (further warnings are only counted)" if self.warnings == WARNINGS_LOGGED \
+                else ""
+            log.warning("ingest %s %s: %s%s", self.protocol, self.peer, error.reason, more)
+        return None
+
+    def _count(self) -> None:
+        stats = self.parser.stats
+        self.service.metrics.add_parser_stats(self.protocol, stats, self._stats)
+        self._stats = replace(stats)
+
+
+async def start_audiosocket(service: Any, host: str, port: int) -> asyncio.Server:
+    """Listen for AudioSocket TCP connections on ``host:port``."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = writer.get_extra_info("peername")
+        peer = f"{address[0]}:{address[1]}" if address else "?"
+        conn = IngestConnection(service, "audiosocket", peer, "-")
+        reason = "connection closed by the peer"
+        service.audiosocket_writers.add(writer)
+        try:
+            while True:
+                data = await reader.read(TCP_READ_BYTES)
+                if not data:
+                    if service.stopping:
+                        reason = "server shutdown"
+                    break
+                fatal = await conn.handle(conn.parser.receive_bytes(data))
+                if fatal:
+                    reason = fatal
+                    break
+        except (ConnectionError, OSError) as exc:
+            reason = f"connection error: {exc}"
+        finally:
+            service.audiosocket_writers.discard(writer)
+            await conn.close(reason)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    server = await asyncio.start_server(serve, host, port)
+    log.info("AudioSocket listening on %s:%d", host, port)
+    return server

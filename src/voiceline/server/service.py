@@ -1,0 +1,213 @@
+"""The live service's parts, wired together: store, auth, engine, calls, dashboards.
+
+:class:`Service` is created and stopped by the app's lifespan; routes reach it as
+``request.app.state.service``. It owns the threads: the store thread
+(:class:`~voiceline.server.worker.StoreWorker`) and the engine thread
+(:class:`~voiceline.server.engine_runner.EngineRunner`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from voiceline import __version__
+from voiceline.auth import Auth
+from voiceline.server.alert_log import AlertRecorder
+from voiceline.server.baselines import BaselineBook
+from voiceline.server.calls import CallBook
+from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
+from voiceline.server.dashboards import DashboardHub
+from voiceline.server.engine_runner import EngineRunner
+from voiceline.server.ingest import Bindings, start_audiosocket
+from voiceline.server.metrics import Metrics
+from voiceline.server.worker import StoreWorker
+from voiceline.store import Store
+
+log = logging.getLogger("voiceline.server")
+RESTART_REASON = "server stopped while the call was live"
+SHUTDOWN_REASON = "server shutdown"
+
+
+def build_engine(config: ServerConfig, baselines: BaselineBook) -> Any:
+    """The :class:`emotion.engine.LiveEngine` the settings describe."""
+    from emotion.alerts import AlertConfig
+    from emotion.engine import LiveEngine
+    from emotion.scoring import VoiceModel
+
+    e = config.engine
+    return LiveEngine(
+        baselines=baselines, model=VoiceModel(e.model) if e.model else None,
+        alert_config=AlertConfig.from_dict(config.alerts), fs_hz=ENGINE_FS_HZ,
+        tick_s=e.tick_s, jitter_s=e.jitter_s, max_backlog_s=e.max_backlog_s,
+        group_size=e.group_size)
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy: NaN and infinities become None, numpy scalars plain numbers,
+    floats keep 4 decimals."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else None
+    return value
+
+
+class Service:
+    """Everything one ``voiceline serve`` process runs."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.started_s = time.time()
+        self.snapshots: dict[str, Any] = {}
+        self.engine: Any = None
+        self.audiosocket_server: asyncio.Server | None = None
+        self.audiosocket_writers: set[asyncio.StreamWriter] = set()
+        self.stopping = False
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        config = self.config
+        self.loop = asyncio.get_running_loop()
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.worker = StoreWorker()
+        self.store = await self.worker.call(Store, config.store_path)
+        self.auth = Auth(self.store, config.password_hasher)
+        self.baselines = BaselineBook(config.baselines_dir)
+        self.alert_recorder = AlertRecorder(self.store)
+        self.calls = CallBook(self)
+        ended = await self.worker.call(self.calls.recorder.end_all_open, RESTART_REASON,
+                                       time.time())
+        if ended:
+            log.warning("ended %d call(s) left live by the previous run (%s)", ended,
+                        RESTART_REASON)
+        self.hub = DashboardHub(self.worker, self.store, self.metrics, config.dashboard_queue)
+        await self.hub.start()
+        self.bindings = Bindings(config.audiosocket_binding_ttl_s)
+        if config.audiosocket_port is not None:
+            try:
+                self.audiosocket_server = await start_audiosocket(self, config.host,
+                                                                  config.audiosocket_port)
+            except OSError as exc:
+                await self.hub.stop()
+                await self.worker.call(self.store.close)
+                await asyncio.to_thread(self.worker.close)
+                raise RuntimeError(
+                    f"cannot listen for AudioSocket on {config.host}:"
+                    f"{config.audiosocket_port} ({exc.strerror}); choose another "
+                    "--audiosocket-port, or 0 for none") from None
+        self.engine = await asyncio.to_thread(build_engine, config, self.baselines)
+        self.runner = EngineRunner(self.engine, config.engine.tick_s, self._on_tick, self.loop)
+        self.runner.start()
+        self._spawn(self._snapshot_loop(), "voiceline-snapshots")
+        log.info("voiceline %s serving data from %s; scoring: %s", __version__,
+                 config.data_dir, self.baselines.status()["reason"] or "on")
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.audiosocket_server is not None:
+            self.audiosocket_server.close()
+        for call in list(self.calls.live.values()):
+            await self.calls.end(call, SHUTDOWN_REASON)
+        for writer in list(self.audiosocket_writers):  # uvicorn closes only its own
+            writer.close()
+        await asyncio.sleep(0)
+        await asyncio.to_thread(self.runner.stop)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.hub.stop()
+        await self.worker.call(self.calls.recorder.end_all_open, SHUTDOWN_REASON, time.time())
+        await self.worker.call(self.store.close)
+        await asyncio.to_thread(self.worker.close)
+        log.info("voiceline stopped")
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- engine results (on the loop) ---------------------------------------------------
+
+    def _on_tick(self, result: Any, latency_s: float) -> None:
+        metrics = self.metrics
+        metrics.tick.observe(latency_s)
+        metrics.tick_audio_s = float(getattr(result, "audio_s", 0.0) or 0.0)
+        metrics.tick_compute_s = float(getattr(result, "compute_s", 0.0) or 0.0)
+        self.snapshots = {s.seat_id: s for s in result.snapshots}
+        if result.events:
+            events = list(result.events)
+            for ev in events:
+                if ev.type == "opened":
+                    metrics.alerts_opened[(ev.kind, ev.severity)] += 1
+            future = self.worker.submit(self.alert_recorder.record, events)
+            future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self.hub.wake))
+
+    # -- the live wall ------------------------------------------------------------------
+
+    def seats(self) -> dict:
+        """The seat snapshot: every live call, scored or not, and the floor summary.
+
+        ``stress_index`` is the mean of the latest ``deviation`` over seats in a scored
+        call (None while there is none): one number for how far the floor's voices are
+        from their own usual, as the 12345 hotline's wall showed it.
+        """
+        seats = []
+        by_call = {c.call_id: c for c in self.calls.live.values()}
+        deviations = []
+        open_alerts = 0
+        for snap in self.snapshots.values():
+            entry = plain(snap)
+            call = by_call.get(snap.call_id)
+            entry["protocol"] = call.protocol if call else None
+            entry["scored"] = True
+            seats.append(entry)
+            if snap.deviation is not None and math.isfinite(snap.deviation):
+                deviations.append(float(snap.deviation))
+            open_alerts += len(snap.open_alerts)
+        shown = {s.call_id for s in self.snapshots.values()}
+        for call in self.calls.live.values():  # unscored, or not yet through a tick
+            if call.call_id not in shown:
+                seats.append({"seat_id": call.seat_id, "call_id": call.call_id,
+                              "agent_id": call.agent_id, "protocol": call.protocol,
+                              "scored": call.scored, "state": "starting" if call.scored
+                              else "unscored", "reason": call.unscored_reason})
+        seats.sort(key=lambda s: str(s["seat_id"]))
+        stress = round(sum(deviations) / len(deviations), 3) if deviations else None
+        return {"t": round(time.time(), 3), "seats": seats,
+                "floor": {"in_call": len(self.calls.live), "open_alerts": open_alerts,
+                          "stress_index": stress}}
+
+    async def _snapshot_loop(self) -> None:
+        period = self.config.snapshot_interval_s
+        while True:
+            await asyncio.sleep(period)
+            self.metrics.mark_rate(time.time())
+            if self.hub.clients:
+                with contextlib.suppress(ValueError):
+                    self.hub.broadcast(json.dumps({"type": "seats", **self.seats()},
+                                                  allow_nan=False))
+
+    async def health(self) -> dict:
+        scoring = await asyncio.to_thread(self.baselines.status)
+        return {"ok": True, "version": __version__, "seats": len(self.calls.live),
+                "dashboards": len(self.hub.clients),
+                "tick_latency": self.metrics.tick.summary(), "tick_s": self.config.engine.tick_s,
+                "engine_overruns": self.runner.overruns, "scoring": scoring,
+                "audiosocket_port": self.config.audiosocket_port,
+                "uptime_s": round(time.time() - self.started_s, 1)}
+

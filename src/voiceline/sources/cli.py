@@ -1,0 +1,110 @@
+"""``voiceline seat`` and ``voiceline simulate``: argument handling, signals, status lines.
+
+Ctrl-C (SIGINT) or SIGTERM stops a source cleanly: calls in progress are ended the
+protocol's way and connections closed. A second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from voiceline.cli import UserError
+from voiceline.sources.endpoints import SourceError, token_from_env
+
+__all__ = ["run_seat_cli", "run_simulate_cli"]
+
+
+def _setup_logging(command: str) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s voiceline {command}: %(message)s",
+                        datefmt="%H:%M:%S")
+
+
+def _stop_on_signals(stop) -> None:
+    """Call ``stop()`` on the first SIGINT/SIGTERM; the second SIGINT interrupts at once."""
+    loop = asyncio.get_running_loop()
+
+    def first() -> None:
+        logging.getLogger("voiceline.sources").info("stopping (Ctrl-C again to quit at once)")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, first)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+
+
+def run_seat_cli(args: argparse.Namespace) -> int:
+    """``voiceline seat``: stream this computer's headset until Ctrl-C."""
+    from voiceline.sources.seat import stream_seat
+
+    _setup_logging("seat")
+    device = args.device
+    if device is not None and device.isdecimal():
+        device = int(device)
+
+    async def main():
+        stop = asyncio.Event()
+        _stop_on_signals(stop.set)
+        return await stream_seat(args.server, args.agent, seat=args.seat, device=device,
+                                 token=token_from_env(args.token), fs_hz=args.rate, stop=stop)
+
+    try:
+        result = asyncio.run(main())
+    except SourceError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        return 130
+    c = result.counters
+    print(f"{c.frames_sent} frames sent in {len(result.call_ids)} call(s), "
+          f"{c.frames_dropped} dropped, {c.reconnects} reconnects", file=sys.stderr)
+    return 0
+
+
+def run_simulate_cli(args: argparse.Namespace) -> int:
+    """``voiceline simulate``: simulated seats (or replayed files) until Ctrl-C or --duration."""
+    from voiceline.sources.simulate import Simulation
+
+    _setup_logging("simulate")
+    agents = [a.strip() for a in args.agents.split(",")] if args.agents else None
+    try:
+        simulation = Simulation(
+            args.server,
+            seats=args.seats,
+            protocol=args.protocol,
+            token=token_from_env(args.token),
+            seed=args.seed,
+            duration_s=args.duration,
+            agitation_every_s=args.agitation_every or None,
+            low_energy_every_s=args.low_energy_every or None,
+            replay=args.replay,
+            agents=agents,
+            audiosocket=args.audiosocket,
+            run_id=args.run_id,
+            on_status=lambda stats: print(stats.line(), file=sys.stderr, flush=True),
+            status_every_s=args.status_every,
+        )
+    except (SourceError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+    async def main():
+        _stop_on_signals(simulation.stop)
+        return await simulation.run()
+
+    try:
+        result = asyncio.run(main())
+    except SourceError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        return 130
+    episodes = sum(len(call.episodes) for call in result.calls)
+    print(f"{len(result.calls)} calls streamed with {episodes} scheduled episodes",
+          file=sys.stderr)
+    return 0
