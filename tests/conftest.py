@@ -25,3 +25,23 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def psychoacoustics_data() -> Path:
     return shared_path("psychoacoustics")
+
+
+@pytest.fixture(scope="module")
+def chromium_browser():
+    """Headless Debian Chromium driven by Playwright, for one module of browser tests.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in
+    this thread while it is open, and other modules call ``asyncio.run``. Skips with the
+    reason when the ``playwright`` package or ``/usr/lib/chromium/chromium`` is missing
+    (``.ci/run`` installs both).
+    """
+    from test_console_support import chromium_or_skip, launch
+
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

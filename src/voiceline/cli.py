@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "unknown)")
     simulate.add_argument("--audiosocket", default=None, metavar="HOST:PORT",
                           help="AudioSocket listener (default the server's host, port 9092)")
+    simulate.add_argument("--frame-ms", type=int, default=20, metavar="MS",
+                          help="audio per message, 5-100 ms (default 20, as telephony "
+                               "platforms send; larger frames cost the server less)")
     simulate.add_argument("--status-every", type=float, default=5.0, metavar="S",
                           help="seconds between status lines (default 5)")
     simulate.add_argument("--run-id", default=None,

@@ -44,6 +44,9 @@ CALIBRATION_AUDIO_S = 100.0
 #: alerts a minute, enough to watch without drowning the feed.
 DEMO_AGITATION_EVERY_S = 1800.0
 DEMO_LOW_ENERGY_EVERY_S = 3600.0
+#: The demo's simulated seats send 100 ms of audio per message (telephony platforms send
+#: 20 ms): five times fewer messages for the one machine that runs everything.
+DEMO_FRAME_MS = 100
 
 
 def agent_ids(n_seats: int) -> list[str]:
@@ -109,8 +112,20 @@ def prepare_baselines(agents: list[str], seed: int, out: Path, *, workers: int =
     return out
 
 
-def _setup_accounts(data_dir: Path) -> str:
-    """Demo users and agents in the store; returns a fresh ingest token."""
+#: The demo floor: seats in consecutive blocks of 50 per team, and invented names.
+TEAMS = ("一组", "二组", "三组", "四组", "五组", "六组")
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = ("芳", "娜", "伟", "洋", "静", "磊", "敏", "强", "杰", "婷", "丽", "浩", "超", "琳",
+         "军", "颖", "霞", "涛", "燕", "鹏")
+
+
+def demo_name(index: int) -> str:
+    """A made-up agent name, distinct for the first 400 agents."""
+    return SURNAMES[index % len(SURNAMES)] + GIVEN[(index // len(SURNAMES)) % len(GIVEN)]
+
+
+def _setup_accounts(data_dir: Path, n_seats: int) -> str:
+    """Demo seats, agents and users in the store; returns a fresh ingest token."""
     from voiceline.auth import Auth
     from voiceline.server.config import STORE_FILE
     from voiceline.store import Store
@@ -118,7 +133,10 @@ def _setup_accounts(data_dir: Path) -> str:
     store = Store(data_dir / STORE_FILE)
     try:
         auth = Auth(store)
-        store.upsert_agent("A1001")
+        for i, agent in enumerate(agent_ids(n_seats)):
+            team = TEAMS[min(i // 50, len(TEAMS) - 1)]
+            store.upsert_seat(f"S{i + 1:03d}", team=team, label=f"座席 {i + 1}")
+            store.upsert_agent(agent, demo_name(i), team)
         for name, role, agent in DEMO_USERS:
             if store.find_login(name) is None:
                 auth.add_user(name, role, DEMO_PASSWORD, agent)
@@ -155,7 +173,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         prepare_baselines(agent_ids(args.seats), args.seed, data_dir / BASELINES_DIR,
                           workers=args.workers, log=log)
-        token = _setup_accounts(data_dir)
+        token = _setup_accounts(data_dir, args.seats)
         config = load_config(None, data_dir=str(data_dir), port=args.port,
                              audiosocket_port=None)
         server = uvicorn.Server(uvicorn_config(config, log_level="warning"))
@@ -176,7 +194,8 @@ def run_demo(args: argparse.Namespace) -> int:
                 [sys.executable, "-m", "voiceline", "simulate", "--server", url,
                  "--seats", str(args.seats), "--seed", str(args.seed),
                  "--agitation-every", str(args.agitation_every),
-                 "--low-energy-every", str(DEMO_LOW_ENERGY_EVERY_S), "--status-every", "30"],
+                 "--low-energy-every", str(DEMO_LOW_ENERGY_EVERY_S), "--status-every", "30",
+                 "--frame-ms", str(DEMO_FRAME_MS)],
                 env={**os.environ, "VOICELINE_INGEST_TOKEN": token})
             print(_banner(url, args.seats, data_dir, temporary), flush=True)
             if not args.no_browser:

@@ -88,6 +88,7 @@ def run_simulate_cli(args: argparse.Namespace) -> int:
             agents=agents,
             audiosocket=args.audiosocket,
             run_id=args.run_id,
+            frame_ms=args.frame_ms,
             on_status=lambda stats: print(stats.line(), file=sys.stderr, flush=True),
             status_every_s=args.status_every,
         )

@@ -1,0 +1,243 @@
+// The seat detail: the agent's live loudness, pitch and speaking rate over the last minutes
+// against the band of their own baseline, and the alerts of the current call.
+//
+// The band comes from GET /api/agents/{id}/baseline (median and 5/25/75/95 % quantiles per
+// feature, fetched once per agent). Pitch baselines are in semitones re 27.5 Hz (as the
+// engine measures them) and are drawn in hertz, as the live values come.
+
+import { api } from "./api.js";
+import { drawSeries } from "./charts.js";
+import { explainDrivers, formatDuration, t } from "./i18n.js";
+
+const MAX_WINDOW_S = 300;
+const MIN_WINDOW_S = 60;
+const F0_REF_HZ = 27.5;
+
+const CHARTS = [
+  { field: "loudness_sone", label: "detail.loudness", unit: "detail.unitSone",
+    baseline: ["loudness_mean_sone", "loudness_n5_sone", "loudness_sone"], convert: (v) => v },
+  { field: "f0_hz", label: "detail.pitch", unit: "detail.unitHz",
+    baseline: ["f0_median_st", "f0_hz"], convert: (v, name) => (name.endsWith("_st") ? F0_REF_HZ * 2 ** (v / 12) : v) },
+  { field: "speech_rate_syl_s", label: "detail.rate", unit: "detail.unitRate",
+    baseline: ["speech_rate_syl_s"], convert: (v) => v },
+];
+
+/**
+ * The band of one feature from a baseline in either of two shapes: the engine's JSON
+ * (feature_names + median/sigma lists + quantiles of lists) or a per-feature mapping
+ * ({features: {name: {median, sigma, q05, …}}} or {name: {…}}).
+ */
+export function bandOf(baseline, names, convert) {
+  if (!baseline) return null;
+  for (const name of names) {
+    let stats = null;
+    if (Array.isArray(baseline.feature_names)) {
+      const i = baseline.feature_names.indexOf(name);
+      if (i >= 0) {
+        const q = baseline.quantiles ?? {};
+        stats = { median: baseline.median?.[i], sigma: baseline.sigma?.[i], q05: q.q05?.[i], q25: q.q25?.[i], q75: q.q75?.[i], q95: q.q95?.[i] };
+      }
+    } else {
+      const table = baseline.features ?? baseline;
+      const entry = table[name];
+      if (entry && typeof entry === "object") {
+        const q = entry.quantiles ?? entry;
+        stats = { median: entry.median, sigma: entry.sigma, q05: q.q05, q25: q.q25, q75: q.q75, q95: q.q95 };
+      }
+    }
+    if (!stats || !Number.isFinite(stats.median)) continue;
+    const sigma = Number.isFinite(stats.sigma) ? stats.sigma : NaN;
+    // Without quantiles, the band is median ± 1.645 σ (5–95 % of a normal) and ± 0.674 σ.
+    const pick = (q, k) => (Number.isFinite(q) ? q : stats.median + k * sigma);
+    const raw = { q05: pick(stats.q05, -1.645), q25: pick(stats.q25, -0.674), median: stats.median,
+      q75: pick(stats.q75, 0.674), q95: pick(stats.q95, 1.645) };
+    const band = {};
+    for (const [key, value] of Object.entries(raw)) band[key] = convert(value, name);
+    return band;
+  }
+  return null;
+}
+
+export class SeatDetail {
+  /**
+   * @param {HTMLDialogElement} dialog
+   * @param {object} hooks  {history, latestSeat(seatId), seatInfo(seatId), agentName, agentTeam,
+   *   alertsOfCall(callId), now(), onAck(alert), onResolve(alert)}
+   */
+  constructor(dialog, hooks) {
+    this.dialog = dialog;
+    this.hooks = hooks;
+    this.seatId = null;
+    this.baselines = new Map(); // agent → baseline | null (none) | Promise
+    this.parts = {
+      title: dialog.querySelector("[data-part=title]"),
+      facts: dialog.querySelector("[data-part=facts]"),
+      charts: dialog.querySelector("[data-part=charts]"),
+      note: dialog.querySelector("[data-part=note]"),
+      alerts: dialog.querySelector("[data-part=alerts]"),
+    };
+    this.chartEls = CHARTS.map((spec) => {
+      const figure = document.createElement("figure");
+      figure.className = "chart";
+      figure.dataset.field = spec.field;
+      const caption = document.createElement("figcaption");
+      const name = document.createElement("span");
+      name.className = "chart-name";
+      const value = document.createElement("span");
+      value.className = "chart-value";
+      caption.append(name, value);
+      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("role", "img");
+      figure.append(caption, svg);
+      this.parts.charts.append(figure);
+      return { spec, figure, name, value, svg };
+    });
+    dialog.addEventListener("close", () => {
+      this.seatId = null;
+    });
+    this.parts.alerts.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (!button) return;
+      const alert = this.hooks.alert(Number(button.dataset.id));
+      if (!alert) return;
+      if (button.dataset.action === "ack") this.hooks.onAck(alert);
+      else this.hooks.onResolve(alert);
+    });
+  }
+
+  get isOpen() {
+    return this.dialog.open && this.seatId !== null;
+  }
+
+  open(seatId) {
+    this.seatId = seatId;
+    if (!this.dialog.open) this.dialog.showModal();
+    this.render();
+  }
+
+  close() {
+    if (this.dialog.open) this.dialog.close();
+  }
+
+  render() {
+    if (!this.isOpen) return;
+    const seatId = this.seatId;
+    const seat = this.hooks.latestSeat(seatId);
+    const info = this.hooks.seatInfo(seatId);
+    const agentId = seat?.agent_id ?? info?.agentId ?? null;
+    this.parts.title.textContent = t("detail.title", { seat: seatId });
+    const stateKey = info ? `state.${info.state}` : "state.idle";
+    const facts = [
+      [t("detail.agent"), agentId ? `${this.hooks.agentName(agentId)}${this.hooks.agentName(agentId) !== agentId ? ` · ${agentId}` : ""}` : "–"],
+      [t("detail.team"), info?.team || (agentId ? this.hooks.agentTeam(agentId) : "") || "–"],
+      [t("detail.state"), t(stateKey)],
+      [t("detail.call"), seat?.call_id ?? t("detail.noCall")],
+    ];
+    const dl = this.parts.facts;
+    if (dl.childElementCount !== facts.length * 2) {
+      dl.replaceChildren(...facts.flatMap(() => [document.createElement("dt"), document.createElement("dd")]));
+    }
+    facts.forEach(([key, value], i) => {
+      dl.children[2 * i].textContent = key;
+      dl.children[2 * i + 1].textContent = value;
+    });
+    const baseline = agentId ? this._baseline(agentId) : null;
+    const series = this.hooks.history.series(seatId);
+    const now = this.hooks.now();
+    // Show what has been gathered: from one minute up to the last five.
+    const windowS = Math.min(MAX_WINDOW_S, Math.max(MIN_WINDOW_S, series.t.length ? now - series.t[0] : 0));
+    const minutes = Math.round(windowS / 6) / 10;
+    for (const chart of this.chartEls) {
+      const { spec } = chart;
+      const band = baseline ? bandOf(baseline, spec.baseline, spec.convert) : null;
+      chart.name.textContent = `${t(spec.label)} (${t(spec.unit)})`;
+      const latest = seat?.[spec.field];
+      chart.value.textContent = typeof latest === "number" && Number.isFinite(latest) ? latest.toFixed(latest >= 100 ? 0 : 1) : "–";
+      chart.figure.dataset.outside = String(Boolean(band && typeof latest === "number"
+        && (latest > band.q95 || latest < band.q05)));
+      chart.svg.setAttribute("aria-label", `${t(spec.label)}: ${chart.value.textContent} ${t(spec.unit)}`);
+      drawSeries(chart.svg, {
+        t: series.t, values: series[spec.field], now, windowS, band,
+        nowLabel: t("detail.now"), startLabel: t("detail.ago", { m: minutes }),
+      });
+    }
+    let note = `${t("detail.window", { m: minutes })} · ${t("detail.band")}`;
+    if (seat?.scored === false) note = t("detail.unscored", { reason: seat.reason ?? "" });
+    else if (baseline === null && agentId && this.baselines.get(agentId) === null) note = t("detail.noBaseline");
+    this.parts.note.textContent = note;
+    this._renderAlerts(seat?.call_id, now);
+  }
+
+  _renderAlerts(callId, now) {
+    const list = this.parts.alerts;
+    const alerts = callId ? this.hooks.alertsOfCall(callId) : [];
+    const rows = alerts.map((alert) => {
+      const li = document.createElement("li");
+      li.className = "alert mini";
+      li.dataset.severity = alert.severity;
+      li.dataset.state = alert.state;
+      const seconds = Math.max(0, (alert.closed_s ?? now) - alert.opened_s);
+      const head = document.createElement("div");
+      head.className = "a-head";
+      head.textContent = `${t(`severity.${alert.severity}`)} · ${t(`kind.${alert.kind}`)} · ${
+        alert.state === "open" ? t("feed.ongoing", { d: formatDuration(seconds) }) : t("feed.ended", { d: formatDuration(seconds) })}`;
+      const why = document.createElement("p");
+      why.className = "a-why";
+      why.textContent = Array.isArray(alert.drivers) && alert.drivers.length
+        ? explainDrivers(alert.drivers, alert.agent_id ? this.hooks.agentName(alert.agent_id) : null, seconds,
+          undefined, false)
+        : alert.explanation ?? "";
+      li.append(head, why);
+      if (!alert.resolved_s && !alert.resolved_by) {
+        const actions = document.createElement("div");
+        actions.className = "a-actions";
+        if (!alert.acknowledged_s && !alert.acknowledged_by) actions.append(button("ack", alert.id, t("feed.ack")));
+        actions.append(button("resolve", alert.id, t("feed.resolve")));
+        li.append(actions);
+      } else {
+        const status = document.createElement("p");
+        status.className = "a-status";
+        status.textContent = t("feed.resolved", { user: alert.resolved_by ?? "", note: alert.resolution_note ?? "" });
+        li.append(status);
+      }
+      return li;
+    });
+    // Keep focus on a button that is redrawn (once a second) by restoring it afterwards.
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const key = focused ? `${focused.dataset.action}:${focused.dataset.id}` : null;
+    if (!rows.length) {
+      const empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = t("detail.noAlerts");
+      rows.push(empty);
+    }
+    list.replaceChildren(...rows);
+    if (key) list.querySelector(`button[data-action="${key.split(":")[0]}"][data-id="${key.split(":")[1]}"]`)?.focus();
+  }
+
+  _baseline(agentId) {
+    const known = this.baselines.get(agentId);
+    if (known === undefined) {
+      this.baselines.set(agentId, api(`/api/agents/${encodeURIComponent(agentId)}/baseline`)
+        .then((baseline) => {
+          this.baselines.set(agentId, baseline);
+          this.render();
+        })
+        .catch(() => {
+          this.baselines.set(agentId, null);
+          this.render();
+        }));
+      return null;
+    }
+    return known instanceof Promise ? null : known;
+  }
+}
+
+function button(action, id, text) {
+  const el = document.createElement("button");
+  el.type = "button";
+  el.dataset.action = action;
+  el.dataset.id = String(id);
+  el.textContent = text;
+  return el;
+}

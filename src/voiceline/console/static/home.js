@@ -1,0 +1,24 @@
+// The start page: sends each role to its page; a role without one yet is told so here.
+
+import { homeFor, logout, session, toLogin } from "./api.js";
+import { applyTo, roleName, t, toggleLang } from "./i18n.js";
+
+const user = session();
+if (!user) {
+  toLogin();
+} else if (homeFor(user.role) !== "/index.html") {
+  location.replace(homeFor(user.role));
+} else {
+  const render = () => {
+    applyTo(document);
+    document.getElementById("home-body").textContent = t("home.unavailableBody", { role: roleName(user.role) });
+    document.getElementById("signed-in").textContent = t("nav.signedInAs", { name: user.name, role: roleName(user.role) });
+  };
+  document.getElementById("lang").addEventListener("click", () => {
+    toggleLang();
+    render();
+  });
+  document.getElementById("logout").addEventListener("click", logout);
+  render();
+  document.getElementById("home").hidden = false;
+}

@@ -1,0 +1,397 @@
+// Interface strings in Simplified Chinese (default) and English; the choice is remembered.
+//
+// t(key, params) looks a key up in the current language ("{n}" placeholders are filled
+// from params); applyTo(root) fills every [data-i18n] element's text and every
+// [data-i18n-attr="attr:key,attr:key"] attribute. FEATURE_WORDS and explainDrivers mirror
+// emotion.alerts (the engine's plain-words explanations), so an alert reads the same in
+// the feed as in the engine's log, in either language (a browser test compares them).
+
+const STORAGE_KEY = "voiceline.lang";
+export const LANGS = ["zh", "en"];
+
+const STRINGS = {
+  zh: {
+    "app.name": "声线监测",
+    "app.wall": "值班长大屏",
+    "login.title": "登录",
+    "login.name": "用户名",
+    "login.password": "密码",
+    "login.submit": "登录",
+    "login.busy": "正在登录…",
+    "login.wrong": "用户名或密码不正确。",
+    "login.unreachable": "无法连接服务器，请稍后再试。",
+    "login.error": "登录失败：{detail}",
+    "login.expired": "登录已过期，请重新登录。",
+    "login.signedOut": "已退出登录。",
+    "nav.logout": "退出",
+    "nav.lang": "English",
+    "nav.langTitle": "Switch to English",
+    "nav.signedInAs": "{name}（{role}）",
+    "role.admin": "管理员",
+    "role.supervisor": "值班长",
+    "role.qa": "质检员",
+    "role.agent": "坐席",
+    "home.unavailable": "您的角色暂无可用页面",
+    "home.unavailableBody": "您以“{role}”身份登录。值班长大屏仅对值班长开放；{role}的页面尚未上线。",
+    "home.goWall": "打开值班长大屏",
+    "refused.title": "此页面不对您的角色开放",
+    "refused.body": "值班长大屏仅限值班长使用。您以“{role}”身份登录，服务器拒绝了该请求。",
+    "refused.switch": "切换用户",
+    "conn.connecting": "正在连接…",
+    "conn.live": "实时",
+    "conn.reconnecting": "正在重新连接…",
+    "conn.reconnectingIn": "连接中断，{s} 秒后重新连接…",
+    "conn.lastUpdate": "最后更新 {time}",
+    "strip.inCall": "通话中座席",
+    "strip.openAlerts": "未结束告警",
+    "strip.stress": "压力指数",
+    "strip.stressTitle": "全场坐席偏离各自基线的程度（最近 10 分钟趋势）",
+    "strip.seats": "座席总数",
+    "state.idle": "空闲",
+    "state.in_call": "通话中",
+    "state.speaking": "说话中",
+    "state.alert": "告警",
+    "filter.team": "班组",
+    "filter.allTeams": "全部班组",
+    "filter.state": "状态",
+    "filter.fit": "铺满屏幕",
+    "filter.shown": "显示 {n} / {total}",
+    "tile.deviation": "σ：与本人平时声音的偏离",
+    "kind.agitation": "情绪激动",
+    "kind.low_energy": "低能量",
+    "severity.warning": "警告",
+    "severity.critical": "严重",
+    "feed.title": "告警",
+    "feed.needsAction": "待处理",
+    "feed.all": "全部",
+    "feed.empty": "暂无告警",
+    "feed.seat": "座席 {seat}",
+    "feed.ongoing": "进行中 {d}",
+    "feed.ended": "已结束，持续 {d}",
+    "feed.ack": "确认",
+    "feed.resolve": "处理",
+    "feed.acked": "{user} 已确认",
+    "feed.resolved": "{user} 已处理：{note}",
+    "feed.resolvedNoNote": "{user} 已处理",
+    "feed.failed": "操作失败：{detail}",
+    "feed.openSeat": "查看座席",
+    "critical.banner": "{n} 条严重告警待确认",
+    "critical.show": "查看",
+    "sound.on": "声音：开",
+    "sound.off": "声音：关",
+    "sound.title": "严重告警时发出提示音（M 键切换）",
+    "sound.blocked": "点击页面任意处以启用提示音",
+    "resolve.title": "处理告警",
+    "resolve.outcome": "处理结果",
+    "resolve.note": "备注（可选）",
+    "resolve.submit": "提交",
+    "resolve.cancel": "取消",
+    "resolve.choose": "请选择处理结果。",
+    "resolve.noteJoin": "{outcome}：{text}",
+    "outcome.intervened": "已介入",
+    "outcome.recovered": "坐席自行恢复",
+    "outcome.caller": "来电人原因",
+    "outcome.false_alarm": "误报",
+    "outcome.other": "其他",
+    "detail.title": "座席 {seat}",
+    "detail.agent": "坐席",
+    "detail.team": "班组",
+    "detail.call": "通话",
+    "detail.state": "状态",
+    "detail.noCall": "当前无通话",
+    "detail.loudness": "响度",
+    "detail.pitch": "音高",
+    "detail.rate": "语速",
+    "detail.unitSone": "宋",
+    "detail.unitHz": "赫兹",
+    "detail.unitRate": "音节/秒",
+    "detail.band": "平时范围（5%–95%，深色 25%–75%，虚线为中位数）",
+    "detail.noBaseline": "该坐席尚无个人基线，无法显示平时范围。",
+    "detail.unscored": "本通话未评分：{reason}",
+    "detail.window": "最近 {m} 分钟",
+    "detail.now": "现在",
+    "detail.ago": "{m} 分钟前",
+    "detail.alerts": "本通话的告警",
+    "detail.noAlerts": "本通话暂无告警",
+    "detail.close": "关闭",
+    "detail.waiting": "等待数据…",
+    "duration.s": "{s} 秒",
+    "duration.ms": "{m} 分 {s} 秒",
+    "duration.hms": "{h} 小时 {m} 分",
+  },
+  en: {
+    "app.name": "Voiceline",
+    "app.wall": "Supervisor wall",
+    "login.title": "Sign in",
+    "login.name": "User name",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.busy": "Signing in…",
+    "login.wrong": "Wrong user name or password.",
+    "login.unreachable": "Cannot reach the server; try again shortly.",
+    "login.error": "Sign-in failed: {detail}",
+    "login.expired": "Your session has expired; please sign in again.",
+    "login.signedOut": "Signed out.",
+    "nav.logout": "Sign out",
+    "nav.lang": "中文",
+    "nav.langTitle": "切换到中文",
+    "nav.signedInAs": "{name} ({role})",
+    "role.admin": "admin",
+    "role.supervisor": "supervisor",
+    "role.qa": "QA",
+    "role.agent": "agent",
+    "home.unavailable": "No page is available for your role yet",
+    "home.unavailableBody": "You are signed in as {role}. The live wall is for supervisors; the {role} pages are not available yet.",
+    "home.goWall": "Open the live wall",
+    "refused.title": "This page is not available for your role",
+    "refused.body": "The live wall is for supervisors only. You are signed in as {role}, and the server refused the request.",
+    "refused.switch": "Switch user",
+    "conn.connecting": "Connecting…",
+    "conn.live": "Live",
+    "conn.reconnecting": "Reconnecting…",
+    "conn.reconnectingIn": "Connection lost; reconnecting in {s} s…",
+    "conn.lastUpdate": "Last update {time}",
+    "strip.inCall": "Seats in call",
+    "strip.openAlerts": "Open alerts",
+    "strip.stress": "Stress index",
+    "strip.stressTitle": "How far the floor as a whole sits from its baselines (trend over the last 10 minutes)",
+    "strip.seats": "Seats",
+    "state.idle": "Idle",
+    "state.in_call": "In call",
+    "state.speaking": "Speaking",
+    "state.alert": "Alert",
+    "filter.team": "Team",
+    "filter.allTeams": "All teams",
+    "filter.state": "State",
+    "filter.fit": "Fit to screen",
+    "filter.shown": "Showing {n} of {total}",
+    "tile.deviation": "σ: how far from the agent's own usual voice",
+    "kind.agitation": "Agitation",
+    "kind.low_energy": "Low energy",
+    "severity.warning": "Warning",
+    "severity.critical": "Critical",
+    "feed.title": "Alerts",
+    "feed.needsAction": "Needs action",
+    "feed.all": "All",
+    "feed.empty": "No alerts",
+    "feed.seat": "seat {seat}",
+    "feed.ongoing": "ongoing, {d}",
+    "feed.ended": "ended, lasted {d}",
+    "feed.ack": "Acknowledge",
+    "feed.resolve": "Resolve",
+    "feed.acked": "acknowledged by {user}",
+    "feed.resolved": "resolved by {user}: {note}",
+    "feed.resolvedNoNote": "resolved by {user}",
+    "feed.failed": "Failed: {detail}",
+    "feed.openSeat": "Open seat",
+    "critical.banner": "{n} critical alert(s) need attention",
+    "critical.show": "Show",
+    "sound.on": "Sound: on",
+    "sound.off": "Sound: off",
+    "sound.title": "Beep on critical alerts (M toggles)",
+    "sound.blocked": "Click anywhere to enable the alert sound",
+    "resolve.title": "Resolve alert",
+    "resolve.outcome": "Outcome",
+    "resolve.note": "Note (optional)",
+    "resolve.submit": "Resolve",
+    "resolve.cancel": "Cancel",
+    "resolve.choose": "Choose an outcome.",
+    "resolve.noteJoin": "{outcome}: {text}",
+    "outcome.intervened": "Intervened",
+    "outcome.recovered": "Agent recovered",
+    "outcome.caller": "Caller's doing",
+    "outcome.false_alarm": "False alarm",
+    "outcome.other": "Other",
+    "detail.title": "Seat {seat}",
+    "detail.agent": "Agent",
+    "detail.team": "Team",
+    "detail.call": "Call",
+    "detail.state": "State",
+    "detail.noCall": "no call now",
+    "detail.loudness": "Loudness",
+    "detail.pitch": "Pitch",
+    "detail.rate": "Speaking rate",
+    "detail.unitSone": "sone",
+    "detail.unitHz": "Hz",
+    "detail.unitRate": "syl/s",
+    "detail.band": "Usual range (5–95 %, darker 25–75 %, dashed: median)",
+    "detail.noBaseline": "This agent has no baseline of their own yet; no usual range to show.",
+    "detail.unscored": "This call is not scored: {reason}",
+    "detail.window": "last {m} min",
+    "detail.now": "now",
+    "detail.ago": "{m} min ago",
+    "detail.alerts": "Alerts of this call",
+    "detail.noAlerts": "No alerts on this call",
+    "detail.close": "Close",
+    "detail.waiting": "Waiting for data…",
+    "duration.s": "{s} s",
+    "duration.ms": "{m} min {s} s",
+    "duration.hms": "{h} h {m} min",
+  },
+};
+
+/** Per feature: words for a z above and below the agent's usual (emotion.alerts). */
+export const FEATURE_WORDS = {
+  en: {
+    loudness_n5_sone: ["louder", "quieter"],
+    loudness_mean_sone: ["louder", "quieter"],
+    sharpness_acum: ["sharper", "duller"],
+    roughness_asper: ["rougher", "smoother"],
+    fluctuation_vacil: ["more uneven", "steadier"],
+    f0_median_st: ["higher-pitched", "lower-pitched"],
+    f0_range_st: ["more varied pitch", "flatter pitch"],
+    speech_rate_syl_s: ["faster", "slower"],
+    pause_ratio: ["more pauses", "fewer pauses"],
+    spectral_balance: ["brighter", "darker"],
+    aperiodicity: ["hoarser", "clearer"],
+    f0_movement_st: ["jumpier pitch", "steadier pitch"],
+    vowel_centroid_hz: ["more open, effortful vowels", "more muffled vowels"],
+    vowel_tilt_db: ["softer voice quality", "more pressed voice"],
+    loudness_slope_sone_s: ["more abrupt loudness changes", "gentler loudness changes"],
+  },
+  zh: {
+    loudness_n5_sone: ["音量更大", "音量更小"],
+    loudness_mean_sone: ["音量更大", "音量更小"],
+    sharpness_acum: ["声音更尖", "声音更闷"],
+    roughness_asper: ["声音更粗糙", "声音更平滑"],
+    fluctuation_vacil: ["起伏更不均匀", "更平稳"],
+    f0_median_st: ["音调更高", "音调更低"],
+    f0_range_st: ["音调变化更大", "音调更平"],
+    speech_rate_syl_s: ["语速更快", "语速更慢"],
+    pause_ratio: ["停顿更多", "停顿更少"],
+    spectral_balance: ["音色更亮", "音色更暗"],
+    aperiodicity: ["声音更沙哑", "声音更清亮"],
+    f0_movement_st: ["音调跳动更多", "音调更稳"],
+    vowel_centroid_hz: ["元音更开、更用力", "元音更闷"],
+    vowel_tilt_db: ["发声更松", "发声更紧"],
+    loudness_slope_sone_s: ["音量变化更急", "音量变化更缓"],
+  },
+};
+
+function storedLang() {
+  try {
+    const value = localStorage.getItem(STORAGE_KEY);
+    return LANGS.includes(value) ? value : "zh";
+  } catch {
+    return "zh";
+  }
+}
+
+let current = storedLang();
+const listeners = new Set();
+
+export function lang() {
+  return current;
+}
+
+export function setLang(value) {
+  if (!LANGS.includes(value) || value === current) return;
+  current = value;
+  try {
+    localStorage.setItem(STORAGE_KEY, value);
+  } catch {
+    // private mode: the choice lasts for this page only
+  }
+  document.documentElement.lang = value === "zh" ? "zh-CN" : "en";
+  applyTo(document);
+  for (const listener of listeners) listener(value);
+}
+
+export function toggleLang() {
+  setLang(current === "zh" ? "en" : "zh");
+}
+
+/** Call ``listener(lang)`` after every language change. */
+export function onLangChange(listener) {
+  listeners.add(listener);
+}
+
+export function t(key, params) {
+  let text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  if (params) {
+    text = text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+  return text;
+}
+
+/** Fill [data-i18n] texts and [data-i18n-attr] attributes under ``root``. */
+export function applyTo(root) {
+  document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(",")) {
+      const [attr, key] = pair.split(":");
+      el.setAttribute(attr.trim(), t(key.trim()));
+    }
+  }
+}
+
+export function roleName(role) {
+  return t(`role.${role}`);
+}
+
+/** "7 秒", "2 分 5 秒" / "7 s", "2 min 5 s"; ``seconds`` is rounded and floored at 0. */
+export function formatDuration(seconds) {
+  const total = Math.max(0, Math.round(seconds));
+  if (total < 60) return t("duration.s", { s: total });
+  if (total < 3600) return t("duration.ms", { m: Math.floor(total / 60), s: total % 60 });
+  return t("duration.hms", { h: Math.floor(total / 3600), m: Math.floor((total % 3600) / 60) });
+}
+
+function signed(z) {
+  const text = Math.abs(z).toFixed(1);
+  // Python's "{:+.1f}" keeps the sign of a negative number rounded to zero ("-0.0").
+  return (z < 0 ? "-" : "+") + text;
+}
+
+/**
+ * The drivers of an alert in plain words, as emotion.alerts.explain_drivers says them.
+ *
+ * @param {Array<{feature: string, z: number}|[string, number]>} drivers
+ * @param {string|null} agent  the agent's label, or null for "usual"
+ * @param {number} durationS
+ * @param {string} [language]  "zh" or "en"; default the interface language
+ * @param {boolean} [withDuration]  end with "for N s" as the engine does (the feed shows
+ *   how long separately, so it leaves it off)
+ */
+export function explainDrivers(drivers, agent, durationS, language = current, withDuration = true) {
+  const words = FEATURE_WORDS[language];
+  const parts = [];
+  const said = new Set();
+  for (const driver of drivers) {
+    const [name, z] = Array.isArray(driver) ? driver : [driver.feature, driver.z];
+    if (typeof z !== "number" || !Number.isFinite(z)) continue;
+    const [up, down] = words[name] ?? [`${name} ↑`, `${name} ↓`];
+    const word = z > 0 ? up : down;
+    if (!said.has(word)) {
+      said.add(word);
+      parts.push([word, `${signed(z)} σ`]);
+    }
+  }
+  const seconds = Math.max(0, pyRound(durationS));
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  if (language === "zh") {
+    const whose = agent ? `${agent}平时` : "平时";
+    const span = minutes ? `${minutes} 分 ${rest} 秒` : `${rest} 秒`;
+    const tail = withDuration ? `，持续 ${span}` : "";
+    if (!parts.length) return `与${whose}相比没有哪一项特别突出${tail}`;
+    return `与${whose}相比：${parts.map(([w, z]) => `${w}（${z}）`).join("、")}${tail}`;
+  }
+  const whose = agent ? `${agent}'s usual` : "usual";
+  const span = minutes ? `${minutes} min ${rest} s` : `${rest} s`;
+  const tail = withDuration ? `, for ${span}` : "";
+  if (!parts.length) return `no single feature stands out from ${whose}${tail}`;
+  const items = parts.map(([w, z]) => `${w} (${z})`);
+  const listed = items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+  return `${listed} than ${whose}${tail}`;
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function pyRound(x) {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}

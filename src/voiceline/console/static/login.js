@@ -1,0 +1,66 @@
+// The login page: name and password → a session token, then the page of the user's role.
+
+import { ApiError, homeFor, login, session } from "./api.js";
+import { applyTo, t, toggleLang } from "./i18n.js";
+
+const form = document.getElementById("login-form");
+const errorBox = document.getElementById("login-error");
+const notice = document.getElementById("login-notice");
+const submit = document.getElementById("submit");
+const params = new URLSearchParams(location.search);
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = !text;
+}
+
+function showNotice() {
+  const reason = params.get("reason");
+  const key = reason === "expired" ? "login.expired" : reason === "signedOut" ? "login.signedOut" : null;
+  notice.hidden = !key;
+  if (key) notice.textContent = t(key);
+}
+
+/** Where to go after signing in: the page asked for (same origin only), else the role's. */
+function nextPage(role) {
+  const next = params.get("next");
+  if (next && next.startsWith("/") && !next.startsWith("//")) return next;
+  return homeFor(role);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = form.elements.name.value.trim();
+  const password = form.elements.password.value;
+  if (!name || !password) {
+    showError(t("login.wrong"));
+    return;
+  }
+  showError("");
+  submit.disabled = true;
+  submit.textContent = t("login.busy");
+  try {
+    const user = await login(name, password);
+    location.replace(nextPage(user.role));
+  } catch (error) {
+    if (error instanceof ApiError) {
+      showError(error.status === 401 || error.status === 403 ? t("login.wrong")
+        : t("login.error", { detail: error.detail }));
+    } else {
+      showError(t("login.unreachable"));
+    }
+    form.elements.password.select();
+  } finally {
+    submit.disabled = false;
+    submit.textContent = t("login.submit");
+  }
+});
+
+document.getElementById("lang").addEventListener("click", () => {
+  toggleLang();
+  showNotice();
+});
+
+applyTo(document);
+showNotice();
+if (session() && !params.get("reason")) location.replace(nextPage(session().role));

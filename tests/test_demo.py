@@ -1,0 +1,69 @@
+"""``voiceline demo`` starts the server with calibrated simulated agents and the seats
+streaming, prints where to log in, and stops cleanly on Ctrl-C, leaving nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from voiceline.server.testing import free_port
+
+
+def _get(url: str, token: str | None = None) -> dict:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def _login(url: str, name: str, password: str) -> str:
+    body = json.dumps({"name": name, "password": password}).encode()
+    request = urllib.request.Request(f"{url}/api/login", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["token"]
+
+
+def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
+    port = free_port()
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voiceline", "demo", "--seats", "3", "--port", str(port),
+         "--no-browser", "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 150
+        seats: list = []
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            try:
+                health = _get(f"{url}/healthz")
+            except OSError:
+                continue
+            assert health["scoring"]["enabled"], health
+            assert health["scoring"]["agents_with_baselines"] == 3
+            token = _login(url, "supervisor", "voiceline-demo")
+            seats = _get(f"{url}/api/seats", token).get("seats", [])
+            if seats:
+                break
+        assert seats, "no simulated seat reached the server"
+        assert {s["agent_id"] for s in seats} <= {"A1001", "A1002", "A1003"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
+    assert f"dashboard: {url}/" in out and "supervisor / voiceline-demo" in out
+    data_dir = Path(re.search(r"data:\s+(\S+)", out).group(1))
+    assert not data_dir.exists(), "the temporary data directory was left behind"
+    cached = list((tmp_path / "cache" / "voiceline" / "demo-baselines").glob("*/*.json"))
+    assert len(cached) == 3  # the next demo starts without calibrating again
