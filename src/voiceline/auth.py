@@ -111,15 +111,23 @@ class Auth:
         """
         check_password_policy(password)
         values.choice(role, "role", ROLES)
-        row = self.store.add_user(name, role, self.hasher.hash(password), agent_id,
+        row = self.store.add_user(name, role, self.hash_password(password), agent_id,
                                   now_s=now_s)
         return User(**row)
+
+    def hash_password(self, password: str) -> str:
+        """The stored form of a new password, after :func:`check_password_policy`.
+
+        Slow on purpose (Argon2id): a server runs it off its event loop and outside its
+        store thread, then stores the hash (``store.add_user``, ``set_password_hash``).
+        """
+        return self.hasher.hash(check_password_policy(password))
 
     def set_password(self, name: str, password: str, *, now_s: float | None = None) -> int:
         """Give a user a new password and sign out their sessions; returns how many."""
         check_password_policy(password)
         user = self.store.get_user(name)
-        return self.store.set_password_hash(user["id"], self.hasher.hash(password),
+        return self.store.set_password_hash(user["id"], self.hash_password(password),
                                             revoke_sessions=True, now_s=now_s)
 
     def authenticate(self, name: str, password: str) -> User | None:

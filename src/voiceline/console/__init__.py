@@ -1,4 +1,4 @@
-"""The web console: static pages (login, supervisor's live wall) served by the live service.
+"""The web console: static pages (login, live wall, admin page) served by the live service.
 
 Plain HTML, CSS and ES modules, no build step. :data:`STATIC_DIR` is the directory the
 server mounts at ``/``; ``index.html`` there sends each role to its page.

@@ -22,8 +22,12 @@ REST (session token as ``Authorization: Bearer``, except login and healthz)
     ``GET /api/alerts`` ?state&kind&severity&agent&seat&call&since&acknowledged&resolved
     &limit; ``GET /api/alerts/{id}``; ``POST /api/alerts/{id}/ack``;
     ``POST /api/alerts/{id}/resolve`` {note}; ``GET /api/calls`` ?agent&seat&since&until
-    &active&limit; ``GET /api/agents``; ``GET /api/agents/{id}/baseline``;
+    &active&limit; ``GET /api/agents`` (each with ``has_baseline`` and ``baseline``:
+    speech_s, n_windows, channel_type, level_profile, created, updated,
+    software_version, or null); ``GET /api/agents/{id}/baseline``;
     ``GET /api/seats``; ``POST /api/ingest-tokens`` {label, ttl_s} (admin);
+    ``GET /api/users``, ``POST /api/users`` {name, role, password, agent_id?},
+    ``POST /api/users/{name}/password`` {password} (admin; audited);
     ``POST /api/audiosocket/bind`` {uuid, seat, agent, channel} (ingest token);
     ``GET /healthz`` (no token); ``GET /metrics`` (ingest token, or admin/supervisor).
 Static

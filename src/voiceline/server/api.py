@@ -149,12 +149,15 @@ async def list_calls(
 
 @router.get("/api/agents")
 async def list_agents(user: SignedIn, service: ServiceDep) -> list[dict]:
-    """Registered agents, each with whether they have a baseline of their own."""
+    """Registered agents, each with whether they have a baseline of their own and, if so,
+    what it rests on (``baseline``: speech seconds, channel type, dates, software version;
+    None for an agent judged against the population baseline)."""
     agents = await service.worker.call(service.store.list_agents)
-    calibrated = await asyncio.to_thread(service.baselines.agents)
+    calibrated = await asyncio.to_thread(service.baselines.summaries)
     if user.role == "agent":
         agents = [a for a in agents if a["agent_id"] == user.agent_id]
-    return [{**a, "has_baseline": a["agent_id"] in calibrated} for a in agents]
+    return [{**a, "has_baseline": a["agent_id"] in calibrated,
+             "baseline": calibrated.get(a["agent_id"])} for a in agents]
 
 
 @router.get("/api/agents/{agent_id}/baseline")

@@ -56,6 +56,14 @@ class BaselineBook:
             self._refresh()
             return set(self._agents)
 
+    def summaries(self) -> dict[str, dict]:
+        """Per agent with a baseline of their own, what it rests on (for the admin page):
+        ``speech_s, n_windows, channel_type, level_profile, created, updated,
+        software_version``."""
+        with self._lock:
+            self._refresh()
+            return {agent: summary(base) for agent, base in self._agents.items()}
+
     def status(self) -> dict:
         """For ``/healthz``: whether scoring can run, and why not."""
         with self._lock:
@@ -82,3 +90,11 @@ class BaselineBook:
             self._population = population_baseline(found, channel_type=CHANNEL_TYPE)
         except BaselineError:
             self._population = None
+
+
+def summary(base: Baseline) -> dict:
+    """A baseline's metadata without its statistics."""
+    return {"speech_s": round(base.speech_s, 1), "n_windows": base.n_windows,
+            "channel_type": base.channel_type, "level_profile": base.level_profile,
+            "created": base.created, "updated": base.updated,
+            "software_version": base.software_version}

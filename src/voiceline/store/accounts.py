@@ -39,11 +39,14 @@ class AccountsMixin:
     """Store methods for users and tokens (mixed into :class:`Store`)."""
 
     def add_user(self, name: str, role: str, password_hash: str,
-                 agent_id: str | None = None, *, now_s: float | None = None) -> dict:
+                 agent_id: str | None = None, *, register_agent: bool = False,
+                 now_s: float | None = None) -> dict:
         """Create a user; prefer :meth:`voiceline.auth.Auth.add_user`, which hashes.
 
         A user with role ``agent`` must name a registered ``agent_id`` (the agent whose
-        reports they may see); other roles must not. Names are unique, ignoring case.
+        reports they may see); other roles must not. ``register_agent=True`` registers
+        an unknown ``agent_id`` in the same transaction, so that a refused user leaves no
+        agent behind. Names are unique, ignoring case.
 
         Returns the user as ``{id, name, role, agent_id, created_s}``.
         """
@@ -59,7 +62,10 @@ class AccountsMixin:
                                     "users are tied to an agent)")
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
-            if agent_id is not None:
+            if agent_id is not None and register_agent:
+                conn.execute("INSERT INTO agents (agent_id, created_s) VALUES (?, ?) "
+                             "ON CONFLICT (agent_id) DO NOTHING", (agent_id, now_s))
+            elif agent_id is not None:
                 require_agent(conn, agent_id)
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise ConflictError(f"a user named {name!r} already exists (names ignore "

@@ -112,5 +112,6 @@ export function wsUrl(path, params = {}) {
 
 /** Which page a role starts on. Roles without a page yet land on the home page's notice. */
 export function homeFor(role) {
-  return role === "supervisor" || role === "admin" ? "/wall.html" : "/index.html";
+  if (role === "admin") return "/admin.html";
+  return role === "supervisor" ? "/wall.html" : "/index.html";
 }

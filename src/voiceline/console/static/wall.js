@@ -326,6 +326,7 @@ async function main() {
     logout();
   });
   if (!WALL_ROLES.includes(user.role)) return showRefused(user.role);
+  $("to-admin").hidden = user.role !== "admin"; // the admin page checks again, as does the API
   alarm = new Alarm();
 
   grid = new TileGrid($("grid"), { onOpen: (seatId) => detail.open(seatId), agentName, agentTeam });

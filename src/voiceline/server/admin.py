@@ -1,0 +1,84 @@
+"""REST routes of the admin page: console users (list, add, reset a password).
+
+Admins only, checked by the :data:`~voiceline.server.deps.Admin` dependency; every
+change is written to the audit log with the acting admin's name before the answer goes
+out. Passwords are hashed in the default executor (Argon2id is slow on purpose), then
+stored in the store thread. Agents and their baselines are read through
+``GET /api/agents`` and ``GET /api/agents/{id}/baseline``, ingest tokens issued with
+``POST /api/ingest-tokens`` (:mod:`voiceline.server.api`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from voiceline.server.deps import Admin, ServiceDep
+from voiceline.store import ROLES, Store, values
+
+router = APIRouter()
+
+
+class NewUserBody(BaseModel):
+    # Role and lengths are checked by voiceline.auth and the store, whose messages say
+    # what is allowed (400); the limits here only bound what reaches them.
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=40)
+    password: str = Field(max_length=4096)
+    agent_id: str | None = Field(default=None, max_length=200)
+
+
+class PasswordBody(BaseModel):
+    password: str = Field(max_length=4096)
+
+
+def add_user(store: Store, admin: str, name: str, role: str, password_hash: str,
+             agent_id: str | None) -> dict:
+    """Create the user (registering an unknown agent with it, as ``voiceline user add``
+    does) and audit it; returns the user plus ``agent_registered``."""
+    known = agent_id is None or agent_id.strip() in {a["agent_id"] for a in store.list_agents()}
+    user = store.add_user(name, role, password_hash, agent_id, register_agent=True)
+    store.audit(admin, "add_user", f"user:{user['name']}",
+                {"role": user["role"], "agent_id": user["agent_id"], "via": "api",
+                 "agent_registered": not known})
+    return {**user, "agent_registered": not known}
+
+
+def set_password(store: Store, admin: str, user_id: int, name: str,
+                 password_hash: str) -> int:
+    """Replace the password, sign the user's sessions out and audit it; returns how many."""
+    revoked = store.set_password_hash(user_id, password_hash, revoke_sessions=True)
+    store.audit(admin, "reset_password", f"user:{name}", {"revoked_sessions": revoked,
+                                                          "via": "api"})
+    return revoked
+
+
+@router.get("/api/users")
+async def list_users(user: Admin, service: ServiceDep) -> list[dict]:
+    """Every console user by name: ``id, name, role, agent_id, created_s`` (no hashes)."""
+    return await service.worker.call(service.store.list_users)
+
+
+@router.post("/api/users", status_code=201)
+async def create_user(body: NewUserBody, user: Admin, service: ServiceDep) -> dict:
+    """Add a user (400: weak password, unknown role, agent_id missing or misplaced;
+    409: the name is taken). An agent-role user's unknown ``agent_id`` is registered."""
+    values.choice(body.role, "role", ROLES)  # before the slow hash
+    agent_id = body.agent_id if body.agent_id and body.agent_id.strip() else None
+    password_hash = await asyncio.to_thread(service.auth.hash_password, body.password)
+    return await service.worker.call(add_user, service.store, user.name, body.name,
+                                     body.role, password_hash, agent_id)
+
+
+@router.post("/api/users/{name}/password")
+async def reset_password(name: str, body: PasswordBody, user: Admin,
+                         service: ServiceDep) -> dict:
+    """Give a user a new password and sign out their sessions (404 for an unknown name,
+    400 for a weak password). Resetting one's own signs this session out too."""
+    target = await service.worker.call(service.store.get_user, name)
+    password_hash = await asyncio.to_thread(service.auth.hash_password, body.password)
+    revoked = await service.worker.call(set_password, service.store, user.name,
+                                        target["id"], target["name"], password_hash)
+    return {"name": target["name"], "revoked_sessions": revoked}
