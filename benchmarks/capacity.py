@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/capacity.py [--quick] [--seats N] [--seconds S] [--group-size G]
+                                  [--e2e-seats 50,100,150,200,300] [--sections engine,e2e,...]
 
 Sections (``SECTIONS``: each measures, adds lines to the table and keys to the last
 line; end-to-end server sections come after the engine's):
@@ -19,9 +20,21 @@ line; end-to-end server sections come after the engine's):
   Memory per seat: allocations traced (``tracemalloc``) while a second group of 64
   seats opens and plays (the first carries the one-off costs), the process's RSS growth
   over the same steps for context, and the transient peak of a tick above that.
+- **e2e** (:mod:`_capacity_e2e`): the real server on loopback, N simulated seats
+  streaming in real time from a child process, 10 dashboards in another: frames
+  received vs sent and lost anywhere, underrun, tick latency, CPU by thread and
+  process, and alert delivery from the engine's decision to the dashboards.
+  ``e2e_seats_zero_drop`` is the largest seat count tested that lost nothing;
+  ``alert_delivery_p99_ms`` is over every alert decision and dashboard of all phases.
+- **detection** (:mod:`_capacity_detection`): stereo calls with a known agitation
+  onset and calm calls, through the engine directly and faster than real time (the
+  same decisions): ``onset_to_alert_median_s``, ``false_alerts_per_agent_shift``.
 
 Prints a table and, as its last line, one JSON object with the key figures. ``--quick``
-(under a minute) measures 128 seats for 20 s; its numbers are indicative only.
+(about a minute) measures 128 seats for 20 s in the engine, one phase of 16 seats
+through the server and a few calls for detection; its numbers are indicative only.
+The default run takes about 8 minutes (more the first time: the demo's baselines for
+300 simulated agents are fitted once and cached).
 """
 
 from __future__ import annotations
@@ -50,6 +63,10 @@ from emotion.engine import LiveEngine  # noqa: E402
 from emotion.vad import StreamingVAD  # noqa: E402
 from emotion.voice import StreamingVoiceAnalyzer, analyse_clips  # noqa: E402
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _capacity_detection import detection_rows, detection_section, detection_summary  # noqa: E402
+from _capacity_e2e import e2e_rows, e2e_section, e2e_summary  # noqa: E402
 
 FS_HZ = 8000
 TICK_S = 0.25
@@ -248,26 +265,47 @@ def engine_summary(e: dict) -> dict:
 
 #: name → (measure(args) → report, rows(report) → table lines, summary(report) → keys of
 #: the last line). Sections run in this order; add end-to-end ones after "engine".
-SECTIONS = {"engine": (engine_section, engine_rows, engine_summary)}
+SECTIONS = {"engine": (engine_section, engine_rows, engine_summary),
+            "e2e": (e2e_section, e2e_rows, e2e_summary),
+            "detection": (detection_section, detection_rows, detection_summary)}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="128 seats, 20 s; under a minute")
+    parser.add_argument("--quick", action="store_true", help="small sizes; about a minute")
     parser.add_argument("--seats", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--group-size", type=int, default=64, help="seats per analyser group")
+    parser.add_argument("--e2e-seats", default="50,100,150,200,300",
+                        help="seat counts of the end-to-end phases (default 50,100,150,200,300)")
+    parser.add_argument("--switch-interval-ms", type=float, default=0.0,
+                        help="set the interpreter's GIL switch interval while the server runs "
+                             "(a diagnosis; default: leave Python's 5 ms)")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"which sections to run (default all: {','.join(SECTIONS)})")
     args = parser.parse_args(argv)
+    args.e2e_seats = [int(n) for n in args.e2e_seats.split(",")]
+    unknown = set(args.sections.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; "
+                     f"choose from {', '.join(SECTIONS)}")
     args.seats = args.seats or (128 if args.quick else 256)
     args.seconds = args.seconds or (20.0 if args.quick else 60.0)
     load = os.getloadavg()[0]
     report = {"mode": "quick" if args.quick else "full", "load_1min": round(load, 2)}
     rows, summary = [], dict(report)
+    times: dict[str, float] = {}
     for name, (measure, table_rows, keys) in SECTIONS.items():
+        if name not in args.sections.split(","):
+            continue
+        t0 = time.monotonic()
         report[name] = measure(args)
+        times[name] = time.monotonic() - t0
         rows += table_rows(report[name])
         summary |= keys(report[name])
     rows.append(("load average (1 min, at start)", f"{load:.2f}"))
+    rows.append(("wall time per section",
+                 ", ".join(f"{name} {seconds:.0f} s" for name, seconds in times.items())))
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
     print(json.dumps(summary))
