@@ -202,7 +202,8 @@ def e2e_section(args) -> dict:
         # The simulator renders its voice banks while the server starts.
         sim = Child("_capacity_sim.py", ["--server", server.url, "--max-seats", str(top),
                                          "--seed", str(SEED), "--caller-timbres",
-                                         "1" if args.quick else "4"],
+                                         "1" if args.quick else "4",
+                                         "--frame-ms", str(args.frame_ms)],
                     {"VOICELINE_INGEST_TOKEN": ingest}, tmp / "simulator.log")
         children.append(sim)
         server.start()
@@ -229,6 +230,7 @@ def e2e_section(args) -> dict:
     zero = [p["seats"] for p in phases if p["zero_drop"]]
     return {"plan": plan, "phases": phases, "setup_s": setup_s, "banks_s": banks["banks_s"],
             "switch_interval_ms": args.switch_interval_ms or 1e3 * switch_s,
+            "frame_ms": args.frame_ms,
             "seats_zero_drop": max(zero) if zero else 0, "seats_tested": top,
             "delivery_p50_ms": _percentile(delays, 50), "delivery_p99_ms": _percentile(delays, 99),
             "delivery_max_ms": max(delays) if delays else None, "deliveries": len(delays),

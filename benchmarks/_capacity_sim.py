@@ -63,14 +63,15 @@ class _Lag:
             self.max_s = max(self.max_s, stats.max_lag_s)
 
 
-async def phase(server: str, token: str, command: dict, seed: int, caller_timbres: int) -> dict:
+async def phase(server: str, token: str, command: dict, seed: int, caller_timbres: int,
+                frame_ms: int = 20) -> dict:
     duration_s = command["duration_s"]
     feed = floor(command["seats"], seed, caller_timbres, command.get("agitation_every_s"),
                  duration_s + 5.0)
     lag = _Lag(command.get("warmup_s", 0.0))
     simulation = Simulation(server, protocol="audiofork", token=token, floor=feed,
                             duration_s=duration_s, run_id=command.get("run_id"),
-                            on_status=lag, status_every_s=0.5)
+                            on_status=lag, status_every_s=0.5, frame_ms=frame_ms)
     cpu0, t0 = time.process_time(), time.monotonic()
     _say(event="started", wall_s=time.time())
     result = await simulation.run()
@@ -91,6 +92,7 @@ def main() -> int:
     parser.add_argument("--max-seats", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--caller-timbres", type=int, default=4)
+    parser.add_argument("--frame-ms", type=int, default=20)
     args = parser.parse_args()
     token = os.environ[TOKEN_ENV]
     t0 = time.monotonic()
@@ -99,7 +101,7 @@ def main() -> int:
     for line in sys.stdin:
         if line.strip():
             _say(**asyncio.run(phase(args.server, token, json.loads(line), args.seed,
-                                     args.caller_timbres)))
+                                     args.caller_timbres, args.frame_ms)))
     return 0
 
 

@@ -278,6 +278,9 @@ def main(argv=None) -> int:
     parser.add_argument("--group-size", type=int, default=64, help="seats per analyser group")
     parser.add_argument("--e2e-seats", default="50,100,150,200,300",
                         help="seat counts of the end-to-end phases (default 50,100,150,200,300)")
+    parser.add_argument("--frame-ms", type=int, default=20,
+                        help="audio per ingest message in the e2e section (default 20, as "
+                             "telephony platforms send; the demo's seats send 100)")
     parser.add_argument("--switch-interval-ms", type=float, default=0.0,
                         help="set the interpreter's GIL switch interval while the server runs "
                              "(a diagnosis; default: leave Python's 5 ms)")

@@ -239,11 +239,25 @@ def test_an_agitation_episode_raises_an_alert_that_supervisors_handle(new_page, 
 
 
 def test_seat_detail_opens_by_keyboard_with_the_agents_band(new_page, floor, tmp_path):
+    # Seats whose agent the server has already heard (loudness measured) before the page opens.
+    history = floor.server.service.history
+
+    def heard() -> list[str]:
+        return [s for s in seat_ids(N_LIVE)
+                if sum(p["loudness_sone"] is not None for p in history.points(s)) >= 3]
+
+    deadline = time.monotonic() + 30
+    while len(heard()) < N_LIVE // 2:
+        assert time.monotonic() < deadline, "the simulated seats were not scored in time"
+        time.sleep(0.5)
+    opened_s = time.time()
+    earlier = heard()
     page = wall_of(new_page)
-    page.wait_for_function("""() => [...document.querySelectorAll('.tile[data-state=speaking],'
-        + '.tile[data-state=alert]')].length > 0""", timeout=30_000)
-    seat = page.evaluate("""() => document.querySelector(
-        '.tile[data-state=speaking], .tile[data-state=alert]').dataset.seat""")
+    busy = " ".join(f".tile[data-seat={s}][data-state={state}]," for s in earlier
+                    for state in ("speaking", "alert")).rstrip(",")
+    page.wait_for_function(f"() => document.querySelector('{busy}') !== null",
+                           timeout=30_000)
+    seat = page.evaluate(f"() => document.querySelector('{busy}').dataset.seat")
     page.locator(".tile").first.focus()
     for _ in range(int(seat[1:]) - 1):  # arrows move along the wall
         page.keyboard.press("ArrowRight")
@@ -262,6 +276,22 @@ def test_seat_detail_opens_by_keyboard_with_the_agents_band(new_page, floor, tmp
     band = page.evaluate("""() => { const r = document.querySelector(
         '#detail [data-field=f0_hz] .band-outer'); return Number(r.getAttribute('height')); }""")
     assert band > 5, "the pitch band has a height"
+    # The traces reach back before the page opened: the server's history of the seat, merged
+    # with what the page gathered (one sample per snapshot time).
+    page.wait_for_function("""([seat, openedS]) => {
+        const t = window.__voiceline.history.series(seat).t;
+        return t.length > 0 && t[0] < openedS - 1; }""", arg=[seat, opened_s], timeout=5_000)
+    drawn = page.evaluate("""([seat, openedS]) => {
+        window.__voiceline.detail.render();
+        const series = window.__voiceline.history.series(seat);
+        const path = document.querySelector('#detail [data-field=loudness_sone] .series');
+        const drawn = ((path.getAttribute('d') || '').match(/[ML]/g) || []).length;
+        return {times: series.t, drawn, own: series.t.filter((t, i) => t >= openedS
+            && Number.isFinite(series.loudness_sone[i])).length}; }""",
+        [seat, opened_s])
+    times = drawn["times"]
+    assert times == sorted(set(times)), "merged, in time order, once each"
+    assert drawn["drawn"] > drawn["own"], "the loudness trace has points from before the page"
     screenshot(page, tmp_path, "console-seat-detail.png")
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")

@@ -25,7 +25,13 @@ REST (session token as ``Authorization: Bearer``, except login and healthz)
     &active&limit; ``GET /api/agents`` (each with ``has_baseline`` and ``baseline``:
     speech_s, n_windows, channel_type, level_profile, created, updated,
     software_version, or null); ``GET /api/agents/{id}/baseline``;
-    ``GET /api/seats``; ``POST /api/ingest-tokens`` {label, ttl_s} (admin);
+    ``GET /api/seats``; ``GET /api/seats/{id}/history`` ?since (unix s) → {seat_id,
+    call_id, agent_id, points: [{t, call_id, loudness_sone, f0_hz, speech_rate_syl_s,
+    agitation, low_energy, deviation, agent_speaking}]} (admin/supervisor/qa): the
+    seat's ``seats`` snapshot points of the last ``seat_history_s`` (600 s), oldest
+    first, NaN as null, kept in memory (lost at a restart) and started over when
+    another agent sits down; 404 for a seat neither live nor in the store;
+    ``POST /api/ingest-tokens`` {label, ttl_s} (admin);
     ``GET /api/users``, ``POST /api/users`` {name, role, password, agent_id?},
     ``POST /api/users/{name}/password`` {password} (admin; audited);
     ``POST /api/audiosocket/bind`` {uuid, seat, agent, channel} (ingest token);

@@ -187,6 +187,27 @@ async def seats(user: Staff, service: ServiceDep,
     return snapshot
 
 
+@router.get("/api/seats/{seat_id}/history")
+async def seat_history(
+    seat_id: str, user: Staff, service: ServiceDep,
+    since: float | None = Query(None, description="points at or after (unix s)"),
+) -> dict:
+    """The seat's snapshot points of the last minutes (``seat_history_s``), oldest first:
+    what the seat detail draws, for a page that was not open to see them.
+
+    ``agent_id`` is the agent the points are of (a seat's history starts over when
+    another agent sits down); ``call_id`` the seat's live call, None between calls.
+    """
+    if seat_id not in service.history and service.seat_call(seat_id) is None:
+        seats = await service.worker.call(service.store.list_seats)
+        if not any(s["seat_id"] == seat_id for s in seats):
+            raise HTTPException(404, f"unknown seat {seat_id!r}; GET /api/seats?all=1 lists "
+                                     "the seats")
+    return {"seat_id": seat_id, "call_id": service.seat_call(seat_id),
+            "agent_id": service.history.agent_of(seat_id),
+            "points": service.history.points(seat_id, since)}
+
+
 # -- ingest administration ----------------------------------------------------------------
 
 @router.post("/api/ingest-tokens", status_code=201)

@@ -19,6 +19,7 @@ default, an unknown key is an error that names it::
     max_message_bytes = 131072       # websocket frames; the parsers have their own limits
     dashboard_queue = 256            # messages a dashboard may lag before it is dropped
     snapshot_interval_s = 1.0
+    seat_history_s = 600.0           # snapshot points kept per seat for the seat detail
     session_ttl_s = 43200
     audiosocket_binding_ttl_s = 3600
 
@@ -93,6 +94,9 @@ class ServerConfig:
         Messages a dashboard may fall behind before it is dropped ("too slow").
     snapshot_interval_s : float
         Period of the ``seats`` message to dashboards.
+    seat_history_s : float
+        How far back ``GET /api/seats/{id}/history`` reaches: each seat keeps the last
+        ``seat_history_s / snapshot_interval_s`` snapshot points in memory.
     session_ttl_s : float
         Lifetime of a login.
     audiosocket_binding_ttl_s : float
@@ -112,6 +116,7 @@ class ServerConfig:
     max_message_bytes: int = 128 * 1024
     dashboard_queue: int = 256
     snapshot_interval_s: float = 1.0
+    seat_history_s: float = 600.0
     session_ttl_s: float = 12 * 3600.0
     audiosocket_binding_ttl_s: float = 3600.0
     engine: EngineSettings = EngineSettings()
@@ -137,7 +142,8 @@ class ServerConfig:
             problems.append(f"max_message_bytes must be >= 4096, got {self.max_message_bytes}")
         if self.dashboard_queue < 2:
             problems.append(f"dashboard_queue must be >= 2, got {self.dashboard_queue}")
-        for name in ("snapshot_interval_s", "session_ttl_s", "audiosocket_binding_ttl_s"):
+        for name in ("snapshot_interval_s", "seat_history_s", "session_ttl_s",
+                     "audiosocket_binding_ttl_s"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         e = self.engine

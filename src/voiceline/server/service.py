@@ -27,6 +27,7 @@ from voiceline.server.dashboards import DashboardHub
 from voiceline.server.engine_runner import EngineRunner
 from voiceline.server.ingest import Bindings, start_audiosocket
 from voiceline.server.metrics import Metrics
+from voiceline.server.seat_history import SeatHistory
 from voiceline.server.worker import StoreWorker
 from voiceline.store import Store
 
@@ -73,6 +74,8 @@ class Service:
         self.metrics = Metrics()
         self.started_s = time.time()
         self.snapshots: dict[str, Any] = {}
+        self.history = SeatHistory(config.seat_history_s, max(1, math.ceil(
+            round(config.seat_history_s / config.snapshot_interval_s, 6))))
         self.engine: Any = None
         self.audiosocket_server: asyncio.Server | None = None
         self.audiosocket_writers: set[asyncio.StreamWriter] = set()
@@ -192,14 +195,25 @@ class Service:
                 "floor": {"in_call": len(self.calls.live), "open_alerts": open_alerts,
                           "stress_index": stress}}
 
+    def seat_call(self, seat_id: str) -> str | None:
+        """The id of the seat's live call (the latest, if two overlap), or None."""
+        calls = [c for c in self.calls.live.values() if c.seat_id == seat_id]
+        return max(calls, key=lambda c: c.started_s).call_id if calls else None
+
     async def _snapshot_loop(self) -> None:
+        """Every ``snapshot_interval_s``: the ``seats`` message to the dashboards, and the
+        same snapshot into each seat's history (kept whether anyone watches or not)."""
         period = self.config.snapshot_interval_s
         while True:
             await asyncio.sleep(period)
             self.metrics.mark_rate(time.time())
+            if not (self.hub.clients or self.calls.live or len(self.history)):
+                continue
+            snapshot = self.seats()
+            self.history.add(snapshot["t"], snapshot["seats"])
             if self.hub.clients:
                 with contextlib.suppress(ValueError):
-                    self.hub.broadcast(json.dumps({"type": "seats", **self.seats()},
+                    self.hub.broadcast(json.dumps({"type": "seats", **snapshot},
                                                   allow_nan=False))
 
     async def health(self) -> dict:

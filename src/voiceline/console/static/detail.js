@@ -1,9 +1,11 @@
 // The seat detail: the agent's live loudness, pitch and speaking rate over the last minutes
 // against the band of their own baseline, and the alerts of the current call.
 //
-// The band comes from GET /api/agents/{id}/baseline (median and 5/25/75/95 % quantiles per
-// feature, fetched once per agent). Pitch baselines are in semitones re 27.5 Hz (as the
-// engine measures them) and are drawn in hertz, as the live values come.
+// The traces are the page's own history of the seat snapshots, completed on opening with
+// the server's (GET /api/seats/{id}/history), so that they reach back before the page was
+// opened. The band comes from GET /api/agents/{id}/baseline (median and 5/25/75/95 %
+// quantiles per feature, fetched once per agent). Pitch baselines are in semitones re
+// 27.5 Hz (as the engine measures them) and are drawn in hertz, as the live values come.
 
 import { api } from "./api.js";
 import { drawSeries } from "./charts.js";
@@ -113,6 +115,19 @@ export class SeatDetail {
     this.seatId = seatId;
     if (!this.dialog.open) this.dialog.showModal();
     this.render();
+    this._loadHistory(seatId);
+  }
+
+  /** Merge the server's last minutes of the seat into the page's history, then redraw. */
+  _loadHistory(seatId) {
+    const since = Math.floor(this.hooks.now() - MAX_WINDOW_S);
+    api(`/api/seats/${encodeURIComponent(seatId)}/history?since=${since}`)
+      .then((body) => {
+        if (!Array.isArray(body?.points)) return;
+        const merged = this.hooks.history.merge(seatId, body.agent_id ?? null, body.points);
+        if (merged && this.seatId === seatId) this.render();
+      })
+      .catch(() => {}); // the page's own history still shows
   }
 
   close() {
