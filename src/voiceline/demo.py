@@ -145,6 +145,14 @@ def _setup_accounts(data_dir: Path, n_seats: int) -> str:
         store.close()
 
 
+def _has_display() -> bool:
+    """A graphical session to open a browser in (without one, Python's webbrowser would
+    start a text browser such as lynx in this terminal)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
     return (f"\nVoiceline demo: {seats} simulated seats streaming live.\n"
             f"  dashboard: {url}/\n"
@@ -198,7 +206,7 @@ def run_demo(args: argparse.Namespace) -> int:
                  "--frame-ms", str(DEMO_FRAME_MS)],
                 env={**os.environ, "VOICELINE_INGEST_TOKEN": token})
             print(_banner(url, args.seats, data_dir, temporary), flush=True)
-            if not args.no_browser:
+            if not args.no_browser and _has_display():
                 import webbrowser
 
                 with contextlib.suppress(Exception):
