@@ -15,7 +15,8 @@ What it does, in order:
 5. ``--seats`` simulated seats (``voiceline simulate``, audio-fork protocol) in a child
    process, so the simulator and the server each get a core;
 6. the dashboard URL and the login, printed; the browser opened unless
-   ``--no-browser``. Ctrl-C stops the simulator, then the server, then cleans up.
+   ``--no-browser`` (and where there is no graphical session). Ctrl-C stops the
+   simulator, then the server, then cleans up.
 """
 
 from __future__ import annotations
