@@ -51,7 +51,7 @@ class CallStarted:
         The call's identifier in the sending system (FreeSWITCH/Asterisk UUID, Twilio
         call SID).
     seat : str
-        The seat (position) the call is on; a protocol-specific placeholder when the
+        The seat (position) the call is on; a protocol-specific default name when the
         sender did not say (see each protocol module).
     agent : str or None
         The agent's identifier, or None when unknown (the server then scores the call

@@ -15,7 +15,7 @@ for agents, so 300 agents need at most 72 banks of about 1.5 MB each (callers 12
 Entry points: :func:`render_call` (a whole call, with its ground truth),
 :class:`Seat` and :class:`Floor` (endless streams of calls, read in chunks),
 :func:`calibration_audio` (an agent's ordinary speech, to fit a baseline).
-``python -m capture.simulator`` measures the build time and the streaming speed.
+``benchmarks/simulator.py`` measures the build time and the streaming speed.
 """
 
 from .banks import BANK_LEVEL_DBFS, VoiceBank, clear_banks, prepare_banks, voice_bank

@@ -137,21 +137,26 @@ export class LiveConnection {
     };
   }
 
-  async _checkSession() {
+  // Whether the session is still good; if not, stop for good and say so. Network
+  // trouble counts as good: keep trying.
+  async _sessionStillValid() {
     let valid = true;
     try {
       valid = await this.probe();
     } catch {
-      valid = true; // network trouble: keep trying
+      valid = true;
     }
     if (!valid) {
       this._stopped = true;
       clearInterval(this._staleTimer);
       this._setStatus(STATUS.stopped);
       this.onUnauthorized();
-      return;
     }
-    this._retry();
+    return valid;
+  }
+
+  async _checkSession() {
+    if (await this._sessionStillValid()) this._retry();
   }
 
   _retry() {
@@ -170,20 +175,7 @@ export class LiveConnection {
   }
 
   async _probeThenConnect() {
-    let valid = true;
-    try {
-      valid = await this.probe();
-    } catch {
-      valid = true;
-    }
-    if (!valid) {
-      this._stopped = true;
-      clearInterval(this._staleTimer);
-      this._setStatus(STATUS.stopped);
-      this.onUnauthorized();
-      return;
-    }
-    this._connect();
+    if (await this._sessionStillValid()) this._connect();
   }
 
   _checkStale() {

@@ -1,6 +1,6 @@
 """Measure the simulator: bank build time and streaming speed of a floor.
 
-Usage: ``python -m capture.simulator [--seats 300] [--seconds 60] [--workers 2]``.
+Usage: ``python benchmarks/simulator.py [--seats 300] [--seconds 60] [--workers 2]``.
 Prints the wall time to build the floor (its banks) and, for several read sizes, how
 many seat-seconds ``Floor.read`` produces per CPU-second of this process.
 """
@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from capture.simulator import Floor, clear_banks
 from capture.telephone import LINE_FS_HZ
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m capture.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="benchmarks/simulator.py", description=__doc__)
     parser.add_argument("--seats", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=60.0, help="simulated time per size")
     parser.add_argument("--workers", type=int, default=2, help="processes building banks")
