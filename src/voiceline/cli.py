@@ -307,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_token.add_argument("--data", default=None, metavar="DIR", help=data_help)
     user.set_defaults(func=_cmd_user)
 
+    from voiceline.qa_cli import add_parser as add_qa_parser
+
+    add_qa_parser(sub)
+
     from voiceline.demo import add_parser as add_demo_parser
 
     add_demo_parser(sub)

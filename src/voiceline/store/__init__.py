@@ -1,7 +1,8 @@
 """The embedded store of the live service: SQLite in WAL mode, with versioned migrations.
 
-:class:`Store` holds agents, seats, calls, alerts with their event log, users, tokens and
-the audit log. Times are unix seconds (floats) passed in by the caller, default now.
+:class:`Store` holds agents, seats, calls, alerts with their event log, pre-inspection
+results with reviewers' verdicts, users, tokens and the audit log. Times are unix
+seconds (floats) passed in by the caller, default now.
 Bad input raises :class:`InvalidInputError` (a ``ValueError``), unknown ids
 :class:`NotFoundError` (a ``KeyError``), requests the state forbids :class:`ConflictError`
 (a ``ValueError``); in each case nothing stored changes.
@@ -34,6 +35,7 @@ from voiceline.store.errors import (
     SchemaError,
     StoreError,
 )
+from voiceline.store.qa import VERDICTS, QaMixin
 from voiceline.store.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SEVERITIES",
     "TOKEN_KINDS",
+    "VERDICTS",
     "ConflictError",
     "InvalidInputError",
     "NotFoundError",
@@ -53,7 +56,7 @@ __all__ = [
 ]
 
 
-class Store(CallsMixin, AlertsMixin, AccountsMixin, AuditMixin, Database):
+class Store(CallsMixin, AlertsMixin, QaMixin, AccountsMixin, AuditMixin, Database):
     """An open Voiceline store; see the module docstring and each mixin's methods.
 
     Parameters

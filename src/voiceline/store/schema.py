@@ -135,8 +135,50 @@ _V2_ALERTS = sql_migration(
     "CREATE INDEX alert_events_alert ON alert_events (alert_id, event_id)",
 )
 
+_V3_QA = sql_migration(
+    "pre-inspection results, flags and reviewers' verdicts",
+    # A recording inspected again (new settings, new baseline) gets new flags; the old
+    # ones are kept, marked superseded, with their verdicts (they count in the checks'
+    # precision as reviewers judged them).
+    """CREATE TABLE qa_calls (
+        call_id     TEXT PRIMARY KEY,
+        path        TEXT NOT NULL,
+        agent_id    TEXT,
+        duration_s  REAL,
+        score       REAL,
+        fingerprint TEXT,
+        analysed_s  REAL NOT NULL,
+        recorded_s  REAL,
+        metrics     TEXT NOT NULL DEFAULT '{}',
+        metadata    TEXT NOT NULL DEFAULT '{}',
+        error       TEXT,
+        CHECK ((error IS NULL) = (score IS NOT NULL)))""",
+    "CREATE INDEX qa_calls_score ON qa_calls (score DESC)",
+    "CREATE INDEX qa_calls_agent ON qa_calls (agent_id, analysed_s)",
+    """CREATE TABLE qa_flags (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id      TEXT NOT NULL REFERENCES qa_calls (call_id),
+        check_name   TEXT NOT NULL,
+        start_s      REAL NOT NULL,
+        end_s        REAL NOT NULL,
+        severity     TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+        channel      TEXT NOT NULL,
+        detail       TEXT NOT NULL,
+        evidence     TEXT NOT NULL DEFAULT '{}',
+        created_s    REAL NOT NULL,
+        superseded_s REAL,
+        verdict      TEXT CHECK (verdict IN ('confirmed', 'dismissed')),
+        verdict_by   TEXT,
+        verdict_s    REAL,
+        verdict_note TEXT,
+        CHECK (end_s >= start_s),
+        CHECK ((verdict IS NULL) = (verdict_s IS NULL)))""",
+    "CREATE INDEX qa_flags_call ON qa_flags (call_id, superseded_s)",
+    "CREATE INDEX qa_flags_check ON qa_flags (check_name, verdict)",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS)
+MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 

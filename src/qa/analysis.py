@@ -1,0 +1,196 @@
+"""The voice analysis of whole recorded calls: both parties, through the live engine's analyser.
+
+Each channel of each call is one stream of :class:`emotion.voice.StreamingVoiceAnalyzer`,
+the analyser the live engine runs, so a call inspected in batch gets the same voice
+activity decisions and feature windows it got live. Calls are analysed several at a
+time as parallel streams (the Python cost of a block is paid once for all of them);
+each keeps exactly what it would get alone, because a shorter call is padded with
+silence, which yields no windows and no speech.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from capture.audio import AudioError, read_audio
+from capture.levels import load_level_profile
+from capture.resample import resample
+from emotion.voice import (
+    CLIP_LEVEL,
+    StreamingVoiceAnalyzer,
+    channel_type,
+    default_level_profile,
+    engine_rate,
+)
+
+#: Audio per :meth:`StreamingVoiceAnalyzer.process` call.
+BLOCK_S = 10.0
+#: Calls analysed together at most (two streams each).
+BATCH_CALLS = 16
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """One recording to inspect.
+
+    Attributes
+    ----------
+    call_id : str
+    path : str
+        The recording (WAV/FLAC; stereo with the agent on ``agent_channel``, or mono).
+    agent_id : str or None
+        None when the metadata does not say (then no agent baseline is looked up).
+    agent_channel : int
+    extra : dict
+        Metadata columns beyond ``call_id,path,agent_id``, kept with the result.
+    """
+
+    call_id: str
+    path: str
+    agent_id: str | None = None
+    agent_channel: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ChannelTrack:
+    """What the analyser found in one party's channel.
+
+    Attributes
+    ----------
+    role : {"agent", "caller"}
+    frame_s : float
+        VAD frame length; ``speech``, ``level_dbfs`` and ``clipped`` are per frame.
+    speech : ndarray of bool, shape (T,)
+    level_dbfs : ndarray, shape (T,)
+        Frame level after the VAD's 100 Hz high-pass, dB RMS re full scale (= dBov).
+    clipped : ndarray of int, shape (T,)
+        Samples at full scale (:data:`emotion.voice.CLIP_LEVEL`) in each frame.
+    end_s : ndarray, shape (W,)
+        End of each feature window (windows are ``window_s`` long).
+    features : ndarray, shape (W, F)
+        :data:`emotion.windows.FEATURE_NAMES`; NaN rows for windows without evidence.
+    speech_s : float
+    """
+
+    role: str
+    frame_s: float
+    speech: np.ndarray
+    level_dbfs: np.ndarray
+    clipped: np.ndarray
+    end_s: np.ndarray
+    features: np.ndarray
+    speech_s: float
+    window_s: float = 3.0
+
+
+@dataclass
+class CallAnalysis:
+    """Both parties of one call, ready for the checks."""
+
+    job: CallJob
+    fs_hz: int
+    file_fs_hz: int
+    n_channels: int
+    duration_s: float
+    channel_type: str
+    level_profile: str
+    agent: ChannelTrack
+    caller: ChannelTrack | None
+
+
+@dataclass
+class _Loaded:
+    job: CallJob
+    samples: np.ndarray  # (1 or 2, N) float32 at the engine rate: agent first
+    clip_marks: np.ndarray  # (1 or 2, N) bool: at full scale in the file's own samples
+    fs_hz: int
+    file_fs_hz: int
+    n_channels: int
+
+
+def load_call(job: CallJob) -> _Loaded:
+    """Read a recording: the agent's channel first, then the caller's (if stereo).
+
+    Raises :class:`capture.audio.AudioError` for unreadable input or a bad channel.
+    """
+    clip = read_audio(job.path)
+    n = clip.n_channels
+    if not 0 <= job.agent_channel < n:
+        raise AudioError(f"{job.path}: agent channel {job.agent_channel} requested, but the "
+                         f"file has {n} channel{'s' if n != 1 else ''}")
+    order = [job.agent_channel] + ([1 - job.agent_channel] if n >= 2 and
+                                   job.agent_channel in (0, 1) else
+                                   [c for c in range(n) if c != job.agent_channel][:1])
+    raw = clip.samples[order]
+    marks = np.abs(raw) >= CLIP_LEVEL
+    fs_hz = engine_rate(clip.fs_hz)
+    if fs_hz != clip.fs_hz:
+        raw = resample(raw, clip.fs_hz, fs_hz)
+        idx = (np.arange(raw.shape[1]) * clip.fs_hz // fs_hz).clip(0, marks.shape[1] - 1)
+        # a resampled sample is "clipped" when the original sample it maps to was
+        marks = marks[:, idx]
+    return _Loaded(job, raw.astype(np.float32), marks, fs_hz, clip.fs_hz, n)
+
+
+def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
+                   window_s: float = 3.0, hop_s: float = 1.0) -> list[CallAnalysis]:
+    """Analyse loaded calls of one sample rate together (see the module docstring)."""
+    if not calls:
+        return []
+    fs_hz = calls[0].fs_hz
+    if any(c.fs_hz != fs_hz for c in calls):
+        raise ValueError("analyse calls of one sample rate together")
+    rows = [(i, ch) for i, c in enumerate(calls) for ch in range(c.samples.shape[0])]
+    n_total = max(c.samples.shape[1] for c in calls)
+    profile = load_level_profile(default_level_profile(fs_hz))
+    analyzer = StreamingVoiceAnalyzer(len(rows), fs_hz, level_profile=profile,
+                                      window_s=window_s, hop_s=hop_s)
+    analyzer.count_until_s[:] = [calls[i].samples.shape[1] / fs_hz for i, _ in rows]
+    block = max(int(block_s * fs_hz), 1)
+    analyzer.vad_sink = decisions = []
+    ends, feats = [], []
+    buf = np.zeros((len(rows), block))
+    for start in range(0, n_total, block):
+        stop = min(start + block, n_total)
+        width = stop - start
+        part = buf[:, :width]
+        part[:] = 0.0
+        for r, (i, ch) in enumerate(rows):
+            piece = calls[i].samples[ch, start:stop]
+            part[r, : piece.size] = piece
+        windows = analyzer.process(part)
+        ends.append(windows.end_s)
+        feats.append(np.where(windows.valid[..., None], windows.features, np.nan))
+    speech_all = np.concatenate([d.speech for d in decisions], axis=1)
+    level_all = np.concatenate([d.level_dbfs for d in decisions], axis=1)
+    end_s = np.concatenate(ends)
+    features = np.concatenate(feats, axis=1)
+    frame_s = analyzer.vad.frame_s
+    frame_len = int(round(frame_s * fs_hz))
+    out = []
+    for i, call in enumerate(calls):
+        duration_s = call.samples.shape[1] / fs_hz
+        n_frames = min(int(np.ceil(call.samples.shape[1] / frame_len)), speech_all.shape[1])
+        keep = end_s <= duration_s + 1e-9
+        tracks = []
+        for ch in range(call.samples.shape[0]):
+            r = rows.index((i, ch))
+            marks = call.clip_marks[ch]
+            padded = np.zeros(n_frames * frame_len, dtype=np.int64)
+            padded[: min(marks.size, padded.size)] = marks[: padded.size]
+            tracks.append(ChannelTrack(
+                role="agent" if ch == 0 else "caller", frame_s=frame_s,
+                speech=speech_all[r, :n_frames].copy(), level_dbfs=level_all[r, :n_frames].copy(),
+                clipped=padded.reshape(n_frames, frame_len).sum(axis=1),
+                end_s=end_s[keep], features=features[r, keep], window_s=window_s,
+                speech_s=float(analyzer.speech_s[r]),
+            ))
+        out.append(CallAnalysis(
+            job=call.job, fs_hz=fs_hz, file_fs_hz=call.file_fs_hz, n_channels=call.n_channels,
+            duration_s=duration_s, channel_type=channel_type(fs_hz), level_profile=profile.name,
+            agent=tracks[0], caller=tracks[1] if len(tracks) > 1 else None,
+        ))
+    return out

@@ -1,0 +1,512 @@
+"""The pre-inspection checks: flags with time spans and evidence, from a call's analysis.
+
+Turn-taking checks read the two parties' voice-activity decisions; voice checks read
+the scoring model's probabilities (or the speaking-rate z) of each feature window
+against the party's baseline, spread onto the speech frames the windows cover (each
+frame gets the mean over the windows around it), so a flag spans the hot *speech*
+and not the 3 s windows' edges. One flag per event: hot frames closer than
+``MERGE_GAP_S`` are one event.
+
+Baselines, in order: the agent's own (``DIR/<agent>.json``), the population of the
+agents in DIR, the party's own reference (the first minute of the call); every flag
+and the call's metrics say which was used. The caller is always judged against their
+own first minute (and that minute against the population, where there is one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emotion.alerts import explain_drivers
+from emotion.baseline import (
+    Baseline,
+    BaselineError,
+    fit_baseline,
+    load_all_baselines,
+    load_baseline,
+    population_baseline,
+)
+from emotion.scoring import HEADS, Score, VoiceModel
+from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
+from qa.analysis import CallAnalysis, ChannelTrack
+from qa.config import STEREO_CHECKS, QAConfig
+from qa.segments import bridge, overlaps_started_by, replies, runs, silences, turns
+
+#: Hot speech closer than this is one event ...
+MERGE_GAP_S = 2.0
+#: ... and so is hot speech of consecutive turns (the other party talking between)
+#: when at most this much of the party's own speech between them is not hot, within
+#: ``MERGE_SPAN_S``.
+MERGE_OWN_SPEECH_S = 1.0
+MERGE_SPAN_S = 20.0
+_RATE = FEATURE_NAMES.index("speech_rate_syl_s")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One event worth a reviewer's time (the JSON result's ``flags`` entries)."""
+
+    check: str
+    start_s: float
+    end_s: float
+    severity: str
+    channel: str
+    detail: str
+    evidence: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"check": self.check, "start_s": round(self.start_s, 2),
+                "end_s": round(self.end_s, 2), "severity": self.severity,
+                "channel": self.channel, "detail": self.detail, "evidence": self.evidence}
+
+
+class Baselines:
+    """Where a party's baseline comes from (see the module docstring); cached per process."""
+
+    def __init__(self, directory: str | Path | None) -> None:
+        self.directory = Path(directory) if directory else None
+        self._agents: dict[tuple[str, str], Baseline | None] = {}
+        self._population: dict[str, Baseline | None] = {}
+
+    def agent(self, agent_id: str | None, channel_type: str) -> Baseline | None:
+        if not agent_id or self.directory is None:
+            return None
+        key = (agent_id, channel_type)
+        if key not in self._agents:
+            try:
+                self._agents[key] = load_baseline(self.directory, agent_id, channel_type)
+            except BaselineError:
+                self._agents[key] = None
+        return self._agents[key]
+
+    def population(self, channel_type: str) -> Baseline | None:
+        if self.directory is None:
+            return None
+        if channel_type not in self._population:
+            found = load_all_baselines(self.directory, channel_type)
+            self._population[channel_type] = (
+                population_baseline(found, channel_type=channel_type) if found else None)
+        return self._population[channel_type]
+
+
+def own_reference(track: ChannelTrack, config: QAConfig, who: str, channel_type: str,
+                  level_profile: str) -> tuple[Baseline, float] | None:
+    """A baseline from the party's own speech at the start of the call, and its end (s).
+
+    The first ``reference_s`` of the call, grown (up to half the call) until it holds
+    ``reference_min_speech_s`` of speech; None when even that is not there.
+    """
+    valid = np.all(np.isfinite(track.features), axis=1)
+    if not valid.any():
+        return None
+    speech_at = np.cumsum(track.speech) * track.frame_s
+    duration = track.speech.size * track.frame_s
+    end = config.reference_s
+    need = config.reference_min_speech_s
+    reached = np.flatnonzero(speech_at >= need)
+    if reached.size:
+        end = max(end, (reached[0] + 1) * track.frame_s)
+    if end > max(duration / 2, config.reference_s):
+        return None
+    chosen = valid & (track.end_s <= end + 1e-9)
+    speech_s = float(speech_at[min(int(end / track.frame_s), speech_at.size) - 1])
+    try:
+        base = fit_baseline(track.features[chosen], FEATURE_NAMES, agent_id=who,
+                            channel_type=channel_type, speech_s=speech_s,
+                            level_profile=level_profile,
+                            sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR),
+                            min_speech_s=min(need, speech_s) if speech_s > 0 else need)
+    except BaselineError:
+        return None
+    return base, end
+
+
+def frame_means(track: ChannelTrack, values: np.ndarray) -> np.ndarray:
+    """Per VAD frame: the mean of ``values`` (W,) over the finite windows covering it."""
+    n = track.speech.size
+    centre = (np.arange(n) + 0.5) * track.frame_s
+    ok = np.isfinite(values)
+    v = np.where(ok, values, 0.0)
+    csum = np.concatenate([[0.0], np.cumsum(v)])
+    ccount = np.concatenate([[0], np.cumsum(ok)])
+    lo = np.searchsorted(track.end_s, centre, side="left")
+    hi = np.searchsorted(track.end_s, centre + track.window_s, side="right")
+    count = ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (csum[hi] - csum[lo]) / count
+    out[count == 0] = np.nan
+    return out
+
+
+def hot_spans(track: ChannelTrack, frame_values: np.ndarray, threshold: float,
+              min_speech_s: float) -> list[tuple[int, int]]:
+    """Frame spans ``[start, end)`` of speech at or above ``threshold`` (one per event)."""
+    hot = track.speech & (np.nan_to_num(frame_values, nan=-np.inf) >= threshold)
+    pieces = runs(bridge(hot, int(round(MERGE_GAP_S / track.frame_s))))
+    cold = track.speech & ~hot
+    merged: list[list[int]] = []
+    for start, end in pieces:
+        if merged and ((start - merged[-1][1]) * track.frame_s <= MERGE_SPAN_S
+                       and cold[merged[-1][1]:start].sum() * track.frame_s
+                       <= MERGE_OWN_SPEECH_S):
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    return [(int(s), int(e)) for s, e in merged
+            if hot[s:e].sum() * track.frame_s >= min_speech_s]
+
+
+def _windows_in(track: ChannelTrack, start_s: float, end_s: float) -> np.ndarray:
+    """Windows overlapping a span."""
+    return (track.end_s > start_s) & (track.end_s - track.window_s < end_s)
+
+
+def _drivers(score: Score, chosen: np.ndarray, head: int, top: int = 3):
+    contrib = np.nanmean(score.contributions[chosen][:, head, :], axis=0)
+    z = np.nanmean(score.z[chosen], axis=0)
+    order = [i for i in np.argsort(-contrib, kind="stable") if contrib[i] > 0][:top]
+    return tuple((FEATURE_NAMES[i], float(z[i])) for i in order)
+
+
+_PARTY_ZH = {"agent": "坐席", "caller": "来电者"}
+
+
+def _who(base: Baseline, party: str, agent_id: str | None) -> tuple[str | None, str | None, str]:
+    """Whose usual the explanation compares with (en, zh), and the baseline's label."""
+    if base.source == "population":
+        return None, None, "population"
+    if base.agent_id.startswith("reference:"):
+        return f"the {party}", _PARTY_ZH[party], "own first minute"
+    return agent_id, agent_id, "agent"
+
+
+def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
+                config: QAConfig, party: str, agent_id: str | None) -> list[Flag]:
+    """agent_agitation / caller_agitation / agent_low_energy flags of one channel."""
+    cfg = config.checks[check]
+    head = 0 if check.endswith("agitation") else 1
+    probs = score.agitation if head == 0 else score.low_energy
+    per_frame = frame_means(track, probs)
+    who, who_zh, label = _who(base, party, agent_id)
+    out = []
+    for start, end in hot_spans(track, per_frame, cfg.warning, cfg.min_speech_s):
+        s, e = start * track.frame_s, end * track.frame_s
+        chosen = _windows_in(track, s, e) & np.isfinite(probs)
+        peak = float(np.nanmax(per_frame[start:end]))
+        drivers = _drivers(score, chosen, head)
+        speech_s = float(track.speech[start:end].sum() * track.frame_s)
+        what = ("sounded agitated" if head == 0 else "sounded low in energy")
+        out.append(Flag(
+            check=check, start_s=s, end_s=e,
+            severity="critical" if peak >= cfg.critical else "warning", channel=party,
+            detail=f"{party} {what}: {explain_drivers(drivers, who, speech_s)}",
+            evidence={
+                "peak_probability": round(peak, 3),
+                "mean_probability": round(float(np.nanmean(probs[chosen])), 3),
+                "speech_s": round(speech_s, 1), "baseline": label,
+                "drivers": [{"feature": n, "z": round(z, 2)} for n, z in drivers],
+                "detail_zh": f"{_PARTY_ZH[party]}{'情绪激动' if head == 0 else '状态低落'}："
+                             + explain_drivers(drivers, who_zh, speech_s, lang="zh"),
+            },
+        ))
+    return out
+
+
+def fast_speech_flags(track: ChannelTrack, score: Score, base: Baseline, config: QAConfig,
+                      agent_id: str | None) -> list[Flag]:
+    cfg = config.checks["fast_speech"]
+    z = score.z[:, _RATE]
+    per_frame = frame_means(track, z)
+    who, _, label = _who(base, "agent", agent_id)
+    usual = float(base.median[_RATE])
+    out = []
+    for start, end in hot_spans(track, per_frame, cfg.warning, cfg.min_speech_s):
+        s, e = start * track.frame_s, end * track.frame_s
+        chosen = _windows_in(track, s, e) & np.isfinite(z)
+        rate = float(np.nanmedian(track.features[chosen, _RATE]))
+        peak = float(np.nanmax(per_frame[start:end]))
+        whose = f"{who}'s usual" if who else "the usual"
+        out.append(Flag(
+            check="fast_speech", start_s=s, end_s=e,
+            severity="critical" if peak >= cfg.critical else "warning", channel="agent",
+            detail=f"agent spoke fast: {rate:.1f} syllables/s against {whose} {usual:.1f} "
+                   f"({peak:+.1f} σ)",
+            evidence={"rate_syl_s": round(rate, 2), "usual_rate_syl_s": round(usual, 2),
+                      "peak_z": round(peak, 2), "baseline": label,
+                      "detail_zh": f"坐席语速偏快：每秒 {rate:.1f} 个音节，平时 {usual:.1f}"
+                                   f"（{peak:+.1f} σ）"},
+        ))
+    return out
+
+
+def _turn_frames(analysis: CallAnalysis, config: QAConfig):
+    a, c = analysis.agent, analysis.caller
+    gap = int(round(config.bridge_s / a.frame_s))
+    agent_speech = bridge(a.speech, gap)
+    caller_speech = bridge(c.speech, gap) if c is not None else None
+    agent_turns = turns(agent_speech, caller_speech, a.frame_s, config.turn_gap_s)
+    caller_turns = (turns(caller_speech, agent_speech, a.frame_s, config.turn_gap_s)
+                    if c is not None else np.zeros((0, 2), dtype=np.int64))
+    return agent_speech, caller_speech, agent_turns, caller_turns
+
+
+def _level_dbov(track: ChannelTrack, start: int, end: int) -> float:
+    speech = track.speech[start:end]
+    if not speech.any():
+        return float("nan")
+    power = 10 ** (track.level_dbfs[start:end][speech] / 10)
+    return float(10 * np.log10(np.mean(power)))
+
+
+def timing_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_speech,
+                 agent_turns, caller_turns) -> list[Flag]:
+    """dead_air, slow_response, overtalk."""
+    frame_s = analysis.agent.frame_s
+    out = []
+    dead = config.checks["dead_air"]
+    slow = config.checks["slow_response"]
+    over = config.checks["overtalk"]
+    if dead.enabled:
+        for start, end in silences(agent_speech, caller_speech):
+            length = (end - start) * frame_s
+            if length >= dead.min_s:
+                out.append(Flag(
+                    "dead_air", start * frame_s, end * frame_s,
+                    "critical" if length >= dead.critical_s else "warning", "both",
+                    f"no one spoke for {length:.0f} s",
+                    {"silence_s": round(length, 1), "detail_zh": f"双方沉默 {length:.0f} 秒"}))
+    if caller_speech is None:
+        return out
+    if slow.enabled:
+        for caller_end, agent_start in replies(agent_turns, caller_turns):
+            wait = (agent_start - caller_end) * frame_s
+            if slow.min_s <= wait and not (dead.enabled and wait >= dead.min_s):
+                out.append(Flag(
+                    "slow_response", caller_end * frame_s, agent_start * frame_s,
+                    "critical" if wait >= slow.critical_s else "warning", "agent",
+                    f"agent replied {wait:.1f} s after the caller stopped",
+                    {"wait_s": round(wait, 1),
+                     "detail_zh": f"来电者说完 {wait:.1f} 秒后坐席才回应"}))
+    if over.enabled:
+        for start, end in overlaps_started_by(agent_speech, caller_speech):
+            length = (end - start) * frame_s
+            if length >= over.min_s:
+                out.append(Flag(
+                    "overtalk", start * frame_s, end * frame_s,
+                    "critical" if length >= over.critical_s else "warning", "agent",
+                    f"agent started while the caller was speaking; both spoke for {length:.1f} s",
+                    {"overlap_s": round(length, 1),
+                     "detail_zh": f"来电者讲话时坐席插话，双方同时说话 {length:.1f} 秒"}))
+    return out
+
+
+def line_flags(analysis: CallAnalysis, config: QAConfig, agent_turns, caller_turns
+               ) -> list[Flag]:
+    """clipping (either party) and low_level (the agent), per turn; consecutive turns
+    with the same fault are one event."""
+    out = []
+    clip = config.checks["clipping"]
+    low = config.checks["low_level"]
+    frame_len = analysis.agent.frame_s * analysis.fs_hz
+    parties = [("agent", analysis.agent, agent_turns)]
+    if analysis.caller is not None:
+        parties.append(("caller", analysis.caller, caller_turns))
+    if clip.enabled:
+        for party, track, party_turns in parties:
+            bad = []
+            for start, end in party_turns:
+                count = int(track.clipped[start:end].sum())
+                if count >= clip.min_samples:
+                    bad.append((start, end, count, count / ((end - start) * frame_len)))
+            for group in _consecutive(bad, party_turns):
+                count = sum(g[2] for g in group)
+                share = count / sum((g[1] - g[0]) * frame_len for g in group)
+                start, end = group[0][0], group[-1][1]
+                out.append(Flag(
+                    "clipping", start * track.frame_s, end * track.frame_s,
+                    "critical" if share >= clip.critical_fraction else "warning", party,
+                    f"{party}'s audio clipped: {count} samples at full scale "
+                    f"({100 * share:.2f} % of {len(group)} turn{'s' * (len(group) > 1)})",
+                    {"clipped_samples": count, "clipped_share": round(share, 5),
+                     "turns": len(group),
+                     "detail_zh": f"{'坐席' if party == 'agent' else '来电者'}音频削波："
+                                  f"{count} 个采样达到满幅"}))
+    if low.enabled:
+        track = analysis.agent
+        quiet = []
+        for start, end in agent_turns:
+            speech_s = track.speech[start:end].sum() * track.frame_s
+            level = _level_dbov(track, start, end)
+            if speech_s >= low.min_speech_s and level < low.level_dbov:
+                quiet.append((start, end, level, speech_s))
+        for group in _consecutive(quiet, agent_turns):
+            start, end = group[0][0], group[-1][1]
+            power = sum(10 ** (g[2] / 10) * g[3] for g in group) / sum(g[3] for g in group)
+            level = 10 * np.log10(power)
+            out.append(Flag(
+                "low_level", start * track.frame_s, end * track.frame_s,
+                "critical" if level < low.critical_dbov else "warning", "agent",
+                f"agent's speech too quiet for the line: {level:.0f} dBov "
+                f"(below {low.level_dbov:.0f})",
+                {"level_dbov": round(float(level), 1), "turns": len(group),
+                 "detail_zh": f"坐席音量过低：{level:.0f} dBov（低于 {low.level_dbov:.0f}）"}))
+    return out
+
+
+def _consecutive(items: list[tuple], all_turns: np.ndarray) -> list[list[tuple]]:
+    """Group turn items whose turns follow each other in the party's turn list."""
+    index = {int(s): k for k, (s, _) in enumerate(all_turns)}
+    groups: list[list[tuple]] = []
+    for item in items:
+        k = index[int(item[0])]
+        if groups and index[int(groups[-1][-1][0])] == k - 1:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+@dataclass
+class CheckContext:
+    """What the checks of one worker share: model, baselines, settings."""
+
+    config: QAConfig
+    model: VoiceModel
+    baselines: Baselines
+
+
+def _agent_baseline(analysis: CallAnalysis, ctx: CheckContext) -> tuple[Baseline | None, str]:
+    kind = analysis.channel_type
+    base = ctx.baselines.agent(analysis.job.agent_id, kind)
+    if base is not None:
+        return base, "agent"
+    base = ctx.baselines.population(kind)
+    if base is not None:
+        return base, "population"
+    ref = own_reference(analysis.agent, ctx.config, "reference:agent", kind,
+                        analysis.level_profile)
+    if ref is not None:
+        return ref[0], "own first minute"
+    return None, "none"
+
+
+def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], dict]:
+    """Every enabled check on one call: flags (by start time) and the call's metrics."""
+    config = ctx.config
+    agent_speech, caller_speech, agent_turns, caller_turns = _turn_frames(analysis, config)
+    flags = timing_flags(analysis, config, agent_speech, caller_speech, agent_turns,
+                         caller_turns)
+    flags += line_flags(analysis, config, agent_turns, caller_turns)
+    agent_id = analysis.job.agent_id
+    caller = analysis.caller
+    # A mono recording mixes both parties: the agent's voice cannot be judged in it.
+    base, label = _agent_baseline(analysis, ctx) if caller is not None else (None, "mono mix")
+    metrics: dict = {"agent_baseline": label}
+    track = analysis.agent
+    if base is not None and np.isfinite(track.features).all(axis=1).any():
+        score = ctx.model.score(track.features, base)
+        for check in ("agent_agitation", "agent_low_energy"):
+            if config.checks[check].enabled:
+                flags += voice_flags(check, track, score, base, config, "agent", agent_id)
+        if config.checks["fast_speech"].enabled:
+            flags += fast_speech_flags(track, score, base, config, agent_id)
+        metrics["agent_agitation_mean"] = _mean(score.agitation)
+        metrics["agent_agitation_max"] = _max(score.agitation)
+        metrics["agent_low_energy_mean"] = _mean(score.low_energy)
+    if caller is not None and config.checks["caller_agitation"].enabled:
+        flags += _caller_flags(analysis, ctx, metrics)
+    flags.sort(key=lambda f: (f.start_s, f.check))
+    metrics.update(call_metrics(analysis, agent_speech, caller_speech, agent_turns,
+                                caller_turns))
+    metrics["checks_skipped"] = list(STEREO_CHECKS) if caller is None else []
+    if base is None:
+        metrics["checks_skipped"] += ["agent_agitation", "agent_low_energy", "fast_speech"]
+    return flags, metrics
+
+
+def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict) -> list[Flag]:
+    track = analysis.caller
+    if not np.isfinite(track.features).all(axis=1).any():
+        metrics["caller_baseline"] = "none"
+        return []
+    kind = analysis.channel_type
+    ref = own_reference(track, ctx.config, "reference:caller", kind, analysis.level_profile)
+    population = ctx.baselines.population(kind)
+    flags: list[Flag] = []
+    if ref is not None:
+        base, ref_end = ref
+        metrics["caller_baseline"] = "own first minute"
+        metrics["caller_reference_s"] = round(ref_end, 1)
+        score = ctx.model.score(track.features, base)
+        flags = [f for f in voice_flags("caller_agitation", track, score, base, ctx.config,
+                                        "caller", None) if f.end_s > ref_end]
+        if population is not None:
+            # the reference minute itself, against other people's voices
+            early = ctx.model.score(track.features, population)
+            flags += [f for f in voice_flags("caller_agitation", track, early, population,
+                                             ctx.config, "caller", None)
+                      if f.start_s < ref_end]
+    elif population is not None:
+        metrics["caller_baseline"] = "population"
+        score = ctx.model.score(track.features, population)
+        flags = voice_flags("caller_agitation", track, score, population, ctx.config,
+                            "caller", None)
+    else:
+        metrics["caller_baseline"] = "none"
+    return flags
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return round(float(np.nanmean(x)), 3) if np.isfinite(x).any() else None
+
+
+def _max(x: np.ndarray) -> float | None:
+    return round(float(np.nanmax(x)), 3) if np.isfinite(x).any() else None
+
+
+def call_metrics(analysis: CallAnalysis, agent_speech, caller_speech, agent_turns,
+                 caller_turns) -> dict:
+    """Talk ratio, speech per channel, overlaps, silences, levels."""
+    frame_s = analysis.agent.frame_s
+    a = analysis.agent
+    agent_s = float(agent_speech.sum() * frame_s)
+    out = {
+        "agent_speech_s": round(agent_s, 1),
+        "agent_turns": int(len(agent_turns)),
+        "agent_level_dbov": _round(_level_dbov(a, 0, a.speech.size)),
+        "agent_clipped_samples": int(a.clipped.sum()),
+    }
+    rates = a.features[:, _RATE]
+    out["agent_rate_syl_s"] = (round(float(np.nanmedian(rates)), 2)
+                               if np.isfinite(rates).any() else None)
+    quiet = silences(agent_speech, caller_speech)
+    lengths = (quiet[:, 1] - quiet[:, 0]) * frame_s if quiet.size else np.zeros(0)
+    out["silence_s"] = round(float(lengths.sum()), 1)
+    out["longest_silence_s"] = round(float(lengths.max()), 1) if lengths.size else 0.0
+    if caller_speech is None:
+        out["talk_ratio"] = None
+        return out
+    c = analysis.caller
+    caller_s = float(caller_speech.sum() * frame_s)
+    both = agent_speech & caller_speech
+    out.update({
+        "caller_speech_s": round(caller_s, 1),
+        "caller_turns": int(len(caller_turns)),
+        "caller_level_dbov": _round(_level_dbov(c, 0, c.speech.size)),
+        "caller_clipped_samples": int(c.clipped.sum()),
+        "talk_ratio": round(agent_s / (agent_s + caller_s), 3) if agent_s + caller_s else None,
+        "overlap_s": round(float(both.sum() * frame_s), 1),
+        "overlaps": int(len(runs(both))),
+        "agent_interruptions": int(len(overlaps_started_by(agent_speech, caller_speech))),
+    })
+    return out
+
+
+def _round(x: float) -> float | None:
+    return round(x, 1) if np.isfinite(x) else None
+
+
+__all__ = ["HEADS", "Baselines", "CheckContext", "Flag", "run_checks"]

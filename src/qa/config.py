@@ -1,0 +1,239 @@
+"""Settings of the pre-inspection checks: thresholds per check, with defaults, from TOML.
+
+Each check has its own table of thresholds and a ``weight``: the points (0-100) one
+warning flag of that check adds to a call's review score (a critical flag adds
+``critical_weight``). Points combine like independent chances, so the score stays in
+0-100 and grows with every flag: ``score = 100 · (1 - Π (1 - points / 100))``.
+
+A TOML file overrides any part (``voiceline qa --config qa.toml``)::
+
+    [dead_air]
+    min_s = 10          # report silences of 10 s and more
+    [agent_agitation]
+    warning = 0.8
+    [fast_speech]
+    enabled = false
+
+Unknown checks or settings, and values out of range, raise :class:`QAConfigError`
+naming them, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+#: The checks, in the order they are reported (the issue's vocabulary).
+CHECKS = (
+    "dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
+    "fast_speech", "agent_low_energy", "clipping", "low_level",
+)
+#: Checks that need the caller's channel (skipped on mono recordings).
+STEREO_CHECKS = ("slow_response", "overtalk", "caller_agitation")
+
+
+class QAConfigError(ValueError):
+    """A pre-inspection setting is unknown or out of range; the message names it."""
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Thresholds of one check. ``min_s`` etc. are read by the check named below.
+
+    Attributes
+    ----------
+    enabled : bool
+    weight, critical_weight : float
+        Review-score points (0-100) of one warning / critical flag.
+    min_s, critical_s : float
+        dead_air, slow_response, overtalk: shortest event, and the length from which it
+        is critical (s).
+    warning, critical : float
+        agent/caller agitation and low energy: model probability of a hot stretch and of
+        a critical one; fast_speech: speaking-rate z above the baseline.
+    min_speech_s : float
+        Model-based checks and low_level: least speech in a flagged stretch (s).
+    min_samples : int
+        clipping: samples at full scale in a turn for it to count.
+    critical_fraction : float
+        clipping: share of a turn's samples at full scale from which it is critical.
+    level_dbov, critical_dbov : float
+        low_level: active speech level of an agent turn below which it is too quiet, and
+        critically quiet (dBov, RMS re the overload point: a full-scale sine is -3 dBov).
+    """
+
+    enabled: bool = True
+    weight: float = 20.0
+    critical_weight: float = 40.0
+    min_s: float = 0.0
+    critical_s: float = math.inf
+    warning: float = 0.7
+    critical: float = 0.9
+    min_speech_s: float = 0.0
+    min_samples: int = 5
+    critical_fraction: float = 0.01
+    level_dbov: float = -38.0
+    critical_dbov: float = -45.0
+
+    def problems(self, name: str) -> list[str]:
+        out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "enabled":
+                if not isinstance(value, bool):
+                    out.append(f"{name}.enabled must be true or false, not {value!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+                out.append(f"{name}.{f.name} must be a number, not {value!r}")
+        if out:
+            return out
+        for key in ("weight", "critical_weight"):
+            if not 0 <= getattr(self, key) <= 100:
+                out.append(f"{name}.{key} must be 0-100 points, got {getattr(self, key)}")
+        if self.critical_weight < self.weight:
+            out.append(f"{name}.critical_weight must be >= weight")
+        if self.min_s < 0 or self.critical_s < self.min_s:
+            out.append(f"{name}: need 0 <= min_s <= critical_s, got {self.min_s}, "
+                       f"{self.critical_s}")
+        if self.warning > self.critical:
+            out.append(f"{name}: need warning <= critical, got {self.warning} > {self.critical}")
+        if self.min_speech_s < 0 or self.min_samples < 1:
+            out.append(f"{name}: min_speech_s must be >= 0 and min_samples >= 1")
+        if not 0 < self.critical_fraction <= 1:
+            out.append(f"{name}.critical_fraction must be in (0, 1]")
+        if self.critical_dbov > self.level_dbov:
+            out.append(f"{name}: need critical_dbov <= level_dbov")
+        return out
+
+
+#: Defaults per check. The model-based thresholds are probabilities of the shipped
+#: scoring model (models/voice_scoring.json); fast_speech's are robust z of the speaking
+#: rate against the agent's baseline.
+DEFAULT_CHECKS: dict[str, CheckConfig] = {
+    "dead_air": CheckConfig(min_s=8.0, critical_s=20.0, weight=30, critical_weight=50),
+    "slow_response": CheckConfig(min_s=4.0, critical_s=8.0, weight=15, critical_weight=30),
+    "overtalk": CheckConfig(min_s=1.0, critical_s=3.0, weight=20, critical_weight=35),
+    "agent_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=1.5,
+                                   weight=45, critical_weight=70),
+    "caller_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=1.5,
+                                    weight=30, critical_weight=45),
+    "fast_speech": CheckConfig(warning=2.5, critical=4.0, min_speech_s=2.0,
+                               weight=15, critical_weight=25),
+    "agent_low_energy": CheckConfig(warning=0.7, critical=0.9, min_speech_s=3.0,
+                                    weight=20, critical_weight=35),
+    "clipping": CheckConfig(min_samples=5, critical_fraction=0.01, weight=10,
+                            critical_weight=20),
+    "low_level": CheckConfig(level_dbov=-38.0, critical_dbov=-45.0, min_speech_s=1.0,
+                             weight=10, critical_weight=20),
+}
+
+
+@dataclass(frozen=True)
+class QAConfig:
+    """All pre-inspection settings.
+
+    Attributes
+    ----------
+    checks : dict of str to CheckConfig
+        One entry per name in :data:`CHECKS`.
+    bridge_s : float
+        Pauses shorter than this inside one channel's speech are bridged before turns
+        and overlaps are measured (VAD decisions chatter on short stops).
+    turn_gap_s : float
+        One party's speech separated by pauses shorter than this, during which the other
+        party does not speak, is one turn.
+    reference_s : float
+        Call time (from the start) whose speech is a party's own reference when no
+        baseline exists for them (the caller, always): "their own first minute".
+    reference_min_speech_s : float
+        Least speech in the reference; the reference grows (up to half the call) to
+        find it, else the population baseline is used.
+    """
+
+    checks: dict[str, CheckConfig] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
+    bridge_s: float = 0.3
+    turn_gap_s: float = 2.0
+    reference_s: float = 60.0
+    reference_min_speech_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        unknown = set(self.checks) - set(CHECKS)
+        if unknown:
+            problems.append(f"unknown checks: {', '.join(sorted(unknown))}; the checks are "
+                            f"{', '.join(CHECKS)}")
+        missing = set(CHECKS) - set(self.checks)
+        if missing:
+            problems.append(f"missing checks: {', '.join(sorted(missing))}")
+        for name, check in self.checks.items():
+            problems += check.problems(name)
+        for key in ("bridge_s", "turn_gap_s", "reference_s", "reference_min_speech_s"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                problems.append(f"{key} must be a number >= 0, not {value!r}")
+        if problems:
+            raise QAConfigError("; ".join(problems))
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> QAConfig:
+        """Defaults overridden by a mapping like the TOML file's (see the module doc)."""
+        if not isinstance(data, Mapping):
+            raise QAConfigError("the settings must be a table of checks and values")
+        top = {f.name for f in fields(cls)} - {"checks"}
+        knobs = {f.name for f in fields(CheckConfig)}
+        checks = dict(DEFAULT_CHECKS)
+        general = {}
+        problems = []
+        for key, value in data.items():
+            if key in top:
+                general[key] = value
+            elif key in CHECKS:
+                if not isinstance(value, Mapping):
+                    problems.append(f"[{key}] must be a table of settings")
+                    continue
+                bad = set(value) - knobs
+                if bad:
+                    problems.append(f"unknown settings of {key}: {', '.join(sorted(bad))}; "
+                                    f"known: {', '.join(sorted(knobs))}")
+                    continue
+                checks[key] = replace(checks[key], **value)
+            else:
+                problems.append(f"unknown setting or check {key!r}; checks: "
+                                f"{', '.join(CHECKS)}; settings: {', '.join(sorted(top))}")
+        if problems:
+            raise QAConfigError("; ".join(problems))
+        return cls(checks=checks, **general)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> QAConfig:
+        """The defaults, or the defaults overridden by a TOML file."""
+        if path is None:
+            return cls()
+        try:
+            doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise QAConfigError(f"no settings file {path}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise QAConfigError(f"{path} is not valid TOML: {exc}") from None
+        try:
+            return cls.from_dict(doc)
+        except QAConfigError as exc:
+            raise QAConfigError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        doc = asdict(self)
+        for check in doc["checks"].values():
+            for key, value in check.items():
+                if isinstance(value, float) and math.isinf(value):
+                    check[key] = "inf"
+        return doc
+
+    def digest(self) -> str:
+        """A short hash of every setting: part of a result's fingerprint (resume)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,308 @@
+"""``voiceline qa``: pre-inspect every recording, write per-call results, fill the review queue.
+
+Reads a directory (recursively) or files, optionally a metadata CSV
+(``call_id,path,agent_id``, paths relative to the CSV, extra columns kept), runs every
+check (:mod:`qa.checks`) on a process pool or a Dask cluster, and writes
+``OUT/calls/<call_id>.json``, ``OUT/summary.csv`` and the store of ``--data`` (the one
+``voiceline serve`` reads, so the QA pages show the queue). Calls already done with the
+same audio and settings are skipped; unreadable recordings are listed in the summary
+with the reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+SUMMARY_COLUMNS = ("call_id", "path", "agent_id", "duration_s", "score", "flags", "checks",
+                   "status", "error")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: Metadata columns read as the recording's start time (ISO 8601 or unix seconds).
+TIME_COLUMNS = ("started_at", "start_time", "date", "recorded_at")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "qa", help="pre-inspect recordings: flags, scores, the QA review queue",
+        description=__doc__.split("\n")[0] + ". Checks: dead_air, slow_response, overtalk, "
+        "agent_agitation, caller_agitation, fast_speech, agent_low_energy, clipping, "
+        "low_level (thresholds: --config).")
+    p.add_argument("input", nargs="+", metavar="INPUT",
+                   help="a directory (searched recursively for .wav/.flac) or files")
+    p.add_argument("--metadata", default=None, metavar="CSV",
+                   help="columns call_id,path,agent_id (paths relative to the CSV); "
+                        "without it call_id = file name without extension, agent unknown")
+    p.add_argument("--calibration", default=None, metavar="DIR",
+                   help="agent baselines (default DATA/baselines if it exists); agents "
+                        "without one are judged against the population of DIR")
+    p.add_argument("--out", default="qa-out", metavar="OUT",
+                   help="output directory (default ./qa-out)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: all cores)")
+    p.add_argument("--agent-channel", type=int, default=0, choices=(0, 1),
+                   help="the agent's channel in stereo files (default 0)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML thresholds per check (see README: Pre-inspection)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="data directory whose store receives the results "
+                        "(default ./voiceline-data)")
+    p.add_argument("--no-store", action="store_true",
+                   help="write OUT only, not the store")
+    p.add_argument("--engine", choices=("process", "dask"), default="process",
+                   help="run on local worker processes (default) or a Dask cluster")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--model", default=None, help="scoring model (default: the shipped one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_qa)
+
+
+def _audio_files(inputs: list[str]) -> list[Path]:
+    from voiceline.cli import UserError
+
+    files = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*")
+                            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UserError(f"{item}: no such file or directory")
+    return [f.resolve() for f in files]
+
+
+def _recorded_s(row: dict) -> float | None:
+    for key in TIME_COLUMNS:
+        text = (row.get(key) or "").strip()
+        if not text:
+            continue
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def read_metadata(path: Path) -> dict[Path, dict]:
+    """Metadata rows by resolved recording path."""
+    from voiceline.cli import UserError
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"call_id", "path"} - set(reader.fieldnames or ())
+            if missing:
+                raise UserError(f"{path}: metadata needs columns call_id,path[,agent_id] "
+                                f"(missing {', '.join(sorted(missing))})")
+            rows = list(reader)
+    except OSError as exc:
+        raise UserError(f"cannot read metadata {path}: {exc.strerror}") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not a readable CSV: {exc}") from None
+    out = {}
+    for row in rows:
+        call_id = (row.get("call_id") or "").strip()
+        rel = (row.get("path") or "").strip()
+        if not call_id or not rel:
+            continue
+        out[(path.parent / rel).resolve()] = row
+    return out
+
+
+def build_jobs(files: list[Path], metadata: dict[Path, dict] | None, agent_channel: int,
+               roots: list[Path]):
+    """Jobs for the files, and errors (call id → reason) for rows that cannot run."""
+    from qa.analysis import CallJob
+
+    jobs, errors, recorded = [], {}, {}
+    stems = {}
+    for f in files:
+        stems.setdefault(f.stem, []).append(f)
+    seen: dict[str, Path] = {}
+    for f in files:
+        row = (metadata or {}).get(f)
+        if row is not None:
+            call_id = row["call_id"].strip()
+            agent = (row.get("agent_id") or "").strip() or None
+            extra = {k: v for k, v in row.items() if k not in ("call_id", "path", "agent_id")
+                     and k is not None}
+        else:
+            call_id = f.stem if len(stems[f.stem]) == 1 else _relative_id(f, roots)
+            agent, extra = None, {}
+        if call_id in seen:
+            errors[call_id + f"@{f.name}"] = (f"{f}: call id {call_id} is already used by "
+                                              f"{seen[call_id]}; call ids must be unique")
+            continue
+        seen[call_id] = f
+        jobs.append(CallJob(call_id, str(f), agent, agent_channel, extra))
+        if row is not None:
+            recorded[call_id] = _recorded_s(row)
+    if metadata:
+        present = set(files)
+        for path, row in metadata.items():
+            if path not in present and not path.exists():
+                errors[row["call_id"].strip()] = f"{path}: the metadata names a missing file"
+    return jobs, errors, recorded
+
+
+def _relative_id(f: Path, roots: list[Path]) -> str:
+    for root in roots:
+        try:
+            return str(f.with_suffix("").relative_to(root)).replace(os.sep, "_")
+        except ValueError:
+            continue
+    return f.stem
+
+
+def result_file(out: Path, call_id: str) -> Path:
+    return out / "calls" / (_UNSAFE.sub("_", call_id) + ".json")
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _Progress:
+    """Hours of audio done and the time left, on stderr (tqdm)."""
+
+    def __init__(self, total_s: float, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=round(total_s / 3600, 3), unit="h audio", disable=not enabled,
+                        file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h audio "
+                                   "[{elapsed}<{remaining}, {rate_fmt}]")
+
+    def add(self, seconds: float) -> None:
+        self.bar.update(round(seconds / 3600, 3))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_qa(args: argparse.Namespace) -> int:
+    from qa.config import QAConfig, QAConfigError
+    from qa.inspect import DEFAULT_MODEL, Settings
+    from qa.runner import plan, read_result_fingerprint, run
+    from voiceline.cli import UserError
+
+    try:
+        config = QAConfig.load(args.config)
+    except QAConfigError as exc:
+        raise UserError(str(exc)) from None
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if args.engine == "dask" and not args.scheduler:
+        raise UserError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    data = Path(args.data) if args.data else Path("voiceline-data")
+    calibration = args.calibration
+    if calibration is None and (data / "baselines").is_dir():
+        calibration = str(data / "baselines")
+    if calibration is not None and not Path(calibration).is_dir():
+        raise UserError(f"--calibration {calibration}: no such directory")
+    model = args.model or str(DEFAULT_MODEL)
+    settings = Settings(config, calibration, model)
+    files = _audio_files(args.input)
+    metadata = read_metadata(Path(args.metadata)) if args.metadata else None
+    roots = [Path(i).resolve() for i in args.input if Path(i).is_dir()]
+    jobs, errors, recorded = build_jobs(files, metadata, args.agent_channel, roots)
+    if not jobs and not errors:
+        raise UserError(f"no .wav or .flac recordings in {' '.join(args.input)}")
+    out = Path(args.out)
+    (out / "calls").mkdir(parents=True, exist_ok=True)
+    store = None
+    if not args.no_store:
+        from voiceline.store import Store
+
+        data.mkdir(parents=True, exist_ok=True)
+        store = Store(data / "voiceline.db")
+    todo, skipped, unreadable = plan(
+        jobs, settings, lambda cid: read_result_fingerprint(result_file(out, cid)))
+    errors.update(unreadable)
+    total_s = sum(p.duration_s for p in todo)
+    print(f"voiceline qa: {len(jobs) + len(errors)} recordings: {len(todo)} to inspect "
+          f"({total_s / 3600:.2f} h of audio), {len(skipped)} already done, "
+          f"{len(errors)} unreadable", file=sys.stderr)
+    progress = _Progress(total_s, enabled=not args.no_progress and total_s > 0)
+    durations = {p.job.call_id: p.duration_s for p in todo}
+    results: dict[str, dict] = {}
+    started = time.monotonic()
+
+    def on_result(result: dict) -> None:
+        call_id = result["call_id"]
+        progress.add(durations.get(call_id, 0.0))
+        if "error" in result:
+            errors[call_id] = result["error"]
+            if store is not None:
+                store.save_qa_error(call_id, result["path"], result["error"])
+            return
+        _write_json(result_file(out, call_id), result)
+        results[call_id] = result
+        if store is not None:
+            store.save_qa_result(result, recorded_s=recorded.get(call_id))
+
+    try:
+        run(todo, settings, on_result, workers=args.workers, engine=args.engine,
+            scheduler=args.scheduler)
+    finally:
+        progress.close()
+    for call_id in skipped:
+        doc = json.loads(result_file(out, call_id).read_text(encoding="utf-8"))
+        results[call_id] = doc
+        if store is not None:
+            try:
+                store.qa_call(call_id)
+            except KeyError:  # done into OUT earlier, but never into this store
+                store.save_qa_result(doc, recorded_s=recorded.get(call_id))
+    if store is not None:
+        store.close()
+    write_summary(out / "summary.csv", jobs, results, errors, set(skipped))
+    elapsed = time.monotonic() - started
+    flagged = sum(bool(r["flags"]) for r in results.values())
+    print(f"voiceline qa: {len(results)} calls in {out} ({flagged} flagged), "
+          f"{len(errors)} with an error (see summary.csv); {total_s / 3600:.2f} h of audio in "
+          f"{elapsed:.0f} s", file=sys.stderr)
+    return 0
+
+
+def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, str],
+                  skipped: set[str]) -> None:
+    """One row per recording: score and flags, or the error; highest score first."""
+    rows = []
+    for job in jobs:
+        r = results.get(job.call_id)
+        if r is None:
+            continue
+        rows.append({
+            "call_id": job.call_id, "path": job.path, "agent_id": job.agent_id or "",
+            "duration_s": r["duration_s"], "score": r["score"], "flags": len(r["flags"]),
+            "checks": ";".join(sorted({f["check"] for f in r["flags"]})),
+            "status": "skipped (already done)" if job.call_id in skipped else "done",
+            "error": ""})
+    rows.sort(key=lambda row: -row["score"])
+    for call_id, reason in sorted(errors.items()):
+        rows.append({"call_id": call_id.split("@")[0], "path": "", "agent_id": "",
+                     "duration_s": "", "score": "", "flags": "", "checks": "",
+                     "status": "error", "error": reason})
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)

@@ -1,0 +1,215 @@
+"""Pre-inspection results in the store: calls, their flags, and reviewers' verdicts.
+
+A call inspected again replaces its current flags; the old flags stay, marked
+superseded, with any verdict they got, so the per-check precision keeps every judgement
+reviewers made. Verdicts are ``confirmed`` (the flag was right) or ``dismissed``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from voiceline.store import values
+from voiceline.store.database import where
+from voiceline.store.errors import InvalidInputError, NotFoundError
+
+VERDICTS = ("confirmed", "dismissed")
+QA_SORTS = {"score": "score DESC, call_id", "recent": "analysed_s DESC, call_id",
+            "duration": "duration_s DESC, call_id"}
+
+
+def _flag(row: sqlite3.Row) -> dict:
+    out = dict(row)
+    out["check"] = out.pop("check_name")
+    out["evidence"] = json.loads(out["evidence"])
+    return out
+
+
+def _call(row: sqlite3.Row) -> dict:
+    out = dict(row)
+    out["metrics"] = json.loads(out["metrics"])
+    out["metadata"] = json.loads(out["metadata"])
+    return out
+
+
+class QaMixin:
+    """Store methods for pre-inspection (mixed into :class:`Store`)."""
+
+    def save_qa_result(self, result: dict, *, recorded_s: float | None = None,
+                       now_s: float | None = None) -> int:
+        """Keep one call's result (the ``OUT/calls/<id>.json`` document); returns the
+        number of flags stored. Earlier flags of the call become superseded."""
+        call_id = values.text(result.get("call_id"), "call_id")
+        path = values.text(result.get("path"), "path")
+        now_s = values.time_s(now_s, "now_s")
+        flags = result.get("flags")
+        if not isinstance(flags, list):
+            raise InvalidInputError("result.flags must be a list")
+        rows = []
+        for flag in flags:
+            rows.append((
+                call_id, values.text(flag.get("check"), "flag.check"),
+                values.finite(flag.get("start_s"), "flag.start_s"),
+                values.finite(flag.get("end_s"), "flag.end_s"),
+                values.choice(flag.get("severity"), "flag.severity", ("warning", "critical")),
+                values.text(flag.get("channel"), "flag.channel"),
+                values.text(flag.get("detail"), "flag.detail"),
+                values.json_object(flag.get("evidence"), "flag.evidence"), now_s))
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO qa_calls (call_id, path, agent_id, duration_s, score, fingerprint,"
+                " analysed_s, recorded_s, metrics, metadata, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (call_id) DO UPDATE SET"
+                " path = excluded.path, agent_id = excluded.agent_id,"
+                " duration_s = excluded.duration_s, score = excluded.score,"
+                " fingerprint = excluded.fingerprint, analysed_s = excluded.analysed_s,"
+                " recorded_s = excluded.recorded_s, metrics = excluded.metrics,"
+                " metadata = excluded.metadata, error = NULL",
+                (call_id, path, values.text(result.get("agent_id"), "agent_id", optional=True),
+                 values.finite(result.get("duration_s"), "duration_s"),
+                 values.finite(result.get("score"), "score"), result.get("fingerprint"),
+                 now_s, values.optional_time_s(recorded_s, "recorded_s"),
+                 values.json_object(result.get("metrics"), "metrics"),
+                 values.json_object(result.get("metadata"), "metadata")))
+            conn.execute("UPDATE qa_flags SET superseded_s = ? WHERE call_id = ? "
+                         "AND superseded_s IS NULL", (now_s, call_id))
+            conn.executemany(
+                "INSERT INTO qa_flags (call_id, check_name, start_s, end_s, severity, channel,"
+                " detail, evidence, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def save_qa_error(self, call_id: str, path: str, error: str, *,
+                      now_s: float | None = None) -> None:
+        """Record that a recording could not be inspected (its flags, if any, stay)."""
+        call_id = values.text(call_id, "call_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO qa_calls (call_id, path, analysed_s, error) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (call_id) DO UPDATE SET analysed_s = excluded.analysed_s, "
+                "error = excluded.error, score = NULL",
+                (call_id, values.text(path, "path"), now_s, values.text(error, "error")))
+
+    def qa_queue(self, *, check: str | None = None, agent_id: str | None = None,
+                 min_score: float | None = None, since_s: float | None = None,
+                 until_s: float | None = None, status: str | None = None,
+                 sort: str = "score", limit: int = 100, offset: int = 0) -> dict:
+        """The review queue: flagged calls, highest score first.
+
+        Filters: a check that must be among the call's current flags, the agent, the
+        least score, the recording (or analysis) time range (``since_s`` inclusive),
+        and ``status``: ``"open"`` (some flag without a verdict), ``"reviewed"``.
+        Returns ``{"total", "calls": [...]}``; each call carries its current flags.
+        """
+        check = values.text(check, "check", optional=True)
+        agent_id = values.text(agent_id, "agent_id", optional=True)
+        status = values.choice(status, "status", ("open", "reviewed"), optional=True)
+        sort = values.choice(sort, "sort", QA_SORTS)
+        limit = values.limit(limit)
+        offset = values.integer(offset, "offset", minimum=0)
+        clause, params = where(
+            ("agent_id = ?", agent_id),
+            ("score >= ?", None if min_score is None else values.finite(min_score,
+                                                                        "min_score")),
+            ("COALESCE(recorded_s, analysed_s) >= ?",
+             values.optional_time_s(since_s, "since_s")),
+            ("COALESCE(recorded_s, analysed_s) < ?", values.optional_time_s(until_s,
+                                                                             "until_s")),
+        )
+        clause = (clause + " AND" if clause else " WHERE") + " error IS NULL"
+        flagged = ("EXISTS (SELECT 1 FROM qa_flags f WHERE f.call_id = qa_calls.call_id"
+                   " AND f.superseded_s IS NULL{extra})")
+        if check is not None:
+            clause += " AND " + flagged.format(extra=" AND f.check_name = ?")
+            params.append(check)
+        else:
+            clause += " AND " + flagged.format(extra="")
+        if status == "open":
+            clause += " AND " + flagged.format(extra=" AND f.verdict IS NULL")
+        elif status == "reviewed":
+            clause += " AND NOT " + flagged.format(extra=" AND f.verdict IS NULL")
+        with self._read() as conn:
+            total = conn.execute(f"SELECT COUNT(*) FROM qa_calls{clause}", params).fetchone()[0]
+            rows = conn.execute(f"SELECT * FROM qa_calls{clause} ORDER BY {QA_SORTS[sort]} "
+                                "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+            calls = [_call(r) for r in rows]
+            for call in calls:
+                call["flags"] = [_flag(f) for f in conn.execute(
+                    "SELECT * FROM qa_flags WHERE call_id = ? AND superseded_s IS NULL "
+                    "ORDER BY start_s, id", (call["call_id"],)).fetchall()]
+        return {"total": total, "calls": calls}
+
+    def qa_call(self, call_id: str) -> dict:
+        """One inspected call with its current flags (and verdicts)."""
+        call_id = values.text(call_id, "call_id")
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM qa_calls WHERE call_id = ?",
+                               (call_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no inspected call with id {call_id!r}")
+            call = _call(row)
+            call["flags"] = [_flag(f) for f in conn.execute(
+                "SELECT * FROM qa_flags WHERE call_id = ? AND superseded_s IS NULL "
+                "ORDER BY start_s, id", (call_id,)).fetchall()]
+        return call
+
+    def qa_errors(self, limit: int = 100) -> list[dict]:
+        """Recordings that could not be inspected, newest first."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT call_id, path, analysed_s, error FROM qa_calls WHERE "
+                                "error IS NOT NULL ORDER BY analysed_s DESC LIMIT ?",
+                                (values.limit(limit),)).fetchall()
+        return [dict(r) for r in rows]
+
+    def set_flag_verdict(self, flag_id: int, verdict: str, user: str, note: str | None = None,
+                         *, now_s: float | None = None) -> dict:
+        """Confirm or dismiss a flag (a later verdict replaces an earlier one); audited."""
+        flag_id = values.integer(flag_id, "flag_id")
+        verdict = values.choice(verdict, "verdict", VERDICTS)
+        user = values.text(user, "user")
+        note = values.text(note, "note", optional=True) if note else None
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM qa_flags WHERE id = ?", (flag_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no flag with id {flag_id}")
+            conn.execute("UPDATE qa_flags SET verdict = ?, verdict_by = ?, verdict_s = ?, "
+                         "verdict_note = ? WHERE id = ?", (verdict, user, now_s, note, flag_id))
+            conn.execute("INSERT INTO audit (time_s, user_name, action, object, detail) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (now_s, user, f"qa_{verdict[:-2]}",  # qa_confirm, qa_dismiss
+                          f"qa_flag:{flag_id}",
+                          values.json_object({"call_id": row["call_id"],
+                                              "check": row["check_name"], "note": note,
+                                              "previous": row["verdict"]}, "detail")))
+            return _flag(conn.execute("SELECT * FROM qa_flags WHERE id = ?",
+                                      (flag_id,)).fetchone())
+
+    def qa_check_precision(self) -> list[dict]:
+        """Per check: flags, verdicts, and the precision reviewers' verdicts give
+        (confirmed / judged; ``None`` until a flag of the check is judged)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT check_name, COUNT(*) AS flags,"
+                " SUM(superseded_s IS NULL) AS current,"
+                " SUM(verdict = 'confirmed') AS confirmed,"
+                " SUM(verdict = 'dismissed') AS dismissed"
+                " FROM qa_flags GROUP BY check_name ORDER BY check_name").fetchall()
+        out = []
+        for r in rows:
+            judged = (r["confirmed"] or 0) + (r["dismissed"] or 0)
+            out.append({"check": r["check_name"], "flags": r["flags"], "current": r["current"],
+                        "confirmed": r["confirmed"] or 0, "dismissed": r["dismissed"] or 0,
+                        "precision": round((r["confirmed"] or 0) / judged, 3) if judged
+                        else None})
+        return out
+
+    def qa_paths(self, call_id: str) -> str:
+        """The recording's path (for the review page's audio)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT path FROM qa_calls WHERE call_id = ?",
+                               (values.text(call_id, "call_id"),)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no inspected call with id {call_id!r}")
+        return row["path"]

@@ -1,0 +1,382 @@
+"""Batch pre-inspection: segments, checks with exact spans, the CLI, resume, errors, Dask."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from capture.audio import AudioClip
+from capture.simulator import AgentVoice, CallScript, calibration_audio, render_call, timbre_pool
+from emotion.baseline import fit_baseline, save_baseline
+from emotion.voice import analyse_clips
+from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
+from qa.analysis import CallAnalysis, CallJob, ChannelTrack
+from qa.checks import line_flags, timing_flags
+from qa.config import CHECKS, QAConfig, QAConfigError
+from qa.inspect import Settings, inspect_calls, review_score
+from qa.runner import plan, run
+from qa.segments import bridge, overlaps_started_by, replies, runs, silences, turns
+from voiceline.cli import main
+from voiceline.store import Store
+
+FS = 8000
+F = 0.03  # VAD frame, s
+
+
+# --- segments ----------------------------------------------------------------------------
+
+def mask(n: int, *spans: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    for s, e in spans:
+        out[s:e] = True
+    return out
+
+
+def test_runs_bridge_and_silences_between_first_and_last_speech() -> None:
+    a = mask(20, (2, 5), (7, 9))
+    assert runs(a).tolist() == [[2, 5], [7, 9]]
+    assert runs(bridge(a, 2)).tolist() == [[2, 9]]
+    assert runs(bridge(a, 1)).tolist() == [[2, 5], [7, 9]]
+    b = mask(20, (12, 15))
+    # leading (0-2) and trailing (15-20) quiet is not dead air
+    assert silences(a, b).tolist() == [[5, 7], [9, 12]]
+    assert silences(np.zeros(5, bool), None).shape == (0, 2)
+
+
+def test_turns_merge_pauses_only_while_the_other_party_is_silent() -> None:
+    own = mask(40, (0, 5), (8, 12), (20, 25))
+    other = mask(40, (14, 18))
+    # gap 5-8 (3 frames) merges; gap 12-20 has the other party in it: separate turns
+    assert turns(own, other, F, gap_s=0.1).tolist() == [[0, 12], [20, 25]]
+    assert turns(own, other, F, gap_s=0.05).tolist() == [[0, 5], [8, 12], [20, 25]]
+
+
+def test_overlaps_count_only_those_the_first_party_started() -> None:
+    agent = mask(30, (5, 12), (20, 25))
+    caller = mask(30, (0, 8), (22, 28))
+    # agent barged in at 5 (caller talking until 8); at 22 the caller started
+    assert overlaps_started_by(agent, caller).tolist() == [[5, 8]]
+    assert overlaps_started_by(caller, agent).tolist() == [[22, 25]]
+
+
+def test_replies_pair_the_callers_end_with_the_agents_next_start() -> None:
+    agent = np.array([[0, 10], [30, 40], [45, 50], [70, 80]])
+    caller = np.array([[12, 20], [60, 75]])
+    # 20 -> 30 is a reply; 45 follows the agent's own turn; 70 starts during the
+    # caller's turn (overtalk, not a slow reply)
+    assert replies(agent, caller) == [(20, 30)]
+
+
+# --- checks on hand-made tracks --------------------------------------------------------
+
+def track(role: str, speech: np.ndarray, level_dbfs: float | np.ndarray = -26.0,
+          clipped: np.ndarray | None = None) -> ChannelTrack:
+    n = speech.size
+    level = np.broadcast_to(np.asarray(level_dbfs, float), (n,)).copy()
+    return ChannelTrack(role=role, frame_s=F, speech=speech, level_dbfs=level,
+                        clipped=np.zeros(n, int) if clipped is None else clipped,
+                        end_s=np.zeros(0), features=np.zeros((0, len(FEATURE_NAMES))),
+                        speech_s=float(speech.sum() * F))
+
+
+def analysis_of(agent: ChannelTrack, caller: ChannelTrack | None) -> CallAnalysis:
+    return CallAnalysis(job=CallJob("t", "t.wav"), fs_hz=FS, file_fs_hz=FS,
+                        n_channels=1 if caller is None else 2,
+                        duration_s=agent.speech.size * F, channel_type="8k",
+                        level_profile="g711-telephone", agent=agent, caller=caller)
+
+
+def frames(t_s: float) -> int:
+    return round(t_s / F)
+
+
+def run_timing(agent_spans, caller_spans, n_s=120.0, config=None):
+    config = config or QAConfig()
+    n = frames(n_s)
+    a = mask(n, *[(frames(s), frames(e)) for s, e in agent_spans])
+    c = mask(n, *[(frames(s), frames(e)) for s, e in caller_spans])
+    an = analysis_of(track("agent", a), track("caller", c))
+    from qa.checks import _turn_frames
+
+    parts = _turn_frames(an, config)
+    return timing_flags(an, config, *parts), parts
+
+
+def test_dead_air_slow_response_and_overtalk_get_exact_spans() -> None:
+    agent = [(0, 6), (16.5, 22), (40, 46), (60, 66)]
+    caller = [(7, 11.5), (23, 30), (44, 52), (75, 80)]
+    flags, _ = run_timing(agent, caller)
+    got = sorted((f.check, round(f.start_s, 1), round(f.end_s, 1), f.severity, f.channel)
+                 for f in flags)
+    assert got == [
+        ("dead_air", 30.0, 40.0, "warning", "both"),  # 10 s: dead air, not also slow
+        ("dead_air", 52.0, 60.0, "warning", "both"),  # 8 s after the caller: dead air
+        ("dead_air", 66.0, 75.0, "warning", "both"),  # after the agent, before the caller
+        ("slow_response", 11.5, 16.5, "warning", "agent"),  # a 5 s wait
+    ]  # 44-46: the caller started while the agent spoke: not the agent's overtalk
+
+
+def test_timing_checks_follow_their_thresholds() -> None:
+    agent = [(0, 5), (9, 14), (45, 47)]
+    caller = [(5.5, 8.9), (12, 20)]
+    flags, _ = run_timing(agent, caller, n_s=60)
+    checks = sorted((f.check, round(f.end_s - f.start_s)) for f in flags)
+    # 8.9 -> 9: quick reply; 12-14: caller started (not the agent's overtalk);
+    # 20 -> 45: 25 s of nobody = critical dead air
+    assert checks == [("dead_air", 25)]
+    assert flags[0].severity == "critical"
+    strict = QAConfig.from_dict({"dead_air": {"min_s": 30, "critical_s": 60}})
+    # not dead air any more, so the 25 s wait after the caller is a (critical) slow reply
+    assert [(f.check, f.severity) for f in run_timing(agent, caller, n_s=60,
+                                                      config=strict)[0]] == [
+        ("slow_response", "critical")]
+
+
+def test_overtalk_needs_a_second_of_double_talk_started_by_the_agent() -> None:
+    flags, _ = run_timing([(0, 3), (9, 14)], [(4, 10.5)], n_s=20)
+    assert [(f.check, round(f.start_s, 1), round(f.end_s, 1)) for f in flags] == [
+        ("overtalk", 9.0, 10.5)]
+    flags, _ = run_timing([(0, 3), (10, 14)], [(4, 10.8)], n_s=20)
+    assert flags == []  # 0.8 s only
+
+
+def test_clipping_and_low_level_are_per_turn_with_consecutive_turns_merged() -> None:
+    n = frames(60)
+    a = mask(n, (frames(0), frames(5)), (frames(10), frames(15)), (frames(20), frames(25)),
+             (frames(40), frames(45)))
+    c = mask(n, (frames(6), frames(9)), (frames(16), frames(19)), (frames(30), frames(35)))
+    level = np.full(n, -26.0)
+    level[frames(10):frames(25)] = -47.0  # two quiet turns in a row
+    clipped = np.zeros(n, int)
+    clipped[frames(41):frames(41) + 3] = 40  # 120 samples at full scale in the last turn
+    an = analysis_of(track("agent", a, level, clipped), track("caller", c))
+    from qa.checks import _turn_frames
+
+    _, _, at, ct = _turn_frames(an, QAConfig())
+    flags = line_flags(an, QAConfig(), at, ct)
+    got = [(f.check, round(f.start_s, 1), round(f.end_s, 1), f.severity) for f in flags]
+    assert got == [("clipping", 40.0, 45.0, "warning"), ("low_level", 10.0, 25.0, "critical")]
+    assert flags[0].evidence["clipped_samples"] == 120
+    assert flags[1].evidence["level_dbov"] == pytest.approx(-47.0)
+    assert flags[1].evidence["turns"] == 2
+
+
+def test_mono_recordings_get_no_turn_taking_checks() -> None:
+    n = frames(40)
+    an = analysis_of(track("agent", mask(n, (0, frames(5)), (frames(20), frames(25)))), None)
+    flags = timing_flags(an, QAConfig(), an.agent.speech, None,
+                         turns(an.agent.speech, None, F, 2.0), np.zeros((0, 2), int))
+    assert [(f.check, round(f.end_s - f.start_s)) for f in flags] == [("dead_air", 15)]
+
+
+# --- settings and score ------------------------------------------------------------------
+
+def test_settings_from_toml_and_mistakes_named(tmp_path) -> None:
+    good = tmp_path / "qa.toml"
+    good.write_text("turn_gap_s = 1.5\n[dead_air]\nmin_s = 10\n[fast_speech]\nenabled = false\n")
+    config = QAConfig.load(good)
+    assert config.checks["dead_air"].min_s == 10 and not config.checks["fast_speech"].enabled
+    assert config.turn_gap_s == 1.5 and config.digest() != QAConfig().digest()
+    for text, words in [("[dead_ait]\nmin_s = 1\n", "unknown setting or check 'dead_ait'"),
+                        ("[dead_air]\nmin = 1\n", "unknown settings of dead_air: min"),
+                        ("[overtalk]\nmin_s = -1\n", "overtalk: need 0 <= min_s"),
+                        ("[clipping]\nweight = 'x'\n", "clipping.weight must be a number"),
+                        ("[low_level\n", "not valid TOML")]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(QAConfigError, match=words.replace("(", r"\(")):
+            QAConfig.load(bad)
+
+
+def test_the_review_score_combines_flags_like_independent_chances() -> None:
+    from qa.checks import Flag
+
+    config = QAConfig()
+    one = [Flag("dead_air", 0, 9, "warning", "both", "")]
+    assert review_score([], config) == 0.0
+    assert review_score(one, config) == 30.0
+    two = [*one, Flag("agent_agitation", 20, 30, "critical", "agent", "")]
+    assert review_score(two, config) == pytest.approx(100 * (1 - 0.7 * 0.3), abs=0.05)
+    many = [Flag("agent_agitation", i, i + 1, "critical", "agent", "") for i in range(20)]
+    assert 99.9 <= review_score(many, config) <= 100.0
+
+
+# --- whole calls through the analyser ----------------------------------------------------
+
+AGENT = AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0)
+CALLER = AgentVoice("C1", timbre_pool("caller")[0], 0, -28.0)
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory) -> dict:
+    """A baseline for A1 and stereo calls: agitation, dead air and clipping, and a calm one."""
+    root = tmp_path_factory.mktemp("qa")
+    cal = calibration_audio(AGENT, 90.0, seed=1)
+    fa = analyse_clips([AudioClip(cal[None] / 32768.0, FS, "cal", "PCM_16", "WAV")])[0]
+    w = fa.windows.features[0][fa.windows.valid[0]]
+    base = fit_baseline(w, FEATURE_NAMES, agent_id="A1", channel_type="8k",
+                        speech_s=fa.speech_s, level_profile=fa.level_profile,
+                        sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR))
+    save_baseline(base, root / "cal")
+    rec = root / "rec"
+    rec.mkdir()
+    hot = render_call(CallScript(120.0, episodes=[(50.0, 85.0, "agitated")], seed=3),
+                      AGENT, CALLER)
+    sf.write(rec / "hot.wav", hot.audio.T, FS, subtype="PCM_16")
+    calm = render_call(CallScript(100.0, seed=4), AGENT, CALLER)
+    audio = calm.audio.copy()
+    # 12 s of dead air at 40 s (line noise only), and a clipped agent turn
+    noise = np.random.default_rng(0).normal(0, 30, (2, 12 * FS)).astype(np.int16)
+    audio = np.concatenate([audio[:, : 40 * FS], noise, audio[:, 40 * FS:]], axis=1)
+    utter = [u for u in calm.utterances if u.party == "agent" and u.start_sample > 60 * FS]
+    u = utter[0]
+    s, e = u.start_sample + 12 * FS, u.end_sample + 12 * FS
+    audio[0, s:e] = np.clip(audio[0, s:e].astype(np.int32) * 8, -32124, 32124)
+    sf.write(rec / "fault.wav", audio.T, FS, subtype="PCM_16")
+    mono = calm.audio.astype(np.int32).sum(axis=0).clip(-32768, 32767).astype(np.int16)
+    sf.write(rec / "mono.wav", mono, FS, subtype="PCM_16")  # both parties on one line
+    (rec / "broken.wav").write_bytes((rec / "hot.wav").read_bytes()[:3000])
+    with (rec / "calls.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["call_id", "path", "agent_id", "started_at", "queue"])
+        w.writerow(["HOT-1", "hot.wav", "A1", "2026-11-20T09:30:00", "water"])
+        w.writerow(["FAULT-1", "fault.wav", "A1", "", "power"])
+        w.writerow(["MONO-1", "mono.wav", "A1", "", "power"])
+        w.writerow(["GONE-1", "missing.wav", "A1", "", "power"])
+    return {"root": root, "rec": rec, "cal": root / "cal", "episode": (50.0, 85.0),
+            "dead": (40.0, 52.0), "clip": (s / FS, e / FS)}
+
+
+def read(out: Path, call_id: str) -> dict:
+    return json.loads((out / "calls" / f"{call_id}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def qa_run(calls) -> dict:
+    root = calls["root"]
+    out, data = root / "out", root / "data"
+    code = main(["qa", str(calls["rec"]), "--metadata", str(calls["rec"] / "calls.csv"),
+                 "--calibration", str(calls["cal"]), "--out", str(out), "--data", str(data),
+                 "--workers", "2", "--no-progress"])
+    assert code == 0
+    return {"out": out, "data": data}
+
+
+def test_an_agitated_agent_is_flagged_over_the_episode_with_reasons(calls, qa_run) -> None:
+    doc = read(qa_run["out"], "HOT-1")
+    assert set(doc) >= {"call_id", "path", "agent_id", "duration_s", "score", "flags",
+                        "metrics"}
+    assert doc["agent_id"] == "A1" and doc["duration_s"] == 120.0
+    assert doc["metadata"] == {"started_at": "2026-11-20T09:30:00", "queue": "water"}
+    agitated = [f for f in doc["flags"] if f["check"] == "agent_agitation"]
+    assert len(agitated) == 1  # one event, not one flag per window
+    flag = agitated[0]
+    start, end = calls["episode"]
+    assert start - 1 <= flag["start_s"] <= start + 8 and end - 10 <= flag["end_s"] <= end + 2
+    assert flag["channel"] == "agent" and flag["evidence"]["baseline"] == "agent"
+    assert "than A1's usual" in flag["detail"] and flag["evidence"]["drivers"]
+    assert "与A1平时相比" in flag["evidence"]["detail_zh"]
+    assert doc["score"] >= 45
+    m = doc["metrics"]
+    assert 0.2 < m["talk_ratio"] < 0.8 and m["agent_speech_s"] > 20 and m["caller_speech_s"] > 20
+    assert m["agent_baseline"] == "agent" and m["caller_baseline"] == "own first minute"
+
+
+def test_dead_air_and_a_clipped_turn_are_found_where_they_were_made(calls, qa_run) -> None:
+    doc = read(qa_run["out"], "FAULT-1")
+    by = {c: [f for f in doc["flags"] if f["check"] == c] for c in CHECKS}
+    (dead,) = by["dead_air"]
+    assert dead["start_s"] == pytest.approx(calls["dead"][0], abs=1.0)
+    assert dead["end_s"] == pytest.approx(calls["dead"][1], abs=1.0)
+    (clip,) = by["clipping"]
+    s, e = calls["clip"]
+    assert clip["channel"] == "agent" and clip["start_s"] <= s + 0.5 and clip["end_s"] >= e - 0.5
+    assert clip["evidence"]["clipped_samples"] > 100
+    assert not by["agent_agitation"] and not by["low_level"]
+
+
+def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -> None:
+    doc = read(qa_run["out"], "MONO-1")
+    assert doc["metrics"]["channels"] == 1 and doc["flags"] == []
+    # both parties on one line: no turn-taking, and no voice to judge against a baseline
+    assert set(doc["metrics"]["checks_skipped"]) == {
+        "slow_response", "overtalk", "caller_agitation", "agent_agitation",
+        "agent_low_energy", "fast_speech"}
+    with (qa_run["out"] / "summary.csv").open() as fh:
+        rows = {r["call_id"]: r for r in csv.DictReader(fh)}
+    assert rows["broken"]["status"] == "error" and "truncated" in rows["broken"]["error"]
+    assert rows["GONE-1"]["status"] == "error" and "missing file" in rows["GONE-1"]["error"]
+    scores = [float(r["score"]) for r in rows.values() if r["status"] == "done"]
+    assert scores == sorted(scores, reverse=True) and rows["HOT-1"]["checks"]
+
+
+def test_results_land_in_the_store_as_a_ranked_queue(qa_run) -> None:
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        queue = store.qa_queue()
+        assert next(c["call_id"] for c in queue["calls"]) == "HOT-1"
+        hot = store.qa_call("HOT-1")
+        assert hot["recorded_s"] is not None and hot["flags"]
+        assert {e["call_id"] for e in store.qa_errors()} == {"broken"}
+        flag = hot["flags"][0]
+        store.set_flag_verdict(flag["id"], "confirmed", "qa1", "clearly angry")
+        assert store.qa_call("HOT-1")["flags"][0]["verdict"] == "confirmed"
+        assert store.list_audit(action="qa_confirm")[0]["object"] == f"qa_flag:{flag['id']}"
+        prec = {p["check"]: p for p in store.qa_check_precision()}
+        assert prec[flag["check"]]["confirmed"] == 1
+        assert store.qa_queue(check="dead_air")["calls"][0]["call_id"] == "FAULT-1"
+
+
+def test_a_second_run_skips_done_calls_and_redoes_them_when_settings_change(
+        calls, qa_run, tmp_path) -> None:
+    out = qa_run["out"]
+    before = (out / "calls" / "HOT-1.json").stat().st_mtime_ns
+    args = ["qa", str(calls["rec"]), "--metadata", str(calls["rec"] / "calls.csv"),
+            "--calibration", str(calls["cal"]), "--out", str(out), "--data",
+            str(qa_run["data"]), "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    assert (out / "calls" / "HOT-1.json").stat().st_mtime_ns == before
+    with (out / "summary.csv").open() as fh:
+        status = {r["call_id"]: r["status"] for r in csv.DictReader(fh)}
+    assert status["HOT-1"].startswith("skipped") and status["broken"] == "error"
+    toml = tmp_path / "qa.toml"
+    toml.write_text("[dead_air]\nmin_s = 30\ncritical_s = 60\n")
+    assert main([*args, "--config", str(toml)]) == 0
+    assert (out / "calls" / "HOT-1.json").stat().st_mtime_ns != before
+    assert not [f for f in read(out, "FAULT-1")["flags"] if f["check"] == "dead_air"]
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        # the confirmed flag of the earlier run is kept (superseded) in the precision
+        assert sum(p["confirmed"] for p in store.qa_check_precision()) >= 1
+
+
+def test_the_same_calls_give_the_same_results_on_a_dask_cluster(calls, qa_run) -> None:
+    distributed = pytest.importorskip("distributed")
+    jobs = [CallJob("HOT-1", str(calls["rec"] / "hot.wav"), "A1"),
+            CallJob("bad", str(calls["rec"] / "broken.wav"), "A1")]
+    settings = Settings(QAConfig(), str(calls["cal"]))
+    todo, _, errors = plan(jobs, settings, lambda _: None)
+    got = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        run(todo, settings, got.append, engine="dask", scheduler=cluster.scheduler_address)
+    by = {r["call_id"]: r for r in got}
+    local = inspect_calls([jobs[0]], settings)[0]
+    assert by["HOT-1"]["flags"] == local["flags"] == read(qa_run["out"], "HOT-1")["flags"]
+    assert "error" in by["bad"] or "bad" in errors
+
+
+def test_bad_command_lines_get_clear_errors(calls, tmp_path, capsys) -> None:
+    assert main(["qa", str(tmp_path / "nowhere")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["qa", str(empty), "--no-store", "--out", str(tmp_path / "o")]) == 2
+    assert "no .wav or .flac" in capsys.readouterr().err
+    assert main(["qa", str(calls["rec"]), "--engine", "dask"]) == 2
+    assert "--scheduler" in capsys.readouterr().err
+    assert math.isfinite(QAConfig().checks["dead_air"].critical_s)
