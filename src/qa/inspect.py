@@ -79,6 +79,7 @@ def call_result(analysis: CallAnalysis, flags: list[Flag], metrics: dict, config
         "flags": [f.to_json() for f in flags],
         "metrics": {
             "channels": analysis.n_channels,
+            "agent_channel": job.agent_channel,
             "sample_rate_hz": analysis.file_fs_hz,
             "analysed_at_hz": analysis.fs_hz,
             **metrics,

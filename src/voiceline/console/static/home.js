@@ -4,10 +4,11 @@ import { homeFor, logout, session, toLogin } from "./api.js";
 import { applyTo, roleName, t, toggleLang } from "./i18n.js";
 
 const user = session();
+const page = user && (user.role === "qa" ? "/qa.html" : homeFor(user.role)); // QA: the review queue
 if (!user) {
   toLogin();
-} else if (homeFor(user.role) !== "/index.html") {
-  location.replace(homeFor(user.role));
+} else if (page !== "/index.html") {
+  location.replace(page);
 } else {
   const render = () => {
     applyTo(document);

@@ -21,11 +21,16 @@ function showNotice() {
   if (key) notice.textContent = t(key);
 }
 
+/** The role's own page: QA staff start on the review queue (qa.html). */
+function pageOf(role) {
+  return role === "qa" ? "/qa.html" : homeFor(role);
+}
+
 /** Where to go after signing in: the page asked for (same origin only), else the role's. */
 function nextPage(role) {
   const next = params.get("next");
   if (next && next.startsWith("/") && !next.startsWith("//")) return next;
-  return homeFor(role);
+  return pageOf(role);
 }
 
 form.addEventListener("submit", async (event) => {

@@ -1,0 +1,184 @@
+// The QA review queue: flagged calls ranked by review score, with filters kept in the
+// address (so a reload or the back button keeps them), and each check's precision as
+// reviewers judged it.
+//
+// Data: GET /api/qa/queue and GET /api/qa/precision; the server checks the role (qa,
+// admin, supervisor) and answers 403 to others, which this page shows as a refusal.
+
+import { ApiError, api } from "./api.js";
+import { formatDuration, t } from "./i18n.js";
+import { $, CHECKS, checkColour, checkName, failureText, flagChips, formatDateTime, showRefused, startPage } from "./qa_common.js";
+
+const PAGE = 25;
+const FILTERS = ["check", "agent", "from", "to", "min_score", "status", "sort"];
+const state = { page: null, precision: [], offset: 0 };
+
+function cell(content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content;
+  return td;
+}
+
+/** The filters in the address bar. */
+function filters() {
+  const params = new URLSearchParams(location.search);
+  const out = {};
+  for (const key of FILTERS) if (params.get(key)) out[key] = params.get(key);
+  out.status ??= "open";
+  out.sort ??= "score";
+  return out;
+}
+
+/** Local midnight of an <input type=date> value, unix s. */
+function dayStart(value) {
+  const [y, m, d] = value.split("-").map(Number);
+  return new Date(y, m - 1, d).getTime() / 1000;
+}
+
+function queueQuery(f, offset) {
+  const q = new URLSearchParams({ status: f.status, sort: f.sort, limit: PAGE, offset });
+  if (f.check) q.set("check", f.check);
+  if (f.agent) q.set("agent", f.agent);
+  if (f.min_score) q.set("min_score", f.min_score);
+  if (f.from) q.set("since", dayStart(f.from));
+  if (f.to) q.set("until", dayStart(f.to) + 86400);
+  return q;
+}
+
+function fillForm(f) {
+  const select = $("f-check");
+  select.replaceChildren(new Option(t("qa.allChecks"), ""),
+    ...CHECKS.map((c) => new Option(checkName(c), c)));
+  if (f.check && !CHECKS.includes(f.check)) select.append(new Option(f.check, f.check));
+  select.value = f.check ?? "";
+  $("f-agent").value = f.agent ?? "";
+  $("f-from").value = f.from ?? "";
+  $("f-to").value = f.to ?? "";
+  $("f-min-score").value = f.min_score ?? "";
+  $("f-status").value = f.status;
+  $("f-sort").value = f.sort;
+}
+
+function renderQueue() {
+  const page = state.page;
+  if (!page) return;
+  const rows = page.calls.map((call, i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.call = call.call_id;
+    tr.dataset.rank = String(state.offset + i + 1);
+    const score = cell(call.score.toFixed(0));
+    score.className = "qa-score";
+    score.dataset.level = call.score >= 80 ? "3" : call.score >= 50 ? "2" : "1";
+    const link = document.createElement("a");
+    link.href = `/qa_call.html?call=${encodeURIComponent(call.call_id)}`;
+    link.textContent = call.call_id;
+    link.setAttribute("aria-label", t("qa.open", { call: call.call_id }));
+    tr.append(score, cell(link), cell(call.agent_id ?? t("qa.agentUnknown")),
+      cell(formatDateTime(call.recorded_s ?? call.analysed_s)), cell(formatDuration(call.duration_s)),
+      cell(flagChips(call.flags)));
+    return tr;
+  });
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const empty = cell(t("qa.empty"));
+    empty.colSpan = 6;
+    empty.className = "muted";
+    tr.append(empty);
+    rows.push(tr);
+  }
+  $("queue").replaceChildren(...rows);
+  const shownTo = state.offset + page.calls.length;
+  $("shown").textContent = page.total ? t("qa.shown", { from: state.offset + 1, to: shownTo, total: page.total }) : "";
+  $("prev").disabled = state.offset === 0;
+  $("next").disabled = shownTo >= page.total;
+}
+
+function renderPrecision() {
+  const rows = state.precision.map((p) => {
+    const tr = document.createElement("tr");
+    tr.dataset.check = p.check;
+    const name = document.createElement("th");
+    name.scope = "row";
+    const swatch = document.createElement("span");
+    swatch.className = "qa-swatch";
+    swatch.style.setProperty("--check", checkColour(p.check));
+    name.append(swatch, checkName(p.check));
+    const precision = cell(p.precision === null ? t("qa.precision.none") : `${Math.round(p.precision * 100)} %`);
+    precision.className = "qa-precision";
+    tr.append(name, cell(String(p.flags)), cell(String(p.current)), cell(String(p.confirmed)),
+      cell(String(p.dismissed)), precision);
+    return tr;
+  });
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const empty = cell(t("qa.precision.empty"));
+    empty.colSpan = 6;
+    empty.className = "muted";
+    tr.append(empty);
+    rows.push(tr);
+  }
+  $("precision").replaceChildren(...rows);
+}
+
+function render() {
+  fillForm(filters());
+  renderQueue();
+  renderPrecision();
+}
+
+async function load(offset = 0) {
+  const f = filters();
+  document.body.dataset.status = "loading";
+  const [page, precision] = await Promise.all([
+    api(`/api/qa/queue?${queueQuery(f, offset)}`), api("/api/qa/precision")]);
+  state.page = page;
+  state.precision = precision;
+  state.offset = offset;
+  $("load-error").hidden = true;
+  render();
+  document.body.dataset.status = "ready";
+}
+
+async function reload(offset = 0) {
+  try {
+    await load(offset);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused(user);
+    $("load-error").textContent = failureText(error);
+    $("load-error").hidden = false;
+    document.body.dataset.status = "error";
+  }
+}
+
+function applyFilters(event) {
+  event.preventDefault();
+  const form = $("filters");
+  const params = new URLSearchParams();
+  for (const key of FILTERS) {
+    const value = String(form.elements[key].value ?? "").trim();
+    if (value) params.set(key, value);
+  }
+  if (params.get("from") && params.get("to") && params.get("to") < params.get("from")) {
+    $("filter-error").textContent = t("qa.loadFailed", { detail: `${t("qa.to")} < ${t("qa.from")}` });
+    $("filter-error").hidden = false;
+    return;
+  }
+  $("filter-error").hidden = true;
+  history.pushState(null, "", `${location.pathname}?${params}`);
+  reload(0);
+}
+
+const user = startPage(render);
+if (user) {
+  $("filters").addEventListener("submit", applyFilters);
+  $("f-reset").addEventListener("click", () => {
+    history.pushState(null, "", location.pathname);
+    reload(0);
+  });
+  $("prev").addEventListener("click", () => reload(Math.max(0, state.offset - PAGE)));
+  $("next").addEventListener("click", () => reload(state.offset + PAGE));
+  window.addEventListener("popstate", () => reload(0));
+  fillForm(filters());
+  reload(0);
+}

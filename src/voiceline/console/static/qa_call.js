@@ -1,0 +1,290 @@
+// One call under review: both parties' loudness over time with the flags on it, the
+// recording (played from any flag), each flag's plain-words detail and evidence, and the
+// reviewer's verdict with a note per flag.
+//
+// Data: GET /api/qa/calls/{id} (flags, verdicts and an audio_url the <audio> element can
+// open without headers), GET /api/qa/calls/{id}/timeline, POST /api/qa/flags/{id}/verdict.
+// Supervisors read; qa and admin judge; the server enforces both.
+
+import { ApiError, api } from "./api.js";
+import { explainDrivers, formatDuration, lang, t } from "./i18n.js";
+import {
+  $, REVIEWERS, checkColour, checkName, clock, failureText, flagDetail, formatDateTime, showRefused, startPage,
+} from "./qa_common.js";
+import { drawTimeline, setPlayhead } from "./qa_timeline.js";
+
+const callId = new URLSearchParams(location.search).get("call") ?? "";
+const state = { call: null, timeline: null, timelineError: null, drafts: new Map(), active: null, audioRetried: false };
+
+function dd(dl, term, value) {
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const d = document.createElement("dd");
+  d.textContent = value;
+  dl.append(dt, d);
+}
+
+function renderFacts() {
+  const call = state.call;
+  $("call-title").textContent = t("qa.callTitle", { call: call.call_id });
+  document.title = `${t("app.name")} · ${t("qa.callTitle", { call: call.call_id })}`;
+  const facts = $("call-facts");
+  facts.replaceChildren();
+  dd(facts, t("qa.score"), call.score === null ? "–" : call.score.toFixed(0));
+  dd(facts, t("qa.agent"), call.agent_id ?? t("qa.agentUnknown"));
+  dd(facts, t("qa.duration"), call.duration_s === null ? "–" : formatDuration(call.duration_s));
+  dd(facts, t("qa.recorded"), formatDateTime(call.recorded_s ?? call.analysed_s));
+  dd(facts, t("qa.file"), call.file ?? "–");
+  $("call-error").hidden = !call.error;
+  $("call-error").textContent = call.error ? t("qa.callError", { error: call.error }) : "";
+}
+
+function evidenceList(evidence) {
+  const dl = document.createElement("dl");
+  dl.className = "qa-evidence";
+  for (const [key, value] of Object.entries(evidence ?? {})) {
+    if (key === "detail_zh" || value === null || value === undefined) continue;
+    const label = t(`evidence.${key}`);
+    const text = key === "drivers" && Array.isArray(value)
+      ? explainDrivers(value, null, 0, lang(), false)
+      : typeof value === "object" ? JSON.stringify(value) : String(value);
+    dd(dl, label === `evidence.${key}` ? key : label, text);
+  }
+  return dl;
+}
+
+function verdictText(flag) {
+  if (!flag.verdict) return t("qa.verdict.none");
+  const said = t("qa.verdictBy", { verdict: t(`qa.verdict.${flag.verdict}`), user: flag.verdict_by,
+    time: formatDateTime(flag.verdict_s) });
+  return flag.verdict_note ? `${said} — ${flag.verdict_note}` : said;
+}
+
+function flagItem(flag, index, canJudge) {
+  const li = document.createElement("li");
+  li.className = "qa-flag";
+  li.id = `flag-${flag.id}`;
+  li.dataset.flagId = String(flag.id);
+  li.dataset.check = flag.check;
+  li.dataset.severity = flag.severity;
+  li.dataset.verdict = flag.verdict ?? "none";
+  li.style.setProperty("--check", checkColour(flag.check));
+  if (state.active === flag.id) li.dataset.active = "true";
+
+  const head = document.createElement("div");
+  head.className = "qa-flag-head";
+  const num = document.createElement("span");
+  num.className = "qa-num";
+  num.textContent = String(index + 1);
+  const name = document.createElement("strong");
+  name.textContent = checkName(flag.check);
+  const sev = document.createElement("span");
+  sev.className = "sev";
+  sev.textContent = t(`severity.${flag.severity}`);
+  const span = document.createElement("span");
+  span.className = "qa-span";
+  span.textContent = t("qa.span", { start: clock(flag.start_s), end: clock(flag.end_s), channel: t(`channel.${flag.channel}`) });
+  const play = document.createElement("button");
+  play.type = "button";
+  play.className = "qa-play";
+  play.textContent = `▶ ${t("qa.playFrom", { time: clock(flag.start_s) })}`;
+  play.addEventListener("click", () => playFlag(flag));
+  head.append(num, name, sev, span, play);
+
+  const detail = document.createElement("p");
+  detail.className = "qa-detail";
+  detail.textContent = flagDetail(flag);
+
+  const evidence = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = t("qa.evidence");
+  evidence.append(summary, evidenceList(flag.evidence));
+
+  const status = document.createElement("p");
+  status.className = "qa-verdict-status";
+  status.setAttribute("role", "status");
+  status.textContent = verdictText(flag);
+  li.append(head, detail, evidence);
+  if (canJudge) li.append(verdictForm(flag, status));
+  else li.append(status);
+  return li;
+}
+
+function verdictForm(flag, status) {
+  const form = document.createElement("form");
+  form.className = "qa-verdict";
+  form.noValidate = true;
+  const noteId = `note-${flag.id}`;
+  const label = document.createElement("label");
+  label.htmlFor = noteId;
+  label.textContent = t("qa.note");
+  const note = document.createElement("textarea");
+  note.id = noteId;
+  note.name = "note";
+  note.rows = 2;
+  note.maxLength = 4000;
+  note.value = state.drafts.get(flag.id) ?? flag.verdict_note ?? "";
+  note.addEventListener("input", () => state.drafts.set(flag.id, note.value));
+  const buttons = document.createElement("div");
+  buttons.className = "qa-verdict-actions";
+  for (const verdict of ["confirmed", "dismissed"]) {
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.value = verdict;
+    button.className = verdict === "confirmed" ? "primary qa-confirm" : "qa-dismiss";
+    button.textContent = t(verdict === "confirmed" ? "qa.confirm" : "qa.dismiss");
+    button.setAttribute("aria-pressed", String(flag.verdict === verdict));
+    buttons.append(button);
+  }
+  const error = document.createElement("p");
+  error.className = "error";
+  error.setAttribute("role", "alert");
+  error.hidden = true;
+  form.append(label, note, buttons, status, error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const verdict = event.submitter?.value;
+    if (!verdict) return;
+    for (const b of buttons.children) b.disabled = true;
+    try {
+      const saved = await api(`/api/qa/flags/${flag.id}/verdict`, { method: "POST", body: { verdict, note: note.value } });
+      Object.assign(flag, saved);
+      state.drafts.delete(flag.id);
+      error.hidden = true;
+      renderFlags();
+      const item = $(`flag-${flag.id}`);
+      item.querySelector(".qa-verdict-status").textContent = `${verdictText(flag)} ${t("qa.saved")}`;
+      item.querySelector(`button[value=${verdict}]`).focus();
+      drawNow();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 403) return showRefused(user);
+      error.textContent = failureText(err);
+      error.hidden = false;
+      for (const b of buttons.children) b.disabled = false;
+    }
+  });
+  return form;
+}
+
+function renderFlags() {
+  const flags = state.call.flags;
+  $("flags-title").textContent = t("qa.flagList", { n: flags.length });
+  const canJudge = REVIEWERS.includes(user.role);
+  const items = flags.map((flag, i) => flagItem(flag, i, canJudge));
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = t("qa.noFlags");
+    items.push(li);
+  }
+  $("flags").replaceChildren(...items);
+}
+
+function drawNow() {
+  const svg = $("timeline");
+  if (!state.call) return;
+  if (state.timeline) {
+    $("timeline-help").textContent = t("qa.timelineHelp", { hop: state.timeline.hop_s });
+    $("timeline-status").textContent = "";
+  } else {
+    $("timeline-help").textContent = t("qa.timelineHelp", { hop: 0.1 });
+    $("timeline-status").textContent = state.timelineError
+      ? t("qa.timelineFailed", { detail: state.timelineError }) : t("qa.timelineLoading");
+  }
+  drawTimeline(svg, {
+    timeline: state.timeline,
+    durationS: state.timeline?.duration_s ?? state.call.duration_s ?? 0,
+    flags: state.call.flags,
+    active: state.active,
+    now: $("player").currentTime,
+    onFlag: playFlag,
+    onSeek: (s) => { $("player").currentTime = s; },
+  });
+  const legend = $("timeline-legend");
+  const seen = [...new Set(state.call.flags.map((f) => f.check))];
+  legend.replaceChildren(...seen.map((check) => {
+    const item = document.createElement("span");
+    item.className = "qa-legend-item";
+    item.style.setProperty("--check", checkColour(check));
+    item.textContent = checkName(check);
+    return item;
+  }));
+}
+
+/** Seek the recording to ``flag``'s start and play; the flag is marked as the one heard. */
+function playFlag(flag) {
+  state.active = flag.id;
+  for (const li of document.querySelectorAll(".qa-flag")) {
+    if (li.dataset.flagId === String(flag.id)) li.dataset.active = "true";
+    else delete li.dataset.active;
+  }
+  $(`flag-${flag.id}`)?.scrollIntoView({ block: "nearest" });
+  const audio = $("player");
+  const go = () => {
+    audio.currentTime = flag.start_s;
+    audio.play().catch(() => {}); // no sound device, or autoplay refused: the seek stands
+  };
+  if (audio.readyState >= 1) go();
+  else audio.addEventListener("loadedmetadata", go, { once: true });
+  drawNow();
+}
+
+function renderAll() {
+  if (!state.call) return;
+  renderFacts();
+  renderFlags();
+  drawNow();
+}
+
+async function loadTimeline() {
+  try {
+    state.timeline = await api(`/api/qa/calls/${encodeURIComponent(callId)}/timeline`);
+  } catch (error) {
+    state.timelineError = error instanceof ApiError ? error.detail : t("login.unreachable");
+  }
+  drawNow();
+  document.body.dataset.timeline = state.timeline ? "ready" : "error";
+}
+
+/** An audio link that stopped working (server restarted): fetch a fresh one, once. */
+async function retryAudio() {
+  const audio = $("player");
+  if (state.audioRetried || !state.call) return;
+  state.audioRetried = true;
+  const at = audio.currentTime;
+  try {
+    const call = await api(`/api/qa/calls/${encodeURIComponent(callId)}`);
+    audio.src = call.audio_url;
+    audio.addEventListener("loadedmetadata", () => { audio.currentTime = at; }, { once: true });
+    $("timeline-status").textContent = t("qa.audioRetry");
+  } catch {
+    // the load error above says what is wrong
+  }
+}
+
+async function main() {
+  const back = document.referrer ? new URL(document.referrer) : null;
+  if (back && back.origin === location.origin && back.pathname === "/qa.html") $("back").href = back.pathname + back.search;
+  try {
+    state.call = await api(`/api/qa/calls/${encodeURIComponent(callId)}`);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused(user);
+    $("load-error").textContent = failureText(error);
+    $("load-error").hidden = false;
+    document.body.dataset.status = "error";
+    return;
+  }
+  const audio = $("player");
+  audio.src = state.call.audio_url;
+  const playhead = () => setPlayhead($("timeline"), audio.currentTime);
+  audio.addEventListener("timeupdate", playhead);
+  audio.addEventListener("seeked", playhead);
+  audio.addEventListener("error", retryAudio);
+  renderAll();
+  document.body.dataset.status = "ready";
+  new ResizeObserver(() => drawNow()).observe($("timeline"));
+  loadTimeline();
+}
+
+const user = startPage(renderAll);
+if (user) main();

@@ -1,0 +1,395 @@
+"""REST routes of the QA review pages: the pre-inspection queue, a call's flags, its audio
+and loudness timeline, reviewers' verdicts, and each check's precision as they judged it.
+
+Roles: ``qa`` and ``admin`` read and judge; ``supervisor`` reads; an agent gets 403. The
+results come from ``voiceline qa --data DIR`` (:mod:`voiceline.store.qa`); the server
+only reads the recordings the store registered for a call, never a path from a client.
+
+The ``<audio>`` element cannot send an ``Authorization`` header, so ``GET
+/api/qa/calls/{id}`` hands out an ``audio_url`` carrying an *audio token*: an HMAC
+(per server process) over the call id and the digest of the caller's session token. It
+opens that one call's audio only, and only while that session is valid; log lines
+redact it as they do every ``token=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import math
+import mimetypes
+import re
+import secrets
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+import numpy as np
+import soundfile as sf
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from capture.audio import AudioError, read_audio
+from voiceline.auth import User, token_sha256
+from voiceline.server.deps import ServiceDep, bearer_token, current_user, require
+
+router = APIRouter()
+
+QA_READERS = ("admin", "qa", "supervisor")
+QA_REVIEWERS = ("admin", "qa")
+MAX_PAGE = 200
+CHECK_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+#: Timeline: one level per channel every ``TIMELINE_HOP_S`` (coarser for long calls, so
+#: that a channel never has more than ``MAX_TIMELINE_POINTS``), silence at the floor.
+TIMELINE_HOP_S = 0.1
+MAX_TIMELINE_POINTS = 6000
+LEVEL_FLOOR_DBFS = -90.0
+#: Recordings up to this many samples (all channels) are read whole with ``read_audio``;
+#: longer ones block by block, so memory stays bounded (64 MB of float64) ...
+FULL_READ_SAMPLES = 1 << 23
+#: ... and none longer than this is drawn at all.
+MAX_TIMELINE_S = 8 * 3600.0
+TIMELINE_CACHE_ENTRIES = 64
+
+_AUDIO_KEY = secrets.token_bytes(32)
+_CHUNK_BYTES = 64 * 1024
+_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+
+QaReader = Annotated[User, Depends(require(*QA_READERS))]
+QaReviewer = Annotated[User, Depends(require(*QA_REVIEWERS))]
+
+
+class VerdictBody(BaseModel):
+    verdict: Literal["confirmed", "dismissed"]
+    note: str | None = Field(default=None, max_length=4000)
+
+
+def _public(call: dict) -> dict:
+    """A stored call as the API shows it: the recording's file name, not its server path."""
+    out = {k: v for k, v in call.items() if k not in ("path", "fingerprint")}
+    out["file"] = Path(call["path"]).name if call.get("path") else None
+    return out
+
+
+# -- queue, call, verdicts, precision -------------------------------------------------------
+
+@router.get("/api/qa/queue")
+async def qa_queue(
+    user: QaReader, service: ServiceDep,
+    check: str | None = Query(None, pattern=CHECK_NAME, description="a check among the "
+                              "call's current flags, e.g. dead_air"),
+    agent: str | None = Query(None, max_length=200),
+    since: float | None = Query(None, ge=0, description="recorded (else analysed) at or "
+                                "after, unix s"),
+    until: float | None = Query(None, ge=0, description="recorded before, unix s"),
+    min_score: float | None = Query(None, ge=0, le=100),
+    status: Literal["open", "reviewed", "all"] = "open",
+    sort: Literal["score", "recent", "duration"] = "score",
+    limit: int = Query(50, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0),
+) -> dict:
+    """Flagged calls, highest review score first (``status=open``: some flag not judged
+    yet; ``reviewed``: every flag judged; ``all``). Each call carries its current flags."""
+    if since is not None and until is not None and until <= since:
+        raise HTTPException(400, f"until ({until}) must be after since ({since})")
+    page = await service.worker.call(
+        service.store.qa_queue, check=check, agent_id=agent or None, min_score=min_score,
+        since_s=since, until_s=until, status=None if status == "all" else status, sort=sort,
+        limit=limit, offset=offset)
+    return {"total": page["total"], "limit": limit, "offset": offset,
+            "calls": [_public(c) for c in page["calls"]]}
+
+
+@router.get("/api/qa/calls/{call_id}")
+async def qa_call(call_id: str, request: Request, user: QaReader, service: ServiceDep) -> dict:
+    """One inspected call with its flags and verdicts, and an ``audio_url`` for the page's
+    player (valid while this session is)."""
+    call = await service.worker.call(service.store.qa_call, call_id)
+    digest = token_sha256(bearer_token(request.headers.get("authorization")) or "")
+    audio_token = _audio_token(call_id, digest)
+    return {**_public(call), "agent_channel": _agent_channel(call),
+            "audio_url": f"/api/qa/calls/{quote(call_id, safe='')}/audio?audio_token="
+                         f"{audio_token}"}
+
+
+@router.post("/api/qa/flags/{flag_id}/verdict")
+async def flag_verdict(flag_id: int, body: VerdictBody, user: QaReviewer,
+                       service: ServiceDep) -> dict:
+    """Confirm or dismiss a flag with a note (qa, admin); a later verdict replaces an
+    earlier one, and the store audits each."""
+    note = body.note.strip() if body.note else None
+    return await service.worker.call(service.store.set_flag_verdict, flag_id, body.verdict,
+                                     user.name, note or None)
+
+
+@router.get("/api/qa/precision")
+async def check_precision(user: QaReader, service: ServiceDep) -> list[dict]:
+    """Per check: flags raised (``current``: of the latest inspections), reviewers'
+    ``confirmed`` and ``dismissed``, and ``precision`` = confirmed / judged (None until
+    judged). Thresholds are set with ``voiceline qa --config FILE``."""
+    return await service.worker.call(service.store.qa_check_precision)
+
+
+# -- audio ----------------------------------------------------------------------------------
+
+def _audio_token(call_id: str, session_digest: str) -> str:
+    payload = json.dumps([call_id, session_digest], separators=(",", ":")).encode()
+    mac = hmac.new(_AUDIO_KEY, payload, hashlib.sha256).digest()[:18]
+    return (base64.urlsafe_b64encode(payload).rstrip(b"=").decode() + "."
+            + base64.urlsafe_b64encode(mac).decode())
+
+
+def _session_of_audio_token(token: str, call_id: str) -> str | None:
+    """The session digest an audio token was issued to, if it is genuine and for call_id."""
+    head, _, mac = token.partition(".")
+    try:
+        payload = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+        given = base64.urlsafe_b64decode(mac)
+        token_call, digest = json.loads(payload)
+    except (ValueError, TypeError):
+        return None
+    want = hmac.new(_AUDIO_KEY, payload, hashlib.sha256).digest()[:18]
+    if not hmac.compare_digest(want, given) or token_call != call_id:
+        return None
+    return digest if isinstance(digest, str) else None
+
+
+def _reader_of_session(store, digest: str, now_s: float) -> User | None:
+    """The user of a live session with this token digest, if they may read QA results."""
+    row = store.find_token(digest)
+    if (row is None or row["kind"] != "session" or row["revoked_s"] is not None
+            or (row["expires_s"] is not None and now_s >= row["expires_s"])):
+        return None
+    try:
+        user = User(**store.get_user_by_id(row["user_id"]))
+    except KeyError:
+        return None
+    return user if user.role in QA_READERS else None
+
+
+async def _audio_reader(request: Request, service, call_id: str,
+                        audio_token: str | None) -> User:
+    if audio_token is None or request.headers.get("authorization"):
+        user = await current_user(request)
+        if user.role not in QA_READERS:
+            raise HTTPException(403, f"role {user.role} may not hear QA recordings")
+        return user
+    digest = _session_of_audio_token(audio_token, call_id)
+    user = None if digest is None else await service.worker.call(
+        _reader_of_session, service.store, digest, time.time())
+    if user is None:
+        raise HTTPException(401, "this audio link is not valid (any more): reload the call "
+                                 "page for a new one", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+async def _recording(service, call_id: str) -> Path:
+    path = Path(await service.worker.call(service.store.qa_paths, call_id))
+    if not path.is_file():
+        raise HTTPException(404, f"the recording of call {call_id!r} ({path.name}) is no "
+                                 "longer where it was inspected; restore it or run "
+                                 "voiceline qa on its new place")
+    return path
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The byte span ``[start, end)`` of a single-range ``Range`` header, or ``None`` to
+    send the whole file (several ranges: allowed to be ignored, RFC 9110 §14.2).
+
+    Raises
+    ------
+    ValueError
+        The header is malformed or the range starts beyond the file (answered 416).
+    """
+    unit, eq, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not eq:
+        raise ValueError(f"only byte ranges are served ('bytes=START-END'), got {header!r}")
+    parts = spec.split(",")
+    spans = []
+    for part in parts:
+        match = _RANGE.match(part)
+        if match is None or match.group(1) == match.group(2) == "":
+            raise ValueError(f"malformed range {part.strip()!r}; use 'bytes=START-END', "
+                             "'bytes=START-' or 'bytes=-LAST_N'")
+        first, last = match.groups()
+        if first == "":  # the last N bytes
+            n = int(last)
+            if n == 0 or size == 0:
+                raise ValueError("a suffix range of 0 bytes selects nothing")
+            spans.append((max(size - n, 0), size))
+            continue
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+        if last != "" and int(last) < start:
+            raise ValueError(f"range {part.strip()!r} ends before it starts")
+        if start >= size:
+            raise ValueError(f"range {part.strip()!r} starts beyond the file's {size} bytes")
+        spans.append((start, end))
+    return spans[0] if len(spans) == 1 else None
+
+
+def _file_chunks(path: Path, start: int, end: int):
+    with path.open("rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = fh.read(min(_CHUNK_BYTES, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+
+
+@router.get("/api/qa/calls/{call_id}/audio")
+async def qa_audio(call_id: str, request: Request, service: ServiceDep,
+                   audio_token: str | None = Query(None, max_length=2000)) -> Response:
+    """The call's recording as inspected, with byte ranges (206 Partial Content; 416 for a
+    range that is malformed or beyond the file). Auth: a session (qa, admin, supervisor)
+    or the ``audio_token`` of the call's ``audio_url``."""
+    await _audio_reader(request, service, call_id, audio_token)
+    path = await _recording(service, call_id)
+    stat = path.stat()
+    size = stat.st_size
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if media_type == "audio/x-wav":
+        media_type = "audio/wav"
+    etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
+    headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-cache"}
+    span = None
+    header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if header is not None and (if_range is None or if_range == etag):
+        try:
+            span = parse_range(header, size)
+        except ValueError as exc:
+            return JSONResponse({"detail": f"{exc} (the recording has {size} bytes)"},
+                                status_code=416, headers={**headers,
+                                                          "Content-Range": f"bytes */{size}"})
+    if span is None:
+        start, end, status = 0, size, 200
+    else:
+        (start, end), status = span, 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(_file_chunks(path, start, end), status_code=status,
+                             media_type=media_type, headers=headers)
+
+
+# -- timeline -------------------------------------------------------------------------------
+
+def level_envelope(samples: np.ndarray, hop_n: int) -> np.ndarray:
+    """RMS level per hop in dB re full scale (a full-scale square wave is 0 dB).
+
+    Parameters
+    ----------
+    samples : ndarray, shape (channels, samples)
+        Digital full scale ±1.
+    hop_n : int
+        Samples per level; a last, shorter hop is measured over what it has.
+
+    Returns
+    -------
+    ndarray, shape (channels, ceil(samples / hop_n))
+        Levels, floored at ``LEVEL_FLOOR_DBFS``.
+    """
+    channels, n = samples.shape
+    frames = -(-n // hop_n)
+    power = np.empty((channels, frames))
+    whole = n // hop_n
+    if whole:
+        blocks = samples[:, :whole * hop_n].reshape(channels, whole, hop_n)
+        power[:, :whole] = np.einsum("cfk,cfk->cf", blocks, blocks) / hop_n
+    if frames > whole:
+        tail = samples[:, whole * hop_n:]
+        power[:, whole] = np.einsum("ck,ck->c", tail, tail) / tail.shape[1]
+    floor = 10.0 ** (LEVEL_FLOOR_DBFS / 10.0)
+    return 10.0 * np.log10(np.maximum(power, floor))
+
+
+def timeline_of(path: Path) -> dict:
+    """Per-channel RMS levels of a recording for drawing (see ``level_envelope``)."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"{path.name}: cannot read the audio header ({exc})") from None
+    fs_hz, channels, n = int(info.samplerate), int(info.channels), int(info.frames)
+    duration_s = n / fs_hz if fs_hz else 0.0
+    if duration_s > MAX_TIMELINE_S:
+        raise AudioError(f"{path.name} lasts {duration_s / 3600:.1f} h; timelines are drawn "
+                         f"for recordings up to {MAX_TIMELINE_S / 3600:.0f} h")
+    hop_s = TIMELINE_HOP_S * max(1, math.ceil(duration_s / TIMELINE_HOP_S
+                                              / MAX_TIMELINE_POINTS))
+    hop_n = max(1, round(hop_s * fs_hz))
+    if n * channels <= FULL_READ_SAMPLES:
+        clip = read_audio(path)
+        levels = level_envelope(clip.samples, hop_n)
+    else:
+        parts = []
+        try:
+            with sf.SoundFile(str(path)) as fh:
+                for block in fh.blocks(blocksize=hop_n * 1024, dtype="float64",
+                                       always_2d=True):
+                    parts.append(level_envelope(block.T, hop_n))
+        except sf.LibsndfileError as exc:
+            raise AudioError(f"{path.name}: the audio data cannot be decoded "
+                             f"({exc.error_string})") from None
+        levels = np.concatenate(parts, axis=1)
+    return {"fs_hz": fs_hz, "duration_s": round(duration_s, 3), "hop_s": round(hop_s, 3),
+            "floor_dbfs": LEVEL_FLOOR_DBFS,
+            "level_dbfs": np.round(levels, 1).tolist()}
+
+
+class _TimelineCache:
+    """Recently drawn timelines by file identity (path, size, mtime); one computed at a
+    time, so a burst of page loads cannot take every core of a shared machine."""
+
+    def __init__(self, entries: int = TIMELINE_CACHE_ENTRIES) -> None:
+        self.entries = entries
+        self._done: OrderedDict[tuple, dict] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    async def get(self, path: Path) -> dict:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key in self._done:
+            self._done.move_to_end(key)
+            return self._done[key]
+        async with self._lock:
+            if key not in self._done:
+                self._done[key] = await asyncio.to_thread(timeline_of, path)
+                while len(self._done) > self.entries:
+                    self._done.popitem(last=False)
+            return self._done[key]
+
+
+_timelines = _TimelineCache()
+
+
+def _agent_channel(call: dict) -> int:
+    # ``voiceline qa --agent-channel`` is not stored with the result yet; 0 is its default.
+    value = (call.get("metrics") or {}).get("agent_channel", 0)
+    return value if value in (0, 1) else 0
+
+
+@router.get("/api/qa/calls/{call_id}/timeline")
+async def qa_timeline(call_id: str, user: QaReader, service: ServiceDep) -> dict:
+    """The recording's RMS level per channel over time, for drawing: ``level_dbfs`` shaped
+    (channels, points) every ``hop_s`` (0.1 s, coarser for calls over 10 min), and which
+    channel is the agent's. 422 when the file cannot be read."""
+    call = await service.worker.call(service.store.qa_call, call_id)
+    path = await _recording(service, call_id)
+    try:
+        timeline = await _timelines.get(path)
+    except AudioError as exc:
+        raise HTTPException(422, f"cannot draw call {call_id!r}: {exc}") from None
+    agent = _agent_channel(call)
+    roles = ["agent", "caller"] if agent == 0 else ["caller", "agent"]
+    n_channels = len(timeline["level_dbfs"])
+    return {"call_id": call_id, **timeline, "agent_channel": agent,
+            "channels": roles[:n_channels] + ["other"] * max(0, n_channels - 2)}

@@ -1,0 +1,226 @@
+"""The QA review pages in a real browser, against the real server and real pre-inspection.
+
+Two short simulated stereo calls (agent A1001 and A1002 with their callers) go through
+``voiceline qa`` into the server's store: call-a with 10 s of dead air in the middle and
+a shouted, clipped agent turn; call-b with the clipped turn only. Headless Chromium signs
+in as QA, sees the queue ranked by score, opens the top call by keyboard, sees the flags
+on the loudness timeline, plays from a flag, confirms it with a note, reloads, and finds
+the verdict kept and counted in the check-precision panel. An agent is refused; a
+supervisor reads without the verdict buttons.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from test_console_support import cli
+from test_server_support import PASSWORD, add_users
+
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def simulated_calls(folder: Path) -> Path:
+    """call-a (24 s of conversation, 10 s of line silence inserted at its middle, the
+    agent's speech in 1–3 s amplified 40× into clipping) and call-b (clipped only);
+    returns the metadata CSV."""
+    from capture.simulator.calls import CallScript, render_call
+    from capture.simulator.voices import AgentVoice, timbre_pool
+
+    folder.mkdir(parents=True, exist_ok=True)
+    agent = AgentVoice("A1001", timbre_pool("agent")[0], 0, -27.0)
+    caller = AgentVoice("C1", timbre_pool("caller")[0], 0, -28.0)
+    rng = np.random.default_rng(1)
+    for name, seed, gap in (("call-a", 3, True), ("call-b", 4, False)):
+        audio = render_call(CallScript(24.0, seed=seed), agent, caller).audio.copy()
+        if gap:
+            half = audio.shape[1] // 2
+            hiss = rng.normal(0, 32768 * 10 ** (-60 / 20), (2, 10 * 8000)).astype(np.int16)
+            audio = np.concatenate([audio[:, :half], hiss, audio[:, half:]], axis=1)
+        loud = audio[0, 8000:24000].astype(float) * 40
+        audio[0, 8000:24000] = np.clip(loud, -32768, 32767).astype(np.int16)
+        sf.write(folder / f"{name}.wav", audio.T, 8000, subtype="PCM_16")
+    metadata = folder / "calls.csv"
+    with metadata.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["call_id", "path", "agent_id", "started_at"])
+        writer.writerow(["call-a", "call-a.wav", "A1001", "2026-11-20T09:00:00"])
+        writer.writerow(["call-b", "call-b.wav", "A1002", "2026-11-21T10:30:00"])
+    return metadata
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, chromium_browser):
+    from voiceline.server import ServerConfig
+    from voiceline.server.testing import ServerThread
+
+    root = tmp_path_factory.mktemp("qa-console")
+    data_dir = root / "data"
+    add_users(data_dir)
+    metadata = simulated_calls(root / "recordings")
+    cli("qa", str(root / "recordings"), "--metadata", str(metadata), "--out", str(root / "out"),
+        "--data", str(data_dir), "--workers", "1", "--no-progress")
+    server = ServerThread(ServerConfig(data_dir=data_dir, audiosocket_port=None)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def new_page(chromium_browser, server):
+    contexts = []
+
+    def make():
+        context = chromium_browser.new_context(viewport=VIEWPORT, base_url=server.url)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page, name: str) -> None:
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login\.html"))
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+
+
+def screenshot(page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / name), full_page=True)
+    target = os.environ.get("VOICELINE_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(target) / name), full_page=True)
+
+
+def stored_call(server, call_id: str) -> dict:
+    return server.service.store.qa_call(call_id)
+
+
+def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
+    page = new_page()
+    sign_in(page, "qa")
+    page.wait_for_url(re.compile(r"/qa\.html"))
+    page.wait_for_selector("body[data-status=ready]")
+
+    # The queue: both flagged calls, highest score first, each with its checks as chips.
+    rows = page.locator("#queue tr").evaluate_all("""(rows) => rows.map((r) => ({
+        call: r.dataset.call, score: Number(r.cells[0].textContent),
+        chips: [...r.querySelectorAll('.qa-chip')].map((c) => c.dataset.check)}))""")
+    a, b = stored_call(server, "call-a"), stored_call(server, "call-b")
+    assert [r["call"] for r in rows] == ["call-a", "call-b"]
+    assert [r["score"] for r in rows] == [round(a["score"]), round(b["score"])]
+    assert a["score"] > b["score"]
+    assert set(rows[0]["chips"]) == {f["check"] for f in a["flags"]} >= {"dead_air", "clipping"}
+    chip = page.locator("#queue tr[data-call=call-a] .qa-chip[data-check=dead_air]")
+    assert chip.inner_text().startswith("冷场")
+    # Filters: by check (from the form, kept in the address).
+    page.select_option("#f-check", "dead_air")
+    page.click("#f-apply")
+    page.wait_for_url(re.compile(r"check=dead_air"))
+    page.wait_for_function("document.querySelectorAll('#queue tr[data-call]').length === 1")
+    assert page.locator("#queue tr[data-call]").get_attribute("data-call") == "call-a"
+    assert page.locator("#precision tr[data-check=dead_air] td").last.inner_text() == "尚无判定"
+    screenshot(page, tmp_path, "qa-queue.png")
+
+    # Open the top call by keyboard.
+    page.locator("#queue tr[data-call=call-a] a").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/qa_call\.html\?call=call-a"))
+    page.wait_for_selector("body[data-status=ready][data-timeline=ready]")
+    assert page.locator("#call-title").inner_text() == "通话 call-a"
+    # Both parties' levels are drawn; one marker per flag, each labelled with its check.
+    assert page.locator("#timeline .qa-level-agent").count() == 1
+    assert page.locator("#timeline .qa-level-caller").count() == 1
+    markers = page.locator("#timeline .qa-marker")
+    assert markers.count() == len(a["flags"])
+    labels = markers.locator(".qa-marker-label").all_text_contents()
+    assert labels == [f"{i + 1} {name}" for i, name in enumerate(
+        page.locator(".qa-flag strong").all_inner_texts())]
+    dead = next(f for f in a["flags"] if f["check"] == "dead_air")
+    assert 9.0 <= dead["end_s"] - dead["start_s"] <= 11.5
+    item = page.locator(f"#flag-{dead['id']}")
+    assert item.locator(".qa-detail").inner_text() == dead["evidence"]["detail_zh"]
+
+    # Play from the flag: the recording (served by byte ranges) seeks to its start.
+    item.locator(".qa-play").click()
+    page.wait_for_function("""(start) => {
+        const a = document.getElementById('player');
+        return a.readyState >= 1 && Math.abs(a.currentTime - start) < 0.6; }""",
+                           arg=dead["start_s"])
+    duration = page.evaluate("document.getElementById('player').duration")
+    assert duration == pytest.approx(a["duration_s"], abs=0.05)
+    assert item.get_attribute("data-active") == "true"
+    # The marker does the same (here: the clipping flag's, by keyboard).
+    clip = next(f for f in a["flags"] if f["check"] == "clipping")
+    page.evaluate("document.getElementById('player').pause()")
+    page.locator(f"#timeline .qa-marker[data-flag-id='{clip['id']}']").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("""(start) => Math.abs(
+        document.getElementById('player').currentTime - start) < 0.6""", arg=clip["start_s"])
+    page.evaluate("document.getElementById('player').pause()")
+    screenshot(page, tmp_path, "qa-call.png")
+
+    # Confirm the dead air with a note; the verdict is stored and survives a reload.
+    item.locator("textarea").fill("客户等了 10 秒无人应答")
+    item.locator("button.qa-confirm").click()
+    page.wait_for_selector(f"#flag-{dead['id']}[data-verdict=confirmed]")
+    assert "已确认" in item.locator(".qa-verdict-status").inner_text()
+    assert stored_call(server, "call-a")["flags"][
+        [f["id"] for f in a["flags"]].index(dead["id"])]["verdict_note"] == \
+        "客户等了 10 秒无人应答"
+    page.reload()
+    page.wait_for_selector("body[data-status=ready]")
+    item = page.locator(f"#flag-{dead['id']}")
+    assert item.get_attribute("data-verdict") == "confirmed"
+    status = item.locator(".qa-verdict-status").inner_text()
+    assert status.startswith("已确认 · qa · ") and status.endswith("客户等了 10 秒无人应答")
+    assert page.locator(f"#timeline .qa-marker[data-flag-id='{dead['id']}']") \
+        .get_attribute("data-verdict") == "confirmed"
+    # In English the detail is the engine's English sentence.
+    page.click("#lang")
+    assert item.locator(".qa-detail").inner_text() == dead["detail"]
+    assert item.locator(".qa-verdict-status").inner_text().startswith("Confirmed · qa · ")
+    page.click("#lang")
+
+    # Back to the queue (its filters kept): the precision panel counts the verdict.
+    page.click("#back")
+    page.wait_for_url(re.compile(r"/qa\.html\?.*check=dead_air"))
+    page.wait_for_selector("body[data-status=ready]")
+    cells = page.locator("#precision tr[data-check=dead_air] td").all_inner_texts()
+    assert cells[2:] == ["1", "0", "100 %"]
+    assert "voiceline qa --config" in page.locator("#precision-help").inner_text()
+    assert page.errors == []
+
+
+def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, server):
+    page = new_page()
+    sign_in(page, "wang")
+    page.wait_for_url(re.compile(r"/index\.html"))
+    page.goto("/qa.html")
+    page.locator("#refused").wait_for()
+    assert "质检员" in page.locator("#refused-body").inner_text()
+    assert page.locator("#qa-main").is_hidden()
+
+    page = new_page()
+    sign_in(page, "sup")
+    page.wait_for_url(re.compile(r"/wall\.html"))
+    page.goto("/qa_call.html?call=call-b")
+    page.wait_for_selector("body[data-status=ready]")
+    assert page.locator(".qa-flag").count() == len(stored_call(server, "call-b")["flags"]) > 0
+    assert page.locator(".qa-flag form").count() == 0
+    assert page.locator(".qa-flag .qa-verdict-status").first.inner_text() == "尚未判定"
+    assert page.errors == []

@@ -1,0 +1,322 @@
+"""The QA review API through the real ASGI app: roles, the queue, audio by byte ranges,
+the loudness timeline, verdicts (stored and audited) and each check's precision.
+
+The store is seeded with hand-written pre-inspection results whose recording is a WAV of
+known levels: channel 0 (agent) a 400 Hz sine at half scale for 2 s then digital silence,
+channel 1 (caller) silence then a square wave at a quarter of full scale.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from test_server_support import PASSWORD, add_users, cheap_hasher
+from voiceline.server import ServerConfig, create_app, qa_api
+from voiceline.store import Store
+
+with warnings.catch_warnings():  # starlette prefers httpx2 for its test client; httpx works
+    warnings.filterwarnings("ignore", message=".*install `httpx2`")
+    from fastapi.testclient import TestClient
+
+T0 = 1_763_600_000.0  # 2025-11-20, recording times of the seeded calls
+FS_HZ = 8000
+
+
+def known_levels_wav(path) -> None:
+    """4 s stereo int16: agent sine (RMS 0.5/√2 → -9.0 dB) then silence; caller the reverse
+    with a ±0.25 square wave (RMS 0.25 → -12.0 dB)."""
+    n = 2 * FS_HZ
+    t = np.arange(n) / FS_HZ
+    sine = np.round(16384 * np.sin(2 * np.pi * 400 * t)).astype(np.int16)
+    square = np.where(np.arange(n) % 20 < 10, 8192, -8192).astype(np.int16)
+    silence = np.zeros(n, np.int16)
+    audio = np.stack([np.concatenate([sine, silence]), np.concatenate([silence, square])])
+    sf.write(path, audio.T, FS_HZ, subtype="PCM_16")
+
+
+def flag(check, start_s, end_s, severity="warning", channel="agent"):
+    return {"check": check, "start_s": start_s, "end_s": end_s, "severity": severity,
+            "channel": channel, "detail": f"{check} from {start_s} s",
+            "evidence": {"detail_zh": f"{check} 从 {start_s} 秒起"}}
+
+
+def result(call_id, path, agent, score, flags, duration_s=4.0):
+    return {"call_id": call_id, "path": str(path), "agent_id": agent, "duration_s": duration_s,
+            "score": score, "flags": flags, "metrics": {"talk_ratio": 0.5},
+            "metadata": {"started_at": "2025-11-20T09:00:00"}}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    data = tmp_path_factory.mktemp("qa-data")
+    add_users(data)
+    recording = data / "rec-1.wav"
+    known_levels_wav(recording)
+    with Store(data / "voiceline.db") as store:
+        store.save_qa_result(result("c-hi", recording, "A1001", 90.0, [
+            flag("clipping", 0.5, 1.0), flag("dead_air", 2.0, 3.5, "critical", "both")]),
+            recorded_s=T0)
+        store.save_qa_result(result("c-mid", recording, "A1002", 40.0, [
+            flag("overtalk", 1.0, 2.0, channel="both")], duration_s=30.0),
+            recorded_s=T0 + 86400)
+        store.save_qa_result(result("c-gone", data / "moved.wav", "A1001", 20.0, [
+            flag("slow_response", 1.0, 6.0)]), recorded_s=T0 + 2 * 86400)
+        store.save_qa_result(result("c-clean", recording, "A1001", 0.0, []), recorded_s=T0)
+    return data
+
+
+@pytest.fixture(scope="module")
+def client(data_dir):
+    config = ServerConfig(data_dir=data_dir, audiosocket_port=None,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        yield client
+
+
+def sign_in(client, name: str) -> str:
+    return client.post("/api/login", json={"name": name, "password": PASSWORD}).json()["token"]
+
+
+@pytest.fixture(scope="module")
+def tokens(client):
+    return {name: sign_in(client, name) for name in ("admin", "sup", "qa", "wang")}
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [c["call_id"] for c in response.json()["calls"]]
+
+
+READS = ["/api/qa/queue", "/api/qa/calls/c-hi", "/api/qa/calls/c-hi/timeline",
+         "/api/qa/calls/c-hi/audio", "/api/qa/precision"]
+
+
+def test_qa_admin_and_supervisors_read_an_agent_is_refused_and_only_reviewers_judge(
+        client, tokens):
+    flag_id = client.get("/api/qa/calls/c-hi", headers=bearer(tokens["qa"])).json()[
+        "flags"][0]["id"]
+    verdict = f"/api/qa/flags/{flag_id}/verdict"
+    for path in READS:
+        assert client.get(path).status_code == 401, path
+        assert client.get(path, headers=bearer(tokens["wang"])).status_code == 403, path
+        for name in ("qa", "admin", "sup"):
+            assert client.get(path, headers=bearer(tokens[name])).status_code == 200, \
+                (path, name)
+    body = {"verdict": "confirmed", "note": "heard it"}
+    for name in ("wang", "sup"):
+        response = client.post(verdict, json=body, headers=bearer(tokens[name]))
+        assert response.status_code == 403
+        assert "role" in response.json()["detail"]
+    assert client.get("/api/qa/calls/c-hi", headers=bearer(tokens["qa"])).json()[
+        "flags"][0]["verdict"] is None
+
+
+def test_the_queue_ranks_flagged_calls_by_score_and_filters(client, tokens):
+    qa = bearer(tokens["qa"])
+    get = lambda **params: client.get("/api/qa/queue", params=params, headers=qa)  # noqa: E731
+    page = get(status="all")
+    assert ids(page) == ["c-hi", "c-mid", "c-gone"]  # c-clean has no flags: not queued
+    top = page.json()["calls"][0]
+    assert top["file"] == "rec-1.wav" and "path" not in top
+    assert [(f["check"], f["severity"], f["channel"]) for f in top["flags"]] == \
+        [("clipping", "warning", "agent"), ("dead_air", "critical", "both")]
+    assert page.json()["total"] == 3
+    assert ids(get(status="all", check="overtalk")) == ["c-mid"]
+    assert ids(get(status="all", agent="A1001")) == ["c-hi", "c-gone"]
+    assert ids(get(status="all", min_score=40)) == ["c-hi", "c-mid"]
+    assert ids(get(status="all", since=T0 + 3600, until=T0 + 2 * 86400)) == ["c-mid"]
+    assert ids(get(status="all", sort="duration")) == ["c-mid", "c-gone", "c-hi"]  # ties: by id
+    paged = get(status="all", limit=1, offset=1)
+    assert ids(paged) == ["c-mid"] and paged.json()["total"] == 3
+
+
+@pytest.mark.parametrize("params", [
+    {"status": "closed"}, {"sort": "loudest"}, {"min_score": 101}, {"limit": 0},
+    {"limit": 1000}, {"offset": -1}, {"check": "Dead Air; --"}, {"since": "yesterday"},
+])
+def test_bad_queue_filters_get_a_422_that_names_the_parameter(client, tokens, params):
+    response = client.get("/api/qa/queue", params=params, headers=bearer(tokens["qa"]))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", next(iter(params))]
+
+
+def test_a_date_range_that_ends_before_it_starts_is_a_400(client, tokens):
+    response = client.get("/api/qa/queue", params={"since": T0, "until": T0 - 1},
+                          headers=bearer(tokens["qa"]))
+    assert response.status_code == 400
+    assert "until" in response.json()["detail"]
+
+
+def test_an_unknown_call_is_a_404_everywhere(client, tokens):
+    qa = bearer(tokens["qa"])
+    for path in ("/api/qa/calls/nope", "/api/qa/calls/nope/timeline",
+                 "/api/qa/calls/nope/audio"):
+        response = client.get(path, headers=qa)
+        assert response.status_code == 404, path
+        assert response.json()["detail"] == "no inspected call with id 'nope'"
+    response = client.post("/api/qa/flags/99999/verdict", json={"verdict": "dismissed"},
+                           headers=qa)
+    assert response.status_code == 404 and response.json()["detail"] == "no flag with id 99999"
+
+
+def test_a_recording_moved_away_since_inspection_is_a_404_that_says_so(client, tokens):
+    for path in ("/api/qa/calls/c-gone/audio", "/api/qa/calls/c-gone/timeline"):
+        response = client.get(path, headers=bearer(tokens["qa"]))
+        assert response.status_code == 404
+        assert "moved.wav" in response.json()["detail"]
+        assert "no longer" in response.json()["detail"]
+
+
+def test_audio_is_served_whole_and_by_byte_ranges(client, tokens, data_dir):
+    raw = (data_dir / "rec-1.wav").read_bytes()
+    size = len(raw)
+    qa = bearer(tokens["qa"])
+    url = "/api/qa/calls/c-hi/audio"
+    whole = client.get(url, headers=qa)
+    assert whole.status_code == 200 and whole.content == raw
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"] == "audio/wav"
+    assert int(whole.headers["content-length"]) == size
+    for spec, start, end in (("bytes=100-199", 100, 200), ("bytes=0-0", 0, 1),
+                             (f"bytes={size - 10}-", size - 10, size),
+                             ("bytes=-44", size - 44, size),
+                             (f"bytes=5000-{size + 999}", 5000, size)):
+        part = client.get(url, headers={**qa, "Range": spec})
+        assert part.status_code == 206, spec
+        assert part.content == raw[start:end], spec
+        assert part.headers["content-range"] == f"bytes {start}-{end - 1}/{size}"
+        assert int(part.headers["content-length"]) == end - start
+    # If-Range with a stale validator: the whole file, as RFC 9110 says.
+    stale = client.get(url, headers={**qa, "Range": "bytes=0-9", "If-Range": '"stale"'})
+    assert stale.status_code == 200 and stale.content == raw
+    etag = whole.headers["etag"]
+    fresh = client.get(url, headers={**qa, "Range": "bytes=0-9", "If-Range": etag})
+    assert fresh.status_code == 206 and fresh.content == raw[:10]
+
+
+@pytest.mark.parametrize("spec", ["bytes={size}-", "bytes={size}-{size}", "bytes=-0",
+                                  "bytes=abc", "bytes=20-10", "items=0-9", "bytes=",
+                                  "bytes=--5"])
+def test_a_bad_or_unsatisfiable_range_is_a_416_with_the_size(client, tokens, data_dir, spec):
+    size = (data_dir / "rec-1.wav").stat().st_size
+    response = client.get("/api/qa/calls/c-hi/audio",
+                          headers={**bearer(tokens["qa"]), "Range": spec.format(size=size)})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{size}"
+    assert str(size) in response.json()["detail"]
+
+
+def test_the_audio_url_opens_that_calls_audio_while_the_session_lasts(client, data_dir):
+    token = sign_in(client, "qa")
+    call = client.get("/api/qa/calls/c-hi", headers=bearer(token)).json()
+    assert call["audio_url"].startswith("/api/qa/calls/c-hi/audio?audio_token=")
+    assert token not in call["audio_url"]
+    part = client.get(call["audio_url"], headers={"Range": "bytes=0-3"})
+    assert part.status_code == 206 and part.content == b"RIFF"
+    # Not for another call, not forged, not after signing out.
+    audio_token = call["audio_url"].split("audio_token=")[1]
+    assert client.get(f"/api/qa/calls/c-mid/audio?audio_token={audio_token}").status_code \
+        == 401
+    assert client.get(call["audio_url"][:-3] + "AAA").status_code == 401
+    assert client.get("/api/qa/calls/c-hi/audio?audio_token=nonsense").status_code == 401
+    client.post("/api/logout", headers=bearer(token))
+    refused = client.get(call["audio_url"])
+    assert refused.status_code == 401 and "reload" in refused.json()["detail"]
+
+
+def test_the_timeline_has_each_channels_rms_level_every_100_ms(client, tokens):
+    response = client.get("/api/qa/calls/c-hi/timeline", headers=bearer(tokens["qa"]))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["hop_s"], body["fs_hz"], body["duration_s"]) == (0.1, 8000, 4.0)
+    assert body["channels"] == ["agent", "caller"] and body["agent_channel"] == 0
+    agent, caller = body["level_dbfs"]
+    assert len(agent) == len(caller) == 40
+    assert agent[:20] == [-9.0] * 20 and agent[20:] == [-90.0] * 20  # 20·log10(0.5/√2)
+    assert caller[:20] == [-90.0] * 20 and caller[20:] == [-12.0] * 20  # 20·log10(0.25)
+
+
+def test_a_long_recording_read_in_blocks_gives_the_same_timeline(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    audio = (rng.normal(0, 0.1, (2, 8000 * 7 + 123)) * np.linspace(0.01, 1, 8000 * 7 + 123))
+    path = tmp_path / "long.wav"
+    sf.write(path, audio.T, 8000, subtype="FLOAT")
+    whole = qa_api.timeline_of(path)
+    monkeypatch.setattr(qa_api, "FULL_READ_SAMPLES", 0)
+    monkeypatch.setattr(qa_api, "MAX_TIMELINE_POINTS", 30)  # 7 s in 0.3 s hops
+    monkeypatch.setattr(qa_api.sf.SoundFile, "blocks", _small_blocks(qa_api.sf.SoundFile.blocks))
+    blocked = qa_api.timeline_of(path)
+    assert blocked["hop_s"] == 0.3 and len(blocked["level_dbfs"][0]) == 24
+    expected = qa_api.level_envelope(audio, 2400)
+    np.testing.assert_allclose(blocked["level_dbfs"], np.round(expected, 1), atol=0.051)
+    assert whole["hop_s"] == 0.1 and len(whole["level_dbfs"][1]) == 71
+    monkeypatch.setattr(qa_api, "MAX_TIMELINE_S", 5.0)
+    with pytest.raises(qa_api.AudioError, match="lasts"):
+        qa_api.timeline_of(path)
+
+
+def _small_blocks(blocks):
+    """Blocks of 3 hops (not 1024), so that 7 s of audio spans several of them."""
+    def small(self, blocksize=None, **kwargs):
+        return blocks(self, blocksize=3 * 2400, **kwargs)
+    return small
+
+
+def test_verdicts_are_stored_audited_and_counted_in_each_checks_precision(
+        client, tokens, data_dir):
+    qa, admin = bearer(tokens["qa"]), bearer(tokens["admin"])
+    flags = {f["check"]: f["id"] for f in
+             client.get("/api/qa/calls/c-hi", headers=qa).json()["flags"]}
+    overtalk = client.get("/api/qa/calls/c-mid", headers=qa).json()["flags"][0]["id"]
+
+    judged = client.post(f"/api/qa/flags/{flags['dead_air']}/verdict",
+                         json={"verdict": "confirmed", "note": "  10 s of nothing  "},
+                         headers=qa)
+    assert judged.status_code == 200
+    assert (judged.json()["verdict"], judged.json()["verdict_by"],
+            judged.json()["verdict_note"]) == ("confirmed", "qa", "10 s of nothing")
+    client.post(f"/api/qa/flags/{flags['clipping']}/verdict", json={"verdict": "dismissed"},
+                headers=qa)
+    client.post(f"/api/qa/flags/{overtalk}/verdict", json={"verdict": "confirmed"},
+                headers=qa)
+    # An admin changes their mind on the overtalk: the later verdict counts.
+    client.post(f"/api/qa/flags/{overtalk}/verdict",
+                json={"verdict": "dismissed", "note": "backchannel only"}, headers=admin)
+
+    stored = client.get("/api/qa/calls/c-hi", headers=qa).json()["flags"]
+    assert [(f["check"], f["verdict"], f["verdict_note"]) for f in stored] == \
+        [("clipping", "dismissed", None), ("dead_air", "confirmed", "10 s of nothing")]
+    with Store(data_dir / "voiceline.db") as store:
+        audit = store.list_audit(obj=f"qa_flag:{overtalk}")
+    assert [(a["user"], a["action"], a["detail"]["note"], a["detail"]["previous"])
+            for a in audit] == [("admin", "qa_dismiss", "backchannel only", "confirmed"),
+                                ("qa", "qa_confirm", None, None)]
+
+    precision = {p["check"]: p for p in
+                 client.get("/api/qa/precision", headers=bearer(tokens["sup"])).json()}
+    assert {c: (p["confirmed"], p["dismissed"], p["precision"])
+            for c, p in precision.items()} == {
+        "clipping": (0, 1, 0.0), "dead_air": (1, 0, 1.0), "overtalk": (0, 1, 0.0),
+        "slow_response": (0, 0, None)}
+    # Every flag of c-hi and c-mid is judged: they leave the open queue.
+    assert ids(client.get("/api/qa/queue", headers=qa)) == ["c-gone"]
+    assert ids(client.get("/api/qa/queue", params={"status": "reviewed"}, headers=qa)) == \
+        ["c-hi", "c-mid"]
+
+
+@pytest.mark.parametrize("body", [{"verdict": "maybe"}, {}, {"verdict": "confirmed",
+                                                             "note": "x" * 4001}])
+def test_a_bad_verdict_is_a_422(client, tokens, body):
+    flag_id = client.get("/api/qa/calls/c-gone", headers=bearer(tokens["qa"])).json()[
+        "flags"][0]["id"]
+    response = client.post(f"/api/qa/flags/{flag_id}/verdict", json=body,
+                           headers=bearer(tokens["qa"]))
+    assert response.status_code == 422
