@@ -316,6 +316,7 @@ async function main() {
   }
   if (user.role !== "admin") return showRefused();
   $("to-wall").hidden = false;
+  $("to-qa").hidden = false;
   $("admin-main").hidden = false;
   document.body.dataset.status = "ready";
   renderRoleOptions();
