@@ -159,3 +159,23 @@ def test_history_is_for_staff_only_and_unknown_seats_are_404(server):
     assert missing.status_code == 404 and "GET /api/seats?all=1" in missing.json()["detail"]
     bad = httpx.get(url, params={"since": "yesterday"}, headers=qa)
     assert bad.status_code == 422
+
+
+def test_a_finished_call_leaves_a_voice_summary_for_the_agents_report(server):
+    """After h-1 (the first test's call) ended, its windows are summarised in the store."""
+    import time
+
+    from voiceline.store import Store
+
+    deadline = time.monotonic() + 5.0
+    with Store(server.config.store_path) as store:
+        rows = []
+        while not rows and time.monotonic() < deadline:
+            rows = store.list_voice_summaries(agent_id="A1001")
+            time.sleep(0.1)
+    (row,) = [r for r in rows if r["call_id"] == "h-1"]
+    assert row["source"] == "live" and 8.0 <= row["duration_s"] <= 12.0
+    summary = row["summary"]
+    assert summary["baseline"] == "agent" and 1 <= summary["windows"] <= 6
+    assert 0.0 <= summary["in_range_share"] <= 1.0
+    assert set(summary["features"]) >= {"loudness_mean_sone", "speech_rate_syl_s"}

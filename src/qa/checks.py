@@ -30,6 +30,7 @@ from emotion.baseline import (
     population_baseline,
 )
 from emotion.scoring import HEADS, Score, VoiceModel
+from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 from qa.analysis import CallAnalysis, ChannelTrack
 from qa.config import STEREO_CHECKS, QAConfig
@@ -413,6 +414,8 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
                 flags += voice_flags(check, track, score, base, config, "agent", agent_id)
         if config.checks["fast_speech"].enabled:
             flags += fast_speech_flags(track, score, base, config, agent_id)
+        metrics["voice_summary"] = summarise_call(track.end_s, track.features,
+                                                  score.agitation, score.low_energy, base)
         metrics["agent_agitation_mean"] = _mean(score.agitation)
         metrics["agent_agitation_max"] = _max(score.agitation)
         metrics["agent_low_energy_mean"] = _mean(score.low_energy)

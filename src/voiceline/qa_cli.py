@@ -256,6 +256,7 @@ def run_qa(args: argparse.Namespace) -> int:
         results[call_id] = result
         if store is not None:
             store.save_qa_result(result, recorded_s=recorded.get(call_id))
+            save_summary(store, result, recorded.get(call_id))
 
     try:
         run(todo, settings, on_result, workers=args.workers, engine=args.engine,
@@ -279,6 +280,20 @@ def run_qa(args: argparse.Namespace) -> int:
           f"{len(errors)} with an error (see summary.csv); {total_s / 3600:.2f} h of audio in "
           f"{elapsed:.0f} s", file=sys.stderr)
     return 0
+
+
+def save_summary(store, result: dict, recorded_s: float | None) -> None:
+    """The agent's voice summary of the call, for their report (agents named only)."""
+    summary = result["metrics"].get("voice_summary")
+    if not summary or not result.get("agent_id") or summary.get("baseline") is None:
+        return
+    if recorded_s is None:  # no start time in the metadata: the file's modification time
+        try:
+            recorded_s = Path(result["path"]).stat().st_mtime - result["duration_s"]
+        except OSError:
+            recorded_s = time.time()
+    store.save_voice_summary(result["call_id"], "qa", result["agent_id"], recorded_s,
+                             result["duration_s"], summary)
 
 
 def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, str],

@@ -178,7 +178,11 @@ class CallBook:
                 service.engine.close_call(call.call_id, reason)
             except (KeyError, ValueError) as exc:
                 log.debug("engine close of %s: %s", call.call_id, exc)
-        await service.worker.call(self.recorder.end, call.call_id, reason[:200], time.time())
+        ended_s = time.time()
+        await service.worker.call(self.recorder.end, call.call_id, reason[:200], ended_s)
+        service.worker.submit(service.summaries.store, service.store, service.baselines,
+                              call.call_id, call.agent_id, call.started_s,
+                              ended_s - call.started_s, service.summaries.pop(call.call_id))
         service.worker.submit(service.alert_recorder.forget, call.call_id)
         service.hub.wake()
 

@@ -20,6 +20,7 @@ default, an unknown key is an error that names it::
     dashboard_queue = 256            # messages a dashboard may lag before it is dropped
     snapshot_interval_s = 1.0
     seat_history_s = 600.0           # snapshot points kept per seat for the seat detail
+    summary_retention_days = 400     # per-call voice summaries kept for agents' reports
     session_ttl_s = 43200
     audiosocket_binding_ttl_s = 3600
 
@@ -99,6 +100,9 @@ class ServerConfig:
         ``seat_history_s / snapshot_interval_s`` snapshot points in memory.
     session_ttl_s : float
         Lifetime of a login.
+    summary_retention_days : float
+        How long the per-call voice summaries behind agents' reports are kept (live and
+        pre-inspected calls); older ones are deleted at start and hourly.
     audiosocket_binding_ttl_s : float
         How long an unused AudioSocket binding is kept.
     engine : EngineSettings
@@ -118,6 +122,7 @@ class ServerConfig:
     snapshot_interval_s: float = 1.0
     seat_history_s: float = 600.0
     session_ttl_s: float = 12 * 3600.0
+    summary_retention_days: float = 400.0
     audiosocket_binding_ttl_s: float = 3600.0
     engine: EngineSettings = EngineSettings()
     alerts: dict = field(default_factory=dict)
@@ -143,7 +148,7 @@ class ServerConfig:
         if self.dashboard_queue < 2:
             problems.append(f"dashboard_queue must be >= 2, got {self.dashboard_queue}")
         for name in ("snapshot_interval_s", "seat_history_s", "session_ttl_s",
-                     "audiosocket_binding_ttl_s"):
+                     "audiosocket_binding_ttl_s", "summary_retention_days"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         e = self.engine

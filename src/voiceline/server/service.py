@@ -28,6 +28,7 @@ from voiceline.server.engine_runner import EngineRunner
 from voiceline.server.ingest import Bindings, start_audiosocket
 from voiceline.server.metrics import Metrics
 from voiceline.server.seat_history import SeatHistory
+from voiceline.server.summaries import LiveSummaries
 from voiceline.server.worker import StoreWorker
 from voiceline.store import Store
 
@@ -92,6 +93,7 @@ class Service:
         self.baselines = BaselineBook(config.baselines_dir)
         self.alert_recorder = AlertRecorder(self.store)
         self.calls = CallBook(self)
+        self.summaries = LiveSummaries(config.summary_retention_days)
         ended = await self.worker.call(self.calls.recorder.end_all_open, RESTART_REASON,
                                        time.time())
         if ended:
@@ -152,6 +154,8 @@ class Service:
         metrics.tick_audio_s = float(getattr(result, "audio_s", 0.0) or 0.0)
         metrics.tick_compute_s = float(getattr(result, "compute_s", 0.0) or 0.0)
         self.snapshots = {s.seat_id: s for s in result.snapshots}
+        if result.windows:
+            self.summaries.add(result.windows)
         if result.events:
             events = list(result.events)
             for ev in events:

@@ -35,7 +35,7 @@ from voiceline.store.errors import (
     SchemaError,
     StoreError,
 )
-from voiceline.store.qa import VERDICTS, QaMixin
+from voiceline.store.qa import VERDICTS, QaMixin, VoiceSummaryMixin
 from voiceline.store.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -56,7 +56,8 @@ __all__ = [
 ]
 
 
-class Store(CallsMixin, AlertsMixin, QaMixin, AccountsMixin, AuditMixin, Database):
+class Store(CallsMixin, AlertsMixin, QaMixin, VoiceSummaryMixin, AccountsMixin, AuditMixin,
+            Database):
     """An open Voiceline store; see the module docstring and each mixin's methods.
 
     Parameters

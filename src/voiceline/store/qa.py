@@ -213,3 +213,56 @@ class QaMixin:
         if row is None:
             raise NotFoundError(f"no inspected call with id {call_id!r}")
         return row["path"]
+
+
+SUMMARY_SOURCES = ("live", "qa")
+
+
+class VoiceSummaryMixin:
+    """Per-call voice summaries of agents (mixed into :class:`Store`), for reports."""
+
+    def save_voice_summary(self, call_id: str, source: str, agent_id: str,
+                           started_s: float, duration_s: float, summary: dict, *,
+                           now_s: float | None = None) -> None:
+        """Keep (or replace) the summary of one call from one source."""
+        call_id = values.text(call_id, "call_id")
+        source = values.choice(source, "source", SUMMARY_SOURCES)
+        agent_id = values.text(agent_id, "agent_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO voice_summaries (call_id, source, agent_id, started_s, "
+                "duration_s, summary, created_s) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (call_id, source) DO UPDATE SET agent_id = excluded.agent_id, "
+                "started_s = excluded.started_s, duration_s = excluded.duration_s, "
+                "summary = excluded.summary, created_s = excluded.created_s",
+                (call_id, source, agent_id, values.finite(started_s, "started_s"),
+                 values.finite(duration_s, "duration_s"),
+                 values.json_object(summary, "summary"), now_s))
+
+    def list_voice_summaries(self, *, agent_id: str | None = None,
+                             since_s: float | None = None, until_s: float | None = None,
+                             limit: int = 10_000) -> list[dict]:
+        """Summaries by call start (``since_s`` inclusive), oldest first; one per call,
+        the recording's (``qa``) where both exist."""
+        agent_id = values.text(agent_id, "agent_id", optional=True)
+        clause, params = where(("agent_id = ?", agent_id),
+                               ("started_s >= ?", values.optional_time_s(since_s, "since_s")),
+                               ("started_s < ?", values.optional_time_s(until_s, "until_s")))
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT * FROM voice_summaries{clause} "
+                                "ORDER BY started_s, call_id, source DESC", params).fetchall()
+        out: dict[str, dict] = {}
+        for row in rows:
+            if row["call_id"] in out:
+                continue  # 'qa' sorts before 'live' (DESC): the recording wins
+            item = dict(row)
+            item["summary"] = json.loads(item["summary"])
+            out[row["call_id"]] = item
+        return list(out.values())[: int(limit)]
+
+    def prune_voice_summaries(self, before_s: float) -> int:
+        """Delete summaries of calls that started before ``before_s`` (retention)."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM voice_summaries WHERE started_s < ?",
+                                (values.finite(before_s, "before_s"),)).rowcount

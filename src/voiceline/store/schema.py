@@ -177,8 +177,26 @@ _V3_QA = sql_migration(
     "CREATE INDEX qa_flags_check ON qa_flags (check_name, verdict)",
 )
 
+_V4_VOICE_SUMMARIES = sql_migration(
+    "per-call summaries of agents' voices (for their reports)",
+    # One row per call and source: "live" (the engine's windows) or "qa" (the
+    # recording); compact JSON, never audio.
+    """CREATE TABLE voice_summaries (
+        call_id    TEXT NOT NULL,
+        source     TEXT NOT NULL CHECK (source IN ('live', 'qa')),
+        agent_id   TEXT NOT NULL,
+        started_s  REAL NOT NULL,
+        duration_s REAL NOT NULL,
+        summary    TEXT NOT NULL,
+        created_s  REAL NOT NULL,
+        PRIMARY KEY (call_id, source))""",
+    "CREATE INDEX voice_summaries_agent ON voice_summaries (agent_id, started_s)",
+    "CREATE INDEX voice_summaries_started ON voice_summaries (started_s)",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA)
+MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
+                                     _V4_VOICE_SUMMARIES)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 
