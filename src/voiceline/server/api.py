@@ -7,6 +7,7 @@ the state forbids (acknowledged twice) 409, bad input 400.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -64,13 +65,23 @@ def _own_agent(user: User, agent: str | None) -> str | None:
 # -- sessions -----------------------------------------------------------------------------
 
 @router.post("/api/login")
-async def login(body: LoginBody, service: ServiceDep) -> dict:
-    """A session token for a name and password (401 for a wrong pair)."""
+async def login(body: LoginBody, request: Request, service: ServiceDep) -> dict:
+    """A session token for a name and password (401 for a wrong pair; 429 after
+    repeated failures for the name or the address, see ``login_guard``)."""
+    address = request.client.host if request.client else None
+    wait_s = service.login_guard.retry_after_s(body.name, address)
+    if wait_s > 0:
+        service.worker.submit(service.store.audit, None, "login_throttled", None,
+                              {"name": body.name[:64], "address": address})
+        raise HTTPException(429, f"too many failed logins; try again in {math.ceil(wait_s)} s",
+                            headers={"Retry-After": str(math.ceil(wait_s))})
     user = await asyncio.to_thread(service.auth.authenticate, body.name, body.password)
     if user is None:
+        service.login_guard.failed(body.name, address)
         service.worker.submit(service.store.audit, None, "login_failed", None,
                               {"name": body.name[:64]})
         raise HTTPException(401, "wrong user name or password")
+    service.login_guard.succeeded(body.name)
     ttl_s = service.config.session_ttl_s
     token = await service.worker.call(service.auth.issue_token, user, "session", ttl_s)
     service.worker.submit(service.store.audit, user.name, "login")

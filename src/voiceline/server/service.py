@@ -26,6 +26,7 @@ from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
 from voiceline.server.dashboards import DashboardHub
 from voiceline.server.engine_runner import EngineRunner
 from voiceline.server.ingest import Bindings, start_audiosocket
+from voiceline.server.login_guard import LoginGuard
 from voiceline.server.metrics import Metrics
 from voiceline.server.seat_history import SeatHistory
 from voiceline.server.summaries import LiveSummaries
@@ -90,6 +91,7 @@ class Service:
         self.worker = StoreWorker()
         self.store = await self.worker.call(Store, config.store_path)
         self.auth = Auth(self.store, config.password_hasher)
+        self.login_guard = LoginGuard()
         self.baselines = BaselineBook(config.baselines_dir)
         self.alert_recorder = AlertRecorder(self.store)
         self.calls = CallBook(self)
