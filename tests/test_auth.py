@@ -117,8 +117,19 @@ def test_a_session_token_works_until_it_expires(auth, li):
     token = auth.issue_token(li, now_s=T0)
     assert len(token) == 43
     assert auth.check_token(token, now_s=T0 + 1) == li
-    assert auth.check_token(token, now_s=T0 + SESSION_TTL_S - 1) == li
-    assert auth.check_token(token, now_s=T0 + SESSION_TTL_S) is None
+    assert auth.check_token(token, now_s=T0 + SESSION_TTL_S) is None  # unused: lapses
+
+
+def test_a_session_in_use_slides_and_an_idle_one_lapses(auth, li):
+    token = auth.issue_token(li, now_s=T0)
+    half = SESSION_TTL_S / 2
+    assert auth.check_token(token, now_s=T0 + half - 10) == li  # first half: no change
+    assert auth.check_token(token, now_s=T0 + SESSION_TTL_S + 1) is None
+    token = auth.issue_token(li, now_s=T0)
+    assert auth.check_token(token, now_s=T0 + half + 10) == li  # second half: extended
+    assert auth.check_token(token, now_s=T0 + SESSION_TTL_S + half) == li
+    # ... to a full life from the last use, and no further when idle
+    assert auth.check_token(token, now_s=T0 + 3 * SESSION_TTL_S) is None
     short = auth.issue_token(li, ttl_s=60, now_s=T0)
     assert auth.check_token(short, now_s=T0 + 59.9) == li
     assert auth.check_token(short, now_s=T0 + 60.1) is None

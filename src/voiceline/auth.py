@@ -96,9 +96,15 @@ class Auth:
         ``PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)``.
     """
 
-    def __init__(self, store: Store, hasher: PasswordHasher | None = None):
+    def __init__(self, store: Store, hasher: PasswordHasher | None = None, *,
+                 session_ttl_s: float = SESSION_TTL_S):
         self.store = store
         self.hasher = hasher if hasher is not None else PasswordHasher()
+        #: Sessions slide: a session used in the second half of its life is extended to
+        #: ``session_ttl_s`` from that use, so a wall display that stays open keeps its
+        #: login while an abandoned one lapses after ``session_ttl_s``. Tokens issued
+        #: with a shorter life do not slide.
+        self.session_ttl_s = float(session_ttl_s)
         self._dummy_hash: str | None = None
 
     def add_user(self, name: str, role: str, password: str, agent_id: str | None = None, *,
@@ -212,6 +218,9 @@ class Auth:
             return None
         if kind == "ingest":
             return IngestClient(row["id"], row["label"])
+        full_life = row["expires_s"] - row["created_s"] >= self.session_ttl_s - 1e-6
+        if full_life and row["expires_s"] - now_s < self.session_ttl_s / 2:
+            self.store.extend_token(row["id"], now_s + self.session_ttl_s)
         try:
             return User(**self.store.get_user_by_id(row["user_id"]))
         except NotFoundError:

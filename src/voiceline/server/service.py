@@ -90,7 +90,8 @@ class Service:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.worker = StoreWorker()
         self.store = await self.worker.call(Store, config.store_path)
-        self.auth = Auth(self.store, config.password_hasher)
+        self.auth = Auth(self.store, config.password_hasher,
+                         session_ttl_s=config.session_ttl_s)
         self.login_guard = LoginGuard()
         self.baselines = BaselineBook(config.baselines_dir)
         self.alert_recorder = AlertRecorder(self.store)

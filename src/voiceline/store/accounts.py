@@ -155,6 +155,14 @@ class AccountsMixin:
                 "expires_s) VALUES (?, ?, ?, ?, ?, ?)",
                 (token_sha256, kind, user_id, label, now_s, expires_s)).lastrowid
 
+    def extend_token(self, token_id: int, expires_s: float) -> None:
+        """Move a live token's expiry later (sliding sessions); never earlier."""
+        token_id = values.integer(token_id, "token_id")
+        expires_s = values.finite(expires_s, "expires_s")
+        with self._write() as conn:
+            conn.execute("UPDATE tokens SET expires_s = ? WHERE id = ? AND revoked_s IS NULL "
+                         "AND expires_s < ?", (expires_s, token_id, expires_s))
+
     def find_token(self, token_sha256: str) -> dict | None:
         """The token row with this digest (plus ``token_sha256``), or ``None``."""
         token_sha256 = _sha256_hex(token_sha256)

@@ -13,6 +13,8 @@
 // "since": N, ...}: N below the last id seen means the server's store is not the one the
 // events came from (restored from a backup, or replaced); the page then starts over.
 
+/** How often an open feed makes an authenticated call to keep its session (ms). */
+export const KEEPALIVE_MS = 10 * 60 * 1000;
 export const STATUS = { connecting: "connecting", live: "live", reconnecting: "reconnecting", stopped: "stopped" };
 
 export class LiveConnection {
@@ -54,12 +56,16 @@ export class LiveConnection {
     this._stopped = false;
     this._connect();
     this._staleTimer = setInterval(() => this._checkStale(), 1000);
+    // An authenticated call now and then keeps a wall display's session alive (sessions
+    // slide on use); a refusal here is noticed at the next reconnect.
+    this._keepAliveTimer = setInterval(() => this.probe().catch(() => {}), KEEPALIVE_MS);
   }
 
   stop() {
     this._stopped = true;
     clearTimeout(this._retryTimer);
     clearInterval(this._staleTimer);
+    clearInterval(this._keepAliveTimer);
     if (this.socket) this.socket.close(1000, "page closed");
     this._setStatus(STATUS.stopped);
   }
