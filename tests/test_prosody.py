@@ -15,6 +15,7 @@ from capture.resample import resample
 from capture.synth import pink_noise, speech_like
 from conftest import shared_path
 from emotion.prosody import StreamingPitch, pitch_track
+from emotion.prosody.pitch import _lowpass_decimate
 
 WARMUP = 6  # frames that still reach back before the signal's start (50 ms frames)
 
@@ -123,6 +124,22 @@ def test_blocks_of_any_size_give_the_same_frames_as_whole(fs_hz):
     np.testing.assert_array_equal(np.concatenate([p.frame_time_s for p in parts]),
                                   whole.frame_time_s)
     assert 0.3 < np.mean(whole.voiced) < 0.9  # speech: neither all voiced nor none
+
+
+@pytest.mark.parametrize("fs_hz", [8000, 16000])
+def test_low_pass_is_the_butterworth_it_names(fs_hz):
+    # The compiled cascade is scipy's sosfilt of the same sections, decimated to 8 kHz,
+    # with its state and decimation phase carried across an odd-sized cut.
+    step = fs_hz // 8000
+    x = np.random.default_rng(1).standard_normal((3, fs_hz))
+    sos = StreamingPitch(3, fs_hz)._sos
+    expected = sosfilt(sos, x, axis=-1)[:, ::step]
+    low = np.empty((3, expected.shape[1]), dtype=np.float32)
+    zi = np.zeros((sos.shape[0], 3, 2))
+    first = len(range(0, 777, step))
+    _lowpass_decimate(x[:, :777], sos, zi, 0, step, low[:, :first])
+    _lowpass_decimate(x[:, 777:], sos, zi, (0 - 777) % step, step, low[:, first:])
+    np.testing.assert_allclose(low, expected, atol=2e-6)
 
 
 def test_streams_are_independent():

@@ -9,6 +9,10 @@ from scipy.signal import resample_poly
 
 from capture.synth import am_tone, speech_like, tone
 from emotion.psychoacoustics import loudness_zwtv, roughness_dw
+from emotion.psychoacoustics._zwicker_core import (
+    specific_loudness_frame_means,
+    specific_loudness_from_core_loudness,
+)
 from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
 
 WARMUP_FRAMES = 25  # 2.5 s: the 2 s fluctuation-strength frames are full from here
@@ -95,6 +99,37 @@ def test_blocks_of_any_size_give_the_same_frames_as_whole(fs_hz):
                                    err_msg=key)
     times = np.concatenate([p.time_s for p in parts])
     np.testing.assert_allclose(times, whole.time_s)
+
+
+def test_a_longer_roughness_step_holds_the_analyses_it_makes():
+    # With 0.2 s updates, the 200 ms frames end at 0.1, 0.3, 0.5 s ...: exactly the even
+    # frames of the 0.1 s step, each held for two output frames, fed in any blocks.
+    x = np.ravel(speech_like(3.0, 8000, seed=4, agitated=True))[None] * 0.3
+    every = run(x, 8000).roughness_asper
+    engine = StreamingPsychoacoustics(1, 8000, roughness_update_s=0.2)
+    held = np.concatenate([engine.process(x[:, i : i + 1234]).roughness_asper
+                           for i in range(0, x.shape[1], 1234)], axis=1)
+    assert held.shape == every.shape == (1, 30)
+    assert every[0, 5:].max() > 0.1  # the voice is rough: the comparison means something
+    np.testing.assert_allclose(held, every[:, (np.arange(30) // 2) * 2], rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="multiple of hop_s"):
+        StreamingPsychoacoustics(1, 8000, roughness_update_s=0.15)
+
+
+def test_frame_means_of_specific_loudness_equal_the_mean_of_every_step():
+    # The streaming path averages N'(z) over 0.1 s in the slopes kernel; fed in two
+    # pieces that cut a frame, it equals Table A.8/A.9's N' at every step, averaged.
+    core = np.random.default_rng(2).gamma(2.0, 0.5, size=(2, 57, 21))
+    core[..., -1] = 0.0
+    n_every, spec_every = specific_loudness_from_core_loudness(core)
+    acc = np.zeros((2, 240))
+    n_a, mean_a, phase = specific_loudness_frame_means(core[:, :23], 10, acc, 0)
+    n_b, mean_b, phase = specific_loudness_frame_means(core[:, 23:], 10, acc, phase)
+    assert (mean_a.shape[1], mean_b.shape[1], phase) == (2, 3, 7)
+    np.testing.assert_allclose(np.concatenate([n_a, n_b], axis=1), n_every, rtol=1e-12)
+    expected = spec_every[:, :50].reshape(2, 5, 10, 240).mean(axis=2)
+    np.testing.assert_allclose(np.concatenate([mean_a, mean_b], axis=1), expected,
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_streams_are_independent():

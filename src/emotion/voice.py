@@ -31,7 +31,8 @@ ENGINE_RATES_HZ = (8000, 16000)
 MAX_STEP_S = 0.5
 #: Step between roughness analyses (200 ms frames, D&W) for the feature windows, which
 #: average roughness over seconds of speech: frames that tile the signal rather than
-#: overlap by half cost half and moved the window means by <1 % (RESULTS.md).
+#: overlap by half cost half; window means move by 7 % (median; r = 0.99 with the
+#: 0.1 s step on 64 synthetic 30 s voices), and the heads are fitted on these values.
 ROUGHNESS_UPDATE_S = 0.2
 #: |sample| at or above this is clipped: G.711 decodes to at most ±32124/32768 (μ-law).
 CLIP_LEVEL = 32124 / 32768 - 1e-4

@@ -72,12 +72,18 @@ def yin_frames(
     if n_frames == 0:
         empty = np.empty((n_streams, 0))
         return empty, empty.copy(), empty.copy(), empty.copy(), empty.copy()
-    frames = np.ascontiguousarray(frames)
-    spectrum = sfft.rfft(frames, axis=-1)
+    # The frame and its zero-padded head (first W samples) side by side: one transform.
+    pair = np.zeros((n_streams, n_frames, 2, n_fft), dtype=frames.dtype)
+    pair[:, :, 0] = frames
+    pair[:, :, 1, :window_len] = frames[..., :window_len]
+    frames = pair[:, :, 0]
+    spectra = sfft.rfft(pair, axis=-1)
+    spectrum, head = spectra[:, :, 0], spectra[:, :, 1]
     # YIN Eq. (1): r_t(τ) = Σ_{j<W} x_j x_{j+τ}. The frame holds W + τ_max samples, so the
     # circular correlation of length L has no wrap-around for τ <= τ_max.
-    head = sfft.rfft(frames[..., :window_len], n_fft, axis=-1)
-    acf = sfft.irfft(np.conj(head) * spectrum, n_fft, axis=-1)
+    np.conjugate(head, out=head)
+    head *= spectrum
+    acf = sfft.irfft(head, n_fft, axis=-1)
     period = np.empty((n_streams, n_frames))
     dip = np.empty((n_streams, n_frames))
     _yin_kernel(frames, acf, window_len, tau_min, tau_max, threshold, STEP4_MARGIN,
@@ -135,8 +141,7 @@ def _normalised_difference(x, acf, window_len, tau_max, diff, cmnd):
         running += d
         # YIN Eq. (8): d'_t(τ) = d_t(τ) / [(1/τ) Σ_{j=1..τ} d_t(j)]. A frame whose mean
         # difference is negligible next to its energy (silence, DC) counts as aperiodic.
-        mean = running / tau
-        cmnd[tau] = d / mean if mean > floor else 1.0
+        cmnd[tau] = d * tau / running if running > floor * tau else 1.0
 
 
 @njit(cache=True, nogil=True)

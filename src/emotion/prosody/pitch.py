@@ -26,7 +26,8 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+from numba import njit
+from scipy.signal import butter
 
 from emotion.prosody._yin import MAX_AGE_S, yin_frames
 from emotion.psychoacoustics._framing import StreamFramer, check_stream_count
@@ -185,11 +186,9 @@ class StreamingPitch:
             )
         if not np.all(np.isfinite(block)):
             raise ValueError("block contains NaN or inf; pass finite samples")
-        if block.shape[1]:
-            low, self._zi = sosfilt(self._sos, block, axis=-1, zi=self._zi)
-            low = low[:, self._phase :: self._decimation]
-        else:
-            low = np.zeros((self.n_streams, 0))
+        kept = len(range(self._phase, block.shape[1], self._decimation))
+        low = np.empty((self.n_streams, kept), dtype=np.float32)
+        _lowpass_decimate(block, self._sos, self._zi, self._phase, self._decimation, low)
         self._phase = (self._phase - block.shape[1]) % self._decimation
         first = self._framer.frames_emitted
         frames = self._framer.push(low)
@@ -218,6 +217,38 @@ class StreamingPitch:
             band_centroid_hz=centroid * self._bin_hz,
             band_tilt_db=tilt_db,
         )
+
+
+@njit(cache=True, nogil=True)
+def _lowpass_decimate(x, sos, zi, phase, step, out):  # pragma: no cover - compiled
+    """Cascaded biquads (transposed direct form II, as ``scipy.signal.sosfilt``) over
+    ``x`` (streams, samples), keeping every ``step``-th output from ``phase`` on in
+    ``out``; ``zi`` (sections, streams, 2) is advanced in place. Streams run in the
+    inner loop, so their recursions overlap."""
+    n_streams, n_samples = x.shape
+    n_sections = sos.shape[0]
+    xt = np.ascontiguousarray(x.T)
+    v = np.empty(n_streams)
+    z0 = np.empty((n_sections, n_streams))
+    z1 = np.empty((n_sections, n_streams))
+    z0[:] = zi[:, :, 0]
+    z1[:] = zi[:, :, 1]
+    j = 0
+    for k in range(n_samples):
+        v[:] = xt[k]
+        for q in range(n_sections):
+            b0, b1, b2, a1, a2 = sos[q, 0], sos[q, 1], sos[q, 2], sos[q, 4], sos[q, 5]
+            for s in range(n_streams):
+                y = b0 * v[s] + z0[q, s]
+                z0[q, s] = b1 * v[s] - a1 * y + z1[q, s]
+                z1[q, s] = b2 * v[s] - a2 * y
+                v[s] = y
+        if k >= phase and (k - phase) % step == 0:
+            for s in range(n_streams):
+                out[s, j] = v[s]
+            j += 1
+    zi[:, :, 0] = z0
+    zi[:, :, 1] = z1
 
 
 def pitch_track(signal: np.ndarray, fs_hz: int, **kwargs) -> PitchFrames:

@@ -38,6 +38,7 @@ from emotion.psychoacoustics._iso532_tables import (
 )
 from emotion.psychoacoustics._zwicker_core import (
     core_loudness_from_third_octave_levels,
+    specific_loudness_frame_means,
     specific_loudness_from_core_loudness,
 )
 from emotion.psychoacoustics.loudness_zwtv import nonlinear_temporal_decay, temporal_weighting
@@ -112,10 +113,14 @@ class StreamingLoudness:
     short : ShortTimePower, optional
         The short-time spectra shared with roughness; its frames must tile the loudness
         step (8 ms every 2 ms here). Without it, :meth:`process` computes its own.
+    spec_mean_steps : int, optional
+        If given, :meth:`process` returns N' averaged over frames of this many steps
+        (the frames it completed) instead of N' at every step.
     """
 
     def __init__(
-        self, n_streams: int, fs_hz: int, field_type: str = "free", short=None
+        self, n_streams: int, fs_hz: int, field_type: str = "free", short=None,
+        spec_mean_steps: int | None = None,
     ) -> None:
         self.n_streams = n_streams
         self.fs_hz = int(fs_hz)
@@ -141,6 +146,9 @@ class StreamingLoudness:
         self._taper = (taper / taper.sum()).astype(np.float32)
         self._nl_state = None
         self._tw_state = None
+        self._spec_mean_steps = spec_mean_steps
+        self._spec_sum = np.zeros((n_streams, 240))
+        self._spec_phase = 0
 
     @property
     def step_s(self) -> float:
@@ -179,7 +187,8 @@ class StreamingLoudness:
         N : ndarray, shape (streams, T)
             Total loudness in sone for the T steps this block completed.
         N_spec : ndarray, shape (streams, T, 240)
-            Specific loudness in sone/Bark.
+            Specific loudness in sone/Bark; with ``spec_mean_steps``, shape
+            (streams, F, 240): its mean over each frame completed.
         """
         if short_power is None:
             short_power = self.short.process(block_pa)
@@ -192,7 +201,12 @@ class StreamingLoudness:
         core, self._nl_state = nonlinear_temporal_decay(
             core, self.step_s, inner_iterations=INNER_ITERATIONS, state=self._nl_state
         )
-        n_total, n_spec = specific_loudness_from_core_loudness(core)
+        if self._spec_mean_steps:
+            n_total, n_spec, self._spec_phase = specific_loudness_frame_means(
+                core, self._spec_mean_steps, self._spec_sum, self._spec_phase
+            )
+        else:
+            n_total, n_spec = specific_loudness_from_core_loudness(core)
         n_total, self._tw_state = temporal_weighting(
             n_total, self.step_s, inner_iterations=INNER_ITERATIONS, state=self._tw_state
         )

@@ -154,35 +154,94 @@ class ChannelEnvelopes:
 
 
 @njit(cache=True, nogil=True)
-def _depth_and_correlation(spectra, weighting, lag, m_out, k_out):  # pragma: no cover
+def _active_windowed(frames, window, rows, h0):  # pragma: no cover - compiled
+    """Windowed copies of the frames with any non-zero envelope sample, and their h0.
+
+    ``frames`` (streams, F, 47, L), any strides; ``rows`` (streams · F, 47, L) receives
+    the active frames in order, ``h0`` (streams · F, 47) their window-weighted sums.
+    Returns the flat indices (stream · F + frame) of the active frames.
+    """
+    n_streams, n_frames, n_ch, n_len = frames.shape
+    index = np.empty(n_streams * n_frames, dtype=np.int64)
+    n_active = 0
+    for s in range(n_streams):
+        for f in range(n_frames):
+            active = False
+            for c in range(n_ch):
+                for n in range(n_len):
+                    if frames[s, f, c, n] != 0:
+                        active = True
+                        break
+                if active:
+                    break
+            if not active:
+                continue
+            for c in range(n_ch):
+                acc = np.float32(0.0)
+                for n in range(n_len):
+                    v = frames[s, f, c, n] * window[n]
+                    rows[n_active, c, n] = v
+                    acc += v
+                h0[n_active, c] = acc
+            index[n_active] = s * n_frames + f
+            n_active += 1
+    return index[:n_active]
+
+
+@njit(cache=True, nogil=True)
+def _depth_and_correlation(  # pragma: no cover - compiled
+    spectra, h0, window_spectrum, weighting, lag, m_out, k_out
+):
     """m_i and k_i (channels ``lag`` apart) of many frames, float32 inner loop.
 
-    ``spectra`` (rows, 47, bins) complex64 with bin 0 = h0; ``weighting`` (47, bins).
-    The band-passed envelopes are zero-mean, so their rms and Pearson correlations
-    follow from sums over the positive-frequency bins (times 2 for the negative ones).
+    ``spectra`` (rows, 47, bins) complex64: spectra of the windowed frames, whose
+    weighted means ``h0 / sum(w)`` are removed here (``window_spectrum`` times the mean)
+    so that a steady envelope has no fluctuation at all; bin 0 becomes h0.
+    ``weighting`` (47, bins). The band-passed envelopes are zero-mean, so their rms and
+    Pearson correlations follow from sums over the positive-frequency bins (times 2
+    for the negative ones).
     """
     n_rows, n_ch, n_bins = spectra.shape
     re = np.empty((n_ch, n_bins), dtype=np.float32)
     im = np.empty((n_ch, n_bins), dtype=np.float32)
     power = np.empty(n_ch, dtype=np.float32)
+    w_sum = window_spectrum[0].real
     for r in range(n_rows):
         for i in range(n_ch):
+            mean = h0[r, i] / w_sum
             acc = np.float32(0.0)
             for b in range(n_bins):
                 w = weighting[i, b]
-                x = spectra[r, i, b]
-                re[i, b] = x.real * w
-                im[i, b] = x.imag * w
+                if b == 0:
+                    x_re, x_im = h0[r, i], np.float32(0.0)
+                else:
+                    x = spectra[r, i, b] - mean * window_spectrum[b]
+                    x_re, x_im = x.real, x.imag
+                re[i, b] = x_re * w
+                im[i, b] = x_im * w
                 acc += re[i, b] * re[i, b] + im[i, b] * im[i, b]
             power[i] = acc
-            h0 = spectra[r, i, 0].real
-            m_out[r, i] = np.sqrt(2.0 * acc) / h0 if h0 > 0 else 0.0
+            m_out[r, i] = np.sqrt(2.0 * acc) / h0[r, i] if h0[r, i] > 0 else 0.0
         for i in range(n_ch - lag):
             cross = np.float32(0.0)
             for b in range(n_bins):
                 cross += re[i, b] * re[i + lag, b] + im[i, b] * im[i + lag, b]
             norm = np.sqrt(power[i] * power[i + lag])
             k_out[r, i] = cross / norm if norm > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _decimate(buf, kernel, step, out):  # pragma: no cover - compiled
+    """out[s, j] = sum_n kernel[n] buf[s, j step + n]: the low-pass kernel every ``step``."""
+    n_streams, n_out, n_ch = out.shape
+    for s in range(n_streams):
+        for j in range(n_out):
+            for c in range(n_ch):
+                out[s, j, c] = 0.0
+            for n in range(kernel.shape[0]):
+                w = kernel[n]
+                for c in range(n_ch):
+                    out[s, j, c] += w * buf[s, j * step + n, c]
 
 
 class EnvelopeModulation:
@@ -232,44 +291,75 @@ class EnvelopeModulation:
         ``(streams, F, 47 - lag)`` of channels ``lag`` apart, for the frames completed."""
         frames = self._framer.push(envelopes)  # (streams, F, 47, frame_len)
         lead = frames.shape[:2]
-        flat = frames.reshape(-1, N_CHANNELS, self.frame_len)
-        m = np.zeros((flat.shape[0], N_CHANNELS))
-        k = np.zeros((flat.shape[0], N_CHANNELS - self.lag))
+        n_rows = lead[0] * lead[1]
+        m = np.zeros((n_rows, N_CHANNELS))
+        k = np.zeros((n_rows, N_CHANNELS - self.lag))
         # A frame whose every channel is gated silent has m = k = 0 exactly (h0 = 0 and
         # no power); only the others are analysed — pauses cost next to nothing.
-        active = np.flatnonzero(flat.any(axis=(1, 2)))
+        rows = np.empty((n_rows, N_CHANNELS, self.frame_len), dtype=np.float32)
+        h0 = np.empty((n_rows, N_CHANNELS), dtype=np.float32)
+        active = _active_windowed(frames, self._window, rows, h0)
         if active.size:
-            sub = flat[active]
-            # Remove each frame's weighted mean before windowing, so that a steady
-            # envelope has no fluctuation at all (the window's own shape would leak into
-            # the modulation band otherwise); bin 0 keeps the weighted sum h0.
+            # Each frame's weighted mean is removed from its spectrum in the kernel,
             # rfft((h - mean) w) = rfft(h w) - mean rfft(w), without a demeaned copy.
-            h0 = sub @ self._window
-            spectra = sfft.rfft(sub * self._window, axis=-1)
-            spectra -= (h0 / self._window.sum())[..., None] * self._window_spectrum
-            spectra[..., 0] = h0
+            spectra = sfft.rfft(rows[: active.size], axis=-1)
             m_active = np.empty((active.size, N_CHANNELS))
             k_active = np.empty((active.size, N_CHANNELS - self.lag))
-            _depth_and_correlation(np.ascontiguousarray(spectra), self._weighting, self.lag,
-                                   m_active, k_active)
+            _depth_and_correlation(spectra, h0[: active.size], self._window_spectrum,
+                                   self._weighting, self.lag, m_active, k_active)
             m[active] = m_active
             k[active] = k_active
         return m.reshape(*lead, N_CHANNELS), k.reshape(*lead, N_CHANNELS - self.lag)
 
 
 class StreamingRoughness:
-    """Roughness (asper) of many streams, one value per ``hop_s`` over the last 200 ms."""
+    """Roughness (asper) of many streams, one value per ``hop_s`` over the last 200 ms.
 
-    def __init__(self, n_streams: int, fs_hz: int, hop_s: float = 0.1) -> None:
+    ``update_s`` (a multiple of ``hop_s``, default ``hop_s``) is the step between
+    analyses: the 200 ms frames end at ``hop_s``, ``hop_s + update_s``, … and each output
+    frame repeats the latest one. A consumer that only averages roughness over seconds
+    (the feature windows) loses nothing measurable at ``update_s = 0.2`` — D&W's frames
+    then tile the signal without overlap — and pays half.
+    """
+
+    def __init__(
+        self, n_streams: int, fs_hz: int, hop_s: float = 0.1, update_s: float | None = None
+    ) -> None:
+        update_s = hop_s if update_s is None else update_s
+        ratio = update_s / hop_s
+        if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
+            raise ValueError(f"update_s={update_s} must be a multiple of hop_s={hop_s}")
+        self._ratio = int(round(ratio))
         self.envelopes = ChannelEnvelopes(n_streams, fs_hz)
         self.analysis = EnvelopeModulation(
-            n_streams, self.envelopes.rate_hz, ROUGHNESS_FRAME_S, hop_s, modulation_weighting,
+            n_streams, self.envelopes.rate_hz, ROUGHNESS_FRAME_S, update_s, modulation_weighting,
             self.envelopes.envelope_transfer,
         )
+        self._env_per_hop = int(round(hop_s * self.envelopes.rate_hz))
+        # Silence before the start, so that the first analysis frame ends at hop_s.
+        lead = self.analysis.hop - self._env_per_hop
+        self.analysis.process(np.zeros((n_streams, lead, N_CHANNELS), dtype=np.float32))
+        self._env_done = 0
+        self._out_done = 0
+        self._analysed = 0
+        self._latest = np.zeros(n_streams)
 
     def process_envelopes(self, envelopes: np.ndarray) -> np.ndarray:
         m, k = self.analysis.process(envelopes)
-        return ROUGHNESS_CAL * specific_roughness(np.minimum(m, 1.0), k).sum(axis=-1)
+        values = ROUGHNESS_CAL * specific_roughness(np.minimum(m, 1.0), k).sum(axis=-1)
+        if self._ratio == 1:
+            return values
+        self._env_done += envelopes.shape[1]
+        n_out = self._env_done // self._env_per_hop - self._out_done
+        # Output frame o holds analysis frame j = o // ratio (it ends at (1 + j ratio) hop).
+        history = np.concatenate([self._latest[:, None], values], axis=1)
+        o = np.arange(self._out_done, self._out_done + n_out)
+        out = history[:, o // self._ratio - (self._analysed - 1)]
+        self._analysed += values.shape[1]
+        if values.shape[1]:
+            self._latest = values[:, -1]
+        self._out_done += n_out
+        return out
 
     def process(self, block_pa: np.ndarray) -> np.ndarray:
         """Roughness ``(streams, F)`` for the output frames this block completes."""
@@ -299,10 +389,7 @@ class StreamingFluctuation:
         self._envelope_rate_hz = envelope_rate_hz
         self._kernel = np.hanning(2 * self.decimation + 1)[1:].astype(np.float32)
         self._kernel /= self._kernel.sum()
-        self._decimate = StreamFramer(
-            n_streams, 2 * self.decimation, self.decimation, np.float32,
-            feature_shape=(N_CHANNELS,),
-        )
+        self._tail = np.zeros((n_streams, self.decimation, N_CHANNELS), dtype=np.float32)
         rate_hz = envelope_rate_hz / self.decimation
         self._slow_per_hop = int(round(hop_s * rate_hz))
         frame_len = int(round(FLUCTUATION_FRAME_S * rate_hz))
@@ -329,7 +416,11 @@ class StreamingFluctuation:
 
     def process_envelopes(self, envelopes: np.ndarray) -> np.ndarray:
         """Fluctuation strength ``(streams, F)`` for the output frames completed."""
-        slow = self._decimate.push(envelopes) @ self._kernel  # (streams, T/10, 47)
+        buf = np.concatenate([self._tail, np.asarray(envelopes, dtype=np.float32)], axis=1)
+        n_slow = (buf.shape[1] - self.decimation) // self.decimation
+        slow = np.empty((buf.shape[0], n_slow, N_CHANNELS), dtype=np.float32)
+        _decimate(buf, self._kernel, self.decimation, slow)  # (streams, T/10, 47)
+        self._tail = buf[:, n_slow * self.decimation :].copy()
         m, k = self.analysis.process(slow)
         values = FLUCTUATION_CAL * FS_DZ_BARK * specific_fluctuation(m, k).sum(axis=-1)
         partial = np.arange(self._analysed, self._analysed + values.shape[1]) < self._first_full

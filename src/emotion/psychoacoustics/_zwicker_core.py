@@ -196,6 +196,63 @@ def _slopes_kernel(core, n_out, spec_out, spec_step):  # pragma: no cover - comp
 
 
 @njit(cache=True, nogil=True)
+def _slopes_mean_kernel(core, n_out, acc, phase, steps, mean_out):  # pragma: no cover
+    """N per row and N' summed over runs of ``steps`` rows: core (S, T, 21), n_out (S, T),
+    acc (S, 240) the sums of the ``phase`` rows already seen, mean_out (S, F, 240)."""
+    scratch = np.zeros(_Z_GRID.shape[0])
+    n_bark = scratch.shape[0]
+    for s in range(core.shape[0]):
+        p = phase
+        f = 0
+        for t in range(core.shape[1]):
+            n_out[s, t] = _slopes_row(core[s, t], scratch)
+            for i in range(n_bark):
+                acc[s, i] += scratch[i]
+            p += 1
+            if p == steps:
+                for i in range(n_bark):
+                    mean_out[s, f, i] = acc[s, i] / steps
+                    acc[s, i] = 0.0
+                f += 1
+                p = 0
+
+
+def specific_loudness_frame_means(
+    core_loudness: np.ndarray, steps: int, acc: np.ndarray, phase: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Total loudness N of every step and N'(z) averaged over frames of ``steps`` steps.
+
+    For a streaming consumer that needs only frame means of N' (Table A.8, A.9 per
+    step): the per-step N' is never stored.
+
+    Parameters
+    ----------
+    core_loudness : ndarray, shape (streams, T, 21)
+    steps : int
+        Steps per frame.
+    acc : ndarray, shape (streams, 240)
+        Sums of N' over the ``phase`` steps of the current frame seen so far; updated.
+    phase : int
+        Steps of the current frame before this call.
+
+    Returns
+    -------
+    N : ndarray, shape (streams, T)
+    N_spec_mean : ndarray, shape (streams, F, 240)
+        Mean N' of each frame completed by this call, sone/Bark.
+    phase : int
+        Steps of the next frame already summed in ``acc``.
+    """
+    core = np.ascontiguousarray(core_loudness, dtype=np.float64)
+    n_streams, n_t = core.shape[:2]
+    n_frames = (phase + n_t) // steps
+    n_total = np.empty((n_streams, n_t))
+    mean = np.empty((n_streams, n_frames, _N_BARK))
+    _slopes_mean_kernel(core, n_total, acc, phase, steps, mean)
+    return n_total, mean, (phase + n_t) % steps
+
+
+@njit(cache=True, nogil=True)
 def _levels_kernel(levels, diffuse, n_out, spec_out):  # pragma: no cover - compiled
     core = np.zeros(N_CORE_BANDS)
     for row in range(levels.shape[0]):

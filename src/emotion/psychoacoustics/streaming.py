@@ -52,7 +52,8 @@ class PsychoacousticFrames:
     sharpness_acum : ndarray, shape (streams, F)
         DIN 45692 sharpness of each frame's mean specific loudness.
     roughness_asper : ndarray, shape (streams, F)
-        Roughness over the 200 ms ending with each frame.
+        Roughness over the 200 ms ending with each frame (or with the latest analysis,
+        when ``roughness_update_s`` is longer than ``hop_s``).
     fluctuation_vacil : ndarray, shape (streams, F)
         Fluctuation strength over the 2 s ending with each frame (updated every
         0.5 s); NaN during a stream's first 2 s.
@@ -88,10 +89,14 @@ class StreamingPsychoacoustics:
     hop_s : float
         Output step, a multiple of 10 ms (default 0.1 s).
     field_type : {"free", "diffuse"}
+    roughness_update_s : float, optional
+        Step between roughness analyses, a multiple of ``hop_s`` (default ``hop_s``);
+        the output frames in between repeat the latest value.
     """
 
     def __init__(
-        self, n_streams: int, fs_hz: int, *, hop_s: float = 0.1, field_type: str = "free"
+        self, n_streams: int, fs_hz: int, *, hop_s: float = 0.1, field_type: str = "free",
+        roughness_update_s: float | None = None,
     ) -> None:
         if int(fs_hz) not in SUPPORTED_RATES_HZ:
             raise ValueError(
@@ -108,7 +113,8 @@ class StreamingPsychoacoustics:
         # Streams advance in groups whose working arrays stay cache-sized; one group of
         # 1,000 streams runs ~25 % slower than sixteen of 64 (benchmarks/RESULTS.md).
         self._groups = [
-            _StreamGroup(min(GROUP_SIZE, n_streams - start), self.fs_hz, self.hop_s, field_type)
+            _StreamGroup(min(GROUP_SIZE, n_streams - start), self.fs_hz, self.hop_s, field_type,
+                         roughness_update_s)
             for start in range(0, self.n_streams, GROUP_SIZE)
         ]
         self._frames_done = 0
@@ -175,31 +181,28 @@ class StreamingPsychoacoustics:
 class _StreamGroup:
     """The four metrics for one group of streams, sharing one short-time spectrum."""
 
-    def __init__(self, n_streams: int, fs_hz: int, hop_s: float, field_type: str) -> None:
+    def __init__(
+        self, n_streams: int, fs_hz: int, hop_s: float, field_type: str,
+        roughness_update_s: float | None = None,
+    ) -> None:
         self.n_streams = n_streams
         self._steps_per_frame = int(round(hop_s / LOUDNESS_STEP_S))
-        self.roughness = StreamingRoughness(n_streams, fs_hz, hop_s)
+        self.roughness = StreamingRoughness(n_streams, fs_hz, hop_s, roughness_update_s)
         self.loudness = StreamingLoudness(
-            n_streams, fs_hz, field_type, short=self.roughness.envelopes.spectrum
+            n_streams, fs_hz, field_type, short=self.roughness.envelopes.spectrum,
+            spec_mean_steps=self._steps_per_frame,
         )
         self.fluctuation = StreamingFluctuation(n_streams, self.roughness.envelopes.rate_hz, hop_s)
-        self._pending_spec = np.zeros((n_streams, 0, BARK_AXIS.size))
 
     def process(self, block: np.ndarray):
         """(N, mean N', sharpness, roughness, fluctuation) for the frames completed."""
         short_power = self.roughness.envelopes.spectrum.process(block)
-        n_total, n_spec = self.loudness.process(block, short_power)
+        n_total, mean_spec = self.loudness.process(block, short_power)
         envelopes = self.roughness.envelopes.process_power(short_power)
         roughness = self.roughness.process_envelopes(envelopes)
         fluctuation = self.fluctuation.process_envelopes(envelopes)
 
-        spec = np.concatenate([self._pending_spec, n_spec], axis=1)
-        n_frames = spec.shape[1] // self._steps_per_frame
-        used = n_frames * self._steps_per_frame
-        mean_spec = spec[:, :used].reshape(
-            self.n_streams, n_frames, self._steps_per_frame, BARK_AXIS.size
-        ).mean(axis=2)
-        self._pending_spec = spec[:, used:]
+        n_frames = mean_spec.shape[1]
         n_from_spec = mean_spec.sum(axis=-1) * DZ_BARK
         sharpness = sharpness_din_from_loudness(
             n_from_spec.reshape(-1), mean_spec.reshape(-1, BARK_AXIS.size)
