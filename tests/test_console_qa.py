@@ -209,7 +209,7 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
 def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, server):
     page = new_page()
     sign_in(page, "wang")
-    page.wait_for_url(re.compile(r"/index\.html"))
+    page.wait_for_url(re.compile(r"/report\.html"))  # an agent's home: their own report
     page.goto("/qa.html")
     page.locator("#refused").wait_for()
     assert "质检员" in page.locator("#refused-body").inner_text()

@@ -311,6 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_qa_parser(sub)
 
+    from voiceline.report_cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
+
     from voiceline.demo import add_parser as add_demo_parser
 
     add_demo_parser(sub)

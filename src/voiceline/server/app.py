@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from voiceline import __version__
 from voiceline.console import STATIC_DIR  # the web console: login, live wall
-from voiceline.server import admin, api, qa_api, sockets
+from voiceline.server import admin, api, qa_api, reports_api, sockets
 from voiceline.server.config import ServerConfig
 from voiceline.server.service import Service
 from voiceline.store import ConflictError, InvalidInputError, NotFoundError
@@ -34,6 +34,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(qa_api.router)
+    app.include_router(reports_api.router)
     app.include_router(sockets.router)
 
     @app.exception_handler(NotFoundError)

@@ -9,7 +9,9 @@ The ``<audio>`` element cannot send an ``Authorization`` header, so ``GET
 /api/qa/calls/{id}`` hands out an ``audio_url`` carrying an *audio token*: an HMAC
 (per server process) over the call id and the digest of the caller's session token. It
 opens that one call's audio only, and only while that session is valid; log lines
-redact it as they do every ``token=``.
+redact it as they do every ``token=``. An ``agent`` gets such a link from their own
+report (:mod:`voiceline.server.reports_api`) for calls whose ``agent_id`` is theirs, and
+it opens for them; with a bearer header an agent is still refused QA recordings.
 """
 
 from __future__ import annotations
@@ -145,6 +147,12 @@ def _audio_token(call_id: str, session_digest: str) -> str:
             + base64.urlsafe_b64encode(mac).decode())
 
 
+def audio_url(call_id: str, session_token: str) -> str:
+    """The audio link of a call for the holder of ``session_token`` (see the module doc)."""
+    return (f"/api/qa/calls/{quote(call_id, safe='')}/audio?audio_token="
+            f"{_audio_token(call_id, token_sha256(session_token))}")
+
+
 def _session_of_audio_token(token: str, call_id: str) -> str | None:
     """The session digest an audio token was issued to, if it is genuine and for call_id."""
     head, _, mac = token.partition(".")
@@ -160,8 +168,10 @@ def _session_of_audio_token(token: str, call_id: str) -> str | None:
     return digest if isinstance(digest, str) else None
 
 
-def _reader_of_session(store, digest: str, now_s: float) -> User | None:
-    """The user of a live session with this token digest, if they may read QA results."""
+def _reader_of_session(store, digest: str, now_s: float, call_id: str | None = None
+                       ) -> User | None:
+    """The user of a live session with this token digest, if they may read QA results,
+    or hear ``call_id`` as the agent who took it."""
     row = store.find_token(digest)
     if (row is None or row["kind"] != "session" or row["revoked_s"] is not None
             or (row["expires_s"] is not None and now_s >= row["expires_s"])):
@@ -170,7 +180,15 @@ def _reader_of_session(store, digest: str, now_s: float) -> User | None:
         user = User(**store.get_user_by_id(row["user_id"]))
     except KeyError:
         return None
-    return user if user.role in QA_READERS else None
+    if user.role in QA_READERS:
+        return user
+    if user.role == "agent" and call_id is not None and user.agent_id is not None:
+        try:
+            own = store.qa_call(call_id).get("agent_id") == user.agent_id
+        except KeyError:
+            return None
+        return user if own else None
+    return None
 
 
 async def _audio_reader(request: Request, service, call_id: str,
@@ -182,7 +200,7 @@ async def _audio_reader(request: Request, service, call_id: str,
         return user
     digest = _session_of_audio_token(audio_token, call_id)
     user = None if digest is None else await service.worker.call(
-        _reader_of_session, service.store, digest, time.time())
+        _reader_of_session, service.store, digest, time.time(), call_id)
     if user is None:
         raise HTTPException(401, "this audio link is not valid (any more): reload the call "
                                  "page for a new one", headers={"WWW-Authenticate": "Bearer"})

@@ -4,7 +4,9 @@ import { homeFor, logout, session, toLogin } from "./api.js";
 import { applyTo, roleName, t, toggleLang } from "./i18n.js";
 
 const user = session();
-const page = user && (user.role === "qa" ? "/qa.html" : homeFor(user.role)); // QA: the review queue
+// QA staff start on the review queue, agents on their own report.
+const page = user && (user.role === "qa" ? "/qa.html"
+  : user.role === "agent" ? "/report.html" : homeFor(user.role));
 if (!user) {
   toLogin();
 } else if (page !== "/index.html") {

@@ -21,9 +21,10 @@ function showNotice() {
   if (key) notice.textContent = t(key);
 }
 
-/** The role's own page: QA staff start on the review queue (qa.html). */
+/** The role's own page: QA staff start on the review queue, agents on their own report. */
 function pageOf(role) {
-  return role === "qa" ? "/qa.html" : homeFor(role);
+  if (role === "qa") return "/qa.html";
+  return role === "agent" ? "/report.html" : homeFor(role);
 }
 
 /** Where to go after signing in: the page asked for (same origin only), else the role's. */

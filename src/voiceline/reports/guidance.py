@@ -1,0 +1,205 @@
+"""Short guidance in Chinese and English, each sentence computed from the report's numbers.
+
+A sentence appears only when the data supports it: a feature outside the agent's usual
+range in at least :data:`OFTEN` of their speech (the band's own rate is 5 % per side),
+with *where* it happened when one kind of call holds most of those moments; a drop in the
+in-range share late in shifts, at night, or from one week to the next. Each item keeps
+the numbers it says, so a test can check the words against the seed.
+"""
+
+from __future__ import annotations
+
+from voiceline.reports.aggregate import LATE_H, LONG_CALL_S, is_night, usable
+from voiceline.reports.words import FEATURES, TIPS, pct, show, unit
+
+#: A feature is "often" out of range above this share of speech per side.
+OFTEN = 0.10
+#: Where: a kind of call holds at least this share of the out-of-range moments ...
+MOSTLY = 0.5
+#: ... and this many times its share of all speech.
+OVER_REPRESENTED = 1.25
+#: Comparisons (early/late, night/day, week/week) need this much speech on each side.
+MIN_WINDOWS = 60
+SHIFT_DROP = 0.10
+NIGHT_GAP = 0.10
+WEEK_CHANGE = 0.05
+#: A feature's median moved by at least this fraction of the usual band's width.
+BAND_MOVE = 0.25
+MAX_FEATURE_ITEMS = 3
+
+
+def _where(rows, name, side, position, tz):
+    """The kind of call that holds most of the out-of-range windows, if any."""
+    conditions = {
+        "long": lambda r: r["duration_s"] > LONG_CALL_S,
+        "night": lambda r: is_night(r["started_s"], tz),
+        "late": lambda r: position.get(r["call_id"], 0.0) >= LATE_H,
+    }
+    weight = [(r, r["summary"]["windows"], r["summary"]["features"][name].get(side) or 0.0)
+              for r in rows if usable(r) and name in r["summary"].get("features", {})]
+    out_total = sum(w * s for _, w, s in weight)
+    all_total = sum(w for _, w, _ in weight)
+    best = None
+    for key, cond in conditions.items():
+        held = sum(w * s for r, w, s in weight if cond(r)) / out_total if out_total else 0.0
+        base = sum(w for r, w, _ in weight if cond(r)) / all_total if all_total else 0.0
+        if held >= MOSTLY and base < 0.9 and held >= OVER_REPRESENTED * base:
+            if best is None or held / max(base, 1e-9) > best[2]:
+                best = (key, held, held / max(base, 1e-9), base)
+    return best
+
+
+_WHERE = {
+    "long": (", mostly in calls longer than {m} minutes ({held} of those moments, in calls "
+             "that hold {base} of your speech)",
+             "，主要出现在超过 {m} 分钟的通话中（占这些时刻的 {held}，"
+             "而这类通话只占说话时间的 {base}）"),
+    "night": (", mostly at night, 22:00–06:00 ({held} of those moments, {base} of your speech)",
+              "，主要出现在夜间 22:00–06:00（占这些时刻的 {held}，夜间只占说话时间的 {base}）"),
+    "late": (", mostly {h} h or more into a shift ({held} of those moments, {base} of your "
+             "speech)",
+             "，主要出现在班次开始 {h} 小时之后（占这些时刻的 {held}，"
+             "这段时间只占说话时间的 {base}）"),
+}
+
+
+def _feature_items(rows, pooled, position, tz):
+    items = []
+    for name in FEATURES:
+        for side in ("above", "below"):
+            share = pooled[side].get(name)
+            if share is None or share < OFTEN or (name, side) not in TIPS:
+                continue
+            where = _where(rows, name, side, position, tz)
+            en_dir, zh_dir = ("above", "高于") if side == "above" else ("below", "低于")
+            spec = FEATURES[name]
+            en = (f"Your {spec['en']} was {en_dir} your usual range in {pct(share, 'en')} of "
+                  f"your speech (about 5 % is usual)")
+            zh = (f"您的{spec['zh']}{zh_dir}平时范围的时间占说话时间的 {pct(share, 'zh')}"
+                  "（平时约 5%）")
+            numbers = {"feature": name, "side": side, "share": share}
+            if where:
+                key, held, _, base = where
+                fill = {"m": round(LONG_CALL_S / 60), "h": round(LATE_H)}
+                en += _WHERE[key][0].format(held=pct(held, "en"), base=pct(base, "en"), **fill)
+                zh += _WHERE[key][1].format(held=pct(held, "zh"), base=pct(base, "zh"), **fill)
+                numbers.update(where=key, held=round(held, 4), base=round(base, 4))
+            tip_en, tip_zh = TIPS[(name, side)]
+            items.append({"id": f"{name}_{side}", "en": f"{en}. {tip_en}",
+                          "zh": f"{zh}。{tip_zh}", "numbers": numbers, "weight": share})
+    items.sort(key=lambda i: -i["weight"])
+    return items[:MAX_FEATURE_ITEMS]
+
+
+def _moved_feature(a: dict, b: dict, baseline: dict):
+    """The feature whose median moved most from ``a`` to ``b``, relative to its band."""
+    best = None
+    for name in FEATURES:
+        band = baseline.get(name)
+        x, y = a["medians"].get(name), b["medians"].get(name)
+        if not band or x is None or y is None or band["q95"] <= band["q05"]:
+            continue
+        moved = (y - x) / (band["q95"] - band["q05"])
+        if best is None or abs(moved) > abs(best[1]):
+            best = (name, moved, x, y)
+    return best
+
+
+def _shift_item(shift: dict, baseline: dict):
+    early, late = shift["early"], shift["late"]
+    if min(early["windows"], late["windows"]) < MIN_WINDOWS:
+        return None
+    drop = early["in_range_share"] - late["in_range_share"]
+    moved = _moved_feature(early, late, baseline)
+    strong = moved is not None and abs(moved[1]) >= BAND_MOVE
+    if drop < SHIFT_DROP and not strong:
+        return None
+    h = round(shift["late_from_h"])
+    en = (f"Late in your shifts ({h} h or more after the first call) "
+          f"{pct(late['in_range_share'], 'en')} of your speech was within your usual range, "
+          f"against {pct(early['in_range_share'], 'en')} in the first 2 hours")
+    zh = (f"班次开始 {h} 小时之后，您 {pct(late['in_range_share'], 'zh')} "
+          "的说话时间处于平时范围内，"
+          f"而班次前 2 小时为 {pct(early['in_range_share'], 'zh')}")
+    numbers = {"early": early["in_range_share"], "late": late["in_range_share"]}
+    if strong:
+        name, _, x, y = moved
+        spec = FEATURES[name]
+        en += (f"; your {spec['en']} went from {show(name, x)} to {show(name, y)} "
+               f"{unit(name, 'en')}")
+        zh += f"；{spec['zh']}从 {show(name, x)} 变为 {show(name, y)} {unit(name, 'zh')}"
+        numbers.update(feature=name, early_median=x, late_median=y)
+    en += f". Plan a short break and some water around the {h}-hour mark."
+    zh += f"。建议在第 {h} 小时前后安排短暂休息并喝点水。"
+    return {"id": "shift_late", "en": en, "zh": zh, "numbers": numbers, "weight": drop}
+
+
+def _night_item(shift: dict):
+    night, day = shift["night"], shift["day"]
+    if min(night["windows"], day["windows"]) < MIN_WINDOWS:
+        return None
+    gap = night["in_range_share"] - day["in_range_share"]
+    if abs(gap) < NIGHT_GAP:
+        return None
+    en = (f"At night (22:00–06:00) {pct(night['in_range_share'], 'en')} of your speech was "
+          f"within your usual range, against {pct(day['in_range_share'], 'en')} by day")
+    zh = (f"夜间（22:00–06:00）您 {pct(night['in_range_share'], 'zh')} 的说话时间处于平时范围内，"
+          f"白天为 {pct(day['in_range_share'], 'zh')}")
+    if gap < 0:
+        en += ". On night calls, take one breath before you answer."
+        zh += "。夜间接听前，先深呼吸一次。"
+    else:
+        en += "."
+        zh += "。"
+    return {"id": "night", "en": en, "zh": zh, "weight": abs(gap),
+            "numbers": {"night": night["in_range_share"], "day": day["in_range_share"]}}
+
+
+def _week_item(weeks: list[dict]):
+    full = [w for w in weeks if w["windows"] >= MIN_WINDOWS]
+    if len(full) < 2:
+        return None
+    a, b = full[-2], full[-1]
+    change = b["in_range_share"] - a["in_range_share"]
+    if abs(change) < WEEK_CHANGE:
+        return None
+    en_word, zh_word = ("rose", "上升") if change > 0 else ("fell", "下降")
+    en = (f"Week over week, the share of your speech within your usual range {en_word} from "
+          f"{pct(a['in_range_share'], 'en')} (week of {a['week_start']}) to "
+          f"{pct(b['in_range_share'], 'en')} (week of {b['week_start']}).")
+    zh = (f"与前一周相比，您处于平时范围内的说话时间比例从 {pct(a['in_range_share'], 'zh')}"
+          f"（{a['week_start']} 当周）{zh_word}到 {pct(b['in_range_share'], 'zh')}"
+          f"（{b['week_start']} 当周）。")
+    return {"id": "week", "en": en, "zh": zh, "weight": abs(change),
+            "numbers": {"from": a["in_range_share"], "to": b["in_range_share"],
+                        "from_week": a["week_start"], "to_week": b["week_start"]}}
+
+
+def guidance(rows: list[dict], pooled: dict, report: dict, position: dict,
+             tz=None) -> list[dict]:
+    """The report's guidance items ``{id, en, zh, numbers}``, most telling first.
+
+    ``rows`` are the period's calls, ``position`` each call's hours into its shift, ``tz``
+    the period's time zone (night).
+    """
+    if not pooled["windows"]:
+        return [{"id": "no_data", "en": "No analysed calls of yours in this period, so there "
+                 "is nothing to suggest yet.", "zh": "本期没有您的已分析通话，暂时没有建议。",
+                 "numbers": {}}]
+    items = _feature_items(rows, pooled, position, tz)
+    baseline = report["baseline"]["features"]
+    for extra in (_shift_item(report["shift"], baseline), _night_item(report["shift"]),
+                  _week_item(report["weeks"])):
+        if extra:
+            items.append(extra)
+    if not items:
+        share, calls = pooled["in_range_share"], pooled["calls"]
+        items.append({"id": "steady", "numbers": {"in_range_share": share, "calls": calls},
+                      "en": f"{pct(share, 'en')} of your speech in {calls} calls stayed within "
+                            "your usual range, and no feature left it more often than usual. "
+                            "Keep doing what you do.",
+                      "zh": f"在 {calls} 通电话中，您 {pct(share, 'zh')} 的说话时间处于平时范围内，"
+                            "没有哪一项比平时更常超出范围。请继续保持。"})
+    for item in items:
+        item.pop("weight", None)
+    return items

@@ -1,0 +1,134 @@
+"""The report API through the real ASGI app: who may open which report (403 for another
+agent's), the audit entry of every view, and an agent hearing their own recording."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from test_report_support import FIRST, LAST, seed
+from test_server_support import PASSWORD, add_users, cheap_hasher
+from voiceline.server import ServerConfig, create_app, qa_api
+from voiceline.store import Store
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*install `httpx2`")
+    from fastapi.testclient import TestClient
+
+PERIOD = {"from": FIRST, "to": LAST, "tz": "Asia/Shanghai"}
+ROUTES = ("/api/reports/agents/{}", "/api/reports/agents/{}/view",
+          "/api/reports/agents/{}/file")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    data = tmp_path_factory.mktemp("report-api")
+    add_users(data)
+    seed(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def client(data_dir):
+    config = ServerConfig(data_dir=data_dir, audiosocket_port=None,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tokens(client):
+    return {name: client.post("/api/login", json={"name": name, "password": PASSWORD}
+                              ).json()["token"] for name in ("admin", "sup", "qa", "wang")}
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_agent_opens_their_own_report_and_the_view_is_audited(client, tokens, data_dir):
+    response = client.get("/api/reports/agents/A1001", params=PERIOD,
+                          headers=bearer(tokens["wang"]))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["agent_id"] == "A1001" and report["totals"]["calls"] == 5
+    assert report["totals"]["in_range_share"] == pytest.approx(0.64)
+    qa_moment = next(m for m in report["flagged"] if m["source"] == "qa")
+    assert qa_moment["audio_url"].startswith("/api/qa/calls/c2/audio?audio_token=")
+    with Store(data_dir / "voiceline.db") as store:
+        entry = store.list_audit(user="wang", action="view_report", limit=1)[0]
+    assert entry["object"] == "agent:A1001"
+    assert entry["detail"] == {"from": FIRST, "to": LAST, "format": "json"}
+
+
+def test_an_agent_gets_403_for_another_agents_report_from_every_route(client, tokens,
+                                                                      data_dir):
+    with Store(data_dir / "voiceline.db") as store:
+        before = len(store.list_audit(action="view_report", limit=1000))
+    for route in ROUTES:
+        for agent in ("A1002", "A9999"):  # another agent's, or one that does not exist
+            response = client.get(route.format(agent), params=PERIOD,
+                                  headers=bearer(tokens["wang"]))
+            assert response.status_code == 403, (route, agent)
+            assert "only their own report" in response.json()["detail"]
+            assert "A1002" not in response.text or agent == "A1002"
+        assert client.get(route.format("A1001"), params=PERIOD).status_code == 401
+    with Store(data_dir / "voiceline.db") as store:
+        assert len(store.list_audit(action="view_report", limit=1000)) == before
+
+
+def test_staff_open_any_agents_report(client, tokens):
+    for name in ("sup", "qa", "admin"):
+        response = client.get("/api/reports/agents/A1002", params=PERIOD,
+                              headers=bearer(tokens[name]))
+        assert response.status_code == 200, name
+        assert response.json()["totals"]["calls"] == 1
+    assert client.get("/api/reports/agents/A9999", params=PERIOD,
+                      headers=bearer(tokens["sup"])).status_code == 404
+
+
+def test_the_view_and_the_file_are_the_rendered_report(client, tokens, data_dir):
+    view = client.get("/api/reports/agents/A1001/view", params={**PERIOD, "lang": "en"},
+                      headers=bearer(tokens["wang"])).json()
+    assert 'class="listen" data-call="c2" data-at="2.0"' in view["html"]
+    assert ".vl-report" in view["css"] and list(view["audio"]) == ["c2"]
+    file = client.get("/api/reports/agents/A1001/file", params=PERIOD,
+                      headers=bearer(tokens["wang"]))
+    assert file.headers["content-disposition"] == \
+        'attachment; filename="voiceline-report-A1001-2026-11-16-2026-11-22.html"'
+    assert file.text.startswith("<!doctype html>") and "声线自评报告：A1001" in file.text
+    with Store(data_dir / "voiceline.db") as store:
+        formats = [e["detail"]["format"] for e in store.list_audit(
+            user="wang", action="view_report", limit=2)]
+    assert formats == ["html-file", "page"]
+
+
+@pytest.mark.parametrize("params, status, words", [
+    ({"from": "2026-02-30"}, 400, "is not a date"),
+    ({"from": "2026-11-22", "to": "2026-11-16"}, 400, "before it starts"),
+    ({"tz": "Mars/Olympus"}, 400, "unknown time zone"),
+    ({"from": "yesterday"}, 422, None),
+    ({"lang": "fr"}, 422, None),
+])
+def test_a_bad_period_is_refused_with_the_reason(client, tokens, params, status, words):
+    response = client.get("/api/reports/agents/A1001/view", params=params,
+                          headers=bearer(tokens["wang"]))
+    assert response.status_code == status
+    if words:
+        assert words in response.json()["detail"]
+
+
+def test_an_agent_hears_their_own_recording_and_nobody_elses(client, tokens, data_dir):
+    report = client.get("/api/reports/agents/A1001", params=PERIOD,
+                        headers=bearer(tokens["wang"])).json()
+    url = next(m["audio_url"] for m in report["flagged"] if m["audio_url"])
+    part = client.get(url, headers={"Range": "bytes=0-3"})
+    assert part.status_code == 206 and part.content == b"RIFF"
+    assert part.content == (data_dir / "c2.wav").read_bytes()[:4]
+    # A link for another agent's call made out to the agent's session does not open ...
+    forged = qa_api.audio_url("t0", tokens["wang"])
+    assert client.get(forged).status_code == 401
+    # ... and with their session in the header an agent is still refused QA audio.
+    assert client.get("/api/qa/calls/c2/audio", headers=bearer(tokens["wang"])).status_code \
+        == 403

@@ -1,0 +1,200 @@
+"""An agent's report computed from a seeded store: every number checked against the seed.
+
+The seed (``test_report_support``) is five calls of A1001 in the week of 2026-11-16, one
+the week before and one after, a live alert, a pre-inspection flag, and five colleagues.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import pytest
+
+from test_report_support import FIRST, LAST, NOW_S, SPEECH_RATE_HIST_C2, TZ, at, seed, summary
+from test_server_support import add_users
+from voiceline.reports import (
+    PeriodError,
+    UnknownAgentError,
+    build_report,
+    make_period,
+    parse_tz,
+    render_document,
+)
+from voiceline.reports.aggregate import shifts_of, team_distribution
+from voiceline.store import Store
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    data = tmp_path_factory.mktemp("report-data")
+    add_users(data)
+    seed(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def report(data_dir):
+    with Store(data_dir / "voiceline.db") as store:
+        return build_report(store, "A1001", make_period(FIRST, LAST, tz=TZ),
+                            baselines_dir=data_dir / "baselines", now_s=NOW_S)
+
+
+def test_totals_count_the_periods_calls_once_each_weighted_by_speech(report):
+    t = report["totals"]
+    # c1..c5; not c0 (week before) or c9 (after); c2 once, its recording's summary.
+    assert (t["calls"], t["qa_calls"], t["live_calls"]) == (5, 4, 1)
+    assert t["talk_s"] == 300 + 900 + 300 + 600 + 300
+    assert t["windows"] == 200 + 600 + 200 + 400 + 100
+    # Weighted by windows: (180 + 360 + 140 + 200 + 80) / 1500, not the mean 0.70 of calls.
+    assert t["in_range_share"] == pytest.approx(960 / 1500, abs=1e-4)
+    assert t["long_calls"] == 1
+    assert report["period"]["from"] == FIRST and report["period"]["to"] == LAST
+    assert report["period"]["days"] == 7 and report["period"]["tz"] == "Asia/Shanghai"
+
+
+def test_features_share_above_the_usual_band_and_their_distribution(report):
+    rate = report["features"]["speech_rate_syl_s"]
+    assert rate["above"] == pytest.approx((0.05 * 200 + 0.30 * 600) / 1500, abs=1e-4)
+    assert rate["below"] == 0.0
+    assert rate["median"] == pytest.approx((4.0 * 900 + 4.6 * 600) / 1500, abs=1e-4)
+    assert rate["baseline"] == {"median": 4.0, "q05": 3.0, "q25": 3.5, "q75": 4.5, "q95": 5.0}
+    halves = [[0, 0, 0, w // 2, w - w // 2, 0, 0, 0] for w in (200, 200, 400, 100)]
+    expected = [sum(col) for col in zip(SPEECH_RATE_HIST_C2, *halves, strict=True)]
+    assert rate["z_hist"] == expected and sum(expected) == 1500
+    assert rate["z_shares"][7] == pytest.approx(80 / 1500, abs=1e-4)
+    assert [c["t_s"] for c in rate["calls"]] == [at(16, 9), at(16, 12), at(16, 14), at(18, 23),
+                                                at(19, 2)]
+    assert report["features"]["loudness_mean_sone"]["above"] == 0.0
+
+
+def test_night_and_day_hours_and_position_in_the_shift(report):
+    s = report["shift"]
+    assert s["shifts"] == 2  # Monday's three calls; Wednesday night's two (gap < 4 h)
+    assert (s["night"]["calls"], s["night"]["windows"]) == (2, 500)
+    assert s["night"]["in_range_share"] == pytest.approx((200 + 80) / 500, abs=1e-4)
+    assert (s["day"]["calls"], s["day"]["windows"]) == (3, 1000)
+    assert s["day"]["in_range_share"] == pytest.approx((180 + 360 + 140) / 1000, abs=1e-4)
+    hours = {h["hour"]: (h["calls"], h["in_range_share"]) for h in s["by_hour"] if h["calls"]}
+    assert hours == {9: (1, 0.9), 12: (1, 0.6), 14: (1, 0.7), 23: (1, 0.5), 2: (1, 0.8)}
+    positions = {p["bucket"]: (p["calls"], p["windows"]) for p in s["by_position"]}
+    assert positions == {"0-2": (2, 600), "2-4": (2, 700), "4-6": (1, 200), "6-8": (0, 0),
+                         "8+": (0, 0)}
+    assert s["late"]["in_range_share"] == 0.7 and s["late"]["calls"] == 1
+
+
+def test_a_shift_breaks_at_a_gap_of_four_hours():
+    def call(cid, start_s, duration_s=600.0):
+        return {"call_id": cid, "started_s": start_s, "duration_s": duration_s}
+
+    rows = [call("a", 0.0), call("b", 600 + 4 * 3600 - 1), call("c", 2 * 600 + 8 * 3600 - 1)]
+    assert [[r["call_id"] for r in s] for s in shifts_of(rows)] == [["a", "b"], ["c"]]
+
+
+def test_week_over_week_covers_eight_weeks_up_to_the_periods_end(report):
+    weeks = report["weeks"]
+    assert [w["week_start"] for w in weeks][-2:] == ["2026-11-09", "2026-11-16"]
+    assert len(weeks) == 8 and weeks[0]["week_start"] == "2026-09-28"
+    assert (weeks[-2]["calls"], weeks[-2]["in_range_share"]) == (1, 0.95)
+    assert weeks[-1]["calls"] == 5 and weeks[-1]["in_range_share"] == pytest.approx(0.64)
+    assert all(w["calls"] == 0 for w in weeks[:-2])
+
+
+def test_the_team_is_an_anonymous_distribution(report):
+    team = report["team"]
+    # Six agents (A1001's team 'north' has only A1001 with calls, so: the whole centre).
+    assert team["available"] and team["agents"] == 6 and team["scope"] == "all"
+    assert team["counts"] == [0, 0, 0, 1, 0, 1, 1, 0, 2, 1]
+    assert team["you_bin"] == 6 and team["you"] == pytest.approx(0.64)
+    assert team["median"] == pytest.approx((0.64 + 0.82) / 2)
+    text = json.dumps(report, ensure_ascii=False)
+    for other in ("A1002", "A1003", "A1004", "A1005", "A1006", "Colleague", "Zhao"):
+        assert other not in text
+
+
+def test_too_few_agents_give_no_team_distribution():
+    assert team_distribution([0.5, 0.6, 0.7, 0.8], 0.5, "all")["available"] is False
+    assert team_distribution([0.5] * 5, 0.5, "all")["counts"][5] == 5
+
+
+def test_flagged_moments_are_the_agents_own_with_plain_words(report):
+    moments = report["flagged"]
+    assert [(m["source"], m["call_id"], m["kind"]) for m in moments] == [
+        ("qa", "c2", "fast_speech"), ("live", "c5", "agitation")]
+    qa, live = moments
+    assert qa["time_s"] == at(16, 12) + 2.0 and qa["offset_s"] == 2.0 and qa["listen"]
+    assert qa["reason"]["zh"] == "坐席语速 5.6 音节/秒，持续 1.5 秒"
+    assert live["time_s"] == at(19, 2) + 65 and live["offset_s"] == 65.0
+    assert live["duration_s"] == 7.0 and not live["listen"]
+    assert live["reason"]["zh"] == "与平时相比：音量更大（+2.6 σ）、语速更快（+1.9 σ），持续 7 秒"
+    assert live["reason"]["en"] == "louder (+2.6 σ) and faster (+1.9 σ) than usual, for 7 s"
+
+
+def test_guidance_says_the_seeds_numbers(report):
+    by_id = {g["id"]: g for g in report["guidance"]}
+    assert list(by_id) == ["speech_rate_syl_s_above", "night", "week"]
+    rate = by_id["speech_rate_syl_s_above"]
+    # 190 of 1500 windows above the band, 180 of them in c2 (15 min) — 40 % of speech.
+    assert rate["numbers"]["where"] == "long"
+    assert rate["en"].startswith("Your speaking rate was above your usual range in 13 % of "
+                                 "your speech (about 5 % is usual), mostly in calls longer "
+                                 "than 10 minutes (95 % of those moments, in calls that hold "
+                                 "40 % of your speech).")
+    assert rate["zh"].startswith("您的语速高于平时范围的时间占说话时间的 13%（平时约 5%），"
+                                 "主要出现在超过 10 分钟的通话中（占这些时刻的 95%")
+    assert "56 %" in by_id["night"]["en"] and "68 %" in by_id["night"]["en"]
+    assert "56%" in by_id["night"]["zh"] and "68%" in by_id["night"]["zh"]
+    assert "fell from 95 % (week of 2026-11-09) to 64 % (week of 2026-11-16)" in \
+        by_id["week"]["en"]
+
+
+def test_a_steady_agent_is_told_so_with_their_numbers(tmp_path):
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_agent("B1")
+        for k in range(3):
+            store.save_voice_summary(f"s{k}", "qa", "B1", at(17, 9 + k), 300,
+                                     summary(100, 0.97))
+        rep = build_report(store, "B1", make_period(FIRST, LAST, tz=TZ), now_s=NOW_S)
+        empty = build_report(store, "B1", make_period("2026-10-01", "2026-10-07", tz=TZ),
+                             now_s=NOW_S)
+    assert [g["id"] for g in rep["guidance"]] == ["steady"]
+    assert rep["guidance"][0]["en"].startswith("97 % of your speech in 3 calls stayed within")
+    assert rep["baseline"]["source"] == "agent" and rep["baseline"]["features"] == {}
+    assert [g["id"] for g in empty["guidance"]] == ["no_data"]
+    assert empty["totals"]["calls"] == 0 and empty["totals"]["in_range_share"] is None
+    assert "<svg" in render_document(empty, "en", tz=TZ)
+
+
+def test_an_unknown_agent_is_refused_by_name(tmp_path):
+    with Store(tmp_path / "voiceline.db") as store, \
+            pytest.raises(UnknownAgentError, match="'nobody'"):
+        build_report(store, "nobody", make_period(FIRST, LAST, tz=TZ))
+
+
+def test_periods_default_to_the_last_seven_days_and_refuse_bad_dates():
+    now = datetime(2026, 11, 28, 1, 0, tzinfo=TZ).timestamp()  # 27 Nov 17:00 UTC
+    p = make_period(tz=TZ, now_s=now)
+    assert (p.first_day, p.last_day, p.days) == (date(2026, 11, 22), date(2026, 11, 28), 7)
+    assert p.end_s - p.start_s == 7 * 86400
+    assert make_period(None, "2026-11-10", tz=TZ).first_day == date(2026, 11, 4)
+    for first, last, words in (("2026-11-31", None, "not a date"), ("16/11/2026", None,
+                                                                     "YYYY-MM-DD"),
+                               ("2026-11-20", "2026-11-19", "before it starts"),
+                               ("2024-01-01", "2026-01-01", "at most 400 days")):
+        with pytest.raises(PeriodError, match=words):
+            make_period(first, last, tz=TZ)
+    with pytest.raises(PeriodError, match="unknown time zone 'Mars/Olympus'"):
+        parse_tz("Mars/Olympus")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_html_is_self_contained_and_in_one_language(report, lang):
+    html = render_document(report, lang, tz=TZ)
+    assert html.startswith("<!doctype html>") and "<script" not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in html and "<link" not in html and "url(" not in html
+    assert "@media print" in html and html.count("<svg") == 6 + 6 + 2 + 1 + 1
+    assert 'data-field="in-range">64' in html
+    assert ("数据给出的建议" in html) == (lang == "zh")
+    assert ("What the data suggests" in html) == (lang == "en")
+    assert "A1002" not in html and "Colleague" not in html
