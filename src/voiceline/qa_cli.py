@@ -32,7 +32,9 @@ TIME_COLUMNS = ("started_at", "start_time", "date", "recorded_at")
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "qa", help="pre-inspect recordings: flags, scores, the QA review queue",
-        description=__doc__.split("\n")[0] + ". Checks: dead_air, slow_response, overtalk, "
+        description="Pre-inspect every recording: per-call flags and a review score, "
+        "OUT/calls/<call_id>.json, OUT/summary.csv and the QA review queue in the store. "
+        "Checks: dead_air, slow_response, overtalk, "
         "agent_agitation, caller_agitation, fast_speech, agent_low_energy, clipping, "
         "low_level (thresholds: --config).")
     p.add_argument("input", nargs="+", metavar="INPUT",

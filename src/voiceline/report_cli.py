@@ -17,8 +17,10 @@ from pathlib import Path
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "report", help="write an agent's self-assessment report (one HTML file)",
-        description=__doc__.split("\n")[0] + ". The period is whole local days, "
-        "default the last 7 days up to today.")
+        description="Write one agent's self-assessment report as a self-contained HTML "
+        "file (inline CSS and SVG; prints to PDF): their voice against their own baseline, "
+        "flagged moments, time-of-shift effects, the week-over-week trend, and guidance. "
+        "The period is whole local days, default the last 7 days up to today.")
     p.add_argument("--agent", required=True, metavar="ID", help="the agent's id")
     p.add_argument("--from", dest="first", default=None, metavar="DATE",
                    help="first day, YYYY-MM-DD (default: 6 days before --to)")
