@@ -27,6 +27,12 @@ windows) then ``measure_s`` of steady state, then the calls hang up. Reported pe
   ``alert_delivery_p99_ms`` is over every decision, dashboard and phase, overloaded
   phases included; ``alert_delivery_p99_ms_zero_drop`` over the zero-drop phases only.
 
+The seats stream to the lean websocket ingest port (``--e2e-ingest lean``, the default;
+:mod:`voiceline.server.lean_ingest`) or to the FastAPI routes on the HTTP port
+(``--e2e-ingest http``, the only path before 2026-11-28). ``loop_us_per_message`` is the
+event loop's CPU time over the steady state divided by the messages received in it (it
+includes the loop's other work: dashboards, snapshots, engine results).
+
 CPU "elsewhere" is the machine's busy time (``/proc/stat``) less all of the above: other
 users' work, which disturbs the figures when it is not near zero. Counters are read on
 the server's loop from the objects ``/metrics`` renders (``Metrics`` and
@@ -144,6 +150,7 @@ def _phase(server, sim: Child, dash: Child, seats: int, plan: dict) -> dict:
                            - 100 * (b["threads"].get("bench", 0.0)
                                     - a["threads"].get("bench", 0.0)) / steady_s)
     received = c["frames"] - s0["frames"]
+    steady_frames = b["frames"] - a["frames"]
     lost = {"simulator_queue": done["frames_dropped"],
             "wire": max(0, done["frames_sent"] - received),
             "duplicates": c["duplicates"] - s0["duplicates"],
@@ -166,6 +173,8 @@ def _phase(server, sim: Child, dash: Child, seats: int, plan: dict) -> dict:
         "tick_p50_ms": 1e3 * _percentile(ticks, 50) if ticks else None,
         "tick_p99_ms": 1e3 * _percentile(ticks, 99) if ticks else None,
         "cpu_pct": cpu, "steady_s": steady_s, "load_1min": os.getloadavg()[0],
+        "loop_us_per_message": (1e4 * cpu["loop"] * steady_s / steady_frames
+                                if steady_frames else None),
         "alerts_opened": c["opened"] - s0["opened"], "alerts_seen": len(opened),
         "events_published": c["published"] - s0["published"],
         "events_per_dashboard": [int(per_client.min()), int(per_client.max())],
@@ -191,6 +200,7 @@ def e2e_section(args) -> dict:
     switch_s = sys.getswitchinterval()
     if args.switch_interval_ms:  # a diagnosis: how much GIL hand-over costs the engine
         sys.setswitchinterval(args.switch_interval_ms / 1e3)
+    ingest_path = getattr(args, "e2e_ingest", "lean")
     t0 = time.monotonic()
     children: list[Child] = []
     server = None
@@ -199,8 +209,9 @@ def e2e_section(args) -> dict:
                           log=lambda m: print(m, file=sys.stderr, flush=True))
         session, ingest = _accounts(tmp / "data")
         server = ServerThread(ServerConfig(data_dir=tmp / "data", audiosocket_port=None))
+        target = server.ingest_url if ingest_path == "lean" else server.url
         # The simulator renders its voice banks while the server starts.
-        sim = Child("_capacity_sim.py", ["--server", server.url, "--max-seats", str(top),
+        sim = Child("_capacity_sim.py", ["--server", target, "--max-seats", str(top),
                                          "--seed", str(SEED), "--caller-timbres",
                                          "1" if args.quick else "4",
                                          "--frame-ms", str(args.frame_ms)],
@@ -230,7 +241,7 @@ def e2e_section(args) -> dict:
     zero = [p["seats"] for p in phases if p["zero_drop"]]
     return {"plan": plan, "phases": phases, "setup_s": setup_s, "banks_s": banks["banks_s"],
             "switch_interval_ms": args.switch_interval_ms or 1e3 * switch_s,
-            "frame_ms": args.frame_ms,
+            "frame_ms": args.frame_ms, "ingest": ingest_path,
             "seats_zero_drop": max(zero) if zero else 0, "seats_tested": top,
             "delivery_p50_ms": _percentile(delays, 50), "delivery_p99_ms": _percentile(delays, 99),
             "delivery_max_ms": max(delays) if delays else None, "deliveries": len(delays),
@@ -252,6 +263,10 @@ def _lost_text(p: dict) -> str:
     return "LOST: " + ", ".join(parts)
 
 
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
@@ -262,7 +277,8 @@ def e2e_rows(e: dict) -> list[tuple[str, str]]:
     rows = [("e2e phases (warm-up + steady, dashboards)",
              f"{plan['warmup_s']:.0f} + {plan['measure_s']:.0f} s, {DASHBOARDS} dashboards, "
              f"agitation every {plan['agitation_every_s']:.0f} s, GIL switch interval "
-             f"{e['switch_interval_ms']:g} ms")]
+             f"{e['switch_interval_ms']:g} ms, {e['frame_ms']} ms frames to the "
+             f"{e['ingest']} ingest port")]
     for p in e["phases"]:
         n, cpu = p["seats"], p["cpu_pct"]
         rows += [
@@ -274,7 +290,8 @@ def e2e_rows(e: dict) -> list[tuple[str, str]]:
              f"{p['audio_steady_s']:.0f} s"),
             (f"e2e {n} seats: CPU, % of one core",
              f"server {cpu['server']:.0f} (loop {cpu['loop']:.0f}, engine {cpu['engine']:.0f}, "
-             f"store {cpu['store']:.0f}, other {cpu['other']:.0f}), simulator "
+             f"store {cpu['store']:.0f}, other {cpu['other']:.0f}; loop "
+             f"{_us(p['loop_us_per_message'])} µs per message), simulator "
              f"{cpu['simulator']:.0f} (lag max {1e3 * p['simulator_steady_lag_s']:.0f} ms), "
              f"dashboards {cpu['dashboards']:.0f}; elsewhere on the machine "
              f"{cpu['elsewhere']:.0f}"),
@@ -309,4 +326,6 @@ def e2e_summary(e: dict) -> dict:
             "alert_deliveries": e["deliveries"],
             "alert_delivery_p99_ms_zero_drop": rounded(e["delivery_p99_zero_drop_ms"]),
             "e2e_server_cpu_pct_at_max": round(top["cpu_pct"]["server"]),
+            "e2e_loop_us_per_message_at_max": rounded(top["loop_us_per_message"]),
+            "e2e_ingest": e["ingest"],
             "e2e_tick_p99_ms_at_max": rounded(top["tick_p99_ms"])}

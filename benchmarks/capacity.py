@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/capacity.py [--quick] [--seats N] [--seconds S] [--group-size G]
                                   [--e2e-seats 50,100,150,200,300] [--sections engine,e2e,...]
+                                  [--data DIR]
 
 Sections (``SECTIONS``: each measures, adds lines to the table and keys to the last
 line; end-to-end server sections come after the engine's):
@@ -27,8 +28,10 @@ line; end-to-end server sections come after the engine's):
   ``e2e_seats_zero_drop`` is the largest seat count tested that lost nothing;
   ``alert_delivery_p99_ms`` is over every alert decision and dashboard of all phases.
 - **detection** (:mod:`_capacity_detection`): stereo calls with a known agitation
-  onset and calm calls, through the engine directly and faster than real time (the
-  same decisions): ``onset_to_alert_median_s``, ``false_alerts_per_agent_shift``.
+  onset and calm calls, synthetic and replayed from acted speech (``--data``), through
+  the engine directly and faster than real time (the same decisions):
+  ``onset_to_alert_median_s`` (from the agent's first agitated speech),
+  ``false_alerts_per_agent_shift``, each the worse of the two materials.
 
 Prints a table and, as its last line, one JSON object with the key figures. ``--quick``
 (about a minute) measures 128 seats for 20 s in the engine, one phase of 16 seats
@@ -281,9 +284,16 @@ def main(argv=None) -> int:
     parser.add_argument("--frame-ms", type=int, default=20,
                         help="audio per ingest message in the e2e section (default 20, as "
                              "telephony platforms send; the demo's seats send 100)")
+    parser.add_argument("--e2e-ingest", choices=("lean", "http"), default="lean",
+                        help="where the e2e seats stream: the lean websocket ingest port "
+                             "(default) or the FastAPI routes on the HTTP port")
     parser.add_argument("--switch-interval-ms", type=float, default=0.0,
                         help="set the interpreter's GIL switch interval while the server runs "
                              "(a diagnosis; default: leave Python's 5 ms)")
+    parser.add_argument("--data", default=None,
+                        help="folder holding emodb/ and ravdess/ for the detection section's "
+                             "replayed corpus calls (default $VOICELINE_SHARED_DATA, else "
+                             "../shared/data beside the repository; skipped if absent)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"which sections to run (default all: {','.join(SECTIONS)})")
     args = parser.parse_args(argv)

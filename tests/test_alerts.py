@@ -42,9 +42,15 @@ for _name, _w in [("loudness_mean_sone", -0.5), ("f0_range_st", -0.4),
     WEIGHTS[1, IDX[_name]] = _w
 
 
+#: The mechanism tests below use plain round numbers (hot at 0.7, critical at 0.9, 4 of
+#: 6 s, no fast path) so that each rule shows on its own; the shipped defaults, with
+#: their fast path, have tests of their own.
+PLAIN = AlertConfig(agitation=KindConfig())
+
+
 def rules(n_seats=1, config=None, **kw) -> AlertRules:
     kw.setdefault("agent", lambda seat: "A1001")
-    return AlertRules(n_seats, config, weights=WEIGHTS, **kw)
+    return AlertRules(n_seats, PLAIN if config is None else config, weights=WEIGHTS, **kw)
 
 
 def feed(r: AlertRules, agitation, low_energy=None, z=None, start_s=1.0):
@@ -77,9 +83,10 @@ def test_consecutive_high_windows_open_exactly_at_the_dwell():
     assert events[0].opened_t_s == 6.0 and events[0].duration_s == 4.0
     assert events[0].peak == 0.8
 
-    # Fatigue is slow: low energy needs 20 of its last 30 speech windows.
+    # Fatigue is slow: low energy needs 25 of its last 30 speech windows at 0.8 or more.
     events = feed(rules(), [0.1] * 40, [0.8] * 40)
-    assert brief(events) == [("opened", "low_energy", "warning", 20.0, "dwell")]
+    assert brief(events) == [("opened", "low_energy", "warning", 25.0, "dwell")]
+    assert feed(rules(), [0.1] * 40, [0.79] * 40) == []
 
 
 def test_dwell_counts_hot_windows_within_the_span():
@@ -88,6 +95,69 @@ def test_dwell_counts_hot_windows_within_the_span():
         ("opened", "agitation", "warning", 6.0, "dwell")]
     # Hot every other window is 3 of 6 at most: never opens.
     assert feed(rules(), [0.8, 0.3] * 30) == []
+
+
+# --- the shipped defaults: dwell 5 of 8 at 0.9, fast path 2 windows at 0.998 ---------------
+
+def test_default_agitation_opens_at_once_on_two_very_confident_windows():
+    # An agitated turn after the caller's: no agent windows, then very confident ones.
+    nan = math.nan
+    events = feed(rules(config=AlertConfig()), [0.1, 0.2, nan, nan, 0.999, 0.9995, 0.999,
+                                                0.999, 0.999, 0.999])
+    assert brief(events) == [
+        ("opened", "agitation", "warning", 6.0, "fast"),  # the 2nd confident window
+        # 5 of the last 8 speech windows at or above critical (0.95): escalates at t = 9 s
+        ("updated", "agitation", "critical", 9.0, "escalated"),
+    ]
+    assert events[0].duration_s == 2.0 and events[0].peak == 0.9995
+
+
+def test_default_fast_path_needs_consecutive_speech_windows_at_its_level():
+    config = AlertConfig()
+    # Confident windows broken by an ordinary one never take the fast path, and the
+    # dwell (5 of 8 at 0.9) is not reached either: 4 of every 8 at most.
+    assert feed(rules(config=config), [0.999, 0.5] * 20) == []
+    # Merely critical windows (0.95-0.997) take the dwell: the 5th opens.
+    assert brief(feed(rules(config=config), [0.99] * 8)) == [
+        ("opened", "agitation", "critical", 5.0, "dwell")]
+    # A pause between two confident windows neither breaks nor counts (speech windows).
+    assert brief(feed(rules(config=config), [0.999, math.nan, 0.999])) == [
+        ("opened", "agitation", "warning", 3.0, "fast")]
+
+
+def test_default_one_loud_second_does_not_open_unless_it_saturates_two_windows():
+    config = AlertConfig()
+    # A loud second in calm speech lifts 2-4 windows; measured on acted speech the
+    # windows around a loud second are e.g. 0.89, 1.0, 0.63 or 0.96, 0.99, 0.07: one
+    # confident window, the rest below the fast level, too few for the dwell.
+    for loud in ([0.2, 0.89, 0.999, 0.63, 0.1, 0.2],
+                 [0.2, 0.96, 0.99, 0.999, 0.07, 0.1],
+                 [0.1, 0.999, 0.95, 0.95, 0.95, 0.3, 0.2, 0.2, 0.2]):
+        assert feed(rules(config=config), loud + [0.2] * 10) == [], loud
+    # One that saturates two windows in a row opens: the price of the fast path
+    # (benchmarks/RESULTS.md counts it on replayed calls). fast_s = 0 turns it off.
+    assert brief(feed(rules(config=config), [0.2, 0.999, 0.999, 0.99, 0.2])) == [
+        ("opened", "agitation", "warning", 3.0, "fast")]
+    no_fast = AlertConfig.from_dict({"agitation": {"fast_s": 0}})
+    assert feed(rules(config=no_fast), [0.2, 0.999, 0.999, 0.99, 0.2] + [0.2] * 10) == []
+
+
+def test_low_energy_has_no_fast_path_by_default():
+    assert brief(feed(rules(config=AlertConfig()), [0.1] * 25, [0.9999] * 25)) == [
+        ("opened", "low_energy", "critical", 25.0, "dwell")]
+
+
+def test_fast_path_is_off_after_a_long_silence_and_during_the_cooldown():
+    config = AlertConfig(max_silence_s=5.0)
+    nan = math.nan
+    # One confident window, a long pause (forgets it), one more: no alert.
+    assert feed(rules(config=config), [0.999] + [nan] * 6 + [0.999, 0.2]) == []
+    # Opened fast, recovered (5 s below close), then confident again within the
+    # 30 s cooldown: no new alert until it has passed.
+    events = feed(rules(config=config), [0.999] * 2 + [0.2] * 5 + [0.999] * 30)
+    assert brief(events) == [("opened", "agitation", "warning", 2.0, "fast"),
+                             ("closed", "agitation", "warning", 7.0, "recovered"),
+                             ("opened", "agitation", "critical", 37.0, "dwell")]
 
 
 # --- severity ----------------------------------------------------------------------------
@@ -182,14 +252,14 @@ def test_drivers_are_the_mean_z_of_the_alerts_windows_that_push_the_kind_up():
 
 
 def test_low_energy_explained_in_chinese():
-    z = np.zeros((20, F))
+    z = np.zeros((25, F))
     z[:, IDX["loudness_mean_sone"]] = -1.5
     z[:, IDX["f0_range_st"]] = -2.0
     z[:, IDX["speech_rate_syl_s"]] = -1.2
-    (event,) = feed(rules(lang="zh"), [0.1] * 20, [0.75] * 20, z=z)
-    assert event.kind == "low_energy" and event.t_s == 20.0
+    (event,) = feed(rules(lang="zh"), [0.1] * 25, [0.85] * 25, z=z)
+    assert event.kind == "low_energy" and event.t_s == 25.0
     assert event.explanation == (
-        "与A1001平时相比：音调更平（-2.0 σ）、音量更小（-1.5 σ）、语速更慢（-1.2 σ），持续 20 秒")
+        "与A1001平时相比：音调更平（-2.0 σ）、音量更小（-1.5 σ）、语速更慢（-1.2 σ），持续 25 秒")
 
 
 def test_wording_in_english_and_chinese():
@@ -292,7 +362,9 @@ class OneSeatSpec:
         windows = lambda s: math.ceil(s / config.hop_s - 1e-9)  # noqa: E731
         self.k, self.cfg, self.kind, self.label = k, config, kind, label
         self.dwell, self.hold = windows(k.dwell_s), max(1, windows(k.hold_s))
+        self.fast_n = windows(k.fast_s) if k.fast_s > 0 else math.inf
         self.history = deque(maxlen=windows(k.span_s))  # levels of the last speech windows
+        self.run_fast = 0  # consecutive speech windows at or above `fast`
         self.last_t, self.closed_t = -math.inf, -math.inf
         self.open, self.critical, self.opened_t, self.below = False, False, math.nan, 0
         self._new_episode()
@@ -307,6 +379,7 @@ class OneSeatSpec:
         if evidence:
             self.history.append(level)
             self.last_t = t
+            self.run_fast = self.run_fast + 1 if p >= self.k.fast else 0
         n_hot = len(self.history) - self.history.count(0)
         n_crit = self.history.count(2)
         if not self.open and n_hot == 0:
@@ -321,10 +394,13 @@ class OneSeatSpec:
         event = None
         silent = not evidence and t - self.last_t >= self.cfg.max_silence_s
         if not self.open:
-            if level > 0 and n_hot >= self.dwell and t >= self.closed_t + self.k.cooldown_s:
+            fast = evidence and self.run_fast >= self.fast_n
+            if (level > 0 and (n_hot >= self.dwell or fast)
+                    and t >= self.closed_t + self.k.cooldown_s):
                 self.open, self.opened_t, self.below = True, t, 0
                 self.critical = n_crit >= self.dwell
-                event = self.event(t, "opened", "dwell", seat)
+                event = self.event(t, "opened", "dwell" if n_hot >= self.dwell else "fast",
+                                   seat)
         else:
             if evidence:
                 self.below = 0 if p >= self.k.close else self.below + 1
@@ -337,6 +413,7 @@ class OneSeatSpec:
                 event = self.event(t, "closed", "silence", seat)
         if silent:  # a long pause forgets the dwell (all of it, however few windows)
             self.history.clear()
+            self.run_fast = 0
             self._new_episode()
         return event
 
@@ -419,7 +496,8 @@ def thousand_seats():
     resets = {}
     for seat in rng.choice(1000, 100, replace=False):  # calls ending mid-run
         resets.setdefault(int(rng.integers(100, 600)), []).append(int(seat))
-    config = AlertConfig()
+    # The defaults, with a fast path these random scores reach now and then.
+    config = AlertConfig.from_dict({"agitation": {"fast": 0.95}})
     return config, p, z, speaking, resets, run_vectorised(config, p, z, speaking, resets)
 
 
@@ -429,6 +507,7 @@ def test_thousand_seats_in_one_step_equal_the_rules_written_out_per_seat(thousan
     kinds = {(e.type, e.kind, e.severity, e.reason) for e in every}
     # The run exercises every path, so that agreement means something.
     for expected in [("opened", "agitation", "warning", "dwell"),
+                     ("opened", "agitation", "warning", "fast"),
                      ("opened", "agitation", "critical", "dwell"),
                      ("updated", "agitation", "critical", "escalated"),
                      ("closed", "agitation", "warning", "recovered"),
@@ -462,16 +541,16 @@ def test_long_silence_forgets_a_dwell_history_shorter_than_the_span(lead_in):
     # Regression (seat 937 of the thousand): a call starts (fresh seat, or reset after
     # `lead_in` windows that filled low energy's 30-window span), 6 hot low-energy windows,
     # 20 s without speech, then hot again. The pause forgets all 6, so the alert opens at
-    # the 20th hot window after it (t = 46 s), not at the 14th (t = 40 s).
+    # the 25th hot window after it (t = 51 s), not at the 19th (t = 45 s).
     nan = math.nan
-    low_energy = [0.1] * lead_in + [0.8] * 6 + [nan] * 20 + [0.8] * 20
+    low_energy = [0.1] * lead_in + [0.8] * 6 + [nan] * 20 + [0.8] * 25
     agitation = [0.1 if not math.isnan(v) else nan for v in low_energy]
     p, z, speaking = scores(agitation, low_energy)
     resets = {lead_in - 1: [0]} if lead_in else {}
     config = AlertConfig()
     events = run_vectorised(config, p, z, speaking, resets)[0]
-    assert brief(events) == [("opened", "low_energy", "warning", lead_in + 46.0, "dwell")]
-    assert events[0].duration_s == 20.0  # the episode starts after the pause
+    assert brief(events) == [("opened", "low_energy", "warning", lead_in + 51.0, "dwell")]
+    assert events[0].duration_s == 25.0  # the episode starts after the pause
     assert run_spec(config, p, z, speaking, resets, 0) == events
 
 
@@ -489,11 +568,15 @@ LEVELS = st.sampled_from([math.nan, 0.1, 0.45, 0.55, 0.75, 0.85, 0.95])
     hold_n=st.integers(0, 4),
     cooldown_s=st.sampled_from([0.0, 3.0, 10.0]),
     max_silence_s=st.sampled_from([2.0, 5.0, 20.0]),
+    fast_n=st.sampled_from([0, 2, 3]),
+    fast=st.sampled_from([0.9, 0.95]),
 )
 def test_any_scores_give_the_same_events_for_many_seats_as_for_each_alone(
-        data, n_seats, n_ticks, close, dwell_n, extra_span, hold_n, cooldown_s, max_silence_s):
+        data, n_seats, n_ticks, close, dwell_n, extra_span, hold_n, cooldown_s, max_silence_s,
+        fast_n, fast):
     kind = KindConfig(warning=0.7, critical=0.9, close=close, dwell_s=dwell_n,
-                      span_s=dwell_n + extra_span, hold_s=hold_n, cooldown_s=cooldown_s)
+                      span_s=dwell_n + extra_span, hold_s=hold_n, cooldown_s=cooldown_s,
+                      fast=fast, fast_s=fast_n)
     config = AlertConfig(agitation=kind, low_energy=kind, max_silence_s=max_silence_s)
     p = np.array(data.draw(st.lists(LEVELS, min_size=n_ticks * n_seats * 2,
                                     max_size=n_ticks * n_seats * 2))).reshape(n_ticks, n_seats, 2)
@@ -524,20 +607,24 @@ def test_config_reads_back_what_it_writes_and_reads_toml():
     """
     config = AlertConfig.from_dict(tomllib.loads(text))
     assert config.agitation.warning == 0.75 and config.agitation.dwell_s == 5
-    assert config.agitation.critical == 0.9  # untouched defaults stay
-    assert config.low_energy.cooldown_s == 120 and config.low_energy.dwell_s == 20.0
+    assert config.agitation.critical == 0.95  # untouched defaults stay
+    assert config.agitation.fast_s == 2.0 and config.low_energy.fast_s == 0.0
+    assert config.low_energy.cooldown_s == 120 and config.low_energy.dwell_s == 25.0
     assert config.max_silence_s == 30
-    assert AlertConfig().low_energy.dwell_s > 4 * AlertConfig().agitation.dwell_s
+    assert AlertConfig().low_energy.dwell_s >= 4 * AlertConfig().agitation.dwell_s
 
 
 @pytest.mark.parametrize("data, message", [
     ({"agitaton": {}}, r"unknown alert setting\(s\) agitaton"),
     ({"agitation": {"dwell": 3}}, r"unknown alert setting\(s\) agitation\.dwell;"),
-    ({"agitation": {"warning": 0.95}}, r"agitation: need 0 <= close < warning <= critical"),
-    ({"low_energy": {"close": 0.7}}, r"low_energy: need 0 <= close < warning"),
+    ({"agitation": {"warning": 0.97}}, r"agitation: need 0 <= close < warning <= critical"),
+    ({"low_energy": {"close": 0.8}}, r"low_energy: need 0 <= close < warning"),
     ({"agitation": {"critical": 1.5}}, r"critical=1.5"),
     ({"agitation": {"hold_s": -1}}, r"agitation: hold_s must be >= 0 s, got -1"),
-    ({"agitation": {"span_s": 3}}, r"span_s \(3\) must be >= dwell_s \(4.0\)"),
+    ({"agitation": {"span_s": 3}}, r"span_s \(3\) must be >= dwell_s \(5.0\)"),
+    ({"agitation": {"fast_s": 1}}, r"agitation.fast_s = 1 s is less than two windows"),
+    ({"agitation": {"fast": 0.8}}, r"agitation: need warning <= fast <= 1, got warning=0.9"),
+    ({"low_energy": {"fast_s": -2}}, r"low_energy: fast_s must be >= 0 s"),
     ({"agitation": {"dwell_s": 1, "span_s": 4}}, r"less than two windows"),
     ({"agitation": {"warning": "high"}}, r"warning must be a number, not 'high'"),
     ({"agitation": {"cooldown_s": True}}, r"cooldown_s must be a number"),

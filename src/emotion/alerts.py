@@ -6,16 +6,25 @@ kind an alert goes through one life:
 
 - **dwell**: it opens on a window at or above ``warning`` once ``dwell_s`` of the
   last ``span_s`` of *speech windows* were at or above it (each window stands for
-  ``hop_s``). Windows are 3 s long with a 1 s hop, so one loud second colours three
-  windows; the default agitation dwell (4 of 6) asks for more than that.
-- **severity**: "critical" when the same dwell holds above ``critical`` (at opening,
-  or later as an "updated" event); severity never falls while the alert is open.
+  ``hop_s``). Windows are 3 s long with a 1 s hop, so one loud second colours two to
+  four windows (measured on acted speech); the default agitation dwell (5 of 8 at
+  0.9) asks for more than that.
+- **fast path**: it also opens at once on ``fast_s`` of *consecutive* speech windows
+  at or above ``fast``, a level only sustained agitation usually reaches (agitation:
+  two windows at or above 0.998 by default; low energy: off). This is what brings an
+  agitated turn to an alert within ~3 s of its first word instead of ~5 s; the price
+  is that a single very loud second that saturates two windows opens too (93 of 204
+  loud seconds in ``benchmarks/capacity.py``'s replayed calls; 3 with the dwell alone,
+  38 with the previous 4-of-6-at-0.7 rule). ``fast_s = 0`` turns it off.
+- **severity**: "critical" when ``dwell_s`` of the last ``span_s`` hold above
+  ``critical`` (at opening, or later as an "updated" event); severity never falls
+  while the alert is open. A fast opening is "warning" until that holds.
 - **hysteresis and hold**: it closes after ``hold_s`` of consecutive speech windows
   below ``close`` (< ``warning``); a window at or above ``close`` restarts the hold.
-- **silence**: a window without evidence counts towards neither dwell nor hold and
-  keeps the state; after ``max_silence_s`` without evidence an open alert closes
-  ("silence") and the dwell history is forgotten. The caller closes alerts at call end
-  with :meth:`AlertRules.reset_seat`.
+- **silence**: a window without evidence counts towards neither dwell, fast path nor
+  hold, and keeps the state; after ``max_silence_s`` without evidence an open alert
+  closes ("silence") and the dwell history is forgotten. The caller closes alerts at
+  call end with :meth:`AlertRules.reset_seat`.
 - **cooldown**: the same kind may not reopen on that seat until ``cooldown_s`` after
   it closed; the dwell history keeps running meanwhile.
 
@@ -109,6 +118,10 @@ class KindConfig:
     dwell_s, span_s : float
         Speech seconds at or above ``warning`` needed among the last ``span_s`` of
         speech windows to open (at least two windows).
+    fast, fast_s : float
+        The fast path: ``fast_s`` of consecutive speech windows at or above ``fast``
+        (>= ``warning``) open at once, before the dwell is complete (at least two
+        windows; 0 turns it off).
     hold_s : float
         Consecutive speech seconds below ``close`` that close an open alert.
     cooldown_s : float
@@ -122,6 +135,8 @@ class KindConfig:
     span_s: float = 6.0
     hold_s: float = 5.0
     cooldown_s: float = 30.0
+    fast: float = 1.0
+    fast_s: float = 0.0
 
     def __post_init__(self) -> None:
         problems = [f"{f.name} must be a number, not {getattr(self, f.name)!r}"
@@ -132,8 +147,11 @@ class KindConfig:
             problems.append(
                 f"need 0 <= close < warning <= critical <= 1, got close={self.close}, "
                 f"warning={self.warning}, critical={self.critical}")
+        if not self.warning <= self.fast <= 1.0:
+            problems.append(f"need warning <= fast <= 1, got warning={self.warning}, "
+                            f"fast={self.fast}")
         problems += [f"{name} must be >= 0 s, got {getattr(self, name)}"
-                     for name in ("dwell_s", "span_s", "hold_s", "cooldown_s")
+                     for name in ("dwell_s", "span_s", "hold_s", "cooldown_s", "fast_s")
                      if not getattr(self, name) >= 0.0]
         if self.span_s < self.dwell_s:
             problems.append(f"span_s ({self.span_s}) must be >= dwell_s ({self.dwell_s})")
@@ -148,8 +166,15 @@ class AlertConfig:
     Attributes
     ----------
     agitation, low_energy : KindConfig
-        Low energy (fatigue, monotony) is slow and its head weaker (LOSO AUC ~0.74 vs
-        0.97), so it needs 20 of 30 s of speech to open, holds longer and cools longer.
+        Agitation opens on 5 of the last 8 s of speech windows at or above 0.9, or at
+        once on 2 consecutive windows at or above 0.998 (the fast path); chosen on
+        ``benchmarks/capacity.py --sections detection`` (median ~3 s from the first
+        agitated speech, <= 1 false agitation alert per agent-shift on synthetic and
+        replayed acted neutral speech; benchmarks/RESULTS.md). Low energy (fatigue,
+        monotony) is slow and its head weaker (LOSO AUC ~0.74 vs 0.97), so it needs 25
+        of 30 s of speech at or above 0.8 to open (20 of 30 s at 0.7 gave 9 false alerts
+        in 8.6 h of replayed neutral speech), holds longer, cools longer and has no fast
+        path.
     hop_s : float
         Seconds of speech each scored window stands for (the windower's hop).
     max_silence_s : float
@@ -157,8 +182,9 @@ class AlertConfig:
         history is forgotten.
     """
 
-    agitation: KindConfig = KindConfig()
-    low_energy: KindConfig = KindConfig(dwell_s=20.0, span_s=30.0, hold_s=10.0,
+    agitation: KindConfig = KindConfig(warning=0.9, critical=0.95, dwell_s=5.0, span_s=8.0,
+                                       fast=0.998, fast_s=2.0)
+    low_energy: KindConfig = KindConfig(warning=0.8, dwell_s=25.0, span_s=30.0, hold_s=10.0,
                                         cooldown_s=60.0)
     hop_s: float = 1.0
     max_silence_s: float = 20.0
@@ -172,10 +198,12 @@ class AlertConfig:
             rules = getattr(self, kind)
             if not isinstance(rules, KindConfig):
                 raise AlertConfigError(f"{kind} must be a KindConfig, got {rules!r}")
-            if _windows(rules.dwell_s, self.hop_s) < 2:
-                raise AlertConfigError(
-                    f"{kind}.dwell_s = {rules.dwell_s} s is less than two windows of "
-                    f"hop_s = {self.hop_s} s: a single window could open an alert")
+            for name in ("dwell_s", "fast_s"):
+                seconds = getattr(rules, name)
+                if (name == "dwell_s" or seconds > 0) and _windows(seconds, self.hop_s) < 2:
+                    raise AlertConfigError(
+                        f"{kind}.{name} = {seconds} s is less than two windows of "
+                        f"hop_s = {self.hop_s} s: a single window could open an alert")
 
     @classmethod
     def from_dict(cls, data: Mapping) -> AlertConfig:
@@ -237,7 +265,8 @@ class AlertEvent:
     explanation : str
         The drivers in plain words, in the agent's own terms.
     reason : str
-        "dwell", "escalated", "recovered", "silence", or the caller's (e.g. "call ended").
+        "dwell" or "fast" (opened), "escalated", "recovered", "silence", or the caller's
+        (e.g. "call ended").
     """
 
     type: str
@@ -365,7 +394,10 @@ class AlertRules:
         self._critical = np.array([k.critical for k in kinds])
         self._close = np.array([k.close for k in kinds])
         self._cooldown_s = np.array([k.cooldown_s for k in kinds])
+        self._fast = np.array([k.fast for k in kinds])
         self._dwell_n = np.array([_windows(k.dwell_s, cfg.hop_s) for k in kinds])
+        self._fast_n = np.array([_windows(k.fast_s, cfg.hop_s) if k.fast_s > 0 else 0
+                                 for k in kinds])
         self._span_n = np.array([_windows(k.span_s, cfg.hop_s) for k in kinds])
         self._hold_n = np.array([max(1, _windows(k.hold_s, cfg.hop_s)) for k in kinds])
         self._t_s = -math.inf
@@ -430,6 +462,8 @@ class AlertRules:
         s["n_crit"] += new > 1
         s["n_crit"] -= old > 1
         s["ptr"] = np.where(evidence, (s["ptr"] + 1) % self._span_n, s["ptr"])
+        s["run_fast"] = np.where(evidence, np.where(p >= self._fast, s["run_fast"] + 1, 0),
+                                 s["run_fast"])
         np.copyto(s["last_t"], t_s, where=evidence)
 
         was_open = s["open"].copy()
@@ -446,7 +480,8 @@ class AlertRules:
         s["peak"] = np.where(episode & evidence, np.fmax(s["peak"], p), s["peak"])
 
         dwell_critical = s["n_crit"] >= self._dwell_n
-        opening = (~was_open & hot & (s["n_hot"] >= self._dwell_n)
+        fast = evidence & (self._fast_n > 0) & (s["run_fast"] >= self._fast_n)
+        opening = (~was_open & hot & ((s["n_hot"] >= self._dwell_n) | fast)
                    & (t_s >= s["closed_t"] + self._cooldown_s))
         escalating = was_open & ~s["critical"] & (level > 1) & dwell_critical
         s["below"] = np.where(was_open & evidence, np.where(elevated, 0, s["below"] + 1),
@@ -464,7 +499,8 @@ class AlertRules:
         if changed.any():
             for seat, k in zip(*np.nonzero(changed), strict=True):
                 if opening[seat, k]:
-                    events.append(self._event("opened", seat, k, "dwell"))
+                    reason = "dwell" if s["n_hot"][seat, k] >= self._dwell_n[k] else "fast"
+                    events.append(self._event("opened", seat, k, reason))
                 elif escalating[seat, k]:
                     events.append(self._event("updated", seat, k, "escalated"))
                 else:
@@ -476,6 +512,7 @@ class AlertRules:
             s["ring"][forget] = 0
             s["n_hot"][forget] = 0
             s["n_crit"][forget] = 0
+            s["run_fast"][forget] = 0
             self._end_episode(forget)
         return events
 
@@ -521,6 +558,7 @@ class AlertRules:
             "ptr": np.zeros(shape, np.int64),
             "n_hot": np.zeros(shape, np.int64),
             "n_crit": np.zeros(shape, np.int64),
+            "run_fast": np.zeros(shape, np.int64),
             "last_t": np.full(shape, -np.inf),
             "onset_t": np.full(shape, np.nan),
             "z_sum": np.zeros((*shape, len(self.feature_names))),

@@ -21,7 +21,9 @@ and babble noise at 10-30 dB SNR (``benchmarks/vad.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
+import _webrtcvad
 import numpy as np
 import scipy.signal
 import webrtcvad
@@ -283,13 +285,13 @@ class StreamingVAD:
         """webrtcvad's decision for each stream's frames: one C call per frame."""
         if n_frames == 0:
             return np.zeros((self.n_streams, 0), dtype=np.bool_)
-        data, fs = pcm.tobytes(), self.fs_hz
-        frame_bytes, stream_bytes = 2 * self.frame_len, 2 * pcm.shape[1]
-        decisions = [
-            vad.is_speech(data[i : i + frame_bytes], fs)
-            for vad, start in zip(self._vads, range(0, len(data), stream_bytes), strict=True)
-            for i in range(start, start + stream_bytes, frame_bytes)
-        ]
+        # The C call itself, without the wrapper's per-call argument checks (the frames
+        # are whole by construction): a tenth of webrtcvad's cost at 30 ms frames.
+        data, frame_bytes = pcm.tobytes(), 2 * self.frame_len
+        frames = [data[i : i + frame_bytes] for i in range(0, len(data), frame_bytes)]
+        handles = [vad._vad for vad in self._vads for _ in range(n_frames)]
+        decisions = list(map(_webrtcvad.process, handles, repeat(self.fs_hz, len(frames)),
+                             frames, repeat(self.frame_len, len(frames))))
         return np.array(decisions, dtype=np.bool_).reshape(self.n_streams, n_frames)
 
 

@@ -107,7 +107,11 @@ class StreamingVoiceAnalyzer:
         )
 
     def _process(self, block: np.ndarray) -> FeatureWindows:
-        psycho = self.psycho.process(self.profile.to_pascals(block))
+        # Pa straight to the float32 the psychoacoustic stage works in (bit-identical to
+        # ``to_pascals(block).astype(np.float32)``, without the float64 temporary).
+        pascals = np.multiply(block, self.profile.full_scale_peak_pa,
+                              out=np.empty(block.shape, dtype=np.float32), casting="same_kind")
+        psycho = self.psycho.process(pascals)
         vad = self.vad.process(block)
         if self.vad_sink is not None:
             self.vad_sink.append(vad)

@@ -195,6 +195,8 @@ def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
     out = []
     for start, end in hot_spans(track, per_frame, cfg.warning, cfg.min_speech_s):
         s, e = start * track.frame_s, end * track.frame_s
+        if e - s < cfg.min_s:
+            continue  # a shout of a second or two is not agitation
         chosen = _windows_in(track, s, e) & np.isfinite(probs)
         peak = float(np.nanmax(per_frame[start:end]))
         drivers = _drivers(score, chosen, head)
@@ -220,9 +222,14 @@ def fast_speech_flags(track: ChannelTrack, score: Score, base: Baseline, config:
                       agent_id: str | None) -> list[Flag]:
     cfg = config.checks["fast_speech"]
     z = score.z[:, _RATE]
-    per_frame = frame_means(track, z)
-    who, _, label = _who(base, "agent", agent_id)
     usual = float(base.median[_RATE])
+    per_frame = frame_means(track, z)
+    if cfg.ratio > 0 and usual > 0:
+        # fast by ratio (and z >= 1) counts as reaching the warning
+        ratio = frame_means(track, track.features[:, _RATE] / usual)
+        per_frame = np.where((ratio >= cfg.ratio) & (per_frame >= 1.0),
+                             np.maximum(per_frame, cfg.warning), per_frame)
+    who, _, label = _who(base, "agent", agent_id)
     out = []
     for start, end in hot_spans(track, per_frame, cfg.warning, cfg.min_speech_s):
         s, e = start * track.frame_s, end * track.frame_s
@@ -421,6 +428,7 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
         metrics["agent_low_energy_mean"] = _mean(score.low_energy)
     if caller is not None and config.checks["caller_agitation"].enabled:
         flags += _caller_flags(analysis, ctx, metrics)
+    flags = _quiet_line_is_not_low_energy(flags)
     flags.sort(key=lambda f: (f.start_s, f.check))
     metrics.update(call_metrics(analysis, agent_speech, caller_speech, agent_turns,
                                 caller_turns))
@@ -428,6 +436,18 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     if base is None:
         metrics["checks_skipped"] += ["agent_agitation", "agent_low_energy", "fast_speech"]
     return flags, metrics
+
+
+def _quiet_line_is_not_low_energy(flags: list[Flag]) -> list[Flag]:
+    """Drop low-energy flags mostly inside a low_level flag: a quiet line reads as a
+    subdued voice, and the level flag already says what is wrong."""
+    quiet = [(f.start_s, f.end_s) for f in flags if f.check == "low_level"]
+
+    def covered(f: Flag) -> bool:
+        inside = sum(max(0.0, min(f.end_s, e) - max(f.start_s, s)) for s, e in quiet)
+        return inside >= 0.5 * (f.end_s - f.start_s)
+
+    return [f for f in flags if not (f.check == "agent_low_energy" and covered(f))]
 
 
 def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict) -> list[Flag]:

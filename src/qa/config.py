@@ -52,7 +52,7 @@ class CheckConfig:
         Review-score points (0-100) of one warning / critical flag.
     min_s, critical_s : float
         dead_air, slow_response, overtalk: shortest event, and the length from which it
-        is critical (s).
+        is critical (s); agitation checks: shortest flag span (s).
     warning, critical : float
         agent/caller agitation and low energy: model probability of a hot stretch and of
         a critical one; fast_speech: speaking-rate z above the baseline.
@@ -79,6 +79,7 @@ class CheckConfig:
     critical_fraction: float = 0.01
     level_dbov: float = -38.0
     critical_dbov: float = -45.0
+    ratio: float = 0.0
 
     def problems(self, name: str) -> list[str]:
         out = []
@@ -108,6 +109,8 @@ class CheckConfig:
             out.append(f"{name}.critical_fraction must be in (0, 1]")
         if self.critical_dbov > self.level_dbov:
             out.append(f"{name}: need critical_dbov <= level_dbov")
+        if self.ratio < 0:
+            out.append(f"{name}.ratio must be >= 0")
         return out
 
 
@@ -118,11 +121,11 @@ DEFAULT_CHECKS: dict[str, CheckConfig] = {
     "dead_air": CheckConfig(min_s=8.0, critical_s=20.0, weight=30, critical_weight=50),
     "slow_response": CheckConfig(min_s=4.0, critical_s=8.0, weight=15, critical_weight=30),
     "overtalk": CheckConfig(min_s=1.0, critical_s=3.0, weight=20, critical_weight=35),
-    "agent_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=1.5,
+    "agent_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=1.5, min_s=3.0,
                                    weight=45, critical_weight=70),
-    "caller_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=1.5,
+    "caller_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=1.5, min_s=3.0,
                                     weight=30, critical_weight=45),
-    "fast_speech": CheckConfig(warning=2.5, critical=4.0, min_speech_s=2.0,
+    "fast_speech": CheckConfig(warning=2.5, critical=4.0, min_speech_s=2.0, ratio=0.0,
                                weight=15, critical_weight=25),
     "agent_low_energy": CheckConfig(warning=0.7, critical=0.9, min_speech_s=3.0,
                                     weight=20, critical_weight=35),
@@ -156,7 +159,7 @@ class QAConfig:
     """
 
     checks: dict[str, CheckConfig] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
-    bridge_s: float = 0.3
+    bridge_s: float = 0.6
     turn_gap_s: float = 2.0
     reference_s: float = 60.0
     reference_min_speech_s: float = 15.0

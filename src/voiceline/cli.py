@@ -278,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default 8080)")
+    serve.add_argument("--ingest-port", type=int, default=None, metavar="PORT",
+                       help="lean websocket ingest port: /ingest/audiofork and /ingest/twilio "
+                            "at a fraction of the HTTP port's CPU per message (default 8081; "
+                            "0 turns it off)")
     serve.add_argument("--audiosocket-port", type=int, default=None, metavar="PORT",
                        help="AudioSocket TCP port (default 9092; 0 turns it off)")
     serve.add_argument("--config", default=None, metavar="FILE",

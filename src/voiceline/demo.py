@@ -183,8 +183,9 @@ def run_demo(args: argparse.Namespace) -> int:
         prepare_baselines(agent_ids(args.seats), args.seed, data_dir / BASELINES_DIR,
                           workers=args.workers, log=log)
         token = _setup_accounts(data_dir, args.seats)
+        # The simulated seats use the HTTP port (100 ms frames); no other port is opened.
         config = load_config(None, data_dir=str(data_dir), port=args.port,
-                             audiosocket_port=None)
+                             audiosocket_port=None, ingest_port=None)
         server = uvicorn.Server(uvicorn_config(config, log_level="warning"))
         url = f"http://{config.host}:{config.port}"
 

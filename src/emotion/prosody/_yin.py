@@ -1,10 +1,19 @@
-"""YIN on a batch of frames: FFT cross-correlation, then one compiled pass per stream.
+"""YIN on a batch of frames in one compiled pass per stream; band power from one FFT.
 
 de Cheveigné & Kawahara (2002), "YIN, a fundamental frequency estimator for speech and
 music", JASA 111(4), 1917–1930 — cited as "YIN" with the equation or step.
 
-Two departures from the paper, tuned on the benchmark's synthetic voices and a quarter
-of RAVDESS/EmoDB over a telephone line (``benchmarks/prosody.py``):
+The difference function's window sums (YIN Eq. 1 and the energies of Eq. 7) run over
+the window's even samples only, at every lag of the 8 kHz grid: the input is low-passed
+to 2 kHz, so the lagged products lie below 4 kHz and every other sample estimates their
+sum (see ``_normalised_difference``). That halves the multiply-adds and lets the lagged
+products be plain dot products, cheaper than the FFT cross-correlation (two forward
+transforms and an inverse per frame) they replaced. Decimating to 4 kHz instead and
+searching integer lags there doubled the gross errors on real telephone speech (2.3 %
+→ 6.1 % of frames against pYIN): the period falls between lags too coarsely.
+
+Two further departures from the paper, tuned on the benchmark's synthetic voices and a
+quarter of RAVDESS/EmoDB over a telephone line (``benchmarks/prosody.py``):
 
 - Step 4's absolute threshold is joined by a relative one: the first trough below the
   threshold is taken only if it lies within ``STEP4_MARGIN`` of the deepest trough. On
@@ -72,23 +81,12 @@ def yin_frames(
     if n_frames == 0:
         empty = np.empty((n_streams, 0))
         return empty, empty.copy(), empty.copy(), empty.copy(), empty.copy()
-    # The frame and its zero-padded head (first W samples) side by side: one transform.
-    pair = np.zeros((n_streams, n_frames, 2, n_fft), dtype=frames.dtype)
-    pair[:, :, 0] = frames
-    pair[:, :, 1, :window_len] = frames[..., :window_len]
-    frames = pair[:, :, 0]
-    spectra = sfft.rfft(pair, axis=-1)
-    spectrum, head = spectra[:, :, 0], spectra[:, :, 1]
-    # YIN Eq. (1): r_t(τ) = Σ_{j<W} x_j x_{j+τ}. The frame holds W + τ_max samples, so the
-    # circular correlation of length L has no wrap-around for τ <= τ_max.
-    np.conjugate(head, out=head)
-    head *= spectrum
-    acf = sfft.irfft(head, n_fft, axis=-1)
     period = np.empty((n_streams, n_frames))
     dip = np.empty((n_streams, n_frames))
-    _yin_kernel(frames, acf, window_len, tau_min, tau_max, threshold, STEP4_MARGIN,
+    _yin_kernel(frames, window_len, tau_min, tau_max, threshold, STEP4_MARGIN,
                 CONTINUITY_MARGIN, RELIABLE_DIP, max_age_frames, MAX_JUMP_OCT, state,
                 period, dip)
+    spectrum = sfft.rfft(frames, axis=-1)
     power = np.empty((n_streams, n_frames))
     centroid = np.empty((n_streams, n_frames))
     low_share = np.empty((n_streams, n_frames))
@@ -120,51 +118,126 @@ def _hann_band_power(spectrum, low, split, high, out, centroid, low_share):
             low_share[s, t] = below / total if total > 0.0 else np.nan
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _lagged_products(even, odd, half_window, half_lags, acf):
+    """YIN Eq. (1) over the frame's even samples: ``acf[τ] = Σ_{j even < W} x_j x_{j+τ}``.
+
+    ``even``/``odd`` are the frame's even and odd samples, so every lag's sum is one
+    contiguous dot product (``x_{j+τ}`` is ``even[i + τ/2]`` or ``odd[i + (τ-1)/2]``).
+    """
+    # Two lags per pass share the loads of the window (1.2x faster than one).
+    m = 0
+    while m <= half_lags:
+        even_0 = np.float32(0.0)
+        even_1 = np.float32(0.0)
+        odd_0 = np.float32(0.0)
+        odd_1 = np.float32(0.0)
+        pair = m < half_lags
+        for i in range(half_window):
+            e = even[i]
+            even_0 += e * even[i + m]
+            odd_0 += e * odd[i + m]
+            if pair:
+                even_1 += e * even[i + m + 1]
+                odd_1 += e * odd[i + m + 1]
+        acf[2 * m] = even_0
+        acf[2 * m + 1] = odd_0
+        if pair:
+            acf[2 * m + 2] = even_1
+            acf[2 * m + 3] = odd_1
+        m += 2
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sum_squares(a, n):
+    """Σ_{i<n} a_i² in float64 (vectorised: the order of the additions is free)."""
+    total = 0.0
+    for i in range(n):
+        total += float(a[i]) * float(a[i])
+    return total
+
+
 @njit(cache=True, nogil=True)
-def _normalised_difference(x, acf, window_len, tau_max, diff, cmnd):
-    """Fill d(τ) (YIN Eq. 7) and d'(τ) (YIN Eq. 8) for one frame."""
-    energy_t = 0.0
-    for j in range(window_len):
-        energy_t += float(x[j]) * float(x[j])
-    energy_lag = energy_t
-    running = 0.0
+def _normalised_difference(even, odd, acf, half_window, tau_max, diff, cmnd):
+    """Fill d(τ) (YIN Eq. 7) and d'(τ) (YIN Eq. 8) for one frame.
+
+    The sums over the integration window run over its even samples only (times two).
+    The signal is low-passed to 2 kHz, so the products x_j x_{j+τ} lie below 4 kHz and
+    their sum over every other sample estimates the full sum; at lags on the full 8 kHz
+    grid this keeps the period's resolution at half the multiply-adds. On 122 of the
+    benchmark's real telephone files it moved gross errors against pYIN from 2.28 to
+    2.34 % of frames and voicing errors not at all (17.96 %).
+    """
+    # r_{t+τ}(0) = Σ_{j even < W} x_{j+τ}², sliding along each phase.
+    energy_t = _sum_squares(even, half_window)
+    lag_even = energy_t
+    lag_odd = _sum_squares(odd, half_window)
+    diff[0] = energy_t
+    diff[1] = lag_odd
+    for m in range(1, tau_max // 2 + 1):
+        lag_even += float(even[m + half_window - 1]) ** 2 - float(even[m - 1]) ** 2
+        lag_odd += float(odd[m + half_window - 1]) ** 2 - float(odd[m - 1]) ** 2
+        diff[2 * m] = lag_even
+        diff[2 * m + 1] = lag_odd
+    # YIN Eq. (7): d_t(τ) = r_t(0) + r_{t+τ}(0) − 2 r_t(τ), here halved.
+    for tau in range(tau_max + 1):
+        d = energy_t + diff[tau] - 2.0 * acf[tau]
+        diff[tau] = d if d > 0.0 else 0.0
     diff[0] = 0.0
-    cmnd[0] = 1.0
+    # Σ_{j=1..τ} d_t(j), two lags a step (half the dependent additions).
+    running = 0.0
+    for m in range(1, tau_max // 2 + 1):
+        first = diff[2 * m - 1]
+        cmnd[2 * m - 1] = running + first
+        running += first + diff[2 * m]
+        cmnd[2 * m] = running
+    if tau_max % 2:
+        cmnd[tau_max] = running + diff[tau_max]
+    # YIN Eq. (8): d'_t(τ) = d_t(τ) / [(1/τ) Σ_{j=1..τ} d_t(j)]. A frame whose mean
+    # difference is negligible next to its energy (silence, DC) counts as aperiodic.
     floor = 1e-6 * energy_t + 1e-30
+    cmnd[0] = 1.0
     for tau in range(1, tau_max + 1):
-        # Sliding r_{t+τ}(0) = Σ_{j<W} x_{j+τ}².
-        energy_lag += float(x[tau + window_len - 1]) ** 2 - float(x[tau - 1]) ** 2
-        # YIN Eq. (7): d_t(τ) = r_t(0) + r_{t+τ}(0) − 2 r_t(τ).
-        d = energy_t + energy_lag - 2.0 * acf[tau]
-        d = d if d > 0.0 else 0.0
-        diff[tau] = d
-        running += d
-        # YIN Eq. (8): d'_t(τ) = d_t(τ) / [(1/τ) Σ_{j=1..τ} d_t(j)]. A frame whose mean
-        # difference is negligible next to its energy (silence, DC) counts as aperiodic.
-        cmnd[tau] = d * tau / running if running > floor * tau else 1.0
+        total = cmnd[tau]
+        cmnd[tau] = diff[tau] * tau / total if total > floor * tau else 1.0
 
 
 @njit(cache=True, nogil=True)
-def _yin_kernel(frames, acf, window_len, tau_min, tau_max, threshold, step4_margin,
+def _yin_kernel(frames, window_len, tau_min, tau_max, threshold, step4_margin,
                 continuity_margin, reliable_dip, max_age, max_jump_oct, state, period, dip):
-    diff = np.empty(tau_max + 1)
-    cmnd = np.empty(tau_max + 1)
-    trough_tau = np.empty(tau_max, dtype=np.int64)
-    trough_dip = np.empty(tau_max)
+    n_fft = frames.shape[2]
+    half_window = (window_len + 1) // 2
+    half_lags = tau_max // 2  # even lags up to tau_max, odd lags up to tau_max + 1
+    # One zero past the frame: lag tau_max + 1 (when tau_max is even) is never used.
+    even = np.zeros(n_fft // 2 + 1, dtype=np.float32)
+    odd = np.zeros(n_fft // 2 + 1, dtype=np.float32)
+    acf = np.empty(2 * half_lags + 2, dtype=np.float32)
+    diff = np.empty(2 * half_lags + 2)
+    cmnd = np.empty(2 * half_lags + 2)
+    trough_tau = np.empty(tau_max + 1, dtype=np.int64)
+    trough_dip = np.empty(tau_max + 1)
+    max_jump_ratio = 2.0**max_jump_oct
     for s in range(frames.shape[0]):
         reference, age = state[s, 0], state[s, 1]
         for t in range(frames.shape[1]):
-            _normalised_difference(frames[s, t], acf[s, t], window_len, tau_max, diff, cmnd)
+            x = frames[s, t]
+            for i in range((n_fft + 1) // 2):
+                even[i] = x[2 * i]
+            for i in range(n_fft // 2):
+                odd[i] = x[2 * i + 1]
+            _lagged_products(even, odd, half_window, half_lags, acf)
+            _normalised_difference(even, odd, acf, half_window, tau_max, diff, cmnd)
+            # Local minima of d', collected without branches (their pattern is random).
             n_troughs = 0
-            deepest = -1
             for tau in range(tau_min, tau_max):
                 c = cmnd[tau]
-                if c < cmnd[tau - 1] and c <= cmnd[tau + 1]:
-                    trough_tau[n_troughs] = tau
-                    trough_dip[n_troughs] = c
-                    if deepest < 0 or c < trough_dip[deepest]:
-                        deepest = n_troughs
-                    n_troughs += 1
+                trough_tau[n_troughs] = tau
+                trough_dip[n_troughs] = c
+                n_troughs += (c < cmnd[tau - 1]) & (c <= cmnd[tau + 1])
+            deepest = 0
+            for k in range(1, n_troughs):
+                if trough_dip[k] < trough_dip[deepest]:
+                    deepest = k
             age += 1.0
             if n_troughs == 0:
                 period[s, t] = np.nan
@@ -180,11 +253,13 @@ def _yin_kernel(frames, acf, window_len, tau_min, tau_max, threshold, step4_marg
                     break
             # Continuity in place of YIN step 6 (module docstring).
             if age <= max_age:
-                nearest, distance = -1, max_jump_oct
+                # Nearest in octaves: the smallest ratio (>= 1) of the two periods.
+                nearest, distance = -1, max_jump_ratio
                 for k in range(n_troughs):
-                    octaves = abs(np.log2(trough_tau[k] / reference))
-                    if octaves < distance:
-                        nearest, distance = k, octaves
+                    ratio = trough_tau[k] / reference
+                    ratio = ratio if ratio >= 1.0 else 1.0 / ratio
+                    if ratio < distance:
+                        nearest, distance = k, ratio
                 if nearest >= 0 and trough_dip[nearest] <= trough_dip[chosen] + continuity_margin:
                     chosen = nearest
             tau = trough_tau[chosen]

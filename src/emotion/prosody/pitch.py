@@ -1,9 +1,9 @@
-"""Fundamental frequency of many streams, block by block: YIN computed by FFT.
+"""Fundamental frequency of many streams, block by block: YIN in one compiled pass.
 
 The tracker follows de Cheveigné & Kawahara (2002), "YIN, a fundamental frequency
 estimator for speech and music", JASA 111(4) (see :mod:`emotion.prosody._yin`),
-batched over ``(streams, frames)``: the difference function from one FFT
-cross-correlation and running energy sums per frame, the cumulative-mean-normalised
+batched over ``(streams, frames)``: the difference function from vectorised lagged
+products and running energy sums per frame, the cumulative-mean-normalised
 difference, an absolute threshold and parabolic interpolation. The depth of the chosen
 dip is the aperiodicity that decides voicing. Pitch is scale-invariant, so the input
 may be digital full scale or sound pressure in Pa.

@@ -12,6 +12,8 @@ Endpoints
 Ingest (ingest token: ``Authorization: Bearer`` or ``?token=``)
     ``WS /ingest/audiofork``  FreeSWITCH audio fork / Voiceline seat client
     ``WS /ingest/twilio``     Twilio Media Streams
+    (both on the HTTP port and on the lean ingest port, ``--ingest-port``, default
+    8081: :mod:`voiceline.server.lean_ingest`, the cheaper one per message)
     ``TCP --audiosocket-port`` Asterisk AudioSocket (no credentials in the protocol:
     ``POST /api/audiosocket/bind`` first, with an ingest token)
 Alert feed (session of role admin/supervisor/qa)

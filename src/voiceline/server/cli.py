@@ -17,6 +17,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config, data_dir=args.data, host=args.host, port=args.port,
+                             ingest_port=getattr(args, "ingest_port", None),
                              audiosocket_port=args.audiosocket_port)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
@@ -26,10 +27,12 @@ def run_serve(args: argparse.Namespace) -> int:
         logging.getLogger("voiceline.server").warning(
             "listening on %s: reachable from other machines; use TLS in front of it",
             config.host)
+    ingest = (f", websocket ingest also on ws://{config.host}:{config.ingest_port}/ingest/..."
+              if config.ingest_port else "")
     audiosocket = (f", AudioSocket on {config.host}:{config.audiosocket_port}"
                    if config.audiosocket_port else "")
     print(f"voiceline: serving http://{config.host}:{config.port}/ (data in "
-          f"{config.data_dir}){audiosocket}; Ctrl-C stops", file=sys.stderr)
+          f"{config.data_dir}){ingest}{audiosocket}; Ctrl-C stops", file=sys.stderr)
     serve(config)
     return 0
 

@@ -14,6 +14,7 @@ default, an unknown key is an error that names it::
     data_dir = "voiceline-data"      # --data wins over it
     host = "127.0.0.1"
     port = 8080
+    ingest_port = 8081               # lean websocket ingest; 0: none (the HTTP port has it too)
     audiosocket_port = 9092          # the default; 0: no AudioSocket listener
     audiosocket_require_binding = false
     max_message_bytes = 131072       # websocket frames; the parsers have their own limits
@@ -50,6 +51,7 @@ DEFAULT_DATA_DIR = Path("voiceline-data")
 working directory, so that a first try leaves everything in one visible folder)."""
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+DEFAULT_INGEST_PORT = 8081
 DEFAULT_AUDIOSOCKET_PORT = 9092
 STORE_FILE = "voiceline.db"
 BASELINES_DIR = "baselines"
@@ -83,6 +85,11 @@ class ServerConfig:
     host, port : str, int
         Where HTTP and websockets listen; 127.0.0.1 by default, so nothing outside the
         machine reaches the server unless asked to.
+    ingest_port : int or None
+        Port of the lean websocket ingest listener on ``host`` (default 8081): the
+        ``/ingest/audiofork`` and ``/ingest/twilio`` endpoints without the web
+        framework, several times cheaper per message (:mod:`voiceline.server.lean_ingest`);
+        None for none. The HTTP port serves the same endpoints as well.
     audiosocket_port : int or None
         TCP port of the AudioSocket listener on ``host`` (default 9092, the port
         ``voiceline simulate`` and the Asterisk examples use); None for none.
@@ -115,6 +122,7 @@ class ServerConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    ingest_port: int | None = DEFAULT_INGEST_PORT
     audiosocket_port: int | None = DEFAULT_AUDIOSOCKET_PORT
     audiosocket_require_binding: bool = False
     max_message_bytes: int = 128 * 1024
@@ -141,8 +149,10 @@ class ServerConfig:
         problems = []
         if not 0 <= self.port <= 65535:
             problems.append(f"port must be 0-65535, got {self.port}")
-        if self.audiosocket_port is not None and not 0 <= self.audiosocket_port <= 65535:
-            problems.append(f"audiosocket_port must be 0-65535, got {self.audiosocket_port}")
+        for name in ("ingest_port", "audiosocket_port"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 65535:
+                problems.append(f"{name} must be 0-65535, got {value}")
         if self.max_message_bytes < 4096:
             problems.append(f"max_message_bytes must be >= 4096, got {self.max_message_bytes}")
         if self.dashboard_queue < 2:
@@ -210,8 +220,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ServerConfi
     for key, value in overrides.items():
         if value is not None:
             settings[key] = value
-    if settings.get("audiosocket_port") == 0:
-        settings["audiosocket_port"] = None
+    for name in ("ingest_port", "audiosocket_port"):
+        if settings.get(name) == 0:
+            settings[name] = None
     try:
         return ServerConfig(engine=EngineSettings(**engine), alerts=dict(alerts), **settings)
     except TypeError as exc:

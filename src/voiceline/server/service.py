@@ -25,7 +25,8 @@ from voiceline.server.calls import CallBook
 from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
 from voiceline.server.dashboards import DashboardHub
 from voiceline.server.engine_runner import EngineRunner
-from voiceline.server.ingest import Bindings, start_audiosocket
+from voiceline.server.ingest import BATCH_S, Bindings, start_audiosocket
+from voiceline.server.lean_ingest import LeanIngestListener
 from voiceline.server.login_guard import LoginGuard
 from voiceline.server.metrics import Metrics
 from voiceline.server.seat_history import SeatHistory
@@ -81,6 +82,9 @@ class Service:
         self.engine: Any = None
         self.audiosocket_server: asyncio.Server | None = None
         self.audiosocket_writers: set[asyncio.StreamWriter] = set()
+        self.lean_ingest: LeanIngestListener | None = None
+        self.ingest_holding: set = set()
+        """Ingest connections holding audio for the engine (see ``ingest.BATCH_S``)."""
         self.stopping = False
         self._tasks: set[asyncio.Task] = set()
 
@@ -105,22 +109,31 @@ class Service:
         self.hub = DashboardHub(self.worker, self.store, self.metrics, config.dashboard_queue)
         await self.hub.start()
         self.bindings = Bindings(config.audiosocket_binding_ttl_s)
-        if config.audiosocket_port is not None:
-            try:
+        what, port, flag = "websocket ingest", config.ingest_port, "--ingest-port"
+        try:
+            if config.ingest_port is not None:
+                self.lean_ingest = LeanIngestListener(self)
+                await self.lean_ingest.bind(config.host, config.ingest_port)
+            what, port, flag = "AudioSocket", config.audiosocket_port, "--audiosocket-port"
+            if config.audiosocket_port is not None:
                 self.audiosocket_server = await start_audiosocket(self, config.host,
                                                                   config.audiosocket_port)
-            except OSError as exc:
-                await self.hub.stop()
-                await self.worker.call(self.store.close)
-                await asyncio.to_thread(self.worker.close)
-                raise RuntimeError(
-                    f"cannot listen for AudioSocket on {config.host}:"
-                    f"{config.audiosocket_port} ({exc.strerror}); choose another "
-                    "--audiosocket-port, or 0 for none") from None
+        except OSError as exc:
+            if self.lean_ingest is not None and self.lean_ingest.server is not None:
+                self.lean_ingest.server.close()
+            await self.hub.stop()
+            await self.worker.call(self.store.close)
+            await asyncio.to_thread(self.worker.close)
+            raise RuntimeError(
+                f"cannot listen for {what} on {config.host}:{port} ({exc.strerror}); "
+                f"choose another {flag}, or 0 for none") from None
         self.engine = await asyncio.to_thread(build_engine, config, self.baselines)
         self.runner = EngineRunner(self.engine, config.engine.tick_s, self._on_tick, self.loop)
         self.runner.start()
         self._spawn(self._snapshot_loop(), "voiceline-snapshots")
+        self._spawn(self._flush_loop(), "voiceline-ingest-flush")
+        if self.lean_ingest is not None:
+            await self.lean_ingest.serve()
         log.info("voiceline %s serving data from %s; scoring: %s", __version__,
                  config.data_dir, self.baselines.status()["reason"] or "on")
 
@@ -128,6 +141,8 @@ class Service:
         self.stopping = True
         if self.audiosocket_server is not None:
             self.audiosocket_server.close()
+        if self.lean_ingest is not None:
+            await self.lean_ingest.stop()
         for call in list(self.calls.live.values()):
             await self.calls.end(call, SHUTDOWN_REASON)
         for writer in list(self.audiosocket_writers):  # uvicorn closes only its own
@@ -207,6 +222,15 @@ class Service:
         calls = [c for c in self.calls.live.values() if c.seat_id == seat_id]
         return max(calls, key=lambda c: c.started_s).call_id if calls else None
 
+    async def _flush_loop(self) -> None:
+        """Audio an ingest connection has held for ``BATCH_S`` goes to the engine (a full
+        batch goes at once; this is for the rest)."""
+        while True:
+            await asyncio.sleep(BATCH_S / 2)
+            due = time.monotonic() - BATCH_S
+            for conn in [c for c in self.ingest_holding if c.held_since_s <= due]:
+                conn.flush()
+
     async def _snapshot_loop(self) -> None:
         """Every ``snapshot_interval_s``: the ``seats`` message to the dashboards, and the
         same snapshot into each seat's history (kept whether anyone watches or not)."""
@@ -229,6 +253,7 @@ class Service:
                 "dashboards": len(self.hub.clients),
                 "tick_latency": self.metrics.tick.summary(), "tick_s": self.config.engine.tick_s,
                 "engine_overruns": self.runner.overruns, "scoring": scoring,
+                "ingest_port": self.config.ingest_port,
                 "audiosocket_port": self.config.audiosocket_port,
                 "uptime_s": round(time.time() - self.started_s, 1)}
 

@@ -31,7 +31,13 @@ from voiceline.auth import User
 from voiceline.server import alert_log
 from voiceline.server.dashboards import Dashboard, Outgoing
 from voiceline.server.deps import HANDLERS, STAFF, bearer_token, check_token
-from voiceline.server.ingest import CLOSE_POLICY, IngestConnection, close_reason
+from voiceline.server.ingest import (
+    CLOSE_POLICY,
+    TOKEN_REQUIRED,
+    IngestConnection,
+    close_reason,
+    note_refused,
+)
 from voiceline.server.service import SHUTDOWN_REASON
 from voiceline.store import ConflictError, InvalidInputError, NotFoundError
 
@@ -53,12 +59,9 @@ async def _ingest(ws: WebSocket, protocol: str) -> None:
     token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("token")
     client = await check_token(service, token, "ingest")
     if client is None:
-        service.metrics.connections_refused["token"] += 1
-        log.warning("ingest %s %s: refused, %s ingest token", protocol, _peer(ws),
-                    "no" if not token else "unknown, expired or revoked")
-        await ws.send_denial_response(JSONResponse(
-            {"detail": "an ingest token is required: 'Authorization: Bearer <token>' or "
-                       "?token=<token>"}, status_code=401))
+        note_refused(service, protocol, _peer(ws), token)
+        await ws.send_denial_response(JSONResponse({"detail": TOKEN_REQUIRED},
+                                                   status_code=401))
         return
     await ws.accept()
     conn = IngestConnection(service, protocol, _peer(ws), client.label)

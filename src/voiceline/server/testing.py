@@ -38,8 +38,9 @@ class ServerThread:
     Parameters
     ----------
     config : ServerConfig
-        Its ``port`` is replaced by a free one (kept across restarts); an
-        ``audiosocket_port`` of 0 also becomes a free port.
+        Its ``port`` is replaced by a free one (kept across restarts), and so is its
+        ``ingest_port`` unless None (so that test servers never collide on the default
+        8081); an ``audiosocket_port`` of 0 also becomes a free port.
     """
 
     def __init__(self, config: ServerConfig) -> None:
@@ -47,7 +48,9 @@ class ServerThread:
         audiosocket = config.audiosocket_port
         if audiosocket == 0:
             audiosocket = free_port(config.host)
-        self.config = replace(config, port=port, audiosocket_port=audiosocket)
+        ingest = free_port(config.host) if config.ingest_port is not None else None
+        self.config = replace(config, port=port, ingest_port=ingest,
+                              audiosocket_port=audiosocket)
         self.server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.app: Any = None
@@ -59,6 +62,12 @@ class ServerThread:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.config.host}:{self.config.port}"
+
+    @property
+    def ingest_url(self) -> str | None:
+        """Base URL of the lean websocket ingest listener (None if it is off)."""
+        port = self.config.ingest_port
+        return None if port is None else f"ws://{self.config.host}:{port}"
 
     @property
     def service(self) -> Any:

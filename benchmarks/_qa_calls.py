@@ -1,0 +1,381 @@
+"""Stereo 8 kHz test calls with exact ground truth, for the batch pre-inspection benchmark.
+
+A call alternates turns of an agent (channel 0) and a caller (channel 1), two different
+corpus speakers; a turn is 1-3 of the speaker's test-neutral files (trimmed to speech)
+with 0.1-0.35 s pauses, turns are 0.2-1.5 s apart. Events replace the ordinary timing
+or turn at a planned point, each at least :data:`EVENT_SEPARATION_S` after the last:
+
+============== ============================================== ======================
+check          what is inserted                               truth span
+============== ============================================== ======================
+dead_air       9-15 s without speech after an agent turn      the silence
+slow_response  agent reply 4.5-8 s after the caller's turn    caller end → agent start
+overtalk       agent starts 1.5-3 s before the caller ends,   the overlap
+               inside a caller utterance (not in a pause)
+agent_agit.    agent turn of 3-4 anger files                  the turn
+caller_agit.   caller turn of 3-4 anger files, after >= 60 s  the turn
+               of the caller's ordinary speech
+fast_speech    agent turn of 4-6 files, WSOLA 1.5-1.7x faster the turn
+agent_low_en.  agent turn of 3-4 EmoDB sadness/boredom files  the turn
+clipping       agent turn driven 3-8 dB past full scale       the turn
+low_level      agent turn at -46 ± 1 dBov (20 dB low)         the turn
+============== ============================================== ======================
+
+Levels: each speaker's calibration speech sits at -26 dBov on the line, an ordinary
+turn within ±4 dB of it; per call the agent is offset by ±2 dB (one headset) and the
+caller by ±4 dB (any phone). Event turns keep their own level (a loud anger stays loud). Turns other
+than clipping ones are scaled down if their band-limited peak would pass -2 dBFS (as a
+line's AGC would), so nothing else reaches the G.711 maximum. Each channel then goes
+through the product's telephone line (:func:`capture.telephone.telephone_channel`:
+300-3400 Hz, 8 kHz, G.711 μ-law) with light line noise (-65..-55 dBFS); a call lasts
+a whole number of seconds. Calibration files never appear in a call; laid out as the
+agent's side of a call, they fit each agent's baseline (:mod:`_qa_baselines`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from _qa_corpus import (
+    FS_HZ,
+    NOMINAL_LEVEL_DBOV,
+    Speaker,
+    Utterance,
+    telephone_band_level_dbov,
+    wsola,
+)
+
+CHECKS = ("dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
+          "fast_speech", "agent_low_energy", "clipping", "low_level")
+AGENT_TURN_CHECKS = ("agent_agitation", "fast_speech", "agent_low_energy", "clipping",
+                     "low_level")
+LINE_FS_HZ = 8000
+G711_MAX = 32124  # μ-law decodes to at most ±32124 / 32768
+EVENT_SEPARATION_S = 3.0
+FIRST_EVENT_S = 8.0
+TURN_GAP_S = (0.2, 1.5)
+PAUSE_S = (0.1, 0.35)
+DEAD_AIR_S = (9.0, 15.0)
+SLOW_REPLY_S = (4.5, 8.0)
+OVERLAP_S = (1.5, 3.0)
+FAST_RATE = (1.5, 1.7)
+CLIP_OVER_DB = (3.0, 8.0)
+LOW_LEVEL_DBOV = -46.0
+PEAK_CAP_DBFS = -2.0
+AGENT_OFFSET_DB = 2.0
+CALLER_OFFSET_DB = 4.0
+#: A speaker's files vary in level (some calm RAVDESS takes sit 12 dB below the
+#: speaker's calibration level); ordinary turns are brought within this of -26 dBov
+#: before the channel's offset, so that only low_level turns are "too quiet".
+ORDINARY_SPREAD_DB = 4.0
+NOISE_DBFS = (-65.0, -55.0)
+CALLER_WARMUP_S = 60.0  # caller speech before a caller_agitation turn
+CALL_S = (60.0, 240.0)
+
+
+@dataclass
+class Segment:
+    """One turn of one party, placed at ``start_s`` (16 kHz samples, gain applied)."""
+
+    channel: int  # 0 agent, 1 caller
+    start_s: float
+    samples: np.ndarray
+    files: list[str]
+    kind: str  # "neutral" or the check it carries
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.samples.size / FS_HZ
+
+
+@dataclass
+class Event:
+    check: str
+    start_s: float
+    end_s: float
+    channel: str  # "agent", "caller" or "both"
+
+    def to_json(self) -> dict:
+        return {"check": self.check, "start_s": round(self.start_s, 3),
+                "end_s": round(self.end_s, 3), "channel": self.channel}
+
+
+@dataclass
+class CallPlan:
+    """What one call holds: its speakers, turns, events and line."""
+
+    call_id: str
+    agent: Speaker
+    caller: Speaker
+    checks: list[str]
+    target_s: float
+    seed: int
+    segments: list[Segment] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    duration_s: float = 0.0
+    offsets_db: tuple[float, float] = (0.0, 0.0)
+    noise_dbfs: tuple[float, float] = (-60.0, -60.0)
+    capped_turns: int = 0
+
+
+# ---------------------------------------------------------------- turns
+def _pick(rng: np.random.Generator, utts: list[Utterance], n: int) -> list[Utterance]:
+    idx = rng.choice(len(utts), size=n, replace=n > len(utts))
+    return [utts[i] for i in idx]
+
+
+def join_utterances(rng: np.random.Generator,
+          utts: list[Utterance]) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The utterances with pauses between them, and each one's span (s from the start)."""
+    parts, spans, n = [], [], 0
+    for k, u in enumerate(utts):
+        if k:
+            parts.append(np.zeros(int(rng.uniform(*PAUSE_S) * FS_HZ)))
+            n += parts[-1].size
+        parts.append(u.samples)
+        spans.append((n / FS_HZ, (n + u.samples.size) / FS_HZ))
+        n += u.samples.size
+    return np.concatenate(parts), spans
+
+
+def _peak_capped(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    from capture.telephone import band_limit
+
+    peak = np.max(np.abs(band_limit(x, FS_HZ)))
+    cap = 10 ** (PEAK_CAP_DBFS / 20)
+    return (x * (cap / peak), True) if peak > cap else (x, False)
+
+
+def event_turn(rng: np.random.Generator, speaker: Speaker,
+               check: str) -> tuple[np.ndarray, list[str]]:
+    """A turn carrying ``check`` (before the channel's level offset) and its files."""
+    from capture.telephone import band_limit
+
+    if check in ("agent_agitation", "caller_agitation"):
+        utts = _pick(rng, speaker.anger, int(rng.integers(3, 5)))
+    elif check == "agent_low_energy":
+        utts = _pick(rng, speaker.low_energy, int(rng.integers(3, 5)))
+    elif check == "fast_speech":
+        utts = _pick(rng, speaker.neutral, int(rng.integers(4, 7)))
+    else:  # clipping, low_level: ordinary speech at an extraordinary level
+        utts = _pick(rng, speaker.neutral, int(rng.integers(2, 4)))
+    x, _ = join_utterances(rng, utts)
+    if check == "fast_speech":
+        x = wsola(x, float(rng.uniform(*FAST_RATE)))
+    elif check == "clipping":
+        over = 10 ** (rng.uniform(*CLIP_OVER_DB) / 20)
+        x = x * over / np.max(np.abs(band_limit(x, FS_HZ)))
+    elif check == "low_level":
+        target = LOW_LEVEL_DBOV + rng.uniform(-1.0, 1.0)
+        x = x * 10 ** ((target - telephone_band_level_dbov(x)) / 20)
+    return x, [u.path for u in utts]
+
+
+# ---------------------------------------------------------------- planning
+def plan_call(plan: CallPlan) -> CallPlan:
+    """Lay out the turns and events of ``plan`` (filled in place and returned)."""
+    rng = np.random.default_rng(plan.seed)
+    plan.offsets_db = (float(rng.uniform(-AGENT_OFFSET_DB, AGENT_OFFSET_DB)),
+                       float(rng.uniform(-CALLER_OFFSET_DB, CALLER_OFFSET_DB)))
+    plan.noise_dbfs = (float(rng.uniform(*NOISE_DBFS)), float(rng.uniform(*NOISE_DBFS)))
+    speakers = (plan.agent, plan.caller)
+    k = len(plan.checks)
+    due = {c: max(FIRST_EVENT_S, plan.target_s * (j + rng.uniform(0.2, 0.8)) / max(k, 1))
+           for j, c in enumerate(plan.checks)}
+    # caller_agitation waits for the caller's first minute, so it goes last
+    pending = sorted(plan.checks, key=lambda c: (c == "caller_agitation", due[c]))
+    t = float(rng.uniform(0.3, 1.0))  # end of the last speech so far
+    prev, nxt = None, 0  # the agent greets
+    last_event_end = -np.inf
+    caller_speech_s = 0.0
+
+    def gap() -> float:
+        return float(rng.uniform(*TURN_GAP_S))
+
+    def place(channel: int, start_s: float, x: np.ndarray, files: list[str],
+              kind: str) -> Segment:
+        nonlocal caller_speech_s
+        gain_db = plan.offsets_db[channel]
+        if kind == "neutral":  # ordinary speech stays within ±4 dB of the channel's level
+            level = telephone_band_level_dbov(x)
+            gain_db += float(np.clip(level, NOMINAL_LEVEL_DBOV - ORDINARY_SPREAD_DB,
+                                     NOMINAL_LEVEL_DBOV + ORDINARY_SPREAD_DB) - level)
+        if kind not in ("clipping", "low_level"):  # those two set their own level
+            x, capped = _peak_capped(x * 10 ** (gain_db / 20))
+            plan.capped_turns += capped
+        start_s = round(start_s * FS_HZ) / FS_HZ
+        seg = Segment(channel, start_s, x, files, kind)
+        plan.segments.append(seg)
+        if channel == 1 and kind == "neutral":
+            caller_speech_s += seg.end_s - seg.start_s
+        return seg
+
+    def ordinary(channel: int, n: tuple[int, int] = (1, 4),
+                 min_s: float = 0.0) -> tuple[np.ndarray, list[str], list[tuple[float, float]]]:
+        utts = _pick(rng, speakers[channel].neutral, int(rng.integers(*n)))
+        while sum(u.duration_s for u in utts) < min_s:
+            utts += _pick(rng, speakers[channel].neutral, 1)
+        x, spans = join_utterances(rng, utts)
+        return x, [u.path for u in utts], spans
+
+    def onset_in_speech(turn: Segment, spans: list[tuple[float, float]]) -> float:
+        """When the agent barges in: 1.5-3 s before ``turn`` ends, inside one of its
+        utterances (not in a pause between them), so that the caller is speaking."""
+        for _ in range(100):
+            onset = turn.end_s - float(rng.uniform(*OVERLAP_S))
+            if any(turn.start_s + a + 0.15 <= onset <= turn.start_s + b - 0.15
+                   for a, b in spans):
+                return onset
+        raise RuntimeError(f"{plan.call_id}: no barge-in point in the caller's turn")
+
+    while pending or t < plan.target_s:
+        if t > plan.target_s + 600:
+            raise RuntimeError(f"{plan.call_id}: could not place {pending}")
+        check = pending[0] if pending else None
+        ready = (check is not None and t >= due[check]
+                 and t - last_event_end >= EVENT_SEPARATION_S)
+        event = None
+        if ready and check == "dead_air" and prev == 0:
+            silence = float(rng.uniform(*DEAD_AIR_S))
+            event = Event(check, t, t + silence, "both")
+            nxt = int(rng.integers(0, 2))
+            seg = place(nxt, t + silence, *ordinary(nxt)[:2], "neutral")
+        elif ready and check == "slow_response" and prev == 1:
+            seg = place(0, t + float(rng.uniform(*SLOW_REPLY_S)), *ordinary(0)[:2], "neutral")
+            event = Event(check, t, seg.start_s, "agent")
+        elif ready and check == "overtalk" and nxt == 1:
+            x, files, spans = ordinary(1, (2, 4), OVERLAP_S[1] + 1.0)
+            caller = place(1, t + gap(), x, files, "neutral")
+            onset = onset_in_speech(caller, spans)
+            seg = place(0, onset, *ordinary(0, (2, 4), caller.end_s - onset + 1.0)[:2],
+                        "neutral")
+            event = Event(check, seg.start_s, caller.end_s, "both")
+        elif ready and check in AGENT_TURN_CHECKS and nxt == 0:
+            seg = place(0, t + gap(), *event_turn(rng, plan.agent, check), check)
+            event = Event(check, seg.start_s, seg.end_s, "agent")
+        elif (ready and check == "caller_agitation" and nxt == 1
+              and caller_speech_s >= CALLER_WARMUP_S):
+            seg = place(1, t + gap(), *event_turn(rng, plan.caller, check), check)
+            event = Event(check, seg.start_s, seg.end_s, "caller")
+        else:
+            seg = place(nxt, t + gap(), *ordinary(nxt)[:2], "neutral")
+        if event is not None:
+            plan.events.append(event)
+            pending.pop(0)
+            last_event_end = event.end_s
+        t = max(t, seg.end_s)
+        prev, nxt = seg.channel, 1 - seg.channel
+    # whole seconds: the line noise is shaped by one FFT over the call, fast for
+    # lengths of 8000·k samples and slow for lengths with a large prime factor
+    plan.duration_s = float(np.ceil(t + rng.uniform(0.5, 1.5)))
+    plan.events.sort(key=lambda e: e.start_s)
+    return plan
+
+
+def render_call(plan: CallPlan) -> np.ndarray:
+    """The call on the line: int16 ``(2, samples)`` at 8 kHz (agent, caller)."""
+    from capture.telephone import telephone_channel
+
+    n = int(np.ceil(plan.duration_s * FS_HZ))
+    wide = np.zeros((2, n))
+    for seg in plan.segments:
+        i0 = round(seg.start_s * FS_HZ)
+        wide[seg.channel, i0: i0 + seg.samples.size] += seg.samples
+    line = [telephone_channel(wide[c], FS_HZ, law="ulaw", noise_dbfs=plan.noise_dbfs[c],
+                              seed=plan.seed * 2 + c) for c in (0, 1)]
+    return np.round(np.stack(line) * 32768).astype(np.int16)
+
+
+# ---------------------------------------------------------------- the data set
+@dataclass
+class Design:
+    """How many calls of what: events per check, clean calls, events per call."""
+
+    events_per_check: int
+    clean_calls: int
+    max_events_per_call: int = 3
+
+
+def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
+                 seed: int) -> list[CallPlan]:
+    """Spread ``events_per_check`` events of every check over calls, plus clean calls.
+
+    Checks are drawn from a shuffled bag, 1..max distinct ones per call; a call whose
+    first check is agent_low_energy gets an EmoDB agent (the only corpus with sad and
+    bored speech), others take the next agent in turn. The caller is any other speaker.
+    """
+    rng = np.random.default_rng(seed)
+    bag = [c for c in CHECKS for _ in range(design.events_per_check)]
+    rng.shuffle(bag)
+    low_agents = [a for a in agents if a.low_energy]
+    turn = {"any": 0, "low": 0}
+    chosen: list[tuple[Speaker, list[str]]] = []
+    while bag:
+        first = bag.pop(0)
+        if first == "agent_low_energy":
+            agent = low_agents[turn["low"] % len(low_agents)]
+            turn["low"] += 1
+        else:
+            agent = agents[turn["any"] % len(agents)]
+            turn["any"] += 1
+        checks = [first]
+        want = int(rng.integers(1, design.max_events_per_call + 1))
+        for c in list(bag):
+            if len(checks) >= want:
+                break
+            if c not in checks and (c != "agent_low_energy" or agent.low_energy):
+                checks.append(c)
+                bag.remove(c)
+        chosen.append((agent, checks))
+    for _ in range(design.clean_calls):
+        chosen.append((agents[turn["any"] % len(agents)], []))
+        turn["any"] += 1
+    order = rng.permutation(len(chosen))
+    plans = []
+    for number, i in enumerate(order):
+        agent, checks = chosen[i]
+        caller = [s for s in callers if s.key != agent.key][int(rng.integers(0, len(callers) - 1))]
+        target = float(rng.uniform(*CALL_S))
+        if "caller_agitation" in checks:
+            target = max(target, float(rng.uniform(170.0, CALL_S[1])))
+        target = max(target, 30.0 * len(checks))
+        plans.append(CallPlan(f"call_{number:04d}", agent, caller, checks, target,
+                              seed=seed * 100_000 + number))
+    return plans
+
+
+def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict:
+    """Plan, render and write every call; ``calls.csv`` and ``truth.json``. Returns truth."""
+    import soundfile as sf
+
+    call_dir.mkdir(parents=True, exist_ok=True)
+    truth = {"line_fs_hz": LINE_FS_HZ, "g711_max": G711_MAX, "calls": {}}
+    rows = []
+    for plan in plans:
+        plan_call(plan)
+        pcm = render_call(plan)
+        rel = f"{plan.call_id}.wav"
+        sf.write(call_dir / rel, pcm.T, LINE_FS_HZ, subtype="PCM_16")
+        rows.append({"call_id": plan.call_id, "path": rel, "agent_id": plan.agent.key})
+        truth["calls"][plan.call_id] = {
+            "path": rel, "agent_id": plan.agent.key, "caller_id": plan.caller.key,
+            "duration_s": round(pcm.shape[1] / LINE_FS_HZ, 3), "clean": not plan.events,
+            "events": [e.to_json() for e in plan.events],
+            "offsets_db": [round(v, 2) for v in plan.offsets_db],
+            "noise_dbfs": [round(v, 2) for v in plan.noise_dbfs],
+            "capped_turns": plan.capped_turns,
+            "segments": [{"channel": s.channel, "start_s": round(s.start_s, 3),
+                          "end_s": round(s.end_s, 3), "kind": s.kind, "files": s.files}
+                         for s in plan.segments if s.files],
+        }
+    with (call_dir / "calls.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["call_id", "path", "agent_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    truth_path.write_text(json.dumps(truth, indent=1))
+    return truth
