@@ -29,6 +29,8 @@ from test_console_support import (
     make_floor,
     prepare_data,
     seat_ids,
+    sign_in,
+    watched_page,
 )
 
 N_LIVE = 8
@@ -61,9 +63,7 @@ def new_page(chromium_browser, floor):
     def make():
         context = chromium_browser.new_context(viewport=VIEWPORT, base_url=floor.url)
         contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page = watched_page(context)
         return page
 
     yield make
@@ -72,11 +72,7 @@ def new_page(chromium_browser, floor):
 
 
 def login(page, name: str, password: str = PASSWORD) -> None:
-    page.goto("/")
-    page.wait_for_url(re.compile(r"/login\.html"))
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("#submit")
+    sign_in(page, name, password)  # this floor's users have the console password
 
 
 def wall_of(new_page, name: str = "sup"):

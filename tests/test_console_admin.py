@@ -19,8 +19,8 @@ import httpx
 import pytest
 import soundfile as sf
 
-from test_console_support import cli
-from test_server_support import PASSWORD, add_users, voice
+from test_console_support import cli, sign_in, watched_page
+from test_server_support import add_users, voice
 from voiceline import __version__
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -52,22 +52,12 @@ def new_page(chromium_browser, server):
         context = chromium_browser.new_context(viewport=VIEWPORT, base_url=server.url)
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
         contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page = watched_page(context)
         return page
 
     yield make
     for context in contexts:
         context.close()
-
-
-def sign_in(page, name: str) -> None:
-    page.goto("/")
-    page.wait_for_url(re.compile(r"/login\.html"))
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
 
 
 def api_login(server, name: str, password: str) -> httpx.Response:

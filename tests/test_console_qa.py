@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_console_support import cli
-from test_server_support import PASSWORD, add_users
+from test_console_support import cli, sign_in, watched_page
+from test_server_support import add_users
 
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -80,22 +80,12 @@ def new_page(chromium_browser, server):
     def make():
         context = chromium_browser.new_context(viewport=VIEWPORT, base_url=server.url)
         contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page = watched_page(context)
         return page
 
     yield make
     for context in contexts:
         context.close()
-
-
-def sign_in(page, name: str) -> None:
-    page.goto("/")
-    page.wait_for_url(re.compile(r"/login\.html"))
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
 
 
 def screenshot(page, tmp_path: Path, name: str) -> None:

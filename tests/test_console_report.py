@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from test_console_support import cli
+from test_console_support import cli, sign_in, watched_page
 from test_report_support import FIRST, LAST, seed
-from test_server_support import PASSWORD, add_users
+from test_server_support import add_users
 
 VIEWPORT = {"width": 1200, "height": 900}
 PERIOD = f"from={FIRST}&to={LAST}"
@@ -45,23 +45,12 @@ def new_page(chromium_browser, server):
         context = chromium_browser.new_context(viewport=VIEWPORT, base_url=base_url,
                                                timezone_id="Asia/Shanghai", locale="zh-CN")
         contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page = watched_page(context, console_errors=True)
         return page
 
     yield make
     for context in contexts:
         context.close()
-
-
-def sign_in(page, name: str) -> None:
-    page.goto("/")
-    page.wait_for_url(re.compile(r"/login\.html"))
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#submit")
 
 
 def api_status(page, path: str) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import re
 import shutil
 import sys
 import threading
@@ -67,6 +68,29 @@ def _stdin(text: str):
         yield
     finally:
         sys.stdin = saved
+
+
+def watched_page(context, *, console_errors: bool = False):
+    """A new page of ``context`` whose uncaught errors (and, if asked, console errors)
+    collect in ``page.errors``, so a test can assert there were none."""
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    if console_errors:
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+def sign_in(page, name: str, password: str | None = None) -> None:
+    """Sign in through the login page as a user would (by default with the password
+    ``test_server_support.add_users`` gives its users)."""
+    from test_server_support import PASSWORD
+
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login\.html"))
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD if password is None else password)
+    page.click("#submit")
 
 
 def seat_ids(n: int) -> list[str]:
