@@ -322,6 +322,10 @@ def test_results_land_in_the_store_as_a_ranked_queue(qa_run) -> None:
         assert next(c["call_id"] for c in queue["calls"]) == "HOT-1"
         hot = store.qa_call("HOT-1")
         assert hot["recorded_s"] is not None and hot["flags"]
+        # the agent's voice summary goes to their report, not into the queue's rows
+        assert "voice_summary" not in hot["metrics"]
+        assert store.list_voice_summaries(agent_id="A1")
+        assert read(qa_run["out"], "HOT-1")["voice_summary"]["windows"] > 0
         assert {e["call_id"] for e in store.qa_errors()} == {"broken"}
         flag = hot["flags"][0]
         store.set_flag_verdict(flag["id"], "confirmed", "qa1", "clearly angry")

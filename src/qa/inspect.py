@@ -70,6 +70,10 @@ def call_result(analysis: CallAnalysis, flags: list[Flag], metrics: dict, config
     """The JSON document of one call (``OUT/calls/<call_id>.json``)."""
     job = analysis.job
     counts = {c: sum(f.check == c for f in flags) for c in CHECKS}
+    # The agent's voice summary feeds their report (the store's voice_summaries), not
+    # the review queue: kept beside the metrics so the queue's rows stay small.
+    metrics = dict(metrics)
+    voice_summary = metrics.pop("voice_summary", None)
     return {
         "call_id": job.call_id,
         "path": job.path,
@@ -86,6 +90,7 @@ def call_result(analysis: CallAnalysis, flags: list[Flag], metrics: dict, config
             "flag_counts": {c: n for c, n in counts.items() if n},
         },
         "metadata": dict(job.extra),
+        "voice_summary": voice_summary,
     }
 
 

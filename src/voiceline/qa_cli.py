@@ -286,7 +286,7 @@ def run_qa(args: argparse.Namespace) -> int:
 
 def save_summary(store, result: dict, recorded_s: float | None) -> None:
     """The agent's voice summary of the call, for their report (agents named only)."""
-    summary = result["metrics"].get("voice_summary")
+    summary = result.get("voice_summary")
     if not summary or not result.get("agent_id") or summary.get("baseline") is None:
         return
     if recorded_s is None:  # no start time in the metadata: the file's modification time
