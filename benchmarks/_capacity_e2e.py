@@ -1,7 +1,10 @@
 """``capacity.py``'s end-to-end section: seats streamed through the real server on loopback.
 
 The server is :class:`voiceline.server.testing.ServerThread` in this process (its event
-loop, engine and store threads; this process's main thread only orchestrates and sleeps).
+loop and store threads, and its engine: by default the server's own, a child process of
+this one, reached by two threads of the server; ``--engine-mode thread`` for the engine
+in a thread of this process instead; this process's main thread only orchestrates and
+sleeps).
 Two child processes play the other machines of a call centre: the telephony side
 (``_capacity_sim.py``: N simulated seats, every one in a call throughout, audio fork over
 websockets in real time) and the supervisors' side (``_capacity_dash.py``: 10 dashboards
@@ -16,10 +19,11 @@ windows) then ``measure_s`` of steady state, then the calls hang up. Reported pe
   parsers (duplicates), the engine (backlog full, or late after an underrun). A phase
   is **zero-drop** when all of these are zero;
 - the engine's underrun (silence filled for audio not there in time), steady state;
-- tick latency p50/p99 (the engine thread's wall time per tick) and overrun ticks;
+- tick latency p50/p99 (the engine's wall time per tick) and overrun ticks;
 - CPU over the steady state as % of one core: the server by thread (event loop: ingest,
-  websockets, dashboards; engine tick; store; other: onnxruntime's and the executor's),
-  the simulator and the dashboards processes;
+  websockets, dashboards; engine: its thread, or its whole process; engine I/O: the
+  threads that send it audio and read its results, in process mode; store; other:
+  onnxruntime's and the executor's), the simulator and the dashboards processes;
 - alert delivery: for every ``opened`` and ``updated`` alert event (the engine's
   decisions), its arrival at each dashboard minus the event's ``time_s``, which is the
   engine's wall clock stamped at the start of the tick that decided it (so the figure
@@ -54,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _capacity_procs import Child, machine_busy_s, thread_cpu_s
+from _capacity_procs import Child, machine_busy_s, process_cpu_s, thread_cpu_s
 
 DASHBOARDS = 10
 SEED = 0
@@ -69,7 +73,9 @@ def _percentile(values, q: float) -> float | None:
 async def _counters(service) -> dict:
     """What the phase needs of ``/metrics`` and ``/healthz`` (run on the server's loop)."""
     m, stats = service.metrics, service.engine.stats
-    return {"frames": sum(m.frames.values()), "duplicates": sum(m.frames_dropped.values()),
+    return {"engine_pid": getattr(service.engine, "pid", None),
+            "restarts": stats.get("restarts", 0),
+            "frames": sum(m.frames.values()), "duplicates": sum(m.frames_dropped.values()),
             "filled": sum(m.samples_filled.values()), "live_calls": m.live_calls,
             "unscored": m.unscored_calls, "overruns": service.runner.overruns,
             "ticks": m.tick.count, "recent": list(m.tick.recent),
@@ -83,6 +89,9 @@ def snapshot(server, children: dict[str, Child]) -> dict:
     future = asyncio.run_coroutine_threadsafe(_counters(server.service), server.service.loop)
     snap = future.result(10.0)
     snap["threads"] = thread_cpu_s()
+    if snap["engine_pid"] is not None:  # the engine process: all of it is the engine's
+        snap["threads"]["engine"] = snap["threads"].get("engine", 0.0) + \
+            process_cpu_s(snap["engine_pid"])
     snap["children"] = {name: child.cpu_s() for name, child in children.items()}
     snap["machine"] = machine_busy_s()
     snap["t"] = time.monotonic()
@@ -140,7 +149,7 @@ def _phase(server, sim: Child, dash: Child, seats: int, plan: dict) -> dict:
     n_ticks = b["ticks"] - a["ticks"]
     ticks = b["recent"][-n_ticks:] if n_ticks > 0 else []
     cpu = {k: 100 * (b["threads"].get(k, 0.0) - a["threads"].get(k, 0.0)) / steady_s
-           for k in ("loop", "engine", "store", "other")}
+           for k in ("loop", "engine", "engine_io", "store", "other")}
     cpu["server"] = sum(cpu.values())
     for name in children:
         cpu[name] = 100 * (b["children"][name] - a["children"][name]) / steady_s
@@ -170,6 +179,7 @@ def _phase(server, sim: Child, dash: Child, seats: int, plan: dict) -> dict:
         "audio_steady_s": b["received_s"] - a["received_s"],
         "audio_phase_s": c["received_s"] - s0["received_s"],
         "overruns_steady": b["overruns"] - a["overruns"],
+        "engine_restarts": c["restarts"] - s0["restarts"],
         "tick_p50_ms": 1e3 * _percentile(ticks, 50) if ticks else None,
         "tick_p99_ms": 1e3 * _percentile(ticks, 99) if ticks else None,
         "cpu_pct": cpu, "steady_s": steady_s, "load_1min": os.getloadavg()[0],
@@ -201,6 +211,7 @@ def e2e_section(args) -> dict:
     if args.switch_interval_ms:  # a diagnosis: how much GIL hand-over costs the engine
         sys.setswitchinterval(args.switch_interval_ms / 1e3)
     ingest_path = getattr(args, "e2e_ingest", "lean")
+    engine_mode = getattr(args, "engine_mode", None) or ServerConfig.engine_mode
     t0 = time.monotonic()
     children: list[Child] = []
     server = None
@@ -208,7 +219,8 @@ def e2e_section(args) -> dict:
         prepare_baselines(agent_ids(top), SEED, tmp / "data" / "baselines",
                           log=lambda m: print(m, file=sys.stderr, flush=True))
         session, ingest = _accounts(tmp / "data")
-        server = ServerThread(ServerConfig(data_dir=tmp / "data", audiosocket_port=None))
+        server = ServerThread(ServerConfig(data_dir=tmp / "data", audiosocket_port=None,
+                                           engine_mode=engine_mode))
         target = server.ingest_url if ingest_path == "lean" else server.url
         # The simulator renders its voice banks while the server starts.
         sim = Child("_capacity_sim.py", ["--server", target, "--max-seats", str(top),
@@ -241,7 +253,7 @@ def e2e_section(args) -> dict:
     zero = [p["seats"] for p in phases if p["zero_drop"]]
     return {"plan": plan, "phases": phases, "setup_s": setup_s, "banks_s": banks["banks_s"],
             "switch_interval_ms": args.switch_interval_ms or 1e3 * switch_s,
-            "frame_ms": args.frame_ms, "ingest": ingest_path,
+            "frame_ms": args.frame_ms, "ingest": ingest_path, "engine_mode": engine_mode,
             "seats_zero_drop": max(zero) if zero else 0, "seats_tested": top,
             "delivery_p50_ms": _percentile(delays, 50), "delivery_p99_ms": _percentile(delays, 99),
             "delivery_max_ms": max(delays) if delays else None, "deliveries": len(delays),
@@ -278,7 +290,7 @@ def e2e_rows(e: dict) -> list[tuple[str, str]]:
              f"{plan['warmup_s']:.0f} + {plan['measure_s']:.0f} s, {DASHBOARDS} dashboards, "
              f"agitation every {plan['agitation_every_s']:.0f} s, GIL switch interval "
              f"{e['switch_interval_ms']:g} ms, {e['frame_ms']} ms frames to the "
-             f"{e['ingest']} ingest port")]
+             f"{e['ingest']} ingest port, engine in a {e['engine_mode']}")]
     for p in e["phases"]:
         n, cpu = p["seats"], p["cpu_pct"]
         rows += [
@@ -287,10 +299,11 @@ def e2e_rows(e: dict) -> list[tuple[str, str]]:
             (f"e2e {n} seats: tick p50 / p99, overruns",
              f"{_ms(p['tick_p50_ms'])} / {_ms(p['tick_p99_ms'])} ms, {p['overruns_steady']} "
              f"overrun ticks, underrun {p['underrun_steady_s']:.1f} s of "
-             f"{p['audio_steady_s']:.0f} s"),
+             f"{p['audio_steady_s']:.0f} s, {p['engine_restarts']} engine restarts"),
             (f"e2e {n} seats: CPU, % of one core",
              f"server {cpu['server']:.0f} (loop {cpu['loop']:.0f}, engine {cpu['engine']:.0f}, "
-             f"store {cpu['store']:.0f}, other {cpu['other']:.0f}; loop "
+             f"engine I/O {cpu['engine_io']:.0f}, store {cpu['store']:.0f}, other "
+             f"{cpu['other']:.0f}; loop "
              f"{_us(p['loop_us_per_message'])} µs per message), simulator "
              f"{cpu['simulator']:.0f} (lag max {1e3 * p['simulator_steady_lag_s']:.0f} ms), "
              f"dashboards {cpu['dashboards']:.0f}; elsewhere on the machine "
@@ -327,5 +340,5 @@ def e2e_summary(e: dict) -> dict:
             "alert_delivery_p99_ms_zero_drop": rounded(e["delivery_p99_zero_drop_ms"]),
             "e2e_server_cpu_pct_at_max": round(top["cpu_pct"]["server"]),
             "e2e_loop_us_per_message_at_max": rounded(top["loop_us_per_message"]),
-            "e2e_ingest": e["ingest"],
+            "e2e_ingest": e["ingest"], "e2e_engine_mode": e["engine_mode"],
             "e2e_tick_p99_ms_at_max": rounded(top["tick_p99_ms"])}

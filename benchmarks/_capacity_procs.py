@@ -57,8 +57,7 @@ class Child:
         return message
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return process_cpu_s(self.proc.pid)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -69,6 +68,12 @@ class Child:
                 self.proc.kill()
                 self.proc.wait()
         self._err.close()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds process ``pid`` (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def machine_busy_s() -> float:
@@ -83,6 +88,8 @@ def _thread_role(name: str | None) -> str:
         return "loop"
     if name == "voiceline-engine":
         return "engine"
+    if name in ("voiceline-engine-send", "voiceline-engine-read"):
+        return "engine_io"  # the server's side of the engine process
     if name and name.startswith("voiceline-store"):
         return "store"
     if name == "MainThread" or (name and name.startswith("capacity-")):

@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/capacity.py [--quick] [--seats N] [--seconds S] [--group-size G]
                                   [--e2e-seats 50,100,150,200,300] [--sections engine,e2e,...]
+                                  [--engine-mode process|thread]
                                   [--data DIR]
 
 Sections (``SECTIONS``: each measures, adds lines to the table and keys to the last
@@ -287,6 +288,9 @@ def main(argv=None) -> int:
     parser.add_argument("--e2e-ingest", choices=("lean", "http"), default="lean",
                         help="where the e2e seats stream: the lean websocket ingest port "
                              "(default) or the FastAPI routes on the HTTP port")
+    parser.add_argument("--engine-mode", choices=("process", "thread"), default=None,
+                        help="the e2e server's engine: in a child process or a thread of the "
+                             "server's process (default: the server's default, process)")
     parser.add_argument("--switch-interval-ms", type=float, default=0.0,
                         help="set the interpreter's GIL switch interval while the server runs "
                              "(a diagnosis; default: leave Python's 5 ms)")

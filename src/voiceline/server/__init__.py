@@ -3,9 +3,11 @@
 One asyncio process: FastAPI on uvicorn with the websockets library's sans-I/O core
 (uvicorn's ``websockets-sansio``; its older ``websockets`` option runs on
 ``websockets.legacy``, deprecated since websockets 14). Three threads besides the loop:
-the store thread (every SQLite call, in order), the engine thread (one tick every
-``tick_s``), and the default executor (password hashing, baseline files, engine
-open/close). Bound to 127.0.0.1 unless ``--host`` says otherwise.
+the store thread (every SQLite call, in order), the engine (one tick every ``tick_s``:
+by default in a child process of its own, reached by a sender and a reader thread,
+:mod:`voiceline.server.engine_process`; with ``engine_mode = "thread"`` in a thread),
+and the default executor (password hashing, baseline files, engine open/close). Bound
+to 127.0.0.1 unless ``--host`` says otherwise.
 
 Endpoints
 ---------

@@ -24,6 +24,8 @@ default, an unknown key is an error that names it::
     summary_retention_days = 400     # per-call voice summaries kept for agents' reports
     session_ttl_s = 43200
     audiosocket_binding_ttl_s = 3600
+    engine_mode = "process"          # the engine in a child process (a core of its own);
+                                     # "thread": in the server's process, sharing its GIL
 
     [engine]
     tick_s = 0.25
@@ -53,6 +55,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_INGEST_PORT = 8081
 DEFAULT_AUDIOSOCKET_PORT = 9092
+ENGINE_MODES = ("process", "thread")
 STORE_FILE = "voiceline.db"
 BASELINES_DIR = "baselines"
 ENGINE_FS_HZ = 8000
@@ -112,6 +115,12 @@ class ServerConfig:
         pre-inspected calls); older ones are deleted at start and hourly.
     audiosocket_binding_ttl_s : float
         How long an unused AudioSocket binding is kept.
+    engine_mode : str
+        ``"process"`` (default): the engine ticks in a child process
+        (:mod:`voiceline.server.engine_process`), so ingest and analysis each get a
+        core instead of sharing one interpreter lock; a crashed child is replaced and
+        its calls re-opened. ``"thread"``: the engine ticks in a thread of the server's
+        own process (:mod:`voiceline.server.engine_runner`): one process, fewer seats.
     engine : EngineSettings
     alerts : dict
         The ``[alerts]`` table, for ``AlertConfig.from_dict``.
@@ -132,6 +141,7 @@ class ServerConfig:
     session_ttl_s: float = 12 * 3600.0
     summary_retention_days: float = 400.0
     audiosocket_binding_ttl_s: float = 3600.0
+    engine_mode: str = "process"
     engine: EngineSettings = EngineSettings()
     alerts: dict = field(default_factory=dict)
     password_hasher: Any = None
@@ -161,6 +171,9 @@ class ServerConfig:
                      "audiosocket_binding_ttl_s", "summary_retention_days"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.engine_mode not in ENGINE_MODES:
+            problems.append(f"engine_mode must be one of {', '.join(ENGINE_MODES)}, got "
+                            f"{self.engine_mode!r}")
         e = self.engine
         if not (e.tick_s > 0 and e.jitter_s >= 0 and e.max_backlog_s > 0 and e.group_size >= 1):
             problems.append(f"engine settings out of range: {e}")

@@ -5,6 +5,10 @@ DSP never runs on the event loop. The thread calls :meth:`LiveEngine.tick`, time
 with ``call_soon_threadsafe``; a tick that overruns its period delays the next one
 rather than queueing a burst, so a slow machine degrades into coarser ticks (the
 engine's backlog limit then drops the oldest audio, which ``/metrics`` reports).
+
+The same runner ticks the engine inside the engine process
+(:mod:`voiceline.server.engine_child`), where there is no loop and each result goes
+straight to the socket to the server.
 """
 
 from __future__ import annotations
@@ -16,7 +20,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
+
 log = logging.getLogger("voiceline.server")
+
+
+def build_engine(config: ServerConfig, baselines: Any) -> Any:
+    """The :class:`emotion.engine.LiveEngine` the settings describe."""
+    from emotion.alerts import AlertConfig
+    from emotion.engine import LiveEngine
+    from emotion.scoring import VoiceModel
+
+    e = config.engine
+    return LiveEngine(
+        baselines=baselines, model=VoiceModel(e.model) if e.model else None,
+        alert_config=AlertConfig.from_dict(config.alerts), fs_hz=ENGINE_FS_HZ,
+        tick_s=e.tick_s, jitter_s=e.jitter_s, max_backlog_s=e.max_backlog_s,
+        group_size=e.group_size)
 
 
 class EngineRunner:
@@ -29,12 +49,13 @@ class EngineRunner:
         Period between tick starts, s.
     on_result : callable
         ``on_result(result, latency_s)``, called on ``loop`` after every tick.
-    loop : asyncio.AbstractEventLoop
+    loop : asyncio.AbstractEventLoop or None
+        None: ``on_result`` is called in the engine thread itself.
     """
 
     def __init__(self, engine: Any, tick_s: float,
                  on_result: Callable[[Any, float], None],
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop | None) -> None:
         self.engine = engine
         self.tick_s = tick_s
         self._on_result = on_result
@@ -69,8 +90,11 @@ class EngineRunner:
             latency_s = time.perf_counter() - started
             if result is not None:
                 try:
-                    self._loop.call_soon_threadsafe(self._on_result, result, latency_s)
-                except RuntimeError:  # the loop has closed: we are shutting down
+                    if self._loop is None:
+                        self._on_result(result, latency_s)
+                    else:
+                        self._loop.call_soon_threadsafe(self._on_result, result, latency_s)
+                except (RuntimeError, OSError):  # the loop or pipe has closed: shutting down
                     break
             next_s += self.tick_s
             now = time.monotonic()

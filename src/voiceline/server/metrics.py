@@ -1,7 +1,8 @@
 """Counters of the live service and their Prometheus text exposition (format 0.0.4).
 
-Everything is updated on the event loop (the engine thread hands its tick timings over
-with ``call_soon_threadsafe``), so no lock is needed.
+Everything is updated on the event loop (the engine thread, or the engine process's
+reader thread, hands its tick timings over with ``call_soon_threadsafe``), so no lock is
+needed.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ class Metrics:
                 ("late", "Audio the engine dropped as late or duplicate.")):
             metric(f"voiceline_engine_{name}_seconds_total", "counter", help_,
                    [("", float(engine.get(f"{name}_s", 0.0)))])
+        metric("voiceline_engine_restarts_total", "counter",
+               "Engine processes that died or hung and were replaced.",
+               [("", engine.get("restarts", 0))])
         buckets = []
         cumulative = 0
         for bound, count in zip((*self.tick.bounds, math.inf), self.tick.counts, strict=True):

@@ -2,8 +2,9 @@
 
 :class:`Service` is created and stopped by the app's lifespan; routes reach it as
 ``request.app.state.service``. It owns the threads: the store thread
-(:class:`~voiceline.server.worker.StoreWorker`) and the engine thread
-(:class:`~voiceline.server.engine_runner.EngineRunner`).
+(:class:`~voiceline.server.worker.StoreWorker`) and the engine: by default a child
+process (:class:`~voiceline.server.engine_process.ProcessEngine`, ``engine_mode =
+"process"``), else a thread (:class:`~voiceline.server.engine_runner.EngineRunner`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from voiceline.auth import Auth
 from voiceline.server.alert_log import AlertRecorder
 from voiceline.server.baselines import BaselineBook
 from voiceline.server.calls import CallBook
-from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
+from voiceline.server.config import ServerConfig
 from voiceline.server.dashboards import DashboardHub
-from voiceline.server.engine_runner import EngineRunner
+from voiceline.server.engine_process import ProcessEngine
+from voiceline.server.engine_runner import EngineRunner, build_engine
 from voiceline.server.ingest import BATCH_S, Bindings, start_audiosocket
 from voiceline.server.lean_ingest import LeanIngestListener
 from voiceline.server.login_guard import LoginGuard
@@ -37,20 +39,6 @@ from voiceline.store import Store
 log = logging.getLogger("voiceline.server")
 RESTART_REASON = "server stopped while the call was live"
 SHUTDOWN_REASON = "server shutdown"
-
-
-def build_engine(config: ServerConfig, baselines: BaselineBook) -> Any:
-    """The :class:`emotion.engine.LiveEngine` the settings describe."""
-    from emotion.alerts import AlertConfig
-    from emotion.engine import LiveEngine
-    from emotion.scoring import VoiceModel
-
-    e = config.engine
-    return LiveEngine(
-        baselines=baselines, model=VoiceModel(e.model) if e.model else None,
-        alert_config=AlertConfig.from_dict(config.alerts), fs_hz=ENGINE_FS_HZ,
-        tick_s=e.tick_s, jitter_s=e.jitter_s, max_backlog_s=e.max_backlog_s,
-        group_size=e.group_size)
 
 
 def plain(value: Any) -> Any:
@@ -91,13 +79,25 @@ class Service:
     async def start(self) -> None:
         config = self.config
         self.loop = asyncio.get_running_loop()
+        self.baselines = BaselineBook(config.baselines_dir)
+        if config.engine_mode == "process":  # its imports overlap the rest of the start
+            self.engine = ProcessEngine(config, self.baselines, self._on_tick, self.loop)
+            self.engine.launch()
+        try:
+            await self._start()
+        except BaseException:
+            if isinstance(self.engine, ProcessEngine):  # no engine process outlives a failure
+                await asyncio.to_thread(self.engine.stop)
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.worker = StoreWorker()
         self.store = await self.worker.call(Store, config.store_path)
         self.auth = Auth(self.store, config.password_hasher,
                          session_ttl_s=config.session_ttl_s)
         self.login_guard = LoginGuard()
-        self.baselines = BaselineBook(config.baselines_dir)
         self.alert_recorder = AlertRecorder(self.store)
         self.calls = CallBook(self)
         self.summaries = LiveSummaries(config.summary_retention_days)
@@ -127,9 +127,14 @@ class Service:
             raise RuntimeError(
                 f"cannot listen for {what} on {config.host}:{port} ({exc.strerror}); "
                 f"choose another {flag}, or 0 for none") from None
-        self.engine = await asyncio.to_thread(build_engine, config, self.baselines)
-        self.runner = EngineRunner(self.engine, config.engine.tick_s, self._on_tick, self.loop)
-        self.runner.start()
+        if isinstance(self.engine, ProcessEngine):
+            await asyncio.to_thread(self.engine.start)
+            self.runner: EngineRunner | ProcessEngine = self.engine
+        else:
+            self.engine = await asyncio.to_thread(build_engine, config, self.baselines)
+            self.runner = EngineRunner(self.engine, config.engine.tick_s, self._on_tick,
+                                       self.loop)
+            self.runner.start()
         self._spawn(self._snapshot_loop(), "voiceline-snapshots")
         self._spawn(self._flush_loop(), "voiceline-ingest-flush")
         if self.lean_ingest is not None:
@@ -252,7 +257,9 @@ class Service:
         return {"ok": True, "version": __version__, "seats": len(self.calls.live),
                 "dashboards": len(self.hub.clients),
                 "tick_latency": self.metrics.tick.summary(), "tick_s": self.config.engine.tick_s,
-                "engine_overruns": self.runner.overruns, "scoring": scoring,
+                "engine_overruns": self.runner.overruns,
+                "engine_mode": self.config.engine_mode,
+                "engine_restarts": getattr(self.runner, "restarts", 0), "scoring": scoring,
                 "ingest_port": self.config.ingest_port,
                 "audiosocket_port": self.config.audiosocket_port,
                 "uptime_s": round(time.time() - self.started_s, 1)}

@@ -1,0 +1,100 @@
+"""The engine process's side of :mod:`voiceline.server.engine_process`.
+
+Run as ``python -m voiceline.server.engine_child FD`` by
+:class:`~voiceline.server.engine_process.ProcessEngine`, ``FD`` its end of a socket pair
+in :mod:`multiprocessing.connection`'s framing. It builds the engine from the server's
+settings, ticks it in a thread with :class:`~voiceline.server.engine_runner.EngineRunner`
+and sends every result back, while the main thread applies the server's messages: calls
+opened and closed, then audio (:func:`~voiceline.server.engine_process.batch_message`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+from voiceline.server.engine_runner import EngineRunner, build_engine
+
+
+def apply_batch(engine: Any, message: tuple) -> list[tuple]:
+    """Apply a :func:`~voiceline.server.engine_process.batch_message` to ``engine``;
+    returns ``("refused", call_id, reason)`` for each call it would not open."""
+    _, ops, index, pcm = message
+    refused = []
+    for op in ops:
+        if op[0] == "open":
+            _, seat_id, call_id, agent_id, channels = op
+            try:
+                engine.open_call(seat_id, call_id, agent_id, channels)
+            except (ValueError, KeyError) as exc:  # e.g. its baseline changed meanwhile
+                refused.append(("refused", call_id, str(exc)))
+        else:
+            _, call_id, reason = op
+            try:
+                engine.close_call(call_id, reason)
+            except KeyError:  # refused at open: the server has forgotten it already
+                pass
+    at = 0
+    for call_id, channel, start, n in index:
+        try:
+            engine.push(call_id, channel, pcm[at : at + n],
+                        t_s=None if start < 0 else start / engine.fs_hz)
+        except (KeyError, ValueError):  # a call refused above
+            pass
+        at += n
+    return refused
+
+
+def engine_process_main(conn: Connection) -> None:
+    """The engine process: build the engine, tick it, apply the server's messages.
+
+    The first message is ``(config, period_s)``. Ends when the server says ``stop`` or
+    its end of the socket closes (the server has gone), so it never outlives the server.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's: it ends the
+    # calls first, then stops this process
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s voiceline engine process: %(message)s")
+    from voiceline.server.baselines import BaselineBook
+
+    try:
+        config, period_s = conn.recv()
+    except (EOFError, OSError):
+        return
+    try:
+        engine = build_engine(config, BaselineBook(config.baselines_dir))
+    except Exception as exc:  # reported to the server, which says it and stops
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    send_lock = threading.Lock()
+    runner: EngineRunner
+
+    def send_result(result: Any, latency_s: float) -> None:
+        stats = engine.stats | {"overruns": runner.overruns, "failures": runner.failures}
+        with send_lock:
+            conn.send(("tick", result, latency_s, stats))
+
+    runner = EngineRunner(engine, period_s, send_result, None)
+    conn.send(("ready", {"feature_names": tuple(engine.model.feature_names),
+                         "channel_type": engine.channel_type}))
+    runner.start()
+    try:
+        while True:
+            message = conn.recv()
+            if message[0] == "stop":
+                break
+            for reply in apply_batch(engine, message):
+                with send_lock:
+                    conn.send(reply)
+    except (EOFError, OSError):  # the server has gone
+        pass
+    finally:
+        runner.stop()
+
+
+if __name__ == "__main__":
+    engine_process_main(Connection(int(sys.argv[1])))
