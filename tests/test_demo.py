@@ -67,3 +67,18 @@ def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
     assert not data_dir.exists(), "the temporary data directory was left behind"
     cached = list((tmp_path / "cache" / "voiceline" / "demo-baselines").glob("*/*.json"))
     assert len(cached) == 3  # the next demo starts without calibrating again
+
+
+def test_cached_baselines_that_no_longer_read_are_fitted_again(tmp_path, monkeypatch):
+    from emotion.baseline import load_baseline
+    from voiceline import demo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = demo.cache_dir(0)
+    cache.mkdir(parents=True)
+    stale = cache / "A1001.json"
+    stale.write_text(json.dumps({"schema_version": 0, "agent_id": "A1001"}))
+    out = demo.prepare_baselines(["A1001"], 0, tmp_path / "baselines", workers=1,
+                                 log=lambda *_: None)
+    assert load_baseline(out, "A1001").agent_id == "A1001"
+    assert demo.analysis_digest() in cache.name  # changed analysis code: a new cache

@@ -7,8 +7,10 @@ What it does, in order:
    ``voiceline calibrate`` fits one, from 100 s of that agent's ordinary speech
    (:func:`capture.simulator.calibration_audio`, ~45 % of it speech). Rendering and
    analysing 300 agents costs about two CPU-minutes, so the baselines are cached
-   (``$XDG_CACHE_HOME/voiceline/demo-baselines/<version>-seed<seed>``, default
-   ``~/.cache``) and later demos start in seconds;
+   (``$XDG_CACHE_HOME/voiceline/demo-baselines/<version>-<analysis>-seed<seed>``,
+   default ``~/.cache``; ``<analysis>`` is a digest of the ``emotion`` package's code,
+   so a changed analyser or baseline schema never reuses stale baselines) and later
+   demos start in seconds;
 3. the demo users (``supervisor``, ``admin``, ``qa`` and agent ``A1001``, password
    :data:`DEMO_PASSWORD`) and an ingest token;
 4. the server (``voiceline serve``) on 127.0.0.1 and ``--port``;
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -57,7 +61,34 @@ def agent_ids(n_seats: int) -> list[str]:
 
 def cache_dir(seed: int) -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "voiceline" / "demo-baselines" / f"{__version__}-seed{seed}"
+    return root / "voiceline" / "demo-baselines" / f"{__version__}-{analysis_digest()}-seed{seed}"
+
+
+def analysis_digest() -> str:
+    """A digest of the code that computes baselines (the ``emotion`` package's sources).
+
+    Baselines fitted by other code may hold other features, or the same names measured
+    differently; an installed package's version alone does not change with the code.
+    """
+    import emotion
+
+    h = hashlib.sha256()
+    root = Path(emotion.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _usable(path: Path) -> bool:
+    """Whether a cached baseline reads with this Voiceline (else it is fitted again)."""
+    from emotion.baseline import Baseline, BaselineError
+
+    try:
+        Baseline.from_json(json.loads(path.read_text()), where=str(path))
+    except (OSError, ValueError, BaselineError):
+        return False
+    return True
 
 
 def _fit_one(job: tuple[str, int, str]) -> str:
@@ -92,7 +123,7 @@ def prepare_baselines(agents: list[str], seed: int, out: Path, *, workers: int =
 
     cache = cache_dir(seed)
     cache.mkdir(parents=True, exist_ok=True)
-    missing = [a for a in agents if not baseline_path(cache, a, "8k").exists()]
+    missing = [a for a in agents if not _usable(baseline_path(cache, a, "8k"))]
     if missing:
         log(f"voiceline demo: calibrating {len(missing)} simulated agents (once; cached in "
             f"{cache}) …")
