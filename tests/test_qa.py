@@ -207,6 +207,22 @@ def test_the_review_score_combines_flags_like_independent_chances() -> None:
     assert 99.9 <= review_score(many, config) <= 100.0
 
 
+def test_an_outdated_agent_baseline_is_reported_and_not_used(tmp_path) -> None:
+    from qa.checks import Baselines
+
+    windows = np.random.default_rng(0).normal(5.0, 1.0, (40, len(FEATURE_NAMES)))
+    base = fit_baseline(windows, FEATURE_NAMES, agent_id="A1", channel_type="8k",
+                        speech_s=60.0, level_profile="phone")
+    path = save_baseline(base, tmp_path)
+    doc = json.loads(path.read_text())
+    doc["schema_version"] = 1  # written before the loudness slope was in doublings/s
+    path.write_text(json.dumps(doc))
+    found = Baselines(tmp_path)
+    assert found.agent("A1", "8k") is None and found.population("8k") is None
+    assert "recalibrate the agent with 'voiceline calibrate'" in found.problems[("A1", "8k")]
+    assert found.agent("A2", "8k") is None and ("A2", "8k") not in found.problems
+
+
 # --- whole calls through the analyser ----------------------------------------------------
 
 AGENT = AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0)

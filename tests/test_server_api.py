@@ -92,7 +92,8 @@ def test_every_endpoint_but_login_and_healthz_needs_a_token(client, method, path
 def test_healthz_needs_no_token_and_reports_scoring_and_seats(client):
     health = client.get("/healthz").json()
     assert health["ok"] is True and health["seats"] == 0
-    assert health["scoring"] == {"enabled": True, "agents_with_baselines": 2, "reason": None}
+    assert health["scoring"] == {"enabled": True, "agents_with_baselines": 2, "reason": None,
+                                 "unreadable_baselines": 0, "unreadable_example": None}
     assert health["tick_latency"]["ticks"] >= 1
 
 

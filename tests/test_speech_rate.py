@@ -188,3 +188,42 @@ def test_ravdess_sentences_have_about_seven_syllables():
             counts.append(int(speaking_rate(x, fs).nuclei[0]))
         assert all(4 <= c <= 10 for c in counts), (condition, counts)
         assert 6.0 <= np.mean(counts) <= 8.5, (condition, counts)
+
+
+@pytest.mark.shared_data
+@pytest.mark.xfail(strict=True, reason=(
+    "known limit: 1.6x faster speech (WSOLA, pitch kept) measures ~1.4x (1.37x on this "
+    "subset): syllable nuclei merge, and no change of dip (2-4 dB), minimum gap, voicing "
+    "rule or contour window tried kept them apart without adding nuclei at normal rates "
+    "or costing the low-energy head"))
+def test_speech_played_1_6_times_faster_measures_1_5_to_1_7_times_the_rate():
+    # The batch check's fast-speech events are WSOLA-compressed turns; a speaking-rate
+    # measure must see most of the compression. The sentence is the same, so the rate
+    # ratio is 1.6 x (nuclei of the fast sentence) / (nuclei of the normal one).
+    import sys
+    from pathlib import Path
+
+    from capture.audio import read_audio
+    from capture.levels import active_speech_level_dbfs
+    from capture.telephone import telephone_channel
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _qa_corpus import trim_to_speech, wsola
+
+    def nuclei(x):
+        line = telephone_channel(x, 8000, law="ulaw", noise_dbfs=-60.0, seed=1)
+        return int(speaking_rate(line, 8000).nuclei[0])
+
+    for corpus, step in (("ravdess", 12), ("emodb", 3)):
+        root = shared_path(corpus)
+        with open(root / "manifest.csv", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["emotion"] in ("neutral", "calm")]
+        ratios = []
+        for row in rows[::step]:
+            x = trim_to_speech(read_audio(root / row["path"], target_fs_hz=8000).samples[0])
+            x = x * 10 ** ((-26.0 - active_speech_level_dbfs(x, 8000)) / 20)
+            normal = nuclei(x)
+            if normal:
+                ratios.append(1.6 * nuclei(wsola(x, 1.6)) / normal)
+        assert len(ratios) >= 20, corpus
+        assert 1.5 <= np.median(ratios) <= 1.7, (corpus, np.median(ratios))

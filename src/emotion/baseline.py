@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+#: Version 2: the loudness slope is in doublings per second of N
+#: (``loudness_slope_log2_s``), not in sone/s; version 1 files cannot be converted.
+SCHEMA_VERSION = 2
 #: MAD of a normal distribution times this is its standard deviation.
 MAD_TO_SIGMA = 1.4826
 QUANTILES = (0.05, 0.25, 0.75, 0.95)
@@ -118,7 +120,8 @@ class Baseline:
         if version != SCHEMA_VERSION:
             raise BaselineError(
                 f"{where}: schema version {version} is not supported (this Voiceline reads "
-                f"version {SCHEMA_VERSION}); recalibrate the agent with 'voiceline calibrate'"
+                f"version {SCHEMA_VERSION}, whose features differ); recalibrate the agent "
+                "with 'voiceline calibrate'"
             )
         names = tuple(need("feature_names"))
         n = len(names)
@@ -326,13 +329,21 @@ def load_baseline(directory: str | Path, agent_id: str, channel_type: str = "8k"
 
 
 
-def load_all_baselines(directory: str | Path, channel_type: str) -> list[Baseline]:
-    """Every readable agent baseline of ``channel_type`` in ``directory`` (others skipped)."""
+def load_all_baselines(directory: str | Path, channel_type: str,
+                       problems: dict[str, str] | None = None) -> list[Baseline]:
+    """Every readable agent baseline of ``channel_type`` in ``directory``.
+
+    Files that do not read (corrupt, or an older schema) are skipped; where
+    ``problems`` is given, it receives ``{file name: reason}`` for each, so a caller can
+    say why an agent's own baseline was not used.
+    """
     found = []
     for path in sorted(Path(directory).glob("*.json")):
         try:
             base = Baseline.from_json(json.loads(path.read_text()), where=str(path))
-        except (OSError, json.JSONDecodeError, BaselineError):
+        except (OSError, ValueError, BaselineError) as exc:  # JSONDecodeError is a ValueError
+            if problems is not None:
+                problems[path.name] = str(exc)
             continue
         if base.channel_type == channel_type and base.source == "agent":
             found.append(base)

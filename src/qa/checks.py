@@ -24,6 +24,7 @@ from emotion.alerts import explain_drivers
 from emotion.baseline import (
     Baseline,
     BaselineError,
+    baseline_path,
     fit_baseline,
     load_all_baselines,
     load_baseline,
@@ -71,6 +72,9 @@ class Baselines:
         self.directory = Path(directory) if directory else None
         self._agents: dict[tuple[str, str], Baseline | None] = {}
         self._population: dict[str, Baseline | None] = {}
+        #: Why an agent's own baseline file could not be used (outdated schema, damaged),
+        #: per (agent, channel type); absent files are not problems.
+        self.problems: dict[tuple[str, str], str] = {}
 
     def agent(self, agent_id: str | None, channel_type: str) -> Baseline | None:
         if not agent_id or self.directory is None:
@@ -79,8 +83,14 @@ class Baselines:
         if key not in self._agents:
             try:
                 self._agents[key] = load_baseline(self.directory, agent_id, channel_type)
-            except BaselineError:
+            except BaselineError as exc:
                 self._agents[key] = None
+                try:
+                    there = baseline_path(self.directory, agent_id, channel_type).exists()
+                except BaselineError:  # an agent id that cannot name a file
+                    there = False
+                if there:
+                    self.problems[key] = str(exc)
         return self._agents[key]
 
     def population(self, channel_type: str) -> Baseline | None:
@@ -413,6 +423,10 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     # A mono recording mixes both parties: the agent's voice cannot be judged in it.
     base, label = _agent_baseline(analysis, ctx) if caller is not None else (None, "mono mix")
     metrics: dict = {"agent_baseline": label}
+    problem = ctx.baselines.problems.get((agent_id, analysis.channel_type))
+    if problem and caller is not None:
+        # e.g. a baseline of an older schema: judged against others until recalibrated
+        metrics["agent_baseline_problem"] = problem
     track = analysis.agent
     if base is not None and np.isfinite(track.features).all(axis=1).any():
         score = ctx.model.score(track.features, base)

@@ -14,12 +14,14 @@ begin after the first baseline appears: the directory is re-read whenever it cha
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 from emotion.baseline import Baseline, BaselineError, load_all_baselines, population_baseline
 
 CHANNEL_TYPE = "8k"
+log = logging.getLogger("voiceline.server")
 
 
 class BaselineBook:
@@ -31,6 +33,7 @@ class BaselineBook:
         self._stamp: tuple | None = None
         self._agents: dict[str, Baseline] = {}
         self._population: Baseline | None = None
+        self._problems: dict[str, str] = {}
 
     def __call__(self, agent_id: str | None) -> tuple[Baseline, str]:
         with self._lock:
@@ -69,11 +72,17 @@ class BaselineBook:
         with self._lock:
             self._refresh()
             n = len(self._agents)
+            problems = dict(self._problems)
+        unread = {"unreadable_baselines": len(problems),
+                  "unreadable_example": next(iter(problems.values()), None)}
         if n:
-            return {"enabled": True, "agents_with_baselines": n, "reason": None}
-        return {"enabled": False, "agents_with_baselines": 0,
-                "reason": f"no voice baselines in {self.directory}; calibrate agents with "
-                          f"'voiceline calibrate --out {self.directory}'"}
+            return {"enabled": True, "agents_with_baselines": n, "reason": None, **unread}
+        reason = (f"no voice baselines in {self.directory}; calibrate agents with "
+                  f"'voiceline calibrate --out {self.directory}'")
+        if problems:
+            reason = (f"none of the {len(problems)} baseline file(s) in {self.directory} "
+                      f"can be used (e.g. {unread['unreadable_example']})")
+        return {"enabled": False, "agents_with_baselines": 0, "reason": reason, **unread}
 
     def _refresh(self) -> None:
         try:
@@ -84,7 +93,12 @@ class BaselineBook:
         if stamp == self._stamp and self._stamp is not None:
             return
         self._stamp = stamp
-        found = load_all_baselines(self.directory, CHANNEL_TYPE) if stamp else []
+        problems: dict[str, str] = {}
+        found = load_all_baselines(self.directory, CHANNEL_TYPE, problems) if stamp else []
+        if problems and problems != self._problems:
+            log.warning("%d baseline file(s) in %s cannot be used and are ignored; e.g. %s",
+                        len(problems), self.directory, next(iter(problems.values())))
+        self._problems = problems
         self._agents = {b.agent_id: b for b in found}
         try:
             self._population = population_baseline(found, channel_type=CHANNEL_TYPE)
