@@ -162,3 +162,22 @@ def test_bad_input_is_refused_clearly():
     # The refused blocks did not disturb the engine.
     out = engine.process(np.zeros((2, 800)))
     assert out.time_s.tolist() == pytest.approx([0.1])
+
+
+def test_short_time_power_is_the_spectrum_of_each_hann_frame_fed_in_any_blocks():
+    # The fused framing (frames written straight into the transform's input) must give
+    # exactly |rfft(frame * hann)|² of the frames ending every hop, zeros before the start.
+    from emotion.psychoacoustics._framing import ShortTimePower
+
+    x = (np.stack([np.ravel(speech_like(0.5, 8000, seed=s)) for s in (1, 2)]) * 0.3
+         ).astype(np.float32)
+    frame_len, hop = 64, 16
+    padded = np.concatenate([np.zeros((2, frame_len - hop), np.float32), x], axis=1)
+    starts = np.arange(0, padded.shape[1] - frame_len + 1, hop)
+    frames = padded[:, starts[:, None] + np.arange(frame_len)]
+    expected = np.abs(np.fft.rfft(frames * np.hanning(frame_len + 1)[:-1], axis=-1)) ** 2
+    short = ShortTimePower(2, frame_len, hop)
+    got = np.concatenate([short.process(x[:, i : i + 999]) for i in range(0, x.shape[1], 999)],
+                         axis=1)
+    assert got.shape == expected.shape == (2, 250, 33)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6 * expected.max())

@@ -21,6 +21,7 @@ and babble noise at 10-30 dB SNR (``benchmarks/vad.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import repeat
 
 import _webrtcvad
@@ -160,8 +161,7 @@ class StreamingVAD:
         self._min_run = max(1, int(round(min_speech_ms / self.frame_ms)))
         self._hang = int(round(hangover_ms / self.frame_ms))
         self._alpha = float(np.exp(-frame_s / _FLOOR_SMOOTHING_S))
-        b, a = scipy.signal.butter(2, _HIGHPASS_HZ, "highpass", fs=self.fs_hz)
-        self._biquad = np.array([b[0], b[1], b[2], a[1], a[2]]) / a[0]
+        self._biquad = _highpass_biquad(self.fs_hz).copy()
         n, window = self.n_streams, max(1, int(round(noise_window_s / frame_s)))
         self._vads = [webrtcvad.Vad(self.aggressiveness) for _ in range(n)]
         self._zi = np.zeros((n, 2))
@@ -293,6 +293,15 @@ class StreamingVAD:
         decisions = list(map(_webrtcvad.process, handles, repeat(self.fs_hz, len(frames)),
                              frames, repeat(self.frame_len, len(frames))))
         return np.array(decisions, dtype=np.bool_).reshape(self.n_streams, n_frames)
+
+
+@lru_cache(maxsize=4)
+def _highpass_biquad(fs_hz: int) -> np.ndarray:
+    """(b0, b1, b2, a1, a2) of the high-pass, normalised by a0; designed once per rate."""
+    b, a = scipy.signal.butter(2, _HIGHPASS_HZ, "highpass", fs=fs_hz)
+    biquad = np.array([b[0], b[1], b[2], a[1], a[2]]) / a[0]
+    biquad.flags.writeable = False
+    return biquad
 
 
 @njit(cache=True, nogil=True)

@@ -38,6 +38,17 @@ ROUGHNESS_UPDATE_S = 0.2
 CLIP_LEVEL = 32124 / 32768 - 1e-4
 
 
+def _clipped_fraction(samples: np.ndarray) -> float:
+    """Share of samples at or beyond :data:`CLIP_LEVEL` (either sign).
+
+    Two comparisons instead of ``mean(abs(x) >= CLIP_LEVEL)``: the same count without
+    a float copy of the recording.
+    """
+    x = np.asarray(samples)
+    clipped = np.count_nonzero(x >= CLIP_LEVEL) + np.count_nonzero(x <= -CLIP_LEVEL)
+    return clipped / x.size if x.size else float("nan")
+
+
 def channel_type(fs_hz: int) -> str:
     """"8k" for telephone-band streams, "16k" for wideband."""
     return "8k" if fs_hz <= 8000 else "16k"
@@ -252,7 +263,7 @@ def analyse_clips(
                 path=names[i], channel=channel, fs_hz=fs_hz,
                 channel_type=channel_type(fs_hz), level_profile=profile.name,
                 duration_s=clip.duration_s, speech_s=float(analyzer.speech_s[row]),
-                clipped_fraction=float(np.mean(np.abs(clip.samples[0]) >= CLIP_LEVEL)),
+                clipped_fraction=_clipped_fraction(clip.samples[0]),
                 windows=FeatureWindows(
                     end_s=end_s[keep], features=features[row : row + 1, keep],
                     valid=valid[row : row + 1, keep], speech_s=speech_s[row : row + 1, keep],

@@ -101,18 +101,23 @@ def _hann_band_power(spectrum, low, split, high, out, centroid, low_share):
     # A periodic Hann window is the 3-tap convolution 0.5 X_k − 0.25 (X_{k−1} + X_{k+1})
     # of the spectrum; with Σw² = 3L/8 and Parseval, the windowed band mean square is
     # 16 / (3 L²) · Σ_band |H_k|² (the caller scales).
+    mid = min(max(split, low), high)
     for s in range(spectrum.shape[0]):
         for t in range(spectrum.shape[1]):
             total = 0.0
             moment = 0.0
-            below = 0.0
-            for k in range(low, high):
+            # Two loops split at ``mid`` rather than a test per bin (same sums, in order).
+            for k in range(low, mid):
                 h = 0.5 * spectrum[s, t, k] - 0.25 * (spectrum[s, t, k - 1] + spectrum[s, t, k + 1])
                 p = h.real * h.real + h.imag * h.imag
                 total += p
                 moment += k * p
-                if k < split:
-                    below += p
+            below = total
+            for k in range(mid, high):
+                h = 0.5 * spectrum[s, t, k] - 0.25 * (spectrum[s, t, k - 1] + spectrum[s, t, k + 1])
+                p = h.real * h.real + h.imag * h.imag
+                total += p
+                moment += k * p
             out[s, t] = total
             centroid[s, t] = moment / total if total > 0.0 else np.nan
             low_share[s, t] = below / total if total > 0.0 else np.nan

@@ -134,11 +134,13 @@ class ChannelEnvelopes:
 
     def process_power(self, power: np.ndarray) -> np.ndarray:
         """Envelopes ``(streams, T, 47)`` from short-time power spectra ``(streams, T, bins)``."""
-        intensity = power[..., self.layout.bins] * self._scale_sq
-        np.multiply(intensity, intensity > self._threshold_pa2, out=intensity)
+        power = np.ascontiguousarray(power, dtype=np.float32)
+        bins = self.layout.bins
+        intensity = np.empty((*power.shape[:-1], bins.stop - bins.start), dtype=np.float32)
+        _audible_intensity(power, bins.start, self._scale_sq, self._threshold_pa2, intensity)
         channel = intensity @ self._gains_sq
-        np.multiply(channel, channel > self._channel_threshold_pa2, out=channel)
-        return np.sqrt(channel, out=channel)
+        _gated_root(channel, self._channel_threshold_pa2)
+        return channel
 
     def envelope_transfer(self, f_mod_hz: np.ndarray) -> np.ndarray:
         """How the spectrum frame passes envelope fluctuations at ``f_mod_hz`` (0..1).
@@ -151,6 +153,29 @@ class ChannelEnvelopes:
         n = np.arange(w2.size)
         phase = np.exp(-2j * np.pi * np.outer(np.asarray(f_mod_hz, dtype=float), n) / self.fs_hz)
         return np.abs(phase @ w2) / w2.sum()
+
+
+@njit(cache=True, nogil=True)
+def _audible_intensity(power, first, scale, threshold, out):  # pragma: no cover - compiled
+    """out[..., b] = power[..., first + b] scale[b], or 0 where that is not above
+    threshold[b]: the component intensities with the inaudible ones dropped, in one
+    pass (the float32 products numpy's index, multiply and mask gave)."""
+    src = power.reshape(-1, power.shape[-1])
+    dest = out.reshape(-1, out.shape[-1])
+    for r in range(dest.shape[0]):
+        for b in range(dest.shape[1]):
+            v = src[r, first + b] * scale[b]
+            dest[r, b] = v if v > threshold[b] else np.float32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def _gated_root(channel, threshold):  # pragma: no cover - compiled
+    """In place: sqrt of each channel intensity above threshold[c], 0 elsewhere."""
+    flat = channel.reshape(-1, channel.shape[-1])
+    for r in range(flat.shape[0]):
+        for c in range(flat.shape[1]):
+            v = flat[r, c]
+            flat[r, c] = np.sqrt(v) if v > threshold[c] else np.float32(0.0)
 
 
 @njit(cache=True, nogil=True)
