@@ -277,3 +277,36 @@ def test_server_raises_an_alert_on_ws_alerts(tmp_path, mode):
     assert opened["alert"]["seat_id"] == "S1" and opened["alert"]["agent_id"] == "A1001"
     assert (health["engine_mode"], health["engine_restarts"]) == (mode, 0)
     assert not (children() & engine_pids)  # the server's stop ended its engine process
+
+
+def test_alerts_of_a_replaced_engine_process_close_and_the_call_goes_on(tmp_path):
+    token = add_users(tmp_path)
+    calibrate(tmp_path, "A1001")
+    config = ServerConfig(data_dir=tmp_path, audiosocket_port=None,
+                          password_hasher=cheap_hasher(), alerts=FAST_ALERTS)
+    with ServerThread(config) as server:
+        engine = server.service.engine
+
+        async def run() -> tuple[dict, dict]:
+            async with AlertFeed(server.ws_url, login(server.url, "sup")) as feed:
+                call = asyncio.create_task(stream_audiofork(
+                    server.ingest_url, token, "call-1", "S1", "A1001",
+                    np.concatenate([speech()] * 6)))  # longer than any wait
+                try:
+                    opened = await feed.wait_for(opened_alert("call-1"), 60.0)
+                    os.kill(engine.pid, signal.SIGKILL)
+                    closed = await feed.wait_for(
+                        lambda m: m["type"] == "alert" and m["event"] == "closed"
+                        and m["alert"]["id"] == opened["alert"]["id"], 60.0)
+                    # The new engine process takes the call on and judges it afresh.
+                    again = await feed.wait_for(
+                        lambda m: opened_alert("call-1")(m)
+                        and m["alert"]["id"] != opened["alert"]["id"], 60.0)
+                    return closed, again
+                finally:
+                    call.cancel()
+                    await asyncio.gather(call, return_exceptions=True)
+
+        closed, again = asyncio.run(run())
+    assert "engine restarted" in closed["alert"]["close_reason"]
+    assert again["alert"]["state"] == "open" and engine.restarts == 1

@@ -31,8 +31,8 @@ thread does.
 - A child that dies, or sends nothing for :data:`WATCHDOG_S`, is logged, counted
   (``restarts``) and replaced; the calls in progress are opened again in the new one,
   where their analysis starts afresh from the audio that comes next (call time, jitter
-  buffer, windows and alert state; alerts the old process had open stay open in the
-  store until the call ends). The server waits for the child only at start and stop.
+  buffer, windows and alert state); ``on_restart`` lets the server close the alerts the
+  old process had open on them. The server waits for the child only at start and stop.
 """
 
 from __future__ import annotations
@@ -135,11 +135,16 @@ class ProcessEngine:
     period_s : float, optional
         Wall time between ticks (default ``tick_s``, real time). Shorter plays buffered
         audio faster than real time, as a replay or a test may want.
+    on_restart : callable, optional
+        ``on_restart(call_ids)`` after a new engine process has taken over the calls in
+        progress (on ``loop``, like ``on_result``): the alerts the old process had open
+        on them are no longer its to close.
     """
 
     def __init__(self, config: ServerConfig, baselines: Callable, on_result: Callable,
                  loop: asyncio.AbstractEventLoop | None = None, *,
-                 period_s: float | None = None) -> None:
+                 period_s: float | None = None,
+                 on_restart: Callable[[list[str]], None] | None = None) -> None:
         e = config.engine
         self.config = dataclasses.replace(config, password_hasher=None)  # stays here
         self.fs_hz = ENGINE_FS_HZ
@@ -148,6 +153,7 @@ class ProcessEngine:
         self._max_backlog = round(e.max_backlog_s * ENGINE_FS_HZ)
         self._baselines = baselines
         self._on_result = on_result
+        self._on_restart = on_restart
         self._loop = loop
         self._lock = threading.Lock()  # the calls, pending audio and ops, the connection
         self._send_lock = threading.Lock()  # one writer on the pipe at a time
@@ -429,11 +435,15 @@ class ProcessEngine:
                 log.warning("engine process refused call %s: %s", call_id, reason)
 
     def _deliver(self, result: Any, latency_s: float) -> None:
+        self._call(self._on_result, result, latency_s)
+
+    def _call(self, function: Callable, *args: Any) -> None:
+        """``function(*args)`` on the loop (or here, without one)."""
         if self._loop is None:
-            self._on_result(result, latency_s)
+            function(*args)
             return
         try:
-            self._loop.call_soon_threadsafe(self._on_result, result, latency_s)
+            self._loop.call_soon_threadsafe(function, *args)
         except RuntimeError:  # the loop has closed: the server is stopping
             pass
 
@@ -466,11 +476,13 @@ class ProcessEngine:
             # The calls as they stand now: opens and closes not yet sent are in them.
             self._ops = [call.open_op() for call in self._calls.values()]
             self._restart_timelines()
-            n_calls = len(self._calls)
+            call_ids = list(self._calls)
         with self._send_lock:
             old_conn.close()
         log.warning("engine process %d replaces %d: %d call(s) in progress opened again, "
-                    "their analysis restarts from now", process.pid, old.pid, n_calls)
+                    "their analysis restarts from now", process.pid, old.pid, len(call_ids))
+        if self._on_restart is not None and call_ids:
+            self._call(self._on_restart, call_ids)
 
 
 def _end(process: subprocess.Popen) -> None:

@@ -39,6 +39,7 @@ from voiceline.store import Store
 log = logging.getLogger("voiceline.server")
 RESTART_REASON = "server stopped while the call was live"
 SHUTDOWN_REASON = "server shutdown"
+ENGINE_RESTART_REASON = "engine restarted; monitoring of the call resumed"
 
 
 def plain(value: Any) -> Any:
@@ -81,7 +82,8 @@ class Service:
         self.loop = asyncio.get_running_loop()
         self.baselines = BaselineBook(config.baselines_dir)
         if config.engine_mode == "process":  # its imports overlap the rest of the start
-            self.engine = ProcessEngine(config, self.baselines, self._on_tick, self.loop)
+            self.engine = ProcessEngine(config, self.baselines, self._on_tick, self.loop,
+                                        on_restart=self._on_engine_restart)
             self.engine.launch()
         try:
             await self._start()
@@ -185,6 +187,15 @@ class Service:
                 if ev.type == "opened":
                     metrics.alerts_opened[(ev.kind, ev.severity)] += 1
             future = self.worker.submit(self.alert_recorder.record, events)
+            future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self.hub.wake))
+
+    def _on_engine_restart(self, call_ids: list[str]) -> None:
+        """A new engine process took over these calls: the old one's open alerts close
+        (the new one opens its own if the voice is still out of range)."""
+        for call_id in call_ids:
+            self.worker.submit(self.alert_recorder.forget, call_id)
+            future = self.worker.submit(self.store.close_alerts_of_call, call_id,
+                                        ENGINE_RESTART_REASON)
             future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self.hub.wake))
 
     # -- the live wall ------------------------------------------------------------------

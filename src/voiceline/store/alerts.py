@@ -55,11 +55,11 @@ def _close(conn: sqlite3.Connection, alert_id: int, reason: str | None, now_s: f
 
 
 def close_open_alerts_of_call(conn: sqlite3.Connection, call_id: str,
-                              now_s: float) -> list[dict]:
+                              now_s: float, reason: str = "call ended") -> list[dict]:
     """Close every open alert of a call (inside the caller's transaction)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM alerts WHERE call_id = ? AND "
                                           "state = 'open' ORDER BY id", (call_id,))]
-    return [_close(conn, alert_id, "call ended", now_s) for alert_id in ids]
+    return [_close(conn, alert_id, reason, now_s) for alert_id in ids]
 
 
 def _event(row: sqlite3.Row) -> dict:
@@ -174,6 +174,16 @@ class AlertsMixin:
                 raise ConflictError(f"alert {alert_id} is already closed (at "
                                     f"{alert['closed_s']})")
             return _close(conn, alert_id, reason, now_s)
+
+    def close_alerts_of_call(self, call_id: str, reason: str, *,
+                             now_s: float | None = None) -> list[dict]:
+        """Close every open alert of a call that goes on (for instance when the engine
+        that opened them was replaced and no longer knows them); returns them, closed."""
+        call_id = values.text(call_id, "call_id")
+        reason = values.text(reason, "reason")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            return close_open_alerts_of_call(conn, call_id, now_s, reason)
 
     def acknowledge_alert(self, alert_id: int, user: str, *,
                           now_s: float | None = None) -> dict:
