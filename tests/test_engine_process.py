@@ -34,7 +34,8 @@ from test_server_support import (
 )
 from voiceline.server.baselines import BaselineBook
 from voiceline.server.config import ConfigError, EngineSettings, ServerConfig, load_config
-from voiceline.server.engine_process import PendingAudio, ProcessEngine, batch_message
+from voiceline.server.engine_messages import PendingAudio, batch_message
+from voiceline.server.engine_process import ProcessEngine
 from voiceline.server.engine_runner import build_engine
 from voiceline.server.testing import ServerThread
 

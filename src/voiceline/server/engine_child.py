@@ -5,7 +5,7 @@ Run as ``python -m voiceline.server.engine_child FD`` by
 in :mod:`multiprocessing.connection`'s framing. It builds the engine from the server's
 settings, ticks it in a thread with :class:`~voiceline.server.engine_runner.EngineRunner`
 and sends every result back, while the main thread applies the server's messages: calls
-opened and closed, then audio (:func:`~voiceline.server.engine_process.batch_message`).
+opened and closed, then audio (:func:`~voiceline.server.engine_messages.apply_batch`).
 """
 
 from __future__ import annotations
@@ -17,36 +17,8 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
+from voiceline.server.engine_messages import apply_batch
 from voiceline.server.engine_runner import EngineRunner, build_engine
-
-
-def apply_batch(engine: Any, message: tuple) -> list[tuple]:
-    """Apply a :func:`~voiceline.server.engine_process.batch_message` to ``engine``;
-    returns ``("refused", call_id, reason)`` for each call it would not open."""
-    _, ops, index, pcm = message
-    refused = []
-    for op in ops:
-        if op[0] == "open":
-            _, seat_id, call_id, agent_id, channels = op
-            try:
-                engine.open_call(seat_id, call_id, agent_id, channels)
-            except (ValueError, KeyError) as exc:  # e.g. its baseline changed meanwhile
-                refused.append(("refused", call_id, str(exc)))
-        else:
-            _, call_id, reason = op
-            try:
-                engine.close_call(call_id, reason)
-            except KeyError:  # refused at open: the server has forgotten it already
-                pass
-    at = 0
-    for call_id, channel, start, n in index:
-        try:
-            engine.push(call_id, channel, pcm[at : at + n],
-                        t_s=None if start < 0 else start / engine.fs_hz)
-        except (KeyError, ValueError):  # a call refused above
-            pass
-        at += n
-    return refused
 
 
 def engine_process_main(conn: Connection) -> None:

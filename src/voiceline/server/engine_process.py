@@ -55,6 +55,7 @@ import numpy as np
 from emotion.baseline import BaselineError
 from emotion.engine_records import ChannelError, UnknownCallError
 from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
+from voiceline.server.engine_messages import PendingAudio, batch_message
 
 log = logging.getLogger("voiceline.server")
 
@@ -90,31 +91,6 @@ class _Call:
 
     def open_op(self) -> tuple:
         return ("open", self.seat_id, self.call_id, self.agent_id, self.channels)
-
-
-class PendingAudio:
-    """One channel's audio waiting for the next message, at most ``max_samples`` of it.
-
-    ``pieces`` are ``(start sample or None, int16 pcm)`` in arrival order, ``start`` as
-    :meth:`LiveEngine.push` takes ``t_s`` (None: after the previous samples).
-    """
-
-    def __init__(self, max_samples: int) -> None:
-        self.max_samples = max_samples
-        self.pieces: list[tuple[int | None, np.ndarray]] = []
-        self.samples = 0
-
-    def add(self, start: int | None, pcm: np.ndarray) -> int:
-        """Keep ``pcm``; returns the samples dropped to stay within ``max_samples``
-        (whole pieces, oldest first; the newest piece is always kept)."""
-        self.pieces.append((start, pcm))
-        self.samples += pcm.shape[0]
-        dropped = 0
-        while self.samples > self.max_samples and len(self.pieces) > 1:
-            _, oldest = self.pieces.pop(0)
-            self.samples -= oldest.shape[0]
-            dropped += oldest.shape[0]
-        return dropped
 
 
 class ProcessEngine:
@@ -493,36 +469,3 @@ def _end(process: subprocess.Popen) -> None:
         process.wait(STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:  # unkillable (stopped by a debugger?): leave it
         log.error("engine process %d does not end even when killed", process.pid)
-
-
-def batch_message(ops: list[tuple], audio: dict[tuple[str, str], PendingAudio]
-                  ) -> tuple[tuple, int]:
-    """One message for the engine process, and the samples it carries.
-
-    ``("batch", ops, index, pcm)``: ``ops`` in order (``("open", seat, call, agent,
-    channels)``, ``("close", call, reason)``), then the audio, all channels in one int16
-    array, ``index`` rows ``(call_id, channel, start sample or -1, samples)`` in array
-    order. Pieces that continue each other on the channel's timeline are one row (one
-    push in the engine process).
-    """
-    index: list[tuple[str, str, int, int]] = []
-    arrays: list[np.ndarray] = []
-    for (call_id, channel), pending in audio.items():
-        run: list[np.ndarray] = []
-        run_start: int | None = None
-        run_n = 0
-        for start, pcm in pending.pieces:
-            follows = start is None or (run_start is not None and start == run_start + run_n)
-            if run and not follows:
-                index.append((call_id, channel, -1 if run_start is None else run_start, run_n))
-                arrays += run
-                run, run_n = [], 0
-            if not run:
-                run_start = start
-            run.append(pcm)
-            run_n += pcm.shape[0]
-        if run:
-            index.append((call_id, channel, -1 if run_start is None else run_start, run_n))
-            arrays += run
-    pcm = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int16)
-    return ("batch", ops, index, pcm), int(pcm.shape[0])
