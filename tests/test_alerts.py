@@ -15,17 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emotion.alerts import (
-    DEFAULT_MODEL_CARD,
     KINDS,
     AlertConfig,
     AlertConfigError,
     AlertEvent,
     AlertRules,
     KindConfig,
-    explain_drivers,
-    head_weights,
-    top_drivers,
 )
+from emotion.explain import DEFAULT_MODEL_CARD, explain_drivers, head_weights, top_drivers
 from emotion.scoring import ModelError
 from emotion.windows import FEATURE_NAMES
 

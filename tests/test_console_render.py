@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from emotion.alerts import FEATURE_WORDS, explain_drivers
+from emotion.explain import FEATURE_WORDS, explain_drivers
 from test_console_support import MEASURE_TILES_JS, static_server, summary_ms
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from emotion._seat_buffers import SeatBuffers
 from emotion._slot_groups import SETTLE_S, SeatCall, SlotGroup
-from emotion.alerts import KINDS, AlertConfig, AlertEvent, AlertRules, explain_drivers
+from emotion.alerts import KINDS, AlertConfig, AlertEvent, AlertRules
 from emotion.baseline import BaselineError
 from emotion.engine_records import (
     BaselineProvider,
@@ -53,6 +53,7 @@ from emotion.engine_records import (
     UnknownCallError,
     WindowRecord,
 )
+from emotion.explain import explain_drivers
 from emotion.scoring import VoiceModel
 from emotion.voice import ENGINE_RATES_HZ, channel_type
 

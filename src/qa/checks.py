@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.alerts import explain_drivers
 from emotion.baseline import (
     Baseline,
     BaselineError,
@@ -30,6 +29,7 @@ from emotion.baseline import (
     load_baseline,
     population_baseline,
 )
+from emotion.explain import explain_drivers
 from emotion.scoring import HEADS, Score, VoiceModel
 from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR

@@ -190,7 +190,7 @@ def team_distribution(shares: list[float], own: float | None, scope: str) -> dic
 
 
 def _reason(alert: dict) -> dict:
-    from emotion.alerts import explain_drivers
+    from emotion.explain import explain_drivers
 
     drivers = [(d["feature"], d["z"]) for d in alert.get("drivers") or ()
                if isinstance(d, dict) and isinstance(d.get("z"), int | float)]

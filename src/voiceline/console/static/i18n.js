@@ -3,7 +3,7 @@
 // t(key, params) looks a key up in the current language ("{n}" placeholders are filled
 // from params); applyTo(root) fills every [data-i18n] element's text and every
 // [data-i18n-attr="attr:key,attr:key"] attribute. FEATURE_WORDS and explainDrivers mirror
-// emotion.alerts (the engine's plain-words explanations), so an alert reads the same in
+// emotion.explain (the engine's plain-words explanations), so an alert reads the same in
 // the feed as in the engine's log, in either language (a browser test compares them).
 
 const STORAGE_KEY = "voiceline.lang";
@@ -600,7 +600,7 @@ const STRINGS = {
   },
 };
 
-/** Per feature: words for a z above and below the agent's usual (emotion.alerts). */
+/** Per feature: words for a z above and below the agent's usual (emotion.explain). */
 export const FEATURE_WORDS = {
   en: {
     loudness_n5_sone: ["louder", "quieter"],
@@ -756,7 +756,7 @@ function signed(z) {
 }
 
 /**
- * The drivers of an alert in plain words, as emotion.alerts.explain_drivers says them.
+ * The drivers of an alert in plain words, as emotion.explain.explain_drivers says them.
  *
  * @param {Array<{feature: string, z: number}|[string, number]>} drivers
  * @param {string|null} agent  the agent's label, or null for "usual"
