@@ -115,7 +115,7 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
     np.testing.assert_allclose(loaded.covariance, base.covariance)
     assert loaded.speech_s == pytest.approx(90.0) and loaded.channel_type == "8k"
     doc = json.loads(path.read_text())
-    assert doc["schema_version"] == 2 and doc["feature_names"] == list(NAMES)
+    assert doc["schema_version"] == 1 and doc["feature_names"] == list(NAMES)
 
     with pytest.raises(BaselineError, match="voiceline calibrate --agent A2"):
         load_baseline(tmp_path, "A2")
@@ -123,22 +123,22 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(BaselineError, match="schema version 99"):
         load_baseline(tmp_path, "A1001")
-    # A version-1 file (loudness slope in sone/s) asks for recalibration, and the
-    # population skips it rather than mixing two kinds of slope.
-    doc["schema_version"] = 1
+    # A file of another schema asks for recalibration, and the population skips it
+    # rather than mixing features measured differently.
+    doc["schema_version"] = 0
     path.write_text(json.dumps(doc))
-    with pytest.raises(BaselineError, match=r"version 1 .*recalibrate.*voiceline calibrate"):
+    with pytest.raises(BaselineError, match=r"version 0 .*recalibrate.*voiceline calibrate"):
         load_baseline(tmp_path, "A1001")
     assert load_all_baselines(tmp_path, "8k") == []
     problems: dict[str, str] = {}
     load_all_baselines(tmp_path, "8k", problems)
-    assert "schema version 1" in problems[path.name]
+    assert "schema version 0" in problems[path.name]
     # The live server says why it cannot score, rather than "no baselines".
     from voiceline.server.baselines import BaselineBook
 
     status = BaselineBook(tmp_path).status()
     assert not status["enabled"] and status["unreadable_baselines"] == 1
-    assert "schema version 1" in status["reason"] and "recalibrate" in status["reason"]
+    assert "schema version 0" in status["reason"] and "recalibrate" in status["reason"]
     path.write_text("{not json")
     with pytest.raises(BaselineError, match="not a readable baseline"):
         load_baseline(tmp_path, "A1001")

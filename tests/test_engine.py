@@ -27,7 +27,7 @@ TICK = 2000  # samples per 0.25 s tick
 PREFILL = 4000  # the default 0.5 s jitter buffer
 F = len(FEATURE_NAMES)
 LOUDNESS_OR_PITCH = {"loudness_n5_sone", "loudness_mean_sone", "f0_median_st",
-                     "loudness_slope_log2_s"}
+                     "loudness_slope_sone_s"}
 
 
 def pcm16(x: np.ndarray, seed: int = 0) -> np.ndarray:

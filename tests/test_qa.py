@@ -215,7 +215,7 @@ def test_an_outdated_agent_baseline_is_reported_and_not_used(tmp_path) -> None:
                         speech_s=60.0, level_profile="phone")
     path = save_baseline(base, tmp_path)
     doc = json.loads(path.read_text())
-    doc["schema_version"] = 1  # written before the loudness slope was in doublings/s
+    doc["schema_version"] = 0  # a schema this Voiceline does not read
     path.write_text(json.dumps(doc))
     found = Baselines(tmp_path)
     assert found.agent("A1", "8k") is None and found.population("8k") is None

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: Version 2: the loudness slope is in doublings per second of N
-#: (``loudness_slope_log2_s``), not in sone/s; version 1 files cannot be converted.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 #: MAD of a normal distribution times this is its standard deviation.
 MAD_TO_SIGMA = 1.4826
 QUANTILES = (0.05, 0.25, 0.75, 0.95)

@@ -38,7 +38,7 @@ FEATURE_WORDS = {
         "f0_movement_st": ("jumpier pitch", "steadier pitch"),
         "vowel_centroid_hz": ("more open, effortful vowels", "more muffled vowels"),
         "vowel_tilt_db": ("softer voice quality", "more pressed voice"),
-        "loudness_slope_log2_s": ("more abrupt loudness changes", "gentler loudness changes"),
+        "loudness_slope_sone_s": ("more abrupt loudness changes", "gentler loudness changes"),
     },
     "zh": {
         "loudness_n5_sone": ("音量更大", "音量更小"),
@@ -55,7 +55,7 @@ FEATURE_WORDS = {
         "f0_movement_st": ("音调跳动更多", "音调更稳"),
         "vowel_centroid_hz": ("元音更开、更用力", "元音更闷"),
         "vowel_tilt_db": ("发声更松", "发声更紧"),
-        "loudness_slope_log2_s": ("音量变化更急", "音量变化更缓"),
+        "loudness_slope_sone_s": ("音量变化更急", "音量变化更缓"),
     },
 }
 

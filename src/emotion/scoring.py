@@ -35,7 +35,7 @@ FEATURE_WORDS = {
     "f0_movement_st": "pitch movement",
     "vowel_centroid_hz": "vowel openness",
     "vowel_tilt_db": "voice softness",
-    "loudness_slope_log2_s": "loudness attack",
+    "loudness_slope_sone_s": "loudness attack",
 }
 #: z-scores are limited to this many sigmas before the model (a clipped mic or a
 #: mis-detected pitch must not dominate).

@@ -42,10 +42,10 @@ L2 = 70.0
 HEAD_PRIORS = {
     "agitation": {"loudness_n5_sone": 1.0, "f0_median_st": 1.0, "sharpness_acum": 1.0,
                   "spectral_balance": 1.0, "vowel_tilt_db": -1.0,
-                  "loudness_slope_log2_s": 1.0},
+                  "loudness_slope_sone_s": 1.0},
     "subdued": {"loudness_n5_sone": -1.0, "f0_median_st": -1.0, "speech_rate_syl_s": -1.0,
-                "loudness_slope_log2_s": -1.0},
-    "flat": {"f0_movement_st": -1.0, "loudness_slope_log2_s": -1.0},
+                "loudness_slope_sone_s": -1.0},
+    "flat": {"f0_movement_st": -1.0, "loudness_slope_sone_s": -1.0},
 }
 #: Features a sub-head may not learn from these corpora: their weight stays at the prior
 #: (0). The only bored speech (EmoDB) is peak-normalised file by file, which makes bored

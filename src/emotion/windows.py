@@ -25,15 +25,6 @@ GRID_S = 0.01
 F0_REF_HZ = 27.5
 #: Bark above which specific loudness counts as "high" in the spectral balance.
 BALANCE_SPLIT_BARK = 10.0
-#: Added to N before its log in the loudness slope, sone. Near threshold N grows faster
-#: than the power law (ISO 532-1's specific loudness subtracts the threshold term,
-#: N' ∝ (1 − s + s·E/E_TQ)^0.23 − 1), so log N alone reads quiet speech as more abrupt
-#: (+24 % at −12 dB on phone speech); adding back about the telephone band's threshold
-#: term makes log2(N + N0) follow 0.23·log E. Chosen on EmoDB phone speech and the
-#: synthetic voice scaled by ±12 dB around −26 dBov: the window slope moves by 3-7 %.
-#: A fixed line-noise floor fills the dips of quieter speech (−12 dB: −20 %), which
-#: is the line, not the voice.
-SLOPE_OFFSET_SONE = 0.5
 
 FEATURE_NAMES = (
     "loudness_n5_sone",  # 95th percentile of N over the window's speech frames
@@ -50,14 +41,14 @@ FEATURE_NAMES = (
     "f0_movement_st",  # median |ΔF0| between voiced 10 ms frames, semitones
     "vowel_centroid_hz",  # median centroid of 300-2000 Hz on voiced frames (F1/F2 region)
     "vowel_tilt_db",  # median level of 300-1000 over 1000-2000 Hz on voiced frames
-    "loudness_slope_log2_s",  # mean |d log2(N + N0)/dt| in speech (20 ms steps), doublings/s
+    "loudness_slope_sone_s",  # mean |dN/dt| within speech (20 ms steps): how fast N moves
 )
 
 #: Smallest robust sigma a baseline may have per feature: about the resolution below
 #: which a change is not audible or not meaningful (1 JND of loudness is ~5-10 %, of
 #: pitch ~0.3 semitone), so a very steady agent is not alarmed by trifles.
 FEATURE_SIGMA_FLOOR = (0.3, 0.2, 0.02, 0.02, 0.05, 0.3, 0.3, 0.2, 0.02, 0.01,
-                       0.01, 0.02, 10.0, 0.5, 0.25)
+                       0.01, 0.02, 10.0, 0.5, 1.0)
 
 #: Per-grid-frame inputs, in this order, as the windower stores them.
 CHANNELS = ("loudness", "speech", "voiced", "f0_hz", "nuclei", "sharpness", "roughness",
@@ -189,26 +180,13 @@ def window_features(
             _nanquantiles(np.abs(np.diff(f0_st, axis=-1)), [0.5])[0],
             _nanquantiles(_masked(c["centroid"], voiced), [0.5])[0],
             _nanquantiles(_masked(c["tilt"], voiced), [0.5])[0],
-            loudness_slope_log2(loud),
+            np.nanmean(np.abs(loud[..., 2:] - loud[..., :-2]), axis=-1) / (2 * GRID_S),
         ], axis=-1)
     # A feature that could not be measured (no voiced frame for pitch, fluctuation
     # strength before 2 s of signal) makes the window unusable as a whole.
     valid &= np.all(np.isfinite(features), axis=-1)
     features[~valid] = np.nan
     return features, valid, speech_s
-
-
-def loudness_slope_log2(loudness_sone: np.ndarray) -> np.ndarray:
-    """Mean |d log2(N + N0) / dt| over ``(..., frames)`` of loudness on the 10 ms grid,
-    in doublings per second; NaN frames (not speech) are left out with their steps.
-
-    How abruptly loudness moves, whatever the level: a voice 12 dB louder has about
-    2.2 times the loudness and a slope within 3-7 % of the same (in sone/s it was 2.1
-    times as steep), so level stays with N5 and the mean.
-    Steps span 20 ms, longer than the loudness model's fast attack.
-    """
-    log_n = np.log2(loudness_sone + SLOPE_OFFSET_SONE)
-    return np.nanmean(np.abs(log_n[..., 2:] - log_n[..., :-2]), axis=-1) / (2 * GRID_S)
 
 
 def fold_octave_errors(f0_st: np.ndarray, tolerance_st: float = 9.0) -> np.ndarray:

@@ -617,7 +617,7 @@ export const FEATURE_WORDS = {
     f0_movement_st: ["jumpier pitch", "steadier pitch"],
     vowel_centroid_hz: ["more open, effortful vowels", "more muffled vowels"],
     vowel_tilt_db: ["softer voice quality", "more pressed voice"],
-    loudness_slope_log2_s: ["more abrupt loudness changes", "gentler loudness changes"],
+    loudness_slope_sone_s: ["more abrupt loudness changes", "gentler loudness changes"],
   },
   zh: {
     loudness_n5_sone: ["音量更大", "音量更小"],
@@ -634,7 +634,7 @@ export const FEATURE_WORDS = {
     f0_movement_st: ["音调跳动更多", "音调更稳"],
     vowel_centroid_hz: ["元音更开、更用力", "元音更闷"],
     vowel_tilt_db: ["发声更松", "发声更紧"],
-    loudness_slope_log2_s: ["音量变化更急", "音量变化更缓"],
+    loudness_slope_sone_s: ["音量变化更急", "音量变化更缓"],
   },
 };
 
@@ -658,7 +658,7 @@ export const FEATURE_LABELS = {
     f0_movement_st: ["音高跳动", "半音"],
     vowel_centroid_hz: ["元音共鸣重心", "赫兹"],
     vowel_tilt_db: ["发声松紧（元音频谱倾斜）", "分贝"],
-    loudness_slope_log2_s: ["音量变化速度", "倍/秒"],
+    loudness_slope_sone_s: ["音量变化速度", "宋/秒"],
   },
   en: {
     loudness_n5_sone: ["Loudness of loud moments", "sone"],
@@ -675,7 +675,7 @@ export const FEATURE_LABELS = {
     f0_movement_st: ["Pitch jumpiness", "semitones"],
     vowel_centroid_hz: ["Vowel resonance centre", "Hz"],
     vowel_tilt_db: ["Pressed or soft voice (vowel tilt)", "dB"],
-    loudness_slope_log2_s: ["Speed of loudness changes", "doublings/s"],
+    loudness_slope_sone_s: ["Speed of loudness changes", "sone/s"],
   },
 };
 
