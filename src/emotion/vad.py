@@ -304,6 +304,10 @@ def _highpass_biquad(fs_hz: int) -> np.ndarray:
     return biquad
 
 
+#: Streams whose high-pass recursions :func:`_prepare_kernel` runs side by side.
+_FILTER_STREAMS = 8
+
+
 @njit(cache=True, nogil=True)
 def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset):  # pragma: no cover
     """High-pass (one biquad, transposed direct form II) and 16-bit PCM of each sample.
@@ -317,13 +321,17 @@ def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset):  # pragma: 
     scale = 1.0 / 32768.0 if is_int else 1.0
     n_streams, n_samples = x.shape
     z1, z2 = zi[:, 0].copy(), zi[:, 1].copy()
-    for k in range(n_samples):
-        for s in range(n_streams):
-            v = x[s, k] * scale
-            y = b0 * v + z1[s]
-            z1[s] = b1 * v - a1 * y + z2[s]
-            z2[s] = b2 * v - a2 * y
-            hp_out[s, offset + k] = y
+    # Streams a few at a time: enough recursions to overlap, few enough rows that the
+    # strided walk over samples stays within the TLB and cache.
+    for first in range(0, n_streams, _FILTER_STREAMS):
+        last = min(first + _FILTER_STREAMS, n_streams)
+        for k in range(n_samples):
+            for s in range(first, last):
+                v = x[s, k] * scale
+                y = b0 * v + z1[s]
+                z1[s] = b1 * v - a1 * y + z2[s]
+                z2[s] = b2 * v - a2 * y
+                hp_out[s, offset + k] = y
     zi[:, 0], zi[:, 1] = z1, z2
     n_bad, peak = 0, 0.0
     for s in range(n_streams):

@@ -191,10 +191,10 @@ class StreamingLoudness:
         ``(streams, T, frame_len // 2 + 1)`` of the Hann-windowed long frames."""
         intensity = power @ self.weights
         within = self._within_frame_means(short_power)  # (S, T, 2 * 28)
-        mean, root_mean = np.split(within, 2, axis=-1)
-        power_mean = root_mean**2  # power mean of order INTENSITY_MEAN_ORDER = 0.5
-        intensity *= np.where(mean > 0.0, power_mean / np.where(mean > 0.0, mean, 1.0), 1.0)
-        return 10.0 * np.log10((intensity + TINY_VALUE_PA2) / I_REF_PA2)
+        _corrected_intensity_ratio(intensity, within)
+        levels = np.log10(intensity, out=intensity)
+        levels *= 10.0
+        return levels
 
     def process(
         self, block_pa: np.ndarray, short_power: np.ndarray | None = None
@@ -236,6 +236,30 @@ class StreamingLoudness:
             n_total, self.step_s, inner_iterations=INNER_ITERATIONS, state=self._tw_state
         )
         return n_total, n_spec
+
+
+@njit(cache=True, nogil=True)
+def _corrected_intensity_ratio(intensity, within):  # pragma: no cover - compiled
+    """In place, float32: (intensity · power mean / mean + tiny) / I_ref per band.
+
+    ``intensity`` (streams, T, 28); ``within`` (streams, T, 56) holds each band's mean
+    intensity, then its mean root (:meth:`StreamingLoudness._within_frame_means`); the
+    power mean of order 0.5 is the squared mean root. A band with no mean intensity is
+    left as it is. The same float32 operations as the numpy expressions it replaced,
+    in one pass.
+    """
+    n_bands = intensity.shape[2]
+    tiny = np.float32(TINY_VALUE_PA2)
+    ref = np.float32(I_REF_PA2)
+    for s in range(intensity.shape[0]):
+        for t in range(intensity.shape[1]):
+            for b in range(n_bands):
+                v = intensity[s, t, b]
+                mean = within[s, t, b]
+                if mean > 0.0:
+                    root_mean = within[s, t, n_bands + b]
+                    v = v * ((root_mean * root_mean) / mean)
+                intensity[s, t, b] = (v + tiny) / ref
 
 
 @njit(cache=True, nogil=True)

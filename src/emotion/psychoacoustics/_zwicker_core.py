@@ -90,9 +90,10 @@ def field_is_diffuse(field_type: str) -> bool:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _core_row(levels, diffuse, core):  # pragma: no cover - compiled
-    """Core loudness of one row: levels (28,) dB → core (21,) sone/Bark (A.4)."""
-    lcb_intensity = np.zeros(3)
+def _core_row(levels, diffuse, core, lcb_intensity):  # pragma: no cover - compiled
+    """Core loudness of one row: levels (28,) dB → core (21,) sone/Bark (A.4).
+    ``lcb_intensity`` (3,) is scratch, passed in so that no row allocates."""
+    lcb_intensity[:] = 0.0
     for i in range(_N_LOW):
         # f_corr_third_octave_intensities: step through the RAP ranges while
         # L > RAP(j) − DLL(j), at most to the last range (Table A.3).
@@ -127,16 +128,46 @@ def _core_row(levels, diffuse, core):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _slopes_row(core, ns):  # pragma: no cover - compiled
-    """A.4 ``f_calc_slopes`` for one row: core (21,) → N' into ns (240,); returns N."""
+def _grid_end(z2, start):  # pragma: no cover - compiled
+    """First index from ``start`` on whose grid z exceeds ``z2`` (the grid rises by 0.1
+    Bark, so z2 · 10 is a guess that the two scans correct by a step at most)."""
     n_bark = _Z_GRID.shape[0]
+    guess = z2 * 10.0
+    if not guess >= start:  # also NaN
+        k = start
+    elif guess >= n_bark:
+        k = n_bark
+    else:
+        k = int(guess)
+    while k < n_bark and _Z_GRID[k] <= z2:
+        k += 1
+    while k > start and not _Z_GRID[k - 1] <= z2:
+        k -= 1
+    return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _slopes_row(core, ns, accumulate):  # pragma: no cover - compiled
+    """A.4 ``f_calc_slopes`` for one row: core (21,) → N' into ns (240,), or added to
+    ns when ``accumulate``; returns N.
+
+    The grid points of each segment are found first and then filled in a counted loop,
+    the same values as the reference program's point-by-point scan.
+    """
     n_rns = _RNS.shape[0]
     n1 = 0.0
     z1 = 0.0
     i_rns = 0
     i_ns = 0  # next 0.1-Bark grid index to fill
     total = 0.0
+    # Past the last nonzero core band, once N' has fallen to zero, every band adds zero
+    # to N and to the sums of N' (bands above an 8 kHz stream's Nyquist frequency).
+    last = core.shape[0] - 1
+    while last >= 0 and core[last] == 0.0:
+        last -= 1
     for i_cl in range(core.shape[0]):
+        if accumulate and i_cl > last and n1 == 0.0:
+            break
         core_l = core[i_cl]
         zup = _ZUP_CMP[i_cl]
         i_cbn = min(max(i_cl - 1, 0), _USL.shape[1] - 1)
@@ -156,9 +187,14 @@ def _slopes_row(core, ns):  # pragma: no cover - compiled
                     dz = z2 - z1
                     n2 = n1 - dz * usl
                 total += dz * (n1 + n2) / 2.0
-                while i_ns < n_bark and _Z_GRID[i_ns] <= z2:
-                    ns[i_ns] = n1 - (_Z_GRID[i_ns] - z1) * usl
-                    i_ns += 1
+                end = _grid_end(z2, i_ns)
+                if accumulate:
+                    for i in range(i_ns, end):
+                        ns[i] += n1 - (_Z_GRID[i] - z1) * usl
+                else:
+                    for i in range(i_ns, end):
+                        ns[i] = n1 - (_Z_GRID[i] - z1) * usl
+                i_ns = end
             else:
                 # Unmasked band: N' equals the core loudness up to ZUP (Table A.8).
                 if n1 < core_l:
@@ -169,9 +205,13 @@ def _slopes_row(core, ns):  # pragma: no cover - compiled
                 z2 = zup
                 n2 = core_l
                 total += n2 * (z2 - z1)
-                while i_ns < n_bark and _Z_GRID[i_ns] <= z2:
-                    ns[i_ns] = n2
-                    i_ns += 1
+                end = _grid_end(z2, i_ns)
+                if not accumulate:
+                    ns[i_ns:end] = n2
+                elif n2 != 0.0:  # adding zero leaves a sum of N' values unchanged
+                    for i in range(i_ns, end):
+                        ns[i] += n2
+                i_ns = end
             while i_rns < n_rns - 1 and n2 <= _RNS[i_rns]:
                 i_rns += 1
             z1 = z2
@@ -182,8 +222,9 @@ def _slopes_row(core, ns):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _core_kernel(levels, diffuse, core_out):  # pragma: no cover - compiled
+    lcb_intensity = np.empty(3)
     for row in range(levels.shape[0]):
-        _core_row(levels[row], diffuse, core_out[row])
+        _core_row(levels[row], diffuse, core_out[row], lcb_intensity)
 
 
 @njit(cache=True, nogil=True)
@@ -192,22 +233,19 @@ def _slopes_kernel(core, n_out, spec_out, spec_step):  # pragma: no cover - comp
     for row in range(core.shape[0]):
         # N' goes straight into the output row when this row is kept.
         ns = spec_out[row // spec_step] if row % spec_step == 0 else scratch
-        n_out[row] = _slopes_row(core[row], ns)
+        n_out[row] = _slopes_row(core[row], ns, False)
 
 
 @njit(cache=True, nogil=True)
 def _slopes_mean_kernel(core, n_out, acc, phase, steps, mean_out):  # pragma: no cover
     """N per row and N' summed over runs of ``steps`` rows: core (S, T, 21), n_out (S, T),
     acc (S, 240) the sums of the ``phase`` rows already seen, mean_out (S, F, 240)."""
-    scratch = np.zeros(_Z_GRID.shape[0])
-    n_bark = scratch.shape[0]
+    n_bark = _Z_GRID.shape[0]
     for s in range(core.shape[0]):
         p = phase
         f = 0
         for t in range(core.shape[1]):
-            n_out[s, t] = _slopes_row(core[s, t], scratch)
-            for i in range(n_bark):
-                acc[s, i] += scratch[i]
+            n_out[s, t] = _slopes_row(core[s, t], acc[s], True)
             p += 1
             if p == steps:
                 for i in range(n_bark):
@@ -255,9 +293,10 @@ def specific_loudness_frame_means(
 @njit(cache=True, nogil=True)
 def _levels_kernel(levels, diffuse, n_out, spec_out):  # pragma: no cover - compiled
     core = np.zeros(N_CORE_BANDS)
+    lcb_intensity = np.empty(3)
     for row in range(levels.shape[0]):
-        _core_row(levels[row], diffuse, core)
-        n_out[row] = _slopes_row(core, spec_out[row])
+        _core_row(levels[row], diffuse, core, lcb_intensity)
+        n_out[row] = _slopes_row(core, spec_out[row], False)
 
 
 def _rows(array, width: int, name: str) -> tuple[np.ndarray, tuple[int, ...]]:
