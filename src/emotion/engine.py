@@ -52,6 +52,8 @@ from emotion.engine_records import (
     TickResult,
     UnknownCallError,
     WindowRecord,
+    open_call_for_push,
+    push_samples,
 )
 from emotion.explain import explain_drivers
 from emotion.scoring import VoiceModel
@@ -210,26 +212,9 @@ class LiveEngine:
         ValueError
             Samples that are not one-dimensional int16 or float, or a negative ``t_s``.
         """
-        pcm = np.asarray(samples)
-        if pcm.ndim != 1:
-            raise ValueError(f"samples must be one channel, shape (samples,), got {pcm.shape}")
-        if pcm.dtype != np.int16:
-            if not np.issubdtype(pcm.dtype, np.floating):
-                raise ValueError(f"samples must be int16 PCM or float in ±1.0, got {pcm.dtype}")
-            pcm = np.clip(np.rint(np.nan_to_num(pcm) * 32768.0), -32768, 32767).astype(np.int16)
-        start = None
-        if t_s is not None:
-            if not t_s >= 0:
-                raise ValueError(f"t_s must be >= 0 s since the call started, got {t_s!r}")
-            start = round(t_s * self.fs_hz)
+        pcm, start = push_samples(samples, t_s, self.fs_hz)
         with self._lock:
-            call = self._calls.get(call_id)
-            if call is None:
-                raise UnknownCallError(f"no call {call_id!r} in progress (never opened or "
-                                       "already closed); open it with open_call first")
-            if channel not in call.channels:
-                raise ChannelError(f"call {call_id} declared channels {call.channels}, not "
-                                   f"{channel!r}; open it with that channel to send its audio")
+            call = open_call_for_push(self._calls, call_id, channel)
             call.group.buffers.write_audio(call.row, CHANNELS.index(channel), pcm, start,
                                            self._ticks)
             self._counters["pushes"] += 1

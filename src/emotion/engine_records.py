@@ -16,7 +16,8 @@ import numpy as np
 from emotion.baseline import Baseline
 
 __all__ = ["BaselineProvider", "CallInfo", "ChannelError", "EngineAlert", "SeatSnapshot",
-           "TickResult", "UnknownCallError", "WindowRecord"]
+           "TickResult", "UnknownCallError", "WindowRecord", "open_call_for_push",
+           "push_samples"]
 
 BaselineProvider = Callable[[str | None], tuple[Baseline, str]]
 """agent_id (None if unknown) → (baseline, "agent" or "population")."""
@@ -31,6 +32,51 @@ class UnknownCallError(KeyError):
 
 class ChannelError(ValueError):
     """Audio for a channel the call did not declare when it was opened."""
+
+
+def push_samples(samples, t_s: float | None, fs_hz: int) -> tuple[np.ndarray, int | None]:
+    """A push's audio as int16 PCM and its start sample (None: after the last one).
+
+    Float samples in ±1.0 are scaled, rounded and clipped; the engine and its stand-in
+    in another process (``voiceline.server.engine_process``) accept the same input.
+
+    Raises
+    ------
+    ValueError
+        Samples that are not one-dimensional int16 or float, or a negative ``t_s``.
+    """
+    pcm = np.asarray(samples)
+    if pcm.ndim != 1:
+        raise ValueError(f"samples must be one channel, shape (samples,), got {pcm.shape}")
+    if pcm.dtype != np.int16:
+        if not np.issubdtype(pcm.dtype, np.floating):
+            raise ValueError(f"samples must be int16 PCM or float in ±1.0, got {pcm.dtype}")
+        pcm = np.clip(np.rint(np.nan_to_num(pcm) * 32768.0), -32768, 32767).astype(np.int16)
+    if t_s is None:
+        return pcm, None
+    if not t_s >= 0:
+        raise ValueError(f"t_s must be >= 0 s since the call started, got {t_s!r}")
+    return pcm, round(t_s * fs_hz)
+
+
+def open_call_for_push(calls: dict, call_id: str, channel: str):
+    """``calls[call_id]`` (anything with ``channels``), checked to take ``channel``.
+
+    Raises
+    ------
+    UnknownCallError
+        No such call in progress.
+    ChannelError
+        A channel the call did not declare.
+    """
+    call = calls.get(call_id)
+    if call is None:
+        raise UnknownCallError(f"no call {call_id!r} in progress (never opened or "
+                               "already closed); open it with open_call first")
+    if channel not in call.channels:
+        raise ChannelError(f"call {call_id} declared channels {call.channels}, not "
+                           f"{channel!r}; open it with that channel to send its audio")
+    return call
 
 
 @dataclass(frozen=True)

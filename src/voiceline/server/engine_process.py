@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from emotion.baseline import BaselineError
-from emotion.engine_records import ChannelError, UnknownCallError
+from emotion.engine_records import UnknownCallError, open_call_for_push, push_samples
 from voiceline.server.config import ENGINE_FS_HZ, ServerConfig
 from voiceline.server.engine_messages import PendingAudio, batch_message
 
@@ -288,26 +288,9 @@ class ProcessEngine:
     def push(self, call_id: str, channel: str, samples: np.ndarray,
              t_s: float | None = None) -> None:
         """Queue one channel's samples for the call, as :meth:`LiveEngine.push`."""
-        pcm = np.asarray(samples)
-        if pcm.ndim != 1:
-            raise ValueError(f"samples must be one channel, shape (samples,), got {pcm.shape}")
-        if pcm.dtype != np.int16:
-            if not np.issubdtype(pcm.dtype, np.floating):
-                raise ValueError(f"samples must be int16 PCM or float in ±1.0, got {pcm.dtype}")
-            pcm = np.clip(np.rint(np.nan_to_num(pcm) * 32768.0), -32768, 32767).astype(np.int16)
-        start = None
-        if t_s is not None:
-            if not t_s >= 0:
-                raise ValueError(f"t_s must be >= 0 s since the call started, got {t_s!r}")
-            start = round(t_s * self.fs_hz)
+        pcm, start = push_samples(samples, t_s, self.fs_hz)
         with self._lock:
-            call = self._calls.get(call_id)
-            if call is None:
-                raise UnknownCallError(f"no call {call_id!r} in progress (never opened or "
-                                       "already closed); open it with open_call first")
-            if channel not in call.channels:
-                raise ChannelError(f"call {call_id} declared channels {call.channels}, not "
-                                   f"{channel!r}; open it with that channel to send its audio")
+            call = open_call_for_push(self._calls, call_id, channel)
             if start is not None:
                 if call.origin is None:
                     call.origin = start
