@@ -12,6 +12,10 @@ dealt with when the new call starts playing (:meth:`SlotGroup.start`):
   feeds it (low-pass, 50 ms frame tail, continuity), since a frame straddling the two
   calls would set that peak level again. These two have no public reset yet, so their
   rows are set to a fresh tracker's (:func:`reset_prosody`);
+- the voice analyser keeps the slot awake for ``SETTLE_S`` (:meth:`StreamingVoiceAnalyzer.wake`):
+  a stream sleeps through long silences with its state frozen, and a slot whose
+  previous call ended in silence would otherwise carry that call's state into the
+  new one's first utterance;
 - every other stage forgets within ``SETTLE_S``: framing tails (≤ 0.2 s), loudness
   decay and temporal weighting (time constants ≤ 75 ms, so 1e-12 of a loud call is left
   after 2 s), and fluctuation strength, the longest memory: its 2 s analysis frames
@@ -176,6 +180,7 @@ class SlotGroup:
         self.analyzer.vad.reset(row)
         self.caller_vad.reset(row)
         reset_prosody(self.analyzer, row)
+        self.analyzer.wake(row, SETTLE_S)
         self.start_s[row] = self.time_s
         self._speech[:, row] = 0.0
         self.latest[row] = np.nan

@@ -18,7 +18,9 @@ import numpy as np
 from capture.audio import AudioClip, read_audio
 from capture.levels import LevelProfile, load_level_profile
 from capture.resample import resample
+from emotion._stream_subsets import put_streams, take_streams
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
+from emotion.prosody.pitch import PitchFrames
 from emotion.psychoacoustics import BARK_AXIS
 from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
 from emotion.vad import StreamingVAD, VadFrames
@@ -34,6 +36,18 @@ MAX_STEP_S = 0.5
 #: overlap by half cost half; window means move by 7 % (median; r = 0.99 with the
 #: 0.1 s step on 64 synthetic 30 s voices), and the heads are fitted on these values.
 ROUGHNESS_UPDATE_S = 0.2
+#: A stream sleeps once it has been without speech this long (s): its psychoacoustic
+#: and pitch stages are not run (they cost as much on line noise as on speech, and a
+#: call's channel is silent ~60 % of the time) and keep their state, frozen, until
+#: speech returns. 2 s is fluctuation strength's frame, so what is frozen is the line's
+#: own noise; at 1 s the end of the last utterance was frozen too and met the next
+#: one (fluctuation strength +24 % in 1 window of 20; 3.7 % at 2 s). See
+#: :class:`StreamingVoiceAnalyzer` and benchmarks/RESULTS.md (fifth round).
+SLEEP_AFTER_S = 2.0
+#: The grid on which streams fall asleep and wake up (s): a whole number of the live
+#: engine's 0.25 s ticks, so sleeping adds no delay there, and a fixed grid from each
+#: stream's start, so a file and the same audio streamed in any blocks sleep alike.
+GATE_SLOT_S = 0.25
 #: |sample| at or above this is clipped: G.711 decodes to at most ±32124/32768 (μ-law).
 CLIP_LEVEL = 32124 / 32768 - 1e-4
 
@@ -70,11 +84,19 @@ class StreamingVoiceAnalyzer:
         Digital → Pa for the psychoacoustic stage; default by rate.
     window_s, hop_s, min_speech_s : float
         See :class:`~emotion.windows.FeatureWindower`.
+    sleep_after_s : float or None
+        A stream whose voice activity detector has reported no speech for this long
+        sleeps: from the next :data:`GATE_SLOT_S` slot on, its psychoacoustic and pitch
+        stages are not run and its frames carry NaN (not measured) for them, until a
+        slot with speech. The windows only read speech frames, which are always
+        measured (but for a frame or two where a VAD frame straddles the slot edge).
+        None: never sleep.
     """
 
     def __init__(
         self, n_streams: int, fs_hz: int, *, level_profile: LevelProfile | None = None,
         window_s: float = 3.0, hop_s: float = 1.0, min_speech_s: float = 1.0,
+        sleep_after_s: float | None = SLEEP_AFTER_S,
     ) -> None:
         if fs_hz not in ENGINE_RATES_HZ:
             raise ValueError(f"the voice analyser runs at 8000 or 16000 Hz, got {fs_hz}")
@@ -102,6 +124,18 @@ class StreamingVoiceAnalyzer:
         #: it is decided (the batch checks need the decisions and levels, not only the
         #: windows); the caller empties it.
         self.vad_sink: list[VadFrames] | None = None
+        self.sleep_after_s = sleep_after_s
+        self._slot = round(GATE_SLOT_S * fs_hz)
+        self._slots_done = 0
+        self._held = np.zeros((n_streams, 0))  # samples of the slot in progress
+        self._vad_end_s = np.zeros(0)  # VAD frames of the slot in progress
+        self._vad_speech = np.zeros((n_streams, 0), dtype=bool)
+        #: Per stream, the time (s) until which it stays awake: the end of its latest
+        #: speech frame plus ``sleep_after_s``. :meth:`wake` pushes it later.
+        self.awake_until_s = np.full(n_streams, -np.inf)
+        #: Stream-slots run and slept, for the benchmarks.
+        self.slots_awake = 0
+        self.slots_asleep = 0
 
     def process(self, block: np.ndarray) -> FeatureWindows:
         """Advance every stream by digital samples ``(streams, samples)`` (±1.0)."""
@@ -117,27 +151,43 @@ class StreamingVoiceAnalyzer:
             speech_s=np.concatenate([p.speech_s for p in parts], axis=1),
         )
 
-    def _process(self, block: np.ndarray) -> FeatureWindows:
+    def wake(self, rows, for_s: float) -> None:
+        """Streams ``rows`` stay awake for the next ``for_s`` seconds of audio and then
+        as speech decides. The live engine calls it when a call starts in a slot, so
+        that the stages forget the previous call by running."""
+        now_s = (self._slots_done * self._slot + self._held.shape[1]) / self.fs_hz
+        self.awake_until_s[rows] = now_s + for_s
+
+    def _pascals(self, block: np.ndarray) -> np.ndarray:
         # Pa straight to the float32 the psychoacoustic stage works in (bit-identical to
         # ``to_pascals(block).astype(np.float32)``, without the float64 temporary).
-        pascals = np.multiply(block, self.profile.full_scale_peak_pa,
-                              out=np.empty(block.shape, dtype=np.float32), casting="same_kind")
-        psycho = self.psycho.process(pascals)
+        return np.multiply(block, self.profile.full_scale_peak_pa,
+                           out=np.empty(block.shape, dtype=np.float32), casting="same_kind")
+
+    def _process(self, block: np.ndarray) -> FeatureWindows:
         vad = self.vad.process(block)
         if self.vad_sink is not None:
             self.vad_sink.append(vad)
-        pitch = self.pitch.process(block)
+        if self.sleep_after_s is None:
+            psycho = self.psycho.process(self._pascals(block))
+            pitch = self.pitch.process(block)
+            n_total, spec = psycho.loudness_sone, psycho.specific_loudness
+            sharp, rough, fluct = (psycho.sharpness_acum, psycho.roughness_asper,
+                                   psycho.fluctuation_vacil)
+        else:
+            (n_total, spec, sharp, rough, fluct), pitch = self._gated(block, vad)
         syllables = self.rate.update(pitch)
         counted = vad.speech & (vad.frame_time_s[None, :] <= self.count_until_s[:, None] + 1e-9)
         self.speech_s += counted.sum(axis=1) * self.vad.frame_ms * 1e-3
         per_frame = self._psycho_repeat
+        balance = spectral_balance(spec, BARK_AXIS)
+        balance[np.isnan(spec[..., 0])] = np.nan  # a sleeping stream's frames
         new = {
-            "loudness": psycho.loudness_sone,
-            "sharpness": np.repeat(psycho.sharpness_acum, per_frame, axis=1),
-            "roughness": np.repeat(psycho.roughness_asper, per_frame, axis=1),
-            "fluctuation": np.repeat(psycho.fluctuation_vacil, per_frame, axis=1),
-            "balance": np.repeat(spectral_balance(psycho.specific_loudness, BARK_AXIS),
-                                 per_frame, axis=1),
+            "loudness": n_total,
+            "sharpness": np.repeat(sharp, per_frame, axis=1),
+            "roughness": np.repeat(rough, per_frame, axis=1),
+            "fluctuation": np.repeat(fluct, per_frame, axis=1),
+            "balance": np.repeat(balance, per_frame, axis=1),
             "speech": np.repeat(vad.speech, self._vad_repeat, axis=1),
             "voiced": pitch.voiced,
             "f0_hz": pitch.f0_hz,
@@ -153,6 +203,87 @@ class StreamingVoiceAnalyzer:
         grid = {name: v[:, :ready] for name, v in self._pending.items()}
         self._pending = {name: v[:, ready:] for name, v in self._pending.items()}
         return self.windower.push(**grid)
+
+    def _gated(self, block: np.ndarray, vad: VadFrames):
+        """Psychoacoustics and pitch of the streams awake, slot by slot (see
+        ``sleep_after_s``): ``(loudness, specific loudness, sharpness, roughness,
+        fluctuation)`` arrays and the pitch frames, NaN / unvoiced where asleep."""
+        held = np.concatenate([self._held, block], axis=1)
+        n_slots = held.shape[1] // self._slot
+        self._held = held[:, n_slots * self._slot :]
+        end_s = np.concatenate([self._vad_end_s, vad.frame_time_s])
+        speech = np.concatenate([self._vad_speech, vad.speech], axis=1)
+        slot_s = self._slot / self.fs_hz
+        runs: list[tuple[int, int, np.ndarray]] = []
+        for k in range(n_slots):
+            start_s = (self._slots_done + k) * slot_s
+            inside = (end_s > start_s + 1e-9) & (end_s <= start_s + slot_s + 1e-9)
+            if inside.any():
+                last = np.where(speech[:, inside], end_s[inside], -np.inf).max(axis=1)
+                np.maximum(self.awake_until_s, last + self.sleep_after_s,
+                           out=self.awake_until_s)
+            awake = self.awake_until_s > start_s + 1e-9
+            if runs and np.array_equal(runs[-1][2], awake):
+                runs[-1] = (runs[-1][0], k + 1, awake)
+            else:
+                runs.append((k, k + 1, awake))
+            self.slots_awake += int(awake.sum())
+            self.slots_asleep += int(awake.size - awake.sum())
+        done_s = (self._slots_done + n_slots) * slot_s
+        pending = end_s > done_s + 1e-9
+        self._vad_end_s, self._vad_speech = end_s[pending], speech[:, pending]
+        self._slots_done += n_slots
+        if not runs:  # no slot completed: advance the clocks by nothing
+            runs = [(0, 0, np.ones(self.n_streams, dtype=bool))]
+        psycho_parts, pitch_parts = [], []
+        for a, b, awake in runs:
+            piece = held[:, a * self._slot : b * self._slot]
+            every = bool(awake.all())
+            psycho = self.psycho.process(self._pascals(piece), None if every else awake)
+            psycho_parts.append((psycho.loudness_sone, psycho.specific_loudness,
+                                 psycho.sharpness_acum, psycho.roughness_asper,
+                                 psycho.fluctuation_vacil))
+            pitch_parts.append(self.pitch.process(piece) if every
+                               else _pitch_of_some(self.pitch, piece, awake))
+        psycho_out = tuple(np.concatenate(arrays, axis=1)
+                           for arrays in zip(*psycho_parts, strict=True))
+        return psycho_out, _joined_pitch(pitch_parts)
+
+
+def _pitch_of_some(pitch: StreamingPitch, block: np.ndarray, awake: np.ndarray) -> PitchFrames:
+    """``pitch.process(block)`` for the ``awake`` streams; the others read as silence
+    (unvoiced, no level) and keep their state."""
+    index = np.flatnonzero(awake)
+    part = take_streams(pitch, index)
+    frames = part.process(block[index])
+    put_streams(pitch, part, index)
+    n, t = pitch.n_streams, frames.f0_hz.shape[1]
+
+    def full(values, fill, dtype=np.float64):
+        out = np.full((n, t), fill, dtype=dtype)
+        out[index] = values
+        return out
+
+    return PitchFrames(
+        first_frame=frames.first_frame, frame_time_s=frames.frame_time_s,
+        f0_hz=full(frames.f0_hz, np.nan), voiced=full(frames.voiced, False, bool),
+        aperiodicity=full(frames.aperiodicity, 1.0),
+        band_level_db=full(frames.band_level_db, -np.inf),
+        band_centroid_hz=full(frames.band_centroid_hz, np.nan),
+        band_tilt_db=full(frames.band_tilt_db, np.nan),
+    )
+
+
+def _joined_pitch(parts: list[PitchFrames]) -> PitchFrames:
+    if len(parts) == 1:
+        return parts[0]
+    return PitchFrames(
+        first_frame=parts[0].first_frame,
+        frame_time_s=np.concatenate([p.frame_time_s for p in parts]),
+        **{name: np.concatenate([getattr(p, name) for p in parts], axis=1)
+           for name in ("f0_hz", "voiced", "aperiodicity", "band_level_db",
+                        "band_centroid_hz", "band_tilt_db")},
+    )
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,9 @@ class StreamingPitch:
         A frame is voiced when its aperiodicity is below this.
     """
 
+    _STREAM_STATE = (("_zi", 1), ("_state", 0))  # see emotion._stream_subsets
+    _STREAM_CHILDREN = ("_framer",)
+
     def __init__(
         self,
         n_streams: int,
@@ -201,8 +204,11 @@ class StreamingPitch:
                        MAX_AGE_S / self.hop_s, self._band_bins)
             for g in range(0, self.n_streams, GROUP_SIZE)
         ]
-        period, aperiodicity, power, centroid, low_share = (
-            np.concatenate(r, axis=0) for r in zip(*results, strict=True))
+        if results:
+            period, aperiodicity, power, centroid, low_share = (
+                np.concatenate(r, axis=0) for r in zip(*results, strict=True))
+        else:  # no stream advanced (all asleep: emotion._stream_subsets), only the clocks
+            period = aperiodicity = power = centroid = low_share = np.zeros((0, frames.shape[1]))
         voiced = aperiodicity < self.voicing_threshold
         with np.errstate(divide="ignore"):
             level_db = 10.0 * np.log10(power)

@@ -38,6 +38,9 @@ class StreamFramer:
         Trailing axes of each sample (e.g. ``(channels,)`` for an envelope series).
     """
 
+    _STREAM_STATE = (("_tail", 0),)  # see emotion._stream_subsets
+    _STREAM_CHILDREN = ()
+
     def __init__(
         self, n_streams: int, frame_len: int, hop: int, dtype=np.float64, feature_shape=()
     ) -> None:
@@ -97,6 +100,9 @@ class ShortTimePower:
     roughness/fluctuation channel envelopes and the loudness path's within-frame
     intensity statistics, so the transform is paid once.
     """
+
+    _STREAM_STATE = (("_held", 0),)
+    _STREAM_CHILDREN = ()
 
     def __init__(self, n_streams: int, frame_len: int, hop: int) -> None:
         self.n_streams = check_stream_count(n_streams)

@@ -39,11 +39,16 @@ from emotion.psychoacoustics._iso532_tables import (
     TINY_VALUE_PA2,
 )
 from emotion.psychoacoustics._zwicker_core import (
+    N_CORE_BANDS,
     core_loudness_from_third_octave_levels,
     specific_loudness_frame_means,
     specific_loudness_from_core_loudness,
 )
-from emotion.psychoacoustics.loudness_zwtv import nonlinear_temporal_decay, temporal_weighting
+from emotion.psychoacoustics.loudness_zwtv import (
+    _initial_state,
+    nonlinear_temporal_decay,
+    temporal_weighting,
+)
 
 #: Loudness step of the streaming path, s (the reference path uses 2 ms).
 STEP_S = 0.010
@@ -134,6 +139,9 @@ class StreamingLoudness:
         (the frames it completed) instead of N' at every step.
     """
 
+    _STREAM_STATE = (("_inside_tail", 0), ("_nl_state", 0), ("_tw_state", 0), ("_spec_sum", 0))
+    _STREAM_CHILDREN = ("_long", "short")
+
     def __init__(
         self, n_streams: int, fs_hz: int, field_type: str = "free", short=None,
         spec_mean_steps: int | None = None,
@@ -165,8 +173,10 @@ class StreamingLoudness:
         )
         taper = np.hanning(inside + 2)[1:-1]
         self._taper = (taper / taper.sum()).astype(np.float32)
-        self._nl_state = None
-        self._tw_state = None
+        # The decay stages' states as those functions start them (``state=None``), made
+        # here so that streams can be advanced apart (emotion._stream_subsets).
+        self._nl_state = _initial_state((n_streams,), N_CORE_BANDS)
+        self._tw_state = _initial_state((n_streams,), 1)[..., 0]
         self._spec_mean_steps = spec_mean_steps
         self._spec_sum = np.zeros((n_streams, 240))
         self._spec_phase = 0

@@ -101,6 +101,9 @@ class ChannelEnvelopes:
     of a shared :class:`ShortTimePower` (:meth:`process_power`).
     """
 
+    _STREAM_STATE = ()
+    _STREAM_CHILDREN = ("spectrum",)
+
     def __init__(self, n_streams: int, fs_hz: int) -> None:
         self.fs_hz = int(fs_hz)
         self.spectrum = ShortTimePower(
@@ -290,6 +293,9 @@ class EnvelopeModulation:
         Distance (in 0.5-Bark channels) of the correlated envelopes.
     """
 
+    _STREAM_STATE = ()
+    _STREAM_CHILDREN = ("_framer",)
+
     def __init__(
         self, n_streams, rate_hz, frame_s, hop_s, weighting, transfer=None, window=None,
         lag=CORRELATION_LAG,
@@ -347,6 +353,9 @@ class StreamingRoughness:
     then tile the signal without overlap — and pays half.
     """
 
+    _STREAM_STATE = (("_latest", 0),)
+    _STREAM_CHILDREN = ("envelopes", "analysis")
+
     def __init__(
         self, n_streams: int, fs_hz: int, hop_s: float = 0.1, update_s: float | None = None
     ) -> None:
@@ -401,6 +410,9 @@ class StreamingFluctuation:
     by 75 % at the default 0.5 s); output frames in between repeat the latest value.
     Until the first full 2 s frame, the value is NaN (not measured yet).
     """
+
+    _STREAM_STATE = (("_tail", 0), ("_latest", 0))
+    _STREAM_CHILDREN = ("analysis",)
 
     def __init__(
         self, n_streams: int, envelope_rate_hz: float, hop_s: float = 0.1, update_s: float = 0.5,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emotion._stream_subsets import put_streams, take_streams
 from emotion.psychoacoustics._streaming_loudness import STEP_S as LOUDNESS_STEP_S
 from emotion.psychoacoustics._streaming_loudness import StreamingLoudness
 from emotion.psychoacoustics._streaming_modulation import (
@@ -120,8 +121,14 @@ class StreamingPsychoacoustics:
         self._frames_done = 0
         self._steps_done = 0
 
-    def process(self, block_pa: np.ndarray) -> PsychoacousticFrames:
-        """Advance all streams by ``block_pa`` (``(streams, samples)``, Pa)."""
+    def process(self, block_pa: np.ndarray, active: np.ndarray | None = None
+                ) -> PsychoacousticFrames:
+        """Advance all streams by ``block_pa`` (``(streams, samples)``, Pa).
+
+        ``active`` (bool, per stream) runs only those streams: the others keep their
+        state as it is and report NaN for the frames of this block (their rows of
+        ``block_pa`` are not read).
+        """
         block = np.asarray(block_pa, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.n_streams:
             raise ValueError(
@@ -131,7 +138,11 @@ class StreamingPsychoacoustics:
             raise ValueError("block contains NaN or inf; pass finite sound pressure in Pa")
         parts, start = [], 0
         for group in self._groups:
-            parts.append(group.process(block[start : start + group.n_streams]))
+            rows = slice(start, start + group.n_streams)
+            if active is None or active[rows].all():
+                parts.append(group.process(block[rows]))
+            else:
+                parts.append(_process_some(group, block[rows], active[rows]))
             start += group.n_streams
         n_total, mean_spec, sharpness, roughness, fluctuation = (
             np.concatenate(arrays, axis=0) for arrays in zip(*parts, strict=True)
@@ -178,8 +189,25 @@ class StreamingPsychoacoustics:
         return rows
 
 
+def _process_some(group: _StreamGroup, block: np.ndarray, active: np.ndarray):
+    """``group.process`` for the ``active`` streams only; NaN rows for the others."""
+    index = np.flatnonzero(active)
+    part = take_streams(group, index)
+    results = part.process(block[index])
+    put_streams(group, part, index)
+    full = []
+    for values in results:
+        out = np.full((group.n_streams, *values.shape[1:]), np.nan, dtype=values.dtype)
+        out[index] = values
+        full.append(out)
+    return tuple(full)
+
+
 class _StreamGroup:
     """The four metrics for one group of streams, sharing one short-time spectrum."""
+
+    _STREAM_STATE = ()
+    _STREAM_CHILDREN = ("roughness", "loudness", "fluctuation")
 
     def __init__(
         self, n_streams: int, fs_hz: int, hop_s: float, field_type: str,

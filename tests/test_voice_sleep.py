@@ -1,0 +1,119 @@
+"""Streams that sleep through silence: less work, the same windows (emotion.voice)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from capture.synth import speech_like
+from emotion._stream_subsets import put_streams, take_streams
+from emotion.prosody import StreamingPitch
+from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
+from emotion.voice import GATE_SLOT_S, SLEEP_AFTER_S, StreamingVoiceAnalyzer
+from emotion.windows import FEATURE_NAMES
+
+FS = 8000
+
+
+@pytest.fixture(scope="module")
+def talk_pause_talk():
+    """8 s of speech, 12 s of line noise, 8 s of speech (what an agent's channel holds
+    while the caller talks)."""
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0.0, 10 ** (-62 / 20), 20 * FS)
+    first = np.ravel(speech_like(8.0, FS, seed=31))
+    second = np.ravel(speech_like(8.0, FS, seed=32))
+    x = noise.copy()
+    x[: first.size] += first
+    x = np.concatenate([x, noise[:8 * FS] + second])
+    return x[None]
+
+
+def _windows(x, sleep_after_s, sizes=None):
+    analyzer = StreamingVoiceAnalyzer(x.shape[0], FS, sleep_after_s=sleep_after_s)
+    if sizes is None:
+        parts = [analyzer.process(x)]
+    else:
+        parts, i = [], 0
+        while i < x.shape[1]:
+            n = int(sizes.integers(80, 4000))
+            parts.append(analyzer.process(x[:, i : i + n]))
+            i += n
+    features = np.concatenate([p.features for p in parts], axis=1)
+    valid = np.concatenate([p.valid for p in parts], axis=1)
+    return analyzer, features, valid
+
+
+def test_a_long_pause_sleeps_and_the_windows_stay_what_they_were(talk_pause_talk):
+    awake, f_awake, v_awake = _windows(talk_pause_talk, None)
+    gated, f_gated, v_gated = _windows(talk_pause_talk, SLEEP_AFTER_S)
+    # The 12 s pause, less the 2 s before sleeping and the slot it wakes in.
+    assert gated.slots_asleep * GATE_SLOT_S >= 9.0
+    assert awake.slots_asleep == 0
+    assert v_gated.tolist() == v_awake.tolist()
+    assert v_gated.sum() >= 10
+    both = v_gated[0]
+    rel = np.abs(f_gated[0, both] - f_awake[0, both]) / np.abs(f_awake[0, both])
+    # Only the pause's edges can differ: a frame or two at the slot edge, and the
+    # modulation measures, whose frames (0.2 s and 2 s) reach back into the frozen line
+    # noise and hold their latest value until the next analysis.
+    worst = dict(zip(FEATURE_NAMES, rel.max(axis=0).round(4), strict=True))
+    modulation = [FEATURE_NAMES.index("roughness_asper"), FEATURE_NAMES.index("fluctuation_vacil")]
+    assert np.delete(rel, modulation, axis=1).max() < 0.01, worst
+    assert rel[:, modulation].max() < 0.15, worst
+
+
+def test_streams_sleep_alike_whatever_blocks_the_audio_comes_in(talk_pause_talk):
+    whole, f_whole, v_whole = _windows(talk_pause_talk, SLEEP_AFTER_S)
+    packets, f_packets, v_packets = _windows(talk_pause_talk, SLEEP_AFTER_S,
+                                             sizes=np.random.default_rng(5))
+    assert packets.slots_asleep == whole.slots_asleep > 0
+    n = v_whole.shape[1]
+    assert v_packets[:, :n].tolist() == v_whole.tolist()
+    np.testing.assert_allclose(f_packets[:, :n], f_whole, rtol=1e-4)
+
+
+def test_a_woken_stream_stays_awake_for_the_time_asked():
+    analyzer = StreamingVoiceAnalyzer(2, FS)
+    silence = np.zeros((2, FS))
+    analyzer.process(silence)
+    assert analyzer.slots_awake == 0  # digital silence never wakes a stream
+    analyzer.wake([1], 1.0)
+    analyzer.process(np.zeros((2, 2 * FS)))
+    assert analyzer.slots_awake == round(1.0 / GATE_SLOT_S)
+
+
+def test_advancing_some_streams_gives_them_what_advancing_all_gives():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 0.05, (3, 4 * 2000))
+    full_psycho = StreamingPsychoacoustics(3, FS)
+    some_psycho = StreamingPsychoacoustics(3, FS)
+    full_pitch, some_pitch = StreamingPitch(3, FS), StreamingPitch(3, FS)
+    awake = np.array([True, False, True])
+    index = np.flatnonzero(awake)
+    for k in range(4):
+        block = x[:, k * 2000 : (k + 1) * 2000]
+        a = full_psycho.process(block.astype(np.float32))
+        b = some_psycho.process(block.astype(np.float32), active=awake)
+        for name in ("loudness_sone", "specific_loudness", "sharpness_acum",
+                     "roughness_asper", "fluctuation_vacil"):
+            got, want = getattr(b, name), getattr(a, name)
+            np.testing.assert_array_equal(got[index], want[index])
+            assert np.isnan(got[1]).all()
+        frozen = some_pitch._state[1].copy(), some_pitch._zi[:, 1].copy()
+        part = take_streams(some_pitch, index)
+        pitch_some = part.process(block[index])
+        put_streams(some_pitch, part, index)
+        pitch_all = full_pitch.process(block)
+        np.testing.assert_array_equal(pitch_some.aperiodicity, pitch_all.aperiodicity[index])
+        np.testing.assert_array_equal(some_pitch._state[1], frozen[0])
+        np.testing.assert_array_equal(some_pitch._zi[:, 1], frozen[1])
+        assert some_pitch._framer.frames_emitted == full_pitch._framer.frames_emitted
+
+
+def test_no_stream_awake_still_moves_the_clocks():
+    psycho = StreamingPsychoacoustics(2, FS)
+    out = psycho.process(np.zeros((2, 4000), dtype=np.float32), active=np.zeros(2, bool))
+    assert out.loudness_sone.shape == (2, 50) and np.isnan(out.loudness_sone).all()
+    again = psycho.process(np.zeros((2, 800), dtype=np.float32))
+    assert again.first_frame == 5 and np.isfinite(again.loudness_sone).all()
