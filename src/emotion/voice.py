@@ -210,7 +210,7 @@ class StreamingVoiceAnalyzer:
         fluctuation)`` arrays and the pitch frames, NaN / unvoiced where asleep."""
         held = np.concatenate([self._held, block], axis=1)
         n_slots = held.shape[1] // self._slot
-        self._held = held[:, n_slots * self._slot :]
+        self._held = held[:, n_slots * self._slot :].copy()  # not a view of the block
         end_s = np.concatenate([self._vad_end_s, vad.frame_time_s])
         speech = np.concatenate([self._vad_speech, vad.speech], axis=1)
         slot_s = self._slot / self.fs_hz
