@@ -139,6 +139,7 @@ def _score(calls: list[dict], events: list) -> dict:
             opened.setdefault(ev.call_id, []).append(ev)
     scheduled, from_speech, early, missed, bursts, burst_hits = [], [], 0, 0, 0, 0
     calm_alerts = {"agitation": 0, "low_energy": 0}
+    calm_list: list[str] = []  # what each false alert said
     calm_s = 0.0
     for c in calls:
         mine = opened.get(c["call_id"], [])
@@ -152,6 +153,8 @@ def _score(calls: list[dict], events: list) -> dict:
             calm_s += c["duration_s"]
             for ev in mine:
                 calm_alerts[ev.kind] += 1
+                calm_list.append(f"{c['call_id']} {ev.t_s:.0f} s {ev.kind} {ev.severity} "
+                                 f"({ev.reason}): {ev.explanation}")
             continue
         heard = c["first_agitated_s"]
         end = c.get("episode_end_s") or c["onset_s"] + EPISODE_S
@@ -165,7 +168,8 @@ def _score(calls: list[dict], events: list) -> dict:
         scheduled.append(min(hits) - c["onset_s"])
     stats = {"episodes": len(from_speech) + missed, "detected": len(from_speech),
              "missed": missed, "early_alerts": early, "calm_h": calm_s / 3600,
-             "calm_alerts": calm_alerts, "bursts": bursts, "burst_alerts": burst_hits,
+             "calm_alerts": calm_alerts, "calm_alert_list": calm_list, "bursts": bursts,
+             "burst_alerts": burst_hits,
              "false_per_shift": (sum(calm_alerts.values()) / (calm_s / 3600) * SHIFT_H
                                  if calm_s else None)}
     for name, values in (("speech_onset", from_speech), ("onset", scheduled)):
@@ -255,6 +259,7 @@ def _material_rows(name: str, d: dict) -> list[tuple[str, str]]:
          f"energy {d['calm_alerts']['low_energy']}) = {d['false_per_shift']:.2f} per agent "
          f"per {SHIFT_H:.0f} h"),
     ]
+    rows += [(f"{name}:   false alert", line) for line in d["calm_alert_list"]]
     if d["bursts"]:
         rows.append((f"{name}: single loud seconds that opened an alert",
                      f"{d['burst_alerts']} of {d['bursts']}"))

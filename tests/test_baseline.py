@@ -151,3 +151,29 @@ def test_wrong_feature_count_is_a_clear_error():
         fit().z(np.zeros(5))
     assert isinstance(Baseline.from_json(fit().to_json()), Baseline)
     assert MAD_TO_SIGMA == pytest.approx(1.4826)
+
+
+def test_a_thin_calibration_borrows_the_typical_spread_and_a_long_one_keeps_its_own():
+    from emotion.baseline import PRIOR_WINDOWS, WITHIN_SPEAKER_SIGMA
+    from emotion.windows import FEATURE_NAMES
+
+    prior = np.asarray(WITHIN_SPEAKER_SIGMA["8k"])
+    rng = np.random.default_rng(1)
+    # An agent steadier than is typical (half the usual spread).
+    x = 5.0 * prior + rng.standard_normal((300, len(FEATURE_NAMES))) * prior * 0.5
+    kw = dict(agent_id="A7", channel_type="8k", level_profile="g711-telephone",
+              min_speech_s=1.0)
+    thin = fit_baseline(x[:12], FEATURE_NAMES, speech_s=6.0, **kw)
+    long = fit_baseline(x, FEATURE_NAMES, speech_s=1800.0, **kw)
+    alone = fit_baseline(x[:12], FEATURE_NAMES, speech_s=6.0, prior_windows=0, **kw)
+    own = np.asarray(thin.notes["sigma_own"])
+    np.testing.assert_allclose(own, alone.sigma, rtol=1e-5)
+    # 6 s = 2 windows' worth against the prior's 3: the variance is 60 % the prior's.
+    expected = np.sqrt((2 * own**2 + PRIOR_WINDOWS * prior**2) / (2 + PRIOR_WINDOWS))
+    np.testing.assert_allclose(thin.sigma, expected, rtol=1e-9)
+    assert np.all(thin.sigma > 0.7 * prior)
+    # 30 minutes: 600 windows' worth, the agent's own spread (within 3 %).
+    np.testing.assert_allclose(long.sigma, long.notes["sigma_own"], rtol=0.03)
+    assert np.all(long.sigma < 0.6 * prior)
+    # Features other than the product's are fitted on their own spread.
+    assert fit().notes == {}
