@@ -432,3 +432,28 @@ def test_groups_without_a_playing_call_are_not_processed(model, monkeypatch):
         engine.tick()
     assert len(calls) == 3  # group 1 only, once per tick
     assert engine.stats["groups"] == 2 and engine.stats["groups_processed_last_tick"] == 1
+
+
+def test_warm_up_loads_every_kernel_a_tick_needs_and_leaves_the_engine_as_it_was(tmp_path):
+    """In a fresh interpreter (no kernel loaded yet), warm_up leaves the caller VAD's
+    kernel specialised for a tick's strided int16 channel and the analyser's for float
+    blocks, and opens nothing."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from emotion.engine import LiveEngine\n"
+        "from emotion import vad\n"
+        "engine = LiveEngine(baselines=lambda agent: None)\n"
+        "assert not vad._prepare_kernel.signatures\n"
+        "engine.warm_up()\n"
+        "kinds = {(str(s[0].dtype), s[0].layout) for s in vad._prepare_kernel.signatures}\n"
+        "print(sorted(kinds))\n"
+        "assert ('int16', 'A') in kinds and ('float64', 'C') in kinds, kinds\n"
+        "stats = engine.stats\n"
+        "assert stats['pushes'] == 0 and stats['slots'] == 0 and not engine.calls\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

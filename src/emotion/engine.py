@@ -140,6 +140,32 @@ class LiveEngine:
 
     # --- the event-loop side -------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Compile or load every compiled kernel a tick runs, before the first call.
+
+        A private analyser and caller VAD, like a slot group's, take 3 s of synthetic
+        speech on one stream and silence on the other (so that sleeping streams are
+        exercised too), and the model scores once. Without it, the first ticks with audio
+        compiled what the cache lacked (a fresh install, or new code): one such tick took
+        seconds, and at 300 seats the calls' backlogs overflowed and dropped ~3 s of audio
+        each (benchmarks/RESULTS.md, fifth round). The server runs it before it takes
+        audio.
+        """
+        from capture.synth import speech_like
+        from emotion.vad import StreamingVAD
+        from emotion.voice import StreamingVoiceAnalyzer
+
+        fs_hz, tick = self.fs_hz, round(self.tick_s * self.fs_hz)
+        n = tick * int(np.ceil(3.0 / self.tick_s))
+        voice = np.ravel(speech_like(n / fs_hz, fs_hz, seed=0))[:n]
+        block = np.zeros((2, 2, n), dtype=np.int16)  # (slots, channels, samples), as a tick's
+        block[0, :, : voice.size] = np.clip(voice * 32768.0, -32768, 32767).astype(np.int16)
+        analyzer, caller = StreamingVoiceAnalyzer(2, fs_hz), StreamingVAD(2, fs_hz)
+        for i in range(0, n, tick):
+            analyzer.process(block[:, 0, i : i + tick] * (1.0 / 32768.0))
+            caller.process(block[:, 1, i : i + tick])
+        self.model.probabilities(np.zeros((1, len(self.model.feature_names))))
+
     def open_call(self, seat_id: str, call_id: str, agent_id: str | None,
                   channels: tuple[str, ...] = ("agent",), *, fs_hz: int | None = None) -> None:
         """Start monitoring a call on a seat; a call already on that seat is closed first

@@ -26,17 +26,19 @@ log = logging.getLogger("voiceline.server")
 
 
 def build_engine(config: ServerConfig, baselines: Any) -> Any:
-    """The :class:`emotion.engine.LiveEngine` the settings describe."""
+    """The :class:`emotion.engine.LiveEngine` the settings describe, warmed up."""
     from emotion.alerts import AlertConfig
     from emotion.engine import LiveEngine
     from emotion.scoring import VoiceModel
 
     e = config.engine
-    return LiveEngine(
+    engine = LiveEngine(
         baselines=baselines, model=VoiceModel(e.model) if e.model else None,
         alert_config=AlertConfig.from_dict(config.alerts), fs_hz=ENGINE_FS_HZ,
         tick_s=e.tick_s, jitter_s=e.jitter_s, max_backlog_s=e.max_backlog_s,
         group_size=e.group_size)
+    engine.warm_up()  # before any audio: a first tick that compiles stalls every call
+    return engine
 
 
 class EngineRunner:
