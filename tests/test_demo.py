@@ -62,6 +62,7 @@ def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]  # Ctrl-C stops cleanly, quietly
     assert f"dashboard: {url}/" in out and "supervisor / voiceline-demo" in out
     data_dir = Path(re.search(r"data:\s+(\S+)", out).group(1))
     assert not data_dir.exists(), "the temporary data directory was left behind"

@@ -85,4 +85,5 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path):
         _, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
     assert "voiceline stopped" in err
+    assert "Traceback" not in err, err
     assert (tmp_path / "voiceline.db").exists()

@@ -197,11 +197,9 @@ def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
 def run_demo(args: argparse.Namespace) -> int:
     import threading
 
-    import uvicorn
-
     from voiceline.cli import UserError
     from voiceline.server.config import BASELINES_DIR, load_config
-    from voiceline.server.run import uvicorn_config
+    from voiceline.server.run import QuietServer, uvicorn_config
 
     if args.seats < 1:
         raise UserError(f"--seats must be at least 1, got {args.seats}")
@@ -217,7 +215,7 @@ def run_demo(args: argparse.Namespace) -> int:
         # The simulated seats use the HTTP port (100 ms frames); no other port is opened.
         config = load_config(None, data_dir=str(data_dir), port=args.port,
                              audiosocket_port=None, ingest_port=None)
-        server = uvicorn.Server(uvicorn_config(config, log_level="warning"))
+        server = QuietServer(uvicorn_config(config, log_level="warning"))
         url = f"http://{config.host}:{config.port}"
 
         def start_seats() -> None:
@@ -248,7 +246,7 @@ def run_demo(args: argparse.Namespace) -> int:
         threading.Thread(target=start_seats, name="demo-start", daemon=True).start()
         server.run()  # until Ctrl-C (uvicorn shuts down gracefully)
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C before the server runs (while calibrating)
         return 0
     finally:
         log("voiceline demo: stopping …")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -47,11 +51,30 @@ def uvicorn_config(config: ServerConfig, app: Any = None, **extra: Any) -> uvico
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, **extra)
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's server, stopped by Ctrl-C or SIGTERM without a traceback.
+
+    uvicorn (≥ 0.29) re-raises the signal once its graceful shutdown is done; the
+    KeyboardInterrupt then cancels the lifespan task still waiting in ``asyncio.run``,
+    and uvicorn logs that as an error with two tracebacks. Here the signals only ask
+    the server to exit (a second Ctrl-C forces it, as in uvicorn), so ``run`` returns.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def serve(config: ServerConfig) -> None:
     """Serve until interrupted (Ctrl-C ends calls, closes the store, and returns)."""
-    server = uvicorn.Server(uvicorn_config(config))
-    try:
-        server.run()
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
-        pass
+    QuietServer(uvicorn_config(config)).run()
 
