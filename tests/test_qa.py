@@ -400,3 +400,69 @@ def test_bad_command_lines_get_clear_errors(calls, tmp_path, capsys) -> None:
     assert main(["qa", str(calls["rec"]), "--engine", "dask"]) == 2
     assert "--scheduler" in capsys.readouterr().err
     assert math.isfinite(QAConfig().checks["dead_air"].critical_s)
+
+
+# --- voice checks: hot stretches and thin baselines ------------------------------------
+
+def voice_track(n_s: float, speech_spans, windows_end_s=None, features=None) -> ChannelTrack:
+    n = frames(n_s)
+    speech = mask(n, *[(frames(s), frames(e)) for s, e in speech_spans])
+    end_s = np.zeros(0) if windows_end_s is None else np.asarray(windows_end_s, float)
+    feats = (np.zeros((end_s.size, len(FEATURE_NAMES))) if features is None else features)
+    return ChannelTrack(role="agent", frame_s=F, speech=speech,
+                        level_dbfs=np.full(n, -26.0), clipped=np.zeros(n, int),
+                        end_s=end_s, features=feats, speech_s=float(speech.sum() * F))
+
+
+def test_a_hot_turn_with_a_calmer_second_in_the_middle_is_one_event() -> None:
+    from qa.checks import hot_spans
+
+    # speech 0-10 s with pauses; hot 0-2 s and 4.85-7.55 s; between them 1.2 s of
+    # calmer speech (2.3-3.5 s) and pauses, 2.85 s in all (longer than MERGE_GAP_S)
+    tr = voice_track(12.0, [(0.0, 2.0), (2.3, 3.5), (4.85, 7.55)])
+    values = np.zeros(tr.speech.size)
+    values[frames(0.0):frames(2.0)] = 0.9
+    values[frames(4.85):frames(7.55)] = 0.9
+    spans = hot_spans(tr, values, 0.7, min_speech_s=1.5)
+    assert [(round(s * F, 2), round(e * F, 2)) for s, e in spans] == [(0.0, 7.56)]
+    # a short hot blip 3 s of calm speech away from the stretch stays apart
+    tr = voice_track(12.0, [(0.0, 2.0), (2.3, 5.3), (5.6, 6.0)])
+    values = np.zeros(tr.speech.size)
+    values[frames(0.0):frames(2.0)] = 0.9
+    values[frames(5.6):frames(6.0)] = 0.9
+    spans = hot_spans(tr, values, 0.7, min_speech_s=0.3)
+    assert len(spans) == 2
+
+
+def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() -> None:
+    from dataclasses import replace
+
+    from qa.checks import leaning_on_call
+
+    rng = np.random.default_rng(3)
+    calib = 5.0 + 0.1 * rng.standard_normal((40, len(FEATURE_NAMES)))
+    call = 6.0 + 0.1 * rng.standard_normal((30, len(FEATURE_NAMES)))
+    call[:5] = 50.0  # windows of a clipped turn: left out of the call's median
+    faults = np.zeros(30, dtype=bool)
+    faults[:5] = True
+    tr = voice_track(40.0, [(0.0, 40.0)], np.arange(30) + 3.0, call)
+    call_median = np.median(call[5:], axis=0)
+
+    def fit(speech_s, source="agent"):
+        base = fit_baseline(calib, FEATURE_NAMES, agent_id="A1", channel_type="8k",
+                            speech_s=speech_s, level_profile="g711-telephone")
+        return base if source == "agent" else replace(base, source=source)
+
+    thin, weight = leaning_on_call(fit(30.0), tr, faults)  # 10 windows' worth: λ = 3/13
+    assert weight == pytest.approx(3 / 13)
+    np.testing.assert_allclose(thin.median, fit(30.0).median
+                               + 3 / 13 * (call_median - fit(30.0).median))
+    np.testing.assert_array_equal(thin.sigma, fit(30.0).sigma)
+    rich, weight = leaning_on_call(fit(600.0), tr, faults)  # 10 min: λ = 3/203
+    assert weight == pytest.approx(3 / 203)
+    assert np.all(np.abs(rich.median - fit(600.0).median) < 0.02)
+    population = fit(30.0, source="population")
+    assert leaning_on_call(population, tr, faults) == (population, 0.0)
+    few = np.ones(30, dtype=bool)
+    few[:9] = False  # 9 usable windows: too few to say where this call sits
+    assert leaning_on_call(fit(30.0), tr, few)[1] == 0.0

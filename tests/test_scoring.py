@@ -91,3 +91,23 @@ def test_low_energy_is_the_larger_sub_head_and_explained_by_it(model, baseline):
     assert s.low_energy[1] == pytest.approx(1 / (1 + np.exp(3.0 + z_flat)), rel=1e-5)
     assert "loudness" in explain(s, 0, "A1001", head="low_energy")
     assert explain(s, 1, "A1001", head="low_energy").startswith("pitch movement")
+
+
+def test_windows_whose_level_is_a_line_fault_are_judged_without_level_bound_features(
+        model, baseline):
+    # A turn driven into clipping: 6 σ louder, same speaking rate +2 σ (a real change).
+    hot = baseline.median.copy()
+    i_loud, i_rate = FEATURE_NAMES.index("loudness_mean_sone"), FEATURE_NAMES.index(
+        "speech_rate_syl_s")
+    hot[i_loud] += 6 * baseline.sigma[i_loud]
+    hot[i_rate] += 2 * baseline.sigma[i_rate]
+    windows = np.stack([hot, hot])
+    s = model.score(windows, baseline, level_unknown=np.array([True, False]))
+    # the faulty window keeps its rate evidence and loses the loudness
+    assert s.z[0, i_loud] == 0.0 and s.z[0, i_rate] == pytest.approx(2.0)
+    assert s.agitation[0] == pytest.approx(1 / (1 + np.exp(-(1.0 * 2 - 3.0))), rel=1e-4)
+    assert s.contributions[0, 0, i_loud] == 0.0
+    # the other window is scored as before
+    assert s.z[1, i_loud] == pytest.approx(6.0)
+    assert s.agitation[1] == pytest.approx(model.score(hot[None], baseline).agitation[0])
+    assert "loudness" not in explain(s, 0, "A1001")

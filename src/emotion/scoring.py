@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion.baseline import Baseline
+from emotion.windows import LEVEL_BOUND_FEATURES
 
 HEADS = ("agitation", "low_energy")
 #: Words for each feature in explanations.
@@ -105,14 +106,27 @@ class VoiceModel:
         x = np.ascontiguousarray(z, dtype=np.float32).reshape(-1, len(self.feature_names))
         return self.session.run(None, {self._input: x})[0].astype(np.float64)
 
-    def score(self, windows: np.ndarray, baseline: Baseline) -> Score:
-        """Score feature windows ``(..., F)`` (NaN rows give NaN scores)."""
+    def score(self, windows: np.ndarray, baseline: Baseline,
+              level_unknown: np.ndarray | None = None) -> Score:
+        """Score feature windows ``(..., F)`` (NaN rows give NaN scores).
+
+        ``level_unknown`` (bool, ``(...)``) marks windows whose level is the line's fault
+        (clipped, or too quiet for the line): their
+        :data:`~emotion.windows.LEVEL_BOUND_FEATURES` count as usual (z = 0), so the
+        voice is judged on what the gain does not change.
+        """
         if baseline.feature_names != self.feature_names:
             raise ModelError(
                 f"baseline of {baseline.agent_id} has features {baseline.feature_names}, the "
                 f"model expects {self.feature_names}; recalibrate with this Voiceline"
             )
         z = np.clip(baseline.z(windows), -Z_LIMIT, Z_LIMIT)
+        if level_unknown is not None and np.any(level_unknown):
+            bound = [self.feature_names.index(n) for n in LEVEL_BOUND_FEATURES
+                     if n in self.feature_names]
+            fault = np.asarray(level_unknown, dtype=bool)
+            z[..., bound] = np.where(fault[..., None] & np.isfinite(z[..., bound]), 0.0,
+                                     z[..., bound])
         lead = z.shape[:-1]
         flat = z.reshape(-1, z.shape[-1])
         ok = np.all(np.isfinite(flat), axis=-1)

@@ -44,6 +44,14 @@ FEATURE_NAMES = (
     "loudness_slope_sone_s",  # mean |dN/dt| within speech (20 ms steps): how fast N moves
 )
 
+#: Features that follow the line's gain as much as the voice (sone-based: loudness, its
+#: movement, and roughness and fluctuation strength, which grow with the specific
+#: loudness they modulate). Where the level is a fault of the line (a clipped turn, a
+#: turn too quiet for the line) they say nothing about the voice; see
+#: :meth:`emotion.scoring.VoiceModel.score`'s ``level_unknown``.
+LEVEL_BOUND_FEATURES = ("loudness_n5_sone", "loudness_mean_sone", "roughness_asper",
+                        "fluctuation_vacil", "loudness_slope_sone_s")
+
 #: Smallest robust sigma a baseline may have per feature: about the resolution below
 #: which a change is not audible or not meaningful (1 JND of loudness is ~5-10 %, of
 #: pitch ~0.3 semitone), so a very steady agent is not alarmed by trifles.
