@@ -41,8 +41,8 @@ from emotion.engine_records import SeatSnapshot
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.scoring import Z_LIMIT
 from emotion.vad import StreamingVAD
-from emotion.voice import CLIP_LEVEL, StreamingVoiceAnalyzer
-from emotion.windows import F0_REF_HZ, FEATURE_NAMES, LEVEL_BOUND_FEATURES
+from emotion.voice import StreamingVoiceAnalyzer
+from emotion.windows import F0_REF_HZ, FEATURE_NAMES
 
 #: Seconds after a call's first sample before a window may start (see the module notes).
 SETTLE_S = 2.6
@@ -54,15 +54,6 @@ LATEST = ("agitation", "low_energy", "deviation", "loudness_sone", "f0_hz",
 _LOUDNESS = FEATURE_NAMES.index("loudness_mean_sone")
 _F0 = FEATURE_NAMES.index("f0_median_st")
 _RATE = FEATURE_NAMES.index("speech_rate_syl_s")
-#: A window with at least this many agent samples at full scale is clipped: its level is
-#: the line's fault, so the level-bound features are scored at the usual (z = 0), as
-#: pre-inspection does for a clipped turn (the same count as its ``clipping`` check).
-CLIP_MIN_SAMPLES = 5
-#: int16 codes at or beyond which a sample is at full scale (G.711 decodes to ±32124).
-CLIP_CODE = int(np.ceil(CLIP_LEVEL * 32768))
-#: Agent-channel clipping counts kept per slot, s: a window (3 s) plus the analyser's lag.
-CLIP_HISTORY_S = 4.0
-_LEVEL_BOUND = [FEATURE_NAMES.index(n) for n in LEVEL_BOUND_FEATURES]
 _FRESH_RATE_STATE = StreamingSpeechRate(1)._state[0].copy()
 _FRESH_PITCH_STATE = StreamingPitch(1, 8000)._state[0].copy()
 
@@ -165,8 +156,6 @@ class SlotGroup:
         n_hist = max(1, round(speaking_span_s / tick_s))
         self._speech = np.zeros((2, size, n_hist))  # agent, caller; seconds per tick
         self._hist_pos = 0
-        #: Agent samples at full scale per slot, per tick, by tick number modulo its width.
-        self._clipped = np.zeros((size, max(1, round(CLIP_HISTORY_S / tick_s))), dtype=np.int64)
         self._median = np.zeros((size, len(FEATURE_NAMES)))
         self._sigma = np.ones((size, len(FEATURE_NAMES)))
         self.latest = np.full((size, len(LATEST)), np.nan)
@@ -194,7 +183,6 @@ class SlotGroup:
         self.analyzer.wake(row, SETTLE_S)
         self.start_s[row] = self.time_s
         self._speech[:, row] = 0.0
-        self._clipped[row] = 0
         self.latest[row] = np.nan
         self._median[row], self._sigma[row] = median, sigma
 
@@ -207,11 +195,7 @@ class SlotGroup:
         self._ensure_analysis()
         analyzer, block, playing = self.analyzer, part.block, part.playing
         before = analyzer.speech_s.copy()
-        agent = block[:, 0, :]
-        self._clipped[:, self.ticks_done % self._clipped.shape[1]] = (
-            np.count_nonzero(agent >= CLIP_CODE, axis=1)
-            + np.count_nonzero(agent <= -CLIP_CODE, axis=1))
-        windows = analyzer.process(agent * (1.0 / 32768.0))
+        windows = analyzer.process(block[:, 0, :] * (1.0 / 32768.0))
         self._hist_pos = (self._hist_pos + 1) % self._speech.shape[2]
         self._speech[0, :, self._hist_pos] = analyzer.speech_s - before
         if (playing & part.has_caller).any():
@@ -226,27 +210,8 @@ class SlotGroup:
         rows, k = np.nonzero(windows.valid & settled & playing[:, None])
         features = windows.features[rows, k]
         z = np.clip((features - self._median[rows]) / self._sigma[rows], -Z_LIMIT, Z_LIMIT)
-        clipped = self._clipped_in(rows, windows.end_s[k], window_s) >= CLIP_MIN_SAMPLES
-        if clipped.any():
-            bound = z[:, _LEVEL_BOUND]
-            bound[clipped] = 0.0
-            z[:, _LEVEL_BOUND] = bound
         return GroupWindows(rows=rows, t_s=windows.end_s[k] - self.start_s[rows],
                             features=features, z=z, speech_s=windows.speech_s[rows, k])
-
-    def _clipped_in(self, rows: np.ndarray, end_s: np.ndarray, window_s: float) -> np.ndarray:
-        """Agent samples at full scale in the ticks each window ``[end - window_s, end]``
-        overlaps (those still kept), per window."""
-        width = self._clipped.shape[1]
-        out = np.zeros(rows.size, dtype=np.int64)
-        oldest = self.ticks_done - width  # ticks before this one are forgotten
-        for end in np.unique(end_s):
-            first = max(int(np.floor((end - window_s) / self.tick_s + 1e-9)), oldest)
-            last = min(int(np.ceil(end / self.tick_s - 1e-9)), self.ticks_done)
-            ticks = np.arange(first, last) % width
-            at = end_s == end
-            out[at] = self._clipped[rows[at]][:, ticks].sum(axis=1)
-        return out
 
     def record(self, rows: np.ndarray, probabilities: np.ndarray, features: np.ndarray,
                z: np.ndarray) -> None:
