@@ -173,15 +173,20 @@ def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
     block = max(int(block_s * fs_hz), 1)
     analyzer.vad_sink = decisions = []
     ends, feats = [], []
-    buf = np.zeros((len(rows), block))
+    # 16-bit calls go to the analyser as their codes (it takes int16 PCM as is).
+    codes = all(c.samples.dtype == np.int16 for c in calls)
+    buf = np.zeros((len(rows), block), dtype=np.int16 if codes else np.float64)
     for start in range(0, n_total, block):
         stop = min(start + block, n_total)
         width = stop - start
         part = buf[:, :width]
         for r, (i, ch) in enumerate(rows):
             piece = calls[i].samples[ch, start:stop]
-            np.multiply(piece, np.float64(calls[i].scale), out=part[r, : piece.size])
-            part[r, piece.size :] = 0.0
+            if codes:
+                part[r, : piece.size] = piece
+            else:
+                np.multiply(piece, np.float64(calls[i].scale), out=part[r, : piece.size])
+            part[r, piece.size :] = 0
         windows = analyzer.process(part)
         ends.append(windows.end_s)
         feats.append(np.where(windows.valid[..., None], windows.features, np.nan))
