@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from capture.audio import AudioClip, AudioError, read_audio
+from capture.audio import AudioClip, AudioError, read_audio, read_pcm16
 from capture.g711 import alaw_decode, ulaw_decode
 from capture.resample import resample
 
@@ -71,6 +71,24 @@ def test_int16_full_scale_maps_to_minus_one(tmp_path: Path) -> None:
     path = tmp_path / "edges.wav"
     sf.write(path, pcm, 8000, subtype="PCM_16")
     np.testing.assert_array_equal(read_audio(path).samples[0], pcm / 32768)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_pcm16_codes_are_the_samples_read_audio_gives_times_32768(tmp_path: Path,
+                                                                   suffix: str) -> None:
+    path = write(tmp_path / f"call{suffix}", exact_samples("PCM_16", 2, 4000), 16000)
+    codes, fs_hz = read_pcm16(path)
+    assert codes.dtype == np.int16 and codes.shape == (2, 4000) and fs_hz == 16000
+    np.testing.assert_array_equal(codes / 32768, read_audio(path).samples)
+
+
+def test_pcm16_reader_declines_other_encodings_and_reports_bad_files(tmp_path: Path) -> None:
+    assert read_pcm16(write(tmp_path / "f.wav", exact_samples("FLOAT", 1, 800), 8000,
+                            "FLOAT")) is None
+    path = write(tmp_path / "cut.wav", exact_samples("PCM_16", 1, 8000), 8000)
+    path.write_bytes(path.read_bytes()[: 44 + 2 * 3000])
+    with pytest.raises(AudioError, match="promises 8000 frames"):
+        read_pcm16(path)
 
 
 @pytest.mark.parametrize(("subtype", "decode"), [("ULAW", ulaw_decode), ("ALAW", alaw_decode)])

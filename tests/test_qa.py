@@ -16,7 +16,7 @@ from capture.simulator import AgentVoice, CallScript, calibration_audio, render_
 from emotion.baseline import fit_baseline, save_baseline
 from emotion.voice import analyse_clips
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
-from qa.analysis import CallAnalysis, CallJob, ChannelTrack
+from qa.analysis import CallAnalysis, CallJob, ChannelTrack, analyse_loaded, load_call
 from qa.checks import line_flags, timing_flags
 from qa.config import CHECKS, QAConfig, QAConfigError
 from qa.inspect import Settings, inspect_calls, review_score
@@ -176,6 +176,34 @@ def test_mono_recordings_get_no_turn_taking_checks() -> None:
 
 
 # --- settings and score ------------------------------------------------------------------
+
+def test_16_bit_and_float_files_of_one_call_are_analysed_alike(tmp_path) -> None:
+    """16-bit calls stay integer codes until analysed; the result is the float file's."""
+    rng = np.random.default_rng(3)
+    t = np.arange(8 * FS) / FS
+    phase = 2 * np.pi * np.cumsum(150 + 20 * np.sin(2 * np.pi * 3 * t)) / FS
+    voice = sum(np.sin(k * phase) / k for k in range(1, 15)) * (1 + np.sin(2 * np.pi * 4 * t))
+    voice = (3000 * voice * (t % 4 < 3)).astype(int)  # 3 s talk, 1 s pause
+    codes = np.stack([voice, rng.integers(-300, 300, t.size)]) + rng.integers(-50, 50, t.shape)
+    codes[0, 1000:1050] = 32767
+    codes[0, 9000:9030] = -32768
+    codes[0, 20000:20010] = 32120  # just below full scale
+    codes = codes.astype(np.int16)
+    tracks = []
+    for subtype in ("PCM_16", "FLOAT"):
+        path = tmp_path / f"{subtype}.wav"
+        sf.write(path, codes.T / 32768 if subtype == "FLOAT" else codes.T, FS, subtype=subtype)
+        (an,) = analyse_loaded([load_call(CallJob("c", str(path), agent_channel=1))])
+        tracks.append((an.caller, an.agent))
+    (caller, agent), (caller_f, agent_f) = tracks
+    assert caller.clipped.sum() == 80 and agent.clipped.sum() == 0
+    assert np.isfinite(caller.features).all(axis=1).sum() == 3  # windows with speech
+    for a, b in ((caller, caller_f), (agent, agent_f)):
+        np.testing.assert_array_equal(a.clipped, b.clipped)
+        np.testing.assert_array_equal(a.speech, b.speech)
+        np.testing.assert_array_equal(a.level_dbfs, b.level_dbfs)
+        np.testing.assert_array_equal(a.features, b.features)
+
 
 def test_settings_from_toml_and_mistakes_named(tmp_path) -> None:
     good = tmp_path / "qa.toml"

@@ -73,6 +73,23 @@ def test_streams_sleep_alike_whatever_blocks_the_audio_comes_in(talk_pause_talk)
     np.testing.assert_allclose(f_packets[:, :n], f_whole, rtol=1e-4)
 
 
+@pytest.mark.parametrize("sleep_after_s", [None, SLEEP_AFTER_S])
+def test_int16_pcm_gives_the_windows_of_its_float_samples(talk_pause_talk, sleep_after_s):
+    codes = np.round(np.clip(talk_pause_talk, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+    _, f_float, v_float = _windows(codes / 32768, sleep_after_s, np.random.default_rng(7))
+    _, f_pcm, v_pcm = _windows(codes, sleep_after_s, np.random.default_rng(7))
+    assert v_float.sum() >= 10
+    assert v_pcm.tolist() == v_float.tolist()
+    np.testing.assert_array_equal(f_pcm, f_float)
+    # an int16 block after a float one (its slot still in progress) is taken as floats
+    mixed = StreamingVoiceAnalyzer(1, FS, sleep_after_s=sleep_after_s)
+    floats = StreamingVoiceAnalyzer(1, FS, sleep_after_s=sleep_after_s)
+    f_mixed = [mixed.process(codes[:, :1000] / 32768), mixed.process(codes[:, 1000:])]
+    f_floats = [floats.process(codes[:, :1000] / 32768), floats.process(codes[:, 1000:] / 32768)]
+    np.testing.assert_array_equal(np.concatenate([p.features for p in f_mixed], axis=1),
+                                  np.concatenate([p.features for p in f_floats], axis=1))
+
+
 def test_a_woken_stream_stays_awake_for_the_time_asked():
     analyzer = StreamingVoiceAnalyzer(2, FS)
     silence = np.zeros((2, FS))

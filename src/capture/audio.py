@@ -19,7 +19,7 @@ import soundfile as sf
 
 from capture.resample import resample
 
-__all__ = ["AudioClip", "AudioError", "read_audio"]
+__all__ = ["AudioClip", "AudioError", "read_audio", "read_pcm16"]
 
 _WAV_UNKNOWN_LENGTH = 0xFFFFFFFF
 """Data-chunk size written by streaming recorders that never finalise the header."""
@@ -140,6 +140,65 @@ def read_audio(
             f"target_fs_hz must be a positive whole number of Hz (e.g. 8000 or 16000), got "
             f"{target_fs_hz!r} (reading {where})"
         )
+    info = _checked_info(file, where, channel, min_fs_hz, max_fs_hz)
+    frames = _read_frames(file, where, info, "float64")
+    channels = np.arange(info.channels)
+    if channel is not None:
+        frames, channels = frames[:, [channel]], channels[[channel]]
+    samples = np.ascontiguousarray(frames.T)
+    _check_finite(samples, channels, info.samplerate, where)
+
+    fs_hz = int(info.samplerate)
+    if target_fs_hz is not None and target_fs_hz != fs_hz:
+        samples = resample(samples, fs_hz, target_fs_hz)
+        fs_hz = int(target_fs_hz)
+    return AudioClip(
+        samples=samples, fs_hz=fs_hz, source=where, subtype=info.subtype, file_format=info.format
+    )
+
+
+def read_pcm16(
+    path: str | os.PathLike[str], *, min_fs_hz: int = 8000, max_fs_hz: int = 48000
+) -> tuple[np.ndarray, int] | None:
+    """Read a 16-bit PCM file's own sample codes, without converting them.
+
+    For the batch tools, which hold hours of audio at once: int16 is a quarter of
+    float64's memory and is read without a conversion pass. Code ``k`` is ``k / 32768``
+    in digital full scale, exactly the value :func:`read_audio` gives.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The audio file.
+    min_fs_hz, max_fs_hz : int
+        As for :func:`read_audio`.
+
+    Returns
+    -------
+    (codes, fs_hz) or None
+        ``codes`` int16 shaped ``(channels, samples)`` and the file's rate in Hz; None
+        when the file holds another encoding (read it with :func:`read_audio`).
+
+    Raises
+    ------
+    AudioError
+        For the same problems as :func:`read_audio`.
+    """
+    where = str(path)
+    file = Path(path)
+    _check_file_exists(file, where)
+    info = _checked_info(file, where, None, min_fs_hz, max_fs_hz)
+    if info.subtype != "PCM_16":
+        return None
+    frames = _read_frames(file, where, info, "int16")
+    return np.ascontiguousarray(frames.T), int(info.samplerate)
+
+
+def _checked_info(
+    file: Path, where: str, channel: int | None, min_fs_hz: int, max_fs_hz: int
+) -> sf._SoundFileInfo:
+    """The header of an existing file, once every problem that can be told before reading
+    is ruled out."""
     try:
         _check_wav_header(file, where)
     except OSError as err:
@@ -162,26 +221,7 @@ def read_audio(
         )
     if info.frames == 0:
         raise AudioError(f"{where}: the file holds no audio (0 frames)")
-
-    frames = _read_frames(file, where)
-    if frames.shape[0] < info.frames:
-        raise AudioError(
-            f"{where}: truncated — the header promises {info.frames} frames but only "
-            f"{frames.shape[0]} could be read; re-copy or re-export the recording"
-        )
-    channels = np.arange(info.channels)
-    if channel is not None:
-        frames, channels = frames[:, [channel]], channels[[channel]]
-    samples = np.ascontiguousarray(frames.T)
-    _check_finite(samples, channels, info.samplerate, where)
-
-    fs_hz = int(info.samplerate)
-    if target_fs_hz is not None and target_fs_hz != fs_hz:
-        samples = resample(samples, fs_hz, target_fs_hz)
-        fs_hz = int(target_fs_hz)
-    return AudioClip(
-        samples=samples, fs_hz=fs_hz, source=where, subtype=info.subtype, file_format=info.format
-    )
+    return info
 
 
 def _is_int(value: object) -> bool:
@@ -216,16 +256,23 @@ def _info(file: Path, where: str) -> sf._SoundFileInfo:
         raise AudioError(f"{where}: cannot open the file ({err})") from None
 
 
-def _read_frames(file: Path, where: str) -> np.ndarray:
-    """All frames as float64 ``(frames, channels)``; decoding errors become AudioError."""
+def _read_frames(file: Path, where: str, info: sf._SoundFileInfo, dtype: str) -> np.ndarray:
+    """All frames ``(frames, channels)``, every one the header promises; decoding errors
+    and truncation become AudioError."""
     try:
         with sf.SoundFile(str(file)) as handle:
-            return handle.read(dtype="float64", always_2d=True)
+            frames = handle.read(dtype=dtype, always_2d=True)
     except sf.LibsndfileError as err:
         raise AudioError(
             f"{where}: the audio data cannot be decoded ({err.error_string}); the file is "
             "probably truncated or corrupt — re-copy or re-export the recording"
         ) from None
+    if frames.shape[0] < info.frames:
+        raise AudioError(
+            f"{where}: truncated — the header promises {info.frames} frames but only "
+            f"{frames.shape[0]} could be read; re-copy or re-export the recording"
+        )
+    return frames
 
 
 def _guess_format(file: Path) -> str:

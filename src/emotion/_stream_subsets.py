@@ -21,7 +21,7 @@ older ones cyclically to fill it.
 
 from __future__ import annotations
 
-import copy
+import functools
 
 import numpy as np
 
@@ -31,7 +31,8 @@ def take_streams(stage, index: np.ndarray, memo: dict | None = None):
     memo = {} if memo is None else memo
     if id(stage) in memo:
         return memo[id(stage)]
-    part = copy.copy(stage)
+    part = object.__new__(type(stage))  # a shallow copy (no stage customises copying)
+    part.__dict__.update(stage.__dict__)
     memo[id(stage)] = part
     for name, axis in type(stage)._STREAM_STATE:
         value = getattr(stage, name)
@@ -50,35 +51,49 @@ def put_streams(stage, part, index: np.ndarray, done: set | None = None) -> None
     if id(stage) in done:
         return
     done.add(id(stage))
-    state = dict(type(stage)._STREAM_STATE)
+    state = type(stage)._STREAM_STATE
     children = type(stage)._STREAM_CHILDREN
-    for name, axis in state.items():
+    for name, axis in state:
         full, new = getattr(stage, name), getattr(part, name)
         if new is None:
             continue
         if full is None:
             raise RuntimeError(f"{type(stage).__name__}.{name} must exist before streams sleep")
-        where = (slice(None),) * axis + (index,)
         if _other_axes(full, axis) != _other_axes(new, axis):
-            full = _regrown(full, new.shape[1], axis)
-            setattr(stage, name, full)
-        full[where] = new
+            setattr(stage, name, _regrown(full, new, index, axis))
+        else:
+            full[(slice(None),) * axis + (index,)] = new
     for name in children:
         put_streams(getattr(stage, name), getattr(part, name), index, done)
-    for name, value in vars(part).items():
-        if name not in state and name not in children and name != "n_streams":
-            setattr(stage, name, value)
+    own = _own_names(type(stage))
+    stage.__dict__.update((name, value) for name, value in part.__dict__.items()
+                          if name not in own)
 
 
-def _regrown(held: np.ndarray, length: int, axis: int) -> np.ndarray:
-    """Held input ``(streams, time, …)`` at a new ``length``: the latest samples stay
-    at the end and older ones repeat cyclically, so a sleeping stream's held line noise
-    keeps its level (zeros would read as a pause into digital silence)."""
+@functools.cache
+def _own_names(cls: type) -> frozenset[str]:
+    """What :func:`put_streams` keeps of the stage itself: its per-stream state, its
+    sub-stages and its stream count (everything else of the copy is adopted)."""
+    return frozenset([*(name for name, _ in cls._STREAM_STATE), *cls._STREAM_CHILDREN,
+                      "n_streams"])
+
+
+def _regrown(held: np.ndarray, new: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
+    """Held input ``(streams, time, …)`` at the length of ``new``, which streams ``index``
+    hold now: the other streams' latest samples stay at the end and older ones repeat
+    cyclically, so a sleeping stream's held line noise keeps its level (zeros would read
+    as a pause into digital silence)."""
     if axis != 0:
         raise RuntimeError("held input whose length changes must have streams first")
+    length = new.shape[1]
     if held.shape[1] == 0:
-        return np.zeros((held.shape[0], length, *held.shape[2:]), dtype=held.dtype)
-    return np.take(held, np.arange(-length, 0) % held.shape[1], axis=1)
+        out = np.zeros((held.shape[0], length, *held.shape[2:]), dtype=held.dtype)
+    elif length <= held.shape[1]:
+        out = held[:, held.shape[1] - length :].copy()
+    else:
+        out = np.take(held, np.arange(-length, 0) % held.shape[1], axis=1)
+    out[index] = new
+    return out
 
 
 def _other_axes(array: np.ndarray, axis: int) -> tuple[int, ...]:

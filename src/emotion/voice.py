@@ -138,8 +138,12 @@ class StreamingVoiceAnalyzer:
         self.slots_asleep = 0
 
     def process(self, block: np.ndarray) -> FeatureWindows:
-        """Advance every stream by digital samples ``(streams, samples)`` (±1.0)."""
-        block = np.asarray(block, dtype=np.float64)
+        """Advance every stream by digital samples ``(streams, samples)``: float in ±1.0,
+        or int16 PCM (code ``k`` is ``k / 32768``; the same windows, and recordings stay
+        a quarter of the size until the stages that need floats take their share)."""
+        block = np.asarray(block)
+        if block.dtype != np.int16:
+            block = np.asarray(block, dtype=np.float64)
         step = max(int(MAX_STEP_S * self.fs_hz), 1)
         if block.ndim != 2 or block.shape[1] <= step:
             return self._process(block)
@@ -160,8 +164,10 @@ class StreamingVoiceAnalyzer:
 
     def _pascals(self, block: np.ndarray) -> np.ndarray:
         # Pa straight to the float32 the psychoacoustic stage works in (bit-identical to
-        # ``to_pascals(block).astype(np.float32)``, without the float64 temporary).
-        return np.multiply(block, self.profile.full_scale_peak_pa,
+        # ``to_pascals(block).astype(np.float32)``, without the float64 temporary). For
+        # int16 codes the scale takes the exact factor 1/32768: the same products.
+        scale = self.profile.full_scale_peak_pa / (32768 if block.dtype == np.int16 else 1)
+        return np.multiply(block, np.float64(scale),
                            out=np.empty(block.shape, dtype=np.float32), casting="same_kind")
 
     def _process(self, block: np.ndarray) -> FeatureWindows:
@@ -170,7 +176,7 @@ class StreamingVoiceAnalyzer:
             self.vad_sink.append(vad)
         if self.sleep_after_s is None:
             psycho = self.psycho.process(self._pascals(block))
-            pitch = self.pitch.process(block)
+            pitch = self.pitch.process(_digital(block))
             n_total, spec = psycho.loudness_sone, psycho.specific_loudness
             sharp, rough, fluct = (psycho.sharpness_acum, psycho.roughness_asper,
                                    psycho.fluctuation_vacil)
@@ -208,6 +214,10 @@ class StreamingVoiceAnalyzer:
         """Psychoacoustics and pitch of the streams awake, slot by slot (see
         ``sleep_after_s``): ``(loudness, specific loudness, sharpness, roughness,
         fluctuation)`` arrays and the pitch frames, NaN / unvoiced where asleep."""
+        if self._held.shape[1] == 0:
+            self._held = self._held.astype(block.dtype)
+        elif self._held.dtype != block.dtype:  # int16 and float blocks mixed: all float
+            self._held, block = _digital(self._held), _digital(block)
         held = np.concatenate([self._held, block], axis=1)
         n_slots = held.shape[1] // self._slot
         self._held = held[:, n_slots * self._slot :].copy()  # not a view of the block
@@ -243,7 +253,7 @@ class StreamingVoiceAnalyzer:
             psycho_parts.append((psycho.loudness_sone, psycho.specific_loudness,
                                  psycho.sharpness_acum, psycho.roughness_asper,
                                  psycho.fluctuation_vacil))
-            pitch_parts.append(self.pitch.process(piece) if every
+            pitch_parts.append(self.pitch.process(_digital(piece)) if every
                                else _pitch_of_some(self.pitch, piece, awake))
         psycho_out = tuple(np.concatenate(arrays, axis=1)
                            for arrays in zip(*psycho_parts, strict=True))
@@ -255,7 +265,7 @@ def _pitch_of_some(pitch: StreamingPitch, block: np.ndarray, awake: np.ndarray) 
     (unvoiced, no level) and keep their state."""
     index = np.flatnonzero(awake)
     part = take_streams(pitch, index)
-    frames = part.process(block[index])
+    frames = part.process(_digital(block[index]))
     put_streams(pitch, part, index)
     n, t = pitch.n_streams, frames.f0_hz.shape[1]
 
@@ -272,6 +282,11 @@ def _pitch_of_some(pitch: StreamingPitch, block: np.ndarray, awake: np.ndarray) 
         band_centroid_hz=full(frames.band_centroid_hz, np.nan),
         band_tilt_db=full(frames.band_tilt_db, np.nan),
     )
+
+
+def _digital(block: np.ndarray) -> np.ndarray:
+    """Float digital full scale of a block (int16 codes: ``k / 32768``, exact)."""
+    return block * (1.0 / 32768) if block.dtype == np.int16 else block
 
 
 def _joined_pitch(parts: list[PitchFrames]) -> PitchFrames:

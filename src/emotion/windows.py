@@ -155,16 +155,32 @@ def _nanquantiles(values: np.ndarray, qs) -> list[np.ndarray]:
 def window_features(
     frames: np.ndarray, min_speech_frames: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features of framed grid data ``(streams, W, channels, window)``."""
-    if frames.shape[1] == 0:
-        n = frames.shape[0]
+    """Features of framed grid data ``(streams, W, channels, window)``.
+
+    Only windows with enough speech are measured (the others are NaN whatever their
+    frames hold): most windows of a call are silence or the other party's turn.
+    """
+    n, n_windows = frames.shape[:2]
+    if n_windows == 0:
         return np.zeros((n, 0, len(FEATURE_NAMES))), np.zeros((n, 0), bool), np.zeros((n, 0))
+    n_speech = (frames[..., CHANNELS.index("speech"), :] > 0.5).sum(axis=-1)
+    valid = n_speech >= max(min_speech_frames, 1)
+    features = np.full((n, n_windows, len(FEATURE_NAMES)), np.nan)
+    if valid.any():
+        features[valid] = _measured(frames[valid], n_speech[valid])
+    # A feature that could not be measured (no voiced frame for pitch, fluctuation
+    # strength before 2 s of signal) makes the window unusable as a whole.
+    valid &= np.all(np.isfinite(features), axis=-1)
+    features[~valid] = np.nan
+    return features, valid, n_speech * GRID_S
+
+
+def _measured(frames: np.ndarray, n_speech: np.ndarray) -> np.ndarray:
+    """:data:`FEATURE_NAMES` of windows ``(W, channels, window)`` with speech."""
     c = {name: frames[..., i, :] for i, name in enumerate(CHANNELS)}
     speech = c["speech"] > 0.5
     voiced = speech & (c["voiced"] > 0.5) & np.isfinite(c["f0_hz"]) & (c["f0_hz"] > 0)
-    n_speech = speech.sum(axis=-1)
-    valid = n_speech >= max(min_speech_frames, 1)
-    # All-NaN slices (windows without speech) warn; those rows are marked invalid.
+    # All-NaN slices (windows without voiced frames) warn; those windows are invalid.
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         loud = _masked(c["loudness"], speech)
@@ -172,7 +188,7 @@ def window_features(
         f0_st = fold_octave_errors(12.0 * np.log2(_masked(c["f0_hz"], voiced) / F0_REF_HZ))
         f0_p10, f0_med, f0_p90 = _nanquantiles(f0_st, [0.1, 0.5, 0.9])
         speech_s = n_speech * GRID_S
-        features = np.stack([
+        return np.stack([
             n5,
             np.nanmean(loud, axis=-1),
             np.nanmean(_masked(c["sharpness"], speech), axis=-1),
@@ -190,11 +206,6 @@ def window_features(
             _nanquantiles(_masked(c["tilt"], voiced), [0.5])[0],
             np.nanmean(np.abs(loud[..., 2:] - loud[..., :-2]), axis=-1) / (2 * GRID_S),
         ], axis=-1)
-    # A feature that could not be measured (no voiced frame for pitch, fluctuation
-    # strength before 2 s of signal) makes the window unusable as a whole.
-    valid &= np.all(np.isfinite(features), axis=-1)
-    features[~valid] = np.nan
-    return features, valid, speech_s
 
 
 def fold_octave_errors(f0_st: np.ndarray, tolerance_st: float = 9.0) -> np.ndarray:

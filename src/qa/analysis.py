@@ -10,11 +10,12 @@ silence, which yields no windows and no speech.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from capture.audio import AudioError, read_audio
+from capture.audio import AudioError, read_audio, read_pcm16
 from capture.levels import load_level_profile
 from capture.resample import resample
 from emotion.voice import (
@@ -31,6 +32,9 @@ BLOCK_S = 10.0
 #: stage's group size, so that the streams awake in a slot still make a good batch
 #: (32 calls ran 5 % faster than 16 on qa_bench's calls, two interleaved runs each).
 BATCH_CALLS = 32
+#: The smallest 16-bit code at full scale: ``k / 32768 >= CLIP_LEVEL`` exactly when
+#: ``|k| >= CLIP_CODE`` (scaling by 32768 is exact in floating point).
+CLIP_CODE = math.ceil(CLIP_LEVEL * 32768)
 
 
 @dataclass(frozen=True)
@@ -106,27 +110,41 @@ class CallAnalysis:
 @dataclass
 class _Loaded:
     job: CallJob
-    samples: np.ndarray  # (1 or 2, N) float32 at the engine rate: agent first
-    clip_marks: np.ndarray  # (1 or 2, N) bool: at full scale in the file's own samples
+    samples: np.ndarray  # (1 or 2, N) at the engine rate, agent first: int16 or float32
+    scale: float  # digital full scale per unit of ``samples`` (1/32768 for int16 codes)
+    clip_index: list[np.ndarray]  # per channel: where the file's own samples are at full scale
     fs_hz: int
     file_fs_hz: int
     n_channels: int
 
 
-def load_call(job: CallJob) -> _Loaded:
-    """Read a recording: the agent's channel first, then the caller's (if stereo).
-
-    Raises :class:`capture.audio.AudioError` for unreadable input or a bad channel.
-    """
-    clip = read_audio(job.path)
-    n = clip.n_channels
+def _channel_order(job: CallJob, n: int) -> list[int]:
+    """The agent's channel first, then the caller's (if there is one)."""
     if not 0 <= job.agent_channel < n:
         raise AudioError(f"{job.path}: agent channel {job.agent_channel} requested, but the "
                          f"file has {n} channel{'s' if n != 1 else ''}")
-    order = [job.agent_channel] + ([1 - job.agent_channel] if n >= 2 and
-                                   job.agent_channel in (0, 1) else
-                                   [c for c in range(n) if c != job.agent_channel][:1])
-    raw = clip.samples[order]
+    return [job.agent_channel] + ([1 - job.agent_channel] if n >= 2 and
+                                  job.agent_channel in (0, 1) else
+                                  [c for c in range(n) if c != job.agent_channel][:1])
+
+
+def load_call(job: CallJob) -> _Loaded:
+    """Read a recording: the agent's channel first, then the caller's (if stereo).
+
+    16-bit PCM at an engine rate (nearly every call recording) stays int16 until its
+    block is analysed, and its clipping is found on the codes. Raises
+    :class:`capture.audio.AudioError` for unreadable input or a bad channel.
+    """
+    pcm = read_pcm16(job.path)
+    if pcm is not None and engine_rate(pcm[1]) == pcm[1]:
+        codes, fs_hz = pcm
+        n = codes.shape[0]
+        codes = codes[_channel_order(job, n)]
+        clip_index = [np.flatnonzero((c >= CLIP_CODE) | (c <= -CLIP_CODE)) for c in codes]
+        return _Loaded(job, codes, 1.0 / 32768, clip_index, fs_hz, fs_hz, n)
+    clip = read_audio(job.path)
+    n = clip.n_channels
+    raw = clip.samples[_channel_order(job, n)]
     marks = np.abs(raw) >= CLIP_LEVEL
     fs_hz = engine_rate(clip.fs_hz)
     if fs_hz != clip.fs_hz:
@@ -134,7 +152,8 @@ def load_call(job: CallJob) -> _Loaded:
         idx = (np.arange(raw.shape[1]) * clip.fs_hz // fs_hz).clip(0, marks.shape[1] - 1)
         # a resampled sample is "clipped" when the original sample it maps to was
         marks = marks[:, idx]
-    return _Loaded(job, raw.astype(np.float32), marks, fs_hz, clip.fs_hz, n)
+    return _Loaded(job, raw.astype(np.float32), 1.0, [np.flatnonzero(m) for m in marks],
+                   fs_hz, clip.fs_hz, n)
 
 
 def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
@@ -154,15 +173,20 @@ def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
     block = max(int(block_s * fs_hz), 1)
     analyzer.vad_sink = decisions = []
     ends, feats = [], []
-    buf = np.zeros((len(rows), block))
+    # 16-bit calls go to the analyser as their codes (it takes int16 PCM as is).
+    codes = all(c.samples.dtype == np.int16 for c in calls)
+    buf = np.zeros((len(rows), block), dtype=np.int16 if codes else np.float64)
     for start in range(0, n_total, block):
         stop = min(start + block, n_total)
         width = stop - start
         part = buf[:, :width]
-        part[:] = 0.0
         for r, (i, ch) in enumerate(rows):
             piece = calls[i].samples[ch, start:stop]
-            part[r, : piece.size] = piece
+            if codes:
+                part[r, : piece.size] = piece
+            else:
+                np.multiply(piece, np.float64(calls[i].scale), out=part[r, : piece.size])
+            part[r, piece.size :] = 0
         windows = analyzer.process(part)
         ends.append(windows.end_s)
         feats.append(np.where(windows.valid[..., None], windows.features, np.nan))
@@ -180,13 +204,12 @@ def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
         tracks = []
         for ch in range(call.samples.shape[0]):
             r = rows.index((i, ch))
-            marks = call.clip_marks[ch]
-            padded = np.zeros(n_frames * frame_len, dtype=np.int64)
-            padded[: min(marks.size, padded.size)] = marks[: padded.size]
+            index = call.clip_index[ch]
+            index = index[index < n_frames * frame_len]
             tracks.append(ChannelTrack(
                 role="agent" if ch == 0 else "caller", frame_s=frame_s,
                 speech=speech_all[r, :n_frames].copy(), level_dbfs=level_all[r, :n_frames].copy(),
-                clipped=padded.reshape(n_frames, frame_len).sum(axis=1),
+                clipped=np.bincount(index // frame_len, minlength=n_frames),
                 end_s=end_s[keep], features=features[r, keep], window_s=window_s,
                 speech_s=float(analyzer.speech_s[r]),
             ))

@@ -41,9 +41,9 @@ def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def settings_digest(settings: Settings, agent_id: str | None) -> str:
-    """Hash of what, besides the audio, decides a call's result: the check settings,
-    the model, and the baselines the call may be judged against."""
+def settings_hash(settings: Settings) -> hashlib._Hash:
+    """SHA-256 of what, besides the audio and the agent, decides a call's result: the
+    check settings, the model, and every baseline a call may be judged against."""
     h = hashlib.sha256(f"qa{QA_VERSION}:{settings.config.digest()}".encode())
     h.update(file_digest(settings.model).encode() if Path(settings.model).exists() else b"-")
     if settings.calibration and Path(settings.calibration).is_dir():
@@ -51,6 +51,15 @@ def settings_digest(settings: Settings, agent_id: str | None) -> str:
             # the agent's own file, and every file (the population may change)
             h.update(file.name.encode())
             h.update(file_digest(file).encode())
+    return h
+
+
+def settings_digest(settings: Settings, agent_id: str | None,
+                    common: hashlib._Hash | None = None) -> str:
+    """Hash of what, besides the audio, decides a call's result: :func:`settings_hash`
+    (pass it as ``common`` when planning many calls: it reads every baseline file) and
+    the agent."""
+    h = (settings_hash(settings) if common is None else common).copy()
     h.update(str(agent_id).encode())
     return h.hexdigest()[:32]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import soundfile as sf
 
 from qa.analysis import BATCH_CALLS, CallJob
-from qa.inspect import Settings, file_digest, inspect_calls, settings_digest
+from qa.inspect import Settings, file_digest, inspect_calls, settings_digest, settings_hash
 
 #: Audio per batch at most (s of call time), so a worker's memory stays bounded:
 #: 16 one-hour channels at 8 kHz in float32 are ~0.9 GB.
@@ -51,9 +51,13 @@ def default_workers() -> int:
         os.cpu_count() or 1)
 
 
-def fingerprint(job: CallJob, settings: Settings) -> str:
-    """Same audio bytes + same settings, model and baselines = same result."""
-    return f"{file_digest(job.path)[:32]}-{settings_digest(settings, job.agent_id)}"
+def fingerprint(job: CallJob, settings: Settings, common=None) -> str:
+    """Same audio bytes + same settings, model and baselines = same result.
+
+    ``common`` is :func:`qa.inspect.settings_hash` of ``settings``, computed once when
+    many calls are planned."""
+    audio = file_digest(job.path)[:32]
+    return f"{audio}-{settings_digest(settings, job.agent_id, common)}"
 
 
 def plan(jobs: Iterable[CallJob], settings: Settings, done: Callable[[str], str | None]
@@ -63,11 +67,13 @@ def plan(jobs: Iterable[CallJob], settings: Settings, done: Callable[[str], str 
     ``done(call_id)`` gives the fingerprint of an existing result, or None.
     """
     todo, skipped, errors = [], [], {}
+    common = None
     for job in jobs:
         try:
             info = sf.info(job.path)
             duration = info.frames / info.samplerate if info.samplerate else 0.0
-            mark = fingerprint(job, settings)
+            common = settings_hash(settings) if common is None else common
+            mark = fingerprint(job, settings, common)
         except (OSError, RuntimeError, sf.LibsndfileError) as exc:
             errors[job.call_id] = f"{job.path}: cannot read the recording ({exc})"
             continue
