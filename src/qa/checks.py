@@ -503,7 +503,7 @@ def leaning_on_call(base: Baseline, track: ChannelTrack, faults: np.ndarray
     """The agent's baseline with its median moved toward this call's own, and the weight.
 
     A baseline fitted on little speech says little about where the agent's voice
-    usually sits: a few sentences of read speech can lie seconds of σ from the same
+    usually sits: a few sentences of read speech can lie several σ from the same
     agent's other sentences (in qa_bench, whose baselines hold 3-12 s of speech, most
     false low-energy flags covered most of a call of one agent). The call holds more of
     the agent's voice than that, so the median moves toward the median of the call's
