@@ -486,6 +486,7 @@ def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() ->
     np.testing.assert_allclose(thin.median, fit(30.0).median
                                + 3 / 13 * (call_median - fit(30.0).median))
     np.testing.assert_array_equal(thin.sigma, fit(30.0).sigma)
+    assert thin.notes["call_weight"] == round(3 / 13, 3)  # flags' evidence shows it
     rich, weight = leaning_on_call(fit(600.0), tr, faults)  # 10 min: λ = 3/203
     assert weight == pytest.approx(3 / 203)
     assert np.all(np.abs(rich.median - fit(600.0).median) < 0.02)

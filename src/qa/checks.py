@@ -201,6 +201,12 @@ def _drivers(score: Score, chosen: np.ndarray, head: int, top: int = 3):
 _PARTY_ZH = {"agent": "坐席", "caller": "来电者"}
 
 
+def _call_weight(base: Baseline) -> dict:
+    """``{"baseline_call_weight": λ}`` when the baseline leans on the call (else empty)."""
+    weight = base.notes.get("call_weight")
+    return {"baseline_call_weight": weight} if weight else {}
+
+
 def _who(base: Baseline, party: str, agent_id: str | None) -> tuple[str | None, str | None, str]:
     """Whose usual the explanation compares with (en, zh), and the baseline's label."""
     if base.source == "population":
@@ -236,6 +242,7 @@ def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
                 "peak_probability": round(peak, 3),
                 "mean_probability": round(float(np.nanmean(probs[chosen])), 3),
                 "speech_s": round(speech_s, 1), "baseline": label,
+                **_call_weight(base),
                 "drivers": [{"feature": n, "z": round(z, 2)} for n, z in drivers],
                 "detail_zh": f"{_PARTY_ZH[party]}{'情绪激动' if head == 0 else '状态低落'}："
                              + explain_drivers(drivers, who_zh, speech_s, lang="zh"),
@@ -269,7 +276,7 @@ def fast_speech_flags(track: ChannelTrack, score: Score, base: Baseline, config:
             detail=f"agent spoke fast: {rate:.1f} syllables/s against {whose} {usual:.1f} "
                    f"({peak:+.1f} σ)",
             evidence={"rate_syl_s": round(rate, 2), "usual_rate_syl_s": round(usual, 2),
-                      "peak_z": round(peak, 2), "baseline": label,
+                      "peak_z": round(peak, 2), "baseline": label, **_call_weight(base),
                       "detail_zh": f"坐席语速偏快：每秒 {rate:.1f} 个音节，平时 {usual:.1f}"
                                    f"（{peak:+.1f} σ）"},
         ))
@@ -520,7 +527,9 @@ def leaning_on_call(base: Baseline, track: ChannelTrack, faults: np.ndarray
         return base, 0.0
     weight = PRIOR_WINDOWS / (base.speech_s / PRIOR_WINDOW_S + PRIOR_WINDOWS)
     call_median = np.median(track.features[ok], axis=0)
-    return replace(base, median=base.median + weight * (call_median - base.median)), weight
+    leaning = replace(base, median=base.median + weight * (call_median - base.median),
+                      notes={**base.notes, "call_weight": round(weight, 3)})
+    return leaning, weight
 
 
 def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict,
