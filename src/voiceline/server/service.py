@@ -27,6 +27,7 @@ from voiceline.server.config import ServerConfig
 from voiceline.server.dashboards import DashboardHub
 from voiceline.server.engine_process import ProcessEngine
 from voiceline.server.engine_runner import EngineRunner, build_engine
+from voiceline.server.heap import freeze_startup_heap
 from voiceline.server.ingest import BATCH_S, Bindings, start_audiosocket
 from voiceline.server.lean_ingest import LeanIngestListener
 from voiceline.server.login_guard import LoginGuard
@@ -91,6 +92,7 @@ class Service:
             if isinstance(self.engine, ProcessEngine):  # no engine process outlives a failure
                 await asyncio.to_thread(self.engine.stop)
             raise
+        freeze_startup_heap()
 
     async def _start(self) -> None:
         config = self.config
