@@ -1,11 +1,13 @@
 """Fan-out to dashboards: alert events from the store, seat snapshots, bounded queues.
 
-One feed task reads new alert events from the store (``events_after``, the same source
-a resuming client reads) and offers each, already serialised, to every dashboard's
-queue; the seat snapshot is offered the same way. Offering never waits: a dashboard
-whose queue is full has fallen behind, and is closed with code 1013 and the reason
-``"too slow, resume from id N"`` (N, the last event id written to it). Ingest and the
-engine therefore never wait for any dashboard.
+New alert events are read from the store (``events_after``, the same source a resuming
+client reads) and each is offered, already serialised, to every dashboard's queue: by
+the feed task when woken, or straight from the store thread's job that wrote them (the
+engine's decisions: :meth:`DashboardHub.read_new` then :meth:`DashboardHub.publish`,
+one trip to the store thread instead of two). The seat snapshot is offered the same way.
+Offering never waits: a dashboard whose queue is full has fallen behind, and is closed
+with code 1013 and the reason ``"too slow, resume from id N"`` (N, the last event id
+written to it). Ingest and the engine therefore never wait for any dashboard.
 
 A dashboard that connects with ``since`` gets every event after it: it is registered
 first, then its writer reads ``events_after(since)`` from the store page by page, then
@@ -88,6 +90,28 @@ class DashboardHub:
         """New events may be in the store: fan them out."""
         self._wake.set()
 
+    def read_new(self) -> list[dict]:
+        """The events after the last one published, at most a page (in the store thread,
+        right after writing them); pass them to :meth:`publish` on the loop."""
+        return self.store.events_after(self.head, PAGE)
+
+    def publish(self, events: list[dict]) -> None:
+        """Offer events read from the store after some ``head`` to every dashboard, in id
+        order; those already published (the feed or another writer got there first) are
+        skipped. A full page leaves the rest to the feed."""
+        published = 0
+        for event in events:
+            if event["event_id"] <= self.head:
+                continue
+            item = Outgoing(alert_message(event), event["event_id"])
+            for client in list(self.clients):
+                self.offer(client, item)
+            self.head = event["event_id"]
+            published += 1
+        self.metrics.alert_events_published += published
+        if len(events) >= PAGE:
+            self.wake()
+
     def broadcast(self, text: str) -> None:
         """Offer a message that is not an alert event (the seat snapshot) to everyone."""
         for client in list(self.clients):
@@ -136,12 +160,7 @@ class DashboardHub:
             try:
                 while True:
                     events = await self.worker.call(self.store.events_after, self.head, PAGE)
-                    for event in events:
-                        item = Outgoing(alert_message(event), event["event_id"])
-                        for client in list(self.clients):
-                            self.offer(client, item)
-                        self.head = event["event_id"]
-                    self.metrics.alert_events_published += len(events)
+                    self.publish(events)
                     if len(events) < PAGE:
                         break
             except Exception:

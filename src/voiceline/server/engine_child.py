@@ -19,6 +19,7 @@ from typing import Any
 
 from voiceline.server.engine_messages import apply_batch
 from voiceline.server.engine_runner import EngineRunner, build_engine
+from voiceline.server.heap import freeze_startup_heap
 
 
 def engine_process_main(conn: Connection) -> None:
@@ -50,6 +51,7 @@ def engine_process_main(conn: Connection) -> None:
         with send_lock:
             conn.send(("tick", result, latency_s, stats))
 
+    freeze_startup_heap()
     runner = EngineRunner(engine, period_s, send_result, None)
     conn.send(("ready", {"feature_names": tuple(engine.model.feature_names),
                          "channel_type": engine.channel_type}))

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from voiceline import __version__
@@ -27,6 +28,7 @@ from voiceline.server.config import ServerConfig
 from voiceline.server.dashboards import DashboardHub
 from voiceline.server.engine_process import ProcessEngine
 from voiceline.server.engine_runner import EngineRunner, build_engine
+from voiceline.server.heap import freeze_startup_heap
 from voiceline.server.ingest import BATCH_S, Bindings, start_audiosocket
 from voiceline.server.lean_ingest import LeanIngestListener
 from voiceline.server.login_guard import LoginGuard
@@ -91,6 +93,7 @@ class Service:
             if isinstance(self.engine, ProcessEngine):  # no engine process outlives a failure
                 await asyncio.to_thread(self.engine.stop)
             raise
+        freeze_startup_heap()
 
     async def _start(self) -> None:
         config = self.config
@@ -186,8 +189,22 @@ class Service:
             for ev in events:
                 if ev.type == "opened":
                     metrics.alerts_opened[(ev.kind, ev.severity)] += 1
-            future = self.worker.submit(self.alert_recorder.record, events)
-            future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self.hub.wake))
+            future = self.worker.submit(self._record_alerts, events)
+            future.add_done_callback(
+                lambda done: self.loop.call_soon_threadsafe(self._publish_alerts, done))
+
+    def _record_alerts(self, events: list) -> list[dict]:
+        """Write the engine's alert events, then read them back for the dashboards, in one
+        job of the store thread (each trip to it waits for the interpreter lock, which the
+        busy event loop holds most of the time)."""
+        self.alert_recorder.record(events)
+        return self.hub.read_new()
+
+    def _publish_alerts(self, done: Future) -> None:
+        if done.exception() is None:
+            self.hub.publish(done.result())
+        else:  # logged by the worker; the feed tries the store again
+            self.hub.wake()
 
     def _on_engine_restart(self, call_ids: list[str]) -> None:
         """A new engine process took over these calls: the old one's open alerts close
