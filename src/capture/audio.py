@@ -158,7 +158,8 @@ def read_audio(
 
 
 def read_pcm16(
-    path: str | os.PathLike[str], *, min_fs_hz: int = 8000, max_fs_hz: int = 48000
+    path: str | os.PathLike[str], *, min_fs_hz: int = 8000, max_fs_hz: int = 48000,
+    rates_hz: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, int] | None:
     """Read a 16-bit PCM file's own sample codes, without converting them.
 
@@ -172,12 +173,15 @@ def read_pcm16(
         The audio file.
     min_fs_hz, max_fs_hz : int
         As for :func:`read_audio`.
+    rates_hz : tuple of int, optional
+        Rates the caller can use as they are; a file at another rate is not read.
 
     Returns
     -------
     (codes, fs_hz) or None
         ``codes`` int16 shaped ``(channels, samples)`` and the file's rate in Hz; None
-        when the file holds another encoding (read it with :func:`read_audio`).
+        when the file holds another encoding or a rate not in ``rates_hz`` (read it with
+        :func:`read_audio`).
 
     Raises
     ------
@@ -188,7 +192,7 @@ def read_pcm16(
     file = Path(path)
     _check_file_exists(file, where)
     info = _checked_info(file, where, None, min_fs_hz, max_fs_hz)
-    if info.subtype != "PCM_16":
+    if info.subtype != "PCM_16" or (rates_hz is not None and info.samplerate not in rates_hz):
         return None
     frames = _read_frames(file, where, info, "int16")
     return np.ascontiguousarray(frames.T), int(info.samplerate)

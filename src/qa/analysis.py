@@ -20,6 +20,7 @@ from capture.levels import load_level_profile
 from capture.resample import resample
 from emotion.voice import (
     CLIP_LEVEL,
+    ENGINE_RATES_HZ,
     StreamingVoiceAnalyzer,
     channel_type,
     default_level_profile,
@@ -135,8 +136,8 @@ def load_call(job: CallJob) -> _Loaded:
     block is analysed, and its clipping is found on the codes. Raises
     :class:`capture.audio.AudioError` for unreadable input or a bad channel.
     """
-    pcm = read_pcm16(job.path)
-    if pcm is not None and engine_rate(pcm[1]) == pcm[1]:
+    pcm = read_pcm16(job.path, rates_hz=ENGINE_RATES_HZ)
+    if pcm is not None:
         codes, fs_hz = pcm
         n = codes.shape[0]
         codes = codes[_channel_order(job, n)]
