@@ -22,7 +22,7 @@ import numpy as np
 
 from emotion.windows import FEATURE_NAMES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: MAD of a normal distribution times this is its standard deviation.
 MAD_TO_SIGMA = 1.4826
 QUANTILES = (0.05, 0.25, 0.75, 0.95)
@@ -38,9 +38,9 @@ MIN_SPEECH_S = 30.0
 #: and calibration length are confounded in that comparison.)
 WITHIN_SPEAKER_SIGMA = {
     "8k": (2.2147, 1.0408, 0.0371, 0.0904, 0.4565, 1.3231, 1.6517, 0.5514, 0.1334, 0.0257,
-           0.0239, 0.0292, 33.8999, 1.6378, 10.5603),
+           0.0239, 0.0292, 33.8999, 1.6378, 10.5603, 0.7691),
     "16k": (2.1248, 1.3721, 0.1223, 0.1591, 0.4746, 1.4293, 1.96, 0.6165, 0.1483, 0.0397,
-            0.0233, 0.0256, 43.4001, 1.9434, 10.089),
+            0.0233, 0.0256, 43.4001, 1.9434, 10.089, 0.7012),
 }
 #: How much :func:`fit_baseline` trusts that prior, in 3 s windows of speech: an agent's
 #: variance is ``(n s² + k p²) / (n + k)`` with ``n`` = speech seconds / 3 (independent

@@ -39,6 +39,7 @@ FEATURE_WORDS = {
         "vowel_centroid_hz": ("more open, effortful vowels", "more muffled vowels"),
         "vowel_tilt_db": ("softer voice quality", "more pressed voice"),
         "loudness_slope_sone_s": ("more abrupt loudness changes", "gentler loudness changes"),
+        "syllable_rate_syl_s": ("quicker syllables", "slower syllables"),
     },
     "zh": {
         "loudness_n5_sone": ("音量更大", "音量更小"),
@@ -56,6 +57,7 @@ FEATURE_WORDS = {
         "vowel_centroid_hz": ("元音更开、更用力", "元音更闷"),
         "vowel_tilt_db": ("发声更松", "发声更紧"),
         "loudness_slope_sone_s": ("音量变化更急", "音量变化更缓"),
+        "syllable_rate_syl_s": ("吐字更快", "吐字更慢"),
     },
 }
 

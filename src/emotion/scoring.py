@@ -37,6 +37,7 @@ FEATURE_WORDS = {
     "vowel_centroid_hz": "vowel openness",
     "vowel_tilt_db": "voice softness",
     "loudness_slope_sone_s": "loudness attack",
+    "syllable_rate_syl_s": "syllable rate",
 }
 #: z-scores are limited to this many sigmas before the model (a clipped mic or a
 #: mis-detected pitch must not dominate).

@@ -52,9 +52,9 @@ HEAD_PRIORS = {
 #: files read *louder* than neutral ones (file AUC 0.65); real boredom is not louder.
 #: (Sad files stay quieter even so, and the subdued head keeps loudness.)
 HEAD_EXCLUDED = {
-    "agitation": (),
-    "subdued": (),
-    "flat": ("loudness_n5_sone", "loudness_mean_sone"),
+    "agitation": ("syllable_rate_syl_s",),
+    "subdued": ("syllable_rate_syl_s",),
+    "flat": ("loudness_n5_sone", "loudness_mean_sone", "syllable_rate_syl_s"),
 }
 
 

@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from emotion.psychoacoustics._framing import StreamFramer
 
@@ -42,6 +43,7 @@ FEATURE_NAMES = (
     "vowel_centroid_hz",  # median centroid of 300-2000 Hz on voiced frames (F1/F2 region)
     "vowel_tilt_db",  # median level of 300-1000 over 1000-2000 Hz on voiced frames
     "loudness_slope_sone_s",  # mean |dN/dt| within speech (20 ms steps): how fast N moves
+    "syllable_rate_syl_s",  # loudness peaks (syllables) per second of speech, 10 ms grid
 )
 
 #: Features that follow the line's gain as much as the voice (sone-based: loudness, its
@@ -56,7 +58,7 @@ LEVEL_BOUND_FEATURES = ("loudness_n5_sone", "loudness_mean_sone", "roughness_asp
 #: which a change is not audible or not meaningful (1 JND of loudness is ~5-10 %, of
 #: pitch ~0.3 semitone), so a very steady agent is not alarmed by trifles.
 FEATURE_SIGMA_FLOOR = (0.3, 0.2, 0.02, 0.02, 0.05, 0.3, 0.3, 0.2, 0.02, 0.01,
-                       0.01, 0.02, 10.0, 0.5, 1.0)
+                       0.01, 0.02, 10.0, 0.5, 1.0, 0.2)
 
 #: Per-grid-frame inputs, in this order, as the windower stores them.
 CHANNELS = ("loudness", "speech", "voiced", "f0_hz", "nuclei", "sharpness", "roughness",
@@ -205,7 +207,58 @@ def _measured(frames: np.ndarray, n_speech: np.ndarray) -> np.ndarray:
             _nanquantiles(_masked(c["centroid"], voiced), [0.5])[0],
             _nanquantiles(_masked(c["tilt"], voiced), [0.5])[0],
             np.nanmean(np.abs(loud[..., 2:] - loud[..., :-2]), axis=-1) / (2 * GRID_S),
+            np.where(speech_s > 0, loudness_peaks(c["loudness"], speech)
+                     / np.maximum(speech_s, GRID_S), np.nan),
         ], axis=-1)
+
+
+#: Rise and fall around a syllable's loudness peak, in loudness level steps (10 per
+#: doubling of loudness, ~phon), and the least time between two peaks (grid frames).
+SYLLABLE_DIP = 3.0
+SYLLABLE_GAP_FRAMES = 6
+
+
+def loudness_peaks(loudness_sone: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """Syllables of windows ``(..., frames)``: peaks of the loudness contour on speech.
+
+    de Jong & Wempe's peak picking (a peak stands :data:`SYLLABLE_DIP` above the dips on
+    both sides and comes :data:`SYLLABLE_GAP_FRAMES` or more after the last counted one)
+    on the time-varying loudness N(t) of the 10 ms grid, in loudness level
+    (``10 log2 N``). The nuclei of ``speech_rate_syl_s`` are picked on a 50 ms band
+    level, which merges the syllables of fast speech (1.6x faster speech read 1.3x
+    faster there); the finer contour keeps the dips between them. Being a level
+    *ratio*, the count does not follow the line's gain.
+    """
+    lead = loudness_sone.shape[:-1]
+    level = 10.0 * np.log2(np.nan_to_num(loudness_sone, nan=0.0) + 0.05)
+    flat_level = np.ascontiguousarray(level.reshape(-1, level.shape[-1]))
+    flat_speech = np.ascontiguousarray(speech.reshape(-1, speech.shape[-1]))
+    out = np.zeros(flat_level.shape[0])
+    _peaks_kernel(flat_level, flat_speech, SYLLABLE_DIP, SYLLABLE_GAP_FRAMES, out)
+    return out.reshape(lead)
+
+
+@njit(cache=True, nogil=True)
+def _peaks_kernel(level, speech, min_dip, min_gap, out):  # pragma: no cover - compiled
+    for w in range(level.shape[0]):
+        if level.shape[1] == 0:
+            continue
+        rising, peak, peak_at, dip, last, count = False, -np.inf, -1, level[w, 0], -min_gap, 0
+        for t in range(level.shape[1]):
+            x = level[w, t]
+            if rising:  # follow the peak until the level falls min_dip below it
+                if x > peak:
+                    peak, peak_at = x, t
+                elif x < peak - min_dip:
+                    if speech[w, peak_at] and peak_at - last >= min_gap:
+                        count += 1
+                        last = peak_at
+                    rising, dip = False, x
+            elif x < dip:  # follow the dip until the level rises min_dip above it
+                dip = x
+            elif x > dip + min_dip:
+                rising, peak, peak_at = True, x, t
+        out[w] = count
 
 
 def fold_octave_errors(f0_st: np.ndarray, tolerance_st: float = 9.0) -> np.ndarray:

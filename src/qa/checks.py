@@ -56,6 +56,9 @@ MERGE_SPAN_S = 20.0
 #: calmer speech, and was missed).
 MERGE_COLD_SHARE = 0.5
 _RATE = FEATURE_NAMES.index("speech_rate_syl_s")
+#: fast_speech judges the loudness-peak syllable rate: it sees more of a faster turn
+#: than the nuclei of ``speech_rate_syl_s`` (benchmarks/RESULTS.md, seventh round).
+_FAST_RATE = FEATURE_NAMES.index("syllable_rate_syl_s")
 #: Least windows of the agent's speech (free of line faults) for the call's own median
 #: to move a thin baseline (see :func:`leaning_on_call`).
 CALL_MEDIAN_MIN_WINDOWS = 10
@@ -254,12 +257,12 @@ def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
 def fast_speech_flags(track: ChannelTrack, score: Score, base: Baseline, config: QAConfig,
                       agent_id: str | None) -> list[Flag]:
     cfg = config.checks["fast_speech"]
-    z = score.z[:, _RATE]
-    usual = float(base.median[_RATE])
+    z = score.z[:, _FAST_RATE]
+    usual = float(base.median[_FAST_RATE])
     per_frame = frame_means(track, z)
     if cfg.ratio > 0 and usual > 0:
         # fast by ratio (and z >= 1) counts as reaching the warning
-        ratio = frame_means(track, track.features[:, _RATE] / usual)
+        ratio = frame_means(track, track.features[:, _FAST_RATE] / usual)
         per_frame = np.where((ratio >= cfg.ratio) & (per_frame >= 1.0),
                              np.maximum(per_frame, cfg.warning), per_frame)
     who, _, label = _who(base, "agent", agent_id)
@@ -267,7 +270,7 @@ def fast_speech_flags(track: ChannelTrack, score: Score, base: Baseline, config:
     for start, end in hot_spans(track, per_frame, cfg.warning, cfg.min_speech_s):
         s, e = start * track.frame_s, end * track.frame_s
         chosen = _windows_in(track, s, e) & np.isfinite(z)
-        rate = float(np.nanmedian(track.features[chosen, _RATE]))
+        rate = float(np.nanmedian(track.features[chosen, _FAST_RATE]))
         peak = float(np.nanmax(per_frame[start:end]))
         whose = f"{who}'s usual" if who else "the usual"
         out.append(Flag(

@@ -618,6 +618,7 @@ export const FEATURE_WORDS = {
     vowel_centroid_hz: ["more open, effortful vowels", "more muffled vowels"],
     vowel_tilt_db: ["softer voice quality", "more pressed voice"],
     loudness_slope_sone_s: ["more abrupt loudness changes", "gentler loudness changes"],
+    syllable_rate_syl_s: ["quicker syllables", "slower syllables"],
   },
   zh: {
     loudness_n5_sone: ["音量更大", "音量更小"],
@@ -635,6 +636,7 @@ export const FEATURE_WORDS = {
     vowel_centroid_hz: ["元音更开、更用力", "元音更闷"],
     vowel_tilt_db: ["发声更松", "发声更紧"],
     loudness_slope_sone_s: ["音量变化更急", "音量变化更缓"],
+    syllable_rate_syl_s: ["吐字更快", "吐字更慢"],
   },
 };
 
@@ -659,6 +661,7 @@ export const FEATURE_LABELS = {
     vowel_centroid_hz: ["元音共鸣重心", "赫兹"],
     vowel_tilt_db: ["发声松紧（元音频谱倾斜）", "分贝"],
     loudness_slope_sone_s: ["音量变化速度", "宋/秒"],
+    syllable_rate_syl_s: ["吐字速度（响度峰）", "音节/秒"],
   },
   en: {
     loudness_n5_sone: ["Loudness of loud moments", "sone"],
@@ -676,6 +679,7 @@ export const FEATURE_LABELS = {
     vowel_centroid_hz: ["Vowel resonance centre", "Hz"],
     vowel_tilt_db: ["Pressed or soft voice (vowel tilt)", "dB"],
     loudness_slope_sone_s: ["Speed of loudness changes", "sone/s"],
+    syllable_rate_syl_s: ["Syllable rate (loudness peaks)", "syl/s"],
   },
 };
 
