@@ -115,7 +115,7 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
     np.testing.assert_allclose(loaded.covariance, base.covariance)
     assert loaded.speech_s == pytest.approx(90.0) and loaded.channel_type == "8k"
     doc = json.loads(path.read_text())
-    assert doc["schema_version"] == 1 and doc["feature_names"] == list(NAMES)
+    assert doc["schema_version"] == 2 and doc["feature_names"] == list(NAMES)
 
     with pytest.raises(BaselineError, match="voiceline calibrate --agent A2"):
         load_baseline(tmp_path, "A2")
@@ -125,6 +125,11 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
         load_baseline(tmp_path, "A1001")
     # A file of another schema asks for recalibration, and the population skips it
     # rather than mixing features measured differently.
+    # (Version 1 is the 15 features before syllable_rate_syl_s.)
+    doc["schema_version"] = 1
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError, match=r"version 1 .*recalibrate.*voiceline calibrate"):
+        load_baseline(tmp_path, "A1001")
     doc["schema_version"] = 0
     path.write_text(json.dumps(doc))
     with pytest.raises(BaselineError, match=r"version 0 .*recalibrate.*voiceline calibrate"):

@@ -121,7 +121,7 @@ def test_an_admin_manages_users_baselines_and_tokens(new_page, server, tmp_path)
     rows = page.locator("#baseline-rows tr")
     rows.nth(14).wait_for()
     assert page.locator("#baseline-title").inner_text() == "Wang Fang · A1001 的声音基线"
-    assert rows.count() == len(baseline["feature_names"]) == 15
+    assert rows.count() == len(baseline["feature_names"]) == 16
     pitch = page.locator("#baseline-rows tr[data-feature=f0_median_st] > *").all_inner_texts()
     median_hz = 27.5 * 2 ** (baseline["median"][baseline["feature_names"].index("f0_median_st")]
                              / 12)

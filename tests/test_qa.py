@@ -495,3 +495,80 @@ def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() ->
     few = np.ones(30, dtype=bool)
     few[:9] = False  # 9 usable windows: too few to say where this call sits
     assert leaning_on_call(fit(30.0), tr, few)[1] == 0.0
+
+
+# --- fast speech: turns against the call's own rate and the agent's usual ----------------
+
+SYL = FEATURE_NAMES.index("syllable_rate_syl_s")
+
+
+def rate_call(turn_rates: list[tuple[float, float, float]], n_s: float = 120.0):
+    """An agent track whose windows (3 s, hop 1 s) read each turn's syllable rate;
+    ``turn_rates`` holds ``(start_s, end_s, rate)``."""
+    end_s = np.arange(3.0, n_s + 0.5, 1.0)
+    feats = np.full((end_s.size, len(FEATURE_NAMES)), np.nan)
+    for s, e, rate in turn_rates:
+        inside = (end_s - 3.0 >= s - 0.5) & (end_s <= e + 0.5)
+        feats[inside] = 1.0
+        feats[inside, SYL] = rate
+    tr = voice_track(n_s, [(s, e) for s, e, _ in turn_rates], end_s, feats)
+    turns_ = np.array([(frames(s), frames(e)) for s, e, _ in turn_rates])
+    return tr, turns_
+
+
+def rate_baseline(usual: float, speech_s: float = 120.0):
+    rng = np.random.default_rng(5)
+    calib = 1.0 + 0.05 * rng.standard_normal((60, len(FEATURE_NAMES)))
+    calib[:, SYL] = usual + 0.5 * rng.standard_normal(60)
+    return fit_baseline(calib, FEATURE_NAMES, agent_id="A7", channel_type="8k",
+                        speech_s=speech_s, level_profile="g711-telephone")
+
+
+def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged() -> None:
+    from qa.checks import fast_speech_flags
+
+    base = rate_baseline(4.5)
+    ordinary = [(10.0 * k, 10.0 * k + 6.0, 4.4 + 0.1 * (k % 3)) for k in range(1, 10)]
+    tr, turns_ = rate_call(ordinary + [
+        (100.0, 108.0, 6.0),  # 1.33x the call's median, ~ +3 σ: fast
+        (110.0, 113.5, 6.5),  # faster, but 3.5 s: too short to judge a rate by
+        (114.0, 119.0, 8.0),  # much faster: critical (z >= 4)
+    ])
+    faults = np.zeros(tr.end_s.size, dtype=bool)
+    flags = fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7")
+    assert [(f.start_s, f.end_s, f.severity) for f in flags] == [
+        (pytest.approx(100.0, abs=0.03), pytest.approx(108.0, abs=0.03), "warning"),
+        (pytest.approx(114.0, abs=0.03), pytest.approx(119.0, abs=0.03), "critical")]
+    ev = flags[0].evidence
+    assert ev["unit"] == "turn" and ev["rate_syl_s"] == pytest.approx(6.0)
+    assert ev["call_median_rate_syl_s"] == pytest.approx(4.5)
+    assert ev["ratio"] == pytest.approx(6.0 / 4.5, rel=1e-3) and 2.5 < ev["z"] < 4
+    assert "A7's usual" in flags[0].detail and "语速偏快" in ev["detail_zh"]
+    # 1.2x the call's median is within an ordinary turn's spread
+    tr, turns_ = rate_call(ordinary + [(100.0, 108.0, 5.4)])
+    assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
+    # fast against the call but not against the agent's usual (a slow call): no flag
+    slow = [(s, e, 3.0) for s, e, _ in ordinary]
+    tr, turns_ = rate_call(slow + [(100.0, 108.0, 4.2)])
+    assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
+    # the threshold is the setting's
+    tr, turns_ = rate_call(ordinary + [(100.0, 108.0, 6.0)])
+    stricter = QAConfig.from_dict({"fast_speech": {"ratio": 1.4}})
+    assert fast_speech_flags(tr, turns_, base, faults, stricter, "A7") == []
+
+
+def test_a_call_spoken_fast_throughout_is_one_flag_over_the_agents_speech() -> None:
+    from qa.checks import fast_speech_flags
+
+    base = rate_baseline(4.5)
+    tr, turns_ = rate_call([(10.0 * k, 10.0 * k + 6.0, 6.2) for k in range(1, 11)])
+    faults = np.zeros(tr.end_s.size, dtype=bool)
+    flags = fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7")
+    assert [(f.start_s, f.end_s, f.evidence["unit"]) for f in flags] == [
+        (pytest.approx(10.0, abs=0.03), pytest.approx(106.0, abs=0.03), "call")]
+    assert "all call" in flags[0].detail
+    # a call with too little of the agent's speech for a median: turns against usual
+    tr, turns_ = rate_call([(10.0, 18.0, 6.3)])
+    flags = fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7")
+    assert [(f.start_s, f.evidence["unit"], f.evidence["call_median_rate_syl_s"])
+            for f in flags] == [(pytest.approx(10.0, abs=0.03), "turn", None)]

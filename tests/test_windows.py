@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.windows import FEATURE_NAMES, FeatureWindower, _nanquantiles, spectral_balance
+from emotion.windows import (
+    FEATURE_NAMES,
+    FeatureWindower,
+    _nanquantiles,
+    loudness_peaks,
+    spectral_balance,
+)
 
 IDX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -55,6 +61,45 @@ def test_pitch_movement_and_loudness_slope_have_known_answers():
     f = out.features[0, 6]
     assert f[IDX["f0_movement_st"]] == pytest.approx(0.5)
     assert f[IDX["loudness_slope_sone_s"]] == pytest.approx(2.0, rel=0.02)
+
+
+def syllable_contour(rate_hz, swing_steps, seconds=3.0, sone=5.0):
+    """Loudness (sone) rising and falling ``swing_steps`` loudness-level steps (10 per
+    doubling) around ``sone``, ``rate_hz`` times a second, on the 10 ms grid."""
+    t = np.arange(round(seconds / 0.01)) * 0.01
+    return sone * 2.0 ** (swing_steps / 20 * -np.cos(2 * np.pi * rate_hz * t))
+
+
+def test_syllable_rate_counts_the_peaks_of_the_loudness_contour():
+    g = grid(n_streams=1)
+    g["loudness"][0] = syllable_contour(5.0, 10.0, seconds=10.0)
+    out = FeatureWindower(1).push(**g)
+    # a 3 s window holds 15 peaks; one at a window's edge may be cut
+    assert out.features[0, 2:, IDX["syllable_rate_syl_s"]] == pytest.approx(5.0, abs=0.34)
+    assert out.features[0, 2:, IDX["speech_rate_syl_s"]] == pytest.approx(4.0)  # nuclei input
+
+
+@pytest.mark.parametrize("rate_hz", [3.0, 5.0, 8.0, 12.5])
+def test_syllable_peaks_follow_the_rate_up_to_fast_speech(rate_hz):
+    speech = np.ones((1, 300), bool)
+    n = loudness_peaks(syllable_contour(rate_hz, 8.0)[None], speech)[0]
+    assert abs(n - 3.0 * rate_hz) <= 1
+
+
+def test_shallow_ripples_pauses_and_the_lines_gain_do_not_make_syllables():
+    speech = np.ones((1, 300), bool)
+    assert loudness_peaks(syllable_contour(5.0, 2.0)[None], speech)[0] == 0  # < 3 steps
+    loud = syllable_contour(5.0, 8.0)[None]
+    quieter = loudness_peaks(loud / 8.0, speech)[0]  # the same voice 18 dB down the line
+    assert quieter == loudness_peaks(loud, speech)[0] == 15
+    half = speech.copy()
+    half[0, 150:] = False  # peaks outside speech (the caller, a noise) are not counted
+    assert loudness_peaks(loud, half)[0] == pytest.approx(7, abs=1)
+    # a peak within 60 ms of the last counted is not a syllable: 20 a second (60 in 3 s)
+    # count well under 60, while 16.7 a second (60 ms apart) all count
+    assert loudness_peaks(syllable_contour(20.0, 8.0)[None], speech)[0] <= 40
+    assert loudness_peaks(syllable_contour(50 / 3, 8.0)[None], speech)[0] >= 49
+    assert loudness_peaks(np.zeros((2, 3, 0)), np.zeros((2, 3, 0), bool)).shape == (2, 3)
 
 
 def test_pauses_are_left_out_of_the_statistics():

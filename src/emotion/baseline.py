@@ -35,7 +35,8 @@ MIN_SPEECH_S = 30.0
 #: phone line, 23 of 34 clean; benchmarks/RESULTS.md, fifth round). The others' median
 #: is lower on 13 of 15 features (by 4-63 %): a MAD over few windows underestimates the
 #: spread, and z-scores against it run large. (They are all EmoDB speakers, so corpus
-#: and calibration length are confounded in that comparison.)
+#: and calibration length are confounded in that comparison.) syllable_rate_syl_s's
+#: entry was measured the same way when it was added (seventh round).
 WITHIN_SPEAKER_SIGMA = {
     "8k": (2.2147, 1.0408, 0.0371, 0.0904, 0.4565, 1.3231, 1.6517, 0.5514, 0.1334, 0.0257,
            0.0239, 0.0292, 33.8999, 1.6378, 10.5603, 0.7691),
