@@ -529,7 +529,8 @@ def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged(
 
     base = rate_baseline(4.5)
     ordinary = [(10.0 * k, 10.0 * k + 6.0, 4.4 + 0.1 * (k % 3)) for k in range(1, 10)]
-    tr, turns_ = rate_call(ordinary + [
+    tr, turns_ = rate_call([
+        *ordinary,
         (100.0, 108.0, 6.0),  # 1.33x the call's median, ~ +3 σ: fast
         (110.0, 113.5, 6.5),  # faster, but 3.5 s: too short to judge a rate by
         (114.0, 119.0, 8.0),  # much faster: critical (z >= 4)
@@ -545,14 +546,14 @@ def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged(
     assert ev["ratio"] == pytest.approx(6.0 / 4.5, rel=1e-3) and 2.5 < ev["z"] < 4
     assert "A7's usual" in flags[0].detail and "语速偏快" in ev["detail_zh"]
     # 1.2x the call's median is within an ordinary turn's spread
-    tr, turns_ = rate_call(ordinary + [(100.0, 108.0, 5.4)])
+    tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 5.4)])
     assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
     # fast against the call but not against the agent's usual (a slow call): no flag
     slow = [(s, e, 3.0) for s, e, _ in ordinary]
-    tr, turns_ = rate_call(slow + [(100.0, 108.0, 4.2)])
+    tr, turns_ = rate_call([*slow, (100.0, 108.0, 4.2)])
     assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
     # the threshold is the setting's
-    tr, turns_ = rate_call(ordinary + [(100.0, 108.0, 6.0)])
+    tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 6.0)])
     stricter = QAConfig.from_dict({"fast_speech": {"ratio": 1.4}})
     assert fast_speech_flags(tr, turns_, base, faults, stricter, "A7") == []
 
