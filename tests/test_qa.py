@@ -146,6 +146,38 @@ def test_overtalk_needs_a_second_of_double_talk_started_by_the_agent() -> None:
     assert flags == []  # 0.8 s only
 
 
+def test_cutting_into_a_callers_pause_is_overtalk_a_reply_is_not() -> None:
+    # The caller pauses 1.2 s mid-turn (longer than bridge_s); the agent starts in the
+    # pause and the caller goes on: 1.5 s of double talk, from the agent's onset.
+    flags, _ = run_timing([(0, 3), (8.5, 14)], [(4, 8), (9.2, 10.7)], n_s=20)
+    assert [(f.check, round(f.start_s, 1), round(f.end_s, 1), f.evidence["overlap_s"])
+            for f in flags] == [("overtalk", 8.5, 10.7, 1.5)]
+    # the caller's pauses within the cut-in do not split it into pieces under 1 s
+    flags, _ = run_timing([(0, 3), (8.5, 14)], [(4, 9.2), (9.9, 10.4), (11.1, 11.5)],
+                          n_s=20)
+    assert [(f.check, round(f.start_s, 1), round(f.end_s, 1)) for f in flags] == [
+        ("overtalk", 8.5, 11.5)]
+    # a caller who resumes only after turn_gap_s (2 s) had finished: the agent replied
+    # and the caller then talked over the agent, which is not the agent's overtalk
+    flags, _ = run_timing([(0, 3), (8.5, 14)], [(4, 8), (10.5, 12)], n_s=20)
+    assert flags == []
+
+
+def test_cut_ins_bridge_the_other_partys_pauses_only() -> None:
+    from qa.segments import cut_ins
+
+    agent = mask(40, (10, 30))
+    caller = mask(40, (0, 8), (12, 20), (24, 26))
+    # the agent starts in the caller's 2-frame pause; the caller resumes twice
+    assert cut_ins(agent, caller, 4).tolist() == [[10, 26, 10]]
+    assert cut_ins(agent, caller, 1).tolist() == []  # a pause of 2 > 1 ends the turn
+    # seen from the caller: each resumption starts inside the agent's speech
+    assert cut_ins(caller, agent, 4).tolist() == [[12, 20, 8], [24, 26, 2]]
+    # an onset in the other's speech is a cut-in as overlaps_started_by finds it
+    assert cut_ins(mask(40, (5, 15)), caller, 0).tolist() == [[5, 8, 3]]
+    assert overlaps_started_by(mask(40, (5, 15)), caller).tolist() == [[5, 8]]
+
+
 def test_clipping_and_low_level_are_per_turn_with_consecutive_turns_merged() -> None:
     n = frames(60)
     a = mask(n, (frames(0), frames(5)), (frames(10), frames(15)), (frames(20), frames(25)),

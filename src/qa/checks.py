@@ -40,7 +40,7 @@ from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 from qa.analysis import CallAnalysis, ChannelTrack
 from qa.config import STEREO_CHECKS, QAConfig
-from qa.segments import bridge, overlaps_started_by, replies, runs, silences, turns
+from qa.segments import bridge, cut_ins, overlaps_started_by, replies, runs, silences, turns
 
 #: Hot speech closer than this is one event ...
 MERGE_GAP_S = 2.0
@@ -383,8 +383,9 @@ def timing_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_
                     {"wait_s": round(wait, 1),
                      "detail_zh": f"来电者说完 {wait:.1f} 秒后坐席才回应"}))
     if over.enabled:
-        for start, end in overlaps_started_by(agent_speech, caller_speech):
-            length = (end - start) * frame_s
+        pause = int(round(config.turn_gap_s / frame_s))
+        for start, end, double in cut_ins(agent_speech, caller_speech, pause):
+            length = double * frame_s
             if length >= over.min_s:
                 out.append(Flag(
                     "overtalk", start * frame_s, end * frame_s,

@@ -85,6 +85,30 @@ def overlaps_started_by(own: np.ndarray, other: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
+def cut_ins(own: np.ndarray, other: np.ndarray, max_pause: int) -> np.ndarray:
+    """Stretches ``(n, 3)`` = ``[start, end, double)`` where ``own`` cut into ``other``'s turn.
+
+    ``other``'s turn is its speech with pauses of at most ``max_pause`` frames bridged:
+    a speaker who stops for a breath or a second mid-sentence has not finished. A
+    cut-in starts at an onset of ``own`` inside that turn (``other`` spoke before it and
+    speaks again within the pause) and lasts while both go on, up to the last frame in
+    which ``other`` actually speaks; ``double`` counts the frames in it where both speak.
+    An onset during ``other``'s speech itself is a cut-in too (the overlap of
+    :func:`overlaps_started_by`); one in a pause after which ``other`` does not resume
+    is a reply.
+    """
+    own = np.asarray(own, dtype=bool)
+    other = np.asarray(other, dtype=bool)
+    turn = bridge(other, max_pause)
+    out = []
+    for start, end in runs(own & turn):
+        if start > 0 and turn[start - 1] and not own[start - 1]:
+            both = np.flatnonzero(other[start:end])  # own speaks throughout the run
+            if both.size:
+                out.append((start, start + both[-1] + 1, both.size))
+    return np.asarray(out, dtype=np.int64).reshape(-1, 3)
+
+
 def replies(agent_turns: np.ndarray, caller_turns: np.ndarray) -> list[tuple[int, int]]:
     """``(caller_end, agent_start)`` frame pairs where the agent speaks next after the caller.
 
