@@ -605,3 +605,22 @@ def test_a_call_spoken_fast_throughout_is_one_flag_over_the_agents_speech() -> N
     flags = fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7")
     assert [(f.start_s, f.evidence["unit"], f.evidence["call_median_rate_syl_s"])
             for f in flags] == [(pytest.approx(10.0, abs=0.03), "turn", None)]
+
+
+def test_the_callers_own_reference_leaves_out_windows_of_line_faults() -> None:
+    from qa.checks import own_reference
+
+    rng = np.random.default_rng(8)
+    feats = 3.0 + 0.1 * rng.standard_normal((100, len(FEATURE_NAMES)))
+    feats[5:35] = 30.0  # a long clipped turn early in the call
+    faults = np.zeros(100, dtype=bool)
+    faults[5:35] = True
+    tr = voice_track(103.0, [(0.0, 103.0)], np.arange(100) + 3.0, feats)
+    config = QAConfig()
+    clean, end = own_reference(tr, config, "reference:caller", "8k", "g711-telephone",
+                               faults)
+    assert end == pytest.approx(config.reference_s)
+    assert np.all(np.abs(clean.median - 3.0) < 0.1)
+    assert clean.n_windows == int((tr.end_s <= end).sum()) - 30
+    dirty, _ = own_reference(tr, config, "reference:caller", "8k", "g711-telephone")
+    assert np.all(dirty.median > 10.0)  # half the minute clipped would be "usual"

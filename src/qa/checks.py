@@ -123,13 +123,18 @@ class Baselines:
 
 
 def own_reference(track: ChannelTrack, config: QAConfig, who: str, channel_type: str,
-                  level_profile: str) -> tuple[Baseline, float] | None:
+                  level_profile: str, faults: np.ndarray | None = None
+                  ) -> tuple[Baseline, float] | None:
     """A baseline from the party's own speech at the start of the call, and its end (s).
 
     The first ``reference_s`` of the call, grown (up to half the call) until it holds
-    ``reference_min_speech_s`` of speech; None when even that is not there.
+    ``reference_min_speech_s`` of speech; None when even that is not there. Windows in
+    ``faults`` (a clipped or too quiet turn: see :func:`line_faults`) are left out: their
+    level is the line's, not the voice's usual.
     """
     valid = np.all(np.isfinite(track.features), axis=1)
+    if faults is not None:
+        valid &= ~faults
     if not valid.any():
         return None
     speech_at = np.cumsum(track.speech) * track.frame_s
@@ -592,7 +597,8 @@ def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict,
         metrics["caller_baseline"] = "none"
         return []
     kind = analysis.channel_type
-    ref = own_reference(track, ctx.config, "reference:caller", kind, analysis.level_profile)
+    ref = own_reference(track, ctx.config, "reference:caller", kind, analysis.level_profile,
+                        faults)
     population = ctx.baselines.population(kind)
     flags: list[Flag] = []
     if ref is not None:
