@@ -306,7 +306,8 @@ def e2e_rows(e: dict) -> list[tuple[str, str]]:
              f"{cpu['other']:.0f}; loop "
              f"{_us(p['loop_us_per_message'])} µs per message), simulator "
              f"{cpu['simulator']:.0f} (lag max {1e3 * p['simulator_steady_lag_s']:.0f} ms), "
-             f"dashboards {cpu['dashboards']:.0f}; elsewhere on the machine "
+             f"dashboards {cpu['dashboards']:.1f} (snapshots counted, not parsed); "
+             f"elsewhere on the machine "
              f"{cpu['elsewhere']:.0f}"),
             (f"e2e {n} seats: alerts opened, delivery p99",
              f"{p['alerts_opened']} (events published {p['events_published']}, received "
