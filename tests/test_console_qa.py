@@ -144,6 +144,9 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     assert 9.0 <= dead["end_s"] - dead["start_s"] <= 11.5
     item = page.locator(f"#flag-{dead['id']}")
     assert item.locator(".qa-detail").inner_text() == dead["evidence"]["detail_zh"]
+    # every piece of evidence of every flag is labelled in words, not by its JSON key
+    terms = page.locator(".qa-evidence dt").all_inner_texts()
+    assert terms and not [t for t in terms if re.fullmatch(r"[a-z0-9_]+", t)], terms
 
     # Play from the flag: the recording (served by byte ranges) seeks to its start.
     item.locator(".qa-play").click()

@@ -354,7 +354,9 @@ def test_an_agitated_agent_is_flagged_over_the_episode_with_reasons(calls, qa_ru
     assert len(agitated) == 1  # one event, not one flag per window
     flag = agitated[0]
     start, end = calls["episode"]
-    assert start - 1 <= flag["start_s"] <= start + 8 and end - 10 <= flag["end_s"] <= end + 2
+    # the flag spans the agent's turns that hold the episode: one that begins mid-turn
+    # is flagged from that turn's start
+    assert start - 3 <= flag["start_s"] <= start + 8 and end - 10 <= flag["end_s"] <= end + 2
     assert flag["channel"] == "agent" and flag["evidence"]["baseline"] == "agent"
     assert "than A1's usual" in flag["detail"] and flag["evidence"]["drivers"]
     assert "与A1平时相比" in flag["evidence"]["detail_zh"]
@@ -577,6 +579,12 @@ def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged(
     assert ev["call_median_rate_syl_s"] == pytest.approx(4.5)
     assert ev["ratio"] == pytest.approx(6.0 / 4.5, rel=1e-3) and 2.5 < ev["z"] < 4
     assert "A7's usual" in flags[0].detail and "语速偏快" in ev["detail_zh"]
+    # the review page labels every piece of evidence in both languages
+    i18n = (Path(__file__).resolve().parents[1]
+            / "src/voiceline/console/static/i18n.js").read_text()
+    for key in set(ev) - {"detail_zh"}:
+        assert i18n.count(f'"evidence.{key}"') == 2, key
+    assert i18n.count('"evidence.unit.turn"') == i18n.count('"evidence.unit.call"') == 2
     # 1.2x the call's median is within an ordinary turn's spread
     tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 5.4)])
     assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
@@ -624,3 +632,56 @@ def test_the_callers_own_reference_leaves_out_windows_of_line_faults() -> None:
     assert clean.n_windows == int((tr.end_s <= end).sum()) - 30
     dirty, _ = own_reference(tr, config, "reference:caller", "8k", "g711-telephone")
     assert np.all(dirty.median > 10.0)  # half the minute clipped would be "usual"
+
+
+# --- agent voice checks: a turn at a time ------------------------------------------------
+
+def turn_probs(turn_p: list[tuple[float, float, float]], n_s: float = 120.0):
+    """An agent track (windows 3 s, hop 1 s) and window probabilities: ``(start_s, end_s,
+    p)`` per turn, NaN outside turns (the caller's turns)."""
+    end_s = np.arange(3.0, n_s + 0.5, 1.0)
+    probs = np.full(end_s.size, np.nan)
+    for s, e, p in turn_p:
+        probs[(end_s - 3.0 >= s - 0.5) & (end_s <= e + 0.5)] = p
+    tr = voice_track(n_s, [(s, e) for s, e, _ in turn_p], end_s)
+    return tr, np.array([(frames(s), frames(e)) for s, e, _ in turn_p]), probs
+
+
+def spans_s(spans) -> list[tuple[float, float]]:
+    return [(round(s * F, 1), round(e * F, 1)) for s, e, _, _ in spans]
+
+
+def test_an_agent_turn_is_judged_by_the_mean_over_its_windows() -> None:
+    from qa.checks import turn_spans
+
+    tr, turns_, probs = turn_probs([(10, 18, 0.2), (30, 38, 0.2), (50, 58, 0.2),
+                                    (70, 76, 0.5), (90, 93, 0.95)])
+    probs[np.flatnonzero(np.isfinite(probs))[14:17]] = 0.75  # the 3rd turn, 3 of 6 windows
+    probs[np.isfinite(probs) & (tr.end_s > 70) & (tr.end_s < 80)] = [0.9, 0.9, 0.5, 0.3]
+    spans = turn_spans(tr, turns_, probs, 0.6, 4.0)
+    # turn 4's mean is 0.65: flagged whole; turn 3 (mean 0.47) is not, nor turn 5 (3 s)
+    assert spans_s(spans) == [(70.0, 76.0)]
+    assert spans[0][3] == pytest.approx(0.65) and spans[0][2].sum() == 4
+    # with 2 s enough, turn 5 is judged too: hot turns in a row are one event
+    assert spans_s(turn_spans(tr, turns_, probs, 0.6, 2.0)) == [(70.0, 93.0)]
+
+
+def test_a_hot_end_of_a_long_turn_is_not_averaged_away() -> None:
+    from qa.checks import turn_spans
+
+    tr, turns_, probs = turn_probs([(10, 50, 0.2)])
+    probs[(tr.end_s > 40) & (tr.end_s <= 50.5)] = 0.95  # the last 10 s of a 40 s turn
+    spans = turn_spans(tr, turns_, probs, 0.6, 4.0)
+    assert np.mean(probs[np.isfinite(probs)]) < 0.6  # the whole turn's mean
+    assert spans_s(spans) == [(38.0, 50.0)]  # from the first window holding hot speech
+
+
+def test_hot_turns_in_a_row_are_one_event_a_calm_turn_between_splits_them() -> None:
+    from qa.checks import turn_spans
+
+    tr, turns_, probs = turn_probs([(10, 18, 0.8), (22, 30, 0.8), (34, 42, 0.2),
+                                    (46, 54, 0.8), (80, 88, 0.8)])
+    # the caller's 4 s between the first two; a calm turn before the fourth; the fifth
+    # is 26 s after the fourth (more than MERGE_SPAN_S)
+    assert spans_s(turn_spans(tr, turns_, probs, 0.6, 4.0)) == [
+        (10.0, 30.0), (46.0, 54.0), (80.0, 88.0)]

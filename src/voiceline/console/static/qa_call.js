@@ -47,7 +47,8 @@ function evidenceList(evidence) {
     const label = t(`evidence.${key}`);
     const text = key === "drivers" && Array.isArray(value)
       ? explainDrivers(value, null, 0, lang(), false)
-      : typeof value === "object" ? JSON.stringify(value) : String(value);
+      : key === "unit" ? t(`evidence.unit.${value}`)
+        : typeof value === "object" ? JSON.stringify(value) : String(value);
     dd(dl, label === `evidence.${key}` ? key : label, text);
   }
   return dl;
