@@ -566,7 +566,7 @@ def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged(
     tr, turns_ = rate_call([
         *ordinary,
         (100.0, 108.0, 6.0),  # 1.33x the call's median, ~ +3 σ: fast
-        (110.0, 113.5, 6.5),  # faster, but 3.5 s: too short to judge a rate by
+        (110.0, 113.0, 6.5),  # faster, but 3 s: too short to judge a rate by
         (114.0, 119.0, 8.0),  # much faster: critical (z >= 4)
     ])
     faults = np.zeros(tr.end_s.size, dtype=bool)
