@@ -364,6 +364,8 @@ def test_an_agitated_agent_is_flagged_over_the_episode_with_reasons(calls, qa_ru
     m = doc["metrics"]
     assert 0.2 < m["talk_ratio"] < 0.8 and m["agent_speech_s"] > 20 and m["caller_speech_s"] > 20
     assert m["agent_baseline"] == "agent" and m["caller_baseline"] == "own first minute"
+    # the caller's first minute is a thin reference and leans toward the call
+    assert 0 < m["caller_reference_call_weight"] < 0.5
 
 
 def test_dead_air_and_a_clipped_turn_are_found_where_they_were_made(calls, qa_run) -> None:
