@@ -1,11 +1,13 @@
 """The pre-inspection checks: flags with time spans and evidence, from a call's analysis.
 
-Turn-taking checks read the two parties' voice-activity decisions; voice checks read
-the scoring model's probabilities (or the speaking-rate z) of each feature window
-against the party's baseline, spread onto the speech frames the windows cover (each
-frame gets the mean over the windows around it), so a flag spans the hot *speech*
-and not the 3 s windows' edges. One flag per event: hot frames closer than
-``MERGE_GAP_S`` are one event.
+Turn-taking checks read the two parties' voice-activity decisions. Voice checks read
+the scoring model's probabilities of each feature window against the party's
+baseline. The agent's (agitation, low energy, and fast speech on the syllable rate)
+are judged a turn at a time: the mean over the windows within the turn
+(:func:`turn_spans`, :func:`fast_speech_flags`). The caller's are spread onto the
+speech frames the windows cover (each frame gets the mean over the windows around
+it), so a flag spans the hot *speech* and not the 3 s windows' edges; hot frames
+closer than ``MERGE_GAP_S`` are one event (:func:`hot_spans`).
 
 Baselines, in order: the agent's own (``DIR/<agent>.json``), the population of the
 agents in DIR, the party's own reference (the first minute of the call); every flag
