@@ -136,7 +136,7 @@ DEFAULT_CHECKS: dict[str, CheckConfig] = {
                                     weight=30, critical_weight=45),
     "fast_speech": CheckConfig(warning=1.0, critical=4.0, min_speech_s=3.5, ratio=1.25,
                                weight=15, critical_weight=25),
-    "agent_low_energy": CheckConfig(warning=0.65, critical=0.9, min_speech_s=4.0,
+    "agent_low_energy": CheckConfig(warning=0.6, critical=0.9, min_speech_s=4.0,
                                     weight=20, critical_weight=35),
     "clipping": CheckConfig(min_samples=5, critical_fraction=0.01, weight=10,
                             critical_weight=20),
