@@ -218,9 +218,9 @@ def turn_spans(track: ChannelTrack, turns: np.ndarray, probs: np.ndarray, thresh
     mean it reached (a flag is critical at ``critical``).
 
     Averaging over a turn rather than spreading windows onto frames weighs every
-    window of the turn alike: on qa_bench's calls, agent agitation F1 went from 0.85 /
-    0.73 / 0.89 to 0.91 / 0.86 / 0.95 (seeds 1 / 2 / 0) and low energy from 0.61 /
-    0.46 / 0.64 to 0.70 / 0.56 / 0.73 (benchmarks/RESULTS.md, seventh round).
+    window of the turn alike: on qa_bench's held-out calls (seeds 0 and 4), agent
+    agitation F1 went from 0.89 / 0.88 to 0.98 / 0.93 and low energy from 0.64 / 0.60
+    to 0.85 / 0.68 (benchmarks/RESULTS.md, seventh round).
     """
     finite = np.isfinite(probs)
     hop = float(np.median(np.diff(track.end_s))) if track.end_s.size > 1 else 1.0
