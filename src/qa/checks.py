@@ -205,6 +205,19 @@ def hot_spans(track: ChannelTrack, frame_values: np.ndarray, threshold: float,
             if hot[s:e].sum() * track.frame_s >= min_speech_s]
 
 
+def _speech_in(track: ChannelTrack, start: int, end: int) -> float:
+    """Seconds of speech in frames ``[start, end)``."""
+    return float(track.speech[start:end].sum() * track.frame_s)
+
+
+def _turn_windows(track: ChannelTrack, start: int, end: int, usable: np.ndarray) -> np.ndarray:
+    """Mask of the ``usable`` windows that count for the turn in frames ``[start, end)``:
+    those starting and ending within :data:`TURN_EDGE_S` of its edges."""
+    s, e = start * track.frame_s, end * track.frame_s
+    return ((track.end_s - track.window_s >= s - TURN_EDGE_S)
+            & (track.end_s <= e + TURN_EDGE_S) & usable)
+
+
 def turn_spans(track: ChannelTrack, turns: np.ndarray, probs: np.ndarray, threshold: float,
                min_speech_s: float) -> list[tuple[int, int, np.ndarray, float]]:
     """Stretches of a party's turns whose mean window probability reaches ``threshold``.
@@ -227,11 +240,9 @@ def turn_spans(track: ChannelTrack, turns: np.ndarray, probs: np.ndarray, thresh
     block = max(1, int(np.floor((TURN_BLOCK_S - track.window_s) / hop + 1e-9)) + 1)
     judged: list[list] = []  # per judged turn: [start, end, windows, score] or None
     for start, end in turns:
-        s, e = start * track.frame_s, end * track.frame_s
-        if track.speech[start:end].sum() * track.frame_s < min_speech_s:
+        if _speech_in(track, start, end) < min_speech_s:
             continue
-        inside = np.flatnonzero((track.end_s - track.window_s >= s - TURN_EDGE_S)
-                                & (track.end_s <= e + TURN_EDGE_S) & finite)
+        inside = np.flatnonzero(_turn_windows(track, start, end, finite))
         if inside.size == 0:
             continue
         if inside.size <= block:
@@ -255,22 +266,21 @@ def turn_spans(track: ChannelTrack, turns: np.ndarray, probs: np.ndarray, thresh
                                       / track.frame_s)))
             hi = min(end, int(round(track.end_s[chosen[-1]] / track.frame_s)))
             judged.append([lo, hi, chosen, float(np.max(means[group]))])
-    spans: list[tuple[int, int, np.ndarray, float]] = []
+    spans: list[list] = []  # [start, end, windows mask, score]
     previous = None
     for item in judged:
-        if (item is not None and previous is not None and spans
-                and (item[0] - spans[-1][1]) * track.frame_s <= MERGE_SPAN_S):
-            lo, _, chosen, score = spans[-1]
-            spans[-1] = (lo, item[1], np.union1d(chosen, item[2]), max(score, item[3]))
-        elif item is not None:
-            spans.append((item[0], item[1], item[2], item[3]))
+        if item is None:
+            pass
+        elif previous is not None and (item[0] - spans[-1][1]) * track.frame_s <= MERGE_SPAN_S:
+            spans[-1][1] = item[1]  # the previous judged stretch was hot too: one event
+            spans[-1][2][item[2]] = True
+            spans[-1][3] = max(spans[-1][3], item[3])
+        else:
+            mask = np.zeros(track.end_s.shape, dtype=bool)
+            mask[item[2]] = True
+            spans.append([item[0], item[1], mask, item[3]])
         previous = item
-    out = []
-    for start, end, chosen, score in spans:
-        mask = np.zeros(track.end_s.shape, dtype=bool)
-        mask[chosen] = True
-        out.append((int(start), int(end), mask, score))
-    return out
+    return [(int(start), int(end), mask, score) for start, end, mask, score in spans]
 
 
 def _windows_in(track: ChannelTrack, start_s: float, end_s: float) -> np.ndarray:
@@ -330,7 +340,7 @@ def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
     for start, end, chosen, level in spans:
         s, e = start * track.frame_s, end * track.frame_s
         drivers = _drivers(score, chosen, head)
-        speech_s = float(track.speech[start:end].sum() * track.frame_s)
+        speech_s = _speech_in(track, start, end)
         what = ("sounded agitated" if head == 0 else "sounded low in energy")
         out.append(Flag(
             check=check, start_s=s, end_s=e,
@@ -384,11 +394,8 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
         spans.append((agent_turns[0][0], agent_turns[-1][1], own, "call"))
     else:
         for start, end in agent_turns:
-            s, e = start * track.frame_s, end * track.frame_s
-            inside = ((track.end_s - track.window_s >= s - TURN_EDGE_S)
-                      & (track.end_s <= e + TURN_EDGE_S) & measured)
-            if (track.speech[start:end].sum() * track.frame_s >= cfg.min_speech_s
-                    and inside.any()):
+            inside = _turn_windows(track, start, end, measured)
+            if _speech_in(track, start, end) >= cfg.min_speech_s and inside.any():
                 spans.append((start, end, inside, "turn"))
     who, _, label = _who(base, "agent", agent_id)
     whose = f"{who}'s usual" if who else "the usual"
@@ -400,7 +407,7 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
         if z < cfg.warning or ratio < cfg.ratio:
             continue
         s, e = start * track.frame_s, end * track.frame_s
-        speech_s = float(track.speech[start:end].sum() * track.frame_s)
+        speech_s = _speech_in(track, start, end)
         if unit == "turn":
             against = (f"{ratio:.2f}x the agent's median in this call ({reference:.1f})"
                        if np.isfinite(call_median) else f"{ratio:.2f}x")
