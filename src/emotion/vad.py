@@ -6,6 +6,12 @@ says so **and** its level is at least ``margin_db`` above the stream's noise flo
 at least ``min_level_dbfs``. Speech starts once ``min_speech_ms`` of consecutive candidates
 have arrived and is held for ``hangover_ms`` after the last one, so decisions do not chatter.
 
+The level tests come first, and webrtcvad is asked only about the frames that pass them
+(about a quarter of a call's frames): the others cannot be candidates whatever it says.
+Its adaptive state then only ever sees frames loud enough to be speech, which also made
+it a little better (``benchmarks/vad.py``: phone accuracy 0.882 -> 0.887, wideband 0.918
+-> 0.920, false alarms 0.124 -> 0.117) and the VAD about twice as fast.
+
 The noise floor is minimum statistics (R. Martin, IEEE TSAP 9(5), 2001, without the bias
 correction, which the margin absorbs): the minimum, over the last ``noise_window_s``, of the
 frame power smoothed with a 0.1 s time constant. Levels are RMS re full scale (dBFS, a
@@ -59,7 +65,8 @@ class VadFrames:
     noise_floor_dbfs : ndarray, shape (streams, T)
         The stream's noise-floor estimate at that frame, dBFS.
     webrtc_speech : ndarray of bool, shape (streams, T)
-        webrtcvad's own decision, before the energy gate (for diagnosis).
+        webrtcvad's decision on the frames loud enough to ask it about (False on the
+        others; for diagnosis). With the level tests it makes the candidates.
     """
 
     first_frame: int
@@ -221,14 +228,13 @@ class StreamingVAD:
         frames_hp = hp[:, :used].reshape(self.n_streams, n_frames, self.frame_len)
         power = np.einsum("stk,stk->st", frames_hp, frames_hp) / self.frame_len
         level_db = 10 * np.log10(np.maximum(power, 10 ** (LEVEL_FLOOR_DBFS / 10)))
-        webrtc = self._webrtc(pcm[:, :used], n_frames)
-        speech = np.zeros((self.n_streams, n_frames), dtype=np.bool_)
         floor_db = np.zeros((self.n_streams, n_frames))
-        self._ring_pos = _gate_kernel(
-            level_db, webrtc, self._smooth_pow, self._fresh, self._ring_db, self._ring_pos,
-            self._run, self._hold, self._alpha, self.margin_db, self.min_level_dbfs,
-            self._min_run, self._hang, speech, floor_db,
-        )
+        self._ring_pos = _floor_kernel(level_db, self._smooth_pow, self._fresh, self._ring_db,
+                                       self._ring_pos, self._alpha, floor_db)
+        loud = (level_db >= floor_db + self.margin_db) & (level_db >= self.min_level_dbfs)
+        webrtc = self._webrtc(pcm[:, :used], n_frames, loud)
+        speech = np.zeros((self.n_streams, n_frames), dtype=np.bool_)
+        _decide_kernel(webrtc, self._run, self._hold, self._min_run, self._hang, speech)
         self._zi = zi
         self._pending_pcm = pcm[:, used:].copy()
         self._pending_hp = hp[:, used:].copy()
@@ -281,18 +287,23 @@ class StreamingVAD:
             f"block must be float samples in ±1.0 full scale or int16 PCM, got dtype {arr.dtype}"
         )
 
-    def _webrtc(self, pcm: np.ndarray, n_frames: int) -> np.ndarray:
-        """webrtcvad's decision for each stream's frames: one C call per frame."""
-        if n_frames == 0:
-            return np.zeros((self.n_streams, 0), dtype=np.bool_)
+    def _webrtc(self, pcm: np.ndarray, n_frames: int, ask: np.ndarray) -> np.ndarray:
+        """webrtcvad's decision on the frames ``ask`` (streams, T) marks, False on the
+        others: one C call per frame asked, each stream's frames in order."""
+        decided = np.zeros((self.n_streams, n_frames), dtype=np.bool_)
+        rows, cols = np.nonzero(ask)
+        if rows.size == 0:
+            return decided
         # The C call itself, without the wrapper's per-call argument checks (the frames
         # are whole by construction): a tenth of webrtcvad's cost at 30 ms frames.
-        data, frame_bytes = pcm.tobytes(), 2 * self.frame_len
+        frame_bytes = 2 * self.frame_len
+        data = pcm.reshape(self.n_streams, n_frames, self.frame_len)[rows, cols].tobytes()
         frames = [data[i : i + frame_bytes] for i in range(0, len(data), frame_bytes)]
-        handles = [vad._vad for vad in self._vads for _ in range(n_frames)]
-        decisions = list(map(_webrtcvad.process, handles, repeat(self.fs_hz, len(frames)),
-                             frames, repeat(self.frame_len, len(frames))))
-        return np.array(decisions, dtype=np.bool_).reshape(self.n_streams, n_frames)
+        handles = [self._vads[r]._vad for r in rows.tolist()]
+        decided[rows, cols] = list(map(_webrtcvad.process, handles,
+                                       repeat(self.fs_hz, len(frames)), frames,
+                                       repeat(self.frame_len, len(frames))))
+        return decided
 
 
 @lru_cache(maxsize=4)
@@ -349,11 +360,10 @@ def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset):  # pragma: 
 
 
 @njit(cache=True, nogil=True)
-def _gate_kernel(
-    level_db, webrtc, smooth_pow, fresh, ring_db, ring_pos, run, hold,
-    alpha, margin_db, min_level_db, min_run, hang, speech_out, floor_out,
+def _floor_kernel(
+    level_db, smooth_pow, fresh, ring_db, ring_pos, alpha, floor_out,
 ):  # pragma: no cover - compiled
-    """Noise floor, energy gate, minimum run and hangover, frame by frame, in place.
+    """Minimum-statistics noise floor of each frame, in place.
 
     Returns the ring position after the last frame (shared by all streams).
     """
@@ -362,8 +372,7 @@ def _gate_kernel(
     for s in range(n_streams):
         pos = ring_pos
         for t in range(n_frames):
-            level = level_db[s, t]
-            power = 10.0 ** (level / 10.0)
+            power = 10.0 ** (level_db[s, t] / 10.0)
             if fresh[s]:
                 smooth_pow[s] = power
                 fresh[s] = False
@@ -371,16 +380,22 @@ def _gate_kernel(
                 smooth_pow[s] = alpha * smooth_pow[s] + (1.0 - alpha) * power
             ring_db[s, pos] = 10.0 * np.log10(smooth_pow[s])
             pos = (pos + 1) % window
-            floor = ring_db[s].min()
-            candidate = webrtc[s, t] and level >= floor + margin_db and level >= min_level_db
-            run[s] = run[s] + 1 if candidate else 0
-            if candidate and (run[s] >= min_run or hold[s] > 0):
+            floor_out[s, t] = ring_db[s].min()
+    return (ring_pos + n_frames) % window
+
+
+@njit(cache=True, nogil=True)
+def _decide_kernel(candidate, run, hold, min_run, hang, speech_out):  # pragma: no cover
+    """Minimum run and hangover over the candidate frames, in place."""
+    n_streams, n_frames = candidate.shape
+    for s in range(n_streams):
+        for t in range(n_frames):
+            run[s] = run[s] + 1 if candidate[s, t] else 0
+            if candidate[s, t] and (run[s] >= min_run or hold[s] > 0):
                 hold[s] = hang + 1
             elif hold[s] > 0:
                 hold[s] -= 1
             speech_out[s, t] = hold[s] > 0
-            floor_out[s, t] = floor
-    return (ring_pos + n_frames) % window
 
 
 def vad_segments(samples, fs_hz: int, **kwargs):

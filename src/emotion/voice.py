@@ -44,6 +44,12 @@ ROUGHNESS_UPDATE_S = 0.2
 #: one (fluctuation strength +24 % in 1 window of 20; 3.7 % at 2 s). See
 #: :class:`StreamingVoiceAnalyzer` and benchmarks/RESULTS.md (fifth round).
 SLEEP_AFTER_S = 2.0
+#: Every stage but fluctuation strength sleeps sooner, this long after the last speech
+#: (s): pitch, loudness and roughness frames reach back 50-200 ms, and the windows read
+#: them on speech frames only, so unlike fluctuation strength's 2 s frames they carry
+#: nothing across a pause. They run on ~24 % fewer slots of a call's channels (0.47 of
+#: the time rather than 0.63); see benchmarks/RESULTS.md (eighth round).
+SHORT_SLEEP_AFTER_S = 0.5
 #: The grid on which streams fall asleep and wake up (s): a whole number of the live
 #: engine's 0.25 s ticks, so sleeping adds no delay there, and a fixed grid from each
 #: stream's start, so a file and the same audio streamed in any blocks sleep alike.
@@ -91,12 +97,16 @@ class StreamingVoiceAnalyzer:
         slot with speech. The windows only read speech frames, which are always
         measured (but for a frame or two where a VAD frame straddles the slot edge).
         None: never sleep.
+    short_sleep_after_s : float
+        The same for every stage but fluctuation strength (at most ``sleep_after_s``;
+        ignored when that is None).
     """
 
     def __init__(
         self, n_streams: int, fs_hz: int, *, level_profile: LevelProfile | None = None,
         window_s: float = 3.0, hop_s: float = 1.0, min_speech_s: float = 1.0,
         sleep_after_s: float | None = SLEEP_AFTER_S,
+        short_sleep_after_s: float = SHORT_SLEEP_AFTER_S,
     ) -> None:
         if fs_hz not in ENGINE_RATES_HZ:
             raise ValueError(f"the voice analyser runs at 8000 or 16000 Hz, got {fs_hz}")
@@ -125,6 +135,8 @@ class StreamingVoiceAnalyzer:
         #: windows); the caller empties it.
         self.vad_sink: list[VadFrames] | None = None
         self.sleep_after_s = sleep_after_s
+        self.short_sleep_after_s = (None if sleep_after_s is None
+                                    else min(short_sleep_after_s, sleep_after_s))
         self._slot = round(GATE_SLOT_S * fs_hz)
         self._slots_done = 0
         self._held = np.zeros((n_streams, 0))  # samples of the slot in progress
@@ -133,9 +145,11 @@ class StreamingVoiceAnalyzer:
         #: Per stream, the time (s) until which it stays awake: the end of its latest
         #: speech frame plus ``sleep_after_s``. :meth:`wake` pushes it later.
         self.awake_until_s = np.full(n_streams, -np.inf)
-        #: Stream-slots run and slept, for the benchmarks.
+        self._near_until_s = np.full(n_streams, -np.inf)  # the same, short_sleep_after_s
+        #: Stream-slots run and slept, and run with every stage, for the benchmarks.
         self.slots_awake = 0
         self.slots_asleep = 0
+        self.slots_near = 0
 
     def process(self, block: np.ndarray) -> FeatureWindows:
         """Advance every stream by digital samples ``(streams, samples)``: float in ±1.0,
@@ -161,6 +175,7 @@ class StreamingVoiceAnalyzer:
         that the stages forget the previous call by running."""
         now_s = (self._slots_done * self._slot + self._held.shape[1]) / self.fs_hz
         self.awake_until_s[rows] = now_s + for_s
+        self._near_until_s[rows] = now_s + for_s
 
     def _pascals(self, block: np.ndarray) -> np.ndarray:
         # Pa straight to the float32 the psychoacoustic stage works in (bit-identical to
@@ -224,7 +239,9 @@ class StreamingVoiceAnalyzer:
         end_s = np.concatenate([self._vad_end_s, vad.frame_time_s])
         speech = np.concatenate([self._vad_speech, vad.speech], axis=1)
         slot_s = self._slot / self.fs_hz
-        runs: list[tuple[int, int, np.ndarray]] = []
+        # Runs of slots in which the same streams are awake: (first, end, awake, near:
+        # awake for every stage).
+        runs: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         for k in range(n_slots):
             start_s = (self._slots_done + k) * slot_s
             inside = (end_s > start_s + 1e-9) & (end_s <= start_s + slot_s + 1e-9)
@@ -232,29 +249,36 @@ class StreamingVoiceAnalyzer:
                 last = np.where(speech[:, inside], end_s[inside], -np.inf).max(axis=1)
                 np.maximum(self.awake_until_s, last + self.sleep_after_s,
                            out=self.awake_until_s)
+                np.maximum(self._near_until_s, last + self.short_sleep_after_s,
+                           out=self._near_until_s)
             awake = self.awake_until_s > start_s + 1e-9
-            if runs and np.array_equal(runs[-1][2], awake):
-                runs[-1] = (runs[-1][0], k + 1, awake)
+            near = self._near_until_s > start_s + 1e-9
+            if (runs and np.array_equal(runs[-1][2], awake)
+                    and np.array_equal(runs[-1][3], near)):
+                runs[-1] = (runs[-1][0], k + 1, awake, near)
             else:
-                runs.append((k, k + 1, awake))
+                runs.append((k, k + 1, awake, near))
             self.slots_awake += int(awake.sum())
             self.slots_asleep += int(awake.size - awake.sum())
+            self.slots_near += int(near.sum())
         done_s = (self._slots_done + n_slots) * slot_s
         pending = end_s > done_s + 1e-9
         self._vad_end_s, self._vad_speech = end_s[pending], speech[:, pending]
         self._slots_done += n_slots
         if not runs:  # no slot completed: advance the clocks by nothing
-            runs = [(0, 0, np.ones(self.n_streams, dtype=bool))]
+            every = np.ones(self.n_streams, dtype=bool)
+            runs = [(0, 0, every, every)]
         psycho_parts, pitch_parts = [], []
-        for a, b, awake in runs:
+        for a, b, awake, near in runs:
             piece = held[:, a * self._slot : b * self._slot]
             every = bool(awake.all())
-            psycho = self.psycho.process(self._pascals(piece), None if every else awake)
+            psycho = self.psycho.process(self._pascals(piece), None if every else awake,
+                                         None if near.all() else near)
             psycho_parts.append((psycho.loudness_sone, psycho.specific_loudness,
                                  psycho.sharpness_acum, psycho.roughness_asper,
                                  psycho.fluctuation_vacil))
-            pitch_parts.append(self.pitch.process(_digital(piece)) if every
-                               else _pitch_of_some(self.pitch, piece, awake))
+            pitch_parts.append(self.pitch.process(_digital(piece)) if near.all()
+                               else _pitch_of_some(self.pitch, piece, near))
         psycho_out = tuple(np.concatenate(arrays, axis=1)
                            for arrays in zip(*psycho_parts, strict=True))
         return psycho_out, _joined_pitch(pitch_parts)

@@ -121,13 +121,15 @@ class StreamingPsychoacoustics:
         self._frames_done = 0
         self._steps_done = 0
 
-    def process(self, block_pa: np.ndarray, active: np.ndarray | None = None
-                ) -> PsychoacousticFrames:
+    def process(self, block_pa: np.ndarray, active: np.ndarray | None = None,
+                near: np.ndarray | None = None) -> PsychoacousticFrames:
         """Advance all streams by ``block_pa`` (``(streams, samples)``, Pa).
 
         ``active`` (bool, per stream) runs only those streams: the others keep their
         state as it is and report NaN for the frames of this block (their rows of
-        ``block_pa`` are not read).
+        ``block_pa`` are not read). ``near`` (bool, per stream) narrows what runs
+        further: an active stream not ``near`` advances only its fluctuation strength
+        (and the spectrum it is read from) and reports NaN for the other metrics.
         """
         block = np.asarray(block_pa, dtype=np.float32)
         if block.ndim != 2 or block.shape[0] != self.n_streams:
@@ -139,10 +141,11 @@ class StreamingPsychoacoustics:
         parts, start = [], 0
         for group in self._groups:
             rows = slice(start, start + group.n_streams)
+            some = None if near is None else near[rows]
             if active is None or active[rows].all():
-                parts.append(group.process(block[rows]))
+                parts.append(group.process(block[rows], some))
             else:
-                parts.append(_process_some(group, block[rows], active[rows]))
+                parts.append(_process_some(group, block[rows], active[rows], some))
             start += group.n_streams
         n_total, mean_spec, sharpness, roughness, fluctuation = (
             np.concatenate(arrays, axis=0) for arrays in zip(*parts, strict=True)
@@ -189,18 +192,21 @@ class StreamingPsychoacoustics:
         return rows
 
 
-def _process_some(group: _StreamGroup, block: np.ndarray, active: np.ndarray):
+def _process_some(group: _StreamGroup, block: np.ndarray, active: np.ndarray,
+                  near: np.ndarray | None = None):
     """``group.process`` for the ``active`` streams only; NaN rows for the others."""
     index = np.flatnonzero(active)
     part = take_streams(group, index)
-    results = part.process(block[index])
+    results = part.process(block[index], None if near is None else near[index])
     put_streams(group, part, index)
-    full = []
-    for values in results:
-        out = np.full((group.n_streams, *values.shape[1:]), np.nan, dtype=values.dtype)
-        out[index] = values
-        full.append(out)
-    return tuple(full)
+    return tuple(_in_rows(values, index, group.n_streams) for values in results)
+
+
+def _in_rows(values: np.ndarray, index: np.ndarray, n_streams: int) -> np.ndarray:
+    """Results of streams ``index`` in their rows of an array for all streams, NaN elsewhere."""
+    out = np.full((n_streams, *values.shape[1:]), np.nan, dtype=values.dtype)
+    out[index] = values
+    return out
 
 
 class _StreamGroup:
@@ -222,13 +228,27 @@ class _StreamGroup:
         )
         self.fluctuation = StreamingFluctuation(n_streams, self.roughness.envelopes.rate_hz, hop_s)
 
-    def process(self, block: np.ndarray):
-        """(N, mean N', sharpness, roughness, fluctuation) for the frames completed."""
+    def process(self, block: np.ndarray, near: np.ndarray | None = None):
+        """(N, mean N', sharpness, roughness, fluctuation) for the frames completed;
+        streams not ``near`` (bool per stream) advance fluctuation strength alone."""
         short_power = self.roughness.envelopes.spectrum.process(block)
-        n_total, mean_spec = self.loudness.process(block, short_power)
         envelopes = self.roughness.envelopes.process_power(short_power)
-        roughness = self.roughness.process_envelopes(envelopes)
         fluctuation = self.fluctuation.process_envelopes(envelopes)
+        if near is None or near.all():
+            n_total, mean_spec = self.loudness.process(block, short_power)
+            roughness = self.roughness.process_envelopes(envelopes)
+        else:
+            # The spectrum and envelopes have advanced already: the copies taken here
+            # hold their new state and put it back unchanged.
+            index = np.flatnonzero(near)
+            loudness = take_streams(self.loudness, index)
+            n_total, mean_spec = loudness.process(block[index], short_power[index])
+            put_streams(self.loudness, loudness, index)
+            rough = take_streams(self.roughness, index)
+            roughness = rough.process_envelopes(envelopes[index])
+            put_streams(self.roughness, rough, index)
+            n_total, mean_spec, roughness = (_in_rows(values, index, self.n_streams)
+                                             for values in (n_total, mean_spec, roughness))
 
         n_frames = mean_spec.shape[1]
         n_from_spec = mean_spec.sum(axis=-1) * DZ_BARK
