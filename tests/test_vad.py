@@ -19,7 +19,7 @@ from capture.levels import active_speech_level_dbfs
 from capture.resample import resample
 from capture.synth import speech_like
 from conftest import shared_path
-from emotion.vad import StreamingVAD, VadFrames, vad_segments
+from emotion.vad import QUIET_STRIDE, StreamingVAD, VadFrames, vad_segments
 
 BURST_STARTS_S = (2.0, 6.0, 10.0, 14.0)
 
@@ -84,8 +84,9 @@ def test_moderate_white_noise_is_not_speech_though_webrtcvad_alone_says_it_is(fs
     out = StreamingVAD(1, fs_hz).process(noise[None])
     assert _webrtcvad_alone(noise, fs_hz).mean() >= 0.9  # the gate is what rejects it
     assert out.speech.mean() <= 0.02
-    # and webrtcvad is not even asked about noise that never rises above its floor
-    assert not out.webrtc_speech.any()
+    # and webrtcvad is asked only about a sample of the frames of noise that never
+    # rises above its floor (which keeps its noise model in touch with the line)
+    assert out.webrtc_speech.mean() <= 1 / QUIET_STRIDE + 0.01
 
 
 def test_level_of_a_tone_is_its_rms_in_dbfs_for_float_and_int16_input():

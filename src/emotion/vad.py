@@ -6,11 +6,13 @@ says so **and** its level is at least ``margin_db`` above the stream's noise flo
 at least ``min_level_dbfs``. Speech starts once ``min_speech_ms`` of consecutive candidates
 have arrived and is held for ``hangover_ms`` after the last one, so decisions do not chatter.
 
-The level tests come first, and webrtcvad is asked only about the frames that pass them
-(about a quarter of a call's frames): the others cannot be candidates whatever it says.
-Its adaptive state then only ever sees frames loud enough to be speech, which also made
-it a little better (``benchmarks/vad.py``: phone accuracy 0.882 -> 0.887, wideband 0.918
--> 0.920, false alarms 0.124 -> 0.117) and the VAD about twice as fast.
+The level tests come first. webrtcvad is asked about the frames that pass them (about a
+quarter of a call's frames; the others cannot be candidates whatever it says) and about
+every ``QUIET_STRIDE``-th frame besides, so that its adaptive noise model keeps seeing
+the line's noise: asked only about loud frames, it learnt quiet speech as noise and
+dropped 70 % of a -45 dBov agent turn. Asked about 46 % of the frames, its decisions
+differ from asking about all of them on 0.05 % of speech frames (80 benchmark calls),
+and webrtcvad costs about half as much.
 
 The noise floor is minimum statistics (R. Martin, IEEE TSAP 9(5), 2001, without the bias
 correction, which the margin absorbs): the minimum, over the last ``noise_window_s``, of the
@@ -44,6 +46,10 @@ SUPPORTED_RATES_HZ = (8000, 16000)
 FRAME_MS_CHOICES = (10, 20, 30)
 LEVEL_FLOOR_DBFS = -120.0
 """Level reported for digital silence (and the lowest level ever reported)."""
+#: webrtcvad is asked about every frame loud enough to be a candidate, and about every
+#: this-many-th frame besides, so that its noise model keeps seeing the line's noise
+#: (see the module docstring).
+QUIET_STRIDE = 4
 _HIGHPASS_HZ = 100.0
 _FLOOR_SMOOTHING_S = 0.1
 
@@ -65,8 +71,8 @@ class VadFrames:
     noise_floor_dbfs : ndarray, shape (streams, T)
         The stream's noise-floor estimate at that frame, dBFS.
     webrtc_speech : ndarray of bool, shape (streams, T)
-        webrtcvad's decision on the frames loud enough to ask it about (False on the
-        others; for diagnosis). With the level tests it makes the candidates.
+        webrtcvad's decision on the frames it was asked about, False on the others (for
+        diagnosis; see the module docstring).
     """
 
     first_frame: int
@@ -232,9 +238,11 @@ class StreamingVAD:
         self._ring_pos = _floor_kernel(level_db, self._smooth_pow, self._fresh, self._ring_db,
                                        self._ring_pos, self._alpha, floor_db)
         loud = (level_db >= floor_db + self.margin_db) & (level_db >= self.min_level_dbfs)
-        webrtc = self._webrtc(pcm[:, :used], n_frames, loud)
+        # Frame numbers count from the stream's start: any blocks ask about the same frames.
+        sampled = np.arange(self._frames_done, self._frames_done + n_frames) % QUIET_STRIDE == 0
+        webrtc = self._webrtc(pcm[:, :used], n_frames, loud | sampled[None, :])
         speech = np.zeros((self.n_streams, n_frames), dtype=np.bool_)
-        _decide_kernel(webrtc, self._run, self._hold, self._min_run, self._hang, speech)
+        _decide_kernel(webrtc & loud, self._run, self._hold, self._min_run, self._hang, speech)
         self._zi = zi
         self._pending_pcm = pcm[:, used:].copy()
         self._pending_hp = hp[:, used:].copy()
