@@ -29,12 +29,8 @@ from emotion.windows import CHANNELS, GRID_S, FeatureWindower, FeatureWindows, s
 ENGINE_RATES_HZ = (8000, 16000)
 #: Longest stretch the stages advance by at once: a long block is cut into pieces of at
 #: most this, which keeps the working arrays cache-sized (64 streams: ~10 s blocks ran
-#: at 0.8x the speed of 0.5 s ones). Since the short stages sleep 0.5 s after speech,
-#: the streams awake change nearly every slot, and each change costs a take and a put of
-#: the stages' state: 1 s pieces ran 5-10 % faster than 0.5 s on qa_bench's calls (and
-#: 2 or 4 s no faster again). Chunk invariance makes the result the same (checked: the
-#: windows and decisions of 32 calls are identical at 0.5 and 1 s).
-MAX_STEP_S = 1.0
+#: at 0.8x the speed of 0.5 s ones). Chunk invariance makes the result the same.
+MAX_STEP_S = 0.5
 #: Step between roughness analyses (200 ms frames, D&W) for the feature windows, which
 #: average roughness over seconds of speech: frames that tile the signal rather than
 #: overlap by half cost half; window means move by 7 % (median; r = 0.99 with the
