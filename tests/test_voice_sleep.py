@@ -128,6 +128,41 @@ def test_advancing_some_streams_gives_them_what_advancing_all_gives():
         assert some_pitch._framer.frames_emitted == full_pitch._framer.frames_emitted
 
 
+def test_streams_not_near_speech_advance_fluctuation_strength_alone():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 0.05, (3, 6 * 2000)).astype(np.float32)
+    full = StreamingPsychoacoustics(3, FS)
+    some = StreamingPsychoacoustics(3, FS)
+    near = np.array([True, False, True])
+    for k in range(6):
+        block = x[:, k * 2000 : (k + 1) * 2000]
+        a = full.process(block)
+        # stream 1 leaves the short stages in blocks 2-3, then comes back
+        b = some.process(block, near=near if k in (2, 3) else None)
+        np.testing.assert_array_equal(b.fluctuation_vacil, a.fluctuation_vacil)
+        rows = [0, 2] if k in (2, 3) else [0, 1, 2]
+        for name in ("loudness_sone", "specific_loudness", "sharpness_acum",
+                     "roughness_asper"):
+            got, want = getattr(b, name), getattr(a, name)
+            if k in (2, 3):
+                assert np.isnan(got[1]).all(), name
+            if k < 2 or k in (2, 3):  # before it slept, and the others throughout
+                np.testing.assert_array_equal(got[rows], want[rows])
+        if k >= 4:  # awake again, from the state it fell asleep with
+            assert np.isfinite(b.loudness_sone[1]).all()
+            np.testing.assert_array_equal(b.loudness_sone[[0, 2]], a.loudness_sone[[0, 2]])
+
+
+def test_the_short_stages_sleep_through_more_of_a_pause(talk_pause_talk):
+    gated, _, valid = _windows(talk_pause_talk, SLEEP_AFTER_S)
+    assert valid.sum() >= 10
+    # 12 s of line noise: the short stages stop 0.5 s after speech, the others after 2 s
+    assert (gated.slots_awake - gated.slots_near) * GATE_SLOT_S >= 1.25
+    never = StreamingVoiceAnalyzer(1, FS, sleep_after_s=None)
+    never.process(talk_pause_talk)
+    assert never.slots_near == never.slots_awake == 0  # counted only when gating
+
+
 def test_no_stream_awake_still_moves_the_clocks():
     psycho = StreamingPsychoacoustics(2, FS)
     out = psycho.process(np.zeros((2, 4000), dtype=np.float32), active=np.zeros(2, bool))

@@ -255,6 +255,8 @@ class _StreamGroup:
         sharpness = sharpness_din_from_loudness(
             n_from_spec.reshape(-1), mean_spec.reshape(-1, BARK_AXIS.size)
         ).reshape(self.n_streams, n_frames)
+        if near is not None:
+            sharpness[~near] = np.nan  # not measured (it would read 0 from NaN loudness)
         # Every metric completes its frame k with sample (k + 1) * hop: same counts.
         if not roughness.shape[1] == n_frames == fluctuation.shape[1]:
             raise RuntimeError(
