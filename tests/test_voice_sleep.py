@@ -73,6 +73,19 @@ def test_streams_sleep_alike_whatever_blocks_the_audio_comes_in(talk_pause_talk)
     np.testing.assert_allclose(f_packets[:, :n], f_whole, rtol=1e-4)
 
 
+def test_streams_asleep_at_different_times_wake_alike_in_any_blocks(talk_pause_talk):
+    """Two streams, one pausing while the other talks, so that stages run for some
+    streams only: a file and the same audio in packets give the same windows."""
+    x = np.concatenate([talk_pause_talk, np.roll(talk_pause_talk, 7 * FS, axis=1)])
+    whole, f_whole, v_whole = _windows(x, SLEEP_AFTER_S)
+    packets, f_packets, v_packets = _windows(x, SLEEP_AFTER_S, sizes=np.random.default_rng(11))
+    assert whole.slots_asleep == packets.slots_asleep > 0
+    assert 0 < whole.slots_near < whole.slots_awake
+    n = v_whole.shape[1]
+    assert v_packets[:, :n].tolist() == v_whole.tolist()
+    np.testing.assert_allclose(f_packets[:, :n], f_whole, rtol=1e-4)
+
+
 @pytest.mark.parametrize("sleep_after_s", [None, SLEEP_AFTER_S])
 def test_int16_pcm_gives_the_windows_of_its_float_samples(talk_pause_talk, sleep_after_s):
     codes = np.round(np.clip(talk_pause_talk, -1.0, 32767 / 32768) * 32768).astype(np.int16)
