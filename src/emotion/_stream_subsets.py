@@ -45,6 +45,15 @@ def take_streams(stage, index: np.ndarray, memo: dict | None = None):
     return part
 
 
+def advance_some(stage, index: np.ndarray, step):
+    """``step(part)`` on a copy of ``stage`` holding only streams ``index``, whose state
+    then goes back into the stage; returns what ``step`` returned."""
+    part = take_streams(stage, index)
+    result = step(part)
+    put_streams(stage, part, index)
+    return result
+
+
 def put_streams(stage, part, index: np.ndarray, done: set | None = None) -> None:
     """Write ``part``'s state back into streams ``index`` of ``stage``; adopt its clocks."""
     done = set() if done is None else done

@@ -18,7 +18,7 @@ import numpy as np
 from capture.audio import AudioClip, read_audio
 from capture.levels import LevelProfile, load_level_profile
 from capture.resample import resample
-from emotion._stream_subsets import put_streams, take_streams
+from emotion._stream_subsets import advance_some
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.prosody.pitch import PitchFrames
 from emotion.psychoacoustics import BARK_AXIS
@@ -288,9 +288,7 @@ def _pitch_of_some(pitch: StreamingPitch, block: np.ndarray, awake: np.ndarray) 
     """``pitch.process(block)`` for the ``awake`` streams; the others read as silence
     (unvoiced, no level) and keep their state."""
     index = np.flatnonzero(awake)
-    part = take_streams(pitch, index)
-    frames = part.process(_digital(block[index]))
-    put_streams(pitch, part, index)
+    frames = advance_some(pitch, index, lambda part: part.process(_digital(block[index])))
     n, t = pitch.n_streams, frames.f0_hz.shape[1]
 
     def full(values, fill, dtype=np.float64):

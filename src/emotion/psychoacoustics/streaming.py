@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emotion._stream_subsets import put_streams, take_streams
+from emotion._stream_subsets import advance_some
 from emotion.psychoacoustics._streaming_loudness import STEP_S as LOUDNESS_STEP_S
 from emotion.psychoacoustics._streaming_loudness import StreamingLoudness
 from emotion.psychoacoustics._streaming_modulation import (
@@ -196,9 +196,8 @@ def _process_some(group: _StreamGroup, block: np.ndarray, active: np.ndarray,
                   near: np.ndarray | None = None):
     """``group.process`` for the ``active`` streams only; NaN rows for the others."""
     index = np.flatnonzero(active)
-    part = take_streams(group, index)
-    results = part.process(block[index], None if near is None else near[index])
-    put_streams(group, part, index)
+    some = None if near is None else near[index]
+    results = advance_some(group, index, lambda part: part.process(block[index], some))
     return tuple(_in_rows(values, index, group.n_streams) for values in results)
 
 
@@ -241,12 +240,10 @@ class _StreamGroup:
             # The spectrum and envelopes have advanced already: the copies taken here
             # hold their new state and put it back unchanged.
             index = np.flatnonzero(near)
-            loudness = take_streams(self.loudness, index)
-            n_total, mean_spec = loudness.process(block[index], short_power[index])
-            put_streams(self.loudness, loudness, index)
-            rough = take_streams(self.roughness, index)
-            roughness = rough.process_envelopes(envelopes[index])
-            put_streams(self.roughness, rough, index)
+            n_total, mean_spec = advance_some(
+                self.loudness, index, lambda part: part.process(block[index], short_power[index]))
+            roughness = advance_some(
+                self.roughness, index, lambda part: part.process_envelopes(envelopes[index]))
             n_total, mean_spec, roughness = (_in_rows(values, index, self.n_streams)
                                              for values in (n_total, mean_spec, roughness))
 
