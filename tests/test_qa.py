@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -587,8 +588,8 @@ def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged(
     for key in set(ev) - {"detail_zh"}:
         assert i18n.count(f'"evidence.{key}"') == 2, key
     assert i18n.count('"evidence.unit.turn"') == i18n.count('"evidence.unit.call"') == 2
-    # 1.2x the call's median is within an ordinary turn's spread
-    tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 5.4)])
+    # 1.18x the call's median is within an ordinary turn's spread
+    tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 5.3)])
     assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
     # fast against the call but not against the agent's usual (a slow call): no flag
     slow = [(s, e, 3.0) for s, e, _ in ordinary]
@@ -598,6 +599,67 @@ def test_a_turn_much_faster_than_the_rest_of_the_call_and_than_usual_is_flagged(
     tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 6.0)])
     stricter = QAConfig.from_dict({"fast_speech": {"ratio": 1.4}})
     assert fast_speech_flags(tr, turns_, base, faults, stricter, "A7") == []
+
+
+def syllable_levels(tr: ChannelTrack, turn_hz: list[tuple[float, float, float]],
+                    gain_db: float = 0.0) -> ChannelTrack:
+    """``tr`` with a level rising and falling 12 dB at each turn's syllable frequency."""
+    t = np.arange(tr.speech.size) * F
+    level = np.full(tr.speech.size, -60.0)
+    for s, e, hz in turn_hz:
+        inside = (t >= s) & (t < e)
+        level[inside] = -30.0 + gain_db + 12.0 * np.sin(2 * np.pi * hz * t[inside])
+    return replace(tr, level_dbfs=level)
+
+
+def test_level_movement_follows_tempo_not_gain() -> None:
+    from qa.checks import level_movement
+
+    tr = voice_track(20.0, [(0.0, 8.0), (10.0, 18.0)])
+    slow = syllable_levels(tr, [(0.0, 8.0, 3.0), (10.0, 18.0, 4.5)])
+    a, b = level_movement(slow, 0, frames(8.0)), level_movement(slow, frames(10.0), frames(18.0))
+    assert b / a == pytest.approx(1.5, rel=0.05)
+    # 12 dB peaks: mean |dL/dt| of a sine is 4 · 12 dB · f (sampled at 30 ms, a bit less)
+    assert 0.8 * 4 * 12 * 3.0 < a <= 4 * 12 * 3.0
+    louder = syllable_levels(tr, [(0.0, 8.0, 3.0)], gain_db=15.0)
+    assert level_movement(louder, 0, frames(8.0)) == pytest.approx(a)
+    # the line noise between syllables does not count: floored 25 dB under the peaks
+    dips = slow.level_dbfs.copy()
+    dips[frames(1.0):frames(8.0):7] = -90.0
+    assert level_movement(replace(slow, level_dbfs=dips), 0, frames(8.0)) < 1.6 * a
+    # too little speech for a figure
+    assert np.isnan(level_movement(slow, frames(8.0), frames(10.2)))
+
+
+def test_a_turn_judged_by_both_syllables_and_level_movement() -> None:
+    from qa.checks import fast_speech_flags
+
+    base = rate_baseline(4.5)
+    ordinary = [(10.0 * k, 10.0 * k + 6.0, 4.4 + 0.1 * (k % 3)) for k in range(1, 10)]
+    usual_hz = [(s, e, 4.0) for s, e, _ in ordinary]
+    # syllables 1.16x the call's (too little alone), its level moving 1.5x as fast: fast
+    tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 5.2)])
+    tr = syllable_levels(tr, [*usual_hz, (100.0, 108.0, 6.0)])
+    faults = np.zeros(tr.end_s.size, dtype=bool)
+    flags = fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7")
+    assert [(round(f.start_s), round(f.end_s)) for f in flags] == [(100, 108)]
+    ev = flags[0].evidence
+    assert ev["ratio"] == pytest.approx(5.2 / 4.5, rel=1e-3)
+    assert ev["level_movement_ratio"] == pytest.approx(1.5, rel=0.05)
+    assert ev["tempo_ratio"] == pytest.approx((5.2 / 4.5 * ev["level_movement_ratio"]) ** 0.5,
+                                              abs=2e-3)
+    moved = f"{ev['level_movement_ratio']:.2f}"
+    assert f"the level rising and falling {moved}x as fast" in flags[0].detail
+    assert f"音量起伏快 {moved} 倍" in ev["detail_zh"]
+    # more syllables counted (1.27x) while the level moves at the usual pace: not fast
+    tr, turns_ = rate_call([*ordinary, (100.0, 108.0, 5.7)])
+    tr = syllable_levels(tr, [*usual_hz, (100.0, 108.0, 4.0)])
+    assert fast_speech_flags(tr, turns_, base, faults, QAConfig(), "A7") == []
+    # syllables alone (tempo_weight 0) judge it fast
+    alone = QAConfig.from_dict({"fast_speech": {"tempo_weight": 0.0}})
+    assert len(fast_speech_flags(tr, turns_, base, faults, alone, "A7")) == 1
+    with pytest.raises(QAConfigError, match="tempo_weight"):
+        QAConfig.from_dict({"fast_speech": {"tempo_weight": 1.5}})
 
 
 def test_a_call_spoken_fast_throughout_is_one_flag_over_the_agents_speech() -> None:

@@ -64,6 +64,14 @@ _FAST_RATE = FEATURE_NAMES.index("syllable_rate_syl_s")
 #: Least windows of the agent's speech (free of line faults) for the call's own median
 #: to move a thin baseline (see :func:`leaning_on_call`) or to judge a turn's rate by.
 CALL_MEDIAN_MIN_WINDOWS = 10
+#: fast_speech's second measure of tempo, the level's movement: the level is floored this
+#: far below the turn's 95th percentile, so the line noise in the gaps between syllables
+#: does not count, only the rise and fall of the syllables themselves.
+MOVEMENT_RANGE_DB = 25.0
+#: Least consecutive pairs of speech frames for a turn's level movement.
+MOVEMENT_MIN_PAIRS = 20
+#: Least turns of the agent with a level movement for the call's median of it.
+MOVEMENT_MIN_TURNS = 3
 #: A window counts for a turn if it starts and ends within this of the turn's edges: a
 #: 3 s window reaching into the silence around a turn holds only the turn's speech (the
 #: features read speech frames alone), and more windows make a short turn's mean
@@ -359,6 +367,24 @@ def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
     return out
 
 
+def level_movement(track: ChannelTrack, start: int, end: int) -> float:
+    """How fast the level moves within speech in frames ``[start, end)``: mean |Δ level|
+    between consecutive speech frames, dB/s, the level floored :data:`MOVEMENT_RANGE_DB`
+    below the stretch's 95th percentile; NaN with under :data:`MOVEMENT_MIN_PAIRS` pairs.
+
+    It measures tempo as the syllable count does not: a turn spoken 1.6x faster moves its
+    level 1.6x faster wherever its syllables are counted or merge, and it is a difference
+    of decibels, so the line's gain does not enter it.
+    """
+    speech = track.speech[start:end]
+    pairs = speech[1:] & speech[:-1]
+    if pairs.sum() < MOVEMENT_MIN_PAIRS:
+        return float("nan")
+    level = track.level_dbfs[start:end]
+    level = np.maximum(level, np.percentile(level[speech], 95) - MOVEMENT_RANGE_DB)
+    return float(np.abs(np.diff(level))[pairs].mean() / track.frame_s)
+
+
 def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseline,
                       faults: np.ndarray, config: QAConfig, agent_id: str | None) -> list[Flag]:
     """fast_speech: agent turns spoken well above the agent's own rate, or a whole call.
@@ -374,6 +400,12 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
     down, and a turn 1.5-1.7x faster measures ~1.37x (syllables merge), so a z against
     the baseline alone either misses fast turns or flags ordinary ones (qa_bench, seventh
     round: turn AUC 0.985 for the z, 0.994 for the ratio to the call's median).
+
+    Syllables merge as speech speeds up, so against the call a turn's tempo also counts
+    how fast its level moves (:func:`level_movement`, over the median of the agent's
+    turns in this call): the ratio judged is the syllable rate's ratio to the power
+    ``1 - tempo_weight`` times the level movement's to the power ``tempo_weight``
+    (syllables alone when fewer than :data:`MOVEMENT_MIN_TURNS` turns have one).
 
     A call whose median itself is ``ratio`` times the baseline's (and ``warning`` σ
     above it) is one flag over all the agent's speech: no turn stands out of a call
@@ -397,14 +429,23 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
             inside = _turn_windows(track, start, end, measured)
             if _speech_in(track, start, end) >= cfg.min_speech_s and inside.any():
                 spans.append((start, end, inside, "turn"))
+    moves = [level_movement(track, start, end) if unit == "turn" else float("nan")
+             for start, end, _, unit in spans]
+    measured_moves = [m for m in moves if np.isfinite(m)]
+    usual_move = (float(np.median(measured_moves))
+                  if len(measured_moves) >= MOVEMENT_MIN_TURNS and np.isfinite(call_median)
+                  else float("nan"))
     who, _, label = _who(base, "agent", agent_id)
     whose = f"{who}'s usual" if who else "the usual"
     out = []
-    for start, end, chosen, unit in spans:
+    for (start, end, chosen, unit), move in zip(spans, moves, strict=True):
         rate = float(np.mean(rates[chosen])) if unit == "turn" else call_median
         z = (rate - usual) / sigma
         ratio = rate / (reference if unit == "turn" else usual)
-        if z < cfg.warning or ratio < cfg.ratio:
+        move_ratio = move / usual_move if usual_move > 0 else float("nan")
+        tempo = (ratio ** (1 - cfg.tempo_weight) * move_ratio ** cfg.tempo_weight
+                 if np.isfinite(move_ratio) and move_ratio > 0 else ratio)
+        if z < cfg.warning or tempo < cfg.ratio:
             continue
         s, e = start * track.frame_s, end * track.frame_s
         speech_s = _speech_in(track, start, end)
@@ -413,6 +454,9 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
                        if np.isfinite(call_median) else f"{ratio:.2f}x")
             against_zh = (f"是本通电话中位数（{reference:.1f}）的 {ratio:.2f} 倍"
                           if np.isfinite(call_median) else f"是平时的 {ratio:.2f} 倍")
+            if np.isfinite(move_ratio):
+                against += f", the level rising and falling {move_ratio:.2f}x as fast"
+                against_zh += f"，音量起伏快 {move_ratio:.2f} 倍"
             what, what_zh = "agent spoke fast", "坐席语速偏快"
         else:
             against = f"{ratio:.2f}x"
@@ -426,6 +470,8 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
             evidence={"rate_syl_s": round(rate, 2), "usual_rate_syl_s": round(usual, 2),
                       "call_median_rate_syl_s": _round(call_median, 2),
                       "ratio": round(ratio, 3), "z": round(z, 2), "unit": unit,
+                      "level_movement_ratio": _round(move_ratio, 3),
+                      "tempo_ratio": round(tempo, 3),
                       "windows": int(chosen.sum()), "speech_s": round(speech_s, 1),
                       "baseline": label, **_call_weight(base),
                       "detail_zh": f"{what_zh}：每秒 {rate:.1f} 个音节，{against_zh}；"
