@@ -499,6 +499,77 @@ def test_a_hot_turn_with_a_calmer_second_in_the_middle_is_one_event() -> None:
     assert len(spans) == 2
 
 
+def caller_with_voice(population, n_s: float, speech_spans, offsets_sigma: dict,
+                      hot: tuple[float, float] | None = None) -> ChannelTrack:
+    """A caller whose windows sit ``offsets_sigma`` (feature -> σ) off the population's
+    median, and +6 σ on the agitation cues within ``hot``."""
+    end_s = np.arange(3.0, n_s + 0.5, 1.0)
+    speech = mask(frames(n_s), *[(frames(a), frames(b)) for a, b in speech_spans])
+    centre = (end_s - 1.5)[:, None]
+    inside = np.zeros(end_s.size, dtype=bool)
+    for a, b in speech_spans:
+        inside |= (end_s - 3.0 >= a - 0.5) & (end_s <= b + 0.5)
+    feats = np.repeat(population.median[None], end_s.size, axis=0)
+    for name, k in offsets_sigma.items():
+        j = FEATURE_NAMES.index(name)
+        feats[:, j] += k * population.sigma[j]
+    if hot is not None:
+        during = ((centre >= hot[0]) & (centre <= hot[1]))[:, 0]
+        for name in AGITATION_CUES:
+            j = FEATURE_NAMES.index(name)
+            feats[during, j] = population.median[j] + 6.0 * population.sigma[j]
+    feats[~inside] = np.nan
+    tr = voice_track(n_s, speech_spans, end_s, feats)
+    return replace(tr, role="caller", speech=speech)
+
+
+AGITATION_CUES = ("loudness_n5_sone", "sharpness_acum", "spectral_balance",
+                  "loudness_slope_sone_s")
+
+
+def test_a_caller_judged_against_the_population_is_judged_where_their_voice_sits(
+        tmp_path) -> None:
+    from emotion.scoring import VoiceModel
+    from qa.checks import Baselines, CheckContext, _caller_flags
+    from qa.inspect import DEFAULT_MODEL
+
+    rng = np.random.default_rng(11)
+    for agent in ("A1", "A2", "A3"):
+        calib = 1.0 + 0.1 * rng.standard_normal((60, len(FEATURE_NAMES)))
+        save_baseline(fit_baseline(np.abs(calib) * 3.0, FEATURE_NAMES, agent_id=agent,
+                                   channel_type="8k", speech_s=120.0,
+                                   level_profile="g711-telephone"), tmp_path)
+    baselines = Baselines(str(tmp_path))
+    population = baselines.population("8k")
+    model = VoiceModel(DEFAULT_MODEL)
+    # too little speech in the first half for a reference of their own: the whole call
+    # is judged against the population; the caller's phone makes them sit +2.5 σ on
+    # the agitation cues all call, and they shout (+6 σ) from 100 to 112 s
+    spans = [(1.0, 6.0), (64.0, 118.0)]
+    tr = caller_with_voice(population, 120.0, spans,
+                           {name: 2.5 for name in AGITATION_CUES}, hot=(100.0, 112.0))
+    agent = track("agent", np.zeros(frames(120.0), dtype=bool))
+    analysis = analysis_of(agent, tr)
+    faults = np.zeros(tr.end_s.size, dtype=bool)
+
+    def flags(lean: float):
+        ctx = CheckContext(QAConfig(caller_population_lean=lean), model, baselines)
+        metrics: dict = {}
+        out = _caller_flags(analysis, ctx, metrics, faults)
+        assert metrics["caller_baseline"] == "population"
+        return [(round(f.start_s), round(f.end_s), f.evidence) for f in out]
+
+    # against the agents' voices unmoved, the caller's whole call reads agitated
+    assert [(s, e) for s, e, _ in flags(0.0)] == [(1, 6), (64, 118)]
+    # half way toward their own call: only the shouting stands out of it
+    ((start, end, evidence),) = flags(0.5)
+    assert 97 <= start <= 101 and 111 <= end <= 115
+    assert evidence["baseline"] == "population" and evidence["baseline_call_weight"] == 0.5
+    assert QAConfig().caller_population_lean == 0.5
+    with pytest.raises(QAConfigError, match="caller_population_lean"):
+        QAConfig.from_dict({"caller_population_lean": 2})
+
+
 def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() -> None:
     from dataclasses import replace
 
@@ -532,6 +603,16 @@ def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() ->
     few = np.ones(30, dtype=bool)
     few[:9] = False  # 9 usable windows: too few to say where this call sits
     assert leaning_on_call(fit(30.0), tr, few)[1] == 0.0
+    # the population leans by the weight it is given (the caller's: a setting)
+    from qa.checks import population_leaning_on_call
+
+    half = population_leaning_on_call(population, tr, faults, 0.5)
+    np.testing.assert_allclose(half.median, population.median
+                               + 0.5 * (call_median - population.median))
+    np.testing.assert_array_equal(half.sigma, population.sigma)
+    assert half.source == "population" and half.notes["call_weight"] == 0.5
+    assert population_leaning_on_call(population, tr, few, 0.5) is population
+    assert population_leaning_on_call(population, tr, faults, 0.0) is population
 
 
 # --- fast speech: turns against the call's own rate and the agent's usual ----------------

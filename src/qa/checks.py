@@ -704,6 +704,26 @@ def line_faults(track: ChannelTrack, flags: list[Flag], party: str) -> np.ndarra
     return out
 
 
+def population_leaning_on_call(population: Baseline, track: ChannelTrack,
+                               faults: np.ndarray, weight: float) -> Baseline:
+    """The population baseline with its median moved ``weight`` of the way toward the
+    median of this party's windows in the call (free of line faults; as it is when the
+    call holds fewer than :data:`CALL_MEDIAN_MIN_WINDOWS`). Its spread stays.
+
+    Other people's voices on other microphones say where a voice like this one sits only
+    roughly; the party's own call says where *theirs* does. A stretch that stands out of
+    the call still stands out; a voice that differs from the agents' all call long (a
+    speakerphone, a deeper voice) no longer reads as a call-long outburst.
+    """
+    ok = np.all(np.isfinite(track.features), axis=1) & ~faults
+    if weight <= 0 or ok.sum() < CALL_MEDIAN_MIN_WINDOWS:
+        return population
+    call_median = np.median(track.features[ok], axis=0)
+    return replace(population,
+                   median=population.median + weight * (call_median - population.median),
+                   notes={**population.notes, "call_weight": round(weight, 3)})
+
+
 def leaning_on_call(base: Baseline, track: ChannelTrack, faults: np.ndarray
                     ) -> tuple[Baseline, float]:
     """The agent's baseline (or the caller's first-minute reference) with its median
@@ -742,6 +762,9 @@ def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict,
     ref = own_reference(track, ctx.config, "reference:caller", kind, analysis.level_profile,
                         faults)
     population = ctx.baselines.population(kind)
+    if population is not None:
+        population = population_leaning_on_call(population, track, faults,
+                                                ctx.config.caller_population_lean)
     flags: list[Flag] = []
     if ref is not None:
         # the first minute is a thin reference: it leans toward the call as an agent's

@@ -173,6 +173,12 @@ class QAConfig:
     reference_min_speech_s : float
         Least speech in the reference; the reference grows (up to half the call) to
         find it, else the population baseline is used.
+    caller_population_lean : float
+        0-1: how far the population baseline's median moves toward the caller's own
+        median over the call before the caller is judged against it (their first
+        minute, or the whole call when it holds too little of their speech). The
+        population is the agents' voices on their headsets; where a caller's voice
+        usually sits on their phone, their own call says better.
     """
 
     checks: dict[str, CheckConfig] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
@@ -180,6 +186,7 @@ class QAConfig:
     turn_gap_s: float = 2.0
     reference_s: float = 60.0
     reference_min_speech_s: float = 15.0
+    caller_population_lean: float = 0.5
 
     def __post_init__(self) -> None:
         problems = []
@@ -196,6 +203,9 @@ class QAConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 problems.append(f"{key} must be a number >= 0, not {value!r}")
+        lean = self.caller_population_lean
+        if isinstance(lean, bool) or not isinstance(lean, int | float) or not 0 <= lean <= 1:
+            problems.append(f"caller_population_lean must be a number in [0, 1], not {lean!r}")
         if problems:
             raise QAConfigError("; ".join(problems))
 
