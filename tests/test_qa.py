@@ -557,6 +557,7 @@ def test_a_caller_judged_against_the_population_is_judged_where_their_voice_sits
         metrics: dict = {}
         out = _caller_flags(analysis, ctx, metrics, faults)
         assert metrics["caller_baseline"] == "population"
+        assert metrics.get("caller_population_call_weight", 0.0) == lean
         return [(round(f.start_s), round(f.end_s), f.evidence) for f in out]
 
     # against the agents' voices unmoved, the caller's whole call reads agitated

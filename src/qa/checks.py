@@ -12,9 +12,11 @@ closer than ``MERGE_GAP_S`` are one event (:func:`hot_spans`).
 Baselines, in order: the agent's own (``DIR/<agent>.json``), the population of the
 agents in DIR, the party's own reference (the first minute of the call); every flag
 and the call's metrics say which was used. The caller is always judged against their
-own first minute (and that minute against the population, where there is one). An
-agent's own baseline fitted on little speech leans toward the call's own voice
-(:func:`leaning_on_call`), and windows whose level is the line's fault are judged
+own first minute (and that minute against the population, where there is one; the
+whole call when it holds too little of their speech for a first minute). An agent's
+own baseline fitted on little speech leans toward the call's own voice
+(:func:`leaning_on_call`), the population does for the caller
+(:func:`population_leaning_on_call`), and windows whose level is the line's fault are judged
 without the level-bound features (:func:`line_faults`).
 """
 
@@ -765,6 +767,8 @@ def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict,
     if population is not None:
         population = population_leaning_on_call(population, track, faults,
                                                 ctx.config.caller_population_lean)
+        if "call_weight" in population.notes:
+            metrics["caller_population_call_weight"] = population.notes["call_weight"]
     flags: list[Flag] = []
     if ref is not None:
         # the first minute is a thin reference: it leans toward the call as an agent's
