@@ -133,14 +133,15 @@ class CheckConfig:
 #: agent voice checks' and fast_speech's were chosen on qa_bench's seeds 1-3 and are
 #: reported on seeds 0 and 4 (benchmarks/RESULTS.md, seventh round); the caller's least
 #: hot speech too, when the model was refitted (eighth round), and fast_speech's tempo
-#: (syllables and level movement, ratio 1.2) in the ninth.
+#: (syllables and level movement, ratio 1.2) and the caller's least hot speech and span
+#: (2 s and 2.5 s, once the population leaned toward the caller's call) in the ninth.
 DEFAULT_CHECKS: dict[str, CheckConfig] = {
     "dead_air": CheckConfig(min_s=8.0, critical_s=20.0, weight=30, critical_weight=50),
     "slow_response": CheckConfig(min_s=4.0, critical_s=8.0, weight=15, critical_weight=30),
     "overtalk": CheckConfig(min_s=1.0, critical_s=3.0, weight=20, critical_weight=35),
     "agent_agitation": CheckConfig(warning=0.6, critical=0.9, min_speech_s=4.0,
                                    weight=45, critical_weight=70),
-    "caller_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=2.5, min_s=3.0,
+    "caller_agitation": CheckConfig(warning=0.7, critical=0.9, min_speech_s=2.0, min_s=2.5,
                                     weight=30, critical_weight=45),
     "fast_speech": CheckConfig(warning=1.0, critical=4.0, min_speech_s=3.5, ratio=1.2,
                                tempo_weight=0.5, weight=15, critical_weight=25),
