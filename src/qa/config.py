@@ -62,9 +62,10 @@ class CheckConfig:
         Agent voice checks and fast_speech: least speech in a turn for it to be judged
         (s); caller_agitation and low_level: least speech in a flagged stretch.
     ratio : float
-        fast_speech: a turn's syllable rate over the agent's median in the call (a
-        whole call's: over the baseline's median) from which it is fast; 0 judges by
-        ``warning`` alone.
+        fast_speech: a turn's tempo over the agent's median in the call (its syllable
+        rate's ratio blended with its level movement's, see ``tempo_weight``; a whole
+        call's syllable rate over the baseline's median) from which it is fast; 0 judges
+        by ``warning`` alone.
     tempo_weight : float
         fast_speech: the share (0-1) of the level's movement in a turn's tempo against
         the call; 0 judges by the syllable rate alone.
