@@ -572,8 +572,6 @@ def test_a_caller_judged_against_the_population_is_judged_where_their_voice_sits
 
 
 def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() -> None:
-    from dataclasses import replace
-
     from qa.checks import leaning_on_call
 
     rng = np.random.default_rng(3)

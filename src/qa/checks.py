@@ -717,13 +717,9 @@ def population_leaning_on_call(population: Baseline, track: ChannelTrack,
     the call still stands out; a voice that differs from the agents' all call long (a
     speakerphone, a deeper voice) no longer reads as a call-long outburst.
     """
-    ok = np.all(np.isfinite(track.features), axis=1) & ~faults
-    if weight <= 0 or ok.sum() < CALL_MEDIAN_MIN_WINDOWS:
+    if weight <= 0:
         return population
-    call_median = np.median(track.features[ok], axis=0)
-    return replace(population,
-                   median=population.median + weight * (call_median - population.median),
-                   notes={**population.notes, "call_weight": round(weight, 3)})
+    return _toward_call(population, track, faults, weight) or population
 
 
 def leaning_on_call(base: Baseline, track: ChannelTrack, faults: np.ndarray
@@ -744,14 +740,24 @@ def leaning_on_call(base: Baseline, track: ChannelTrack, faults: np.ndarray
     this call's; a call spent entirely off the baseline shows in the call's voice
     summary, which is scored against the agent's baseline alone.
     """
-    ok = np.all(np.isfinite(track.features), axis=1) & ~faults
-    if base.source != "agent" or ok.sum() < CALL_MEDIAN_MIN_WINDOWS:
+    if base.source != "agent":
         return base, 0.0
     weight = PRIOR_WINDOWS / (base.speech_s / PRIOR_WINDOW_S + PRIOR_WINDOWS)
+    leaning = _toward_call(base, track, faults, weight)
+    return (base, 0.0) if leaning is None else (leaning, weight)
+
+
+def _toward_call(base: Baseline, track: ChannelTrack, faults: np.ndarray, weight: float
+                 ) -> Baseline | None:
+    """``base`` with its median moved ``weight`` of the way toward the median of the
+    track's windows free of line faults (its spread kept, the weight in its notes); None
+    when the call holds fewer than :data:`CALL_MEDIAN_MIN_WINDOWS` of them."""
+    ok = np.all(np.isfinite(track.features), axis=1) & ~faults
+    if ok.sum() < CALL_MEDIAN_MIN_WINDOWS:
+        return None
     call_median = np.median(track.features[ok], axis=0)
-    leaning = replace(base, median=base.median + weight * (call_median - base.median),
-                      notes={**base.notes, "call_weight": round(weight, 3)})
-    return leaning, weight
+    return replace(base, median=base.median + weight * (call_median - base.median),
+                   notes={**base.notes, "call_weight": round(weight, 3)})
 
 
 def _caller_flags(analysis: CallAnalysis, ctx: CheckContext, metrics: dict,
