@@ -2,7 +2,8 @@
 
 Two short simulated stereo calls (agent A1001 and A1002 with their callers) go through
 ``voiceline qa`` into the server's store: call-a with 10 s of dead air in the middle and
-a shouted, clipped agent turn; call-b with the clipped turn only. Headless Chromium signs
+a shouted, clipped agent turn, and a transcript with a forbidden phrase; call-b with the
+clipped turn only. Headless Chromium signs
 in as QA, sees the queue ranked by score, opens the top call by keyboard, sees the flags
 on the loudness timeline, plays from a flag, confirms it with a note, reloads, and finds
 the verdict kept and counted in the check-precision panel. An agent is refused; a
@@ -46,6 +47,11 @@ def simulated_calls(folder: Path) -> Path:
         loud = audio[0, 8000:24000].astype(float) * 40
         audio[0, 8000:24000] = np.clip(loud, -32768, 32767).astype(np.int16)
         sf.write(folder / f"{name}.wav", audio.T, 8000, subtype="PCM_16")
+    # call-a's transcript sits beside it: the agent greets, then says a forbidden phrase
+    (folder / "call-a.vtt").write_text(
+        "WEBVTT\n\n00:00.500 --> 00:02.000\n<v agent>您好，12345热线\n\n"
+        "00:04.000 --> 00:06.000\n<v agent>这个不归我们管。\n\n"
+        "00:30.000 --> 00:33.000\n<v agent>感谢您的来电，再见\n", encoding="utf-8")
     metadata = folder / "calls.csv"
     with metadata.open("w", newline="") as fh:
         writer = csv.writer(fh)
@@ -147,6 +153,12 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     # every piece of evidence of every flag is labelled in words, not by its JSON key
     terms = page.locator(".qa-evidence dt").all_inner_texts()
     assert terms and not [t for t in terms if re.fullmatch(r"[a-z0-9_]+", t)], terms
+    # the transcript's flag quotes the agent and names the phrase, in words
+    said = next(f for f in a["flags"] if f["check"] == "forbidden_phrase")
+    words = page.locator(f"#flag-{said['id']}")
+    assert words.locator("strong").inner_text() == "使用禁语"
+    assert "禁语「不归我们管」" in words.locator(".qa-detail").inner_text()
+    assert words.locator(".qa-evidence dd").first.text_content() == "不归我们管"
 
     # Play from the flag: the recording (served by byte ranges) seeks to its start.
     item.locator(".qa-play").click()

@@ -319,15 +319,28 @@ def calls(tmp_path_factory) -> dict:
     mono = calm.audio.astype(np.int32).sum(axis=0).clip(-32768, 32767).astype(np.int16)
     sf.write(rec / "mono.wav", mono, FS, subtype="PCM_16")  # both parties on one line
     (rec / "broken.wav").write_bytes((rec / "hot.wav").read_bytes()[:3000])
+    # HOT-1's transcript sits beside it; FAULT-1's, named by the metadata, is damaged
+    (rec / "hot.transcript.json").write_text(json.dumps(HOT_TRANSCRIPT, ensure_ascii=False),
+                                             encoding="utf-8")
+    (rec / "fault-words.json").write_text('[{"start_s": 1, "text": "您好"', encoding="utf-8")
     with (rec / "calls.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["call_id", "path", "agent_id", "started_at", "queue"])
-        w.writerow(["HOT-1", "hot.wav", "A1", "2026-11-20T09:30:00", "water"])
-        w.writerow(["FAULT-1", "fault.wav", "A1", "", "power"])
-        w.writerow(["MONO-1", "mono.wav", "A1", "", "power"])
-        w.writerow(["GONE-1", "missing.wav", "A1", "", "power"])
+        w.writerow(["call_id", "path", "agent_id", "started_at", "queue", "transcript"])
+        w.writerow(["HOT-1", "hot.wav", "A1", "2026-11-20T09:30:00", "water", ""])
+        w.writerow(["FAULT-1", "fault.wav", "A1", "", "power", "fault-words.json"])
+        w.writerow(["MONO-1", "mono.wav", "A1", "", "power", ""])
+        w.writerow(["GONE-1", "missing.wav", "A1", "", "power", ""])
     return {"root": root, "rec": rec, "cal": root / "cal", "episode": (50.0, 85.0),
             "dead": (40.0, 52.0), "clip": (s / FS, e / FS)}
+
+
+#: What HOT-1's agent and caller said: a greeting, a forbidden phrase, no closing.
+HOT_TRANSCRIPT = {"segments": [
+    {"start_s": 1.0, "end_s": 3.5, "speaker": "agent", "text": "您好，12345热线。"},
+    {"start_s": 5.0, "end_s": 9.0, "speaker": "caller", "text": "我要反映噪音问题。"},
+    {"start_s": 20.0, "end_s": 24.0, "speaker": "agent", "text": "这个不归我们管。"},
+    {"start_s": 110.0, "end_s": 114.0, "speaker": "agent", "text": "好的。"},
+]}
 
 
 def read(out: Path, call_id: str) -> dict:
@@ -369,6 +382,45 @@ def test_an_agitated_agent_is_flagged_over_the_episode_with_reasons(calls, qa_ru
     assert 0 < m["caller_reference_call_weight"] < 0.5
 
 
+def test_the_transcript_beside_a_call_is_checked_and_a_damaged_one_named(qa_run) -> None:
+    doc = read(qa_run["out"], "HOT-1")
+    said = {f["check"]: f for f in doc["flags"] if f["channel"] == "agent"
+            and f["check"] in ("forbidden_phrase", "missing_greeting", "missing_closing")}
+    assert set(said) == {"forbidden_phrase", "missing_closing"}
+    assert (said["forbidden_phrase"]["start_s"], said["forbidden_phrase"]["end_s"]) == (20, 24)
+    assert said["forbidden_phrase"]["evidence"]["phrases"] == ["不归我们管"]
+    assert said["missing_closing"]["evidence"]["said"] == "好的。"
+    assert doc["metrics"]["transcript_segments"] == 4 and doc["metadata"]["queue"] == "water"
+    assert "transcript" not in doc["metadata"]
+    # a damaged transcript costs only the transcript's checks
+    fault = read(qa_run["out"], "FAULT-1")
+    assert "fault-words.json: not JSON or WebVTT" in fault["metrics"]["transcript_problem"]
+    assert {"forbidden_phrase", "missing_greeting", "missing_closing"} <= set(
+        fault["metrics"]["checks_skipped"])
+    assert {f["check"] for f in fault["flags"]} >= {"dead_air", "clipping"}
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        queue = store.qa_queue(check="forbidden_phrase")["calls"]
+        assert [c["call_id"] for c in queue] == ["HOT-1"]
+
+
+def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None:
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "c.wav").write_bytes((calls["rec"] / "hot.wav").read_bytes())
+    words = rec / "c.vtt"
+    words.write_text("WEBVTT\n\n00:01.000 --> 00:03.000\n<v agent>喂\n", encoding="utf-8")
+    args = ["qa", str(rec), "--out", str(tmp_path / "out"), "--no-store", "--workers", "1",
+            "--no-progress"]
+    assert main(args) == 0
+    checks = {f["check"] for f in read(tmp_path / "out", "c")["flags"]}
+    assert {"missing_greeting", "missing_closing"} <= checks
+    words.write_text("WEBVTT\n\n00:01.000 --> 00:03.000\n<v agent>您好……再见\n",
+                     encoding="utf-8")
+    assert main(args) == 0
+    checks = {f["check"] for f in read(tmp_path / "out", "c")["flags"]}
+    assert not {"missing_greeting", "missing_closing"} & checks
+
+
 def test_dead_air_and_a_clipped_turn_are_found_where_they_were_made(calls, qa_run) -> None:
     doc = read(qa_run["out"], "FAULT-1")
     by = {c: [f for f in doc["flags"] if f["check"] == c] for c in CHECKS}
@@ -388,7 +440,9 @@ def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -
     # both parties on one line: no turn-taking, and no voice to judge against a baseline
     assert set(doc["metrics"]["checks_skipped"]) == {
         "slow_response", "overtalk", "caller_agitation", "agent_agitation",
-        "agent_low_energy", "fast_speech"}
+        "agent_low_energy", "fast_speech",
+        # and no transcript beside it
+        "forbidden_phrase", "missing_greeting", "missing_closing"}
     with (qa_run["out"] / "summary.csv").open() as fh:
         rows = {r["call_id"]: r for r in csv.DictReader(fh)}
     assert rows["broken"]["status"] == "error" and "truncated" in rows["broken"]["error"]
@@ -441,7 +495,8 @@ def test_a_second_run_skips_done_calls_and_redoes_them_when_settings_change(
 
 def test_the_same_calls_give_the_same_results_on_a_dask_cluster(calls, qa_run) -> None:
     distributed = pytest.importorskip("distributed")
-    jobs = [CallJob("HOT-1", str(calls["rec"] / "hot.wav"), "A1"),
+    jobs = [CallJob("HOT-1", str(calls["rec"] / "hot.wav"), "A1",
+                    transcript=str(calls["rec"] / "hot.transcript.json")),
             CallJob("bad", str(calls["rec"] / "broken.wav"), "A1")]
     settings = Settings(QAConfig(), str(calls["cal"]))
     todo, _, errors = plan(jobs, settings, lambda _: None)

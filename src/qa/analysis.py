@@ -52,6 +52,8 @@ class CallJob:
     agent_channel : int
     extra : dict
         Metadata columns beyond ``call_id,path,agent_id``, kept with the result.
+    transcript : str or None
+        The call's transcript (:mod:`qa.transcript`), read by the transcript checks.
     """
 
     call_id: str
@@ -59,6 +61,7 @@ class CallJob:
     agent_id: str | None = None
     agent_channel: int = 0
     extra: dict = field(default_factory=dict)
+    transcript: str | None = None
 
 
 @dataclass

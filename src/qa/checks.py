@@ -18,11 +18,13 @@ own baseline fitted on little speech leans toward the call's own voice
 (:func:`leaning_on_call`), the population does for the caller
 (:func:`population_leaning_on_call`), and windows whose level is the line's fault are judged
 without the level-bound features (:func:`line_faults`).
+
+A transcript beside the recording adds the script rules of :mod:`qa.transcript`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +44,11 @@ from emotion.explain import explain_drivers
 from emotion.scoring import HEADS, Score, VoiceModel
 from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
-from qa.analysis import CallAnalysis, ChannelTrack
-from qa.config import STEREO_CHECKS, QAConfig
+from qa.analysis import CallAnalysis, CallJob, ChannelTrack
+from qa.config import STEREO_CHECKS, TRANSCRIPT_CHECKS, QAConfig
+from qa.flag import Flag
 from qa.segments import bridge, cut_ins, overlaps_started_by, replies, runs, silences, turns
+from qa.transcript import TranscriptError, read_transcript, transcript_flags
 
 #: Hot speech closer than this is one event ...
 MERGE_GAP_S = 2.0
@@ -83,24 +87,6 @@ TURN_EDGE_S = 2.0
 #: The agent's voice checks judge a turn by the mean over its windows, up to this much of
 #: it at a time (see :func:`turn_spans`).
 TURN_BLOCK_S = 10.0
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One event worth a reviewer's time (the JSON result's ``flags`` entries)."""
-
-    check: str
-    start_s: float
-    end_s: float
-    severity: str
-    channel: str
-    detail: str
-    evidence: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {"check": self.check, "start_s": round(self.start_s, 2),
-                "end_s": round(self.end_s, 2), "severity": self.severity,
-                "channel": self.channel, "detail": self.detail, "evidence": self.evidence}
 
 
 class Baselines:
@@ -673,13 +659,35 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     if caller is not None and config.checks["caller_agitation"].enabled:
         flags += _caller_flags(analysis, ctx, metrics, line_faults(caller, flags, "caller"))
     flags = _quiet_line_is_not_low_energy(flags)
+    said, unread = _transcript_checks(analysis.job, config, metrics)
+    flags += said
     flags.sort(key=lambda f: (f.start_s, f.check))
     metrics.update(call_metrics(analysis, agent_speech, caller_speech, agent_turns,
                                 caller_turns))
     metrics["checks_skipped"] = list(STEREO_CHECKS) if caller is None else []
     if base is None:
         metrics["checks_skipped"] += ["agent_agitation", "agent_low_energy", "fast_speech"]
+    metrics["checks_skipped"] += unread
     return flags, metrics
+
+
+def _transcript_checks(job: CallJob, config: QAConfig, metrics: dict
+                       ) -> tuple[list[Flag], list[str]]:
+    """The transcript's flags, and the enabled transcript checks that could not run
+    (no transcript, or one that cannot be read: ``metrics["transcript_problem"]`` says
+    why, and the call's other checks stand)."""
+    enabled = [c for c in TRANSCRIPT_CHECKS if config.checks[c].enabled]
+    if not enabled:
+        return [], []
+    if job.transcript is None:
+        return [], enabled
+    try:
+        segments = read_transcript(job.transcript, job.agent_channel)
+    except TranscriptError as exc:
+        metrics["transcript_problem"] = str(exc)
+        return [], enabled
+    metrics["transcript_segments"] = len(segments)
+    return transcript_flags(segments, config), []
 
 
 def _quiet_line_is_not_low_energy(flags: list[Flag]) -> list[Flag]:

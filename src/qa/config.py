@@ -13,6 +13,8 @@ A TOML file overrides any part (``voiceline qa --config qa.toml``)::
     warning = 0.8
     [fast_speech]
     enabled = false
+    [forbidden_phrase]
+    phrases = ["不归我们管", "你自己去查"]
 
 Unknown checks or settings, and values out of range, raise :class:`QAConfigError`
 naming them, so a typo never silently falls back to a default.
@@ -28,10 +30,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-#: The checks, in the order they are reported (the issue's vocabulary).
+#: The checks of a transcript beside the recording (:mod:`qa.transcript`): run only
+#: where there is one.
+TRANSCRIPT_CHECKS = ("forbidden_phrase", "missing_greeting", "missing_closing")
+#: The checks, in the order they are reported (the issue's vocabulary, then the
+#: transcript's).
 CHECKS = (
     "dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
-    "fast_speech", "agent_low_energy", "clipping", "low_level",
+    "fast_speech", "agent_low_energy", "clipping", "low_level", *TRANSCRIPT_CHECKS,
 )
 #: Checks that need the caller's channel (skipped on mono recordings).
 STEREO_CHECKS = ("slow_response", "overtalk", "caller_agitation")
@@ -76,6 +82,13 @@ class CheckConfig:
     level_dbov, critical_dbov : float
         low_level: active speech level of an agent turn below which it is too quiet, and
         critically quiet (dBov, RMS re the overload point: a full-scale sine is -3 dBov).
+    phrases : tuple of str
+        The transcript checks: phrases the agent must not say (forbidden_phrase), or one
+        of which they should say (missing_greeting, missing_closing). Matched on letters
+        and digits alone, case-folded (:func:`qa.transcript.normalised`).
+    within_s : float
+        missing_greeting / missing_closing: how much of the agent's first / last speech
+        in the transcript is read for the phrase (s).
     """
 
     enabled: bool = True
@@ -92,6 +105,8 @@ class CheckConfig:
     critical_dbov: float = -45.0
     ratio: float = 0.0
     tempo_weight: float = 0.0
+    phrases: tuple[str, ...] = ()
+    within_s: float = 0.0
 
     def problems(self, name: str) -> list[str]:
         out = []
@@ -100,6 +115,12 @@ class CheckConfig:
             if f.name == "enabled":
                 if not isinstance(value, bool):
                     out.append(f"{name}.enabled must be true or false, not {value!r}")
+                continue
+            if f.name == "phrases":
+                if not isinstance(value, tuple) or not all(
+                        isinstance(p, str) and p.strip() for p in value):
+                    out.append(f"{name}.phrases must be a list of non-empty strings, "
+                               f"not {value!r}")
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
                 out.append(f"{name}.{f.name} must be a number, not {value!r}")
@@ -125,8 +146,25 @@ class CheckConfig:
             out.append(f"{name}.ratio must be >= 0")
         if not 0 <= self.tempo_weight <= 1:
             out.append(f"{name}.tempo_weight must be in [0, 1]")
+        if self.within_s < 0:
+            out.append(f"{name}.within_s must be >= 0")
         return out
 
+
+#: Default phrase lists of the transcript checks, for a Mandarin public-service hotline
+#: (with a few English ones); a centre sets its own in the TOML file. Service standards
+#: of Chinese hotlines list phrases like these as 服务禁语: refusing ("不归我们管"),
+#: brushing off ("你自己去查"), blaming the caller ("听不懂吗"). Each is long enough not
+#: to match inside ordinary sentences ("不知道" alone would match "知不知道").
+FORBIDDEN_PHRASES = (
+    "我不知道", "我也不知道", "不归我们管", "不归我管", "不关我的事", "与我无关",
+    "你自己去查", "你自己看", "我也没办法", "听不懂吗", "我已经说过了", "爱找谁找谁",
+    "你去投诉吧", "有完没完", "烦不烦", "not my problem", "not my job",
+    "i already told you", "calm down",
+)
+GREETINGS = ("您好", "你好", "hello", "good morning", "good afternoon", "good evening")
+CLOSINGS = ("再见", "感谢您的来电", "谢谢您的来电", "感谢来电", "谢谢来电", "祝您",
+            "goodbye", "bye", "thank you for calling", "thanks for calling")
 
 #: Defaults per check. The model-based thresholds are probabilities of the shipped
 #: scoring model (models/voice_scoring.json); fast_speech's are robust z of a turn's
@@ -152,6 +190,12 @@ DEFAULT_CHECKS: dict[str, CheckConfig] = {
                             critical_weight=20),
     "low_level": CheckConfig(level_dbov=-38.0, critical_dbov=-45.0, min_speech_s=1.0,
                              weight=10, critical_weight=20),
+    # The transcript's checks flag at warning only (critical_weight is not used).
+    "forbidden_phrase": CheckConfig(phrases=FORBIDDEN_PHRASES, weight=40, critical_weight=40),
+    "missing_greeting": CheckConfig(phrases=GREETINGS, within_s=15.0, weight=15,
+                                    critical_weight=15),
+    "missing_closing": CheckConfig(phrases=CLOSINGS, within_s=20.0, weight=10,
+                                   critical_weight=10),
 }
 
 
@@ -233,6 +277,8 @@ class QAConfig:
                     problems.append(f"unknown settings of {key}: {', '.join(sorted(bad))}; "
                                     f"known: {', '.join(sorted(knobs))}")
                     continue
+                if isinstance(value.get("phrases"), list):
+                    value = {**value, "phrases": tuple(value["phrases"])}
                 checks[key] = replace(checks[key], **value)
             else:
                 problems.append(f"unknown setting or check {key!r}; checks: "

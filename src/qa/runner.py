@@ -52,11 +52,16 @@ def default_workers() -> int:
 
 
 def fingerprint(job: CallJob, settings: Settings, common=None) -> str:
-    """Same audio bytes + same settings, model and baselines = same result.
+    """Same audio bytes (and transcript) + same settings, model and baselines = same result.
 
     ``common`` is :func:`qa.inspect.settings_hash` of ``settings``, computed once when
     many calls are planned."""
     audio = file_digest(job.path)[:32]
+    if job.transcript is not None:  # the transcript's words decide its checks
+        try:
+            audio += "+" + file_digest(job.transcript)[:16]
+        except OSError:
+            audio += "+missing"
     return f"{audio}-{settings_digest(settings, job.agent_id, common)}"
 
 

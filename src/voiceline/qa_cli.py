@@ -1,7 +1,8 @@
 """``voiceline qa``: pre-inspect every recording, write per-call results, fill the review queue.
 
 Reads a directory (recursively) or files, optionally a metadata CSV
-(``call_id,path,agent_id``, paths relative to the CSV, extra columns kept), runs every
+(``call_id,path,agent_id[,transcript]``, paths relative to the CSV, extra columns kept;
+a transcript may also sit beside its recording, see :mod:`qa.transcript`), runs every
 check (:mod:`qa.checks`) on a process pool or a Dask cluster, and writes
 ``OUT/calls/<call_id>.json``, ``OUT/summary.csv`` and the store of ``--data`` (the one
 ``voiceline serve`` reads, so the QA pages show the queue). Calls already done with the
@@ -36,12 +37,15 @@ def add_parser(sub) -> None:
         "OUT/calls/<call_id>.json, OUT/summary.csv and the QA review queue in the store. "
         "Checks: dead_air, slow_response, overtalk, "
         "agent_agitation, caller_agitation, fast_speech, agent_low_energy, clipping, "
-        "low_level (thresholds: --config).")
+        "low_level, and where a transcript sits beside a recording (<name>.transcript.json "
+        "or <name>.vtt, or the metadata's transcript column): forbidden_phrase, "
+        "missing_greeting, missing_closing (thresholds and phrases: --config).")
     p.add_argument("input", nargs="+", metavar="INPUT",
                    help="a directory (searched recursively for .wav/.flac) or files")
     p.add_argument("--metadata", default=None, metavar="CSV",
-                   help="columns call_id,path,agent_id (paths relative to the CSV); "
-                        "without it call_id = file name without extension, agent unknown")
+                   help="columns call_id,path,agent_id[,transcript] (paths relative to "
+                        "the CSV); without it call_id = file name without extension, agent "
+                        "unknown")
     p.add_argument("--calibration", default=None, metavar="DIR",
                    help="agent baselines (default DATA/baselines if it exists); agents "
                         "without one are judged against the population of DIR")
@@ -121,6 +125,8 @@ def read_metadata(path: Path) -> dict[Path, dict]:
         rel = (row.get("path") or "").strip()
         if not call_id or not rel:
             continue
+        transcript = (row.get("transcript") or "").strip()
+        row["transcript"] = str((path.parent / transcript).resolve()) if transcript else None
         out[(path.parent / rel).resolve()] = row
     return out
 
@@ -129,6 +135,7 @@ def build_jobs(files: list[Path], metadata: dict[Path, dict] | None, agent_chann
                roots: list[Path]):
     """Jobs for the files, and errors (call id → reason) for rows that cannot run."""
     from qa.analysis import CallJob
+    from qa.transcript import beside
 
     jobs, errors, recorded = [], {}, {}
     stems = {}
@@ -137,11 +144,13 @@ def build_jobs(files: list[Path], metadata: dict[Path, dict] | None, agent_chann
     seen: dict[str, Path] = {}
     for f in files:
         row = (metadata or {}).get(f)
+        transcript = beside(f)
         if row is not None:
             call_id = row["call_id"].strip()
             agent = (row.get("agent_id") or "").strip() or None
-            extra = {k: v for k, v in row.items() if k not in ("call_id", "path", "agent_id")
-                     and k is not None}
+            extra = {k: v for k, v in row.items()
+                     if k not in ("call_id", "path", "agent_id", "transcript") and k is not None}
+            transcript = row.get("transcript") or transcript
         else:
             call_id = f.stem if len(stems[f.stem]) == 1 else _relative_id(f, roots)
             agent, extra = None, {}
@@ -150,7 +159,8 @@ def build_jobs(files: list[Path], metadata: dict[Path, dict] | None, agent_chann
                                               f"{seen[call_id]}; call ids must be unique")
             continue
         seen[call_id] = f
-        jobs.append(CallJob(call_id, str(f), agent, agent_channel, extra))
+        jobs.append(CallJob(call_id, str(f), agent, agent_channel, extra,
+                            None if transcript is None else str(transcript)))
         if row is not None:
             recorded[call_id] = _recorded_s(row)
     if metadata:

@@ -29,11 +29,15 @@ CHECKS = {
            "agent_agitation": "Agent agitation", "caller_agitation": "Caller agitation",
            "fast_speech": "Fast speech", "agent_low_energy": "Agent low energy",
            "clipping": "Clipping", "low_level": "Low level",
+           "forbidden_phrase": "Forbidden phrase", "missing_greeting": "No greeting",
+           "missing_closing": "No closing",
            "agitation": "Agitation (live)", "low_energy": "Low energy (live)"},
     "zh": {"dead_air": "冷场", "slow_response": "响应慢", "overtalk": "抢话",
            "agent_agitation": "坐席情绪激动", "caller_agitation": "来电者情绪激动",
            "fast_speech": "语速过快", "agent_low_energy": "坐席状态低落",
            "clipping": "削波失真", "low_level": "音量过低",
+           "forbidden_phrase": "使用禁语", "missing_greeting": "缺少开场问候",
+           "missing_closing": "缺少结束语",
            "agitation": "情绪激动（实时）", "low_energy": "低能量（实时）"},
 }
 

@@ -48,7 +48,9 @@ function evidenceList(evidence) {
     const text = key === "drivers" && Array.isArray(value)
       ? explainDrivers(value, null, 0, lang(), false)
       : key === "unit" ? t(`evidence.unit.${value}`)
-        : typeof value === "object" ? JSON.stringify(value) : String(value);
+        : Array.isArray(value) && value.every((v) => typeof v === "string")
+          ? value.join(lang() === "zh" ? "、" : ", ")
+          : typeof value === "object" ? JSON.stringify(value) : String(value);
     dd(dl, label === `evidence.${key}` ? key : label, text);
   }
   return dl;
