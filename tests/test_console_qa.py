@@ -159,6 +159,23 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     assert words.locator("strong").inner_text() == "使用禁语"
     assert "禁语「不归我们管」" in words.locator(".qa-detail").inner_text()
     assert words.locator(".qa-evidence dd").first.text_content() == "不归我们管"
+    # ... and the whole transcript is beside the flags: the flagged sentence carries the
+    # flag, and selecting a sentence plays the recording from it
+    assert page.locator("#transcript-title").inner_text() == "通话转写（3 句）"
+    sentences = page.locator("#transcript .qa-segment")
+    assert sentences.locator(".qa-segment-text").all_inner_texts() == [
+        "您好，12345热线", "这个不归我们管。", "感谢您的来电，再见"]
+    assert sentences.nth(1).get_attribute("data-flagged") == "clipping forbidden_phrase"
+    assert sentences.nth(1).evaluate("(li) => li.style.getPropertyValue('--check')") == \
+        page.evaluate("async () => (await import('/qa_common.js')).checkColour('forbidden_phrase')")
+    # the greeting was said in the turn that was driven into clipping (1-3 s)
+    assert sentences.nth(0).get_attribute("data-flagged") == "clipping"
+    sentences.nth(1).locator("button").click()
+    page.wait_for_function("""() => {
+        const a = document.getElementById('player');
+        return a.readyState >= 1 && Math.abs(a.currentTime - 4.0) < 0.6; }""")
+    page.wait_for_selector("#transcript .qa-segment[data-index='1'][data-now=true]")
+    page.evaluate("document.getElementById('player').pause()")
 
     # Play from the flag: the recording (served by byte ranges) seeks to its start.
     item.locator(".qa-play").click()

@@ -391,16 +391,23 @@ def test_the_transcript_beside_a_call_is_checked_and_a_damaged_one_named(qa_run)
     assert said["forbidden_phrase"]["evidence"]["phrases"] == ["不归我们管"]
     assert said["missing_closing"]["evidence"]["said"] == "好的。"
     assert doc["metrics"]["transcript_segments"] == 4 and doc["metadata"]["queue"] == "water"
-    assert "transcript" not in doc["metadata"]
+    assert "transcript" not in doc["metadata"] and "transcript" not in doc["metrics"]
+    # the whole transcript goes with the result, for the call's review page
+    assert doc["transcript"][2] == {"start_s": 20.0, "end_s": 24.0, "party": "agent",
+                                    "text": "这个不归我们管。"}
+    assert [s["party"] for s in doc["transcript"]] == ["agent", "caller", "agent", "agent"]
     # a damaged transcript costs only the transcript's checks
     fault = read(qa_run["out"], "FAULT-1")
     assert "fault-words.json: not JSON or WebVTT" in fault["metrics"]["transcript_problem"]
     assert {"forbidden_phrase", "missing_greeting", "missing_closing"} <= set(
         fault["metrics"]["checks_skipped"])
     assert {f["check"] for f in fault["flags"]} >= {"dead_air", "clipping"}
+    assert fault["transcript"] is None
     with Store(qa_run["data"] / "voiceline.db") as store:
         queue = store.qa_queue(check="forbidden_phrase")["calls"]
         assert [c["call_id"] for c in queue] == ["HOT-1"]
+        assert store.qa_call("HOT-1")["transcript"] == doc["transcript"]
+        assert store.qa_call("FAULT-1")["transcript"] is None
 
 
 def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None:

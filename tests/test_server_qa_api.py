@@ -17,6 +17,7 @@ import soundfile as sf
 from test_server_support import PASSWORD, add_users, cheap_hasher
 from voiceline.server import ServerConfig, create_app, qa_api
 from voiceline.store import Store
+from voiceline.store.errors import InvalidInputError, NotFoundError
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its test client; httpx works
     warnings.filterwarnings("ignore", message=".*install `httpx2`")
@@ -50,6 +51,11 @@ def result(call_id, path, agent, score, flags, duration_s=4.0):
             "metadata": {"started_at": "2025-11-20T09:00:00"}}
 
 
+#: What c-hi's agent and caller said (its result's ``transcript``).
+TRANSCRIPT = [{"start_s": 0.2, "end_s": 1.9, "party": "agent", "text": "您好，12345热线"},
+              {"start_s": 2.1, "end_s": 3.9, "party": "caller", "text": "路灯坏了"}]
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     data = tmp_path_factory.mktemp("qa-data")
@@ -57,9 +63,9 @@ def data_dir(tmp_path_factory):
     recording = data / "rec-1.wav"
     known_levels_wav(recording)
     with Store(data / "voiceline.db") as store:
-        store.save_qa_result(result("c-hi", recording, "A1001", 90.0, [
+        store.save_qa_result({**result("c-hi", recording, "A1001", 90.0, [
             flag("clipping", 0.5, 1.0), flag("dead_air", 2.0, 3.5, "critical", "both")]),
-            recorded_s=T0)
+            "transcript": TRANSCRIPT}, recorded_s=T0)
         store.save_qa_result(result("c-mid", recording, "A1002", 40.0, [
             flag("overtalk", 1.0, 2.0, channel="both")], duration_s=30.0),
             recorded_s=T0 + 86400)
@@ -126,6 +132,7 @@ def test_the_queue_ranks_flagged_calls_by_score_and_filters(client, tokens):
     assert ids(page) == ["c-hi", "c-mid", "c-gone"]  # c-clean has no flags: not queued
     top = page.json()["calls"][0]
     assert top["file"] == "rec-1.wav" and "path" not in top
+    assert "transcript" not in top  # the queue's rows stay small; the call page reads it
     assert [(f["check"], f["severity"], f["channel"]) for f in top["flags"]] == \
         [("clipping", "warning", "agent"), ("dead_air", "critical", "both")]
     assert page.json()["total"] == 3
@@ -320,3 +327,21 @@ def test_a_bad_verdict_is_a_422(client, tokens, body):
     response = client.post(f"/api/qa/flags/{flag_id}/verdict", json=body,
                            headers=bearer(tokens["qa"]))
     assert response.status_code == 422
+
+
+def test_a_call_gives_its_transcript_and_a_bad_one_is_refused_by_the_store(
+        client, tokens, data_dir):
+    qa = bearer(tokens["qa"])
+    assert client.get("/api/qa/calls/c-hi", headers=qa).json()["transcript"] == TRANSCRIPT
+    assert client.get("/api/qa/calls/c-mid", headers=qa).json()["transcript"] is None
+    with Store(data_dir / "voiceline.db") as store:
+        for bad, message in (("words", "must be a list"),
+                             ([{"start_s": 0, "end_s": 1, "party": "boss", "text": "x"}],
+                              "transcript.party"),
+                             ([{"start_s": "soon", "end_s": 1, "party": "agent"}],
+                              "transcript.start_s")):
+            with pytest.raises(InvalidInputError, match=message):
+                store.save_qa_result({**result("c-bad", data_dir / "rec-1.wav", "A1001", 5.0,
+                                               []), "transcript": bad})
+        with pytest.raises(NotFoundError):  # nothing of the refused result was kept
+            store.qa_call("c-bad")

@@ -687,6 +687,9 @@ def _transcript_checks(job: CallJob, config: QAConfig, metrics: dict
         metrics["transcript_problem"] = str(exc)
         return [], enabled
     metrics["transcript_segments"] = len(segments)
+    # for the call's review page (the result's ``transcript``, not its metrics)
+    metrics["transcript"] = [{"start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2),
+                              "party": s.party, "text": s.text} for s in segments]
     return transcript_flags(segments, config), []
 
 

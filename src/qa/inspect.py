@@ -83,6 +83,7 @@ def call_result(analysis: CallAnalysis, flags: list[Flag], metrics: dict, config
     # the review queue: kept beside the metrics so the queue's rows stay small.
     metrics = dict(metrics)
     voice_summary = metrics.pop("voice_summary", None)
+    transcript = metrics.pop("transcript", None)
     return {
         "call_id": job.call_id,
         "path": job.path,
@@ -100,6 +101,7 @@ def call_result(analysis: CallAnalysis, flags: list[Flag], metrics: dict, config
         },
         "metadata": dict(job.extra),
         "voice_summary": voice_summary,
+        "transcript": transcript,
     }
 
 

@@ -26,11 +26,34 @@ def _flag(row: sqlite3.Row) -> dict:
     return out
 
 
-def _call(row: sqlite3.Row) -> dict:
+def _call(row: sqlite3.Row, *, transcript: bool = False) -> dict:
     out = dict(row)
     out["metrics"] = json.loads(out["metrics"])
     out["metadata"] = json.loads(out["metadata"])
+    said = out.pop("transcript", None)
+    if transcript:
+        out["transcript"] = None if said is None else json.loads(said)
     return out
+
+
+def _transcript(segments) -> str | None:
+    """A result's ``transcript`` (segments, or None) as stored."""
+    if segments is None:
+        return None
+    if not isinstance(segments, list):
+        raise InvalidInputError("result.transcript must be a list of segments or null")
+    rows = []
+    for k, seg in enumerate(segments):
+        if not isinstance(seg, dict):
+            raise InvalidInputError(f"result.transcript[{k}] must be an object")
+        said = seg.get("text")
+        rows.append({"start_s": values.finite(seg.get("start_s"), "transcript.start_s"),
+                     "end_s": values.finite(seg.get("end_s"), "transcript.end_s"),
+                     "party": values.choice(seg.get("party"), "transcript.party",
+                                            ("agent", "caller")),
+                     "text": "" if isinstance(said, str) and not said.strip()
+                     else values.text(said, "transcript.text")})
+    return json.dumps(rows, ensure_ascii=False)
 
 
 class QaMixin:
@@ -46,6 +69,7 @@ class QaMixin:
         flags = result.get("flags")
         if not isinstance(flags, list):
             raise InvalidInputError("result.flags must be a list")
+        transcript = _transcript(result.get("transcript"))
         rows = []
         for flag in flags:
             rows.append((
@@ -59,19 +83,20 @@ class QaMixin:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO qa_calls (call_id, path, agent_id, duration_s, score, fingerprint,"
-                " analysed_s, recorded_s, metrics, metadata, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (call_id) DO UPDATE SET"
-                " path = excluded.path, agent_id = excluded.agent_id,"
+                " analysed_s, recorded_s, metrics, metadata, error, transcript) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (call_id) DO UPDATE"
+                " SET path = excluded.path, agent_id = excluded.agent_id,"
                 " duration_s = excluded.duration_s, score = excluded.score,"
                 " fingerprint = excluded.fingerprint, analysed_s = excluded.analysed_s,"
                 " recorded_s = excluded.recorded_s, metrics = excluded.metrics,"
-                " metadata = excluded.metadata, error = NULL",
+                " metadata = excluded.metadata, error = NULL, transcript = excluded.transcript",
                 (call_id, path, values.text(result.get("agent_id"), "agent_id", optional=True),
                  values.finite(result.get("duration_s"), "duration_s"),
                  values.finite(result.get("score"), "score"), result.get("fingerprint"),
                  now_s, values.optional_time_s(recorded_s, "recorded_s"),
                  values.json_object(result.get("metrics"), "metrics"),
-                 values.json_object(result.get("metadata"), "metadata")))
+                 values.json_object(result.get("metadata"), "metadata"),
+                 transcript))
             conn.execute("UPDATE qa_flags SET superseded_s = ? WHERE call_id = ? "
                          "AND superseded_s IS NULL", (now_s, call_id))
             conn.executemany(
@@ -141,14 +166,15 @@ class QaMixin:
         return {"total": total, "calls": calls}
 
     def qa_call(self, call_id: str) -> dict:
-        """One inspected call with its current flags (and verdicts)."""
+        """One inspected call with its current flags (and verdicts), and its
+        ``transcript`` (segments, or None)."""
         call_id = values.text(call_id, "call_id")
         with self._read() as conn:
             row = conn.execute("SELECT * FROM qa_calls WHERE call_id = ?",
                                (call_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no inspected call with id {call_id!r}")
-            call = _call(row)
+            call = _call(row, transcript=True)
             call["flags"] = [_flag(f) for f in conn.execute(
                 "SELECT * FROM qa_flags WHERE call_id = ? AND superseded_s IS NULL "
                 "ORDER BY start_s, id", (call_id,)).fetchall()]

@@ -194,9 +194,16 @@ _V4_VOICE_SUMMARIES = sql_migration(
     "CREATE INDEX voice_summaries_started ON voice_summaries (started_s)",
 )
 
+_V5_QA_TRANSCRIPTS = sql_migration(
+    "the transcript of an inspected call, for its review page",
+    # JSON list of {start_s, end_s, party, text}; NULL when the call had none. Kept out
+    # of the queue's rows (read by the call page only).
+    "ALTER TABLE qa_calls ADD COLUMN transcript TEXT",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
-                                     _V4_VOICE_SUMMARIES)
+                                     _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 

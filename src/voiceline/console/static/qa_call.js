@@ -1,6 +1,7 @@
 // One call under review: both parties' loudness over time with the flags on it, the
-// recording (played from any flag), each flag's plain-words detail and evidence, and the
-// reviewer's verdict with a note per flag.
+// recording (played from any flag), each flag's plain-words detail and evidence, the
+// reviewer's verdict with a note per flag, and the call's transcript when it had one
+// (played from any sentence; the sentence heard is marked as the recording plays).
 //
 // Data: GET /api/qa/calls/{id} (flags, verdicts and an audio_url the <audio> element can
 // open without headers), GET /api/qa/calls/{id}/timeline, POST /api/qa/flags/{id}/verdict.
@@ -14,6 +15,8 @@ import {
 import { drawTimeline, setPlayhead } from "./qa_timeline.js";
 
 const callId = new URLSearchParams(location.search).get("call") ?? "";
+/** The checks that read the transcript (qa.config.TRANSCRIPT_CHECKS). */
+const SAID_CHECKS = ["forbidden_phrase", "missing_greeting", "missing_closing"];
 const state = { call: null, timeline: null, timelineError: null, drafts: new Map(), active: null, audioRetried: false };
 
 function dd(dl, term, value) {
@@ -183,6 +186,68 @@ function renderFlags() {
   $("flags").replaceChildren(...items);
 }
 
+/** The flags over a sentence: same party (or both), overlapping in time. */
+function flagsOver(seg) {
+  return state.call.flags.filter((f) => (f.channel === seg.party || f.channel === "both")
+    && f.start_s < seg.end_s && f.end_s > seg.start_s);
+}
+
+function renderTranscript() {
+  const segments = state.call.transcript;
+  $("transcript-panel").hidden = !segments;
+  if (!segments) return;
+  $("transcript-title").textContent = t("qa.transcript", { n: segments.length });
+  $("transcript").replaceChildren(...segments.map((seg, i) => {
+    const li = document.createElement("li");
+    li.className = "qa-segment";
+    li.dataset.index = String(i);
+    li.dataset.party = seg.party;
+    const over = flagsOver(seg);
+    if (over.length) {
+      li.dataset.flagged = over.map((f) => f.check).join(" ");
+      // the colour of a flag on the words themselves, else of the first flag over them
+      const words = over.find((f) => SAID_CHECKS.includes(f.check)) ?? over[0];
+      li.style.setProperty("--check", checkColour(words.check));
+      li.title = over.map((f) => checkName(f.check)).join(", ");
+    }
+    const play = document.createElement("button");
+    play.type = "button";
+    play.className = "qa-segment-play";
+    play.textContent = `${clock(seg.start_s)} ${t(`channel.${seg.party}`)}`;
+    play.setAttribute("aria-label", t("qa.playFrom", { time: clock(seg.start_s) }));
+    play.addEventListener("click", () => playFrom(seg.start_s));
+    const text = document.createElement("span");
+    text.className = "qa-segment-text";
+    text.textContent = seg.text;
+    li.append(play, text);
+    return li;
+  }));
+  markSentence();
+}
+
+/** Mark the sentence being heard (the latest that has started and not ended). */
+function markSentence() {
+  const segments = state.call?.transcript;
+  if (!segments) return;
+  const now = $("player").currentTime;
+  let current = -1;
+  segments.forEach((seg, i) => { if (seg.start_s <= now && now < seg.end_s) current = i; });
+  for (const li of $("transcript").children) {
+    if (Number(li.dataset.index) === current) li.dataset.now = "true";
+    else delete li.dataset.now;
+  }
+}
+
+function playFrom(seconds) {
+  const audio = $("player");
+  const go = () => {
+    audio.currentTime = seconds;
+    audio.play().catch(() => {}); // no sound device, or autoplay refused: the seek stands
+  };
+  if (audio.readyState >= 1) go();
+  else audio.addEventListener("loadedmetadata", go, { once: true });
+}
+
 function drawNow() {
   const svg = $("timeline");
   if (!state.call) return;
@@ -222,13 +287,7 @@ function playFlag(flag) {
     else delete li.dataset.active;
   }
   $(`flag-${flag.id}`)?.scrollIntoView({ block: "nearest" });
-  const audio = $("player");
-  const go = () => {
-    audio.currentTime = flag.start_s;
-    audio.play().catch(() => {}); // no sound device, or autoplay refused: the seek stands
-  };
-  if (audio.readyState >= 1) go();
-  else audio.addEventListener("loadedmetadata", go, { once: true });
+  playFrom(flag.start_s);
   drawNow();
 }
 
@@ -236,6 +295,7 @@ function renderAll() {
   if (!state.call) return;
   renderFacts();
   renderFlags();
+  renderTranscript();
   drawNow();
 }
 
@@ -279,7 +339,7 @@ async function main() {
   }
   const audio = $("player");
   audio.src = state.call.audio_url;
-  const playhead = () => setPlayhead($("timeline"), audio.currentTime);
+  const playhead = () => { setPlayhead($("timeline"), audio.currentTime); markSentence(); };
   audio.addEventListener("timeupdate", playhead);
   audio.addEventListener("seeked", playhead);
   audio.addEventListener("error", retryAudio);
