@@ -410,6 +410,24 @@ def test_the_transcript_beside_a_call_is_checked_and_a_damaged_one_named(qa_run)
         assert store.qa_call("FAULT-1")["transcript"] is None
 
 
+def test_a_transcript_longer_than_its_recording_is_not_read(calls, tmp_path) -> None:
+    job = CallJob("T", str(calls["rec"] / "hot.wav"), "A1", transcript=str(tmp_path / "t.json"))
+    settings = Settings(QAConfig(), str(calls["cal"]))
+    words = [{"start_s": 1, "end_s": 3, "speaker": "agent", "text": "你自己去查"}]
+    for end_s, read in ((124.0, True), (126.0, False)):  # the recording is 120 s long
+        words.append({"start_s": end_s - 2, "end_s": end_s, "speaker": "agent", "text": "再见"})
+        (tmp_path / "t.json").write_text(json.dumps(words, ensure_ascii=False))
+        doc = inspect_calls([job], settings)[0]
+        said = [f for f in doc["flags"] if f["check"] == "forbidden_phrase"]
+        assert bool(said) == read
+        if not read:
+            assert "runs to 126.0 s, past the recording's end at 120.0 s" in \
+                doc["metrics"]["transcript_problem"]
+            assert doc["transcript"] is None and "forbidden_phrase" in doc["metrics"][
+                "checks_skipped"]
+        words.pop()
+
+
 def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None:
     rec = tmp_path / "rec"
     rec.mkdir()

@@ -78,6 +78,9 @@ MOVEMENT_RANGE_DB = 25.0
 MOVEMENT_MIN_PAIRS = 20
 #: Least turns of the agent with a level movement for the call's median of it.
 MOVEMENT_MIN_TURNS = 3
+#: A transcript that runs this far past the recording's end is not read (s): recognisers'
+#: times drift by fractions of a second, another call's transcript by minutes.
+TRANSCRIPT_OVERRUN_S = 5.0
 #: A window counts for a turn if it starts and ends within this of the turn's edges: a
 #: 3 s window reaching into the silence around a turn holds only the turn's speech (the
 #: features read speech frames alone), and more windows make a short turn's mean
@@ -659,7 +662,7 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     if caller is not None and config.checks["caller_agitation"].enabled:
         flags += _caller_flags(analysis, ctx, metrics, line_faults(caller, flags, "caller"))
     flags = _quiet_line_is_not_low_energy(flags)
-    said, unread = _transcript_checks(analysis.job, config, metrics)
+    said, unread = _transcript_checks(analysis.job, analysis.duration_s, config, metrics)
     flags += said
     flags.sort(key=lambda f: (f.start_s, f.check))
     metrics.update(call_metrics(analysis, agent_speech, caller_speech, agent_turns,
@@ -671,11 +674,11 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     return flags, metrics
 
 
-def _transcript_checks(job: CallJob, config: QAConfig, metrics: dict
+def _transcript_checks(job: CallJob, duration_s: float, config: QAConfig, metrics: dict
                        ) -> tuple[list[Flag], list[str]]:
     """The transcript's flags, and the enabled transcript checks that could not run
-    (no transcript, or one that cannot be read: ``metrics["transcript_problem"]`` says
-    why, and the call's other checks stand)."""
+    (no transcript, one that cannot be read, or one that runs past the recording's end:
+    ``metrics["transcript_problem"]`` says why, and the call's other checks stand)."""
     enabled = [c for c in TRANSCRIPT_CHECKS if config.checks[c].enabled]
     if not enabled:
         return [], []
@@ -685,6 +688,13 @@ def _transcript_checks(job: CallJob, config: QAConfig, metrics: dict
         segments = read_transcript(job.transcript, job.agent_channel)
     except TranscriptError as exc:
         metrics["transcript_problem"] = str(exc)
+        return [], enabled
+    last_s = max((s.end_s for s in segments), default=0.0)
+    if last_s > duration_s + TRANSCRIPT_OVERRUN_S:
+        # most likely another call's transcript: its rules would judge the wrong words
+        metrics["transcript_problem"] = (
+            f"{job.transcript}: the transcript runs to {last_s:.1f} s, past the recording's "
+            f"end at {duration_s:.1f} s; is it this call's?")
         return [], enabled
     metrics["transcript_segments"] = len(segments)
     # for the call's review page (the result's ``transcript``, not its metrics)
