@@ -313,6 +313,8 @@ def test_verdicts_are_stored_audited_and_counted_in_each_checks_precision(
             for c, p in precision.items()} == {
         "clipping": (0, 1, 0.0), "dead_air": (1, 0, 1.0), "overtalk": (0, 1, 0.0),
         "slow_response": (0, 0, None)}
+    # one verdict is no ground for a threshold (and these flags carry no value to judge)
+    assert precision["overtalk"]["suggestion"]["code"] == "few_verdicts"
     # Every flag of c-hi and c-mid is judged: they leave the open queue.
     assert ids(client.get("/api/qa/queue", headers=qa)) == ["c-gone"]
     assert ids(client.get("/api/qa/queue", params={"status": "reviewed"}, headers=qa)) == \
@@ -345,3 +347,25 @@ def test_a_call_gives_its_transcript_and_a_bad_one_is_refused_by_the_store(
                                                []), "transcript": bad})
         with pytest.raises(NotFoundError):  # nothing of the refused result was kept
             store.qa_call("c-bad")
+
+
+def test_the_precision_suggests_a_threshold_once_reviewers_have_judged_enough(tmp_path):
+    from test_qa_tuning import judged_store
+
+    add_users(tmp_path)
+    judged_store(tmp_path, [(8.5, "dismissed")] * 6 + [(12.0, "confirmed")] * 5)
+    config = ServerConfig(data_dir=tmp_path, audiosocket_port=None, ingest_port=0,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        lead = bearer(sign_in(client, "qa"))
+        (dead,) = client.get("/api/qa/precision", headers=lead).json()
+        assert (dead["check"], dead["precision"]) == ("dead_air", 0.455)
+        tip = dead["suggestion"]
+        assert (tip["code"], tip["setting"], tip["suggested"], tip["precision_after"],
+                tip["confirmed_lost"], tip["dismissed_removed"]) == \
+            ("stricter", "min_s", 12.0, 1.0, 0, 6)
+        loose = client.get("/api/qa/precision", params={"target": 0.5}, headers=lead).json()
+        assert loose[0]["suggestion"]["code"] == "stricter"
+        response = client.get("/api/qa/precision", params={"target": 0.3}, headers=lead)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["query", "target"]

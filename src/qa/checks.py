@@ -346,6 +346,8 @@ def voice_flags(check: str, track: ChannelTrack, score: Score, base: Baseline,
             severity="critical" if level >= cfg.critical else "warning", channel=party,
             detail=f"{party} {what}: {explain_drivers(drivers, who, speech_s)}",
             evidence={
+                # what was compared with the check's ``warning`` (qa.tuning reads it)
+                "judged_probability": round(float(level), 3),
                 "peak_probability": round(float(np.nanmax(probs[chosen])), 3),
                 "mean_probability": round(float(np.nanmean(probs[chosen])), 3),
                 "speech_s": round(speech_s, 1), "baseline": label,

@@ -315,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_qa_parser(sub)
 
+    from voiceline.qa_tune_cli import add_parser as add_qa_tune_parser
+
+    add_qa_tune_parser(sub)
+
     from voiceline.report_cli import add_parser as add_report_parser
 
     add_report_parser(sub)

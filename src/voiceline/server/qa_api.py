@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from capture.audio import AudioError, read_audio
+from qa.tuning import TARGET_PRECISION, suggest_all
 from voiceline.auth import User, token_sha256
 from voiceline.server.deps import ServiceDep, bearer_token, current_user, require
 
@@ -131,11 +132,23 @@ async def flag_verdict(flag_id: int, body: VerdictBody, user: QaReviewer,
 
 
 @router.get("/api/qa/precision")
-async def check_precision(user: QaReader, service: ServiceDep) -> list[dict]:
+async def check_precision(
+    user: QaReader, service: ServiceDep,
+    target: float = Query(TARGET_PRECISION, ge=0.5, le=0.99,
+                          description="the precision a suggested threshold must reach"),
+) -> list[dict]:
     """Per check: flags raised (``current``: of the latest inspections), reviewers'
-    ``confirmed`` and ``dismissed``, and ``precision`` = confirmed / judged (None until
-    judged). Thresholds are set with ``voiceline qa --config FILE``."""
-    return await service.worker.call(service.store.qa_check_precision)
+    ``confirmed`` and ``dismissed``, ``precision`` = confirmed / judged (None until
+    judged), and for checks with a threshold the ``suggestion`` the verdicts make
+    (:mod:`qa.tuning`). Thresholds are set with ``voiceline qa --config FILE``, and
+    ``voiceline qa-tune`` writes that file from the same suggestions."""
+    def read() -> list[dict]:
+        rows = service.store.qa_check_precision()
+        tips = suggest_all(service.store.qa_judged_flags(), target=target)
+        return [{**r, "suggestion": tips[r["check"]].to_json() if r["check"] in tips
+                 else None} for r in rows]
+
+    return await service.worker.call(read)
 
 
 # -- audio ----------------------------------------------------------------------------------

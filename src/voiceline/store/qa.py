@@ -231,6 +231,14 @@ class QaMixin:
                         else None})
         return out
 
+    def qa_judged_flags(self) -> list[tuple[str, dict, str]]:
+        """``(check, evidence, verdict)`` of every flag a reviewer judged, superseded
+        ones included (as in the precision): what :mod:`qa.tuning` learns thresholds from."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT check_name, evidence, verdict FROM qa_flags "
+                                "WHERE verdict IS NOT NULL ORDER BY id").fetchall()
+        return [(r["check_name"], json.loads(r["evidence"]), r["verdict"]) for r in rows]
+
     def qa_paths(self, call_id: str) -> str:
         """The recording's path (for the review page's audio)."""
         with self._read() as conn:

@@ -94,6 +94,19 @@ function renderQueue() {
   $("next").disabled = shownTo >= page.total;
 }
 
+/** What the verdicts say about a check's threshold (qa.tuning), in words. */
+function suggestionCell(tip) {
+  if (!tip) return cell("–");
+  const td = cell(tip.code === "stricter"
+    ? t("qa.suggest.stricter", { setting: tip.setting, value: tip.suggested,
+      after: `${Math.round(tip.precision_after * 100)} %`, lost: tip.confirmed_lost })
+    : t(`qa.suggest.${tip.code}`, { n: tip.judged }));
+  td.className = "qa-suggestion";
+  td.dataset.code = tip.code;
+  td.title = tip.reason;
+  return td;
+}
+
 function renderPrecision() {
   const rows = state.precision.map((p) => {
     const tr = document.createElement("tr");
@@ -107,13 +120,13 @@ function renderPrecision() {
     const precision = cell(p.precision === null ? t("qa.precision.none") : `${Math.round(p.precision * 100)} %`);
     precision.className = "qa-precision";
     tr.append(name, cell(String(p.flags)), cell(String(p.current)), cell(String(p.confirmed)),
-      cell(String(p.dismissed)), precision);
+      cell(String(p.dismissed)), precision, suggestionCell(p.suggestion));
     return tr;
   });
   if (!rows.length) {
     const tr = document.createElement("tr");
     const empty = cell(t("qa.precision.empty"));
-    empty.colSpan = 6;
+    empty.colSpan = 7;
     empty.className = "muted";
     tr.append(empty);
     rows.push(tr);
