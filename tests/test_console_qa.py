@@ -224,6 +224,8 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     page.wait_for_selector("body[data-status=ready]")
     cells = page.locator("#precision tr[data-check=dead_air] td").all_inner_texts()
     assert cells[2:] == ["1", "0", "100 %", "判定不足（1 条）"]
+    said = page.locator("#precision tr[data-check=forbidden_phrase] td").all_inner_texts()
+    assert said[2:] == ["0", "0", "尚无判定", "–"]  # no phrase judged yet
     assert "voiceline qa --config" in page.locator("#precision-help").inner_text()
     assert page.errors == []
 

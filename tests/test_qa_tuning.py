@@ -111,3 +111,39 @@ def test_qa_tune_refuses_a_missing_store_and_a_bad_target(tmp_path, capsys) -> N
     assert "--target-precision must be 0.5-0.99" in capsys.readouterr().err
     assert main(["qa-tune", "--data", str(tmp_path)]) == 0
     assert "1 verdicts; at least 10 are needed" in capsys.readouterr().out
+
+
+def test_forbidden_phrases_reviewers_keep_dismissing_are_dropped(tmp_path, capsys) -> None:
+    from qa.tuning import phrase_verdicts
+
+    judged = ([("forbidden_phrase", {"phrases": ["我也没办法"]}, "dismissed")] * 5
+              + [("forbidden_phrase", {"phrases": ["我也没办法"]}, "confirmed")]
+              + [("forbidden_phrase", {"phrases": ["不归我们管", "你自己去查"]}, "confirmed")] * 6
+              + [("forbidden_phrase", {"phrases": ["烦不烦"]}, "dismissed")] * 2
+              + [("dead_air", {"silence_s": 9.0}, "dismissed")])
+    got = {v.phrase: v for v in phrase_verdicts(judged)}
+    assert (got["我也没办法"].confirmed, got["我也没办法"].dismissed) == (1, 5)
+    assert got["我也没办法"].drop and got["我也没办法"].precision == 0.167
+    assert not got["烦不烦"].drop  # two verdicts are too few to judge a phrase
+    assert not got["不归我们管"].drop and got["你自己去查"].precision == 1.0
+    assert [v.phrase for v in phrase_verdicts(judged)][:2] == ["烦不烦", "我也没办法"]
+
+    with Store(tmp_path / "voiceline.db") as store:
+        for k, (evidence, verdict) in enumerate(
+                [(e, v) for c, e, v in judged if c == "forbidden_phrase"]):
+            store.save_qa_result({
+                "call_id": f"c{k}", "path": f"/rec/c{k}.wav", "agent_id": "A1",
+                "duration_s": 60.0, "score": 40.0, "metrics": {}, "metadata": {},
+                "flags": [{"check": "forbidden_phrase", "start_s": 3.0, "end_s": 5.0,
+                           "severity": "warning", "channel": "agent", "detail": "said",
+                           "evidence": evidence}]})
+            store.set_flag_verdict(store.qa_call(f"c{k}")["flags"][0]["id"], verdict, "qa1",
+                                   None)
+    out = tmp_path / "tuned.toml"
+    assert main(["qa-tune", "--data", str(tmp_path), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "我也没办法: 1 confirmed, 5 dismissed (17%) -> drop from the list" in printed.out
+    assert "1 forbidden phrase dropped" in printed.err
+    phrases = QAConfig.load(out).checks["forbidden_phrase"].phrases
+    assert "我也没办法" not in phrases and "不归我们管" in phrases and "烦不烦" in phrases
+    assert len(phrases) == len(QAConfig().checks["forbidden_phrase"].phrases) - 1

@@ -354,12 +354,22 @@ def test_the_precision_suggests_a_threshold_once_reviewers_have_judged_enough(tm
 
     add_users(tmp_path)
     judged_store(tmp_path, [(8.5, "dismissed")] * 6 + [(12.0, "confirmed")] * 5)
+    with Store(tmp_path / "voiceline.db") as store:  # a phrase reviewers keep dismissing
+        for k in range(5):
+            store.save_qa_result({**result(f"p{k}", tmp_path / "p.wav", "A1001", 40.0, [{
+                **flag("forbidden_phrase", 3.0, 5.0), "evidence": {"phrases": ["我也没办法"]}}])})
+            store.set_flag_verdict(store.qa_call(f"p{k}")["flags"][0]["id"], "dismissed",
+                                   "qa", None)
     config = ServerConfig(data_dir=tmp_path, audiosocket_port=None, ingest_port=0,
                           password_hasher=cheap_hasher())
     with TestClient(create_app(config)) as client:
         lead = bearer(sign_in(client, "qa"))
-        (dead,) = client.get("/api/qa/precision", headers=lead).json()
+        dead, said = client.get("/api/qa/precision", headers=lead).json()
         assert (dead["check"], dead["precision"]) == ("dead_air", 0.455)
+        assert said["check"] == "forbidden_phrase" and said["suggestion"] is None
+        assert said["phrases"] == [{"phrase": "我也没办法", "confirmed": 0, "dismissed": 5,
+                                    "precision": 0.0, "drop": True}]
+        assert "phrases" not in dead
         tip = dead["suggestion"]
         assert (tip["code"], tip["setting"], tip["suggested"], tip["precision_after"],
                 tip["confirmed_lost"], tip["dismissed_removed"]) == \

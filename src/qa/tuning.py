@@ -155,3 +155,37 @@ def suggest_all(flags: Iterable[tuple[str, Mapping, str]], currents: Mapping[str
     currents = currents or {}
     return {c: suggest(c, v, current=currents.get(c), target=target,
                        min_verdicts=min_verdicts) for c, v in by.items()}
+
+
+@dataclass(frozen=True)
+class PhraseVerdicts:
+    """Reviewers' verdicts on the ``forbidden_phrase`` flags that named one phrase."""
+
+    phrase: str
+    confirmed: int
+    dismissed: int
+    precision: float
+    drop: bool  # enough verdicts, and under the target: the phrase flags ordinary speech
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def phrase_verdicts(flags: Iterable[tuple[str, Mapping, str]], *,
+                    target: float = TARGET_PRECISION, min_verdicts: int = 5
+                    ) -> list[PhraseVerdicts]:
+    """Per forbidden phrase, from judged ``(check, evidence, verdict)``: the precision of
+    the flags that named it, and whether to drop it from the list (at least
+    ``min_verdicts``, precision under ``target``). A phrase a recogniser hears in
+    ordinary sentences, or one the centre does not mind, shows here; worst first."""
+    counts: dict[str, list[int]] = {}
+    for check, evidence, verdict in flags:
+        if check != "forbidden_phrase" or verdict not in ("confirmed", "dismissed"):
+            continue
+        for phrase in evidence.get("phrases") or ():
+            if isinstance(phrase, str):
+                counts.setdefault(phrase, [0, 0])[verdict == "dismissed"] += 1
+    out = [PhraseVerdicts(p, ok, no, round(ok / (ok + no), 3),
+                          ok + no >= min_verdicts and ok / (ok + no) < target)
+           for p, (ok, no) in counts.items()]
+    return sorted(out, key=lambda v: (v.precision, -v.dismissed, v.phrase))

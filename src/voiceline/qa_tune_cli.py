@@ -1,9 +1,10 @@
 """``voiceline qa-tune``: thresholds from reviewers' verdicts, as a settings file for ``qa``.
 
 Reads every judged flag in the store, asks :mod:`qa.tuning` how strict each check would
-have to be for its flags to reach the target precision, prints what each change would
-cost, and with ``--out`` writes the ``--config`` file's settings with the suggested
-thresholds in place, ready for ``voiceline qa --config``.
+have to be for its flags to reach the target precision, and which forbidden phrases
+reviewers keep dismissing, prints what each change would cost, and with ``--out`` writes
+the ``--config`` file's settings with the suggested thresholds in place and those
+phrases left out, ready for ``voiceline qa --config``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ def add_parser(sub) -> None:
 
 def run_qa_tune(args: argparse.Namespace) -> int:
     from qa.config import QAConfig, QAConfigError
-    from qa.tuning import MIN_VERDICTS, TARGET_PRECISION, THRESHOLD_OF, suggest_all
+    from qa.tuning import (
+        MIN_VERDICTS,
+        TARGET_PRECISION,
+        THRESHOLD_OF,
+        phrase_verdicts,
+        suggest_all,
+    )
     from voiceline.cli import UserError
     from voiceline.store import Store
 
@@ -74,8 +81,18 @@ def run_qa_tune(args: argparse.Namespace) -> int:
                    else f"{tip.setting} {now:g}")
         print(f"{check:<18} {tip.judged:>8} {_pct(tip.precision):>9}  {setting:<24} "
               f"{_pct(tip.precision_after):>6}  {tip.reason}")
+    phrases = phrase_verdicts(judged, target=target)
+    if phrases:
+        print("forbidden phrases, by the verdicts on the flags that named them:")
+        for v in phrases:
+            print(f"  {v.phrase}: {v.confirmed} confirmed, {v.dismissed} dismissed "
+                  f"({v.precision:.0%}){' -> drop from the list' if v.drop else ''}")
+    dropped = {v.phrase for v in phrases if v.drop}
     if args.out:
         changed = {c: t for c, t in tips.items() if t.suggested is not None}
+        if dropped:
+            kept = [p for p in config.checks["forbidden_phrase"].phrases if p not in dropped]
+            raw.setdefault("forbidden_phrase", {})["phrases"] = kept
         for check, tip in changed.items():
             table = raw.setdefault(check, {})
             table[tip.setting] = tip.suggested
@@ -83,13 +100,14 @@ def run_qa_tune(args: argparse.Namespace) -> int:
                 critical, sign = CRITICAL_OF[tip.setting]  # moves that line with it
                 if sign * tip.suggested > sign * getattr(config.checks[check], critical):
                     table[critical] = tip.suggested
+        what = [*changed, *(["forbidden_phrase.phrases"] if dropped else [])]
         text = to_toml(raw, f"voiceline qa-tune: {len(judged)} judged flags, target "
-                            f"precision {target:.0%}; changed: "
-                            f"{', '.join(changed) or 'nothing'}")
+                            f"precision {target:.0%}; changed: {', '.join(what) or 'nothing'}")
         QAConfig.from_dict(tomllib.loads(text))  # what `qa --config` will read: valid
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out} ({len(changed)} threshold{'s' * (len(changed) != 1)} "
-              f"changed); use it with `voiceline qa --config {args.out}`", file=sys.stderr)
+              f"changed, {len(dropped)} forbidden phrase{'s' * (len(dropped) != 1)} "
+              f"dropped); use it with `voiceline qa --config {args.out}`", file=sys.stderr)
     return 0
 
 

@@ -38,7 +38,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from capture.audio import AudioError, read_audio
-from qa.tuning import TARGET_PRECISION, suggest_all
+from qa.tuning import TARGET_PRECISION, phrase_verdicts, suggest_all
 from voiceline.auth import User, token_sha256
 from voiceline.server.deps import ServiceDep, bearer_token, current_user, require
 
@@ -140,13 +140,18 @@ async def check_precision(
     """Per check: flags raised (``current``: of the latest inspections), reviewers'
     ``confirmed`` and ``dismissed``, ``precision`` = confirmed / judged (None until
     judged), and for checks with a threshold the ``suggestion`` the verdicts make
-    (:mod:`qa.tuning`). Thresholds are set with ``voiceline qa --config FILE``, and
-    ``voiceline qa-tune`` writes that file from the same suggestions."""
+    (:mod:`qa.tuning`); for ``forbidden_phrase``, the verdicts per phrase (``phrases``,
+    with ``drop`` for those reviewers keep dismissing). Thresholds are set with
+    ``voiceline qa --config FILE``; ``voiceline qa-tune`` writes that file from the same
+    suggestions."""
     def read() -> list[dict]:
         rows = service.store.qa_check_precision()
-        tips = suggest_all(service.store.qa_judged_flags(), target=target)
+        judged = service.store.qa_judged_flags()
+        tips = suggest_all(judged, target=target)
+        phrases = [v.to_json() for v in phrase_verdicts(judged, target=target)]
         return [{**r, "suggestion": tips[r["check"]].to_json() if r["check"] in tips
-                 else None} for r in rows]
+                 else None, **({"phrases": phrases} if r["check"] == "forbidden_phrase"
+                               else {})} for r in rows]
 
     return await service.worker.call(read)
 

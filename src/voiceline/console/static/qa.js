@@ -1,12 +1,13 @@
 // The QA review queue: flagged calls ranked by review score, with filters kept in the
 // address (so a reload or the back button keeps them), and each check's precision as
-// reviewers judged it.
+// reviewers judged it, with the threshold (or, for forbidden phrases, the phrases to drop)
+// their verdicts suggest.
 //
 // Data: GET /api/qa/queue and GET /api/qa/precision; the server checks the role (qa,
 // admin, supervisor) and answers 403 to others, which this page shows as a refusal.
 
 import { ApiError, api } from "./api.js";
-import { formatDuration, t } from "./i18n.js";
+import { formatDuration, lang, t } from "./i18n.js";
 import { $, CHECKS, checkColour, checkName, failureText, flagChips, formatDateTime, showRefused, startPage } from "./qa_common.js";
 
 const PAGE = 25;
@@ -107,6 +108,16 @@ function suggestionCell(tip) {
   return td;
 }
 
+/** The forbidden phrases reviewers keep dismissing (qa.tuning.phrase_verdicts). */
+function phrasesCell(phrases) {
+  const drop = phrases.filter((v) => v.drop);
+  const td = cell(drop.length ? t("qa.suggest.dropPhrases", { phrases: drop.map((v) => v.phrase).join(lang() === "zh" ? "、" : ", ") }) : "–");
+  td.className = "qa-suggestion";
+  td.dataset.code = drop.length ? "drop_phrases" : "none";
+  td.title = phrases.map((v) => `${v.phrase}: ${v.confirmed} / ${v.confirmed + v.dismissed}`).join("\n");
+  return td;
+}
+
 function renderPrecision() {
   const rows = state.precision.map((p) => {
     const tr = document.createElement("tr");
@@ -120,7 +131,7 @@ function renderPrecision() {
     const precision = cell(p.precision === null ? t("qa.precision.none") : `${Math.round(p.precision * 100)} %`);
     precision.className = "qa-precision";
     tr.append(name, cell(String(p.flags)), cell(String(p.current)), cell(String(p.confirmed)),
-      cell(String(p.dismissed)), precision, suggestionCell(p.suggestion));
+      cell(String(p.dismissed)), precision, p.phrases ? phrasesCell(p.phrases) : suggestionCell(p.suggestion));
     return tr;
   });
   if (!rows.length) {
