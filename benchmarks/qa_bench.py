@@ -120,15 +120,17 @@ def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_chec
 
 
 # ---------------------------------------------------------------- the product
-def run_product(cmd: list[str], work: Path, workers: int) -> tuple[float, float, str]:
-    """Run ``voiceline qa`` on the calls; CPU seconds (itself and its workers), wall s."""
+def run_product(cmd: list[str], work: Path, workers: int, extra: list[str] | tuple = ()
+                ) -> tuple[float, float, str]:
+    """Run ``voiceline qa`` on the calls (with ``extra`` arguments); CPU seconds (itself and
+    its workers), wall s."""
     out = work / "out"
     for old in (out, work / "store"):
         if old.exists():
             shutil.rmtree(old)
     args = [*cmd, "qa", str(work / "calls"), "--metadata", str(work / "calls" / "calls.csv"),
             "--calibration", str(work / "baselines"), "--out", str(out),
-            "--workers", str(workers), "--data", str(work / "store"), "--no-progress"]
+            "--workers", str(workers), "--data", str(work / "store"), "--no-progress", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, check=False)

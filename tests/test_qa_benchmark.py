@@ -277,3 +277,26 @@ def test_quick_run_scores_every_check_and_reports_throughput():
         assert figures["f1"] is not None and 0.0 <= figures["f1"] <= 1.0
     assert report["calls_without_output"] == []
     assert report["x_realtime_per_core"] > 0 and report["peer_egemaps_x_realtime"] > 0
+
+
+def test_quick_verdict_run_judges_every_flag_and_tries_the_settings_on_new_calls(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "verdict_tuning.py"),
+                           "--quick", "--keep", str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if "skipped" in report:
+        pytest.skip(report["skipped"])
+    # every flag of the reviewed seed got a verdict in the store qa-tune read
+    calls = [json.loads(p.read_text()) for p in (tmp_path / "seed1" / "out" / "calls").glob(
+        "*.json")]
+    raised = sum(f["check"] in CHECKS for c in calls for f in c["flags"])
+    verdicts = report["verdicts"]["1"]
+    assert raised > 0 and verdicts["confirmed"] + verdicts["dismissed"] == raised
+    assert "qa-tune" in report["qa_tune"] and (tmp_path / "tuned.toml").exists()
+    held = report["held_out"]["0"]
+    for setting in ("default", "suggested"):
+        assert set(held[setting]) == set(CHECKS)
+    # a check whose threshold did not move flags the held-out calls exactly as before
+    for check in set(CHECKS) - set(report["changed"]):
+        assert held["default"][check] == held["suggested"][check]
