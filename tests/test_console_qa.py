@@ -138,6 +138,9 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     page.wait_for_url(re.compile(r"/qa_call\.html\?call=call-a"))
     page.wait_for_selector("body[data-status=ready][data-timeline=ready]")
     assert page.locator("#call-title").inner_text() == "通话 call-a"
+    facts = dict(zip(page.locator("#call-facts dt").all_inner_texts(),
+                     page.locator("#call-facts dd").all_inner_texts(), strict=True))
+    assert facts["通话转写"] == "3 句，见下方" and "未运行的检查" not in facts
     # Both parties' levels are drawn; one marker per flag, each labelled with its check.
     assert page.locator("#timeline .qa-level-agent").count() == 1
     assert page.locator("#timeline .qa-level-caller").count() == 1
@@ -247,4 +250,9 @@ def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, se
     assert page.locator(".qa-flag").count() == len(stored_call(server, "call-b")["flags"]) > 0
     assert page.locator(".qa-flag form").count() == 0
     assert page.locator(".qa-flag .qa-verdict-status").first.inner_text() == "尚未判定"
+    # call-b has no transcript: the page says which checks did not run, and shows none
+    facts = dict(zip(page.locator("#call-facts dt").all_inner_texts(),
+                     page.locator("#call-facts dd").all_inner_texts(), strict=True))
+    assert facts["未运行的检查"] == "使用禁语、缺少开场问候、缺少结束语"
+    assert page.locator("#transcript-panel").is_hidden()
     assert page.errors == []

@@ -38,6 +38,13 @@ function renderFacts() {
   dd(facts, t("qa.duration"), call.duration_s === null ? "–" : formatDuration(call.duration_s));
   dd(facts, t("qa.recorded"), formatDateTime(call.recorded_s ?? call.analysed_s));
   dd(facts, t("qa.file"), call.file ?? "–");
+  const m = call.metrics ?? {};
+  if (call.transcript) dd(facts, t("qa.transcriptFact"), t("qa.transcriptRead", { n: call.transcript.length }));
+  else if (m.transcript_problem) dd(facts, t("qa.transcriptFact"), t("qa.transcriptProblem", { problem: m.transcript_problem }));
+  if (m.checks_skipped?.length) {
+    const sep = lang() === "zh" ? "、" : ", ";
+    dd(facts, t("qa.skipped"), m.checks_skipped.map(checkName).join(sep));
+  }
   $("call-error").hidden = !call.error;
   $("call-error").textContent = call.error ? t("qa.callError", { error: call.error }) : "";
 }
