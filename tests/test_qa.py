@@ -428,6 +428,35 @@ def test_a_transcript_longer_than_its_recording_is_not_read(calls, tmp_path) -> 
         words.pop()
 
 
+def test_a_result_the_store_refuses_is_kept_in_out_and_named(calls, tmp_path, monkeypatch
+                                                             ) -> None:
+    from voiceline.store import Store
+    from voiceline.store.errors import InvalidInputError
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for name in ("a", "b"):
+        (rec / f"{name}.wav").write_bytes((calls["rec"] / "hot.wav").read_bytes())
+    save = Store.save_qa_result
+
+    def refuse_a(self, result, **kw):
+        if result["call_id"] == "a":
+            raise InvalidInputError("flag.detail is 250 characters long; at most 200")
+        return save(self, result, **kw)
+
+    monkeypatch.setattr(Store, "save_qa_result", refuse_a)
+    out = tmp_path / "out"
+    assert main(["qa", str(rec), "--out", str(out), "--data", str(tmp_path / "data"),
+                 "--workers", "1", "--no-progress"]) == 0
+    with (out / "summary.csv").open() as fh:
+        rows = {r["call_id"]: r for r in csv.DictReader(fh)}
+    assert rows["a"]["status"] == "done" and "not stored for review" in rows["a"]["error"]
+    assert rows["b"]["status"] == "done" and rows["b"]["error"] == ""
+    assert read(out, "a")["flags"]  # the result itself is in OUT
+    with Store(tmp_path / "data" / "voiceline.db") as store:
+        assert store.qa_call("b")["flags"]
+
+
 def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None:
     rec = tmp_path / "rec"
     rec.mkdir()

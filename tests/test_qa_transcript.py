@@ -179,3 +179,22 @@ def test_phrase_lists_are_read_from_toml(tmp_path) -> None:
     assert config.checks["forbidden_phrase"].phrases == ("不归我们管", "Not my job")
     assert config.checks["missing_closing"].within_s == 30.0
     assert config.digest() != QAConfig().digest()
+
+
+def test_a_long_sentence_keeps_the_flag_short_and_is_stored_whole(tmp_path) -> None:
+    from voiceline.store import Store
+
+    monologue = "我们这边查了一下，" * 400 + "这个不归我们管。"  # one 3,608-character segment
+    (f,) = [f for f in transcript_flags([seg(2.0, 300.0, "agent", monologue)], QAConfig())
+            if f.check == "forbidden_phrase"]
+    assert len(f.detail) <= 200 and f.detail.endswith("…\"")
+    assert len(f.evidence["said"]) == 200 and f.evidence["phrases"] == ["不归我们管"]
+    result = {"call_id": "long", "path": "/rec/long.wav", "agent_id": "A1", "duration_s": 300.0,
+              "score": 40.0, "metrics": {}, "metadata": {}, "flags": [f.to_json()],
+              "transcript": [{"start_s": 2.0, "end_s": 300.0, "party": "agent",
+                              "text": monologue}]}
+    with Store(tmp_path / "voiceline.db") as store:
+        store.save_qa_result(result)
+        stored = store.qa_call("long")
+    assert stored["transcript"][0]["text"] == monologue
+    assert stored["flags"][0]["detail"] == f.detail

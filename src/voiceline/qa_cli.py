@@ -213,6 +213,7 @@ def run_qa(args: argparse.Namespace) -> int:
     from qa.inspect import DEFAULT_MODEL, Settings
     from qa.runner import plan, read_result_fingerprint, run
     from voiceline.cli import UserError
+    from voiceline.store.errors import InvalidInputError
 
     try:
         config = QAConfig.load(args.config)
@@ -254,6 +255,7 @@ def run_qa(args: argparse.Namespace) -> int:
     progress = _Progress(total_s, enabled=not args.no_progress and total_s > 0)
     durations = {p.job.call_id: p.duration_s for p in todo}
     results: dict[str, dict] = {}
+    unstored: dict[str, str] = {}
     started = time.monotonic()
 
     def on_result(result: dict) -> None:
@@ -267,8 +269,12 @@ def run_qa(args: argparse.Namespace) -> int:
         _write_json(result_file(out, call_id), result)
         results[call_id] = result
         if store is not None:
-            store.save_qa_result(result, recorded_s=recorded.get(call_id))
-            save_summary(store, result, recorded.get(call_id))
+            try:
+                store.save_qa_result(result, recorded_s=recorded.get(call_id))
+                save_summary(store, result, recorded.get(call_id))
+            except InvalidInputError as exc:  # OUT has the result; the batch goes on
+                unstored[call_id] = f"inspected, but not stored for review: {exc}"
+                print(f"voiceline qa: {call_id}: {unstored[call_id]}", file=sys.stderr)
 
     try:
         run(todo, settings, on_result, workers=args.workers, engine=args.engine,
@@ -285,7 +291,7 @@ def run_qa(args: argparse.Namespace) -> int:
                 store.save_qa_result(doc, recorded_s=recorded.get(call_id))
     if store is not None:
         store.close()
-    write_summary(out / "summary.csv", jobs, results, errors, set(skipped))
+    write_summary(out / "summary.csv", jobs, results, errors, set(skipped), unstored)
     elapsed = time.monotonic() - started
     flagged = sum(bool(r["flags"]) for r in results.values())
     print(f"voiceline qa: {len(results)} calls in {out} ({flagged} flagged), "
@@ -309,8 +315,9 @@ def save_summary(store, result: dict, recorded_s: float | None) -> None:
 
 
 def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, str],
-                  skipped: set[str]) -> None:
-    """One row per recording: score and flags, or the error; highest score first."""
+                  skipped: set[str], unstored: dict[str, str] | None = None) -> None:
+    """One row per recording: score and flags, or the error; highest score first.
+    ``unstored``: calls inspected but refused by the store, with the reason."""
     rows = []
     for job in jobs:
         r = results.get(job.call_id)
@@ -321,7 +328,7 @@ def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, 
             "duration_s": r["duration_s"], "score": r["score"], "flags": len(r["flags"]),
             "checks": ";".join(sorted({f["check"] for f in r["flags"]})),
             "status": "skipped (already done)" if job.call_id in skipped else "done",
-            "error": ""})
+            "error": (unstored or {}).get(job.call_id, "")})
     rows.sort(key=lambda row: -row["score"])
     for call_id, reason in sorted(errors.items()):
         rows.append({"call_id": call_id.split("@")[0], "path": "", "agent_id": "",

@@ -15,6 +15,8 @@ from voiceline.store.database import where
 from voiceline.store.errors import InvalidInputError, NotFoundError
 
 VERDICTS = ("confirmed", "dismissed")
+#: A transcript sentence may be long (a recogniser that does not split a monologue).
+MAX_SEGMENT_CHARS = 20_000
 QA_SORTS = {"score": "score DESC, call_id", "recent": "analysed_s DESC, call_id",
             "duration": "duration_s DESC, call_id"}
 
@@ -52,7 +54,7 @@ def _transcript(segments) -> str | None:
                      "party": values.choice(seg.get("party"), "transcript.party",
                                             ("agent", "caller")),
                      "text": "" if isinstance(said, str) and not said.strip()
-                     else values.text(said, "transcript.text")})
+                     else values.text(said, "transcript.text", max_chars=MAX_SEGMENT_CHARS)})
     return json.dumps(rows, ensure_ascii=False)
 
 
