@@ -17,6 +17,8 @@ from voiceline.store.errors import InvalidInputError, NotFoundError
 VERDICTS = ("confirmed", "dismissed")
 #: A transcript sentence may be long (a recogniser that does not split a monologue).
 MAX_SEGMENT_CHARS = 20_000
+#: A flag's one-line reason names the agent and the features that drove it.
+MAX_DETAIL_CHARS = 1_000
 QA_SORTS = {"score": "score DESC, call_id", "recent": "analysed_s DESC, call_id",
             "duration": "duration_s DESC, call_id"}
 
@@ -80,7 +82,7 @@ class QaMixin:
                 values.finite(flag.get("end_s"), "flag.end_s"),
                 values.choice(flag.get("severity"), "flag.severity", ("warning", "critical")),
                 values.text(flag.get("channel"), "flag.channel"),
-                values.text(flag.get("detail"), "flag.detail"),
+                values.text(flag.get("detail"), "flag.detail", max_chars=MAX_DETAIL_CHARS),
                 values.json_object(flag.get("evidence"), "flag.evidence"), now_s))
         with self._write() as conn:
             conn.execute(
