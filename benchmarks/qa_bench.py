@@ -75,6 +75,14 @@ def default_data_dir() -> Path:
     return protocol_default()
 
 
+def missing_corpora(data_dir: Path) -> str | None:
+    """Why the calls cannot be built from ``data_dir``, or None."""
+    if (data_dir / "emodb" / "manifest.csv").exists() and (
+            data_dir / "ravdess" / "manifest.csv").exists():
+        return None
+    return f"{data_dir} has no emodb/ and ravdess/ corpora (set VOICELINE_SHARED_DATA)"
+
+
 def voiceline_command() -> list[str]:
     """The ``voiceline`` entry point beside this interpreter, else on PATH."""
     beside = Path(sys.executable).with_name("voiceline")
@@ -307,9 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     data_dir = Path(args.data) if args.data else default_data_dir()
-    if not (data_dir / "emodb" / "manifest.csv").exists() or not (
-            data_dir / "ravdess" / "manifest.csv").exists():
-        reason = f"{data_dir} has no emodb/ and ravdess/ corpora (set VOICELINE_SHARED_DATA)"
+    reason = missing_corpora(data_dir)
+    if reason:
         print(f"skipped: {reason}", file=sys.stderr)
         print(json.dumps({"mode": mode, "skipped": reason}))
         return 0

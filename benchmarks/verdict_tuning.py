@@ -147,9 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     args.held_out = args.held_out or ([0] if args.quick else [0, 4])
     mode = "quick" if args.quick else "full"
     data_dir = Path(args.data) if args.data else QB.default_data_dir()
-    if not (data_dir / "emodb" / "manifest.csv").exists() or not (
-            data_dir / "ravdess" / "manifest.csv").exists():
-        reason = f"{data_dir} has no emodb/ and ravdess/ corpora (set VOICELINE_SHARED_DATA)"
+    reason = QB.missing_corpora(data_dir)
+    if reason:
         print(f"skipped: {reason}", file=sys.stderr)
         print(json.dumps({"mode": mode, "skipped": reason}))
         return 0
