@@ -253,7 +253,8 @@ def transcript_flags(segments: list[Segment], config: QAConfig) -> list[Flag]:
         if edge == "first":
             part = [s for s in agent if s.start_s <= agent[0].start_s + cfg.within_s]
         else:
-            part = [s for s in agent if s.end_s >= agent[-1].end_s - cfg.within_s]
+            last_s = max(s.end_s for s in agent)
+            part = [s for s in agent if s.end_s >= last_s - cfg.within_s]
         if _found(cfg.phrases, " ".join(s.text for s in part)):
             continue
         quote = _quote(part)
