@@ -150,9 +150,10 @@ def test_greeting_and_closing_are_read_at_the_agents_first_and_last_speech() -> 
     assert by["missing_greeting"].evidence["said"] == "请讲。 嗯。"
     # the closing is read at the end of the agent's last speech, not of their last
     # sentence to start (a long one that began before a short one)
-    overlapping = [seg(0.0, 2.0, "agent", "您好"), seg(10.0, 95.0, "agent", "……谢谢您的来电"),
-                   seg(40.0, 42.0, "agent", "嗯")]
-    assert transcript_flags(overlapping, QAConfig()) == []
+    overlapping = [seg(0.0, 2.0, "agent", "您好"), seg(10.0, 95.0, "agent", "……好的"),
+                   seg(40.0, 42.0, "agent", "再见")]
+    (late,) = transcript_flags(overlapping, QAConfig())
+    assert (late.check, late.start_s, late.end_s) == ("missing_closing", 10.0, 95.0)
     # a transcript without the agent's speech has no opening or closing to judge
     assert transcript_flags([seg(0, 2, "caller", "喂？")], QAConfig()) == []
 
