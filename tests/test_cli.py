@@ -133,3 +133,12 @@ def test_calibrate_refuses_too_little_speech_and_skips_clipped_files(tmp_path, c
                            clipped)
     assert code == 2 and "clipped" in err and "no usable recording" in err
     assert not (tmp_path / "A2.json").exists()
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130(tmp_path, capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("voiceline.qa_tune_cli.run_qa_tune", interrupted)
+    assert main(["qa-tune", "--data", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "voiceline qa-tune: interrupted\n"

@@ -58,12 +58,23 @@ def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
                 break
         assert seats, "no simulated seat reached the server"
         assert {s["agent_id"] for s in seats} <= {"A1001", "A1002", "A1003"}
+        # the QA pages have a queue: the demo's recordings, pre-inspected
+        qa = _login(url, "qa", "voiceline-demo")
+        queue: list = []
+        while time.monotonic() < deadline + 60 and len(queue) < 5:
+            time.sleep(1.0)
+            queue = _get(f"{url}/api/qa/queue?status=all", qa)["calls"]
+        checks = {f["check"] for c in queue for f in c["flags"]}
+        assert len(queue) == 5, queue  # six calls, one of them clean
+        assert {"agent_agitation", "dead_air", "clipping", "forbidden_phrase",
+                "missing_greeting"} <= checks, checks
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]  # Ctrl-C stops cleanly, quietly
     assert f"dashboard: {url}/" in out and "supervisor / voiceline-demo" in out
+    assert f"QA review: {url}/qa.html" in out
     data_dir = Path(re.search(r"data:\s+(\S+)", out).group(1))
     assert not data_dir.exists(), "the temporary data directory was left behind"
     cached = list((tmp_path / "cache" / "voiceline" / "demo-baselines").glob("*/*.json"))

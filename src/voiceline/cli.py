@@ -348,3 +348,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: what was written stays (qa resumes from it)
+        print(f"voiceline {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -16,7 +16,9 @@ What it does, in order:
 4. the server (``voiceline serve``) on 127.0.0.1 and ``--port``;
 5. ``--seats`` simulated seats (``voiceline simulate``, audio-fork protocol) in a child
    process, so the simulator and the server each get a core;
-6. the dashboard URL and the login, printed; the browser opened unless
+6. six simulated recordings with transcripts, pre-inspected by ``voiceline qa`` into
+   the store (:mod:`voiceline.demo_qa`), so the QA review pages have a queue;
+7. the dashboard URL and the login, printed; the browser opened unless
    ``--no-browser`` (and where there is no graphical session). Ctrl-C stops the
    simulator, then the server, then cleans up.
 """
@@ -190,6 +192,7 @@ def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
             f"  dashboard: {url}/\n"
             f"  log in as: supervisor / {DEMO_PASSWORD}   (also admin, qa and agent A1001, "
             f"same password)\n"
+            f"  QA review: {url}/qa.html (as qa: six simulated recordings, pre-inspected)\n"
             f"  data:      {data_dir}{' (temporary, removed at exit)' if temporary else ''}\n"
             f"Ctrl-C stops everything.\n")
 
@@ -208,6 +211,7 @@ def run_demo(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     sim: subprocess.Popen | None = None
+    recorded: list[subprocess.Popen] = []
     try:
         prepare_baselines(agent_ids(args.seats), args.seed, data_dir / BASELINES_DIR,
                           workers=args.workers, log=log)
@@ -236,6 +240,10 @@ def run_demo(args: argparse.Namespace) -> int:
                  "--low-energy-every", str(DEMO_LOW_ENERGY_EVERY_S), "--status-every", "30",
                  "--frame-ms", str(DEMO_FRAME_MS)],
                 env={**os.environ, "VOICELINE_INGEST_TOKEN": token})
+            recorded.append(subprocess.Popen(  # the QA pages' queue: a few recordings
+                [sys.executable, "-m", "voiceline.demo_qa", "--data", str(data_dir),
+                 "--agents", ",".join(agent_ids(min(args.seats, 3))), "--seed",
+                 str(args.seed)]))
             print(_banner(url, args.seats, data_dir, temporary), flush=True)
             if not args.no_browser and _has_display():
                 import webbrowser
@@ -250,12 +258,13 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     finally:
         log("voiceline demo: stopping …")
-        if sim is not None and sim.poll() is None:
-            sim.send_signal(signal.SIGINT)
-            try:
-                sim.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                sim.kill()
+        for child in [p for p in (sim, *recorded) if p is not None]:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
 
