@@ -457,6 +457,35 @@ def test_a_result_the_store_refuses_is_kept_in_out_and_named(calls, tmp_path, mo
         assert store.qa_call("b")["flags"]
 
 
+def test_ctrl_c_keeps_the_calls_written_and_the_same_command_resumes(
+        calls, tmp_path, monkeypatch, capsys) -> None:
+    import voiceline.qa_cli as qa_cli
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for name in ("a", "b", "c"):
+        (rec / f"{name}.wav").write_bytes((calls["rec"] / "hot.wav").read_bytes())
+    written = []
+    write = qa_cli._write_json
+
+    def interrupted_after_one(path, doc):
+        if written:
+            raise KeyboardInterrupt
+        written.append(path)
+        write(path, doc)
+
+    monkeypatch.setattr(qa_cli, "_write_json", interrupted_after_one)
+    args = ["qa", str(rec), "--out", str(tmp_path / "out"), "--no-store", "--workers", "2",
+            "--no-progress"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "1 of 3 calls written" in err and "the same command resumes" in err
+    assert err.rstrip().endswith("voiceline qa: interrupted")
+    monkeypatch.setattr(qa_cli, "_write_json", write)
+    assert main(args) == 0
+    assert "2 to inspect" in capsys.readouterr().err and len(written) == 1
+
+
 def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None:
     rec = tmp_path / "rec"
     rec.mkdir()

@@ -152,7 +152,8 @@ def _guarded(jobs: list[CallJob], settings: Settings, call) -> list[dict]:
 
 
 def _run_pool(groups, settings: Settings, deliver, workers: int) -> None:
-    with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = cf.ProcessPoolExecutor(max_workers=workers)
+    try:
         futures = {pool.submit(_work, [p.job for p in g], settings): g for g in groups}
         for future in cf.as_completed(futures):
             group = futures[future]
@@ -160,6 +161,10 @@ def _run_pool(groups, settings: Settings, deliver, workers: int) -> None:
                 deliver(future.result())
             except Exception:  # the batch failed in its worker: redo it here, call by call
                 deliver([r for p in group for r in _guarded([p.job], settings, _work)])
+    except KeyboardInterrupt:  # Ctrl-C: drop the batches not started, wait for none
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _run_dask(groups, settings: Settings, deliver, scheduler: str | None) -> None:

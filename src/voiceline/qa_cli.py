@@ -279,6 +279,12 @@ def run_qa(args: argparse.Namespace) -> int:
     try:
         run(todo, settings, on_result, workers=args.workers, engine=args.engine,
             scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"voiceline qa: {len(results)} of {len(todo)} calls written to {out / 'calls'} "
+              f"before the interruption; the same command resumes with the rest",
+              file=sys.stderr)
+        raise
     finally:
         progress.close()
     for call_id in skipped:
