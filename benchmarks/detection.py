@@ -77,9 +77,9 @@ from voiceline.corpus_protocol import (  # noqa: E402
     auc,
     condition_audio,
     condition_rate_hz,
-    corpus_windows,
     default_data_dir,
     read_manifest,
+    training_windows,
 )
 
 ANGER = ("anger",)
@@ -142,7 +142,7 @@ def load_corpus(data_dir: Path, name: str, condition: str, seed: int,
         keep = sorted({i.speaker for i in items})[:limit_speakers]
         items = [i for i in items if i.speaker in keep]
     audio = condition_audio(items, seed, condition)
-    windows = corpus_windows(items, seed, condition, audio=audio)
+    windows = training_windows(items, seed, condition, audio=audio)
     fs_hz = condition_rate_hz(condition)
     feats, cpu_s = egemaps_functionals(audio, fs_hz)
     # Speed as `voiceline score` runs: every file its own stream, batched by length.
@@ -182,11 +182,12 @@ def _file_set(corpora: list[Corpus], positive: tuple[str, ...]):
 
 
 def _all_windows(corpora: list[Corpus]):
-    """Our windows of every scored role: z, role, file."""
-    rows = [(z, role, f) for c in corpora for sw in c.windows
-            for z, role, f in zip(sw.z, sw.role, sw.file, strict=True)]
-    z, roles, files = zip(*rows, strict=True)
-    return np.array(z), np.array(roles), np.array(files)
+    """Our windows of every role: z, role, file, weight (a levelled training copy's
+    windows weigh less and are never scored, see ``training_windows``)."""
+    rows = [(z, role, f, w) for c in corpora for sw in c.windows
+            for z, role, f, w in zip(sw.z, sw.role, sw.file, sw.weights(), strict=True)]
+    z, roles, files, weights = zip(*rows, strict=True)
+    return np.array(z), np.array(roles), np.array(files), np.array(weights)
 
 
 class OursHead:
@@ -197,16 +198,16 @@ class OursHead:
     def fit(self, corpora: list[Corpus], positive: tuple[str, ...]) -> OursHead:
         from voiceline.train_cli import fit_subheads
 
-        z, roles, _ = _all_windows(corpora)
+        z, roles, _, weight = _all_windows(corpora)
         self.head = 0 if positive == ANGER else 1
-        self.weights, self.biases = fit_subheads(z, roles)
+        self.weights, self.biases = fit_subheads(z, roles, weight)
         return self
 
     def file_scores(self, corpora: list[Corpus], roles: tuple[str, ...]) -> dict[str, float]:
         from voiceline.train_cli import head_probabilities
 
-        z, role, files = _all_windows(corpora)
-        keep = np.isin(role, roles)
+        z, role, files, weight = _all_windows(corpora)
+        keep = np.isin(role, roles) & (weight == 1.0)  # recordings, not training copies
         p = head_probabilities(self.weights, self.biases, z[keep])[:, self.head]
         files = files[keep]
         return {f: float(p[files == f].mean()) for f in np.unique(files)}

@@ -19,14 +19,15 @@ from voiceline import __version__
 from voiceline.corpus_protocol import (
     CALIBRATION_STREAM_S,
     CORPORA,
+    LEVELLED_COPY_WEIGHT,
     NOISE_DBFS_RANGE,
     TARGET_LEVEL_DBOV,
     TRAIN_MIN_SPEECH_S,
     SpeakerWindows,
     auc,
-    corpus_windows,
     default_data_dir,
     read_manifest,
+    training_windows,
 )
 
 AGITATION_POSITIVE = ("anger",)
@@ -40,22 +41,29 @@ NEGATIVE = "test-neutral"
 
 
 def all_windows(speakers: list[SpeakerWindows]):
-    """``z, role, group, corpus, file`` of every scored window of every speaker."""
-    rows = [(z, role, k, sw.corpus, f) for k, sw in enumerate(speakers)
-            for z, role, f in zip(sw.z, sw.role, sw.file, strict=True)]
-    z, roles, groups, corpora, files = zip(*rows, strict=True)
-    return np.array(z), np.array(roles), np.array(groups), np.array(corpora), np.array(files)
+    """``z, role, group, corpus, file, weight`` of every window of every speaker (a
+    levelled copy's weigh :data:`LEVELLED_COPY_WEIGHT` and are not to be scored)."""
+    rows = [(z, role, k, sw.corpus, f, w) for k, sw in enumerate(speakers)
+            for z, role, f, w in zip(sw.z, sw.role, sw.file, sw.weights(), strict=True)]
+    z, roles, groups, corpora, files, w = zip(*rows, strict=True)
+    return (np.array(z), np.array(roles), np.array(groups), np.array(corpora),
+            np.array(files), np.array(w))
 
 
-def _balanced(y: np.ndarray) -> np.ndarray:
-    n_pos = max(y.sum(), 1)
-    n_neg = max((1 - y).sum(), 1)
-    return np.where(y > 0, y.size / (2 * n_pos), y.size / (2 * n_neg))
+def _balanced(y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Per-window weights that give both classes the same total (times ``weight``)."""
+    w = np.ones(y.size) if weight is None else weight
+    n_pos = max((w * y).sum(), 1e-12)
+    n_neg = max((w * (1 - y)).sum(), 1e-12)
+    total = w.sum()
+    return w * np.where(y > 0, total / (2 * n_pos), total / (2 * n_neg))
 
 
-def fit_subheads(z: np.ndarray, roles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fit_subheads(z: np.ndarray, roles: np.ndarray, weight: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Weights ``(3, F)`` and biases of :data:`emotion.training.SUBHEADS`, each fitted on
-    its positives against the test-neutral windows, as the product fits them."""
+    its positives against the test-neutral windows, as the product fits them
+    (``weight``: each window's, default 1; classes are balanced on top of it)."""
     from emotion.training import L2, SUBHEADS, fit_logistic, head_inputs, prior_weights
     from emotion.windows import FEATURE_NAMES
 
@@ -63,8 +71,10 @@ def fit_subheads(z: np.ndarray, roles: np.ndarray) -> tuple[np.ndarray, np.ndarr
     for name, positive, _ in SUBHEADS:
         sel = np.isin(roles, positive) | (roles == NEGATIVE)
         y = np.isin(roles[sel], positive).astype(float)
+        each = np.ones(y.size) if weight is None else np.asarray(weight, float)[sel]
         w, b = fit_logistic(head_inputs(name, z[sel], FEATURE_NAMES), y, l2=L2,
-                            sample_weight=_balanced(y), prior=prior_weights(name, FEATURE_NAMES))
+                            sample_weight=_balanced(y, each),
+                            prior=prior_weights(name, FEATURE_NAMES))
         weights.append(w)
         biases.append(b)
     return np.stack(weights), np.array(biases)
@@ -77,12 +87,15 @@ def head_probabilities(weights: np.ndarray, biases: np.ndarray, z: np.ndarray) -
     return combine_subheads(1 / (1 + np.exp(-(z @ weights.T + biases))))
 
 
-def loso_probabilities(z: np.ndarray, roles: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Leave-one-speaker-out ``(n, 2)`` probabilities of every window."""
+def loso_probabilities(z: np.ndarray, roles: np.ndarray, groups: np.ndarray,
+                       weight: np.ndarray | None = None) -> np.ndarray:
+    """Leave-one-speaker-out ``(n, 2)`` probabilities of every window (a speaker's
+    levelled copies are held out with them)."""
     p = np.full((z.shape[0], 2), np.nan)
+    w = np.ones(z.shape[0]) if weight is None else weight
     for g in np.unique(groups):
         train = groups != g
-        weights, biases = fit_subheads(z[train], roles[train])
+        weights, biases = fit_subheads(z[train], roles[train], w[train])
         p[~train] = head_probabilities(weights, biases, z[~train])
     return p
 
@@ -125,15 +138,17 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
             items = [i for i in items if i.speaker in keep]
         n_files[corpus] = len(items)
         t0 = time.perf_counter()
-        speakers += corpus_windows(items, seed)
-        log(f"{corpus}: {len(items)} files analysed in {time.perf_counter() - t0:.1f} s")
-    x, roles, groups, corpora, files = all_windows(speakers)
-    weights, biases = fit_subheads(x, roles)
-    p = loso_probabilities(x, roles, groups)
+        speakers += training_windows(items, seed)
+        log(f"{corpus}: {len(items)} files (and their levelled copies) analysed in "
+            f"{time.perf_counter() - t0:.1f} s")
+    x, roles, groups, corpora, files, w = all_windows(speakers)
+    weights, biases = fit_subheads(x, roles, w)
+    p = loso_probabilities(x, roles, groups, w)
+    recorded = w == 1.0  # the copies train, the recordings are scored
     card_heads = {}
     for k, (head, positive) in enumerate((("agitation", AGITATION_POSITIVE),
                                           ("low_energy", LOW_ENERGY_POSITIVE))):
-        sel = np.isin(roles, positive) | (roles == NEGATIVE)
+        sel = (np.isin(roles, positive) | (roles == NEGATIVE)) & recorded
         y = np.isin(roles[sel], positive).astype(float)
         metrics = _metrics(p[sel, k], y, corpora[sel], files[sel])
         subs = [(name, pos) for name, pos, out_head in SUBHEADS if out_head == head]
@@ -179,6 +194,10 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
                        "holding its centre",
             "examples": "valid windows of non-calibration files, robust z against the "
                         "speaker's own baseline, limited to +-Z_LIMIT",
+            "levelled_copies": "every non-calibration file also trains as a copy brought to "
+                               f"{TARGET_LEVEL_DBOV:.0f} dBov on its own (a line's level "
+                               f"control), each window weighing {LEVELLED_COPY_WEIGHT}; the "
+                               "copies are never scored (LOSO metrics: recordings only)",
             "excluded": f"{', '.join(EXCLUDED)} train no sub-head; each sub-head learns "
                         "its positives against test-neutral only",
             "fit": "three logistic sub-heads (IRLS), classes weighted to balance, ridge l2 "
