@@ -206,8 +206,9 @@ class OursHead:
     def file_scores(self, corpora: list[Corpus], roles: tuple[str, ...]) -> dict[str, float]:
         from voiceline.train_cli import head_probabilities
 
-        z, role, files, weight = _all_windows(corpora)
-        keep = np.isin(role, roles) & (weight == 1.0)  # recordings, not training copies
+        z, role, files, _ = _all_windows(corpora)
+        copies = np.concatenate([sw.copies() for c in corpora for sw in c.windows])
+        keep = np.isin(role, roles) & ~copies  # recordings, not training copies
         p = head_probabilities(self.weights, self.biases, z[keep])[:, self.head]
         files = files[keep]
         return {f: float(p[files == f].mean()) for f in np.unique(files)}

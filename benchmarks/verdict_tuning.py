@@ -48,7 +48,7 @@ def _inspect(work: Path, seed: int, args, cmd: list[str], data_dir: Path,
                     QB.FULL_CLEAN_CALLS)
     truth = json.loads((work / "truth.json").read_text())["calls"]
     extra = ["--config", str(config)] if config else []
-    QB.run_product([*cmd], work, args.workers, extra)
+    QB.run_product(cmd, work, args.workers, extra)
     flags, _ = QB.read_flags(work / "out")
     return truth, flags
 

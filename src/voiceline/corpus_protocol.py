@@ -77,10 +77,13 @@ class SpeakerWindows:
     #: Per window: from a levelled training copy (:func:`training_windows`), never scored.
     copy: list[bool] = field(default_factory=list)
 
+    def copies(self) -> np.ndarray:
+        """Per window, True for a levelled training copy's (never scored)."""
+        return np.asarray(self.copy or [False] * len(self.file), dtype=bool)
+
     def weights(self) -> np.ndarray:
         """Each window's weight in training: 1, or :data:`LEVELLED_COPY_WEIGHT`."""
-        flags = np.asarray(self.copy or [False] * len(self.file), dtype=bool)
-        return np.where(flags, LEVELLED_COPY_WEIGHT, 1.0)
+        return np.where(self.copies(), LEVELLED_COPY_WEIGHT, 1.0)
 
 
 def read_manifest(data_dir: Path, corpus: str) -> list[Item]:

@@ -144,7 +144,7 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
     x, roles, groups, corpora, files, w = all_windows(speakers)
     weights, biases = fit_subheads(x, roles, w)
     p = loso_probabilities(x, roles, groups, w)
-    recorded = w == 1.0  # the copies train, the recordings are scored
+    recorded = ~np.concatenate([sw.copies() for sw in speakers])  # the copies only train
     card_heads = {}
     for k, (head, positive) in enumerate((("agitation", AGITATION_POSITIVE),
                                           ("low_energy", LOW_ENERGY_POSITIVE))):
