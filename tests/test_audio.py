@@ -303,3 +303,21 @@ def test_sample_rate_range_is_configurable(tmp_path: Path) -> None:
 def test_bad_target_rate(tmp_path: Path, target) -> None:
     path = write(tmp_path / "ok.wav", exact_samples("PCM_16", 1, 400), 8000)
     assert "target_fs_hz must be a positive whole number" in read_error(path, target_fs_hz=target)
+
+
+def test_float_file_far_past_full_scale_is_refused(tmp_path: Path) -> None:
+    # 16-bit values saved as float: analysing them would give nonsense (and the VAD
+    # refuses such blocks), so the reader says so, naming the channel and the time.
+    samples = exact_samples("FLOAT", 2, 8000) * 0.5
+    samples[1, 4000] = 1234.0
+    path = write(tmp_path / "scaled.wav", samples, 8000, "FLOAT")
+    message = read_error(path)
+    assert "channel 1 reaches 1234" in message
+    assert "t = 0.500 s" in message and "mis-scaled" in message
+
+
+def test_float_file_a_little_past_full_scale_is_read(tmp_path: Path) -> None:
+    samples = exact_samples("FLOAT", 1, 800) * 0.5
+    samples[0, 10] = 1.5  # clipped where analysed, not refused
+    clip = read_audio(write(tmp_path / "hot.wav", samples, 8000, "FLOAT"))
+    assert clip.samples[0, 10] == pytest.approx(1.5)

@@ -428,6 +428,60 @@ def test_a_transcript_longer_than_its_recording_is_not_read(calls, tmp_path) -> 
         words.pop()
 
 
+def test_a_mis_scaled_float_recording_is_refused_before_its_batch_is_analysed(
+        calls, tmp_path, monkeypatch) -> None:
+    import qa.inspect as inspect_module
+
+    pcm, fs = sf.read(calls["rec"] / "hot.wav", dtype="int16")
+    sf.write(tmp_path / "scaled.wav", pcm.astype(np.float32), fs, subtype="FLOAT")
+    analysed = []
+    real = inspect_module.analyse_loaded
+
+    def counting(loaded):
+        analysed.append(len(loaded))
+        return real(loaded)
+
+    monkeypatch.setattr(inspect_module, "analyse_loaded", counting)
+    jobs = [CallJob("OK", str(calls["rec"] / "hot.wav"), "A1"),
+            CallJob("SCALED", str(tmp_path / "scaled.wav"), "A1")]
+    ok, scaled = inspect_calls(jobs, Settings(QAConfig(), str(calls["cal"])))
+    assert "mis-scaled" in scaled["error"] and "scaled.wav: channel 0 reaches" in scaled["error"]
+    assert ok["flags"] and "error" not in ok
+    assert analysed == [1]  # the good call analysed once, not redone call by call
+
+
+def test_deeply_filed_recordings_and_long_reasons_reach_the_store(calls, tmp_path,
+                                                                   monkeypatch) -> None:
+    # Archives file recordings by date, queue and agent: paths of a few hundred
+    # characters, and a reader's reason that names such a path, are stored as they are.
+    rec = tmp_path.joinpath(*(["recordings-2026-11-29-queue-12345-agent-0001"] * 6))
+    rec.mkdir(parents=True)
+    (rec / "ok.wav").write_bytes((calls["rec"] / "hot.wav").read_bytes())
+    pcm, fs = sf.read(calls["rec"] / "hot.wav", dtype="int16")
+    sf.write(rec / "scaled.wav", pcm.astype(np.float32), fs, subtype="FLOAT")
+    out, data = tmp_path / "out", tmp_path / "data"
+    args = ["qa", str(tmp_path / "recordings-2026-11-29-queue-12345-agent-0001"), "--out",
+            str(out), "--data", str(data), "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    with Store(data / "voiceline.db") as store:
+        (error,) = store.qa_errors()
+        assert len(error["error"]) > 300 and "mis-scaled" in error["error"]
+        ok = next(c for c in store.qa_queue()["calls"] if c["call_id"].endswith("ok"))
+        assert len(store.qa_call(ok["call_id"])["path"]) > 280
+    # and a reason the store refuses all the same is in the summary; the run goes on
+    from voiceline.store.errors import InvalidInputError
+
+    def refuse(self, call_id, path, error, **kw):
+        raise InvalidInputError("error is too long")
+
+    monkeypatch.setattr(Store, "save_qa_error", refuse)
+    sf.write(rec / "scaled2.wav", pcm.astype(np.float32), fs, subtype="FLOAT")
+    assert main(args) == 0
+    with (out / "summary.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["status"] == "error"]
+    assert len(rows) == 2 and all("mis-scaled" in r["error"] for r in rows)
+
+
 def test_a_result_the_store_refuses_is_kept_in_out_and_named(calls, tmp_path, monkeypatch
                                                              ) -> None:
     from voiceline.store import Store

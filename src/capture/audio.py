@@ -2,7 +2,8 @@
 
 ``read_audio`` wraps soundfile (libsndfile) and turns every problem a user can cause —
 a missing, empty, truncated or unreadable file, a wrong channel, an odd sample rate,
-NaN samples — into an :class:`AudioError` that says what, where and what to do.
+NaN samples, float samples far past full scale — into an :class:`AudioError` that says
+what, where and what to do.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ _MAGIC_FORMATS = (
     (0, b"OggS", "Ogg (Opus?)"),
 )
 """Byte signatures of formats worth naming when libsndfile does not recognise a file."""
+
+MAX_FLOAT_PEAK = 2.0
+"""Float samples may pass digital full scale (±1.0) a little — they are clipped where
+analysed — but a file reaching past this is mis-scaled (16-bit values saved as float, a
+gain applied twice): analysing it would give nonsense, so it is refused, as the VAD
+refuses such a block (``emotion.vad``)."""
 
 
 class AudioError(ValueError):
@@ -129,8 +136,8 @@ def read_audio(
     AudioError
         If the file is missing, empty, truncated, in a format libsndfile cannot read, has
         no channels, no frames, a sample rate outside ``[min_fs_hz, max_fs_hz]``, fewer
-        channels than ``channel`` asks for, or NaN/infinite samples; or if
-        ``target_fs_hz`` is not a positive integer.
+        channels than ``channel`` asks for, NaN/infinite samples, or float samples past
+        ±:data:`MAX_FLOAT_PEAK`; or if ``target_fs_hz`` is not a positive integer.
     """
     where = str(path)
     file = Path(path)
@@ -147,6 +154,7 @@ def read_audio(
         frames, channels = frames[:, [channel]], channels[[channel]]
     samples = np.ascontiguousarray(frames.T)
     _check_finite(samples, channels, info.samplerate, where)
+    _check_scale(samples, channels, info.samplerate, where)
 
     fs_hz = int(info.samplerate)
     if target_fs_hz is not None and target_fs_hz != fs_hz:
@@ -346,6 +354,20 @@ def _check_data_chunk(
             f"({declared_bytes} bytes) but only {present} frames ({present_bytes} bytes) are "
             "present; re-copy or re-export the recording"
         )
+
+
+def _check_scale(samples: np.ndarray, channels: np.ndarray, fs_hz: int, where: str) -> None:
+    peak = np.abs(samples).max(axis=1) if samples.size else np.zeros(0)
+    if not (peak > MAX_FLOAT_PEAK).any():
+        return
+    row = int(np.argmax(peak))
+    index = int(np.argmax(np.abs(samples[row]) > MAX_FLOAT_PEAK))
+    raise AudioError(
+        f"{where}: channel {channels[row]} reaches {peak[row]:.4g} (first past "
+        f"±{MAX_FLOAT_PEAK:g} at t = {index / fs_hz:.3f} s), far beyond digital full scale "
+        "±1.0 — the float file is mis-scaled (16-bit values saved as float?); divide it "
+        "by its scale (e.g. 32768) and re-export"
+    )
 
 
 def _check_finite(samples: np.ndarray, channels: np.ndarray, fs_hz: int, where: str) -> None:

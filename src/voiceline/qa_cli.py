@@ -264,7 +264,11 @@ def run_qa(args: argparse.Namespace) -> int:
         if "error" in result:
             errors[call_id] = result["error"]
             if store is not None:
-                store.save_qa_error(call_id, result["path"], result["error"])
+                try:
+                    store.save_qa_error(call_id, result["path"], result["error"])
+                except InvalidInputError as exc:  # the summary has the error; go on
+                    _not_stored(unstored, call_id, "not inspected, and not recorded in the "
+                                f"store: {exc}")
             return
         _write_json(result_file(out, call_id), result)
         results[call_id] = result
@@ -273,8 +277,7 @@ def run_qa(args: argparse.Namespace) -> int:
                 store.save_qa_result(result, recorded_s=recorded.get(call_id))
                 save_summary(store, result, recorded.get(call_id))
             except InvalidInputError as exc:  # OUT has the result; the batch goes on
-                unstored[call_id] = f"inspected, but not stored for review: {exc}"
-                print(f"voiceline qa: {call_id}: {unstored[call_id]}", file=sys.stderr)
+                _not_stored(unstored, call_id, f"inspected, but not stored for review: {exc}")
 
     try:
         run(todo, settings, on_result, workers=args.workers, engine=args.engine,
@@ -294,7 +297,11 @@ def run_qa(args: argparse.Namespace) -> int:
             try:
                 store.qa_call(call_id)
             except KeyError:  # done into OUT earlier, but never into this store
-                store.save_qa_result(doc, recorded_s=recorded.get(call_id))
+                try:
+                    store.save_qa_result(doc, recorded_s=recorded.get(call_id))
+                except InvalidInputError as exc:
+                    _not_stored(unstored, call_id,
+                                f"inspected, but not stored for review: {exc}")
     if store is not None:
         store.close()
     write_summary(out / "summary.csv", jobs, results, errors, set(skipped), unstored)
@@ -304,6 +311,12 @@ def run_qa(args: argparse.Namespace) -> int:
           f"{len(errors)} with an error (see summary.csv); {total_s / 3600:.2f} h of audio in "
           f"{elapsed:.0f} s", file=sys.stderr)
     return 0
+
+
+def _not_stored(unstored: dict[str, str], call_id: str, why: str) -> None:
+    """Note (for the summary and on stderr) a call the store refused; the run goes on."""
+    unstored[call_id] = why
+    print(f"voiceline qa: {call_id}: {why}", file=sys.stderr)
 
 
 def save_summary(store, result: dict, recorded_s: float | None) -> None:

@@ -19,6 +19,11 @@ VERDICTS = ("confirmed", "dismissed")
 MAX_SEGMENT_CHARS = 20_000
 #: A flag's one-line reason names the agent and the features that drove it.
 MAX_DETAIL_CHARS = 1_000
+#: A recording's path: Linux's PATH_MAX (archives nest recordings by date, queue and agent).
+MAX_PATH_CHARS = 4_096
+#: Why a recording could not be inspected: the reader's message names the file, what is
+#: wrong with it and what to do, so it is often longer than a short text.
+MAX_ERROR_CHARS = 2_000
 QA_SORTS = {"score": "score DESC, call_id", "recent": "analysed_s DESC, call_id",
             "duration": "duration_s DESC, call_id"}
 
@@ -68,7 +73,7 @@ class QaMixin:
         """Keep one call's result (the ``OUT/calls/<id>.json`` document); returns the
         number of flags stored. Earlier flags of the call become superseded."""
         call_id = values.text(result.get("call_id"), "call_id")
-        path = values.text(result.get("path"), "path")
+        path = values.text(result.get("path"), "path", max_chars=MAX_PATH_CHARS)
         now_s = values.time_s(now_s, "now_s")
         flags = result.get("flags")
         if not isinstance(flags, list):
@@ -118,7 +123,8 @@ class QaMixin:
                 "INSERT INTO qa_calls (call_id, path, analysed_s, error) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (call_id) DO UPDATE SET analysed_s = excluded.analysed_s, "
                 "error = excluded.error, score = NULL",
-                (call_id, values.text(path, "path"), now_s, values.text(error, "error")))
+                (call_id, values.text(path, "path", max_chars=MAX_PATH_CHARS), now_s,
+                 values.text(error, "error", max_chars=MAX_ERROR_CHARS)))
 
     def qa_queue(self, *, check: str | None = None, agent_id: str | None = None,
                  min_score: float | None = None, since_s: float | None = None,
