@@ -81,6 +81,26 @@ def test_score_refuses_a_manifest_without_the_agent_column(tmp_path, capsys):
     assert code == 2 and "needs columns path,agent" in capsys.readouterr().err
 
 
+def test_manifest_rows_without_a_path_or_agent_say_so_and_a_bom_is_read(tmp_path):
+    from voiceline.score_cli import read_manifest
+
+    manifest = tmp_path / "m.csv"
+    # a spreadsheet's UTF-8 export: BOM, a short row, blanks, padded cells
+    manifest.write_bytes("\ufeffpath,agent\na.wav\n,A1\n b.wav , A1 \n".encode())
+    rows = read_manifest(manifest)
+    assert [r.get("error", "") for r in rows] == [
+        "the row names no agent (empty agent)", "the row names no recording (empty path)", ""]
+    assert rows[2]["agent"] == "A1" and rows[2]["file"] == tmp_path / "b.wav"
+
+
+def test_score_refuses_a_manifest_that_is_not_utf8(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(b"path,agent\n\xff\xfe.wav,A1\n")
+    code = main(["score", "--calibration", str(tmp_path), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "o.csv")])
+    assert code == 2 and "is not a readable UTF-8 CSV" in capsys.readouterr().err
+
+
 def test_auc_known_answers():
     assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
     assert auc(np.array([1.0, 1.0]), np.array([0, 1])) == 0.5

@@ -26,7 +26,7 @@ def read_manifest(path: Path) -> list[dict]:
     from voiceline.cli import UserError
 
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM too
             reader = csv.DictReader(fh)
             missing = {"path", "agent"} - set(reader.fieldnames or ())
             if missing:
@@ -35,10 +35,18 @@ def read_manifest(path: Path) -> list[dict]:
             rows = list(reader)
     except OSError as exc:
         raise UserError(f"cannot read manifest {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path} is not a readable UTF-8 CSV: {exc}") from None
     for row in rows:
+        row["path"] = (row.get("path") or "").strip()
+        row["agent"] = (row.get("agent") or "").strip()
         row["file"] = path.parent / row["path"]
         text = (row.get("channel") or "").strip()
-        if text and not text.isdigit():
+        if not row["path"]:
+            row["error"] = "the row names no recording (empty path)"
+        elif not row["agent"]:
+            row["error"] = "the row names no agent (empty agent)"
+        elif text and not text.isdigit():
             row["error"] = f"channel must be a channel index (0, 1, ...), got {text!r}"
         row["channel"] = int(text) if text.isdigit() else 0
     return rows
