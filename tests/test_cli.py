@@ -124,6 +124,23 @@ def test_calibrate_writes_a_baseline_from_enough_speech(tmp_path, capsys):
     assert "speech_rate_syl_s" in doc["feature_names"] and "wrote" in out
 
 
+def test_calibrate_refuses_a_bad_agent_id_before_reading_anything(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "../x", "--out",
+                           str(tmp_path / "agents"), str(tmp_path / "not-read.wav"))
+    assert code == 2 and "agent id '../x' must be letters" in err
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(8000), 8000)
+    code, _, err = run_cli(capsys, "qa", str(wav), "--out", str(blocker / "out"),
+                             "--workers", "1", "--no-progress", "--data", str(tmp_path / "d"))
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("voiceline qa: error:") and str(blocker / "out") in err
+
+
 def test_calibrate_refuses_too_little_speech_and_skips_clipped_files(tmp_path, capsys):
     short = _speech_file(tmp_path / "short.wav", 12.0, seed=3)
     code, _, err = run_cli(capsys, "calibrate", "--agent", "A2", "--out", str(tmp_path), short)

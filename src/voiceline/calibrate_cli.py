@@ -14,10 +14,11 @@ MAX_CLIPPED_FRACTION = 0.01
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from emotion.baseline import BaselineError, fit_baseline, save_baseline
+    from emotion.baseline import BaselineError, baseline_path, fit_baseline, save_baseline
     from emotion.voice import analyse_files
     from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 
+    baseline_path(args.out, args.agent, "8k")  # a bad agent id is refused before the analysis
     windows, speech_s, kinds, profiles = [], 0.0, set(), set()
     analyses = analyse_files(args.files, channel=args.channel, level_profile=args.level_profile)
     for path, fa in zip(args.files, analyses, strict=True):

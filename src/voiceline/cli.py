@@ -348,6 +348,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path that cannot be made or written, a port in use, a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"voiceline {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:  # Ctrl-C: what was written stays (qa resumes from it)
         print(f"voiceline {args.command}: interrupted", file=sys.stderr)
         return 130
