@@ -144,9 +144,13 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
     status = BaselineBook(tmp_path).status()
     assert not status["enabled"] and status["unreadable_baselines"] == 1
     assert "schema version 0" in status["reason"] and "recalibrate" in status["reason"]
-    path.write_text("{not json")
-    with pytest.raises(BaselineError, match="not a readable baseline"):
-        load_baseline(tmp_path, "A1001")
+    for bad in (b"{not json", b"\xff\xfe binary", b"[" * 100_000 + b"]" * 100_000):
+        path.write_bytes(bad)  # damaged, not UTF-8, nested past the parser's stack
+        with pytest.raises(BaselineError, match="not a readable baseline"):
+            load_baseline(tmp_path, "A1001")
+        problems = {}
+        assert load_all_baselines(tmp_path, "8k", problems) == []
+        assert "not a readable baseline" in problems[path.name]
     with pytest.raises(BaselineError, match="letters, digits"):
         save_baseline(fit(agent_id="../evil"), tmp_path)
 

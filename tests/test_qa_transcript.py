@@ -70,6 +70,7 @@ def test_the_transcript_beside_a_recording_is_found_by_its_name(tmp_path) -> Non
 
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not JSON or WebVTT (Expecting property name"),
+    ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
     ('{"words": []}', "needs a list of segments"),
     ('[{"text": "hi", "speaker": "agent"}]', "segment 1 has no times"),
     ('[{"start_s": 1, "end_s": 2, "speaker": "agent", "text": "a"},'

@@ -355,9 +355,12 @@ def load_baseline(directory: str | Path, agent_id: str, channel_type: str = "8k"
             "population baseline"
         )
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
         raise BaselineError(f"{path}: not a readable baseline ({exc})") from None
+    except RecursionError:  # [[[[…]]]]
+        raise BaselineError(f"{path}: not a readable baseline (JSON nested too deeply)"
+                            ) from None
     base = Baseline.from_json(doc, where=str(path))
     if base.agent_id != agent_id:
         raise BaselineError(f"{path}: holds agent {base.agent_id}, not {agent_id}")
@@ -376,10 +379,19 @@ def load_all_baselines(directory: str | Path, channel_type: str,
     found = []
     for path in sorted(Path(directory).glob("*.json")):
         try:
-            base = Baseline.from_json(json.loads(path.read_text()), where=str(path))
-        except (OSError, ValueError, BaselineError) as exc:  # JSONDecodeError is a ValueError
+            base = Baseline.from_json(json.loads(path.read_text(encoding="utf-8")),
+                                      where=str(path))
+        except BaselineError as exc:  # an older schema, a missing field …
             if problems is not None:
                 problems[path.name] = str(exc)
+            continue
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+            if problems is not None:
+                problems[path.name] = f"{path}: not a readable baseline ({exc})"
+            continue
+        except RecursionError:  # [[[[…]]]]
+            if problems is not None:
+                problems[path.name] = f"{path}: not a readable baseline (JSON nested too deeply)"
             continue
         if base.channel_type == channel_type and base.source == "agent":
             found.append(base)

@@ -193,5 +193,5 @@ def read_result_fingerprint(path: Path) -> str | None:
 
     try:
         return json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
-    except (OSError, ValueError, AttributeError):
-        return None
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None  # not one of ours: the call is done again

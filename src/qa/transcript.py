@@ -119,6 +119,8 @@ def _from_json(text: str, path: Path, agent_channel: int) -> list[Segment]:
     except json.JSONDecodeError as exc:
         raise TranscriptError(f"{path}: not JSON or WebVTT ({exc.msg} at line {exc.lineno})"
                               ) from None
+    except RecursionError:  # [[[[…]]]]: no transcript nests this deep
+        raise TranscriptError(f"{path}: JSON nested too deeply to be a transcript") from None
     if isinstance(doc, dict):
         items = next((doc[k] for k in _LISTS if k in doc), None)
         if items is None:
