@@ -248,9 +248,11 @@ def test_settings_from_toml_and_mistakes_named(tmp_path) -> None:
                         ("[dead_air]\nmin = 1\n", "unknown settings of dead_air: min"),
                         ("[overtalk]\nmin_s = -1\n", "overtalk: need 0 <= min_s"),
                         ("[clipping]\nweight = 'x'\n", "clipping.weight must be a number"),
-                        ("[low_level\n", "not valid TOML")]:
+                        ("[low_level\n", "not valid TOML"),
+                        ("x = " + "[" * 100_000 + "]" * 100_000, "not valid TOML: nested"),
+                        ("\udcff", "not valid TOML: 'utf-8' codec")]:
         bad = tmp_path / "bad.toml"
-        bad.write_text(text)
+        bad.write_bytes(text.encode("utf-8", "surrogateescape"))  # \udcff: a stray byte
         with pytest.raises(QAConfigError, match=words.replace("(", r"\(")):
             QAConfig.load(bad)
 

@@ -222,11 +222,13 @@ def test_config_files_are_checked_before_the_server_starts(tmp_path):
     for text, words in (('[server]\nprot = 1\n', "unknown setting(s) server.prot"),
                         ('[alerts.agitation]\nwarning = 2.0\n', "[alerts]"),
                         ('[server\n', "not valid TOML"),
+                        ("x = " + "[" * 100_000 + "]" * 100_000, "not valid TOML: nested"),
+                        ("\udcff", "not valid TOML: 'utf-8' codec"),
                         ('[dashboard]\n', "unknown table(s) dashboard"),
                         ('[server]\nport = "8080"\n', "server.port must be a whole number"),
                         ('[engine]\ntick_s = true\n', "engine.tick_s must be a number")):
         bad = tmp_path / "bad.toml"
-        bad.write_text(text)
+        bad.write_bytes(text.encode("utf-8", "surrogateescape"))  # \udcff: a stray byte
         with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("(", r"\(")
                            .replace(")", r"\)")):
             load_config(bad)

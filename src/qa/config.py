@@ -298,6 +298,8 @@ class QAConfig:
             raise QAConfigError(f"no settings file {path}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise QAConfigError(f"{path} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise QAConfigError(f"{path} is not valid TOML: nested too deeply") from None
         try:
             return cls.from_dict(doc)
         except QAConfigError as exc:

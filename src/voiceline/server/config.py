@@ -215,8 +215,10 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ServerConfi
             doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{path} is not valid TOML: nested too deeply") from None
     unknown = sorted(set(doc) - {"server", "engine", "alerts"})
     if unknown:
         raise ConfigError(f"{where}: unknown table(s) {', '.join(unknown)}; known: server, "
