@@ -101,6 +101,22 @@ def test_score_refuses_a_manifest_that_is_not_utf8(tmp_path, capsys):
     assert code == 2 and "is not a readable UTF-8 CSV" in capsys.readouterr().err
 
 
+def test_score_without_the_calibration_folder_says_so_once(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,agent\na.wav,A1\n")
+    code = main(["score", "--calibration", str(tmp_path / "nowhere"), "--manifest",
+                 str(manifest), "--out", str(tmp_path / "o.csv")])
+    assert code == 2 and "no calibration folder" in capsys.readouterr().err
+
+
+def test_train_model_refuses_a_corpus_manifest_without_its_columns(tmp_path, capsys):
+    for corpus in ("emodb", "ravdess"):
+        (tmp_path / corpus).mkdir()
+        (tmp_path / corpus / "manifest.csv").write_text("file,label\nx.wav,anger\n")
+    code = main(["train-model", "--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")])
+    assert code == 2 and "needs columns path,speaker,emotion" in capsys.readouterr().err
+
+
 def test_auc_known_answers():
     assert auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
     assert auc(np.array([1.0, 1.0]), np.array([0, 1])) == 0.5

@@ -95,8 +95,15 @@ def read_manifest(data_dir: Path, corpus: str) -> list[Item]:
 
         raise UserError(f"{manifest} not found; pass --data DIR holding emodb/ and ravdess/ "
                         "(or set VOICELINE_SHARED_DATA)")
-    with manifest.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    with manifest.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "speaker", "emotion"} - set(reader.fieldnames or ())
+        rows = list(reader)
+    if missing:
+        from voiceline.cli import UserError
+
+        raise UserError(f"{manifest}: a corpus manifest needs columns path,speaker,emotion "
+                        f"(missing {', '.join(sorted(missing))})")
     items = []
     by_speaker: dict[str, list[dict]] = {}
     for row in rows:

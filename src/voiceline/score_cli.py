@@ -147,6 +147,11 @@ def score_rows(rows: list[dict], calibration: Path, model_path: Path,
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from voiceline.cli import UserError
+
+    if not Path(args.calibration).is_dir():  # every row would say so: say it once
+        raise UserError(f"no calibration folder {args.calibration}: give the --out DIR of "
+                        "'voiceline calibrate'")
     rows = read_manifest(Path(args.manifest))
     results = score_rows(rows, Path(args.calibration),
                          Path(args.model) if args.model else DEFAULT_MODEL,
