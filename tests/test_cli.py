@@ -141,6 +141,21 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
     assert err.startswith("voiceline qa: error:") and str(blocker / "out") in err
 
 
+@pytest.mark.parametrize("command", [["qa", "{wav}", "--out", "{tmp}/o", "--no-progress"],
+                                     ["report", "--agent", "A1", "--out", "{tmp}/r.html"],
+                                     ["serve", "--port", "0"]])
+def test_a_damaged_store_is_one_line_for_every_command(tmp_path, capsys, command):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "voiceline.db").write_text("not a database")
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(8000), 8000)
+    args = [a.format(wav=wav, tmp=tmp_path) for a in command] + ["--data", str(data)]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 2 and "Traceback" not in err
+    assert f"voiceline {command[0]}: error: cannot open" in err and "as a Voiceline store" in err
+
+
 def test_calibrate_refuses_too_little_speech_and_skips_clipped_files(tmp_path, capsys):
     short = _speech_file(tmp_path / "short.wav", 12.0, seed=3)
     code, _, err = run_cli(capsys, "calibrate", "--agent", "A2", "--out", str(tmp_path), short)

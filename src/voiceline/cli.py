@@ -340,10 +340,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from capture.levels import CalibrationError
     from emotion.baseline import BaselineError
     from emotion.scoring import ModelError
+    from voiceline.store.errors import SchemaError
 
     try:
         return int(args.func(args) or 0)
-    except (UserError, AudioError, CalibrationError, BaselineError, ModelError) as exc:
+    except (UserError, AudioError, CalibrationError, BaselineError, ModelError,
+            SchemaError) as exc:  # SchemaError: a damaged store, or a newer Voiceline's
         print(f"voiceline {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except BrokenPipeError:

@@ -21,6 +21,8 @@ def run_serve(args: argparse.Namespace) -> int:
                              audiosocket_port=args.audiosocket_port)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    store, _ = _open(str(config.data_dir))  # a damaged or newer store: one line, not a
+    store.close()                           # traceback from inside the server's start-up
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.host not in ("127.0.0.1", "localhost", "::1"):
