@@ -15,6 +15,12 @@ from voiceline.server.config import ServerConfig
 from voiceline.server.service import Service
 from voiceline.store import ConflictError, InvalidInputError, NotFoundError
 
+#: Largest HTTP request body (bytes): every body the API takes is a small JSON object (a
+#: login, a verdict and its note, a user). A larger one is refused with 413 as it
+#: arrives, before it is buffered or parsed: a 300 MB login once held the event loop,
+#: and with it every seat's audio, for seconds.
+MAX_BODY_BYTES = 64 * 1024
+
 
 def create_app(config: ServerConfig) -> FastAPI:
     """The Voiceline server app; the service starts with the app's lifespan."""
@@ -30,7 +36,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             await service.stop()
 
     app = FastAPI(title="Voiceline", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  max_body_size=MAX_BODY_BYTES)
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(qa_api.router)

@@ -25,10 +25,18 @@ class RedactTokens(logging.Filter):
     """Blank ``token=...`` in log lines (uvicorn logs websocket paths with their query)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "token=" in message:
-            record.msg = _TOKEN.sub(r"\1***", message)
-            record.args = ()
+        # Redacted where the token sits, so that the record keeps its shape: uvicorn's
+        # access formatter reads its five arguments (client, method, path, version,
+        # status) by position, and a record flattened to its message broke every
+        # access line of a URL with a token (audio playback's ``audio_token=``).
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = _TOKEN.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN.sub(r"\1***", a) if isinstance(a, str) and "token=" in a
+                                else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _TOKEN.sub(r"\1***", v) if isinstance(v, str) and "token=" in v
+                           else v for k, v in record.args.items()}
         return True
 
 
