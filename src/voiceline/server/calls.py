@@ -67,6 +67,10 @@ class LiveCall:
     baseline: str | None = None
     unscored_reason: str | None = None
     resamplers: dict[str, _Downsampler] = field(default_factory=dict)
+    #: The id the platform gave the call (``call_id`` may carry a ``#n`` the store added).
+    source_id: str = ""
+    #: ``time.monotonic()`` of the call's start or latest audio: is the seat still busy?
+    heard_s: float = field(default_factory=time.monotonic)
 
 
 class CallRecorder:
@@ -117,6 +121,17 @@ class CallRecorder:
         return len(calls)
 
 
+#: A seat whose call started or sent audio this recently (s) is busy: a second call for
+#: it is refused rather than taking the seat over, which stopped the scoring of the call
+#: in progress for the rest of it. A call silent for longer (its hang-up lost with the
+#: connection) is replaced, and so is the same call coming back on a new connection.
+SEAT_BUSY_S = 5.0
+
+
+class SeatBusyError(ValueError):
+    """A call was started for a seat whose call is still streaming."""
+
+
 class CallBook:
     """The live calls of the process, in the store and in the engine."""
 
@@ -128,10 +143,11 @@ class CallBook:
     async def start(self, started: CallStarted) -> LiveCall:
         """Record and open a call; raises the store's ``ValueError`` if it cannot be."""
         service = self.service
+        self._check_seat_free(started)
         now_s = time.time()
         call_id = await service.worker.call(self.recorder.start, started, now_s)
         call = LiveCall(call_id, started.seat, started.agent, started.protocol,
-                        started.fs_hz, started.channels, now_s)
+                        started.fs_hz, started.channels, now_s, source_id=started.call_id)
         if started.fs_hz != ENGINE_FS_HZ:
             call.resamplers = {ch: _Downsampler(started.fs_hz) for ch in started.channels}
         self.live[call_id] = call
@@ -143,6 +159,18 @@ class CallBook:
         self._count()
         return call
 
+    def _check_seat_free(self, started: CallStarted) -> None:
+        """Refuse a second call for a seat whose call is still streaming (SEAT_BUSY_S)."""
+        now = time.monotonic()
+        for other in self.live.values():
+            if (other.seat_id == started.seat and other.source_id != started.call_id
+                    and now - other.heard_s < SEAT_BUSY_S):
+                self.service.metrics.connections_refused["seat_busy"] += 1
+                raise SeatBusyError(
+                    f"seat {started.seat} has a call in progress ({other.call_id}, heard "
+                    f"{now - other.heard_s:.1f} s ago); a seat carries one call at a time: "
+                    "end that call first, or give this one its own seat")
+
     def _open_in_engine(self, call: LiveCall) -> str:
         _, source = self.service.baselines(call.agent_id)
         self.service.engine.open_call(call.seat_id, call.call_id, call.agent_id,
@@ -151,6 +179,7 @@ class CallBook:
 
     def push(self, call: LiveCall, audio: Audio) -> None:
         """Hand one channel's samples to the engine (resampled to 8 kHz if needed)."""
+        call.heard_s = time.monotonic()
         if not call.scored:
             return
         if call.resamplers:
