@@ -108,6 +108,8 @@ def test_the_view_and_the_file_are_the_rendered_report(client, tokens, data_dir)
     ({"from": "2026-02-30"}, 400, "is not a date"),
     ({"from": "2026-11-22", "to": "2026-11-16"}, 400, "before it starts"),
     ({"tz": "Mars/Olympus"}, 400, "unknown time zone"),
+    ({"tz": "America"}, 400, "unknown time zone"),
+    ({"from": "9999-12-30", "to": "9999-12-31"}, 400, "outside 1970-01-01"),
     ({"from": "yesterday"}, 422, None),
     ({"lang": "fr"}, 422, None),
 ])

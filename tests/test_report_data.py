@@ -180,11 +180,14 @@ def test_periods_default_to_the_last_seven_days_and_refuse_bad_dates():
     for first, last, words in (("2026-11-31", None, "not a date"), ("16/11/2026", None,
                                                                      "YYYY-MM-DD"),
                                ("2026-11-20", "2026-11-19", "before it starts"),
-                               ("2024-01-01", "2026-01-01", "at most 400 days")):
+                               ("2024-01-01", "2026-01-01", "at most 400 days"),
+                               ("9999-12-30", "9999-12-31", "outside 1970-01-01"),
+                               ("0001-01-01", "0001-01-05", "outside 1970-01-01")):
         with pytest.raises(PeriodError, match=words):
             make_period(first, last, tz=TZ)
-    with pytest.raises(PeriodError, match="unknown time zone 'Mars/Olympus'"):
-        parse_tz("Mars/Olympus")
+    for name in ("Mars/Olympus", "America", "Etc"):  # "America" is a folder of zones
+        with pytest.raises(PeriodError, match=f"unknown time zone '{name}'"):
+            parse_tz(name)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -70,17 +70,25 @@ def parse_tz(name: str | None) -> tzinfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a folder
         raise PeriodError(f"unknown time zone {name!r}; use an IANA name such as "
                           "Asia/Shanghai or Europe/London") from None
 
 
+#: Days a period may name: the unix clock's, short of the calendar's last day (the
+#: period's end is the midnight after it, in any time zone).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+
+
 def parse_day(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except (ValueError, AttributeError):
         raise PeriodError(f"{what} {text!r} is not a date; write it as YYYY-MM-DD, "
                           "e.g. 2026-11-20") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PeriodError(f"{what} {text!r} is outside {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def make_period(first: str | None = None, last: str | None = None, *,
