@@ -314,6 +314,15 @@ def test_second_start_is_fatal():
     assert "second 'start'" in fatal_reason(parser.receive_text(twilio.start()))
 
 
+def test_second_start_for_another_stream_says_a_connection_carries_one_stream():
+    parser, _ = started()
+    other = start_message(CALL, "MZ" + "b" * 32, sequence_number=2)
+    reason = fatal_reason(parser.receive_text(other))
+    assert reason.startswith(f"a second 'start' (stream 'MZ{'b' * 32}') on the connection "
+                             f"of stream '{STREAM}'")
+    assert "a connection carries one stream" in reason
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -324,10 +333,18 @@ def test_second_start_is_fatal():
         (media_with(payload=3), "must be a base64 string"),
         (media_with(payload=base64.b64encode(bytes(8001)).decode()), "more than 1 s"),
         (media_with(chunk="one"), "media.chunk must be an integer"),
-        (media_with(timestamp="-20"), "timestamp must be >= 0"),
+        (media_with(timestamp="-20"), "media.timestamp (ms) must be an integer from 0 to 2**53"),
+        (media_with(timestamp="1" * 5000), "media.timestamp (ms) must be an integer in ASCII"),
+        (media_with(timestamp=10**400), "media.timestamp (ms) must be an integer from 0 to 2**53"),
+        (media_with(timestamp=2**53 + 1), "got 9007199254740993"),
+        (media_with(timestamp="２０"), "media.timestamp (ms) must be an integer in ASCII"),
+        (media_with(chunk="1" * 5000), "media.chunk must be an integer in ASCII digits"),
+        (media_with(chunk=10**400), "media.chunk must be an integer from 0 to 2**53"),
+        (media_with(chunk="+-1"), "media.chunk must be an integer in ASCII digits"),
         (media_with(track=None), "track is missing"),
         (json.dumps({"event": "media", "streamSid": STREAM}), "no 'media' object"),
         (json.dumps({"event": "mark", "sequenceNumber": "x1"}), "sequenceNumber must be"),
+        (json.dumps({"event": "mark", "sequenceNumber": "1" * 5000}), "sequenceNumber must be"),
         (json.dumps({"event": "mark", "streamSid": "MZother"}), "for stream 'MZother'"),
     ],
 )
@@ -344,6 +361,9 @@ def test_malformed_messages_after_start_are_fatal(text, expected):
         ({"encoding": "audio/x-l16", "sampleRate": 16000, "channels": 1}, "audio/x-l16 16000"),
         ({"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 2}, "2 channel(s)"),
         ("mulaw", "must be an object"),
+        ({"sampleRate": "8" * 5000}, "mediaFormat.sampleRate must be an integer in ASCII"),
+        ({"channels": "1" * 5000}, "mediaFormat.channels must be an integer in ASCII"),
+        ({"sampleRate": 10**400}, "mediaFormat.sampleRate must be an integer from"),
     ],
 )
 def test_unsupported_media_format_is_fatal(media_format, expected):

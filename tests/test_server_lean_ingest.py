@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import time
 from dataclasses import dataclass
 
@@ -18,7 +20,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from capture.ingest import Audio, audiofork, twilio
+from capture.ingest import Audio, ProtocolError, audiofork, twilio
 from test_server_support import (
     FAST_ALERTS,
     AlertFeed,
@@ -33,7 +35,7 @@ from test_server_support import (
 )
 from voiceline.server import ServerConfig, load_config
 from voiceline.server.config import ConfigError
-from voiceline.server.ingest import BATCH_S, IngestConnection
+from voiceline.server.ingest import BATCH_S, IngestConnection, storable
 from voiceline.server.testing import ServerThread
 
 CALM_S, AGITATED_S = 4.0, 9.0
@@ -65,8 +67,8 @@ async def closed_by_server(ws) -> tuple[int | None, str | None]:
     return ws.close_code, ws.close_reason
 
 
-def _url(server, path: str = "/ingest/audiofork") -> str:
-    return f"{server.ingest_url}{path}?token={server.ingest_token}"
+def _url(server, path: str = "/ingest/audiofork", base: str | None = None) -> str:
+    return f"{base or server.ingest_url}{path}?token={server.ingest_token}"
 
 
 async def bad_json(server) -> tuple:
@@ -99,6 +101,33 @@ async def twilio_without_start(server) -> tuple:
         return await closed_by_server(ws)
 
 
+HUGE_DIGITS = "9" * 5000
+"""More digits than Python's int() converts (4,300): its ValueError once escaped the parser."""
+
+
+async def huge_sample_rate(server, base: str) -> tuple:
+    async with connect(_url(server, base=base)) as ws:
+        await ws.send(json.dumps({"call_id": "x", "sample_rate": HUGE_DIGITS, "channels": 1}))
+        return await closed_by_server(ws)
+
+
+async def huge_timestamp(server, base: str) -> tuple:
+    """A JSON timestamp of 400 digits: its position in samples once overflowed a float."""
+    media = twilio.media_message("outbound", 1, 0, b"\xff" * 160, 2)
+    async with connect(_url(server, "/ingest/twilio", base)) as ws:
+        await ws.send(twilio.start_message("CA" + "6" * 32, "MZ" + "6" * 32, seat="S-LEAN-TS"))
+        await ws.send(media.replace('"timestamp": "0"', '"timestamp": 1' + "0" * 400))
+        return await closed_by_server(ws)
+
+
+async def unstorable_stop_reason(server) -> None:
+    """A stop reason holding a lone surrogate (JSON "\\ud800"), which UTF-8 cannot encode."""
+    async with connect(_url(server)) as ws:
+        await ws.send(audiofork.start_message("lean-sur-1", "S-LEAN-SUR", AGENTS["lean"]))
+        await ws.send(audiofork.pcm_message(np.zeros(160, dtype=np.int16)))
+        await ws.send('{"event": "stop", "reason": "hung up \\ud800"}')
+
+
 async def too_big(server) -> tuple:
     async with connect(_url(server), max_size=None) as ws:
         await ws.send(audiofork.start_message("lean-big-1", "S-LEAN-BIG", AGENTS["lean"]))
@@ -125,6 +154,29 @@ class Run:
     alerts: dict[str, list[dict]]
     malformed: dict
     metrics: str
+    logged: list[logging.LogRecord]
+
+
+class _Records(logging.Handler):
+    """Every record of the server's loggers and of those uvicorn and asyncio report to."""
+
+    LOGGERS = ("", "uvicorn", "uvicorn.error", "asyncio")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> list[logging.LogRecord]:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addHandler(self)
+        return self.records
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeHandler(self)
 
 
 async def _run(server) -> Run:
@@ -143,7 +195,11 @@ async def _run(server) -> Run:
         checks = {"bad_json": bad_json(server), "odd_bytes": odd_bytes_mid_call(server),
                   "not_utf8": not_utf8(server), "too_big": too_big(server),
                   "twilio_without_start": twilio_without_start(server),
-                  "fragmented": fragmented(server)}
+                  "fragmented": fragmented(server),
+                  "unstorable_stop": unstorable_stop_reason(server)}
+        for port, base in (("lean", server.ingest_url), ("http", server.ws_url)):
+            checks[f"huge_sample_rate_{port}"] = huge_sample_rate(server, base)
+            checks[f"huge_timestamp_{port}"] = huge_timestamp(server, base)
         results = await asyncio.gather(*streams, *checks.values())
         malformed = dict(zip(checks, results[len(streams):], strict=True))
         for call in calls.values():
@@ -153,12 +209,16 @@ async def _run(server) -> Run:
                          and m["alert"]["call_id"] == call] for name, call in calls.items()}
     metrics = httpx.get(f"{server.url}/metrics",
                         headers={"Authorization": f"Bearer {token}"}).text
-    return Run(calls, alerts, malformed, metrics)
+    return Run(calls, alerts, malformed, metrics, [])
 
 
 @pytest.fixture(scope="module")
 def run(server) -> Run:
-    return asyncio.run(_run(server))
+    with _Records() as logged:
+        result = asyncio.run(_run(server))
+        time.sleep(0.5)  # the server logs the last closes
+    result.logged = list(logged)
+    return result
 
 
 def _decisions(events: list[dict]) -> list[tuple]:
@@ -206,6 +266,32 @@ def test_malformed_messages_on_the_lean_port_close_only_their_connection(server,
     assert f'voiceline_frames_received_total{{protocol="twilio"}} {twilio_frames}' \
         in run.metrics
     assert "voiceline_engine_dropped_seconds_total 0" in run.metrics
+
+
+def test_absurd_numbers_close_their_connection_with_1008_and_a_reason_on_both_ports(run):
+    for port in ("lean", "http"):
+        for check in ("huge_sample_rate", "huge_timestamp"):
+            code, reason = run.malformed[f"{check}_{port}"]
+            assert code == 1008 and reason, (check, port, code)
+            assert len(reason.encode()) <= 123
+
+
+def test_no_malformed_message_of_the_run_logs_a_traceback(run):
+    tracebacks = [r.getMessage().splitlines()[0] for r in run.logged
+                  if r.exc_info or r.name == "asyncio" or r.levelno >= logging.ERROR]
+    assert tracebacks == []
+    closing = [r.getMessage() for r in run.logged if "protocol error, closing" in r.getMessage()]
+    # One line per malformed connection: bad JSON, odd bytes, Twilio without start, and
+    # the two absurd numbers on both ports.
+    assert len(closing) == 7, closing
+
+
+def test_a_stop_reason_the_store_cannot_encode_is_kept_escaped(server, run):
+    sup = {"Authorization": f"Bearer {login(server.url, 'sup')}"}
+    call = httpx.get(f"{server.url}/api/calls", params={"seat": "S-LEAN-SUR"},
+                     headers=sup).json()[0]
+    assert call["end_reason"] == "hung up \\ud800"
+    assert storable("a\udfffb") == "a\\udfffb" and storable("ümlaut") == "ümlaut"
 
 
 def test_the_lean_port_refuses_a_missing_or_unknown_token_and_unknown_paths(server):
@@ -321,6 +407,56 @@ def test_held_audio_reaches_the_engine_unchanged_in_fewer_larger_pushes():
     assert np.array_equal(np.concatenate([a.samples for a in agent[:-1]]), samples)
     assert [a.t_s for a in agent] == pytest.approx([k * BATCH_S for k in range(10)] + [3.0])
     assert service.ingest_holding == set()
+
+
+class _FailingPushes(_Pushes):
+    def push(self, call, audio: Audio) -> None:
+        raise TypeError("push() got an unexpected array")
+
+
+def _scored_connection(service, protocol: str = "audiofork") -> IngestConnection:
+    conn = IngestConnection(service, protocol, "test", "-")
+    conn.call = type("Call", (), {"scored": True})()
+    return conn
+
+
+def test_a_message_the_parser_raises_on_is_a_fatal_error_of_its_connection_only(caplog):
+    service = _Pushes()
+    conn = IngestConnection(service, "audiofork", "test", "-")
+    metadata = json.dumps({"call_id": "x", "sample_rate": HUGE_DIGITS, "channels": 1})
+    [error] = conn.receive_text(metadata)
+    assert isinstance(error, ProtocolError) and error.fatal
+
+    def broken(text: str) -> list:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    other = IngestConnection(service, "twilio", "test", "-")
+    other.parser.receive_text = broken
+    [error] = other.receive_text("{}")
+    assert error.fatal
+    assert error.reason == "malformed twilio message (RecursionError: maximum recursion " \
+        "depth exceeded)"
+    with caplog.at_level(logging.INFO, "voiceline.server"):
+        assert asyncio.run(other.handle([error])) == error.reason
+    assert other.parser.closed and other.receive_bytes(b"\x00\x00") == []
+    assert service.metrics.protocol_errors[("twilio", "true")] == 1
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("WARNING", None)]
+
+
+def test_an_event_the_server_fails_on_closes_its_connection_with_one_log_line(caplog):
+    service = _FailingPushes()
+    conn = _scored_connection(service)
+    frames = [Audio("c", "agent", k * 0.02, 8000, np.zeros(160, dtype=np.int16))
+              for k in range(10)]
+    with caplog.at_level(logging.INFO, "voiceline.server"):
+        done = conn.handle_now(frames)  # the fifth frame fills a batch: its push fails
+        reason = asyncio.run(conn.handle(frames[done:]))
+    assert done == 4
+    assert reason == "the server failed on this audiofork stream's Audio event"
+    assert asyncio.run(conn.handle([])) == reason  # the connection takes nothing more
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("ERROR", None)]
+    assert "TypeError: push() got an unexpected array" in caplog.records[0].getMessage()
+    assert service.metrics.protocol_errors[("audiofork", "true")] == 1
 
 
 def test_the_simulator_streams_to_the_lean_port_given_as_its_server(server):

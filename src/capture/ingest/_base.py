@@ -10,6 +10,7 @@ input leaves a parser.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -23,6 +24,13 @@ from capture.ingest.events import (
     IngestStats,
     ProtocolError,
 )
+
+MAX_INT = 2**53
+"""Largest magnitude of an integer field (rates, counts, sequence numbers, timestamps in
+ms): the largest JSON senders carry exactly, far past any a stream reaches."""
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
+"""An integer as a decimal string: ASCII digits only, checked before ``int()`` (which
+takes any Unicode digit and raises for more than 4,300)."""
 
 PEER_CLOSED = "connection closed by the peer"
 """``close_reason`` after :meth:`Parser.eof`, and the ``CallEnded.reason`` it emits."""
@@ -199,17 +207,30 @@ class Parser:
         self.stats.samples_filled += n
 
 
-def parse_int(value: object, what: str) -> int:
-    """An integer given as a JSON number or a decimal string (as Twilio sends them)."""
-    if isinstance(value, bool):
-        raise Fatal(f"{what} must be an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdecimal():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise Fatal(f"{what} must be an integer, got {value!r}")
+def parse_int(value: object, what: str, *, minimum: int = -MAX_INT) -> int:
+    """An integer given as a JSON number or a decimal string (as Twilio sends them).
+
+    Only ASCII digits count, and the value must lie in ``minimum`` .. :data:`MAX_INT`;
+    anything else is :class:`Fatal` with a reason that names ``what``.
+    """
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if number is None:
+        raise Fatal(f"{what} must be an integer in ASCII digits, got {_shown(value)}")
+    if not minimum <= number <= MAX_INT:
+        raise Fatal(f"{what} must be an integer from {minimum} to 2**53, got {_shown(number)}")
+    return number
+
+
+def _shown(value: object, max_chars: int = 40) -> str:
+    """``repr(value)`` cut short: a reason never repeats a whole oversized input."""
+    shown = repr(value)
+    return shown if len(shown) <= max_chars else shown[:max_chars] + "..."
 
 
 def parse_json_object(text: str, protocol: str) -> dict:

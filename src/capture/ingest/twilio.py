@@ -99,21 +99,25 @@ class TwilioParser(Parser):
         if not isinstance(event, str):
             raise Fatal(f"message has no 'event' string: {text[:60]!r}")
         sequence = obj.get("sequenceNumber")
-        sequence = None if sequence is None else parse_int(sequence, "sequenceNumber")
+        sequence = None if sequence is None else parse_int(sequence, "sequenceNumber", minimum=0)
         if event == "connected":
             return
         if self.call is None and event != "start":
             raise Fatal(f"{event!r} message before 'start': the stream's start message is missing")
         stream_sid = obj.get("streamSid")
         known_sid = self._stream_sid
+        if event == "start" and self.call is not None:
+            raise Fatal(
+                f"a second 'start' (stream {stream_sid!r}) on the connection of stream "
+                f"{known_sid!r}, call {self.call.call_id!r}: a connection carries one "
+                "stream; open a new connection per stream"
+            )
         if self.call is not None and stream_sid is not None and known_sid is not None:
             if stream_sid != known_sid:
                 raise Fatal(
                     f"message for stream {stream_sid!r} on the connection of stream {known_sid!r}"
                 )
         if event == "start":
-            if self.call is not None:
-                raise Fatal(f"a second 'start' on the connection of call {self.call.call_id!r}")
             self._on_start(obj, events)
         elif event == "media":
             self._on_media(obj, sequence, events)
@@ -192,12 +196,10 @@ class TwilioParser(Parser):
             return
         codes = _payload(media.get("payload"))
         chunk = media.get("chunk")
-        chunk = None if chunk is None else parse_int(chunk, "media.chunk")
+        chunk = None if chunk is None else parse_int(chunk, "media.chunk", minimum=0)
         timestamp_ms = media.get("timestamp")
         if timestamp_ms is not None:
-            timestamp_ms = parse_int(timestamp_ms, "media.timestamp")
-            if timestamp_ms < 0:
-                raise Fatal(f"media.timestamp must be >= 0 ms, got {timestamp_ms}")
+            timestamp_ms = parse_int(timestamp_ms, "media.timestamp (ms)", minimum=0)
         self._place(events, track, chunk, timestamp_ms, sequence, codes)
 
     def _place(

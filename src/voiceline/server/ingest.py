@@ -5,7 +5,9 @@ The server only moves bytes: the protocols are parsed by :mod:`capture.ingest`. 
 a call start is recorded and opened in the engine, audio is pushed to the engine, a
 call end (or the connection closing) ends the call. A fatal
 :class:`~capture.ingest.ProtocolError` closes that connection only — websocket code
-1008 with the reason, TCP by closing — and is logged; nothing else is disturbed.
+1008 with the reason, TCP by closing — and is logged; nothing else is disturbed. A
+message that makes the parser or the server fail in a way nobody foresaw is treated the
+same: a fatal error for that connection and one log line, never a traceback in the loop.
 
 Audio is held per channel and pushed to the engine in pieces of :data:`BATCH_S`
 (100 ms; the service pushes what was held longer than that, so audio waits at most
@@ -66,10 +68,23 @@ def note_refused(service: Any, protocol: str, peer: str, token: str | None) -> N
 
 def close_reason(text: str) -> str:
     """``text`` cut to the 123 UTF-8 bytes a websocket close frame can carry."""
+    text = storable(text)
     data = text.encode("utf-8")
     if len(data) <= MAX_CLOSE_REASON_BYTES:
         return text
     return data[: MAX_CLOSE_REASON_BYTES - 3].decode("utf-8", "ignore") + "..."
+
+
+def storable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates a JSON ``\\ud800`` gives)
+    escaped, so that the store and the logs take it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one short line: its type and the start of its message."""
+    text = " ".join(storable(str(exc)).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
 
 
 def make_parser(protocol: str, service: Any) -> Any:
@@ -129,8 +144,27 @@ class IngestConnection:
         self._held: dict[str, list[Audio]] = {}
         self._held_samples: dict[str, int] = {}
         self.held_since_s = 0.0
+        self._failure: str | None = None
         service.metrics.connections[protocol] += 1
         log.info("ingest %s %s (token %r): connected", protocol, peer, label)
+
+    def receive_text(self, text: str) -> list:
+        """The parser's events for one text message (see :meth:`receive_bytes`)."""
+        try:
+            return self.parser.receive_text(text)
+        except Exception as exc:  # the message fails, not the server
+            return [self._parser_failed(exc)]
+
+    def receive_bytes(self, data: bytes) -> list:
+        """The parser's events for one binary message or TCP chunk.
+
+        A parser turns bad input into a fatal :class:`ProtocolError`; should it raise
+        instead, the message gets that error here, and the parser takes nothing more.
+        """
+        try:
+            return self.parser.receive_bytes(data)
+        except Exception as exc:  # the message fails, not the server
+            return [self._parser_failed(exc)]
 
     def handle_now(self, events: list) -> int:
         """Act on the leading events that need no waiting (audio, warnings); returns how
@@ -147,13 +181,18 @@ class IngestConnection:
                 else:
                     break
                 done += 1
+        except Exception as exc:  # :meth:`handle` closes with the reason
+            self._failure = self._failed(exc, events[done])
         finally:
             self._count()
         return done
 
     async def handle(self, events: list) -> str | None:
         """Act on a parser's events; returns the reason when the connection must close."""
+        event = None
         try:
+            if self._failure is not None:
+                return self._failure
             for event in events:
                 if isinstance(event, Audio):
                     self._hold(event)
@@ -167,9 +206,30 @@ class IngestConnection:
                     fatal = self._error(event)
                     if fatal:
                         return fatal
+        except Exception as exc:  # one connection's failure stays its own
+            self._failure = self._failed(exc, event)
+            return self._failure
         finally:
             self._count()
         return None
+
+    def _parser_failed(self, exc: Exception) -> ProtocolError:
+        """The fatal error for a message the parser raised on; it takes nothing more."""
+        reason = f"malformed {self.protocol} message ({_describe(exc)})"
+        log.debug("ingest %s %s: the parser raised", self.protocol, self.peer, exc_info=exc)
+        parser = self.parser
+        parser.closed, parser.close_reason = True, reason
+        parser.stats.errors += 1
+        return ProtocolError(reason, fatal=True)
+
+    def _failed(self, exc: Exception, event: object) -> str:
+        """Log one line for an event the server failed on; the reason to close with."""
+        what = type(event).__name__ if event is not None else "message"
+        log.error("ingest %s %s: failed on a %s event, closing: %s", self.protocol, self.peer,
+                  what, _describe(exc))
+        log.debug("ingest %s %s: the failure", self.protocol, self.peer, exc_info=exc)
+        self.service.metrics.protocol_errors[(self.protocol, "true")] += 1
+        return f"the server failed on this {self.protocol} stream's {what} event"
 
     def _hold(self, audio: Audio) -> None:
         """Keep ``audio`` for the next push of its channel; push when a batch is full."""
@@ -215,9 +275,9 @@ class IngestConnection:
 
     async def close(self, reason: str) -> None:
         """The connection is gone: end its call with ``reason``, log one line."""
-        events = [CallEnded(e.call_id, reason) if isinstance(e, CallEnded) else e
-                  for e in self.parser.eof()]
         with contextlib.suppress(Exception):
+            events = [CallEnded(e.call_id, reason) if isinstance(e, CallEnded) else e
+                      for e in self.parser.eof()]
             await self.handle(events)
         if self.call is not None:
             await self._end(reason)
@@ -250,7 +310,7 @@ class IngestConnection:
         self.flush()
         call, self.call = self.call, None
         if call is not None:
-            await self.service.calls.end(call, reason)
+            await self.service.calls.end(call, storable(reason))
 
     def _error(self, error: ProtocolError) -> str | None:
         self.service.metrics.protocol_errors[(self.protocol, str(error.fatal).lower())] += 1
@@ -287,7 +347,7 @@ async def start_audiosocket(service: Any, host: str, port: int) -> asyncio.Serve
                     if service.stopping:
                         reason = "server shutdown"
                     break
-                fatal = await conn.handle(conn.parser.receive_bytes(data))
+                fatal = await conn.handle(conn.receive_bytes(data))
                 if fatal:
                     reason = fatal
                     break

@@ -127,7 +127,8 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
 
     def _messages(self, frames: list) -> list:
         """Whole messages of ``frames`` through the parser; its events, in order."""
-        parser = self.conn.parser  # type: ignore[union-attr]
+        conn = self.conn
+        assert conn is not None
         events: list = []
         for frame in frames:
             opcode = frame.opcode
@@ -145,7 +146,7 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
             else:  # ping, pong, close: the websockets core answers them
                 continue
             if opcode is Opcode.BINARY:
-                events += parser.receive_bytes(data)
+                events += conn.receive_bytes(data)
                 continue
             try:
                 text = bytes(data).decode("utf-8")
@@ -153,7 +154,7 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
                 self._fail_wire(1007, f"text message is not UTF-8: {exc.reason} at byte "
                                       f"{exc.start}")
                 break
-            events += parser.receive_text(text)
+            events += conn.receive_text(text)
         return events
 
     def _deliver(self, events: list) -> None:
