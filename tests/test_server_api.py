@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import warnings
 
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from test_server_support import PASSWORD, add_users, calibrate, cheap_hasher
 from voiceline.server import ServerConfig, create_app, load_config
@@ -195,6 +198,174 @@ def test_audiosocket_bind_needs_an_ingest_token_and_a_uuid(client, tokens):
     bad = client.post("/api/audiosocket/bind", json={**body, "uuid": "call-7"},
                       headers=bearer(tokens["ingest"]))
     assert bad.status_code == 400 and "cannot bind" in bad.json()["detail"]
+
+
+# -- input a client can get wrong: a status and a reason, never a 500 ------------------------
+
+BEYOND_SQLITE = 2**70  # 1180591620717411303424: no SQLite INTEGER is this large
+SURROGATE = '"\\ud800"'  # JSON text of a lone surrogate, which UTF-8 cannot encode
+
+
+def post_raw(client, path: str, text: str, headers: dict | None = None):
+    """POST a JSON body as written (NaN and lone surrogates included)."""
+    return client.post(path, content=text.encode(), headers={
+        "Content-Type": "application/json", **(headers or {})})
+
+
+def strict_json(text: str):
+    """What a browser's JSON.parse accepts: no NaN, no infinities."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_ids_no_row_can_have_are_unknown_not_a_server_error(client, tokens):
+    sup = bearer(tokens["sup"])
+    for method, path in (("GET", f"/api/alerts/{BEYOND_SQLITE}"),
+                         ("POST", f"/api/alerts/{BEYOND_SQLITE}/ack"),
+                         ("POST", f"/api/alerts/{BEYOND_SQLITE}/resolve"),
+                         ("GET", "/api/alerts/0"), ("POST", "/api/alerts/-3/ack")):
+        response = client.request(method, path, headers=sup, json={})
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["detail"].startswith("no alert with id")
+
+
+def test_json_with_nan_or_a_lone_surrogate_is_a_422_that_renders(client, tokens):
+    admin = bearer(tokens["admin"])
+    for path, text, headers in (
+            ("/api/login", '{"name": NaN, "password": "x"}', None),
+            ("/api/login", '{"name": Infinity, "password": "x"}', None),
+            ("/api/login", f'{{"name": {SURROGATE}, "password": "x"}}', None),
+            ("/api/login", f'{{"name": "sup", "password": {SURROGATE}}}', None),
+            ("/api/ingest-tokens", '{"label": "a", "ttl_s": NaN}', admin),
+            ("/api/users", f'{{"name": {SURROGATE}, "role": "qa", "password": "x"}}', admin),
+            ("/api/alerts/1/resolve", f'{{"note": {SURROGATE}}}', bearer(tokens["sup"]))):
+        response = post_raw(client, path, text, headers)
+        assert response.status_code == 422, (path, text, response.text)
+        errors = strict_json(response.text)["detail"]
+        assert errors and all(e["msg"] for e in errors), response.text
+    nan = strict_json(post_raw(client, "/api/login", '{"name": NaN, "password": "x"}').text)
+    assert nan["detail"][0]["loc"] == ["body", "name"] and nan["detail"][0]["input"] == "nan"
+    odd = strict_json(post_raw(client, "/api/login",
+                               f'{{"name": {SURROGATE}, "password": "x"}}').text)
+    assert "unicode" in odd["detail"][0]["msg"]
+
+
+def test_a_422_repeats_only_an_excerpt_of_the_input(client):
+    response = client.post("/api/login", json={"name": "x" * 50_000, "password": "p"})
+    assert response.status_code == 422
+    error = response.json()["detail"][0]
+    assert error["type"] == "string_too_long" and error["loc"] == ["body", "name"]
+    assert error["input"].startswith("xxx") and len(error["input"]) < 200
+    assert len(response.content) < 1000
+    listed = client.post("/api/login", json=[{"name": "x" * 1000}] * 40)
+    assert listed.status_code == 422 and len(listed.content) < 1000
+
+
+def test_nul_characters_in_names_labels_and_ids_are_a_422(client, tokens):
+    admin, sup = bearer(tokens["admin"]), bearer(tokens["sup"])
+    for method, path, body in (
+            ("POST", "/api/login", {"name": "sup\x00", "password": PASSWORD}),
+            ("POST", "/api/users", {"name": "li\x00", "role": "qa", "password": PASSWORD}),
+            ("POST", "/api/ingest-tokens", {"label": "fs\x00-1"}),
+            ("GET", "/api/alerts?agent=A1001%00", None),
+            ("GET", "/api/calls?seat=S01%00", None),
+            ("GET", "/api/agents/A1001%00/baseline", None),
+            ("GET", "/api/seats/S01%00/history", None),
+            ("POST", "/api/users/qa%00/password", {"password": PASSWORD})):
+        response = client.request(method, path, json=body, headers=admin if "users" in path
+                                  or "tokens" in path else sup)
+        assert response.status_code == 422, (path, response.text)
+        assert "must not contain NUL" in response.json()["detail"][0]["msg"]
+
+
+def test_an_ingest_token_needs_a_finite_sensible_lifetime(client, tokens):
+    admin = bearer(tokens["admin"])
+    for text in ('{"label": "a", "ttl_s": Infinity}', '{"label": "a", "ttl_s": 1e300}',
+                 '{"label": "a", "ttl_s": 0}', '{"label": "a", "ttl_s": -5}'):
+        response = post_raw(client, "/api/ingest-tokens", text, admin)
+        assert response.status_code == 422, (text, response.text)
+        assert strict_json(response.text)["detail"][0]["loc"] == ["body", "ttl_s"]
+    week = client.post("/api/ingest-tokens", json={"label": "a", "ttl_s": 7 * 86400},
+                       headers=admin)
+    assert week.status_code == 201 and week.json()["ttl_s"] == 7 * 86400
+
+
+def test_since_nan_is_a_400_for_seat_history_as_for_alerts(client, tokens):
+    sup = bearer(tokens["sup"])
+    for path in ("/api/alerts?since=nan", "/api/seats/S01/history?since=nan",
+                 "/api/seats/S01/history?since=inf"):
+        response = client.get(path, headers=sup)
+        assert response.status_code == 400, (path, response.text)
+        assert "must be finite, got nan" in response.json()["detail"] or "inf" in path
+    assert client.get("/api/seats/S01/history?since=0", headers=sup).status_code == 200
+
+
+def refused_sign_in(client, first: str) -> WebSocketDisconnect:
+    with client.websocket_connect("/ws/alerts") as ws:
+        ws.send_text(first)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_text()
+    return closed.value
+
+
+def test_a_dashboard_sign_in_that_cannot_be_read_is_closed_1008_with_a_reason(client, tokens):
+    token = tokens["sup"]
+    for first, words in (
+            (f'{{"type": "auth", "token": "{token}", "since": Infinity}}', "not a JSON number"),
+            (f'{{"type": "auth", "token": "{token}", "since": 1e400}}', "too large"),
+            ("[" * 30_000 + "]" * 30_000, "nested too deeply"),
+            (f'{{"type": "auth", "token": "{token}", "since": NaN}}', "not a JSON number"),
+            (f'{{"type": "auth", "token": "{token}", "since": -1}}', "since must be")):
+        closed = refused_sign_in(client, first)
+        assert closed.code == 1008 and words in closed.reason, (first[:60], closed.reason)
+
+
+def reply_to(ws, request: str) -> dict:
+    """Send a dashboard message; its reply (not an alert event or a seat snapshot)."""
+    ws.send_text(request)
+    while True:
+        text = ws.receive_text()
+        message = strict_json(text)
+        if message["type"] in ("ok", "error", "pong"):
+            return message
+
+
+def test_a_dashboard_message_the_server_cannot_act_on_gets_a_400_and_keeps_the_feed(
+        client, tokens):
+    with client.websocket_connect("/ws/alerts") as ws:
+        ws.send_text(json.dumps({"type": "auth", "token": tokens["sup"]}))
+        assert strict_json(ws.receive_text())["type"] == "hello"
+        for request, words in (
+                (f'{{"type": "ack", "alert_id": {BEYOND_SQLITE}, "request_id": "r1"}}',
+                 "at most 9223372036854775807"),
+                ('{"type": "ack", "alert_id": [1], "request_id": "r2"}', "as an integer"),
+                ('{"type": "ping", "request_id": NaN}', "not a JSON number"),
+                ('{"type": "ping", "request_id": 1e400}', "too large"),
+                ('{"type": "ping", "request_id": "' + "r" * 500 + '"}', "request_id must be"),
+                ('{"type": "ping", "request_id": [[1]]}', "request_id must be"),
+                ('{"type": "resolve", "alert_id": 1, "note": ' + SURROGATE + "}",
+                 "lone surrogate"),
+                ("[" * 30_000 + "]" * 30_000, "nested too deeply")):
+            reply = reply_to(ws, request)
+            assert (reply["type"], reply["status"]) == ("error", 400), (request[:60], reply)
+            assert words in reply["message"], reply
+            assert reply.get("request_id") in (None, "r1", "r2")
+        assert reply_to(ws, '{"type": "ping", "request_id": 7.5}') == {
+            "type": "pong", "action": "ping", "request_id": 7.5}
+        ws.close(1000)
+        left(client, tokens)
+
+
+def left(client, tokens, timeout_s: float = 5.0) -> None:
+    """Wait until the server has seen every dashboard go (before the test client tears the
+    session down, which it does by cancelling the app mid-step)."""
+    deadline = time.monotonic() + timeout_s
+    while "voiceline_dashboard_clients 0" not in client.get(
+            "/metrics", headers=bearer(tokens["sup"])).text:
+        assert time.monotonic() < deadline, "the dashboard was never seen to leave"
+        time.sleep(0.02)
 
 
 def test_the_console_is_served_at_the_root_without_a_token(client):

@@ -8,6 +8,7 @@ channel 1 (caller) silence then a square wave at a quarter of full scale.
 
 from __future__ import annotations
 
+import base64
 import warnings
 
 import numpy as np
@@ -237,6 +238,32 @@ def test_the_audio_url_opens_that_calls_audio_while_the_session_lasts(client, da
     client.post("/api/logout", headers=bearer(token))
     refused = client.get(call["audio_url"])
     assert refused.status_code == 401 and "reload" in refused.json()["detail"]
+
+
+def test_a_malformed_audio_token_is_a_401_whatever_its_payload(client):
+    nested = base64.urlsafe_b64encode(b"[" * 1400).rstrip(b"=").decode()
+    for audio_token in (f"{nested}.AAAA", f"{nested}.{'A' * 24}", "é.AAAA", ".", "a.b.c",
+                        base64.urlsafe_b64encode(b'["c-hi", 1]').decode() + ".AAAA"):
+        response = client.get("/api/qa/calls/c-hi/audio", params={"audio_token": audio_token})
+        assert response.status_code == 401, (audio_token[:40], response.text)
+        assert "reload the call page" in response.json()["detail"]
+
+
+def test_ids_and_offsets_beyond_the_store_are_404_and_422(client, tokens):
+    qa = bearer(tokens["qa"])
+    for flag_id in (2**70, 0):
+        response = client.post(f"/api/qa/flags/{flag_id}/verdict", json={
+            "verdict": "confirmed"}, headers=qa)
+        assert response.status_code == 404, response.text
+        assert response.json()["detail"] == f"no flag with id {flag_id}"
+    response = client.get("/api/qa/queue", params={"offset": 2**63}, headers=qa)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "offset"]
+    last = client.get("/api/qa/queue", params={"offset": 2**63 - 1}, headers=qa)
+    assert last.status_code == 200 and last.json()["calls"] == []
+    for path in ("/api/qa/calls/c-hi%00", "/api/qa/queue?agent=A1001%00"):
+        response = client.get(path, headers=qa)
+        assert response.status_code == 422 and "NUL" in response.json()["detail"][0]["msg"]
 
 
 def test_the_timeline_has_each_channels_rms_level_every_100_ms(client, tokens):

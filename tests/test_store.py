@@ -237,6 +237,21 @@ def test_unknown_alert_ids_raise_a_key_error_that_says_which(store):
         store.get_alert("12")
 
 
+def test_ids_and_offsets_beyond_sqlite_integers_are_refused_by_name(store):
+    beyond = 2**70  # SQLite's INTEGER ends at 2**63 - 1; sqlite3 raised OverflowError
+    for call in (lambda: store.get_alert(beyond),
+                 lambda: store.acknowledge_alert(beyond, "li"),
+                 lambda: store.set_flag_verdict(beyond, "confirmed", "li"),
+                 lambda: store.qa_queue(offset=2**63),
+                 lambda: store.events_after(beyond)):
+        with pytest.raises(InvalidInputError, match=r"at most 9223372036854775807 \(the "
+                                                    r"largest integer the store holds\)"):
+            call()
+    assert store.qa_queue(offset=2**63 - 1)["calls"] == []
+    with pytest.raises(InvalidInputError, match=r"got \[10000, 10000, .{50,80}\.\.\.$"):
+        store.get_alert([10_000] * 10_000)  # the message shows the start of what it got
+
+
 def test_ending_a_call_closes_its_open_alerts(store):
     live_call(store)
     first = open_loud(store, now_s=T0 + 10)["id"]

@@ -15,7 +15,7 @@ import asyncio
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from voiceline.server.deps import Admin, ServiceDep
+from voiceline.server.deps import Admin, Name, ServiceDep
 from voiceline.store import ROLES, Store, values
 
 router = APIRouter()
@@ -24,10 +24,10 @@ router = APIRouter()
 class NewUserBody(BaseModel):
     # Role and lengths are checked by voiceline.auth and the store, whose messages say
     # what is allowed (400); the limits here only bound what reaches them.
-    name: str = Field(max_length=200)
+    name: Name = Field(max_length=200)
     role: str = Field(max_length=40)
     password: str = Field(max_length=4096)
-    agent_id: str | None = Field(default=None, max_length=200)
+    agent_id: Name | None = Field(default=None, max_length=200)
 
 
 class PasswordBody(BaseModel):
@@ -73,7 +73,7 @@ async def create_user(body: NewUserBody, user: Admin, service: ServiceDep) -> di
 
 
 @router.post("/api/users/{name}/password")
-async def reset_password(name: str, body: PasswordBody, user: Admin,
+async def reset_password(name: Name, body: PasswordBody, user: Admin,
                          service: ServiceDep) -> dict:
     """Give a user a new password and sign out their sessions (404 for an unknown name,
     400 for a weak password). Resetting one's own signs this session out too."""

@@ -19,21 +19,26 @@ from voiceline.auth import User, can_view_agent
 from voiceline.server import alert_log
 from voiceline.server.deps import (
     Admin,
+    AlertId,
     Handler,
     Ingest,
     MetricsReader,
+    Name,
     ServiceDep,
     SignedIn,
     Staff,
     bearer_token,
 )
+from voiceline.store import values
 
 router = APIRouter()
 MAX_LIMIT = 1000
+#: An ingest token lives at most ten years; one that should never expire has no ttl_s.
+MAX_INGEST_TOKEN_TTL_S = 10 * 366 * 86400.0
 
 
 class LoginBody(BaseModel):
-    name: str = Field(max_length=64)
+    name: Name = Field(max_length=64)
     password: str = Field(max_length=1024)
 
 
@@ -42,14 +47,15 @@ class ResolveBody(BaseModel):
 
 
 class IngestTokenBody(BaseModel):
-    label: str = Field(min_length=1, max_length=200)
-    ttl_s: float | None = Field(default=None, gt=0)
+    label: Name = Field(min_length=1, max_length=200)
+    ttl_s: float | None = Field(default=None, gt=0, le=MAX_INGEST_TOKEN_TTL_S,
+                                allow_inf_nan=False)
 
 
 class BindBody(BaseModel):
-    uuid: str
-    seat: str = Field(min_length=1, max_length=200)
-    agent: str | None = Field(default=None, max_length=200)
+    uuid: Name = Field(max_length=200)
+    seat: Name = Field(min_length=1, max_length=200)
+    agent: Name | None = Field(default=None, max_length=200)
     channel: Literal["agent", "caller"] = "agent"
 
 
@@ -106,7 +112,7 @@ async def list_alerts(
     state: Literal["open", "closed"] | None = None,
     kind: Literal["agitation", "low_energy"] | None = None,
     severity: Literal["warning", "critical"] | None = None,
-    agent: str | None = None, seat: str | None = None, call: str | None = None,
+    agent: Name | None = None, seat: Name | None = None, call: Name | None = None,
     since: float | None = Query(None, description="opened at or after (unix s)"),
     acknowledged: bool | None = None, resolved: bool | None = None,
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
@@ -119,7 +125,7 @@ async def list_alerts(
 
 
 @router.get("/api/alerts/{alert_id}")
-async def get_alert(alert_id: int, user: SignedIn, service: ServiceDep) -> dict:
+async def get_alert(user: SignedIn, alert_id: AlertId, service: ServiceDep) -> dict:
     alert = await service.worker.call(service.store.get_alert, alert_id)
     if user.role == "agent" and not can_view_agent(user, alert["agent_id"] or ""):
         raise HTTPException(403, f"alert {alert_id} is not about agent {user.agent_id}")
@@ -127,7 +133,7 @@ async def get_alert(alert_id: int, user: SignedIn, service: ServiceDep) -> dict:
 
 
 @router.post("/api/alerts/{alert_id}/ack")
-async def acknowledge(alert_id: int, user: Handler, service: ServiceDep) -> dict:
+async def acknowledge(user: Handler, alert_id: AlertId, service: ServiceDep) -> dict:
     """Acknowledge (supervisor, admin); every dashboard gets the ``acknowledged`` event."""
     alert = await service.worker.call(alert_log.acknowledge, service.store, alert_id,
                                       user.name, "rest")
@@ -136,7 +142,8 @@ async def acknowledge(alert_id: int, user: Handler, service: ServiceDep) -> dict
 
 
 @router.post("/api/alerts/{alert_id}/resolve")
-async def resolve(alert_id: int, body: ResolveBody, user: Handler, service: ServiceDep) -> dict:
+async def resolve(user: Handler, alert_id: AlertId, body: ResolveBody,
+                  service: ServiceDep) -> dict:
     """Resolve with a note (supervisor, admin); acknowledges too if nobody had."""
     alert = await service.worker.call(alert_log.resolve, service.store, alert_id, user.name,
                                       body.note, "rest")
@@ -148,7 +155,7 @@ async def resolve(alert_id: int, body: ResolveBody, user: Handler, service: Serv
 
 @router.get("/api/calls")
 async def list_calls(
-    user: SignedIn, service: ServiceDep, agent: str | None = None, seat: str | None = None,
+    user: SignedIn, service: ServiceDep, agent: Name | None = None, seat: Name | None = None,
     since: float | None = None, until: float | None = None, active: bool | None = None,
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict]:
@@ -172,7 +179,7 @@ async def list_agents(user: SignedIn, service: ServiceDep) -> list[dict]:
 
 
 @router.get("/api/agents/{agent_id}/baseline")
-async def agent_baseline(agent_id: str, user: SignedIn, service: ServiceDep) -> dict:
+async def agent_baseline(agent_id: Name, user: SignedIn, service: ServiceDep) -> dict:
     """The agent's 8 kHz voice baseline (an agent-role user: their own only)."""
     if not can_view_agent(user, agent_id):
         raise HTTPException(403, f"user {user.name!r} may not see agent {agent_id}'s baseline")
@@ -200,7 +207,7 @@ async def seats(user: Staff, service: ServiceDep,
 
 @router.get("/api/seats/{seat_id}/history")
 async def seat_history(
-    seat_id: str, user: Staff, service: ServiceDep,
+    seat_id: Name, user: Staff, service: ServiceDep,
     since: float | None = Query(None, description="points at or after (unix s)"),
 ) -> dict:
     """The seat's snapshot points of the last minutes (``seat_history_s``), oldest first:
@@ -209,6 +216,7 @@ async def seat_history(
     ``agent_id`` is the agent the points are of (a seat's history starts over when
     another agent sits down); ``call_id`` the seat's live call, None between calls.
     """
+    since = values.optional_time_s(since, "since")  # NaN: 400, as for /api/alerts
     if seat_id not in service.history and service.seat_call(seat_id) is None:
         seats = await service.worker.call(service.store.list_seats)
         if not any(s["seat_id"] == seat_id for s in seats):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -12,6 +13,7 @@ from voiceline import __version__
 from voiceline.console import STATIC_DIR  # the web console: login, live wall
 from voiceline.server import admin, api, qa_api, reports_api, sockets
 from voiceline.server.config import ServerConfig
+from voiceline.server.deps import validation_errors
 from voiceline.server.service import Service
 from voiceline.store import ConflictError, InvalidInputError, NotFoundError
 
@@ -43,6 +45,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(qa_api.router)
     app.include_router(reports_api.router)
     app.include_router(sockets.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # rendered as strict JSON, never echoing NaN, a lone surrogate or a whole body
+        return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:

@@ -14,6 +14,10 @@ first, then its writer reads ``events_after(since)`` from the store page by page
 sends what the feed queued meanwhile, skipping ids it has already sent. An event the
 feed read before the registration was committed before it, so the catch-up read holds
 it: nothing is missed, nothing is sent twice.
+
+What a dashboard sends is read with :func:`parse_message`: anything but a JSON object
+with a ``type`` (text nested too deeply for the parser, NaN or infinities, lone
+surrogates) is a reason to answer with, never an exception that ends the connection.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -34,6 +39,11 @@ log = logging.getLogger("voiceline.server")
 PAGE = 500
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_TIMEOUT_S = 5.0
+#: Longest string ``request_id`` a reply echoes.
+MAX_REQUEST_ID_CHARS = 128
+#: Largest number a reply echoes as a ``request_id``: what a browser reads back exactly.
+MAX_REQUEST_ID_NUMBER = 2**53
+NOT_AN_OBJECT = "messages must be JSON objects with a 'type'"
 
 
 class Outgoing(NamedTuple):
@@ -46,6 +56,47 @@ def alert_message(event: dict) -> str:
     return json.dumps({"type": "alert", "event_id": event["event_id"], "event": event["type"],
                        "time_s": event["time_s"], "alert": event["alert"]},
                       ensure_ascii=False, allow_nan=False)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400
+        raise ValueError(f"{text[:20]} is too large for a JSON number")
+    return number
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_message(text: str) -> tuple[dict | None, str]:
+    """A dashboard's message as a JSON object with a string ``type``, or None and why not.
+
+    Refused: text that is not JSON, nests deeper than the parser can follow, holds NaN,
+    infinities or numbers beyond a float, or a lone surrogate (``"\\ud800"``, which the
+    store and browsers cannot take).
+    """
+    try:
+        msg = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        json.dumps(msg, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        return None, "the message is nested too deeply"
+    except UnicodeEncodeError:
+        return None, "the message holds a lone surrogate, which is not Unicode text"
+    except ValueError as exc:
+        return None, f"the message is not valid JSON ({str(exc)[:60]})"
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        return None, NOT_AN_OBJECT
+    return msg, ""
+
+
+def echoable(request_id: object) -> bool:
+    """Whether a reply may echo ``request_id``: absent, a string of at most
+    :data:`MAX_REQUEST_ID_CHARS`, or a number a browser reads back as sent."""
+    if request_id is None or isinstance(request_id, str):
+        return request_id is None or len(request_id) <= MAX_REQUEST_ID_CHARS
+    return (isinstance(request_id, int | float) and not isinstance(request_id, bool)
+            and abs(request_id) <= MAX_REQUEST_ID_NUMBER)
 
 
 class Dashboard:
@@ -194,4 +245,11 @@ class DashboardHub:
                 text = message.get("text")
                 if text is None:
                     text = (message.get("bytes") or b"").decode("utf-8", "replace")
-                await on_message(client, text)
+                try:
+                    await on_message(client, text)
+                except Exception:  # one failed action must not end the dashboard's feed
+                    log.exception("dashboard %s: acting on a message failed", client.peer)
+                    self.offer(client, Outgoing(json.dumps(
+                        {"type": "error", "status": 500,
+                         "message": "the server could not act on this message; it is "
+                                    "logged"})))

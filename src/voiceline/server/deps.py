@@ -1,18 +1,29 @@
-"""Authentication as dependencies: who is calling, and may they.
+"""What a route may take: who is calling and may they, and the checked forms of its input.
 
-Routes declare what they need in their signature (``user: Supervisor``) and never
-check tokens themselves. Session tokens come from ``POST /api/login``; ingest tokens
-from ``POST /api/ingest-tokens`` or ``voiceline user token --ingest LABEL``. Both are
-sent as ``Authorization: Bearer <token>``.
+Routes declare what they need in their signature (``user: Supervisor``, ``alert_id:
+AlertId``, ``name: Name``) and never check tokens or ids themselves. Session tokens
+come from ``POST /api/login``; ingest tokens from ``POST /api/ingest-tokens`` or
+``voiceline user token --ingest LABEL``. Both are sent as ``Authorization: Bearer
+<token>``.
+
+Input a client can get wrong is refused before a route runs: an id no row can have is
+404 like any unknown one; a name, label or id with a NUL character is 422. The app
+answers every 422 with :func:`validation_errors`, which never echo what cannot be
+rendered as JSON (NaN, a lone surrogate: ``"\\ud800"`` in JSON) nor more than a short
+excerpt of the input.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 
 from voiceline.auth import AccessDenied, IngestClient, User, require_role
+from voiceline.store.values import MAX_INTEGER
 
 STAFF = ("admin", "supervisor", "qa")
 HANDLERS = ("admin", "supervisor")
@@ -92,6 +103,76 @@ def require(*roles: str):
         return _require(user, roles)
 
     return dependency
+
+
+# -- checked input ---------------------------------------------------------------------------
+
+#: A 422 answer repeats at most this much of each offending value.
+MAX_ECHO_CHARS = 120
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("names, labels and ids must not contain NUL characters")
+    return value
+
+
+#: A name, label or id: text without NUL characters (pydantic refuses lone surrogates).
+Name = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _row_id(value: int, what: str) -> int:
+    if not 1 <= value <= MAX_INTEGER:
+        raise HTTPException(404, f"no {what} with id {value}")
+    return value
+
+
+async def _alert_id(alert_id: int) -> int:
+    return _row_id(alert_id, "alert")
+
+
+async def _flag_id(flag_id: int) -> int:
+    return _row_id(flag_id, "flag")
+
+
+#: The ``{alert_id}`` of a path; one below 1 or beyond SQLite's integers is 404.
+AlertId = Annotated[int, Depends(_alert_id)]
+#: The ``{flag_id}`` of a path; one below 1 or beyond SQLite's integers is 404.
+FlagId = Annotated[int, Depends(_flag_id)]
+
+
+def _echo(value: Any, max_chars: int = MAX_ECHO_CHARS) -> Any:
+    """``value`` as a 422 answer may repeat it, or ``None`` to leave it out: short text
+    (unencodable characters escaped), finite numbers, the names of non-finite ones."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= MAX_INTEGER else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, BaseException):
+        value = str(value)
+    if not isinstance(value, str):
+        return None  # objects and lists can be as large as the body
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value if len(value) <= max_chars else value[:max_chars] + "..."
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict]:
+    """Pydantic's errors of a request, each reduced to what renders as strict JSON."""
+    out = []
+    for error in exc.errors():
+        item = {"type": error.get("type"),
+                "loc": [_echo(part) for part in error.get("loc", ())],
+                "msg": _echo(str(error.get("msg", "")), 4 * MAX_ECHO_CHARS)}
+        if (shown := _echo(error.get("input"))) is not None:
+            item["input"] = shown
+        ctx = {key: shown for key, value in (error.get("ctx") or {}).items()
+               if (shown := _echo(value)) is not None}
+        if ctx:
+            item["ctx"] = ctx
+        out.append(item)
+    return out
 
 
 SignedIn = Annotated[User, Depends(current_user)]

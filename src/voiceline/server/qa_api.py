@@ -40,7 +40,15 @@ from pydantic import BaseModel, Field
 from capture.audio import AudioError, read_audio
 from qa.tuning import TARGET_PRECISION, phrase_verdicts, suggest_all
 from voiceline.auth import User, token_sha256
-from voiceline.server.deps import ServiceDep, bearer_token, current_user, require
+from voiceline.server.deps import (
+    FlagId,
+    Name,
+    ServiceDep,
+    bearer_token,
+    current_user,
+    require,
+)
+from voiceline.store.values import MAX_INTEGER
 
 router = APIRouter()
 
@@ -88,14 +96,14 @@ async def qa_queue(
     user: QaReader, service: ServiceDep,
     check: str | None = Query(None, pattern=CHECK_NAME, description="a check among the "
                               "call's current flags, e.g. dead_air"),
-    agent: str | None = Query(None, max_length=200),
+    agent: Annotated[Name | None, Query(max_length=200)] = None,
     since: float | None = Query(None, ge=0, description="recorded (else analysed) at or "
                                 "after, unix s"),
     until: float | None = Query(None, ge=0, description="recorded before, unix s"),
     min_score: float | None = Query(None, ge=0, le=100),
     status: Literal["open", "reviewed", "all"] = "open",
     sort: Literal["score", "recent", "duration"] = "score",
-    limit: int = Query(50, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0, le=MAX_INTEGER),
 ) -> dict:
     """Flagged calls, highest review score first (``status=open``: some flag not judged
     yet; ``reviewed``: every flag judged; ``all``). Each call carries its current flags."""
@@ -110,7 +118,7 @@ async def qa_queue(
 
 
 @router.get("/api/qa/calls/{call_id}")
-async def qa_call(call_id: str, request: Request, user: QaReader, service: ServiceDep) -> dict:
+async def qa_call(call_id: Name, request: Request, user: QaReader, service: ServiceDep) -> dict:
     """One inspected call with its flags and verdicts, and an ``audio_url`` for the page's
     player (valid while this session is)."""
     call = await service.worker.call(service.store.qa_call, call_id)
@@ -122,7 +130,7 @@ async def qa_call(call_id: str, request: Request, user: QaReader, service: Servi
 
 
 @router.post("/api/qa/flags/{flag_id}/verdict")
-async def flag_verdict(flag_id: int, body: VerdictBody, user: QaReviewer,
+async def flag_verdict(user: QaReviewer, flag_id: FlagId, body: VerdictBody,
                        service: ServiceDep) -> dict:
     """Confirm or dismiss a flag with a note (qa, admin); a later verdict replaces an
     earlier one, and the store audits each."""
@@ -172,18 +180,22 @@ def audio_url(call_id: str, session_token: str) -> str:
 
 
 def _session_of_audio_token(token: str, call_id: str) -> str | None:
-    """The session digest an audio token was issued to, if it is genuine and for call_id."""
+    """The session digest an audio token was issued to, if it is genuine and for call_id.
+
+    The MAC is checked (in constant time) before the payload is parsed: only what this
+    server wrote is ever parsed, never a payload a client made up.
+    """
     head, _, mac = token.partition(".")
     try:
         payload = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
         given = base64.urlsafe_b64decode(mac)
-        token_call, digest = json.loads(payload)
-    except (ValueError, TypeError):
+    except ValueError:  # not base64, or not ASCII at all
         return None
     want = hmac.new(_AUDIO_KEY, payload, hashlib.sha256).digest()[:18]
-    if not hmac.compare_digest(want, given) or token_call != call_id:
+    if not hmac.compare_digest(want, given):
         return None
-    return digest if isinstance(digest, str) else None
+    token_call, digest = json.loads(payload)  # [call_id, session digest], as written
+    return digest if token_call == call_id else None
 
 
 def _reader_of_session(store, digest: str, now_s: float, call_id: str | None = None
@@ -283,7 +295,7 @@ def _file_chunks(path: Path, start: int, end: int):
 
 
 @router.get("/api/qa/calls/{call_id}/audio")
-async def qa_audio(call_id: str, request: Request, service: ServiceDep,
+async def qa_audio(call_id: Name, request: Request, service: ServiceDep,
                    audio_token: str | None = Query(None, max_length=2000)) -> Response:
     """The call's recording as inspected, with byte ranges (206 Partial Content; 416 for a
     range that is malformed or beyond the file). Auth: a session (qa, admin, supervisor)
@@ -414,7 +426,7 @@ def _agent_channel(call: dict) -> int:
 
 
 @router.get("/api/qa/calls/{call_id}/timeline")
-async def qa_timeline(call_id: str, user: QaReader, service: ServiceDep) -> dict:
+async def qa_timeline(call_id: Name, user: QaReader, service: ServiceDep) -> dict:
     """The recording's RMS level per channel over time, for drawing: ``level_dbfs`` shaped
     (channels, points) every ``hop_s`` (0.1 s, coarser for calls over 10 min), and which
     channel is the agent's. 422 when the file cannot be read."""

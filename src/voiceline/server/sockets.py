@@ -29,7 +29,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from voiceline.auth import User
 from voiceline.server import alert_log
-from voiceline.server.dashboards import Dashboard, Outgoing
+from voiceline.server.dashboards import (
+    MAX_REQUEST_ID_CHARS,
+    Dashboard,
+    Outgoing,
+    echoable,
+    parse_message,
+)
 from voiceline.server.deps import HANDLERS, STAFF, bearer_token, check_token
 from voiceline.server.ingest import (
     CLOSE_POLICY,
@@ -74,9 +80,9 @@ async def _ingest(ws: WebSocket, protocol: str) -> None:
                     reason = SHUTDOWN_REASON
                 break
             if message.get("text") is not None:
-                events = conn.parser.receive_text(message["text"])
+                events = conn.receive_text(message["text"])
             else:
-                events = conn.parser.receive_bytes(message.get("bytes") or b"")
+                events = conn.receive_bytes(message.get("bytes") or b"")
             fatal = await conn.handle(events)
             if fatal:
                 reason = f"protocol error: {fatal}"
@@ -111,13 +117,13 @@ async def _authenticate(ws: WebSocket, service: Any) -> tuple[User | None, Any, 
     if token is None:
         try:
             first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
-            hello = json.loads(first)
         except TimeoutError:
             return None, since, "", f"no auth message within {AUTH_TIMEOUT_S:g} s"
-        except (ValueError, KeyError):
+        except KeyError:  # a binary message
             return None, since, "", AUTH_FIRST
-        if not isinstance(hello, dict) or hello.get("type") != "auth":
-            return None, since, "", AUTH_FIRST
+        hello, problem = parse_message(first)
+        if hello is None or hello["type"] != "auth":
+            return None, since, "", f"{problem}; {AUTH_FIRST}" if problem else AUTH_FIRST
         token = hello.get("token")
         since = hello.get("since", since)
     token = token if isinstance(token, str) else ""
@@ -135,7 +141,7 @@ def _since(value: Any) -> int | None:
         return 0
     try:
         since = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
     return since if since >= 0 else None
 
@@ -172,17 +178,16 @@ async def alert_feed(ws: WebSocket) -> None:
 
 async def _on_message(service: Any, client: Dashboard, text: str) -> None:
     """A dashboard's message: ``ack``, ``resolve`` or ``ping``; the answer joins its queue."""
-    try:
-        msg = json.loads(text)
-    except ValueError:
-        msg = None
-    if isinstance(msg, dict):
-        reply = {**await _act(service, client, msg), "action": msg.get("type"),
-                 "request_id": msg.get("request_id")}
+    msg, problem = parse_message(text)
+    if msg is not None and not echoable(msg.get("request_id")):
+        msg, problem = None, ("request_id must be a number or a string of at most "
+                              f"{MAX_REQUEST_ID_CHARS} characters")
+    if msg is None:
+        reply = {"type": "error", "status": 400, "message": problem}
     else:
-        reply = {"type": "error", "status": 400,
-                 "message": "messages must be JSON objects with a 'type'"}
-    service.hub.offer(client, Outgoing(json.dumps(reply)))
+        reply = {**await _act(service, client, msg), "action": msg["type"][:40],
+                 "request_id": msg.get("request_id")}
+    service.hub.offer(client, Outgoing(json.dumps(reply, allow_nan=False)))
 
 
 async def _act(service: Any, client: Dashboard, msg: dict) -> dict:
@@ -190,13 +195,15 @@ async def _act(service: Any, client: Dashboard, msg: dict) -> dict:
     if kind == "ping":
         return {"type": "pong"}
     if kind not in ("ack", "resolve"):
-        return _error(400, f"unknown message type {kind!r}; use ack, resolve or ping")
+        return _error(400, f"unknown message type {kind[:40]!r}; use ack, resolve or ping")
     user, alert_id = client.user, msg.get("alert_id")
     if await check_token(service, client.token, "session") is None:  # signed out meanwhile
         return _error(401, "the session has ended; sign in again", alert_id)
     if user.role not in HANDLERS:
         return _error(403, f"user {user.name!r} has role {user.role!r}; {kind} needs role "
                            "supervisor or admin", alert_id)
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int):
+        return _error(400, f"{kind} needs the alert's id as an integer 'alert_id'")
     try:
         if kind == "ack":
             await service.worker.call(alert_log.acknowledge, service.store, alert_id,
@@ -216,4 +223,5 @@ async def _act(service: Any, client: Dashboard, msg: dict) -> dict:
 
 
 def _error(status: int, message: str, alert_id: Any = None) -> dict:
-    return {"type": "error", "status": status, "message": message, "alert_id": alert_id}
+    return {"type": "error", "status": status, "message": message,
+            "alert_id": alert_id if echoable(alert_id) else None}

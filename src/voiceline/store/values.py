@@ -17,6 +17,8 @@ from voiceline.store.errors import InvalidInputError
 
 MAX_TEXT_CHARS = 200
 MAX_LIMIT = 10_000
+#: SQLite's largest INTEGER: no row id or offset can be larger.
+MAX_INTEGER = 2**63 - 1
 
 
 def text(value: object, what: str, *, optional: bool = False,
@@ -66,18 +68,32 @@ def optional_time_s(value: object, what: str) -> float | None:
 
 
 def integer(value: object, what: str, *, minimum: int = 1) -> int:
-    """An integer at least ``minimum`` (ids; rejects bools, floats and numeric strings)."""
+    """An integer from ``minimum`` to :data:`MAX_INTEGER` (ids, offsets; rejects bools,
+    floats and numeric strings)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InvalidInputError(f"{what} must be an integer of at least {minimum}, "
-                                f"got {value!r}")
+                                f"got {_shown(value)}")
+    if value > MAX_INTEGER:
+        raise InvalidInputError(f"{what} must be at most {MAX_INTEGER} (the largest "
+                                f"integer the store holds), got {_shown(value)}")
     return int(value)
+
+
+def _shown(value: object, max_chars: int = 80) -> str:
+    """``repr(value)``, cut short: a message never repeats a whole oversized input."""
+    try:
+        shown = repr(value)
+    except (ValueError, RecursionError):  # more digits than Python prints, or too deep
+        return f"a {type(value).__name__} too large to show"
+    return shown if len(shown) <= max_chars else shown[:max_chars] + "..."
 
 
 def limit(value: object) -> int:
     """A row limit between 1 and :data:`MAX_LIMIT`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
             or not 1 <= value <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, "
+                                f"got {_shown(value)}")
     return int(value)
 
 
