@@ -233,7 +233,14 @@ def test_malformed_clients_are_closed_with_a_reason_and_disturb_no_one(server, l
 def test_dashboards_get_a_seat_snapshot_about_once_a_second(live_run):
     snapshots = [m for m in live_run.first if m["type"] == "seats"]
     assert CALM_S + AGITATED_S - 2 <= len(snapshots) <= CALM_S + AGITATED_S + 4
-    busiest = max(snapshots, key=lambda m: m["floor"]["in_call"])
+    # the busiest of the snapshots in which the three calls are through the engine: a call
+    # that has just connected shows "starting" (no baseline yet) until its first tick,
+    # and which snapshot is busiest depends on how fast each sender connected
+    def through(m):
+        states = {s["seat_id"]: s.get("state") for s in m["seats"]}
+        return all(states.get(seat) in ("waiting", "playing") for seat in SEATS.values())
+
+    busiest = max(filter(through, snapshots), key=lambda m: m["floor"]["in_call"])
     assert busiest["floor"]["in_call"] >= 4
     seats = {s["seat_id"]: s for s in busiest["seats"]}
     for protocol, seat in SEATS.items():
