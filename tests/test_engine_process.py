@@ -53,8 +53,11 @@ def children() -> set[int]:
     """Process ids of this process's children (all threads')."""
     pids: set[int] = set()
     for task in Path("/proc/self/task").iterdir():
-        with open(task / "children") as f:
-            pids |= {int(pid) for pid in f.read().split()}
+        try:
+            with open(task / "children") as f:
+                pids |= {int(pid) for pid in f.read().split()}
+        except FileNotFoundError:  # the thread ended meanwhile (a stopping server's)
+            continue
     return pids
 
 
