@@ -94,3 +94,17 @@ def test_cached_baselines_that_no_longer_read_are_fitted_again(tmp_path, monkeyp
                                  log=lambda *_: None)
     assert load_baseline(out, "A1001").agent_id == "A1001"
     assert demo.analysis_digest() in cache.name  # changed analysis code: a new cache
+
+
+def test_port_0_gives_the_seats_and_the_banner_the_port_the_system_chose():
+    import socket
+    from types import SimpleNamespace
+
+    from voiceline.demo import bound_port
+
+    with socket.socket() as sock:  # what uvicorn's started server holds
+        sock.bind(("127.0.0.1", 0))
+        chosen = sock.getsockname()[1]
+        server = SimpleNamespace(servers=[SimpleNamespace(sockets=[sock])])
+        assert bound_port(server, 0) == chosen != 0
+    assert bound_port(SimpleNamespace(servers=[]), 8000) == 8000

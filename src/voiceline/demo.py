@@ -187,6 +187,15 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def bound_port(server, asked: int) -> int:
+    """The port a started uvicorn server listens on: ``asked``, or the one the system
+    chose for ``--port 0`` (the simulated seats and the banner need the real one)."""
+    for listening in getattr(server, "servers", None) or ():
+        for sock in listening.sockets:
+            return int(sock.getsockname()[1])
+    return asked
+
+
 def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
     return (f"\nVoiceline demo: {seats} simulated seats streaming live.\n"
             f"  dashboard: {url}/\n"
@@ -223,7 +232,7 @@ def run_demo(args: argparse.Namespace) -> int:
         url = f"http://{config.host}:{config.port}"
 
         def start_seats() -> None:
-            nonlocal sim
+            nonlocal sim, url
             deadline = time.monotonic() + 60
             while not server.started and not server.should_exit:
                 if time.monotonic() > deadline:
@@ -233,6 +242,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 time.sleep(0.1)
             if server.should_exit:
                 return
+            url = f"http://{config.host}:{bound_port(server, config.port)}"
             sim = subprocess.Popen(
                 [sys.executable, "-m", "voiceline", "simulate", "--server", url,
                  "--seats", str(args.seats), "--seed", str(args.seed),
