@@ -35,8 +35,9 @@ from test_server_support import (
 )
 from voiceline.server import ServerConfig, load_config
 from voiceline.server.config import ConfigError
-from voiceline.server.ingest import BATCH_S, IngestConnection, storable
+from voiceline.server.ingest import BATCH_S, IngestConnection
 from voiceline.server.testing import ServerThread
+from voiceline.store.values import storable
 
 CALM_S, AGITATED_S = 4.0, 9.0
 AGENTS = {"old": "A3001", "lean": "A3002", "twilio": "A3003"}

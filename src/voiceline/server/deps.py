@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
 from voiceline.auth import AccessDenied, IngestClient, User, require_role
-from voiceline.store.values import MAX_INTEGER
+from voiceline.store.values import MAX_INTEGER, storable
 
 STAFF = ("admin", "supervisor", "qa")
 HANDLERS = ("admin", "supervisor")
@@ -154,7 +154,7 @@ def _echo(value: Any, max_chars: int = MAX_ECHO_CHARS) -> Any:
         value = str(value)
     if not isinstance(value, str):
         return None  # objects and lists can be as large as the body
-    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    value = storable(value)
     return value if len(value) <= max_chars else value[:max_chars] + "..."
 
 

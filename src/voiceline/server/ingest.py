@@ -46,6 +46,7 @@ from capture.ingest import (
     TwilioParser,
 )
 from voiceline.server.calls import LiveCall
+from voiceline.store.values import storable
 
 log = logging.getLogger("voiceline.server")
 CLOSE_POLICY = 1008
@@ -73,12 +74,6 @@ def close_reason(text: str) -> str:
     if len(data) <= MAX_CLOSE_REASON_BYTES:
         return text
     return data[: MAX_CLOSE_REASON_BYTES - 3].decode("utf-8", "ignore") + "..."
-
-
-def storable(text: str) -> str:
-    """``text`` with what UTF-8 cannot encode (lone surrogates a JSON ``\\ud800`` gives)
-    escaped, so that the store and the logs take it."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _describe(exc: BaseException) -> str:

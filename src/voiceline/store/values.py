@@ -21,6 +21,12 @@ MAX_LIMIT = 10_000
 MAX_INTEGER = 2**63 - 1
 
 
+def storable(value: str) -> str:
+    """``value`` with what UTF-8 cannot encode (lone surrogates a JSON ``\\ud800`` gives)
+    escaped, so that the store, the logs and JSON answers take it."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def text(value: object, what: str, *, optional: bool = False,
          max_chars: int = MAX_TEXT_CHARS) -> str | None:
     """A non-empty, stripped string; ``None`` only when ``optional``."""
