@@ -54,7 +54,7 @@ def server(tmp_path_factory):
     ingest_token = add_users(data)
     calibrate(data, *AGENTS.values())
     config = ServerConfig(data_dir=data, audiosocket_port=0, password_hasher=cheap_hasher(),
-                          alerts=FAST_ALERTS)
+                          alerts=FAST_ALERTS, audiosocket_require_binding=False)
     with ServerThread(config) as server:
         server.ingest_token = ingest_token
         yield server

@@ -195,8 +195,7 @@ async def _unscored(server, sup: dict) -> tuple[dict, bytes]:
 
 def test_without_baselines_calls_are_recorded_unscored_and_healthz_says_why(tmp_path):
     token = add_users(tmp_path)
-    config = ServerConfig(data_dir=tmp_path, audiosocket_port=0, password_hasher=cheap_hasher(),
-                          audiosocket_require_binding=True)
+    config = ServerConfig(data_dir=tmp_path, audiosocket_port=0, password_hasher=cheap_hasher())
     with ServerThread(config) as server:
         server.ingest_token = token
         sup = {"Authorization": f"Bearer {login(server.url, 'sup')}"}

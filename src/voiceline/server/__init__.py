@@ -18,6 +18,10 @@ Ingest (ingest token: ``Authorization: Bearer`` or ``?token=``)
     8081: :mod:`voiceline.server.lean_ingest`, the cheaper one per message)
     ``TCP --audiosocket-port`` Asterisk AudioSocket (no credentials in the protocol:
     ``POST /api/audiosocket/bind`` first, with an ingest token)
+    Every port keeps at most ``max_connections``; a connection must send its first
+    request, and an ingest connection start its call, within ``handshake_timeout_s``;
+    a live call silent for ``ingest_idle_timeout_s`` is closed with 1008
+    (:mod:`voiceline.server.limits`)
 Alert feed (session of role admin/supervisor/qa)
     ``WS /ws/alerts``
 REST (session token as ``Authorization: Bearer``, except login and healthz)

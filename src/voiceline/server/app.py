@@ -14,6 +14,7 @@ from voiceline.console import STATIC_DIR  # the web console: login, live wall
 from voiceline.server import admin, api, qa_api, reports_api, sockets
 from voiceline.server.config import ServerConfig
 from voiceline.server.deps import validation_errors
+from voiceline.server.limits import CutCounts
 from voiceline.server.service import Service
 from voiceline.store import ConflictError, InvalidInputError, NotFoundError
 
@@ -29,7 +30,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        service = Service(config)
+        service = Service(config, cuts=app.state.connection_cuts)
         app.state.service = service
         await service.start()
         try:
@@ -40,6 +41,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app = FastAPI(title="Voiceline", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
                   max_body_size=MAX_BODY_BYTES)
+    app.state.connection_cuts = CutCounts()  # the HTTP port's and the service's
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(qa_api.router)

@@ -16,7 +16,7 @@ default, an unknown key is an error that names it::
     port = 8080
     ingest_port = 8081               # lean websocket ingest; 0: none (the HTTP port has it too)
     audiosocket_port = 9092          # the default; 0: no AudioSocket listener
-    audiosocket_require_binding = false
+    audiosocket_require_binding = true   # false: unbound UUIDs become seats as-<8 hex>
     max_message_bytes = 131072       # websocket frames; the parsers have their own limits
     dashboard_queue = 256            # messages a dashboard may lag before it is dropped
     snapshot_interval_s = 1.0
@@ -24,6 +24,9 @@ default, an unknown key is an error that names it::
     summary_retention_days = 400     # per-call voice summaries kept for agents' reports
     session_ttl_s = 43200
     audiosocket_binding_ttl_s = 3600
+    max_connections = 2000           # per listening port; further connections are refused
+    handshake_timeout_s = 10.0       # to send a request / start the call after connecting
+    ingest_idle_timeout_s = 60.0     # a live call's stream silent this long is closed
     engine_mode = "process"          # the engine in a child process (a core of its own);
                                      # "thread": in the server's process, sharing its GIL
 
@@ -56,6 +59,7 @@ DEFAULT_PORT = 8080
 DEFAULT_INGEST_PORT = 8081
 DEFAULT_AUDIOSOCKET_PORT = 9092
 ENGINE_MODES = ("process", "thread")
+MAX_TIMEOUT_S = 86400.0
 STORE_FILE = "voiceline.db"
 BASELINES_DIR = "baselines"
 ENGINE_FS_HZ = 8000
@@ -98,7 +102,9 @@ class ServerConfig:
         ``voiceline simulate`` and the Asterisk examples use); None for none.
     audiosocket_require_binding : bool
         Refuse AudioSocket calls whose UUID was not bound through the REST API first
-        (AudioSocket itself carries no credentials).
+        (the default). AudioSocket itself carries no credentials, so with false anyone
+        who reaches the port can add seats (``as-<8 hex>``, one per call, judged against
+        the population baseline): a choice for a trial on a closed network only.
     max_message_bytes : int
         Largest websocket message accepted (the websocket layer closes with 1009).
     dashboard_queue : int
@@ -115,6 +121,19 @@ class ServerConfig:
         pre-inspected calls); older ones are deleted at start and hourly.
     audiosocket_binding_ttl_s : float
         How long an unused AudioSocket binding is kept.
+    max_connections : int
+        Open connections each listening port (HTTP, lean ingest, AudioSocket) keeps at
+        most; one more is closed as it arrives and counted
+        (``voiceline_connections_refused_total{reason="limit"}``). Bounds the file
+        descriptors a flood of sockets can take from the seats already streaming.
+    handshake_timeout_s : float
+        A connection must send its first HTTP request (the websocket upgrade, for a
+        socket) within this, and an ingest connection must also start its call within
+        this of opening (or of its previous call's end); else it is closed.
+    ingest_idle_timeout_s : float
+        An ingest connection whose call sends nothing for this long is closed and its
+        call ended ("no data for 60 s"). Telephony streams send a frame every 20 ms,
+        silence included, so only a stalled or abandoned stream reaches it.
     engine_mode : str
         ``"process"`` (default): the engine ticks in a child process
         (:mod:`voiceline.server.engine_process`), so ingest and analysis each get a
@@ -133,7 +152,7 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     ingest_port: int | None = DEFAULT_INGEST_PORT
     audiosocket_port: int | None = DEFAULT_AUDIOSOCKET_PORT
-    audiosocket_require_binding: bool = False
+    audiosocket_require_binding: bool = True
     max_message_bytes: int = 128 * 1024
     dashboard_queue: int = 256
     snapshot_interval_s: float = 1.0
@@ -141,6 +160,9 @@ class ServerConfig:
     session_ttl_s: float = 12 * 3600.0
     summary_retention_days: float = 400.0
     audiosocket_binding_ttl_s: float = 3600.0
+    max_connections: int = 2000
+    handshake_timeout_s: float = 10.0
+    ingest_idle_timeout_s: float = 60.0
     engine_mode: str = "process"
     engine: EngineSettings = EngineSettings()
     alerts: dict = field(default_factory=dict)
@@ -165,12 +187,18 @@ class ServerConfig:
                 problems.append(f"{name} must be 0-65535, got {value}")
         if self.max_message_bytes < 4096:
             problems.append(f"max_message_bytes must be >= 4096, got {self.max_message_bytes}")
+        if self.max_connections < 1:
+            problems.append(f"max_connections must be >= 1, got {self.max_connections}")
         if self.dashboard_queue < 2:
             problems.append(f"dashboard_queue must be >= 2, got {self.dashboard_queue}")
         for name in ("snapshot_interval_s", "seat_history_s", "session_ttl_s",
                      "audiosocket_binding_ttl_s", "summary_retention_days"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("handshake_timeout_s", "ingest_idle_timeout_s"):
+            if not 0 < getattr(self, name) <= MAX_TIMEOUT_S:
+                problems.append(f"{name} must be > 0 and <= {MAX_TIMEOUT_S:g} s, got "
+                                f"{getattr(self, name)}")
         if self.engine_mode not in ENGINE_MODES:
             problems.append(f"engine_mode must be one of {', '.join(ENGINE_MODES)}, got "
                             f"{self.engine_mode!r}")

@@ -18,8 +18,12 @@ end, a gap the parser did not fill) pushes what is held first.
 
 AudioSocket carries no credentials and no agent: the dialplan first binds the call's
 UUID to a seat and agent with ``POST /api/audiosocket/bind`` (ingest token), then opens
-the TCP socket. An unbound UUID is monitored as seat ``as-<8 hex>`` against the
-population baseline, unless ``audiosocket_require_binding`` is set.
+the TCP socket. An unbound UUID is refused, unless ``audiosocket_require_binding`` is
+false: then it is monitored as seat ``as-<8 hex>`` against the population baseline.
+
+Every connection has waiting limits (:meth:`IngestConnection.patience_s`): its call must
+start within ``handshake_timeout_s`` and, once live, send something at least every
+``ingest_idle_timeout_s`` (:mod:`voiceline.server.limits`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from capture.ingest import (
     TwilioParser,
 )
 from voiceline.server.calls import LiveCall
+from voiceline.server.limits import over_limit
 from voiceline.store.values import storable
 
 log = logging.getLogger("voiceline.server")
@@ -126,15 +131,22 @@ class Bindings:
 class IngestConnection:
     """What one ingest connection does with its parser's events."""
 
-    def __init__(self, service: Any, protocol: str, peer: str, label: str) -> None:
+    def __init__(self, service: Any, protocol: str, peer: str, label: str,
+                 port: str = "http") -> None:
         self.service = service
         self.protocol = protocol
+        self.port = port
+        """The listening port it came through, as :mod:`.limits` names them."""
         self.parser = make_parser(protocol, service)
         self.peer = peer
         self.label = label
         self.call: LiveCall | None = None
         self.warnings = 0
         self.opened_s = time.monotonic()
+        self.touched_s = self.opened_s
+        """When a message (websocket) or bytes (TCP) last arrived (monotonic s)."""
+        self.idle_since_s = self.opened_s
+        """When the connection last had no call: its opening, or its last call's end."""
         self._stats = IngestStats()
         self._held: dict[str, list[Audio]] = {}
         self._held_samples: dict[str, int] = {}
@@ -145,6 +157,7 @@ class IngestConnection:
 
     def receive_text(self, text: str) -> list:
         """The parser's events for one text message (see :meth:`receive_bytes`)."""
+        self.touched_s = time.monotonic()
         try:
             return self.parser.receive_text(text)
         except Exception as exc:  # the message fails, not the server
@@ -156,10 +169,32 @@ class IngestConnection:
         A parser turns bad input into a fatal :class:`ProtocolError`; should it raise
         instead, the message gets that error here, and the parser takes nothing more.
         """
+        self.touched_s = time.monotonic()
         try:
             return self.parser.receive_bytes(data)
         except Exception as exc:  # the message fails, not the server
             return [self._parser_failed(exc)]
+
+    def patience_s(self, now_s: float | None = None) -> float:
+        """Seconds left before this connection has waited too long (<= 0: close it with
+        :meth:`overdue_reason`): ``handshake_timeout_s`` to start a call while it has
+        none, ``ingest_idle_timeout_s`` of silence while it has one (:mod:`.limits`)."""
+        config = self.service.config
+        now_s = time.monotonic() if now_s is None else now_s
+        if self.call is None:
+            return self.idle_since_s + config.handshake_timeout_s - now_s
+        return self.touched_s + config.ingest_idle_timeout_s - now_s
+
+    def overdue(self) -> str:
+        """Count and log a connection that waited too long; the reason to close with."""
+        config = self.service.config
+        if self.call is None:
+            kind, why = "handshake_timeout", (f"no call started within "
+                                              f"{config.handshake_timeout_s:g} s")
+        else:
+            kind, why = "idle_timeout", f"no data for {config.ingest_idle_timeout_s:g} s"
+        self.service.cuts.cut(self.port, kind, self.peer, f"{self.protocol}: {why}")
+        return why
 
     def handle_now(self, events: list) -> int:
         """Act on the leading events that need no waiting (audio, warnings); returns how
@@ -304,6 +339,7 @@ class IngestConnection:
     async def _end(self, reason: str) -> None:
         self.flush()
         call, self.call = self.call, None
+        self.idle_since_s = time.monotonic()
         if call is not None:
             await self.service.calls.end(call, storable(reason))
 
@@ -332,12 +368,22 @@ async def start_audiosocket(service: Any, host: str, port: int) -> asyncio.Serve
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         address = writer.get_extra_info("peername")
         peer = f"{address[0]}:{address[1]}" if address else "?"
-        conn = IngestConnection(service, "audiosocket", peer, "-")
+        limit = service.config.max_connections
+        if over_limit(len(service.audiosocket_writers) + 1, limit):
+            service.cuts.cut("audiosocket", "limit", peer, f"over max_connections ({limit})")
+            writer.transport.abort()
+            return
+        conn = IngestConnection(service, "audiosocket", peer, "-", port="audiosocket")
         reason = "connection closed by the peer"
         service.audiosocket_writers.add(writer)
         try:
             while True:
-                data = await reader.read(TCP_READ_BYTES)
+                try:
+                    async with asyncio.timeout(max(conn.patience_s(), 0.0)):
+                        data = await reader.read(TCP_READ_BYTES)
+                except TimeoutError:
+                    reason = conn.overdue()
+                    break
                 if not data:
                     if service.stopping:
                         reason = "server shutdown"

@@ -20,6 +20,9 @@ The endpoints, tokens, limits and close codes are those of the FastAPI routes in
 - a message over ``max_message_bytes`` closes with 1009, text that is not UTF-8 with
   1007, a malformed message (as the parser judges it) with 1008 and the reason; the call
   on that connection ends, every other connection carries on;
+- the waiting limits and connection budget of :mod:`voiceline.server.limits`: no
+  handshake in time, the socket is dropped; no call start or no data in time, 1008
+  with the reason;
 - at shutdown, 1012.
 """
 
@@ -46,6 +49,7 @@ from voiceline.server.ingest import (
     close_reason,
     note_refused,
 )
+from voiceline.server.limits import over_limit
 
 log = logging.getLogger("voiceline.server")
 WIRE_LOG = logging.getLogger("voiceline.server.wire")
@@ -81,6 +85,8 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
         self._parts: list[bytes] = []
         self._kind: Opcode | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._patience: asyncio.TimerHandle | None = None
+        """Fires when the handshake, the call's start or the call's data is overdue."""
         self._buffer = memoryview(bytearray(READ_BYTES))
 
     # -- asyncio.Protocol ---------------------------------------------------------------
@@ -90,6 +96,14 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
         address = transport.get_extra_info("peername")
         self.peer = f"{address[0]}:{address[1]}" if address else "?"
         self.listener.connections.add(self)
+        config = self.service.config
+        if over_limit(len(self.listener.connections), config.max_connections):
+            self.service.cuts.cut("ingest", "limit", self.peer,
+                                  f"over max_connections ({config.max_connections})")
+            transport.abort()
+            return
+        self._patience = asyncio.get_running_loop().call_later(
+            config.handshake_timeout_s, self._no_handshake)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._buffer
@@ -116,6 +130,8 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
         self.closed = True
         if self._close_timer is not None:
             self._close_timer.cancel()
+        if self._patience is not None:
+            self._patience.cancel()
         self.listener.connections.discard(self)
         if exc is not None and self.reason == PEER_CLOSED:
             self.reason = f"connection error: {exc}"
@@ -205,13 +221,40 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
             else:
                 response = ws.accept(request)
                 if response.status_code == 101 and not self.closed:
-                    self.conn = IngestConnection(service, protocol, self.peer, client.label)
+                    self.conn = IngestConnection(service, protocol, self.peer, client.label,
+                                                 port="ingest")
+                    self._wait_patiently()
         if self.closed:  # the peer left while the store looked the token up
             return
         ws.send_response(response)
         self._after_wire()
         if response.status_code == 101:
             self.transport.resume_reading()  # type: ignore[union-attr]
+
+    # -- waiting limits (:mod:`voiceline.server.limits`) ---------------------------------
+
+    def _no_handshake(self) -> None:
+        self._patience = None
+        if self.conn is None and not self.closed:
+            timeout_s = self.service.config.handshake_timeout_s
+            self.service.cuts.cut("ingest", "handshake_timeout", self.peer,
+                                  f"no websocket handshake within {timeout_s:g} s")
+            self.transport.abort()  # type: ignore[union-attr]
+
+    def _wait_patiently(self) -> None:
+        """Close the connection once its call's start or data is overdue; re-armed
+        lazily, so that a message costs a clock reading, not a timer."""
+        if self._patience is not None:
+            self._patience.cancel()
+        self._patience = None
+        if self.closed or self.conn is None:
+            return
+        left_s = self.conn.patience_s()
+        if left_s > 0:
+            self._patience = asyncio.get_running_loop().call_later(left_s, self._wait_patiently)
+            return
+        self.reason = self.conn.overdue()
+        self._close(CLOSE_POLICY, close_reason(self.reason))
 
     # -- closing ------------------------------------------------------------------------
 

@@ -59,6 +59,8 @@ class Metrics:
         self.samples_filled: dict[str, int] = dict.fromkeys(PROTOCOLS, 0)
         self.protocol_errors: dict[tuple[str, str], int] = defaultdict(int)
         self.connections_refused: dict[str, int] = defaultdict(int)
+        self.connections_cut: dict[tuple[str, str], int] = defaultdict(int)
+        """Connections closed for a port's budget or a waiting limit (``limits.CutCounts``)."""
         self.samples_per_s = 0.0
         self.tick = Histogram(TICK_BUCKETS_S)
         self.tick_audio_s = 0.0
@@ -126,6 +128,11 @@ class Metrics:
         metric("voiceline_ingest_refused_total", "counter",
                "Ingest connections refused (bad token, unbound AudioSocket UUID).",
                [(f'{{reason="{r}"}}', v) for r, v in sorted(self.connections_refused.items())])
+        metric("voiceline_connections_cut_total", "counter",
+               "Connections closed over a port's max_connections, or for sending no "
+               "request, no call start or no data in time.",
+               [(f'{{port="{p}",reason="{r}"}}', v)
+                for (p, r), v in sorted(self.connections_cut.items())])
         for name, help_ in (
                 ("received", "Audio the engine received, all channels."),
                 ("underrun", "Silence the engine filled in for audio due but not there."),

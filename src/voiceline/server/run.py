@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from voiceline.server.config import ServerConfig
+from voiceline.server.limits import guarded_h11
 
 WS_IMPLEMENTATION = "websockets-sansio"
 """uvicorn's binding of the websockets library's sans-I/O protocol core (see the
@@ -48,12 +49,16 @@ def install_redaction() -> None:
 
 
 def uvicorn_config(config: ServerConfig, app: Any = None, **extra: Any) -> uvicorn.Config:
-    """The uvicorn settings for ``config``: websocket limits, no compression."""
+    """The uvicorn settings for ``config``: websocket limits, no compression, and the
+    HTTP port's connection budget and first-request deadline (:mod:`.limits`)."""
     from voiceline.server import create_app
 
     install_redaction()
+    app = app if app is not None else create_app(config)
+    http = guarded_h11(config.max_connections, config.handshake_timeout_s,
+                       app.state.connection_cuts)
     return uvicorn.Config(
-        app if app is not None else create_app(config), host=config.host, port=config.port,
+        app, host=config.host, port=config.port, http=http,
         ws=WS_IMPLEMENTATION, ws_max_size=config.max_message_bytes,
         ws_per_message_deflate=False, lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, **extra)

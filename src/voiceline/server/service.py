@@ -31,6 +31,7 @@ from voiceline.server.engine_runner import EngineRunner, build_engine
 from voiceline.server.heap import freeze_startup_heap
 from voiceline.server.ingest import BATCH_S, Bindings, start_audiosocket
 from voiceline.server.lean_ingest import LeanIngestListener
+from voiceline.server.limits import CutCounts, raise_descriptor_limit
 from voiceline.server.login_guard import LoginGuard
 from voiceline.server.metrics import Metrics
 from voiceline.server.seat_history import SeatHistory
@@ -63,9 +64,11 @@ def plain(value: Any) -> Any:
 class Service:
     """Everything one ``voiceline serve`` process runs."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, cuts: CutCounts | None = None) -> None:
         self.config = config
         self.metrics = Metrics()
+        self.cuts = cuts if cuts is not None else CutCounts()
+        self.metrics.connections_cut = self.cuts.counts
         self.started_s = time.time()
         self.snapshots: dict[str, Any] = {}
         self.history = SeatHistory(config.seat_history_s, max(1, math.ceil(
@@ -98,6 +101,9 @@ class Service:
     async def _start(self) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        short = raise_descriptor_limit(config)
+        if short:
+            log.warning("%s", short)
         self.worker = StoreWorker()
         self.store = await self.worker.call(Store, config.store_path)
         self.auth = Auth(self.store, config.password_hasher,

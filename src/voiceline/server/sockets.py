@@ -74,7 +74,14 @@ async def _ingest(ws: WebSocket, protocol: str) -> None:
     reason = "connection closed by the peer"
     try:
         while True:
-            message = await ws.receive()
+            try:
+                async with asyncio.timeout(max(conn.patience_s(), 0.0)):
+                    message = await ws.receive()
+            except TimeoutError:  # no call started, or no data, in time (:mod:`.limits`)
+                reason = conn.overdue()
+                with contextlib.suppress(OSError, RuntimeError):
+                    await ws.close(CLOSE_POLICY, close_reason(reason))
+                break
             if message["type"] == "websocket.disconnect":
                 if message.get("code") == CLOSE_SERVER_RESTART:  # uvicorn is shutting down
                     reason = SHUTDOWN_REASON
