@@ -311,6 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_token.add_argument("--data", default=None, metavar="DIR", help=data_help)
     user.set_defaults(func=_cmd_user)
 
+    from voiceline.directory_cli import add_parser as add_directory_parser
+
+    add_directory_parser(sub, data_help)
+
     from voiceline.qa_cli import add_parser as add_qa_parser
 
     add_qa_parser(sub)

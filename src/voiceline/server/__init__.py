@@ -33,7 +33,10 @@ REST (session token as ``Authorization: Bearer``, except login and healthz)
     &active&limit; ``GET /api/agents`` (each with ``has_baseline`` and ``baseline``:
     speech_s, n_windows, channel_type, level_profile, created, updated,
     software_version, or null); ``GET /api/agents/{id}/baseline``;
-    ``GET /api/seats``; ``GET /api/seats/{id}/history`` ?since (unix s) → {seat_id,
+    ``GET /api/seats`` ?all (``configured``: the seats in service, team, label);
+    ``PUT /api/seats/{id}`` {team, label}, ``DELETE /api/seats/{id}`` (retire; 409 while
+    live), ``PUT /api/agents/{id}`` {display_name, team} (admin; audited);
+    ``GET /api/seats/{id}/history`` ?since (unix s) → {seat_id,
     call_id, agent_id, points: [{t, call_id, loudness_sone, f0_hz, speech_rate_syl_s,
     agitation, low_energy, deviation, agent_speaking}]} (admin/supervisor/qa): the
     seat's ``seats`` snapshot points of the last ``seat_history_s`` (600 s), oldest

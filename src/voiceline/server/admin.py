@@ -1,4 +1,5 @@
-"""REST routes of the admin page: console users (list, add, reset a password).
+"""REST routes of the admin page: console users (list, add, reset a password), and the
+floor's directory: seats (team, label; retire) and agents (display name, team).
 
 Admins only, checked by the :data:`~voiceline.server.deps.Admin` dependency; every
 change is written to the audit log with the acting admin's name before the answer goes
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from voiceline.server.deps import Admin, Name, ServiceDep
@@ -32,6 +33,44 @@ class NewUserBody(BaseModel):
 
 class PasswordBody(BaseModel):
     password: str = Field(max_length=4096)
+
+
+class SeatBody(BaseModel):
+    team: Name | None = Field(default=None, max_length=200)
+    label: Name | None = Field(default=None, max_length=200)
+
+
+class AgentBody(BaseModel):
+    display_name: Name | None = Field(default=None, max_length=200)
+    team: Name | None = Field(default=None, max_length=200)
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return value if value is not None and value.strip() else None
+
+
+def put_seat(store: Store, admin: str, seat_id: str, team: str | None,
+             label: str | None) -> dict:
+    """Register or update a seat (back in service if retired) and audit it."""
+    seat = store.upsert_seat(seat_id, team, label)
+    store.audit(admin, "put_seat", f"seat:{seat['seat_id']}",
+                {"team": seat["team"], "label": seat["label"], "via": "api"})
+    return seat
+
+
+def retire_seat(store: Store, admin: str, seat_id: str) -> dict:
+    seat = store.retire_seat(seat_id)
+    store.audit(admin, "retire_seat", f"seat:{seat['seat_id']}", {"via": "api"})
+    return seat
+
+
+def put_agent(store: Store, admin: str, agent_id: str, display_name: str | None,
+              team: str | None) -> dict:
+    """Register or update an agent's name and team and audit it."""
+    agent = store.upsert_agent(agent_id, display_name, team)
+    store.audit(admin, "put_agent", f"agent:{agent['agent_id']}",
+                {"display_name": agent["display_name"], "team": agent["team"], "via": "api"})
+    return agent
 
 
 def add_user(store: Store, admin: str, name: str, role: str, password_hash: str,
@@ -82,3 +121,34 @@ async def reset_password(name: Name, body: PasswordBody, user: Admin,
     revoked = await service.worker.call(set_password, service.store, user.name,
                                         target["id"], target["name"], password_hash)
     return {"name": target["name"], "revoked_sessions": revoked}
+
+
+@router.put("/api/seats/{seat_id}")
+async def put_seat_route(seat_id: Name, body: SeatBody, user: Admin,
+                         service: ServiceDep) -> dict:
+    """Register a seat or set its team and label (both replaced; empty or null clears
+    one). A retired seat is back in service. The wall lists it from its next load."""
+    return await service.worker.call(put_seat, service.store, user.name, seat_id,
+                                     _blank_is_none(body.team), _blank_is_none(body.label))
+
+
+@router.delete("/api/seats/{seat_id}")
+async def retire_seat_route(seat_id: Name, user: Admin, service: ServiceDep) -> dict:
+    """Take a seat out of service: it leaves the wall's list, its calls stay. 404 for
+    an unknown seat, 409 while a call is live on it. A call on it later, or a PUT,
+    puts it back."""
+    live = service.seat_call(seat_id)
+    if live is not None:
+        raise HTTPException(409, f"seat {seat_id!r} has call {live!r} in progress; retire "
+                                 "it after the call")
+    return await service.worker.call(retire_seat, service.store, user.name, seat_id)
+
+
+@router.put("/api/agents/{agent_id}")
+async def put_agent_route(agent_id: Name, body: AgentBody, user: Admin,
+                          service: ServiceDep) -> dict:
+    """Register an agent or set their display name and team (both replaced; empty or
+    null clears one). Baselines are made with ``voiceline calibrate``."""
+    return await service.worker.call(put_agent, service.store, user.name, agent_id,
+                                     _blank_is_none(body.display_name),
+                                     _blank_is_none(body.team))

@@ -218,7 +218,7 @@ async def seat_history(
     """
     since = values.optional_time_s(since, "since")  # NaN: 400, as for /api/alerts
     if seat_id not in service.history and service.seat_call(seat_id) is None:
-        seats = await service.worker.call(service.store.list_seats)
+        seats = await service.worker.call(service.store.list_seats, retired=True)
         if not any(s["seat_id"] == seat_id for s in seats):
             raise HTTPException(404, f"unknown seat {seat_id!r}; GET /api/seats?all=1 lists "
                                      "the seats")

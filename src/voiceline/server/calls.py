@@ -84,17 +84,17 @@ class CallRecorder:
     def start(self, started: CallStarted, now_s: float) -> str:
         """Register seat and agent if new, record the call; returns the id it got.
 
-        Known seats and agents are not upserted again: the store's upsert would clear
-        the display name and team an administrator gave them.
+        Only unknown seats and agents are added (``ensure_*``), never changed: a name,
+        team or label an administrator gave them stays.
         """
         if self._seats is None or self._agents is None:
-            self._seats = {s["seat_id"] for s in self.store.list_seats()}
+            self._seats = {s["seat_id"] for s in self.store.list_seats(retired=True)}
             self._agents = {a["agent_id"] for a in self.store.list_agents()}
         if started.seat not in self._seats:
-            self.store.upsert_seat(started.seat, now_s=now_s)
+            self.store.ensure_seat(started.seat, now_s=now_s)
             self._seats.add(started.seat)
         if started.agent is not None and started.agent not in self._agents:
-            self.store.upsert_agent(started.agent, now_s=now_s)
+            self.store.ensure_agent(started.agent, now_s=now_s)
             self._agents.add(started.agent)
         call_id = started.call_id
         for n in range(2, MAX_REUSE + 2):

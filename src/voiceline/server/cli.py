@@ -39,16 +39,22 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(data: str | None):
-    from voiceline.auth import Auth
+def open_store(data: str | None):
+    """The store in ``data`` (default :data:`DEFAULT_DATA_DIR`), made if new."""
     from voiceline.store import SchemaError, Store
 
     directory = Path(data) if data else DEFAULT_DATA_DIR
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        store = Store(directory / STORE_FILE)
+        return Store(directory / STORE_FILE)
     except SchemaError as exc:
         raise UserError(str(exc)) from None
+
+
+def _open(data: str | None):
+    from voiceline.auth import Auth
+
+    store = open_store(data)
     return store, Auth(store)
 
 

@@ -51,6 +51,17 @@ class CallsMixin:
             return dict(conn.execute("SELECT * FROM agents WHERE agent_id = ?",
                                      (agent_id,)).fetchone())
 
+    def ensure_agent(self, agent_id: str, *, now_s: float | None = None) -> bool:
+        """Register ``agent_id`` unless it is known; never changes a known agent (a call
+        naming an agent must not clear the name and team an administrator gave it).
+        Returns True when it was new."""
+        agent_id = values.text(agent_id, "agent_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            cursor = conn.execute("INSERT OR IGNORE INTO agents (agent_id, created_s) "
+                                  "VALUES (?, ?)", (agent_id, now_s))
+            return cursor.rowcount == 1
+
     def list_agents(self, team: str | None = None) -> list[dict]:
         """All agents (of one ``team`` if given), ordered by ``agent_id``."""
         team = values.text(team, "team", optional=True)
@@ -62,7 +73,8 @@ class CallsMixin:
 
     def upsert_seat(self, seat_id: str, team: str | None = None, label: str | None = None,
                     *, now_s: float | None = None) -> dict:
-        """Register a seat (a headset position or a telephony channel), or update it."""
+        """Register a seat (a headset position or a telephony channel), or update it; a
+        retired seat is back in service."""
         seat_id = values.text(seat_id, "seat_id")
         team = values.text(team, "team", optional=True)
         label = values.text(label, "label", optional=True)
@@ -70,16 +82,56 @@ class CallsMixin:
         with self._write() as conn:
             conn.execute("INSERT INTO seats (seat_id, team, label, created_s) "
                          "VALUES (?, ?, ?, ?) ON CONFLICT (seat_id) DO UPDATE SET "
-                         "team = excluded.team, label = excluded.label",
+                         "team = excluded.team, label = excluded.label, retired_s = NULL",
                          (seat_id, team, label, now_s))
             return dict(conn.execute("SELECT * FROM seats WHERE seat_id = ?",
                                      (seat_id,)).fetchone())
 
-    def list_seats(self, team: str | None = None) -> list[dict]:
-        """All seats (of one ``team`` if given), ordered by ``seat_id``."""
+    def ensure_seat(self, seat_id: str, *, now_s: float | None = None) -> bool:
+        """Register ``seat_id`` unless it is known; never changes a known seat. Returns
+        True when it was new."""
+        seat_id = values.text(seat_id, "seat_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            cursor = conn.execute("INSERT OR IGNORE INTO seats (seat_id, created_s) "
+                                  "VALUES (?, ?)", (seat_id, now_s))
+            return cursor.rowcount == 1
+
+    def retire_seat(self, seat_id: str, *, now_s: float | None = None) -> dict:
+        """Take a seat out of service: it leaves :meth:`list_seats` (and so the wall)
+        and keeps its calls. A call on it, or :meth:`upsert_seat`, puts it back.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown seat.
+        ConflictError
+            The store shows a call on it in progress.
+        """
+        seat_id = values.text(seat_id, "seat_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM seats WHERE seat_id = ?",
+                            (seat_id,)).fetchone() is None:
+                raise NotFoundError(f"no seat {seat_id!r}")
+            live = conn.execute("SELECT call_id FROM calls WHERE seat_id = ? AND ended_s "
+                                "IS NULL LIMIT 1", (seat_id,)).fetchone()
+            if live is not None:
+                raise ConflictError(f"seat {seat_id!r} has call {live[0]!r} in progress; "
+                                    "retire it after the call")
+            conn.execute("UPDATE seats SET retired_s = COALESCE(retired_s, ?) "
+                         "WHERE seat_id = ?", (now_s, seat_id))
+            return dict(conn.execute("SELECT * FROM seats WHERE seat_id = ?",
+                                     (seat_id,)).fetchone())
+
+    def list_seats(self, team: str | None = None, *, retired: bool = False) -> list[dict]:
+        """The seats in service (of one ``team`` if given; with ``retired``, the
+        retired ones too), ordered by ``seat_id``."""
         team = values.text(team, "team", optional=True)
         with self._read() as conn:
             clause, params = where(("team = ?", team))
+            if not retired:
+                clause += (" AND" if clause else " WHERE") + " retired_s IS NULL"
             rows = conn.execute(f"SELECT * FROM seats{clause} ORDER BY seat_id",
                                 params).fetchall()
         return [dict(row) for row in rows]
@@ -117,6 +169,9 @@ class CallsMixin:
             conn.execute("INSERT INTO calls (call_id, seat_id, agent_id, protocol, started_s) "
                          "VALUES (?, ?, ?, ?, ?)",
                          (call_id, seat_id, agent_id, protocol, started_s))
+            # a call on a retired seat puts it back in service
+            conn.execute("UPDATE seats SET retired_s = NULL WHERE seat_id = ? AND retired_s "
+                         "IS NOT NULL", (seat_id,))
             return _call(conn, call_id)
 
     def end_call(self, call_id: str, reason: str | None = None, *,

@@ -201,9 +201,17 @@ _V5_QA_TRANSCRIPTS = sql_migration(
     "ALTER TABLE qa_calls ADD COLUMN transcript TEXT",
 )
 
+_V6_RETIRED_SEATS = sql_migration(
+    "seats taken out of service",
+    # Set when an administrator retires a seat: it leaves the wall's list of seats but
+    # keeps its calls; a call on it, or registering it again, puts it back (NULL).
+    "ALTER TABLE seats ADD COLUMN retired_s REAL",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
-                                     _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS)
+                                     _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
+                                     _V6_RETIRED_SEATS)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,180 @@
+"""``voiceline directory``: the floor's seats and agents in the store, from a spreadsheet.
+
+An installation has hundreds of seats and agents. The wall groups seats by team and
+shows agents by name, and both come from here (or the admin API, ``PUT /api/seats/{id}``
+and ``PUT /api/agents/{id}``). Live calls only ever add an unknown seat or agent by its
+id; they never change what was set here.
+
+- ``import FILE.csv``: a header with ``seat_id`` (and any of ``team``, ``label``) makes
+  seats; one with ``agent_id`` (and any of ``display_name``, ``team``) makes agents.
+  A column the file has replaces the stored value (an empty cell clears it); a column
+  it lacks leaves the stored value alone. Importing a retired seat puts it back in
+  service. A bad row is named with its line and skipped; the others are kept.
+- ``retire SEAT...``: seats out of service leave the wall's list; their calls stay.
+- ``list``: seats, then agents, as CSV on stdout (``--retired``: retired seats too).
+
+Every change is audited (``via: cli``), like the admin API's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from voiceline.cli import UserError
+
+KINDS = {"seat_id": ("team", "label"), "agent_id": ("display_name", "team")}
+MAX_ROWS = 100_000
+
+
+def add_parser(sub: argparse._SubParsersAction, data_help: str) -> None:
+    directory = sub.add_parser(
+        "directory", help="the floor's seats and agents: teams, labels, names",
+        description="Seats (team, label) and agents (display name, team) in the store in "
+                    "--data, as the wall shows them.")
+    actions = directory.add_subparsers(dest="directory_command", metavar="ACTION")
+    load = actions.add_parser(
+        "import", help="add or update seats or agents from a CSV file",
+        description="A header with seat_id (and team, label) imports seats; one with "
+                    "agent_id (and display_name, team) imports agents. Columns the file "
+                    "lacks keep their stored values; an empty cell clears one.")
+    load.add_argument("file", type=Path, metavar="FILE.csv")
+    retire = actions.add_parser(
+        "retire", help="take seats out of service (they leave the wall; calls stay)")
+    retire.add_argument("seats", nargs="+", metavar="SEAT")
+    listing = actions.add_parser("list", help="print the seats and agents as CSV")
+    listing.add_argument("--retired", action="store_true", help="list retired seats too")
+    for parser in (load, retire, listing):
+        parser.add_argument("--data", default=None, metavar="DIR", help=data_help)
+    directory.set_defaults(func=run_directory)
+
+
+def run_directory(args: argparse.Namespace) -> int:
+    from voiceline.server.cli import open_store
+    from voiceline.store import StoreError
+
+    action = getattr(args, "directory_command", None)
+    if action not in ("import", "retire", "list"):
+        raise UserError("say what to do: 'voiceline directory import FILE.csv', "
+                        "'voiceline directory retire SEAT...' or 'voiceline directory list'")
+    rows = _read(args.file) if action == "import" else None
+    store = open_store(args.data)
+    try:
+        if action == "import":
+            return _import(store, args.file, *rows)
+        if action == "retire":
+            return _retire(store, args.seats)
+        _list(store, args.retired)
+        return 0
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _read(path: Path) -> tuple[str, list[str], list[tuple[int, dict]]]:
+    """The file's kind (its id column), the columns it sets, and its rows by line."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in reader.fieldnames or []]
+            kind = next((k for k in KINDS if k in header), None)
+            if kind is None:
+                raise UserError(f"{path}: the header must name seat_id (with team, label) or "
+                                f"agent_id (with display_name, team); it has "
+                                f"{', '.join(header) or 'nothing'}")
+            unknown = [h for h in header if h not in (kind, *KINDS[kind])]
+            if unknown:
+                raise UserError(f"{path}: unknown column(s) {', '.join(unknown)}; a {kind} "
+                                f"file may have {', '.join(KINDS[kind])}")
+            reader.fieldnames = header
+            rows = []
+            for row in reader:
+                if len(rows) == MAX_ROWS:
+                    raise UserError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
+                rows.append((reader.line_num, row))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
+    except csv.Error as exc:
+        raise UserError(f"{path} is not a readable CSV file: {exc}") from None
+    return kind, [h for h in header if h != kind], rows
+
+
+def _cell(row: dict, column: str) -> str | None:
+    value = row.get(column)
+    if isinstance(value, list):  # more cells than the header names
+        value = ",".join(value)
+    value = (value or "").strip()
+    return value or None
+
+
+def _import(store, path: Path, kind: str, columns: list[str],
+            rows: list[tuple[int, dict]]) -> int:
+    from voiceline.store import StoreError
+
+    if kind == "seat_id":
+        known = {s["seat_id"]: s for s in store.list_seats(retired=True)}
+        write = store.upsert_seat
+    else:
+        known = {a["agent_id"]: a for a in store.list_agents()}
+        write = store.upsert_agent
+    noun = "seat" if kind == "seat_id" else "agent"
+    added = updated = 0
+    refused = []
+    for line, row in rows:
+        item_id = _cell(row, kind)
+        if item_id is None:
+            refused.append(f"line {line}: no {kind}")
+            continue
+        if None in row:  # csv puts cells past the header under None
+            refused.append(f"line {line}: more cells than the header has columns")
+            continue
+        old = known.get(item_id, {})
+        fields = {c: (_cell(row, c) if c in columns else old.get(c)) for c in KINDS[kind]}
+        try:
+            item = write(item_id, *fields.values())
+            store.audit(None, f"put_{noun}", f"{noun}:{item_id}", {**fields, "via": "cli"})
+        except (StoreError, ValueError) as exc:
+            refused.append(f"line {line}: {item_id}: {exc}")
+            continue
+        added += item_id not in known
+        updated += item_id in known
+        known[item_id] = item
+    for problem in refused[:20]:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if len(refused) > 20:
+        print(f"{path}: ... and {len(refused) - 20} more", file=sys.stderr)
+    print(f"{noun}s: {added} added, {updated} updated"
+          + (f"; {len(refused)} row(s) refused" if refused else ""))
+    return 1 if refused else 0
+
+
+def _retire(store, seats: list[str]) -> int:
+    from voiceline.store import ConflictError, NotFoundError
+
+    failed = 0
+    for seat_id in seats:
+        try:
+            store.retire_seat(seat_id)
+            store.audit(None, "retire_seat", f"seat:{seat_id}", {"via": "cli"})
+            print(f"retired seat {seat_id}")
+        except (NotFoundError, ConflictError) as exc:
+            print(f"seat {seat_id}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _list(store, retired: bool) -> None:
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["seat_id", "team", "label", "retired"])
+    for seat in store.list_seats(retired=retired):
+        out.writerow([seat["seat_id"], seat["team"] or "", seat["label"] or "",
+                      "yes" if seat["retired_s"] is not None else ""])
+    out.writerow([])
+    out.writerow(["agent_id", "display_name", "team"])
+    for agent in store.list_agents():
+        out.writerow([agent["agent_id"], agent["display_name"] or "", agent["team"] or ""])
