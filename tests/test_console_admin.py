@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from test_console_support import cli, sign_in, watched_page
-from test_server_support import add_users, voice
+from test_server_support import add_users, login, voice
 from voiceline import __version__
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -112,7 +112,7 @@ def test_an_admin_manages_users_baselines_and_tokens(new_page, server, tmp_path)
     assert cells[7] == __version__ and re.match(r"\d{4}年\d{1,2}月\d{1,2}日", cells[6])
     assert page.locator("#agents tr[data-agent=A1002] td").all_inner_texts()[3] == \
         "无个人基线 — 按全体坐席基线评判"
-    assert page.locator("#agents tr[data-agent=A1002] button").count() == 0
+    assert page.get_by_role("button", name="查看 A1002 的基线").count() == 0
 
     # Its baseline in plain words, opened and closed by keyboard.
     view = page.get_by_role("button", name="查看 A1001 的基线")
@@ -171,6 +171,70 @@ def test_an_admin_manages_users_baselines_and_tokens(new_page, server, tmp_path)
     page.locator("#to-admin").wait_for()
     page.click("#to-admin")
     page.wait_for_selector("body[data-status=ready]")
+    assert page.errors == []
+
+
+def test_an_admin_names_agents_and_arranges_the_seats_the_wall_shows(new_page, server,
+                                                                     tmp_path):
+    page = new_page()
+    sign_in(page, "admin")
+    page.wait_for_url(re.compile(r"/admin\.html"))
+    page.wait_for_selector("body[data-status=ready]")
+    admin = {"Authorization": f"Bearer {login(server.url, 'admin')}"}
+
+    # An agent's team, and a new agent with a name.
+    page.get_by_role("button", name="修改坐席 A1002").click()
+    assert page.input_value("#agent-id") == "A1002"
+    assert page.input_value("#agent-name") == "Zhao Lei"
+    page.fill("#agent-team", "north")
+    page.click("#agent-submit")
+    page.locator("#agent-done", has_text="已保存坐席 A1002。").wait_for()
+    assert page.locator("#agents tr[data-agent=A1002] td").all_inner_texts()[:3] == \
+        ["A1002", "Zhao Lei", "north"]
+    page.fill("#agent-id", "A1003")
+    page.fill("#agent-name", "李娜")
+    page.fill("#agent-team", "south")
+    page.press("#agent-team", "Enter")
+    page.locator("#agents tr[data-agent=A1003]").wait_for()
+    assert page.locator("#agents tr[data-agent=A1003] td").all_inner_texts()[:4] == \
+        ["A1003", "李娜", "south", "无个人基线 — 按全体坐席基线评判"]
+
+    # Seats: none yet; two added, one relabelled, one retired.
+    assert "尚无座席" in page.locator("#seats").inner_text()
+    page.click("#seat-submit")
+    assert page.locator("#seat-error").inner_text() == "请填写座席编号。"
+    for seat, label in (("S-01", "座席 1"), ("S-02", "座席 2")):
+        page.fill("#seat-id", seat)
+        page.fill("#seat-team", "north")
+        page.fill("#seat-label", label)
+        page.click("#seat-submit")
+        page.locator(f"#seats tr[data-seat={seat}]").wait_for()
+    assert page.locator("#seat-error").is_hidden()
+    teams = page.locator("#teams option").evaluate_all("(os) => os.map((o) => o.value)")
+    assert teams == ["north", "south"]
+    page.get_by_role("button", name="修改座席 S-02").click()
+    assert page.input_value("#seat-team") == "north"
+    page.fill("#seat-label", "窗口 2")
+    page.click("#seat-submit")
+    page.locator("#seats tr[data-seat=S-02] td", has_text="窗口 2").wait_for()
+    page.get_by_role("button", name="停用座席 S-01").click()
+    page.locator("#seat-done", has_text="已停用座席 S-01。").wait_for()
+    assert page.locator("#seats tr").evaluate_all("(rs) => rs.map((r) => r.dataset.seat)") == \
+        ["S-02"]
+    configured = httpx.get(f"{server.url}/api/seats", params={"all": 1}, headers=admin
+                           ).json()["configured"]
+    assert [(s["seat_id"], s["team"], s["label"]) for s in configured] == \
+        [("S-02", "north", "窗口 2")]
+    screenshot(page, tmp_path, "console-admin-directory.png")
+    page.click("#lang")
+    assert page.locator("#seats-title").inner_text() == "Seats"
+    assert page.get_by_role("button", name="Retire seat S-02").is_visible()
+    page.click("#lang")
+
+    # The wall lays the seat out under its team.
+    page.click("#to-wall")
+    page.wait_for_url(re.compile(r"/wall\.html"))
+    page.locator("#team option[value=north]").wait_for(state="attached")
     assert page.errors == []
 
 

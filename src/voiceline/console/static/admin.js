@@ -1,9 +1,11 @@
 // The admin page: console users (add, reset a password), agents with what their baseline
-// rests on (and the baseline itself in plain words), and ingest tokens shown once.
+// rests on (and the baseline itself in plain words), their names and teams, the floor's
+// seats (team, label, retire), and ingest tokens shown once.
 //
-// Data: GET /api/users, GET /api/agents (each with its baseline's metadata), GET /healthz
-// (is anything scored at all); POST /api/users, /api/users/{name}/password and
-// /api/ingest-tokens. The server checks the role on every call: this page asks it first
+// Data: GET /api/users, GET /api/agents (each with its baseline's metadata), GET
+// /api/seats?all=1 (the seats in service), GET /healthz (is anything scored at all);
+// POST /api/users, /api/users/{name}/password and /api/ingest-tokens; PUT /api/agents/{id},
+// PUT and DELETE /api/seats/{id}. The server checks the role on every call: this page asks it first
 // (GET /api/users) and shows a plain refusal when it answers 403, as it does to all
 // but admins.
 
@@ -16,7 +18,9 @@ const MIN_PASSWORD_CHARS = 8; // voiceline.auth.MIN_PASSWORD_CHARS
 const $ = (id) => document.getElementById(id);
 
 const user = session();
-const state = { users: [], agents: [], baselines: new Map(), resetting: null, viewing: null };
+const state = {
+  users: [], agents: [], seats: [], baselines: new Map(), resetting: null, viewing: null,
+};
 
 function cell(text) {
   const td = document.createElement("td");
@@ -179,20 +183,22 @@ function renderAgents() {
     tr.dataset.baseline = String(Boolean(agent.baseline));
     tr.append(cell(agent.agent_id), cell(agent.display_name || "–"), cell(agent.team || "–"));
     const base = agent.baseline;
+    const actions = document.createElement("td");
     if (base) {
       tr.append(cell(t("agents.has")), cell(t("duration.s", { s: Math.round(base.speech_s) })),
         cell(t(`channel.${base.channel_type}`)), cell(formatIsoDate(base.updated || base.created)),
         cell(base.software_version || "–"));
-      const actions = document.createElement("td");
       actions.append(button(t("agents.view"), t("agents.viewOf", { agent: agent.agent_id }),
-        () => openBaseline(agent)));
-      tr.append(actions);
+        () => openBaseline(agent)), " ");
     } else {
       const none = cell(t("agents.none"));
-      none.colSpan = 6;
+      none.colSpan = 5;
       none.className = "muted";
       tr.append(none);
     }
+    actions.append(button(t("agents.edit"), t("agents.editOf", { agent: agent.agent_id }),
+      () => editAgent(agent)));
+    tr.append(actions);
     return tr;
   });
   if (!rows.length) {
@@ -225,6 +231,126 @@ async function openBaseline(agent) {
   }
   state.baselines.set(agent.agent_id, baseline);
   if (state.viewing === agent) renderBaseline(dialog, agentLabel(agent), baseline);
+}
+
+// --- the directory: agents' names and teams, the floor's seats --------------------------------
+
+/** Every team named on an agent or a seat, for the team fields' suggestions. */
+function renderTeams() {
+  const teams = new Set([...state.agents, ...state.seats].map((x) => x.team).filter(Boolean));
+  $("teams").replaceChildren(...[...teams].sort().map((team) => new Option("", team)));
+}
+
+function editAgent(agent) {
+  const form = $("agent-form");
+  form.elements.agent_id.value = agent.agent_id;
+  form.elements.display_name.value = agent.display_name || "";
+  form.elements.team.value = agent.team || "";
+  show("agent-done", "");
+  form.elements.display_name.focus();
+}
+
+async function saveAgent(event) {
+  event.preventDefault();
+  const form = $("agent-form");
+  const id = form.elements.agent_id.value.trim();
+  show("agent-done", "");
+  if (!id) return show("agent-error", t("agents.needId"));
+  show("agent-error", "");
+  $("agent-submit").disabled = true;
+  try {
+    const saved = await api(`/api/agents/${encodeURIComponent(id)}`, {
+      method: "PUT",
+      body: { display_name: form.elements.display_name.value.trim() || null,
+        team: form.elements.team.value.trim() || null },
+    });
+    const known = state.agents.find((a) => a.agent_id === saved.agent_id);
+    if (known) Object.assign(known, saved);
+    else state.agents = [...state.agents, { ...saved, has_baseline: false, baseline: null }]
+      .sort((a, b) => (a.agent_id < b.agent_id ? -1 : 1));
+    form.reset();
+    renderAgents();
+    renderTeams();
+    show("agent-done", t("agents.saved", { agent: saved.agent_id }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused();
+    show("agent-error", failure(error));
+  } finally {
+    $("agent-submit").disabled = false;
+  }
+}
+
+function renderSeats() {
+  const rows = state.seats.map((seat) => {
+    const tr = document.createElement("tr");
+    tr.dataset.seat = seat.seat_id;
+    const actions = document.createElement("td");
+    actions.append(
+      button(t("seats.edit"), t("seats.editOf", { seat: seat.seat_id }), () => editSeat(seat)), " ",
+      button(t("seats.retire"), t("seats.retireOf", { seat: seat.seat_id }), () => retireSeat(seat)));
+    tr.append(cell(seat.seat_id), cell(seat.team || "–"), cell(seat.label || "–"), actions);
+    return tr;
+  });
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const empty = cell(t("seats.empty"));
+    empty.colSpan = 4;
+    empty.className = "muted";
+    tr.append(empty);
+    rows.push(tr);
+  }
+  $("seats").replaceChildren(...rows);
+}
+
+function editSeat(seat) {
+  const form = $("seat-form");
+  form.elements.seat_id.value = seat.seat_id;
+  form.elements.team.value = seat.team || "";
+  form.elements.label.value = seat.label || "";
+  show("seat-done", "");
+  form.elements.team.focus();
+}
+
+async function saveSeat(event) {
+  event.preventDefault();
+  const form = $("seat-form");
+  const id = form.elements.seat_id.value.trim();
+  show("seat-done", "");
+  if (!id) return show("seat-error", t("seats.needId"));
+  show("seat-error", "");
+  $("seat-submit").disabled = true;
+  try {
+    const saved = await api(`/api/seats/${encodeURIComponent(id)}`, {
+      method: "PUT",
+      body: { team: form.elements.team.value.trim() || null,
+        label: form.elements.label.value.trim() || null },
+    });
+    state.seats = [...state.seats.filter((s) => s.seat_id !== saved.seat_id), saved]
+      .sort((a, b) => (a.seat_id < b.seat_id ? -1 : 1));
+    form.reset();
+    renderSeats();
+    renderTeams();
+    show("seat-done", t("seats.saved", { seat: saved.seat_id }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused();
+    show("seat-error", failure(error));
+  } finally {
+    $("seat-submit").disabled = false;
+  }
+}
+
+async function retireSeat(seat) {
+  show("seat-done", "");
+  show("seat-error", "");
+  try {
+    await api(`/api/seats/${encodeURIComponent(seat.seat_id)}`, { method: "DELETE" });
+    state.seats = state.seats.filter((s) => s.seat_id !== seat.seat_id);
+    renderSeats();
+    show("seat-done", t("seats.retired", { seat: seat.seat_id }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused();
+    show("seat-error", failure(error));
+  }
 }
 
 // --- ingest tokens ---------------------------------------------------------------------------
@@ -270,14 +396,18 @@ async function copyToken() {
 // --- start-up ------------------------------------------------------------------------------
 
 async function load() {
-  const [users, agents, health] = await Promise.all([
-    api("/api/users"), api("/api/agents"), api("/healthz").catch(() => null)]);
+  const [users, agents, seats, health] = await Promise.all([
+    api("/api/users"), api("/api/agents"), api("/api/seats?all=1"),
+    api("/healthz").catch(() => null)]);
   state.users = users;
   state.agents = agents;
+  state.seats = seats.configured ?? [];
   state.baselines.clear();
   $("unscored").hidden = health?.scoring?.enabled !== false;
   renderUsers();
   renderAgents();
+  renderSeats();
+  renderTeams();
 }
 
 function renderAll() {
@@ -286,6 +416,7 @@ function renderAll() {
   renderRoleOptions();
   renderUsers();
   renderAgents();
+  renderSeats();
   if (state.resetting && $("reset").open) $("reset-title").textContent = t("reset.title", { name: state.resetting });
   if (state.viewing && $("baseline").open) {
     renderBaseline($("baseline"), agentLabel(state.viewing), state.baselines.get(state.viewing.agent_id));
@@ -326,6 +457,8 @@ async function main() {
   $("reset-cancel").addEventListener("click", () => $("reset").close());
   $("baseline-close").addEventListener("click", () => $("baseline").close());
   $("baseline").addEventListener("close", () => { state.viewing = null; });
+  $("agent-form").addEventListener("submit", saveAgent);
+  $("seat-form").addEventListener("submit", saveSeat);
   $("token-form").addEventListener("submit", issueToken);
   $("token-copy").addEventListener("click", copyToken);
 }
