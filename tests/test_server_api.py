@@ -195,6 +195,10 @@ def test_audiosocket_bind_needs_an_ingest_token_and_a_uuid(client, tokens):
     bound = client.post("/api/audiosocket/bind", json=body, headers=bearer(tokens["ingest"]))
     assert bound.status_code == 201
     assert bound.json()["uuid"] == "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    braced = client.post("/api/audiosocket/bind",
+                         json={**body, "uuid": "{1B4E28BA2FA111D2883F0016D3CCA427}"},
+                         headers=bearer(tokens["ingest"]))
+    assert braced.json()["uuid"] == "1b4e28ba-2fa1-11d2-883f-0016d3cca427"  # as it is matched
     bad = client.post("/api/audiosocket/bind", json={**body, "uuid": "call-7"},
                       headers=bearer(tokens["ingest"]))
     assert bad.status_code == 400 and "cannot bind" in bad.json()["detail"]

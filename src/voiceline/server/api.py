@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import uuid
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -247,7 +248,7 @@ async def bind_audiosocket(body: BindBody, client: Ingest, service: ServiceDep) 
         expires_s = service.bindings.bind(body.uuid, binding)
     except ValueError as exc:
         raise HTTPException(400, f"cannot bind: {exc}") from None
-    return {"uuid": body.uuid.lower(), "seat": body.seat, "agent": body.agent,
+    return {"uuid": str(uuid.UUID(body.uuid)), "seat": body.seat, "agent": body.agent,
             "channel": body.channel, "expires_s": expires_s, "bound_by": client.label}
 
 
