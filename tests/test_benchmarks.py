@@ -70,3 +70,21 @@ def test_detection_quick_reports_both_methods_on_the_same_files():
     # Even three speakers per corpus separate anger from neutral well above chance.
     assert phone["voiceline"]["pooled"]["anger_auc"] > 0.8
     assert phone["speed"]["voiceline_x_realtime_per_core"] > 0
+
+
+def test_connection_flood_quick_is_contained_by_the_limits():
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "connections.py"),
+                           "--quick"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    idle, budget = report["idle_per_port"], report["max_connections"]
+    for name, port in report["ports"].items():
+        # the budget refuses the excess as it arrives (the lean port also carries the
+        # control seat); the deadline closes the rest; nothing is left open
+        assert idle - budget <= port["refused_at_once"] <= idle - budget + 2, name
+        assert port["still_open"] == 0, name
+        assert port["longest_open_s"] < report["handshake_timeout_s"] + 2.0, name
+        assert port["cut_handshake"] + port["cut_limit"] >= idle, name
+    assert report["control_closed_by_server"] is None
+    assert report["control_frames_received"] == report["control_frames_sent"] > 0
+    assert report["healthz_last_ok"]

@@ -79,8 +79,11 @@ def test_import_sets_what_the_file_has_and_names_the_rows_it_refuses(tmp_path, c
     assert _directory(capsys, "import", teams, "--data", data)[:2] == \
         (0, "seats: 0 added, 2 updated\n")
     agents = tmp_path / "agents.csv"
-    agents.write_text("agent_id,display_name,team\nA1001,王芳,east\n", encoding="utf-8")
-    assert _directory(capsys, "import", agents, "--data", data)[0] == 0
+    agents.write_text("agent_id,display_name,team\nA1001,王芳,east\n../etc,x,\n",
+                      encoding="utf-8")
+    code, out, err = _directory(capsys, "import", agents, "--data", data)
+    assert code == 1 and out == "agents: 1 added, 0 updated; 1 row(s) refused\n"
+    assert "line 3: agent id '../etc' must be letters, digits" in err
     code, out, err = _directory(capsys, "retire", "S002", "S404", "--data", data)
     assert code == 1 and out == "retired seat S002\n" and "no seat 'S404'" in err
     code, out, _ = _directory(capsys, "list", "--data", data)
@@ -161,3 +164,5 @@ def test_admins_set_seats_and_agents_and_live_calls_keep_them(server):
     assert {s["seat_id"]: s["team"] for s in listed}["S-7"] == "north"
     assert httpx.put(f"{url}/api/seats/S-8", json={"team": "x\u0000"}, headers=admin
                      ).status_code == 422
+    bad = httpx.put(f"{url}/api/agents/a%20b", json={"display_name": "x"}, headers=admin)
+    assert bad.status_code == 400 and "letters, digits" in bad.json()["detail"]

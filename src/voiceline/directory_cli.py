@@ -8,8 +8,10 @@ id; they never change what was set here.
 - ``import FILE.csv``: a header with ``seat_id`` (and any of ``team``, ``label``) makes
   seats; one with ``agent_id`` (and any of ``display_name``, ``team``) makes agents.
   A column the file has replaces the stored value (an empty cell clears it); a column
-  it lacks leaves the stored value alone. Importing a retired seat puts it back in
-  service. A bad row is named with its line and skipped; the others are kept.
+  it lacks leaves the stored value alone. An agent id must be one a baseline file can
+  be named after (letters, digits, ``-_.``), as ``voiceline calibrate`` requires.
+  Importing a retired seat puts it back in service. A bad row is named with its line
+  and skipped; the others are kept.
 - ``retire SEAT...``: seats out of service leave the wall's list; their calls stay.
 - ``list``: seats, then agents, as CSV on stdout (``--retired``: retired seats too).
 
@@ -114,6 +116,7 @@ def _cell(row: dict, column: str) -> str | None:
 
 def _import(store, path: Path, kind: str, columns: list[str],
             rows: list[tuple[int, dict]]) -> int:
+    from emotion.baseline import BaselineError, baseline_path
     from voiceline.store import StoreError
 
     if kind == "seat_id":
@@ -133,6 +136,12 @@ def _import(store, path: Path, kind: str, columns: list[str],
         if None in row:  # csv puts cells past the header under None
             refused.append(f"line {line}: more cells than the header has columns")
             continue
+        if kind == "agent_id":
+            try:
+                baseline_path(".", item_id, "8k")
+            except BaselineError as exc:
+                refused.append(f"line {line}: {exc}")
+                continue
         old = known.get(item_id, {})
         fields = {c: (_cell(row, c) if c in columns else old.get(c)) for c in KINDS[kind]}
         try:

@@ -16,6 +16,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from emotion.baseline import BaselineError, baseline_path
 from voiceline.server.deps import Admin, Name, ServiceDep
 from voiceline.store import ROLES, Store, values
 
@@ -148,7 +149,12 @@ async def retire_seat_route(seat_id: Name, user: Admin, service: ServiceDep) -> 
 async def put_agent_route(agent_id: Name, body: AgentBody, user: Admin,
                           service: ServiceDep) -> dict:
     """Register an agent or set their display name and team (both replaced; empty or
-    null clears one). Baselines are made with ``voiceline calibrate``."""
+    null clears one). Baselines are made with ``voiceline calibrate``; an id no baseline
+    file could be named after (other than letters, digits, ``-_.``) is refused (400)."""
+    try:
+        baseline_path(".", agent_id, "8k")
+    except BaselineError as exc:
+        raise HTTPException(400, str(exc)) from None
     return await service.worker.call(put_agent, service.store, user.name, agent_id,
                                      _blank_is_none(body.display_name),
                                      _blank_is_none(body.team))
