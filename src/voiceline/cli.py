@@ -315,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_directory_parser(sub, data_help)
 
+    from voiceline.backup_cli import add_parser as add_backup_parser
+
+    add_backup_parser(sub, data_help)
+
     from voiceline.qa_cli import add_parser as add_qa_parser
 
     add_qa_parser(sub)

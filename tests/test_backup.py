@@ -1,0 +1,85 @@
+"""``voiceline backup``: a consistent, checked copy of a data directory in use."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from test_server_support import add_users, calibrate
+from voiceline.cli import main
+from voiceline.store import Store
+
+
+def test_a_backup_taken_while_another_process_writes_is_whole_and_runs_as_a_data_dir(
+        tmp_path, capsys):
+    data, out = tmp_path / "data", tmp_path / "copy"
+    add_users(data)
+    calibrate(data, "A1001")
+    with Store(data / "voiceline.db") as store:
+        store.upsert_seat("S01", "north")
+        for i in range(200):
+            store.start_call(f"c{i}", "S01", "A1001", "audiofork", started_s=1.7e9 + i)
+    written: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer() -> None:  # another connection, as the server's would be
+        try:
+            with Store(data / "voiceline.db") as other:
+                while not stop.is_set():
+                    other.audit("writer", "tick", None, {"n": len(written)})
+                    written.append(1)
+                    time.sleep(0.001)
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while len(written) < 20:
+        time.sleep(0.01)
+    before = len(written)
+    code = main(["backup", "--data", str(data), "--out", str(out)])
+    during = len(written)
+    time.sleep(0.1)
+    stop.set()
+    thread.join()
+    assert code == 0 and not failures
+    assert len(written) > during  # the writer carried on after the backup
+    report = capsys.readouterr().out
+    assert "checked: ok" in report and "200 calls" in report and "1 baseline file(s)" in report
+    assert (out / "baselines" / "A1001.json").read_bytes() == \
+        (data / "baselines" / "A1001.json").read_bytes()
+    with Store(out / "voiceline.db") as copy, Store(data / "voiceline.db") as source:
+        assert copy.schema_version == source.schema_version
+        assert [u["name"] for u in copy.list_users()] == [u["name"] for u in
+                                                           source.list_users()]
+        assert len(copy.list_calls(limit=1000)) == 200
+        ticks = copy.list_audit(action="tick", limit=10_000)
+        assert before <= len(ticks) <= during
+        assert [a["action"] for a in source.list_audit(limit=10_000)
+                if a["action"] == "backup"] == ["backup"]
+        assert copy.list_seats()[0]["team"] == "north"
+
+
+def test_a_backup_never_overwrites_and_leaves_nothing_half_made(tmp_path, capsys):
+    data = tmp_path / "data"
+    add_users(data)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("keep me")
+    assert main(["backup", "--data", str(data), "--out", str(taken)]) == 2
+    assert "never overwrites" in capsys.readouterr().err
+    assert [p.name for p in taken.iterdir()] == ["notes.txt"]
+    assert main(["backup", "--data", str(tmp_path / "none"), "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "no store in" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists() and not (tmp_path / "x").exists()
+    assert main(["backup", "--data", str(data), "--out", "/proc/voiceline-backup"]) == 2
+    assert "backup to /proc/voiceline-backup failed, nothing kept" in capsys.readouterr().err
+
+
+def test_a_backup_into_the_data_directory_itself_is_refused(tmp_path, capsys):
+    add_users(tmp_path / "data")
+    assert main(["backup", "--data", str(tmp_path / "data"), "--out",
+                 str(tmp_path / "data" / ".")]) == 2
+    assert "never overwrites" in capsys.readouterr().err
