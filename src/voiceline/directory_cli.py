@@ -26,8 +26,10 @@ import sys
 from pathlib import Path
 
 from voiceline.cli import UserError
+from voiceline.directory import FIELDS, put_entry, retire_seat
 
-KINDS = {"seat_id": ("team", "label"), "agent_id": ("display_name", "team")}
+KINDS = {f"{kind}_id": fields for kind, fields in FIELDS.items()}
+"""A file's id column, and the columns it may have beside it."""
 MAX_ROWS = 100_000
 
 
@@ -119,13 +121,9 @@ def _import(store, path: Path, kind: str, columns: list[str],
     from emotion.baseline import BaselineError, baseline_path
     from voiceline.store import StoreError
 
-    if kind == "seat_id":
-        known = {s["seat_id"]: s for s in store.list_seats(retired=True)}
-        write = store.upsert_seat
-    else:
-        known = {a["agent_id"]: a for a in store.list_agents()}
-        write = store.upsert_agent
-    noun = "seat" if kind == "seat_id" else "agent"
+    noun = kind.removesuffix("_id")
+    known = {e[kind]: e for e in (store.list_seats(retired=True) if noun == "seat"
+                                  else store.list_agents())}
     added = updated = 0
     refused = []
     for line, row in rows:
@@ -145,8 +143,7 @@ def _import(store, path: Path, kind: str, columns: list[str],
         old = known.get(item_id, {})
         fields = {c: (_cell(row, c) if c in columns else old.get(c)) for c in KINDS[kind]}
         try:
-            item = write(item_id, *fields.values())
-            store.audit(None, f"put_{noun}", f"{noun}:{item_id}", {**fields, "via": "cli"})
+            item = put_entry(store, None, noun, item_id, fields, "cli")
         except (StoreError, ValueError) as exc:
             refused.append(f"line {line}: {item_id}: {exc}")
             continue
@@ -168,8 +165,7 @@ def _retire(store, seats: list[str]) -> int:
     failed = 0
     for seat_id in seats:
         try:
-            store.retire_seat(seat_id)
-            store.audit(None, "retire_seat", f"seat:{seat_id}", {"via": "cli"})
+            retire_seat(store, None, seat_id, "cli")
             print(f"retired seat {seat_id}")
         except (NotFoundError, ConflictError) as exc:
             print(f"seat {seat_id}: {exc}", file=sys.stderr)

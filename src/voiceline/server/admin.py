@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from emotion.baseline import BaselineError, baseline_path
+from voiceline.directory import put_entry, retire_seat
 from voiceline.server.deps import Admin, Name, ServiceDep
 from voiceline.store import ROLES, Store, values
 
@@ -48,30 +49,6 @@ class AgentBody(BaseModel):
 
 def _blank_is_none(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
-
-
-def put_seat(store: Store, admin: str, seat_id: str, team: str | None,
-             label: str | None) -> dict:
-    """Register or update a seat (back in service if retired) and audit it."""
-    seat = store.upsert_seat(seat_id, team, label)
-    store.audit(admin, "put_seat", f"seat:{seat['seat_id']}",
-                {"team": seat["team"], "label": seat["label"], "via": "api"})
-    return seat
-
-
-def retire_seat(store: Store, admin: str, seat_id: str) -> dict:
-    seat = store.retire_seat(seat_id)
-    store.audit(admin, "retire_seat", f"seat:{seat['seat_id']}", {"via": "api"})
-    return seat
-
-
-def put_agent(store: Store, admin: str, agent_id: str, display_name: str | None,
-              team: str | None) -> dict:
-    """Register or update an agent's name and team and audit it."""
-    agent = store.upsert_agent(agent_id, display_name, team)
-    store.audit(admin, "put_agent", f"agent:{agent['agent_id']}",
-                {"display_name": agent["display_name"], "team": agent["team"], "via": "api"})
-    return agent
 
 
 def add_user(store: Store, admin: str, name: str, role: str, password_hash: str,
@@ -129,8 +106,9 @@ async def put_seat_route(seat_id: Name, body: SeatBody, user: Admin,
                          service: ServiceDep) -> dict:
     """Register a seat or set its team and label (both replaced; empty or null clears
     one). A retired seat is back in service. The wall lists it from its next load."""
-    return await service.worker.call(put_seat, service.store, user.name, seat_id,
-                                     _blank_is_none(body.team), _blank_is_none(body.label))
+    fields = {"team": _blank_is_none(body.team), "label": _blank_is_none(body.label)}
+    return await service.worker.call(put_entry, service.store, user.name, "seat", seat_id,
+                                     fields, "api")
 
 
 @router.delete("/api/seats/{seat_id}")
@@ -142,7 +120,7 @@ async def retire_seat_route(seat_id: Name, user: Admin, service: ServiceDep) -> 
     if live is not None:
         raise HTTPException(409, f"seat {seat_id!r} has call {live!r} in progress; retire "
                                  "it after the call")
-    return await service.worker.call(retire_seat, service.store, user.name, seat_id)
+    return await service.worker.call(retire_seat, service.store, user.name, seat_id, "api")
 
 
 @router.put("/api/agents/{agent_id}")
@@ -155,6 +133,7 @@ async def put_agent_route(agent_id: Name, body: AgentBody, user: Admin,
         baseline_path(".", agent_id, "8k")
     except BaselineError as exc:
         raise HTTPException(400, str(exc)) from None
-    return await service.worker.call(put_agent, service.store, user.name, agent_id,
-                                     _blank_is_none(body.display_name),
-                                     _blank_is_none(body.team))
+    fields = {"display_name": _blank_is_none(body.display_name),
+              "team": _blank_is_none(body.team)}
+    return await service.worker.call(put_entry, service.store, user.name, "agent", agent_id,
+                                     fields, "api")

@@ -55,11 +55,15 @@ class CallsMixin:
         """Register ``agent_id`` unless it is known; never changes a known agent (a call
         naming an agent must not clear the name and team an administrator gave it).
         Returns True when it was new."""
-        agent_id = values.text(agent_id, "agent_id")
+        return self._insert_if_absent("agents", "agent_id", agent_id, now_s)
+
+    def _insert_if_absent(self, table: str, column: str, entry_id: str,
+                          now_s: float | None) -> bool:
+        entry_id = values.text(entry_id, column)
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
-            cursor = conn.execute("INSERT OR IGNORE INTO agents (agent_id, created_s) "
-                                  "VALUES (?, ?)", (agent_id, now_s))
+            cursor = conn.execute(f"INSERT OR IGNORE INTO {table} ({column}, created_s) "
+                                  "VALUES (?, ?)", (entry_id, now_s))
             return cursor.rowcount == 1
 
     def list_agents(self, team: str | None = None) -> list[dict]:
@@ -90,12 +94,7 @@ class CallsMixin:
     def ensure_seat(self, seat_id: str, *, now_s: float | None = None) -> bool:
         """Register ``seat_id`` unless it is known; never changes a known seat. Returns
         True when it was new."""
-        seat_id = values.text(seat_id, "seat_id")
-        now_s = values.time_s(now_s, "now_s")
-        with self._write() as conn:
-            cursor = conn.execute("INSERT OR IGNORE INTO seats (seat_id, created_s) "
-                                  "VALUES (?, ?)", (seat_id, now_s))
-            return cursor.rowcount == 1
+        return self._insert_if_absent("seats", "seat_id", seat_id, now_s)
 
     def retire_seat(self, seat_id: str, *, now_s: float | None = None) -> dict:
         """Take a seat out of service: it leaves :meth:`list_seats` (and so the wall)

@@ -197,7 +197,7 @@ function renderAgents() {
       tr.append(none);
     }
     actions.append(button(t("agents.edit"), t("agents.editOf", { agent: agent.agent_id }),
-      () => editAgent(agent)));
+      () => editEntry("agent", agent)));
     tr.append(actions);
     return tr;
   });
@@ -241,52 +241,13 @@ function renderTeams() {
   $("teams").replaceChildren(...[...teams].sort().map((team) => new Option("", team)));
 }
 
-function editAgent(agent) {
-  const form = $("agent-form");
-  form.elements.agent_id.value = agent.agent_id;
-  form.elements.display_name.value = agent.display_name || "";
-  form.elements.team.value = agent.team || "";
-  show("agent-done", "");
-  form.elements.display_name.focus();
-}
-
-async function saveAgent(event) {
-  event.preventDefault();
-  const form = $("agent-form");
-  const id = form.elements.agent_id.value.trim();
-  show("agent-done", "");
-  if (!id) return show("agent-error", t("agents.needId"));
-  show("agent-error", "");
-  $("agent-submit").disabled = true;
-  try {
-    const saved = await api(`/api/agents/${encodeURIComponent(id)}`, {
-      method: "PUT",
-      body: { display_name: form.elements.display_name.value.trim() || null,
-        team: form.elements.team.value.trim() || null },
-    });
-    const known = state.agents.find((a) => a.agent_id === saved.agent_id);
-    if (known) Object.assign(known, saved);
-    else state.agents = [...state.agents, { ...saved, has_baseline: false, baseline: null }]
-      .sort((a, b) => (a.agent_id < b.agent_id ? -1 : 1));
-    form.reset();
-    renderAgents();
-    renderTeams();
-    show("agent-done", t("agents.saved", { agent: saved.agent_id }));
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 403) return showRefused();
-    show("agent-error", failure(error));
-  } finally {
-    $("agent-submit").disabled = false;
-  }
-}
-
 function renderSeats() {
   const rows = state.seats.map((seat) => {
     const tr = document.createElement("tr");
     tr.dataset.seat = seat.seat_id;
     const actions = document.createElement("td");
     actions.append(
-      button(t("seats.edit"), t("seats.editOf", { seat: seat.seat_id }), () => editSeat(seat)), " ",
+      button(t("seats.edit"), t("seats.editOf", { seat: seat.seat_id }), () => editEntry("seat", seat)), " ",
       button(t("seats.retire"), t("seats.retireOf", { seat: seat.seat_id }), () => retireSeat(seat)));
     tr.append(cell(seat.seat_id), cell(seat.team || "–"), cell(seat.label || "–"), actions);
     return tr;
@@ -302,40 +263,57 @@ function renderSeats() {
   $("seats").replaceChildren(...rows);
 }
 
-function editSeat(seat) {
-  const form = $("seat-form");
-  form.elements.seat_id.value = seat.seat_id;
-  form.elements.team.value = seat.team || "";
-  form.elements.label.value = seat.label || "";
-  show("seat-done", "");
-  form.elements.team.focus();
+/** The directory's two forms: agents' names and teams, seats' teams and labels. */
+const ENTRIES = {
+  agent: { fields: ["display_name", "team"], path: "/api/agents", keep: keepAgent, render: () => renderAgents() },
+  seat: { fields: ["team", "label"], path: "/api/seats", keep: keepSeat, render: () => renderSeats() },
+};
+
+function keepAgent(saved) {
+  const known = state.agents.find((a) => a.agent_id === saved.agent_id);
+  if (known) Object.assign(known, saved);
+  else state.agents = [...state.agents, { ...saved, has_baseline: false, baseline: null }]
+    .sort((a, b) => (a.agent_id < b.agent_id ? -1 : 1));
 }
 
-async function saveSeat(event) {
+function keepSeat(saved) {
+  state.seats = [...state.seats.filter((s) => s.seat_id !== saved.seat_id), saved]
+    .sort((a, b) => (a.seat_id < b.seat_id ? -1 : 1));
+}
+
+/** Fill the form of ``kind`` ("agent" or "seat") with an entry, to change it. */
+function editEntry(kind, entry) {
+  const form = $(`${kind}-form`);
+  const { fields } = ENTRIES[kind];
+  form.elements[`${kind}_id`].value = entry[`${kind}_id`];
+  for (const field of fields) form.elements[field].value = entry[field] || "";
+  show(`${kind}-done`, "");
+  form.elements[fields[0]].focus();
+}
+
+/** Save the form of ``kind``: PUT the entry, then show it as the server stored it. */
+async function saveEntry(kind, event) {
   event.preventDefault();
-  const form = $("seat-form");
-  const id = form.elements.seat_id.value.trim();
-  show("seat-done", "");
-  if (!id) return show("seat-error", t("seats.needId"));
-  show("seat-error", "");
-  $("seat-submit").disabled = true;
+  const form = $(`${kind}-form`);
+  const { fields, path, keep, render } = ENTRIES[kind];
+  const id = form.elements[`${kind}_id`].value.trim();
+  show(`${kind}-done`, "");
+  if (!id) return show(`${kind}-error`, t(`${kind}s.needId`));
+  show(`${kind}-error`, "");
+  $(`${kind}-submit`).disabled = true;
   try {
-    const saved = await api(`/api/seats/${encodeURIComponent(id)}`, {
-      method: "PUT",
-      body: { team: form.elements.team.value.trim() || null,
-        label: form.elements.label.value.trim() || null },
-    });
-    state.seats = [...state.seats.filter((s) => s.seat_id !== saved.seat_id), saved]
-      .sort((a, b) => (a.seat_id < b.seat_id ? -1 : 1));
+    const body = Object.fromEntries(fields.map((f) => [f, form.elements[f].value.trim() || null]));
+    const saved = await api(`${path}/${encodeURIComponent(id)}`, { method: "PUT", body });
+    keep(saved);
     form.reset();
-    renderSeats();
+    render();
     renderTeams();
-    show("seat-done", t("seats.saved", { seat: saved.seat_id }));
+    show(`${kind}-done`, t(`${kind}s.saved`, { [kind]: saved[`${kind}_id`] }));
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused();
-    show("seat-error", failure(error));
+    show(`${kind}-error`, failure(error));
   } finally {
-    $("seat-submit").disabled = false;
+    $(`${kind}-submit`).disabled = false;
   }
 }
 
@@ -457,8 +435,8 @@ async function main() {
   $("reset-cancel").addEventListener("click", () => $("reset").close());
   $("baseline-close").addEventListener("click", () => $("baseline").close());
   $("baseline").addEventListener("close", () => { state.viewing = null; });
-  $("agent-form").addEventListener("submit", saveAgent);
-  $("seat-form").addEventListener("submit", saveSeat);
+  $("agent-form").addEventListener("submit", (event) => saveEntry("agent", event));
+  $("seat-form").addEventListener("submit", (event) => saveEntry("seat", event));
   $("token-form").addEventListener("submit", issueToken);
   $("token-copy").addEventListener("click", copyToken);
 }
