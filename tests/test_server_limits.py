@@ -101,6 +101,27 @@ def test_a_socket_that_starts_no_call_is_closed_with_the_reason(server):
         assert HANDSHAKE_S - 0.1 < waited < HANDSHAKE_S + 3.0
 
 
+def test_a_socket_left_open_after_its_call_ended_is_closed(server):
+    query = f"/ingest/audiofork?token={server.ingest_token}"
+    frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))
+
+    async def scenario(base: str, call_id: str):
+        async with connect(base + query) as ws:
+            await ws.send(audiofork.start_message(call_id, f"S-{call_id}", "A5001"))
+            for _ in range(5):
+                await ws.send(frame)
+            await ws.send(audiofork.stop_message("hung up"))
+            t0 = time.monotonic()
+            return (*await _close_of(ws), time.monotonic() - t0)
+
+    for base, call_id in ((server.ingest_url, "after-lean"), (server.ws_url, "after-http")):
+        code, reason, waited = asyncio.run(scenario(base, call_id))
+        assert code == 1008 and reason == f"no call started within {HANDSHAKE_S:g} s"
+        assert waited < HANDSHAKE_S + 3.0
+        [call] = _calls(server, f"S-{call_id}")
+        assert call["end_reason"] == "hung up"
+
+
 def test_a_call_gone_silent_is_ended_and_the_seat_beside_it_streams_on(server):
     query = f"/ingest/audiofork?token={server.ingest_token}"
     frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))

@@ -177,7 +177,7 @@ class IngestConnection:
 
     def patience_s(self, now_s: float | None = None) -> float:
         """Seconds left before this connection has waited too long (<= 0: close it with
-        :meth:`overdue_reason`): ``handshake_timeout_s`` to start a call while it has
+        :meth:`overdue`): ``handshake_timeout_s`` to start a call while it has
         none, ``ingest_idle_timeout_s`` of silence while it has one (:mod:`.limits`)."""
         config = self.service.config
         now_s = time.monotonic() if now_s is None else now_s

@@ -197,6 +197,7 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
         self._waiting = False
         if not self.closed:
             self.transport.resume_reading()  # type: ignore[union-attr]
+            self._wait_patiently()  # a call started or ended: the other deadline applies
 
     # -- the opening handshake ----------------------------------------------------------
 
