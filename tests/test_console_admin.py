@@ -10,15 +10,20 @@ by the page and by the API.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import soundfile as sf
+from websockets.asyncio.client import connect
 
+from capture.ingest import audiofork
 from test_console_support import cli, sign_in, watched_page
 from test_server_support import add_users, login, voice
 from voiceline import __version__
@@ -235,6 +240,44 @@ def test_an_admin_names_agents_and_arranges_the_seats_the_wall_shows(new_page, s
     page.click("#to-wall")
     page.wait_for_url(re.compile(r"/wall\.html"))
     page.locator("#team option[value=north]").wait_for(state="attached")
+    assert page.errors == []
+
+
+def test_the_open_wall_learns_of_a_seat_added_since_when_it_takes_a_call(new_page, server):
+    admin = {"Authorization": f"Bearer {login(server.url, 'admin')}"}
+    page = new_page()
+    sign_in(page, "sup")
+    page.wait_for_url(re.compile(r"/wall\.html"))
+    page.wait_for_selector("body[data-status=live]", timeout=15_000)
+    assert page.locator("#team option[value=east]").count() == 0
+    assert httpx.put(f"{server.url}/api/seats/S-EAST", json={"team": "east"},
+                     headers=admin).status_code == 200
+    token = httpx.post(f"{server.url}/api/ingest-tokens", json={"label": "wall-test"},
+                       headers=admin).json()["token"]
+    stop = threading.Event()
+
+    def call() -> None:
+        async def stream() -> None:
+            url = f"{server.ws_url}/ingest/audiofork?token={token}"
+            async with connect(url) as ws:
+                await ws.send(audiofork.start_message("east-1", "S-EAST", "A1002"))
+                frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))
+                while not stop.is_set():
+                    await ws.send(frame)
+                    await asyncio.sleep(0.02)
+                await ws.send(audiofork.stop_message("hung up"))
+
+        asyncio.run(stream())
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        # the call's seat is not in the wall's directory: the wall reads it again
+        page.locator("#team option[value=east]").wait_for(state="attached", timeout=15_000)
+        page.locator(".tile[data-seat=S-EAST]").wait_for(timeout=15_000)
+    finally:
+        stop.set()
+        caller.join()
     assert page.errors == []
 
 

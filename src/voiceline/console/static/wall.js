@@ -1,7 +1,8 @@
 // The supervisor's live wall: seat tiles, the floor strip, the alert feed, the seat detail.
 //
 // Data flow: GET /api/seats?all=1 (the floor's seats), /api/agents (names, teams) and
-// /api/alerts (the recent feed) once; then the /ws/alerts websocket for alert events and a
+// /api/alerts (the recent feed) once (the first two again when a call shows a seat or
+// agent they lack, and every 10 minutes); then the /ws/alerts websocket for alert events and a
 // seat snapshot about once a second. Messages only record what arrived and ask for a
 // frame; one requestAnimationFrame then draws the newest state (tiles, strip, feed,
 // detail), so a burst of messages costs one redraw and a hidden tab costs none.
@@ -36,8 +37,11 @@ const state = {
   frameMs: [], // time spent in each frame's drawing (newest last, up to 120)
   loaded: false, // the seats, agents and alerts lists have been read
   lastDirectoryLoad: 0,
+  lastDirectoryAsk: -Infinity, // when a seat or agent it lacked last asked for the directory
+  configured: new Set(), // the directory's seats in service
 };
 const DIRECTORY_REFRESH_MS = 30000;
+const DIRECTORY_MAX_AGE_MS = 600000;
 
 function serverNow() {
   return Date.now() / 1000 + state.clockOffsetS;
@@ -123,8 +127,15 @@ function onSeats(message) {
   history.add(Number.isFinite(t) ? t : serverNow(), seats);
   state.latest = { ...message, seats };
   state.latestBySeat = new Map(seats.map((s) => [s.seat_id, s]));
-  if (state.loaded && performance.now() - state.lastDirectoryLoad > DIRECTORY_REFRESH_MS
-    && seats.some((s) => s.agent_id && !state.agents.has(s.agent_id))) {
+  // The directory again when a seat or agent it lacks is on a call (an administrator has
+  // added, named or grouped it since), at most every 30 s; and every 10 min for seats
+  // renamed, regrouped or retired.
+  const now = performance.now();
+  if (state.loaded && (now - state.lastDirectoryLoad > DIRECTORY_MAX_AGE_MS
+    || (now - state.lastDirectoryAsk > DIRECTORY_REFRESH_MS
+      && seats.some((s) => !state.configured.has(s.seat_id)
+        || (s.agent_id && !state.agents.has(s.agent_id)))))) {
+    state.lastDirectoryAsk = now;
     loadDirectory().catch(() => {});
   }
   let stress = message.floor?.stress_index;
@@ -239,6 +250,7 @@ async function loadDirectory() {
   const [floor, agents] = await Promise.all([api("/api/seats?all=1"), api("/api/agents").catch(() => [])]);
   for (const agent of listOf(agents, "agents")) state.agents.set(agent.agent_id, agent);
   const configured = listOf(floor?.configured ?? [], "seats");
+  state.configured = new Set(configured.map((s) => s.seat_id));
   grid.setSeats(configured.map((s) => ({ seat_id: s.seat_id, team: s.team ?? "" })));
   grid.rename();
   renderTeams();
