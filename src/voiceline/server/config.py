@@ -133,7 +133,8 @@ class ServerConfig:
     ingest_idle_timeout_s : float
         An ingest connection whose call sends nothing for this long is closed and its
         call ended ("no data for 60 s"). Telephony streams send a frame every 20 ms,
-        silence included, so only a stalled or abandoned stream reaches it.
+        silence included, so only a stalled or abandoned stream reaches it (raise it
+        for a PBX that stops a fork's media during long holds).
     engine_mode : str
         ``"process"`` (default): the engine ticks in a child process
         (:mod:`voiceline.server.engine_process`), so ingest and analysis each get a
