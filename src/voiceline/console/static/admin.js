@@ -28,6 +28,16 @@ function cell(text) {
   return td;
 }
 
+/** A table's one row saying it has none, across ``span`` columns. */
+function emptyRow(text, span) {
+  const tr = document.createElement("tr");
+  const empty = cell(text);
+  empty.colSpan = span;
+  empty.className = "muted";
+  tr.append(empty);
+  return tr;
+}
+
 function button(text, label, onClick) {
   const el = document.createElement("button");
   el.type = "button";
@@ -201,14 +211,7 @@ function renderAgents() {
     tr.append(actions);
     return tr;
   });
-  if (!rows.length) {
-    const tr = document.createElement("tr");
-    const empty = cell(t("agents.empty"));
-    empty.colSpan = 9;
-    empty.className = "muted";
-    tr.append(empty);
-    rows.push(tr);
-  }
+  if (!rows.length) rows.push(emptyRow(t("agents.empty"), 9));
   $("agents").replaceChildren(...rows);
   $("agent-ids").replaceChildren(...state.agents.map((a) => new Option(a.display_name || "", a.agent_id)));
 }
@@ -252,14 +255,7 @@ function renderSeats() {
     tr.append(cell(seat.seat_id), cell(seat.team || "–"), cell(seat.label || "–"), actions);
     return tr;
   });
-  if (!rows.length) {
-    const tr = document.createElement("tr");
-    const empty = cell(t("seats.empty"));
-    empty.colSpan = 4;
-    empty.className = "muted";
-    tr.append(empty);
-    rows.push(tr);
-  }
+  if (!rows.length) rows.push(emptyRow(t("seats.empty"), 4));
   $("seats").replaceChildren(...rows);
 }
 
