@@ -58,7 +58,11 @@ def stored(data_dir) -> dict:
 
 ADMIN_ROUTES = [("GET", "/api/users", None),
                 ("POST", "/api/users", {"name": "eve", "role": "admin", "password": "x" * 12}),
-                ("POST", "/api/users/sup/password", {"password": "x" * 12})]
+                ("POST", "/api/users/sup/password", {"password": "x" * 12}),
+                ("POST", "/api/users/sup/disable", None),
+                ("POST", "/api/users/sup/enable", None),
+                ("GET", "/api/ingest-tokens", None),
+                ("DELETE", "/api/ingest-tokens/1", None)]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
@@ -79,7 +83,7 @@ def test_the_user_list_has_names_roles_and_agents_but_no_hashes(client, admin):
     assert [(u["name"], u["role"], u["agent_id"]) for u in users][:5] == [
         ("admin", "admin", None), ("qa", "qa", None), ("sup", "supervisor", None),
         ("sup2", "supervisor", None), ("wang", "agent", "A1001")]
-    assert set(users[0]) == {"id", "name", "role", "agent_id", "created_s"}
+    assert set(users[0]) == {"id", "name", "role", "agent_id", "created_s", "disabled_s"}
     assert "argon2" not in str(users)
 
 

@@ -384,6 +384,7 @@ class _Pushes:
 
         self.metrics = Metrics()
         self.ingest_holding: set = set()
+        self.ingest_open: set = set()
         self.pushed: list[Audio] = []
         self.calls = self
 

@@ -51,12 +51,12 @@ def open_loud(store: Store, call_id: str = "c1", now_s: float = T0 + 10) -> dict
 
 def test_a_new_store_is_wal_with_foreign_keys_at_the_current_version(store, db_path):
     assert store.journal_mode == "wal"
-    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS) == 6
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS) == 7
     assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persists in the file
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
     raw.close()
 
 
@@ -75,11 +75,12 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(db_path):
     raw.close()
 
     with Store(db_path) as store:
-        assert store.schema_version == 6
+        assert store.schema_version == SCHEMA_VERSION
         call = store.get_call("c-old")
         assert (call["agent_id"], call["protocol"], call["ended_s"] - call["started_s"]) \
             == ("A1001", "audiosocket", 95.5)
         assert store.get_user("wang")["agent_id"] == "A1001"
+        assert store.get_user("wang")["disabled_s"] is None  # an old user is enabled
         assert store.list_audit()[0]["detail"] == {"role": "agent"}
         assert store.list_agents()[0]["display_name"] == "Wang Fang"
         store.start_call("c-new", "S01", "A1001", "twilio", started_s=T0 + 200)
@@ -91,10 +92,10 @@ def test_a_database_from_a_newer_voiceline_is_refused_and_left_alone(db_path):
     upgrade(raw)
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(SchemaError, match=r"schema version 7.*up to version 6.*newer"):
+    with pytest.raises(SchemaError, match=r"schema version 8.*up to version 7.*newer"):
         Store(db_path)
     raw = sqlite3.connect(db_path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 8
     raw.close()
 
 
@@ -105,7 +106,7 @@ def test_a_failing_migration_leaves_the_file_at_its_old_version(db_path):
                            "ALTER TABLE no_such_table ADD COLUMN x")
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         upgrade(raw, (*MIGRATIONS, broken))
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert not raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'qa_results'").fetchone()
     raw.close()
 

@@ -42,6 +42,10 @@ class AccessDenied(PermissionError):
     """The caller is signed out, or their role does not allow the action (HTTP 401/403)."""
 
 
+class AccountDisabled(AccessDenied):
+    """The password was right, but an administrator has disabled the account (403)."""
+
+
 class PasswordPolicyError(InvalidInputError):
     """A new password is too short or too long; the message says what is required."""
 
@@ -55,6 +59,8 @@ class User:
     role: str
     agent_id: str | None
     created_s: float
+    disabled_s: float | None = None
+    """When an administrator disabled the account; such a user holds no session."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,8 @@ class Auth:
                                             revoke_sessions=True, now_s=now_s)
 
     def authenticate(self, name: str, password: str) -> User | None:
-        """The user if ``password`` is theirs, else ``None`` (unknown name included).
+        """The user if ``password`` is theirs, else ``None`` (unknown name included);
+        :class:`AccountDisabled` if it is theirs but the account is disabled.
 
         Upgrades the stored hash when the hasher's parameters have changed.
         """
@@ -151,6 +158,9 @@ class Auth:
         user, password_hash = found
         if not self._verify(password_hash, password):
             return None
+        if user["disabled_s"] is not None:  # said only to whoever knows the password
+            raise AccountDisabled(f"the account {user['name']!r} is disabled; ask an "
+                                  "administrator to enable it")
         if self.hasher.check_needs_rehash(password_hash):
             self.store.set_password_hash(user["id"], self.hasher.hash(password),
                                          revoke_sessions=False)
@@ -222,9 +232,10 @@ class Auth:
         if full_life and row["expires_s"] - now_s < self.session_ttl_s / 2:
             self.store.extend_token(row["id"], now_s + self.session_ttl_s)
         try:
-            return User(**self.store.get_user_by_id(row["user_id"]))
+            user = User(**self.store.get_user_by_id(row["user_id"]))
         except NotFoundError:
             return None
+        return user if user.disabled_s is None else None
 
     def revoke_token(self, token: str, *, now_s: float | None = None) -> bool:
         """Revoke a token (sign out); ``False`` if it is unknown or already revoked."""

@@ -289,8 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", default=None, metavar="DIR", help=data_help)
     serve.set_defaults(func=_cmd_serve)
 
-    user = sub.add_parser("user", help="add console users, issue ingest tokens",
-                          description="Manage the users and tokens of the store in --data.")
+    user = sub.add_parser("user", help="console users and ingest tokens",
+                          description="Manage the users and tokens of the store in --data "
+                                      "(safe while 'voiceline serve' runs on it). Every "
+                                      "change is audited.")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION")
     user_add = user_sub.add_parser(
         "add", help="add a console user",
@@ -302,13 +304,40 @@ def build_parser() -> argparse.ArgumentParser:
                           help="for role agent: the agent id they are (registered if new)")
     user_add.add_argument("--password-stdin", action="store_true",
                           help="read the password from the first line of stdin")
-    user_add.add_argument("--data", default=None, metavar="DIR", help=data_help)
+    user_list = user_sub.add_parser(
+        "list", help="list the users (CSV)",
+        description="Print every user as CSV: name, role, agent_id, created, status.")
+    user_password = user_sub.add_parser(
+        "password", help="give a user a new password (also to get an admin back in)",
+        description="Set a user's password (asked for twice) and sign out their sessions.")
+    user_password.add_argument("name")
+    user_password.add_argument("--password-stdin", action="store_true",
+                               help="read the password from the first line of stdin")
+    user_disable = user_sub.add_parser(
+        "disable", help="withdraw a user's access (someone who has left)",
+        description="Refuse the user's sign-in and sign out their sessions; their name stays "
+                    "on what they did. The last enabled admin cannot be disabled.")
+    user_disable.add_argument("name")
+    user_enable = user_sub.add_parser(
+        "enable", help="give a disabled user their access back",
+        description="Let a disabled user sign in again, with the password they had.")
+    user_enable.add_argument("name")
     user_token = user_sub.add_parser(
         "token", help="issue an ingest token (printed once)",
         description="Print a new ingest token for a telephony source or seat client.")
     user_token.add_argument("--ingest", required=True, metavar="LABEL",
                             help="whom the token is for, e.g. freeswitch-1")
-    user_token.add_argument("--data", default=None, metavar="DIR", help=data_help)
+    user_tokens = user_sub.add_parser(
+        "tokens", help="list the ingest tokens (CSV; never the tokens themselves)",
+        description="Print every ingest token as CSV: id, label, created, expires, status.")
+    user_revoke = user_sub.add_parser(
+        "revoke", help="revoke an ingest token by its id (see 'tokens')",
+        description="Refuse the token from now on; a running server closes the connections "
+                    "streaming with it within 10 s.")
+    user_revoke.add_argument("token_id", type=int, metavar="ID")
+    for action in (user_add, user_list, user_password, user_disable, user_enable, user_token,
+                   user_tokens, user_revoke):
+        action.add_argument("--data", default=None, metavar="DIR", help=data_help)
     user.set_defaults(func=_cmd_user)
 
     from voiceline.directory_cli import add_parser as add_directory_parser

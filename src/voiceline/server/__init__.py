@@ -21,7 +21,8 @@ Ingest (ingest token: ``Authorization: Bearer`` or ``?token=``)
     Every port keeps at most ``max_connections``; a connection must send its first
     request, and an ingest connection start its call, within ``handshake_timeout_s``;
     a live call silent for ``ingest_idle_timeout_s`` is closed with 1008
-    (:mod:`voiceline.server.limits`)
+    (:mod:`voiceline.server.limits`), and a connection whose ingest token is revoked
+    with 1008 "the ingest token 'LABEL' was revoked" at its next message
 Alert feed (session of role admin/supervisor/qa)
     ``WS /ws/alerts``
 REST (session token as ``Authorization: Bearer``, except login and healthz)
@@ -42,9 +43,15 @@ REST (session token as ``Authorization: Bearer``, except login and healthz)
     seat's ``seats`` snapshot points of the last ``seat_history_s`` (600 s), oldest
     first, NaN as null, kept in memory (lost at a restart) and started over when
     another agent sits down; 404 for a seat neither live nor in the store;
-    ``POST /api/ingest-tokens`` {label, ttl_s} (admin);
-    ``GET /api/users``, ``POST /api/users`` {name, role, password, agent_id?},
-    ``POST /api/users/{name}/password`` {password} (admin; audited);
+    ``POST /api/ingest-tokens`` {label, ttl_s}, ``GET /api/ingest-tokens`` (id, label,
+    created_s, expires_s, revoked_s, connections; never the token), ``DELETE
+    /api/ingest-tokens/{id}`` (revoke) (admin; audited);
+    ``GET /api/users`` (with disabled_s), ``POST /api/users`` {name, role, password,
+    agent_id?}, ``POST /api/users/{name}/password`` {password}, ``POST
+    /api/users/{name}/disable``, ``POST /api/users/{name}/enable`` (admin; audited; not
+    one's own account nor the last enabled admin); ``POST /api/me/password``
+    {current_password, new_password} (any user, their own; other sessions end);
+    ``POST /api/login`` of a disabled account with its right password is 403;
     ``POST /api/audiosocket/bind`` {uuid, seat, agent, channel} (ingest token);
     ``GET /healthz`` (no token); ``GET /metrics`` (ingest token, or admin/supervisor).
 Static
@@ -72,8 +79,10 @@ Alert feed messages (server → client, JSON text)
     ``deviation`` (RMS z against each agent's own baseline) over scored seats.
 ``{"type": "ok" | "error", "action", "request_id", "alert_id", "status", "message"}``
     the answer to a client action.
-Close codes: 1008 refused (bad token, role, malformed auth); 1013 "too slow, resume
-from id N"; 1012 server restart.
+Close codes: 1008 refused (bad token, role, malformed auth) or the session ended (signed
+out, expired, the password reset or changed, the account disabled: checked every 30 s,
+and at once for the API's own actions), with the reason; 1013 "too slow, resume from id
+N"; 1012 server restart.
 
 Client → server: ``{"type": "auth", "token", "since"}`` (first, unless ``?token=``),
 ``{"type": "ack", "alert_id", "request_id"?}``, ``{"type": "resolve", "alert_id",

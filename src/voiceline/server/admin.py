@@ -1,5 +1,6 @@
-"""REST routes of the admin page: console users (list, add, reset a password), and the
-floor's directory: seats (team, label; retire) and agents (display name, team).
+"""REST routes of the admin page: console users (list, add, reset a password, disable
+and enable), ingest tokens (list, revoke), and the floor's directory: seats (team,
+label; retire) and agents (display name, team).
 
 Admins only, checked by the :data:`~voiceline.server.deps.Admin` dependency; every
 change is written to the audit log with the acting admin's name before the answer goes
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from emotion.baseline import BaselineError, baseline_path
 from voiceline.directory import put_entry, retire_seat
 from voiceline.server.deps import Admin, Name, ServiceDep
-from voiceline.store import ROLES, Store, values
+from voiceline.store import ROLES, ConflictError, NotFoundError, Store, values
 
 router = APIRouter()
 
@@ -72,6 +73,37 @@ def set_password(store: Store, admin: str, user_id: int, name: str,
     return revoked
 
 
+def set_disabled(store: Store, admin: str, name: str, disabled: bool, via: str) -> dict:
+    """Disable or enable the user called ``name`` and audit it (also when nothing
+    changed, so the log shows the attempt); returns the user plus ``revoked_sessions``.
+    The API and ``voiceline user disable|enable`` both come here."""
+    target = store.get_user(name)
+    if disabled and target["name"].casefold() == (admin or "").casefold() and via == "api":
+        raise ConflictError("you cannot disable your own account; another admin can")
+    user, revoked = store.set_user_disabled(target["id"], disabled)
+    store.audit(admin, "disable_user" if disabled else "enable_user", f"user:{user['name']}",
+                {"revoked_sessions": revoked, "via": via})
+    return {**user, "revoked_sessions": revoked}
+
+
+def revoke_ingest(store: Store, admin: str, token_id: int, via: str) -> dict:
+    """Revoke ingest token ``token_id`` (404 for no such ingest token) and audit it;
+    returns the token's row plus ``revoked``: False if it already was."""
+    token = _ingest_token(store, token_id)
+    revoked = store.revoke_token(token_id=token["id"])
+    store.audit(admin, "revoke_ingest_token", f"token:{token['id']}",
+                {"label": token["label"], "already": not revoked, "via": via})
+    return {**_ingest_token(store, token_id), "revoked": revoked}
+
+
+def _ingest_token(store: Store, token_id: int) -> dict:
+    for token in store.list_tokens(kind="ingest", include_revoked=True):
+        if token["id"] == token_id:
+            return {k: token[k] for k in ("id", "label", "created_s", "expires_s",
+                                          "revoked_s")}
+    raise NotFoundError(f"no ingest token with id {token_id}")
+
+
 @router.get("/api/users")
 async def list_users(user: Admin, service: ServiceDep) -> list[dict]:
     """Every console user by name: ``id, name, role, agent_id, created_s`` (no hashes)."""
@@ -98,7 +130,52 @@ async def reset_password(name: Name, body: PasswordBody, user: Admin,
     password_hash = await asyncio.to_thread(service.auth.hash_password, body.password)
     revoked = await service.worker.call(set_password, service.store, user.name,
                                         target["id"], target["name"], password_hash)
+    service.end_dashboards(user_id=target["id"], reason="the password was reset; sign in again")
     return {"name": target["name"], "revoked_sessions": revoked}
+
+
+@router.post("/api/users/{name}/disable")
+async def disable_user(name: Name, user: Admin, service: ServiceDep) -> dict:
+    """Withdraw a user's access: sign-in refused (403 for the right password), sessions
+    revoked, their name kept on what they did. 404 for an unknown name; 409 for one's
+    own account or the last enabled admin."""
+    result = await service.worker.call(set_disabled, service.store, user.name, name, True,
+                                       "api")
+    service.end_dashboards(user_id=result["id"], reason="the account was disabled")
+    return result
+
+
+@router.post("/api/users/{name}/enable")
+async def enable_user(name: Name, user: Admin, service: ServiceDep) -> dict:
+    """Give a disabled user their access back (with the password they had)."""
+    return await service.worker.call(set_disabled, service.store, user.name, name, False,
+                                     "api")
+
+
+@router.get("/api/ingest-tokens")
+async def list_ingest_tokens(user: Admin, service: ServiceDep) -> list[dict]:
+    """Every ingest token, newest first: ``id, label, created_s, expires_s, revoked_s``
+    (never the token), and ``connections``: how many ingest connections use it now."""
+    rows = await service.worker.call(service.store.list_tokens, kind="ingest",
+                                     include_revoked=True)
+    using: dict[int, int] = {}
+    for conn in service.ingest_open:
+        if conn.token_id is not None and not conn.revoked:
+            using[conn.token_id] = using.get(conn.token_id, 0) + 1
+    return [{k: r[k] for k in ("id", "label", "created_s", "expires_s", "revoked_s")}
+            | {"connections": using.get(r["id"], 0)} for r in rows]
+
+
+@router.delete("/api/ingest-tokens/{token_id}")
+async def revoke_ingest_token(token_id: int, user: Admin, service: ServiceDep) -> dict:
+    """Revoke an ingest token: new connections and AudioSocket binds with it are refused
+    (401), and connections streaming with it close at their next message (1008 naming
+    it; their calls end with that reason). 404 for no such ingest token."""
+    if not 0 < token_id < 2**63:
+        raise HTTPException(404, f"no ingest token with id {token_id}")
+    token = await service.worker.call(revoke_ingest, service.store, user.name, token_id,
+                                      "api")
+    return {**token, "connections_closed": service.drop_revoked({token["id"]})}
 
 
 @router.put("/api/seats/{seat_id}")

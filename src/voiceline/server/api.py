@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from capture.ingest import Binding
-from voiceline.auth import User, can_view_agent
+from voiceline.auth import AccountDisabled, User, can_view_agent, token_sha256
 from voiceline.server import alert_log
 from voiceline.server.deps import (
     Admin,
@@ -41,6 +41,11 @@ MAX_INGEST_TOKEN_TTL_S = 10 * 366 * 86400.0
 class LoginBody(BaseModel):
     name: Name = Field(max_length=64)
     password: str = Field(max_length=1024)
+
+
+class OwnPasswordBody(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=4096)
 
 
 class ResolveBody(BaseModel):
@@ -73,8 +78,9 @@ def _own_agent(user: User, agent: str | None) -> str | None:
 
 @router.post("/api/login")
 async def login(body: LoginBody, request: Request, service: ServiceDep) -> dict:
-    """A session token for a name and password (401 for a wrong pair; 429 after
-    repeated failures for the name or the address, see ``login_guard``)."""
+    """A session token for a name and password (401 for a wrong pair; 403 for the right
+    pair of a disabled account; 429 after repeated failures for the name or the
+    address, see ``login_guard``)."""
     address = request.client.host if request.client else None
     wait_s = service.login_guard.retry_after_s(body.name, address)
     if wait_s > 0:
@@ -82,7 +88,12 @@ async def login(body: LoginBody, request: Request, service: ServiceDep) -> dict:
                               {"name": body.name[:64], "address": address})
         raise HTTPException(429, f"too many failed logins; try again in {math.ceil(wait_s)} s",
                             headers={"Retry-After": str(math.ceil(wait_s))})
-    user = await asyncio.to_thread(service.auth.authenticate, body.name, body.password)
+    try:
+        user = await asyncio.to_thread(service.auth.authenticate, body.name, body.password)
+    except AccountDisabled as exc:
+        service.worker.submit(service.store.audit, None, "login_disabled", None,
+                              {"name": body.name[:64], "address": address})
+        raise HTTPException(403, str(exc)) from None
     if user is None:
         service.login_guard.failed(body.name, address)
         service.worker.submit(service.store.audit, None, "login_failed", None,
@@ -101,8 +112,41 @@ async def logout(request: Request, user: SignedIn, service: ServiceDep) -> dict:
     """Revoke the session token the request carries."""
     token = bearer_token(request.headers.get("authorization"))
     await service.worker.call(service.auth.revoke_token, token)
+    service.end_dashboards(token=token, reason="signed out")
     service.worker.submit(service.store.audit, user.name, "logout")
     return {"ok": True}
+
+
+@router.post("/api/me/password")
+async def change_own_password(body: OwnPasswordBody, request: Request, user: SignedIn,
+                              service: ServiceDep) -> dict:
+    """Any signed-in user changes their own password: the current one must be right
+    (403, counted like a failed login; 429 when throttled), the new one follow the
+    policy (400). Their other sessions are signed out; this one stays."""
+    address = request.client.host if request.client else None
+    wait_s = service.login_guard.retry_after_s(user.name, address)
+    if wait_s > 0:
+        raise HTTPException(429, f"too many failed attempts; try again in {math.ceil(wait_s)} s",
+                            headers={"Retry-After": str(math.ceil(wait_s))})
+    try:
+        same = await asyncio.to_thread(service.auth.authenticate, user.name,
+                                       body.current_password)
+    except AccountDisabled:
+        same = None
+    if same is None or same.id != user.id:
+        service.login_guard.failed(user.name, address)
+        service.worker.submit(service.store.audit, user.name, "change_password_refused")
+        raise HTTPException(403, "the current password is wrong")
+    password_hash = await asyncio.to_thread(service.auth.hash_password, body.new_password)
+    token = bearer_token(request.headers.get("authorization"))
+    revoked = await service.worker.call(
+        service.store.set_password_hash, user.id, password_hash,
+        keep_token_sha256=token_sha256(token) if token else None)
+    service.end_dashboards(user_id=user.id, keep_token=token,
+                           reason="the password was changed; sign in again")
+    service.worker.submit(service.store.audit, user.name, "change_password",
+                          f"user:{user.name}", {"revoked_sessions": revoked})
+    return {"name": user.name, "revoked_sessions": revoked}
 
 
 # -- alerts -------------------------------------------------------------------------------
@@ -245,7 +289,7 @@ async def bind_audiosocket(body: BindBody, client: Ingest, service: ServiceDep) 
     """Tie an AudioSocket call UUID to a seat and agent before its socket opens."""
     try:
         binding = Binding(body.seat, body.agent or None, body.channel)
-        expires_s = service.bindings.bind(body.uuid, binding)
+        expires_s = service.bindings.bind(body.uuid, binding, client=client)
     except ValueError as exc:
         raise HTTPException(400, f"cannot bind: {exc}") from None
     return {"uuid": str(uuid.UUID(body.uuid)), "seat": body.seat, "agent": body.agent,

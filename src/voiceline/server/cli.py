@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import logging
 import sys
+import time
 from pathlib import Path
 
 from voiceline.cli import UserError
@@ -68,33 +70,119 @@ def _password(args: argparse.Namespace) -> str:
     return password
 
 
+USER_ACTIONS = ("add", "list", "password", "disable", "enable", "token", "tokens", "revoke")
+
+
 def run_user(args: argparse.Namespace) -> int:
-    from voiceline.auth import check_password_policy
     from voiceline.store import StoreError
 
-    if getattr(args, "user_command", None) not in ("add", "token"):
-        raise UserError("say what to do: 'voiceline user add NAME --role ROLE' or "
-                        "'voiceline user token --ingest LABEL'")
+    action = getattr(args, "user_command", None)
+    if action not in USER_ACTIONS:
+        raise UserError("say what to do: 'voiceline user ACTION', ACTION one of "
+                        f"{', '.join(USER_ACTIONS)} ('voiceline user -h' explains each)")
     store, auth = _open(args.data)
     try:
-        if args.user_command == "add":
-            password = check_password_policy(_password(args))
-            if args.role == "agent" and args.agent is not None and args.agent not in {
-                    a["agent_id"] for a in store.list_agents()}:
-                store.upsert_agent(args.agent)
-                print(f"registered agent {args.agent}", file=sys.stderr)
-            user = auth.add_user(args.name, args.role, password, args.agent)
-            store.audit(None, "add_user", f"user:{user.name}",
-                        {"role": user.role, "agent_id": user.agent_id, "via": "cli"})
-            print(f"added user {user.name} ({user.role}"
-                  f"{', agent ' + user.agent_id if user.agent_id else ''})")
-        else:
-            token = auth.issue_ingest_token(args.ingest)
-            store.audit(None, "issue_ingest_token", None, {"label": args.ingest, "via": "cli"})
-            print(token)
+        return _USER_ACTIONS[action](args, store, auth)
     except (StoreError, ValueError) as exc:
         raise UserError(str(exc)) from None
     finally:
         store.close()
+
+
+def _user_add(args, store, auth) -> int:
+    from voiceline.auth import check_password_policy
+
+    password = check_password_policy(_password(args))
+    if args.role == "agent" and args.agent is not None and args.agent not in {
+            a["agent_id"] for a in store.list_agents()}:
+        store.upsert_agent(args.agent)
+        print(f"registered agent {args.agent}", file=sys.stderr)
+    user = auth.add_user(args.name, args.role, password, args.agent)
+    store.audit(None, "add_user", f"user:{user.name}",
+                {"role": user.role, "agent_id": user.agent_id, "via": "cli"})
+    print(f"added user {user.name} ({user.role}"
+          f"{', agent ' + user.agent_id if user.agent_id else ''})")
     return 0
 
+
+def _user_list(args, store, auth) -> int:
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["name", "role", "agent_id", "created", "status"])
+    for user in store.list_users():
+        status = "enabled" if user["disabled_s"] is None else \
+            f"disabled since {_local(user['disabled_s'])}"
+        out.writerow([user["name"], user["role"], user["agent_id"] or "",
+                      _local(user["created_s"]), status])
+    return 0
+
+
+def _user_password(args, store, auth) -> int:
+    from voiceline.auth import check_password_policy
+
+    user = store.get_user(args.name)  # unknown: said before the password is asked for
+    password = check_password_policy(_password(args))
+    revoked = store.set_password_hash(user["id"], auth.hash_password(password))
+    store.audit(None, "reset_password", f"user:{user['name']}",
+                {"revoked_sessions": revoked, "via": "cli"})
+    print(f"new password for {user['name']}; {_sessions(revoked)} signed out")
+    return 0
+
+
+def _user_disable(args, store, auth) -> int:
+    from voiceline.server.admin import set_disabled
+
+    disable = args.user_command == "disable"
+    user = set_disabled(store, None, args.name, disable, "cli")
+    if disable:
+        print(f"disabled {user['name']}: sign-in refused, {_sessions(user['revoked_sessions'])} "
+              "signed out (open dashboards close within 30 s)")
+    else:
+        print(f"enabled {user['name']}: they sign in with the password they had")
+    return 0
+
+
+def _user_token(args, store, auth) -> int:
+    token = auth.issue_ingest_token(args.ingest)
+    store.audit(None, "issue_ingest_token", None, {"label": args.ingest, "via": "cli"})
+    print(token)
+    return 0
+
+
+def _user_tokens(args, store, auth) -> int:
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["id", "label", "created", "expires", "status"])
+    for token in store.list_tokens(kind="ingest", include_revoked=True):
+        if token["revoked_s"] is not None:
+            status = f"revoked {_local(token['revoked_s'])}"
+        elif token["expires_s"] is not None and token["expires_s"] <= time.time():
+            status = "expired"
+        else:
+            status = "valid"
+        out.writerow([token["id"], token["label"], _local(token["created_s"]),
+                      _local(token["expires_s"]) if token["expires_s"] else "never", status])
+    return 0
+
+
+def _user_revoke(args, store, auth) -> int:
+    from voiceline.server.admin import revoke_ingest
+
+    token = revoke_ingest(store, None, args.token_id, "cli")
+    if token["revoked"]:
+        print(f"revoked ingest token {token['id']} ({token['label']}): refused from now on; a "
+              "running server closes the connections using it within 10 s")
+    else:
+        print(f"ingest token {token['id']} ({token['label']}) was already revoked")
+    return 0
+
+
+_USER_ACTIONS = {"add": _user_add, "list": _user_list, "password": _user_password,
+                 "disable": _user_disable, "enable": _user_disable, "token": _user_token,
+                 "tokens": _user_tokens, "revoke": _user_revoke}
+
+
+def _sessions(n: int) -> str:
+    return f"{n} session{'s' if n != 1 else ''}"
+
+
+def _local(time_s: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(time_s))

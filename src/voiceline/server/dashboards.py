@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from voiceline.server.ingest import CLOSE_POLICY, close_reason
 from voiceline.server.metrics import Metrics
 from voiceline.server.worker import StoreWorker
 
@@ -39,6 +40,10 @@ log = logging.getLogger("voiceline.server")
 PAGE = 500
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_TIMEOUT_S = 5.0
+SESSION_ENDED = "the session has ended (signed out, expired, or the account disabled)"
+#: How often open dashboards' sessions are checked (a sign-out elsewhere, an expiry, or
+#: an administrator's reset or disable through the CLI; the API's disable acts at once).
+SESSION_CHECK_S = 30.0
 #: Longest string ``request_id`` a reply echoes.
 MAX_REQUEST_ID_CHARS = 128
 #: Largest number a reply echoes as a ``request_id``: what a browser reads back exactly.
@@ -110,6 +115,9 @@ class Dashboard:
         self.cursor = since
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(queue_size)
         self.too_slow = asyncio.Event()
+        self.ended = asyncio.Event()
+        """Set with :attr:`end_reason` when the session ends (see ``DashboardHub.end``)."""
+        self.end_reason = ""
         self.peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "?"
 
 
@@ -176,15 +184,22 @@ class DashboardHub:
         writer = asyncio.create_task(self._write(client))
         reader = asyncio.create_task(self._read(client, on_message))
         slow = asyncio.create_task(client.too_slow.wait())
+        ended = asyncio.create_task(client.ended.wait())
         try:
-            done, _ = await asyncio.wait({writer, reader, slow},
+            done, _ = await asyncio.wait({writer, reader, slow, ended},
                                          return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.clients.discard(client)
             self.metrics.dashboard_clients = len(self.clients)
-            for task in (writer, reader, slow):
+            for task in (writer, reader, slow, ended):
                 task.cancel()
-            await asyncio.gather(writer, reader, slow, return_exceptions=True)
+            await asyncio.gather(writer, reader, slow, ended, return_exceptions=True)
+        if ended in done:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.ws.close(CLOSE_POLICY,
+                                                       close_reason(client.end_reason)),
+                                       CLOSE_TIMEOUT_S)
+            return client.end_reason
         if slow in done:
             reason = f"too slow, resume from id {client.cursor}"
             self.metrics.dashboards_dropped_slow += 1
@@ -194,6 +209,20 @@ class DashboardHub:
         if writer in done and writer.exception() is not None:
             return f"send failed: {writer.exception()}"
         return "disconnected"
+
+    def end(self, clients: list[Dashboard], reason: str) -> int:
+        """Close these dashboards' feeds with 1008 and ``reason`` (their session has
+        ended: signed out, expired, reset or the account disabled); returns how many."""
+        for client in clients:
+            client.end_reason = reason
+            client.ended.set()
+        return len(clients)
+
+    async def check_sessions(self, check: Callable[[str], Awaitable[Any]]) -> int:
+        """End every dashboard whose session token ``check`` no longer accepts (an
+        awaitable returning the user or None); returns how many ended."""
+        gone = [c for c in list(self.clients) if await check(c.token) is None]
+        return self.end(gone, SESSION_ENDED)
 
     def offer(self, client: Dashboard, item: Outgoing) -> None:
         """Queue ``item`` for ``client`` without waiting; a full queue drops the client."""

@@ -102,29 +102,52 @@ class Bindings:
 
     A binding is used once (when the call's socket opens) and expires after ``ttl_s``
     if unused. Bindings do not survive a restart: the dialplan binds just before the
-    call.
+    call. Each remembers the ingest token that made it, so that revoking the token also
+    drops its unused bindings and closes the calls that used one.
     """
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self._items: dict[str, tuple[Binding, float]] = {}
+        self._items: dict[str, tuple[Binding, float, Any]] = {}
+        self._used: dict[str, Any] = {}  # UUID → who bound it, from resolve to call start
 
-    def bind(self, call_uuid: str, binding: Binding, now_s: float | None = None) -> float:
-        """Store a binding; returns when it expires (unix s). ``ValueError`` for a bad UUID."""
+    def bind(self, call_uuid: str, binding: Binding, now_s: float | None = None,
+             client: Any = None) -> float:
+        """Store a binding made by ``client`` (the ingest token's
+        :class:`~voiceline.auth.IngestClient`); returns when it expires (unix s).
+        ``ValueError`` for a bad UUID."""
         now_s = time.time() if now_s is None else now_s
         self._expire(now_s)
         key = str(uuid.UUID(call_uuid))
-        self._items[key] = (binding, now_s + self.ttl_s)
+        self._items[key] = (binding, now_s + self.ttl_s, client)
         return now_s + self.ttl_s
 
     def resolve(self, call_uuid: str) -> Binding | None:
         """The parser's ``resolve``: the binding of ``call_uuid`` (consumed), or None."""
         self._expire(time.time())
         found = self._items.pop(call_uuid, None)
-        return found[0] if found else None
+        if found is None:
+            return None
+        binding, _, client = found
+        if client is not None:
+            self._used[call_uuid] = client
+        return binding
+
+    def bound_by(self, call_uuid: str) -> Any:
+        """Who bound the call ``call_uuid`` (an ``IngestClient``, or None); asked once,
+        when the call starts."""
+        return self._used.pop(call_uuid, None)
+
+    def drop_token(self, token_ids: set[int]) -> int:
+        """Forget the unused bindings made with these (revoked) tokens; returns how many."""
+        gone = [k for k, (_, _, client) in self._items.items()
+                if client is not None and client.token_id in token_ids]
+        for key in gone:
+            del self._items[key]
+        return len(gone)
 
     def _expire(self, now_s: float) -> None:
-        for key in [k for k, (_, until) in self._items.items() if until <= now_s]:
+        for key in [k for k, (_, until, _) in self._items.items() if until <= now_s]:
             del self._items[key]
 
 
@@ -132,8 +155,12 @@ class IngestConnection:
     """What one ingest connection does with its parser's events."""
 
     def __init__(self, service: Any, protocol: str, peer: str, label: str,
-                 port: str = "http") -> None:
+                 port: str = "http", token_id: int | None = None) -> None:
         self.service = service
+        self.token_id = token_id
+        """The ingest token it opened with (None: AudioSocket, bound by REST instead)."""
+        self.revoked = False
+        """Set when that token is revoked: the next message closes the connection."""
         self.protocol = protocol
         self.port = port
         """The listening port it came through, as :mod:`.limits` names them."""
@@ -153,11 +180,14 @@ class IngestConnection:
         self.held_since_s = 0.0
         self._failure: str | None = None
         service.metrics.connections[protocol] += 1
+        service.ingest_open.add(self)
         log.info("ingest %s %s (token %r): connected", protocol, peer, label)
 
     def receive_text(self, text: str) -> list:
         """The parser's events for one text message (see :meth:`receive_bytes`)."""
         self.touched_s = time.monotonic()
+        if self.revoked:
+            return [self._revoked()]
         try:
             return self.parser.receive_text(text)
         except Exception as exc:  # the message fails, not the server
@@ -170,6 +200,8 @@ class IngestConnection:
         instead, the message gets that error here, and the parser takes nothing more.
         """
         self.touched_s = time.monotonic()
+        if self.revoked:
+            return [self._revoked()]
         try:
             return self.parser.receive_bytes(data)
         except Exception as exc:  # the message fails, not the server
@@ -243,6 +275,16 @@ class IngestConnection:
             self._count()
         return None
 
+    def _revoked(self) -> ProtocolError:
+        """The fatal error for a message on a connection whose token was revoked."""
+        reason = f"the ingest token {self.label!r} was revoked"
+        parser = self.parser
+        if not parser.closed:
+            parser.closed, parser.close_reason = True, reason
+            self.service.cuts.cut(self.port, "token_revoked", self.peer,
+                                  f"{self.protocol}: {reason}")
+        return ProtocolError(reason, fatal=True)
+
     def _parser_failed(self, exc: Exception) -> ProtocolError:
         """The fatal error for a message the parser raised on; it takes nothing more."""
         reason = f"malformed {self.protocol} message ({_describe(exc)})"
@@ -311,6 +353,7 @@ class IngestConnection:
             await self.handle(events)
         if self.call is not None:
             await self._end(reason)
+        self.service.ingest_open.discard(self)
         self.service.metrics.connections[self.protocol] -= 1
         stats = self.parser.stats
         log.info("ingest %s %s: closed after %.1f s (%s); %d frames, %d errors", self.protocol,
@@ -318,6 +361,13 @@ class IngestConnection:
 
     async def _start(self, started: CallStarted) -> str | None:
         service = self.service
+        if self.protocol == "audiosocket":  # its socket carries no token; the bind did
+            client = service.bindings.bound_by(started.call_id)
+            if client is not None:
+                self.token_id, self.label = client.token_id, client.label
+            if self.token_id in service.revoked_ids:
+                return (f"the ingest token that bound AudioSocket call {started.call_id} "
+                        "was revoked")
         if (self.protocol == "audiosocket" and service.config.audiosocket_require_binding
                 and not started.params.get("bound")):
             service.metrics.connections_refused["unbound"] += 1
@@ -344,6 +394,8 @@ class IngestConnection:
             await self.service.calls.end(call, storable(reason))
 
     def _error(self, error: ProtocolError) -> str | None:
+        if self.revoked and error.fatal:  # counted and logged as a cut by _revoked
+            return error.reason
         self.service.metrics.protocol_errors[(self.protocol, str(error.fatal).lower())] += 1
         if error.fatal:
             log.warning("ingest %s %s: protocol error, closing: %s", self.protocol, self.peer,

@@ -223,7 +223,7 @@ class LeanIngestConnection(asyncio.BufferedProtocol):
                 response = ws.accept(request)
                 if response.status_code == 101 and not self.closed:
                     self.conn = IngestConnection(service, protocol, self.peer, client.label,
-                                                 port="ingest")
+                                                 port="ingest", token_id=client.token_id)
                     self._wait_patiently()
         if self.closed:  # the peer left while the store looked the token up
             return

@@ -210,6 +210,8 @@ def _reader_of_session(store, digest: str, now_s: float, call_id: str | None = N
         user = User(**store.get_user_by_id(row["user_id"]))
     except KeyError:
         return None
+    if user.disabled_s is not None:
+        return None
     if user.role in QA_READERS:
         return user
     if user.role == "agent" and call_id is not None and user.agent_id is not None:

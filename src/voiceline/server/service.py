@@ -25,7 +25,7 @@ from voiceline.server.alert_log import AlertRecorder
 from voiceline.server.baselines import BaselineBook
 from voiceline.server.calls import CallBook
 from voiceline.server.config import ServerConfig
-from voiceline.server.dashboards import DashboardHub
+from voiceline.server.dashboards import SESSION_CHECK_S, SESSION_ENDED, DashboardHub
 from voiceline.server.engine_process import ProcessEngine
 from voiceline.server.engine_runner import EngineRunner, build_engine
 from voiceline.server.heap import freeze_startup_heap
@@ -43,6 +43,8 @@ log = logging.getLogger("voiceline.server")
 RESTART_REASON = "server stopped while the call was live"
 SHUTDOWN_REASON = "server shutdown"
 ENGINE_RESTART_REASON = "engine restarted; monitoring of the call resumed"
+#: How often open ingest connections are checked against tokens revoked elsewhere.
+REVOCATION_CHECK_S = 10.0
 
 
 def plain(value: Any) -> Any:
@@ -79,6 +81,11 @@ class Service:
         self.lean_ingest: LeanIngestListener | None = None
         self.ingest_holding: set = set()
         """Ingest connections holding audio for the engine (see ``ingest.BATCH_S``)."""
+        self.ingest_open: set = set()
+        """Every open ingest connection (see :meth:`drop_revoked`)."""
+        self.revoked_ids: set[int] = set()
+        """Ingest tokens known to be revoked (an AudioSocket call bound with one is
+        refused when it starts)."""
         self.stopping = False
         self._tasks: set[asyncio.Task] = set()
 
@@ -148,6 +155,8 @@ class Service:
             self.runner.start()
         self._spawn(self._snapshot_loop(), "voiceline-snapshots")
         self._spawn(self._flush_loop(), "voiceline-ingest-flush")
+        self._spawn(self._revocation_loop(), "voiceline-token-revocations")
+        self._spawn(self._session_loop(), "voiceline-dashboard-sessions")
         if self.lean_ingest is not None:
             await self.lean_ingest.serve()
         log.info("voiceline %s serving data from %s; scoring: %s", __version__,
@@ -269,6 +278,61 @@ class Service:
             due = time.monotonic() - BATCH_S
             for conn in [c for c in self.ingest_holding if c.held_since_s <= due]:
                 conn.flush()
+
+    def drop_revoked(self, token_ids: set[int]) -> int:
+        """Connections streaming with a revoked ingest token close at their next message
+        (1008 naming the token; a call on one ends with that reason). Returns how many
+        were open."""
+        self.revoked_ids |= token_ids
+        self.bindings.drop_token(token_ids)
+        hit = [c for c in self.ingest_open if c.token_id in token_ids and not c.revoked]
+        for conn in hit:
+            conn.revoked = True
+        return len(hit)
+
+    async def _revocation_loop(self) -> None:
+        """Revocations made outside this process (``voiceline user revoke``) reach the
+        open connections and bindings within ``REVOCATION_CHECK_S``; the admin API's at
+        once."""
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_S)
+            try:
+                rows = await self.worker.call(self.store.list_tokens, kind="ingest",
+                                              include_revoked=True)
+            except Exception as exc:  # the next round tries again
+                log.warning("cannot read the ingest tokens' revocations: %s", exc)
+                continue
+            revoked = {r["id"] for r in rows if r["revoked_s"] is not None}
+            if revoked - self.revoked_ids:
+                self.drop_revoked(revoked - self.revoked_ids)
+
+    def end_dashboards(self, *, user_id: int | None = None, token: str | None = None,
+                       keep_token: str | None = None, reason: str = SESSION_ENDED) -> int:
+        """Close the open dashboards of a user (but not those of ``keep_token``), or of
+        one session token, with 1008 and ``reason`` (their session was revoked here);
+        returns how many."""
+        return self.hub.end([c for c in self.hub.clients
+                             if ((user_id is not None and c.user.id == user_id
+                                  and c.token != keep_token)
+                                 or (token is not None and c.token == token))], reason)
+
+    async def _session_loop(self) -> None:
+        """Dashboards whose session ended elsewhere (expired, or revoked by the CLI)
+        are closed within ``SESSION_CHECK_S``."""
+        async def check(token: str) -> Any:
+            return await self.worker.call(self.auth.check_token, token, "session")
+
+        while True:
+            await asyncio.sleep(SESSION_CHECK_S)
+            if not self.hub.clients:
+                continue
+            try:
+                ended = await self.hub.check_sessions(check)
+            except Exception as exc:  # the next round tries again
+                log.warning("cannot check the dashboards' sessions: %s", exc)
+                continue
+            if ended:
+                log.info("closed %d dashboard(s) whose session has ended", ended)
 
     async def _snapshot_loop(self) -> None:
         """Every ``snapshot_interval_s``: the ``seats`` message to the dashboards, and the

@@ -70,7 +70,8 @@ async def _ingest(ws: WebSocket, protocol: str) -> None:
                                                    status_code=401))
         return
     await ws.accept()
-    conn = IngestConnection(service, protocol, _peer(ws), client.label)
+    conn = IngestConnection(service, protocol, _peer(ws), client.label,
+                            token_id=client.token_id)
     reason = "connection closed by the peer"
     try:
         while True:

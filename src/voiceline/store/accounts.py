@@ -16,7 +16,7 @@ from voiceline.store.errors import ConflictError, InvalidInputError, NotFoundErr
 
 ROLES = ("admin", "supervisor", "qa", "agent")
 TOKEN_KINDS = ("session", "ingest")
-_USER_COLUMNS = "id, name, role, agent_id, created_s"
+_USER_COLUMNS = "id, name, role, agent_id, created_s, disabled_s"
 _TOKEN_COLUMNS = "id, kind, user_id, label, created_s, expires_s, revoked_s"
 
 
@@ -48,7 +48,7 @@ class AccountsMixin:
         an unknown ``agent_id`` in the same transaction, so that a refused user leaves no
         agent behind. Names are unique, ignoring case.
 
-        Returns the user as ``{id, name, role, agent_id, created_s}``.
+        Returns the user as ``{id, name, role, agent_id, created_s, disabled_s}``.
         """
         name = values.text(name, "user name", max_chars=64)
         role = values.choice(role, "role", ROLES)
@@ -110,13 +110,17 @@ class AccountsMixin:
         return [dict(row) for row in rows]
 
     def set_password_hash(self, user_id: int, password_hash: str, *,
-                          revoke_sessions: bool = True, now_s: float | None = None) -> int:
-        """Replace a user's password hash; by default also revoke their live sessions.
+                          revoke_sessions: bool = True, keep_token_sha256: str | None = None,
+                          now_s: float | None = None) -> int:
+        """Replace a user's password hash; by default also revoke their live sessions,
+        except the one whose digest is ``keep_token_sha256`` (a user changing their own
+        password stays signed in where they did it).
 
         Returns the number of session tokens revoked.
         """
         user_id = values.integer(user_id, "user_id")
         password_hash = values.text(password_hash, "password_hash", max_chars=1000)
+        keep = "" if keep_token_sha256 is None else _sha256_hex(keep_token_sha256)
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
             _user_by_id(conn, user_id)
@@ -125,8 +129,39 @@ class AccountsMixin:
             if not revoke_sessions:
                 return 0
             return conn.execute("UPDATE tokens SET revoked_s = ? WHERE user_id = ? AND "
-                                "kind = 'session' AND revoked_s IS NULL",
-                                (now_s, user_id)).rowcount
+                                "kind = 'session' AND revoked_s IS NULL AND "
+                                "token_sha256 != ?", (now_s, user_id, keep)).rowcount
+
+    def set_user_disabled(self, user_id: int, disabled: bool, *,
+                          now_s: float | None = None) -> tuple[dict, int]:
+        """Withdraw a user's access (``disabled=True``) or give it back.
+
+        Disabling keeps the user's name on everything they did, refuses their sign-in
+        and revokes their sessions; the last enabled admin cannot be disabled
+        (:class:`ConflictError`), so the console always has someone to undo it.
+        Disabling a disabled user, or enabling an enabled one, changes nothing.
+
+        Returns ``(user, sessions revoked)``.
+        """
+        user_id = values.integer(user_id, "user_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            user = _user_by_id(conn, user_id)
+            if not disabled:
+                conn.execute("UPDATE users SET disabled_s = NULL WHERE id = ?", (user_id,))
+                return _user_by_id(conn, user_id), 0
+            if user["disabled_s"] is not None:
+                return user, 0
+            if user["role"] == "admin" and conn.execute(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_s IS NULL "
+                    "AND id != ?", (user_id,)).fetchone()[0] == 0:
+                raise ConflictError(f"{user['name']!r} is the only enabled admin; add or "
+                                    "enable another admin first")
+            conn.execute("UPDATE users SET disabled_s = ? WHERE id = ?", (now_s, user_id))
+            revoked = conn.execute("UPDATE tokens SET revoked_s = ? WHERE user_id = ? AND "
+                                   "kind = 'session' AND revoked_s IS NULL",
+                                   (now_s, user_id)).rowcount
+            return _user_by_id(conn, user_id), revoked
 
     def add_token(self, token_sha256: str, kind: str, *, user_id: int | None = None,
                   label: str | None = None, expires_s: float | None = None,

@@ -208,10 +208,18 @@ _V6_RETIRED_SEATS = sql_migration(
     "ALTER TABLE seats ADD COLUMN retired_s REAL",
 )
 
+_V7_DISABLED_USERS = sql_migration(
+    "console users whose access is withdrawn",
+    # Set when an administrator disables a user (someone who has left, say): they cannot
+    # sign in and their sessions are revoked, while their name stays on what they did
+    # (verdicts, acknowledgements, the audit log). Enabling them again clears it (NULL).
+    "ALTER TABLE users ADD COLUMN disabled_s REAL",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
                                      _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
-                                     _V6_RETIRED_SEATS)
+                                     _V6_RETIRED_SEATS, _V7_DISABLED_USERS)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 
