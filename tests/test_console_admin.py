@@ -4,17 +4,21 @@ Users as ``add_users`` makes them (admin, supervisors sup and sup2, qa, agent wa
 A1001; agents A1001 and A1002), A1001 calibrated by ``voiceline calibrate`` from a
 recording of calm synthetic speech, A1002 not. Headless Chromium signs in as the admin,
 lands on the admin page, adds a supervisor (who can then sign in), reads the agents'
-baselines, issues an ingest token and resets a password; a supervisor is refused the page
-by the page and by the API.
+baselines, issues an ingest token and resets a password; disables a supervisor (who is
+then told so at sign-in) and enables them again; revokes an ingest token that a call is
+streaming with (the call is cut, the token refused). A supervisor is refused the page by
+the page and by the API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +26,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect as sync_connect
 
 from capture.ingest import audiofork
 from test_console_support import cli, sign_in, watched_page
@@ -150,6 +156,13 @@ def test_an_admin_manages_users_baselines_and_tokens(new_page, server, tmp_path)
     assert page.evaluate("navigator.clipboard.readText()") == token
     metrics = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {token}"})
     assert metrics.status_code == 200
+    # ... and listed at once, newest first, without the token itself
+    issued = page.locator("#tokens tr").first
+    issued.locator("td", has_text="freeswitch-1").wait_for()
+    assert issued.get_attribute("data-status") == "valid"
+    cells = issued.locator("td").all_inner_texts()
+    assert cells[0] == "freeswitch-1" and cells[2:5] == ["永久", "有效", "0"]
+    assert token not in page.locator("#tokens-table").inner_text()
 
     # Reset zhou's password: zhou's session ends, only the new password works.
     page.get_by_role("button", name="重置 zhou 的密码").click()
@@ -302,4 +315,138 @@ def test_a_supervisor_is_refused_the_admin_page_and_its_api(new_page):
     assert status == 403
     page.click("#refused-switch")
     page.wait_for_url(re.compile(r"/login\.html"))
+    assert page.errors == []
+
+
+def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_them(
+        new_page, server, tmp_path):
+    page = new_page()
+    sign_in(page, "admin")
+    page.wait_for_url(re.compile(r"/admin\.html"))
+    page.wait_for_selector("body[data-status=ready]")
+    own = page.locator("#users tr[data-name=admin]")
+    assert own.locator("td.user-status").inner_text() == "正常"
+    assert own.get_by_role("button").all_inner_texts() == ["重置密码"]  # no disabling oneself
+    row = page.locator("#users tr[data-name=sup2]")
+    assert row.locator("td.user-status").inner_text() == "正常"
+    open_session = {"Authorization": f"Bearer {login(server.url, 'sup2')}"}
+
+    # Asked first; cancelling changes nothing.
+    page.get_by_role("button", name="停用 sup2 的账户").click()
+    page.locator("#confirm").wait_for()
+    assert page.locator("#confirm-title").inner_text() == "停用 sup2 的账户？"
+    assert "无法登录" in page.locator("#confirm-body").inner_text()
+    page.click("#confirm-cancel")
+    page.locator("#confirm").wait_for(state="hidden")
+    assert row.get_attribute("data-disabled") == "false"
+    assert httpx.get(f"{server.url}/api/seats", headers=open_session).status_code == 200
+
+    page.get_by_role("button", name="停用 sup2 的账户").click()
+    page.click("#confirm-submit")
+    page.locator("#confirm").wait_for(state="hidden")
+    page.locator("#users tr[data-name=sup2][data-disabled=true]").wait_for()
+    assert page.locator("#add-user-done").inner_text() == "已停用 sup2 的账户，退出了 1 个会话。"
+    assert re.fullmatch(r"已停用（\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} 起）",
+                        row.locator("td.user-status").inner_text())
+    assert httpx.get(f"{server.url}/api/seats", headers=open_session).status_code == 401
+    screenshot(page, tmp_path, "console-admin-disabled.png")
+
+    # sup2's sign-in page says the account is disabled, not that the password is wrong.
+    sup2 = new_page()
+    sign_in(sup2, "sup2")
+    sup2.locator("#login-error", has_text="disabled").wait_for()
+    assert sup2.locator("#login-error").inner_text() == \
+        "无法登录：the account 'sup2' is disabled; ask an administrator to enable it"
+    assert "/login.html" in sup2.url
+
+    page.get_by_role("button", name="启用 sup2 的账户").click()
+    page.locator("#users tr[data-name=sup2][data-disabled=false]").wait_for()
+    assert page.locator("#add-user-done").inner_text() == "已启用 sup2 的账户，可用原密码登录。"
+    assert row.locator("td.user-status").inner_text() == "正常"
+    sup2.click("#submit")
+    sup2.wait_for_url(re.compile(r"/wall\.html"))
+
+    # What the server refuses is said in the dialog, which stays open; the table is read again.
+    page.route("**/api/users/qa/disable", lambda route: route.fulfill(
+        status=409, json={"detail": "'qa' is the only enabled admin; add or enable another "
+                                    "admin first"}))
+    page.get_by_role("button", name="停用 qa 的账户").click()
+    page.click("#confirm-submit")
+    page.locator("#confirm-error").wait_for()
+    assert page.locator("#confirm-error").inner_text() == \
+        "操作失败：'qa' is the only enabled admin; add or enable another admin first"
+    assert page.locator("#confirm").is_visible()
+    page.keyboard.press("Escape")
+    page.locator("#confirm").wait_for(state="hidden")
+
+    page.click("#lang")
+    assert row.locator("td.user-status").inner_text() == "enabled"
+    assert page.get_by_role("button", name="Disable sup2's account").is_visible()
+    page.click("#lang")
+    assert page.errors == []
+
+
+def test_an_admin_revokes_a_token_a_call_is_streaming_with(new_page, server, tmp_path):
+    admin = {"Authorization": f"Bearer {login(server.url, 'admin')}"}
+    token = httpx.post(f"{server.url}/api/ingest-tokens", json={"label": "pbx-retired"},
+                       headers=admin).json()["token"]
+    url = f"{server.ingest_url}/ingest/audiofork?token={token}"
+    streaming, closed = threading.Event(), []
+
+    def call() -> None:
+        async def stream() -> None:
+            async with connect(url) as ws:
+                await ws.send(audiofork.start_message("rv-1", "S-RV", "A1002"))
+                frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))
+                with contextlib.suppress(ConnectionClosed):
+                    for _ in range(1000):  # 20 s at most
+                        await ws.send(frame)
+                        streaming.set()
+                        await asyncio.sleep(0.02)
+                closed.append((ws.close_code, ws.close_reason))
+
+        asyncio.run(stream())
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        assert streaming.wait(10.0)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            listed = httpx.get(f"{server.url}/api/ingest-tokens", headers=admin).json()
+            mine = next(t for t in listed if t["label"] == "pbx-retired")
+            if mine["connections"] == 1:
+                break
+            time.sleep(0.1)
+        assert mine["connections"] == 1
+
+        page = new_page()
+        sign_in(page, "admin")
+        page.wait_for_url(re.compile(r"/admin\.html"))
+        page.wait_for_selector("body[data-status=ready]")
+        row = page.locator(f"#tokens tr[data-token='{mine['id']}']")
+        cells = row.locator("td").all_inner_texts()
+        assert cells[0] == "pbx-retired" and cells[2:5] == ["永久", "有效", "1"]
+        row.get_by_role("button", name="吊销令牌“pbx-retired”").click()
+        page.locator("#confirm").wait_for()
+        assert page.locator("#confirm-title").inner_text() == "吊销令牌“pbx-retired”？"
+        body = page.locator("#confirm-body").inner_text()
+        assert "正在用它传输音频的通话会被立即切断（目前有 1 个连接）" in body
+        screenshot(page, tmp_path, "console-admin-revoke.png")
+        page.click("#confirm-submit")
+        page.locator(f"#tokens tr[data-token='{mine['id']}'][data-status=revoked]").wait_for()
+        assert page.locator("#tokens-done").inner_text() == \
+            "已吊销令牌“pbx-retired”，切断了 1 个连接。"
+        cells = row.locator("td").all_inner_texts()
+        assert re.fullmatch(r"已吊销（\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}）", cells[3])
+        assert row.get_by_role("button").count() == 0
+    finally:
+        caller.join(30.0)
+    assert closed == [(1008, "the ingest token 'pbx-retired' was revoked")]
+
+    with pytest.raises(InvalidStatus) as refused:  # sync: Playwright's loop runs here
+        sync_connect(url)
+    assert refused.value.response.status_code == 401
+    page.click("#lang")
+    assert row.locator("td").nth(3).inner_text().startswith("revoked ")
     assert page.errors == []

@@ -1,13 +1,15 @@
-// The admin page: console users (add, reset a password), agents with what their baseline
-// rests on (and the baseline itself in plain words), their names and teams, the floor's
-// seats (team, label, retire), and ingest tokens shown once.
+// The admin page: console users (add, reset a password, disable and enable), agents with
+// what their baseline rests on (and the baseline itself in plain words), their names and
+// teams, the floor's seats (team, label, retire), and ingest tokens (issued and shown once,
+// listed, revoked).
 //
 // Data: GET /api/users, GET /api/agents (each with its baseline's metadata), GET
-// /api/seats?all=1 (the seats in service), GET /healthz (is anything scored at all);
-// POST /api/users, /api/users/{name}/password and /api/ingest-tokens; PUT /api/agents/{id},
-// PUT and DELETE /api/seats/{id}. The server checks the role on every call: this page asks it first
+// /api/seats?all=1 (the seats in service), GET /api/ingest-tokens, GET /healthz (is
+// anything scored at all); POST /api/users, /api/users/{name}/password|disable|enable and
+// /api/ingest-tokens; DELETE /api/ingest-tokens/{id}; PUT /api/agents/{id}, PUT and DELETE
+// /api/seats/{id}. The server checks the role on every call: this page asks it first
 // (GET /api/users) and shows a plain refusal when it answers 403, as it does to all
-// but admins.
+// but admins. Disabling a user and revoking a token are confirmed in a dialog first.
 
 import { ApiError, api, clearSession, logout, session, toLogin } from "./api.js";
 import { formatIsoDate, renderBaseline } from "./baseline_view.js";
@@ -19,7 +21,8 @@ const $ = (id) => document.getElementById(id);
 
 const user = session();
 const state = {
-  users: [], agents: [], seats: [], baselines: new Map(), resetting: null, viewing: null,
+  users: [], agents: [], seats: [], tokens: [], baselines: new Map(), resetting: null,
+  viewing: null, confirming: null,
 };
 
 function cell(text) {
@@ -87,12 +90,55 @@ function renderUsers() {
   $("users").replaceChildren(...state.users.map((u) => {
     const tr = document.createElement("tr");
     tr.dataset.name = u.name;
+    const disabled = u.disabled_s !== null && u.disabled_s !== undefined;
+    tr.dataset.disabled = String(disabled);
     const name = cell(u.name + (isMe(u.name) ? t("users.you") : ""));
+    const status = cell(disabled ? t("users.disabledSince", { time: formatTime(u.disabled_s) })
+      : t("users.enabled"));
+    status.className = "user-status";
     const actions = document.createElement("td");
     actions.append(button(t("users.reset"), t("users.resetOf", { name: u.name }), () => openReset(u.name)));
-    tr.append(name, cell(roleName(u.role)), cell(u.agent_id ?? "–"), cell(formatTime(u.created_s)), actions);
+    if (!isMe(u.name)) { // the server refuses one's own: another admin must do it
+      actions.append(" ", disabled
+        ? button(t("users.enable"), t("users.enableOf", { name: u.name }), () => enableUser(u.name))
+        : button(t("users.disable"), t("users.disableOf", { name: u.name }), () => confirmDisable(u.name)));
+    }
+    tr.append(name, cell(roleName(u.role)), cell(u.agent_id ?? "–"), cell(formatTime(u.created_s)),
+      status, actions);
     return tr;
   }));
+}
+
+async function loadUsers() {
+  state.users = await api("/api/users");
+  renderUsers();
+}
+
+function confirmDisable(name) {
+  openConfirm({
+    title: () => t("disable.title", { name }),
+    body: () => t("disable.body", { name }),
+    submit: () => t("users.disable"),
+    run: async () => {
+      const done = await api(`/api/users/${encodeURIComponent(name)}/disable`, { method: "POST" });
+      show("add-user-error", "");
+      show("add-user-done", t("disable.done", { name: done.name, n: done.revoked_sessions }));
+    },
+    after: loadUsers,
+  });
+}
+
+async function enableUser(name) {
+  show("add-user-done", "");
+  show("add-user-error", "");
+  try {
+    const done = await api(`/api/users/${encodeURIComponent(name)}/enable`, { method: "POST" });
+    show("add-user-done", t("enable.done", { name: done.name }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused();
+    show("add-user-error", failure(error));
+  }
+  await loadUsers().catch(() => {});
 }
 
 function renderRoleOptions() {
@@ -178,6 +224,50 @@ async function submitReset(event) {
   } finally {
     $("reset-submit").disabled = false;
   }
+}
+
+// --- confirmation ---------------------------------------------------------------------------
+
+/**
+ * Ask before an action that takes access away. ``action``: ``title``, ``body`` and
+ * ``submit`` (functions giving the current language's text), ``run`` (the API call; what it
+ * throws is shown in the dialog, which stays open) and ``after`` (refreshes what it
+ * changed, whether ``run`` succeeded or not).
+ */
+function openConfirm(action) {
+  state.confirming = action;
+  show("confirm-error", "");
+  renderConfirm();
+  $("confirm").showModal();
+  $("confirm-cancel").focus();
+}
+
+function renderConfirm() {
+  const action = state.confirming;
+  if (!action) return;
+  $("confirm-title").textContent = action.title();
+  $("confirm-body").textContent = action.body();
+  $("confirm-submit").textContent = action.submit();
+}
+
+async function submitConfirm(event) {
+  event.preventDefault();
+  const action = state.confirming;
+  if (!action) return;
+  $("confirm-submit").disabled = true;
+  try {
+    await action.run();
+    $("confirm").close();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) {
+      $("confirm").close();
+      return showRefused();
+    }
+    show("confirm-error", failure(error));
+  } finally {
+    $("confirm-submit").disabled = false;
+  }
+  await action.after().catch(() => {});
 }
 
 // --- agents and baselines -------------------------------------------------------------------
@@ -329,6 +419,58 @@ async function retireSeat(seat) {
 
 // --- ingest tokens ---------------------------------------------------------------------------
 
+/** "valid", "expired" or "revoked": what the server does with the token now. */
+function tokenStatus(token) {
+  if (token.revoked_s !== null && token.revoked_s !== undefined) return "revoked";
+  if (token.expires_s !== null && token.expires_s !== undefined && token.expires_s * 1000 <= Date.now()) {
+    return "expired";
+  }
+  return "valid";
+}
+
+function renderTokens() {
+  const rows = state.tokens.map((token) => {
+    const tr = document.createElement("tr");
+    const status = tokenStatus(token);
+    tr.dataset.token = String(token.id);
+    tr.dataset.status = status;
+    const actions = document.createElement("td");
+    if (status === "valid") {
+      actions.append(button(t("tokens.revoke"), t("tokens.revokeOf", { label: token.label }),
+        () => confirmRevoke(token)));
+    }
+    tr.append(cell(token.label), cell(formatTime(token.created_s)),
+      cell(token.expires_s === null ? t("tokens.never") : formatTime(token.expires_s)),
+      cell(status === "revoked" ? t("tokens.revokedAt", { time: formatTime(token.revoked_s) })
+        : t(`tokens.${status}`)),
+      cell(String(token.connections)), actions);
+    return tr;
+  });
+  if (!rows.length) rows.push(emptyRow(t("tokens.empty"), 6));
+  $("tokens").replaceChildren(...rows);
+}
+
+async function loadTokens() {
+  state.tokens = await api("/api/ingest-tokens");
+  renderTokens();
+}
+
+function confirmRevoke(token) {
+  const { label } = token;
+  openConfirm({
+    title: () => t("revoke.title", { label }),
+    body: () => t("revoke.body", { label, n: token.connections }),
+    submit: () => t("tokens.revoke"),
+    run: async () => {
+      const done = await api(`/api/ingest-tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
+      show("tokens-error", "");
+      show("tokens-done", done.revoked ? t("revoke.done", { label, n: done.connections_closed })
+        : t("revoke.already", { label }));
+    },
+    after: loadTokens,
+  });
+}
+
 async function issueToken(event) {
   event.preventDefault();
   const label = $("token-label").value.trim();
@@ -347,6 +489,8 @@ async function issueToken(event) {
     $("token-result").hidden = false;
     $("token-value").focus();
     $("token-value").select();
+    show("tokens-done", "");
+    await loadTokens().catch((error) => show("tokens-error", failure(error)));
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused();
     show("token-error", failure(error));
@@ -370,18 +514,20 @@ async function copyToken() {
 // --- start-up ------------------------------------------------------------------------------
 
 async function load() {
-  const [users, agents, seats, health] = await Promise.all([
-    api("/api/users"), api("/api/agents"), api("/api/seats?all=1"),
+  const [users, agents, seats, tokens, health] = await Promise.all([
+    api("/api/users"), api("/api/agents"), api("/api/seats?all=1"), api("/api/ingest-tokens"),
     api("/healthz").catch(() => null)]);
   state.users = users;
   state.agents = agents;
   state.seats = seats.configured ?? [];
+  state.tokens = tokens;
   state.baselines.clear();
   $("unscored").hidden = health?.scoring?.enabled !== false;
   renderUsers();
   renderAgents();
   renderSeats();
   renderTeams();
+  renderTokens();
 }
 
 function renderAll() {
@@ -391,6 +537,8 @@ function renderAll() {
   renderUsers();
   renderAgents();
   renderSeats();
+  renderTokens();
+  if ($("confirm").open) renderConfirm();
   if (state.resetting && $("reset").open) $("reset-title").textContent = t("reset.title", { name: state.resetting });
   if (state.viewing && $("baseline").open) {
     renderBaseline($("baseline"), agentLabel(state.viewing), state.baselines.get(state.viewing.agent_id));
@@ -435,6 +583,9 @@ async function main() {
   $("seat-form").addEventListener("submit", (event) => saveEntry("seat", event));
   $("token-form").addEventListener("submit", issueToken);
   $("token-copy").addEventListener("click", copyToken);
+  $("confirm-form").addEventListener("submit", submitConfirm);
+  $("confirm-cancel").addEventListener("click", () => $("confirm").close());
+  $("confirm").addEventListener("close", () => { state.confirming = null; });
 }
 
 main();

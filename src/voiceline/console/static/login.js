@@ -50,8 +50,10 @@ form.addEventListener("submit", async (event) => {
     location.replace(nextPage(user.role));
   } catch (error) {
     if (error instanceof ApiError) {
-      showError(error.status === 401 || error.status === 403 ? t("login.wrong")
-        : t("login.error", { detail: error.detail }));
+      // 403: the password was right but the account is disabled; the server says so.
+      showError(error.status === 401 ? t("login.wrong")
+        : error.status === 403 ? t("login.refused", { detail: error.detail })
+          : t("login.error", { detail: error.detail }));
     } else {
       showError(t("login.unreachable"));
     }
