@@ -22,6 +22,9 @@ default, an unknown key is an error that names it::
     snapshot_interval_s = 1.0
     seat_history_s = 600.0           # snapshot points kept per seat for the seat detail
     summary_retention_days = 400     # per-call voice summaries kept for agents' reports
+    record_retention_days = 0        # calls with their alerts, inspected recordings' results
+                                     # and verdicts; 0 keeps them all
+    audit_retention_days = 0         # the audit log; 0 keeps it all
     session_ttl_s = 43200
     audiosocket_binding_ttl_s = 3600
     max_connections = 2000           # per listening port; further connections are refused
@@ -46,6 +49,7 @@ default, an unknown key is an error that names it::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -119,6 +123,14 @@ class ServerConfig:
     summary_retention_days : float
         How long the per-call voice summaries behind agents' reports are kept (live and
         pre-inspected calls); older ones are deleted at start and hourly.
+    record_retention_days : float
+        How long ended calls (with their alerts and alert events) and inspected
+        recordings' results (with their flags and verdicts) are kept; older ones are
+        deleted at start and hourly. 0 (the default) keeps everything: a hotline's
+        record-keeping rules decide.
+    audit_retention_days : float
+        The same for the audit log (0: kept for ever). Session tokens that ended more
+        than 30 days ago are always deleted.
     audiosocket_binding_ttl_s : float
         How long an unused AudioSocket binding is kept.
     max_connections : int
@@ -160,6 +172,8 @@ class ServerConfig:
     seat_history_s: float = 600.0
     session_ttl_s: float = 12 * 3600.0
     summary_retention_days: float = 400.0
+    record_retention_days: float = 0.0
+    audit_retention_days: float = 0.0
     audiosocket_binding_ttl_s: float = 3600.0
     max_connections: int = 2000
     handshake_timeout_s: float = 10.0
@@ -196,6 +210,10 @@ class ServerConfig:
                      "audiosocket_binding_ttl_s", "summary_retention_days"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("record_retention_days", "audit_retention_days"):
+            if not 0 <= getattr(self, name) < math.inf:
+                problems.append(f"{name} must be >= 0 (0 keeps everything), got "
+                                f"{getattr(self, name)}")
         for name in ("handshake_timeout_s", "ingest_idle_timeout_s"):
             if not 0 < getattr(self, name) <= MAX_TIMEOUT_S:
                 problems.append(f"{name} must be > 0 and <= {MAX_TIMEOUT_S:g} s, got "

@@ -38,6 +38,7 @@ from voiceline.server.seat_history import SeatHistory
 from voiceline.server.summaries import LiveSummaries
 from voiceline.server.worker import StoreWorker
 from voiceline.store import Store
+from voiceline.store.retention import DEAD_SESSION_KEEP_S
 
 log = logging.getLogger("voiceline.server")
 RESTART_REASON = "server stopped while the call was live"
@@ -45,6 +46,10 @@ SHUTDOWN_REASON = "server shutdown"
 ENGINE_RESTART_REASON = "engine restarted; monitoring of the call resumed"
 #: How often open ingest connections are checked against tokens revoked elsewhere.
 REVOCATION_CHECK_S = 10.0
+#: How often old records are deleted (``record_retention_days`` …), and how many rows
+#: one store trip deletes.
+PRUNE_EVERY_S = 3600.0
+PRUNE_BATCH = 500
 
 
 def plain(value: Any) -> Any:
@@ -157,6 +162,7 @@ class Service:
         self._spawn(self._flush_loop(), "voiceline-ingest-flush")
         self._spawn(self._revocation_loop(), "voiceline-token-revocations")
         self._spawn(self._session_loop(), "voiceline-dashboard-sessions")
+        self._spawn(self._retention_loop(), "voiceline-retention")
         if self.lean_ingest is not None:
             await self.lean_ingest.serve()
         log.info("voiceline %s serving data from %s; scoring: %s", __version__,
@@ -305,6 +311,41 @@ class Service:
             revoked = {r["id"] for r in rows if r["revoked_s"] is not None}
             if revoked - self.revoked_ids:
                 self.drop_revoked(revoked - self.revoked_ids)
+
+    async def prune(self, now_s: float | None = None) -> dict[str, int]:
+        """Delete what is older than the retention settings keep (see
+        :mod:`voiceline.store.retention`), a short batch per store trip so that live
+        alerts are written in between; returns how many rows of each kind went."""
+        config = self.config
+        now_s = time.time() if now_s is None else now_s
+        periods = {"calls": config.record_retention_days * 86400.0,
+                   "qa_calls": config.record_retention_days * 86400.0,
+                   "audit": config.audit_retention_days * 86400.0,
+                   "sessions": DEAD_SESSION_KEEP_S}
+        removed = {}
+        for kind, keep_s in periods.items():
+            if keep_s <= 0:
+                continue
+            removed[kind] = 0
+            while True:
+                n = await self.worker.call(self.store.prune_batch, kind, now_s - keep_s,
+                                           PRUNE_BATCH)
+                removed[kind] += n
+                if n < PRUNE_BATCH:
+                    break
+        if any(removed.values()):
+            log.info("retention: deleted %s", ", ".join(f"{n} {kind}" for kind, n in
+                                                        removed.items() if n))
+        return removed
+
+    async def _retention_loop(self) -> None:
+        """:meth:`prune` at start and every ``PRUNE_EVERY_S``."""
+        while True:
+            try:
+                await self.prune()
+            except Exception as exc:  # the next round tries again
+                log.warning("retention: deleting old records failed: %s", exc)
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     def end_dashboards(self, *, user_id: int | None = None, token: str | None = None,
                        keep_token: str | None = None, reason: str = SESSION_ENDED) -> int:

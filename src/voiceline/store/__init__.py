@@ -36,6 +36,7 @@ from voiceline.store.errors import (
     StoreError,
 )
 from voiceline.store.qa import VERDICTS, QaMixin, VoiceSummaryMixin
+from voiceline.store.retention import RetentionMixin
 from voiceline.store.schema import SCHEMA_VERSION
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
 
 
 class Store(CallsMixin, AlertsMixin, QaMixin, VoiceSummaryMixin, AccountsMixin, AuditMixin,
-            Database):
+            RetentionMixin, Database):
     """An open Voiceline store; see the module docstring and each mixin's methods.
 
     Parameters

@@ -277,7 +277,11 @@ class AlertsMixin:
         return [_event(row) for row in rows]
 
     def last_event_id(self) -> int:
-        """The id of the newest event, 0 when there is none."""
+        """The id of the newest event, 0 when there has been none (ids are never reused,
+        so after old events are deleted it is still the last id ever given)."""
         with self._read() as conn:
-            return conn.execute("SELECT coalesce(max(event_id), 0) FROM alert_events"
-                                ).fetchone()[0]
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'alert_events'"
+                               ).fetchone()
+            newest = conn.execute("SELECT coalesce(max(event_id), 0) FROM alert_events"
+                                  ).fetchone()[0]
+        return max(newest, row[0] if row else 0)
