@@ -200,6 +200,45 @@ def test_clipping_and_low_level_are_per_turn_with_consecutive_turns_merged() -> 
     assert flags[1].evidence["turns"] == 2
 
 
+def one_way(agent_spans, caller_spans, n_s=200.0, caller_level=-60.0, config=None):
+    from qa.checks import _turn_frames, one_way_flags
+
+    config = config or QAConfig()
+    n = frames(n_s)
+    a = mask(n, *[(frames(s), frames(e)) for s, e in agent_spans])
+    c = mask(n, *[(frames(s), frames(e)) for s, e in caller_spans])
+    an = analysis_of(track("agent", a), track("caller", c, caller_level))
+    agent_speech, caller_speech, _, _ = _turn_frames(an, config)
+    return one_way_flags(an, config, agent_speech, caller_speech)
+
+
+def test_a_channel_silent_while_the_other_party_talks_on_is_one_way_audio() -> None:
+    # a conversation, then the caller's side goes quiet while the agent keeps asking
+    talk = [(0, 5), (10, 14), (20, 24)]
+    asking = [(30, 34), (36, 40), (43, 47), (50, 54), (58, 62), (66, 70), (75, 80)]
+    (flag,) = one_way(talk + asking, [(5.5, 9.5), (14.5, 19.5), (24.5, 29.5)],
+                      caller_level=-90.0)
+    assert (flag.check, flag.channel, flag.severity) == ("one_way_audio", "caller", "warning")
+    assert (round(flag.start_s, 1), round(flag.end_s, 1)) == (29.5, 80.0)
+    assert flag.evidence["other_speech_s"] == pytest.approx(29.0, abs=0.5)
+    assert flag.evidence["silent_level_dbfs"] == -90.0 and not flag.evidence["whole_call"]
+    assert "no speech on the caller's channel for 51 s" in flag.detail
+    # a caller who says something every half minute while the agent explains: not one-way
+    assert one_way(talk + asking, [(5.5, 9.5), (14.5, 19.5), (24.5, 29.5), (55, 56)]) == []
+    # a caller who never speaks: critical, however short
+    (never,) = one_way([(0, 10), (12, 30), (33, 45)], [])
+    assert (never.channel, never.severity, never.evidence["whole_call"]) == (
+        "caller", "critical", True)
+    # the threshold is the centre's: 60 s of silence needed
+    long = QAConfig.from_dict({"one_way_audio": {"min_s": 60, "critical_s": 120}})
+    assert one_way(talk + asking, [(5.5, 9.5), (14.5, 19.5), (24.5, 29.5)], config=long) == []
+
+
+def test_a_listener_who_is_silent_while_little_is_said_is_not_one_way() -> None:
+    # 40 s without the caller, but the agent spoke only 10 s of it (looking something up)
+    assert one_way([(0, 5), (20, 25), (50, 55)], [(5.5, 10), (60, 65)]) == []
+
+
 def test_mono_recordings_get_no_turn_taking_checks() -> None:
     n = frames(40)
     an = analysis_of(track("agent", mask(n, (0, frames(5)), (frames(20), frames(25)))), None)
@@ -570,7 +609,26 @@ def test_dead_air_and_a_clipped_turn_are_found_where_they_were_made(calls, qa_ru
     s, e = calls["clip"]
     assert clip["channel"] == "agent" and clip["start_s"] <= s + 0.5 and clip["end_s"] >= e - 0.5
     assert clip["evidence"]["clipped_samples"] > 100
-    assert not by["agent_agitation"] and not by["low_level"]
+    assert not by["agent_agitation"] and not by["low_level"] and not by["one_way_audio"]
+
+
+def test_a_call_whose_caller_side_goes_dead_is_flagged_one_way(calls, tmp_path) -> None:
+    call = render_call(CallScript(100.0, seed=4), AGENT, CALLER)
+    audio = call.audio.copy()
+    audio[1, 30 * FS:] = 0  # the caller's side of the recording is lost after 30 s
+    sf.write(tmp_path / "oneway.wav", audio.T, FS, subtype="PCM_16")
+    assert main(["qa", str(tmp_path / "oneway.wav"), "--calibration", str(calls["cal"]),
+                 "--out", str(tmp_path / "out"), "--no-store", "--workers", "1",
+                 "--no-progress"]) == 0
+    (flag,) = [f for f in read(tmp_path / "out", "oneway")["flags"]
+               if f["check"] == "one_way_audio"]
+    last_caller = max(u.end_sample for u in call.utterances
+                      if u.party == "caller" and u.end_sample <= 30 * FS) / FS
+    last_agent = max(u.end_sample for u in call.utterances if u.party == "agent") / FS
+    assert flag["channel"] == "caller"
+    assert flag["start_s"] == pytest.approx(last_caller, abs=1.0)
+    assert flag["end_s"] == pytest.approx(last_agent, abs=1.0)
+    assert flag["evidence"]["silent_level_dbfs"] < -80  # nothing at all on that side
 
 
 def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -> None:
@@ -578,7 +636,7 @@ def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -
     assert doc["metrics"]["channels"] == 1 and doc["flags"] == []
     # both parties on one line: no turn-taking, and no voice to judge against a baseline
     assert set(doc["metrics"]["checks_skipped"]) == {
-        "slow_response", "overtalk", "caller_agitation", "agent_agitation",
+        "slow_response", "overtalk", "caller_agitation", "one_way_audio", "agent_agitation",
         "agent_low_energy", "fast_speech",
         # and no transcript beside it
         "forbidden_phrase", "missing_greeting", "missing_closing"}

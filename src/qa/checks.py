@@ -47,7 +47,16 @@ from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 from qa.analysis import CallAnalysis, CallJob, ChannelTrack
 from qa.config import STEREO_CHECKS, TRANSCRIPT_CHECKS, QAConfig
 from qa.flag import Flag
-from qa.segments import bridge, cut_ins, overlaps_started_by, replies, runs, silences, turns
+from qa.segments import (
+    bridge,
+    cut_ins,
+    one_sided,
+    overlaps_started_by,
+    replies,
+    runs,
+    silences,
+    turns,
+)
 from qa.transcript import TranscriptError, read_transcript, transcript_flags
 
 #: Hot speech closer than this is one event ...
@@ -588,6 +597,43 @@ def line_flags(analysis: CallAnalysis, config: QAConfig, agent_turns, caller_tur
     return out
 
 
+def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_speech
+                  ) -> list[Flag]:
+    """one_way_audio: a stretch of the call in which one channel carries no speech at
+    all while the other party speaks; critical when it is long, or when that channel
+    never speaks in the whole call. The silent channel's level says whether it carried
+    line noise or nothing (digital silence: a lost side)."""
+    check = config.checks["one_way_audio"]
+    if not check.enabled or caller_speech is None:
+        return []
+    out = []
+    parties = (("agent", analysis.agent, agent_speech, "caller", caller_speech),
+               ("caller", analysis.caller, caller_speech, "agent", agent_speech))
+    frame_s = analysis.agent.frame_s
+    for party, track, silent, other, speaking in parties:
+        never = not silent.any()
+        for start, end in one_sided(silent, speaking):
+            length = (end - start) * frame_s
+            spoken = float(speaking[start:end].sum()) * frame_s
+            if length < check.min_s or spoken < check.min_speech_s:
+                continue
+            level = float(np.median(track.level_dbfs[start:end]))
+            whole = " in the whole call" if never else ""
+            zh_party = "坐席" if party == "agent" else "来电者"
+            zh_other = "坐席" if other == "agent" else "来电者"
+            out.append(Flag(
+                "one_way_audio", start * frame_s, end * frame_s,
+                "critical" if never or length >= check.critical_s else "warning", party,
+                f"no speech on the {party}'s channel for {length:.0f} s{whole} while the "
+                f"{other} spoke for {spoken:.0f} s (one-way audio? the channel's level: "
+                f"{level:.0f} dBFS)",
+                {"silent_s": round(length, 1), "other_speech_s": round(spoken, 1),
+                 "silent_level_dbfs": round(level, 1), "whole_call": never,
+                 "detail_zh": f"{zh_party}声道 {length:.0f} 秒无语音，其间{zh_other}讲话 "
+                              f"{spoken:.0f} 秒（单通？该声道电平 {level:.0f} dBFS）"}))
+    return out
+
+
 def _consecutive(items: list[tuple], all_turns: np.ndarray) -> list[list[tuple]]:
     """Group turn items whose turns follow each other in the party's turn list."""
     index = {int(s): k for k, (s, _) in enumerate(all_turns)}
@@ -632,6 +678,7 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     flags = timing_flags(analysis, config, agent_speech, caller_speech, agent_turns,
                          caller_turns)
     flags += line_flags(analysis, config, agent_turns, caller_turns)
+    flags += one_way_flags(analysis, config, agent_speech, caller_speech)
     agent_id = analysis.job.agent_id
     caller = analysis.caller
     # A mono recording mixes both parties: the agent's voice cannot be judged in it.

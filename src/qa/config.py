@@ -37,10 +37,11 @@ TRANSCRIPT_CHECKS = ("forbidden_phrase", "missing_greeting", "missing_closing")
 #: transcript's).
 CHECKS = (
     "dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
-    "fast_speech", "agent_low_energy", "clipping", "low_level", *TRANSCRIPT_CHECKS,
+    "fast_speech", "agent_low_energy", "clipping", "low_level", "one_way_audio",
+    *TRANSCRIPT_CHECKS,
 )
 #: Checks that need the caller's channel (skipped on mono recordings).
-STEREO_CHECKS = ("slow_response", "overtalk", "caller_agitation")
+STEREO_CHECKS = ("slow_response", "overtalk", "caller_agitation", "one_way_audio")
 
 
 class QAConfigError(ValueError):
@@ -57,8 +58,8 @@ class CheckConfig:
     weight, critical_weight : float
         Review-score points (0-100) of one warning / critical flag.
     min_s, critical_s : float
-        dead_air, slow_response, overtalk: shortest event, and the length from which it
-        is critical (s); caller_agitation: shortest flag span (s).
+        dead_air, slow_response, overtalk, one_way_audio: shortest event, and the length
+        from which it is critical (s); caller_agitation: shortest flag span (s).
     warning, critical : float
         agent agitation and low energy: mean model probability over an agent turn (or
         10 s of it) for a flag, and for a critical one; caller agitation: probability
@@ -66,7 +67,8 @@ class CheckConfig:
         the baseline, and the z from which it is critical.
     min_speech_s : float
         Agent voice checks and fast_speech: least speech in a turn for it to be judged
-        (s); caller_agitation and low_level: least speech in a flagged stretch.
+        (s); caller_agitation and low_level: least speech in a flagged stretch;
+        one_way_audio: least speech of the other party while one channel is silent.
     ratio : float
         fast_speech: a turn's tempo over the agent's median in the call (its syllable
         rate's ratio blended with its level movement's, see ``tempo_weight``; a whole
@@ -190,6 +192,12 @@ DEFAULT_CHECKS: dict[str, CheckConfig] = {
                             critical_weight=20),
     "low_level": CheckConfig(level_dbov=-38.0, critical_dbov=-45.0, min_speech_s=1.0,
                              weight=10, critical_weight=20),
+    # One channel silent for 30 s while the other party speaks for 15 s of it: a line
+    # that carries one direction only, or a recording that lost one side. A caller who
+    # listens to a long explanation says something within half a minute; a centre whose
+    # agents read out long texts raises min_s.
+    "one_way_audio": CheckConfig(min_s=30.0, critical_s=90.0, min_speech_s=15.0, weight=35,
+                                 critical_weight=55),
     # The transcript's checks flag at warning only (critical_weight is not used).
     "forbidden_phrase": CheckConfig(phrases=FORBIDDEN_PHRASES, weight=40, critical_weight=40),
     "missing_greeting": CheckConfig(phrases=GREETINGS, within_s=15.0, weight=15,

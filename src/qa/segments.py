@@ -68,6 +68,21 @@ def silences(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return runs(quiet)
 
 
+def one_sided(silent: np.ndarray, speaking: np.ndarray) -> np.ndarray:
+    """Frame runs ``(n, 2)`` in which ``silent`` has no speech at all, between the
+    call's first and last speech of either party, each with ``speaking``'s speech in
+    it counted by the caller of this function (see ``qa.checks.one_way_flags``)."""
+    silent = np.asarray(silent, dtype=bool)
+    any_speech = silent | np.asarray(speaking, dtype=bool)
+    spoken = np.flatnonzero(any_speech)
+    if spoken.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    quiet = ~silent
+    quiet[: spoken[0]] = False
+    quiet[spoken[-1] + 1:] = False
+    return runs(quiet)
+
+
 def overlaps_started_by(own: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Frame runs ``(n, 2)`` of double talk that ``own`` started while ``other`` spoke.
 
