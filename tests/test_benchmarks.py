@@ -88,3 +88,18 @@ def test_connection_flood_quick_is_contained_by_the_limits():
     assert report["control_closed_by_server"] is None
     assert report["control_frames_received"] == report["control_frames_sent"] > 0
     assert report["healthz_last_ok"]
+
+
+def test_retention_quick_deletes_every_old_row_in_bounded_batches():
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "retention.py"),
+                           "--quick"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["rows_left"] == 0  # nothing older than the period survives
+    for run in report["runs"]:
+        calls = run["calls"]
+        assert calls["rows"] == report["calls"]
+        assert calls["batches"] == report["calls"] // run["batch"] + 1
+        assert run["qa_calls"]["rows"] == report["calls"] // 10
+        assert run["audit"]["rows"] == report["calls"]
+    assert report["server_batch"] in [run["batch"] for run in report["runs"]]
