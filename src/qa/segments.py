@@ -59,25 +59,23 @@ def silences(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """Frame runs ``(n, 2)`` where neither party speaks, between the call's first and
     last speech (the ringing before and the hang-up after are not dead air)."""
     any_speech = np.asarray(a, dtype=bool) | (False if b is None else np.asarray(b, bool))
-    spoken = np.flatnonzero(any_speech)
-    if spoken.size == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    quiet = ~any_speech
-    quiet[: spoken[0]] = False
-    quiet[spoken[-1] + 1:] = False
-    return runs(quiet)
+    return _within_call(~any_speech, any_speech)
 
 
 def one_sided(silent: np.ndarray, speaking: np.ndarray) -> np.ndarray:
     """Frame runs ``(n, 2)`` in which ``silent`` has no speech at all, between the
-    call's first and last speech of either party, each with ``speaking``'s speech in
-    it counted by the caller of this function (see ``qa.checks.one_way_flags``)."""
+    call's first and last speech of either party (``qa.checks.one_way_flags`` counts
+    ``speaking``'s speech in each)."""
     silent = np.asarray(silent, dtype=bool)
-    any_speech = silent | np.asarray(speaking, dtype=bool)
+    return _within_call(~silent, silent | np.asarray(speaking, dtype=bool))
+
+
+def _within_call(quiet: np.ndarray, any_speech: np.ndarray) -> np.ndarray:
+    """The runs of ``quiet`` between the first and the last frame of ``any_speech``."""
     spoken = np.flatnonzero(any_speech)
     if spoken.size == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    quiet = ~silent
+    quiet = quiet.copy()
     quiet[: spoken[0]] = False
     quiet[spoken[-1] + 1:] = False
     return runs(quiet)
