@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import io
+import json
 import sys
+import time
 import uuid
 
 import httpx
@@ -365,3 +368,56 @@ def test_the_command_line_lists_resets_disables_and_revokes(tmp_path, monkeypatc
         assert [e["action"] for e in store.list_audit()][:6] == [
             "revoke_ingest_token", "revoke_ingest_token", "issue_ingest_token",
             "reset_password", "enable_user", "disable_user"]
+
+
+# -- the audit log ------------------------------------------------------------------------
+
+def test_admins_read_the_audit_log_filtered_and_paged_and_no_one_else(server):
+    admin = _admin(server)
+    url = f"{server.url}/api/audit"
+    with Store(server.data / "voiceline.db") as store:  # enough entries to page through
+        for k in range(8):
+            store.audit("qa", "qa_confirm", f"qa_flag:{k}", {"note": f"flag {k}"})
+    newest = httpx.get(url, headers=admin, params={"limit": 5}).json()
+    assert len(newest) == 5 and [e["id"] for e in newest] == sorted(
+        (e["id"] for e in newest), reverse=True)
+    assert set(newest[0]) == {"id", "time_s", "user", "action", "object", "detail"}
+    older = httpx.get(url, headers=admin,
+                      params={"limit": 5, "before_id": newest[-1]["id"]}).json()
+    assert older and all(e["id"] < newest[-1]["id"] for e in older)
+    logins = httpx.get(url, headers=admin, params={"action": "login", "user": "admin"}).json()
+    assert logins and all((e["action"], e["user"]) == ("login", "admin") for e in logins)
+    since = httpx.get(url, headers=admin, params={"since": newest[0]["time_s"]}).json()
+    assert all(e["time_s"] >= newest[0]["time_s"] for e in since)
+    assert httpx.get(url, headers=admin, params={"since": "nan"}).status_code == 400
+    assert httpx.get(url, headers=admin, params={"limit": 0}).status_code == 422
+    for name in ("sup", "qa", "wang"):
+        assert httpx.get(url, headers=_bearer(login(server.url, name))).status_code == 403
+    assert httpx.get(url).status_code == 401
+
+
+def test_the_command_line_prints_the_audit_log_as_csv(tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    with Store(data / "voiceline.db") as store:
+        store.audit("li", "login", now_s=1_700_000_000.0)
+        store.audit("li", "qa_confirm", "qa_flag:7", {"note": "确实很急"}, now_s=1_700_000_100.0)
+        store.audit(None, "add_user", "user:wang", {"via": "cli"}, now_s=1_700_100_000.0)
+
+    def run(*args: str) -> tuple[int, list[list[str]], str]:
+        code = main(["audit", *args, "--data", str(data)])
+        out = capsys.readouterr()
+        return code, list(csv.reader(io.StringIO(out.out))), out.err
+
+    code, rows, _ = run()
+    assert code == 0 and rows[0] == ["id", "time", "user", "action", "object", "detail"]
+    assert [r[3] for r in rows[1:]] == ["add_user", "qa_confirm", "login"]
+    assert rows[1][2] == "" and json.loads(rows[2][5]) == {"note": "确实很急"}
+    assert [r[3] for r in run("--user", "li", "--action", "qa_confirm")[1][1:]] == ["qa_confirm"]
+    day = time.strftime("%Y-%m-%d", time.localtime(1_700_000_000.0))
+    assert {r[3] for r in run("--from", day, "--to", day)[1][1:]} >= {"login", "qa_confirm"}
+    assert [r[3] for r in run("--object", "user:wang")[1][1:]] == ["add_user"]
+    code, _, err = run("--from", "2026-02-30")
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, _, err = main(["audit", "--data", str(tmp_path / "none")]), None, capsys.readouterr().err
+    assert code == 2 and "no store in" in err and not (tmp_path / "none").exists()

@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_backup_parser(sub, data_help)
 
+    from voiceline.audit_cli import add_parser as add_audit_parser
+
+    add_audit_parser(sub, data_help)
+
     from voiceline.qa_cli import add_parser as add_qa_parser
 
     add_qa_parser(sub)

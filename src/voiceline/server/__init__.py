@@ -52,6 +52,8 @@ REST (session token as ``Authorization: Bearer``, except login and healthz)
     one's own account nor the last enabled admin); ``POST /api/me/password``
     {current_password, new_password} (any user, their own; other sessions end);
     ``POST /api/login`` of a disabled account with its right password is 403;
+    ``GET /api/audit`` ?user&action&object&since&until&before_id&limit (admin): the audit
+    log newest first, {id, time_s, user, action, object, detail};
     ``POST /api/audiosocket/bind`` {uuid, seat, agent, channel} (ingest token);
     ``GET /healthz`` (no token); ``GET /metrics`` (ingest token, or admin/supervisor).
 Static

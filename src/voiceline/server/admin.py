@@ -1,6 +1,6 @@
 """REST routes of the admin page: console users (list, add, reset a password, disable
-and enable), ingest tokens (list, revoke), and the floor's directory: seats (team,
-label; retire) and agents (display name, team).
+and enable), ingest tokens (list, revoke), the audit log (read), and the floor's
+directory: seats (team, label; retire) and agents (display name, team).
 
 Admins only, checked by the :data:`~voiceline.server.deps.Admin` dependency; every
 change is written to the audit log with the acting admin's name before the answer goes
@@ -13,14 +13,16 @@ stored in the store thread. Agents and their baselines are read through
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from emotion.baseline import BaselineError, baseline_path
 from voiceline.directory import put_entry, retire_seat
 from voiceline.server.deps import Admin, Name, ServiceDep
 from voiceline.store import ROLES, ConflictError, NotFoundError, Store, values
+from voiceline.store.values import MAX_LIMIT
 
 router = APIRouter()
 
@@ -176,6 +178,24 @@ async def revoke_ingest_token(token_id: int, user: Admin, service: ServiceDep) -
     token = await service.worker.call(revoke_ingest, service.store, user.name, token_id,
                                       "api")
     return {**token, "connections_closed": service.drop_revoked({token["id"]})}
+
+
+@router.get("/api/audit")
+async def read_audit(user: Admin, service: ServiceDep,
+                     who: Annotated[Name | None, Query(alias="user", max_length=200)] = None,
+                     action: Annotated[Name | None, Query(max_length=200)] = None,
+                     obj: Annotated[Name | None, Query(alias="object", max_length=500)] = None,
+                     since: float | None = None, until: float | None = None,
+                     before_id: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+                     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100) -> list[dict]:
+    """The audit log, newest first: ``id, time_s, user, action, object, detail``.
+    Filters: the acting user, the action, the object (``user:li``, ``alert:12``, …),
+    ``since`` (inclusive) and ``until`` (unix s); ``before_id`` pages back."""
+    since = values.optional_time_s(since, "since")  # NaN, inf: 400
+    until = values.optional_time_s(until, "until")
+    return await service.worker.call(service.store.list_audit, user=who, action=action,
+                                     obj=obj, since_s=since, until_s=until,
+                                     before_id=before_id, limit=limit)
 
 
 @router.put("/api/seats/{seat_id}")

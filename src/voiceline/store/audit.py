@@ -38,20 +38,23 @@ class AuditMixin:
 
     def list_audit(self, *, user: str | None = None, action: str | None = None,
                    obj: str | None = None, since_s: float | None = None,
-                   until_s: float | None = None, limit: int = 100) -> list[dict]:
+                   until_s: float | None = None, before_id: int | None = None,
+                   limit: int = 100) -> list[dict]:
         """Entries newest first as ``{id, time_s, user, action, object, detail}``.
 
-        ``since_s`` is inclusive and ``until_s`` exclusive.
+        ``since_s`` is inclusive and ``until_s`` exclusive; ``before_id`` pages back
+        (the entries older than that id: pass the last id of the page before).
         """
         user = values.text(user, "user", optional=True)
         action = values.text(action, "action", optional=True)
         obj = values.text(obj, "object", optional=True)
         since_s = values.optional_time_s(since_s, "since_s")
         until_s = values.optional_time_s(until_s, "until_s")
+        before_id = None if before_id is None else values.integer(before_id, "before_id")
         limit = values.limit(limit)
         clause, params = where(("user_name = ?", user), ("action = ?", action),
                                ("object = ?", obj), ("time_s >= ?", since_s),
-                               ("time_s < ?", until_s))
+                               ("time_s < ?", until_s), ("id < ?", before_id))
         with self._read() as conn:
             rows = conn.execute(f"SELECT * FROM audit{clause} ORDER BY id DESC LIMIT ?",
                                 [*params, limit]).fetchall()
