@@ -7,7 +7,8 @@ lands on the admin page, adds a supervisor (who can then sign in), reads the age
 baselines, issues an ingest token and resets a password; disables a supervisor (who is
 then told so at sign-in) and enables them again; revokes an ingest token that a call is
 streaming with (the call is cut, the token refused). A supervisor is refused the page by
-the page and by the API.
+the page and by the API. The audit log shows the sign-in and what the admin did, filtered by
+action and by local dates, fifty entries a page.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from capture.ingest import audiofork
 from test_console_support import cli, sign_in, watched_page
 from test_server_support import add_users, login, voice
 from voiceline import __version__
+from voiceline.store import Store
 
 VIEWPORT = {"width": 1400, "height": 1000}
 NEW_PASSWORD = "duty night 0712"
@@ -449,4 +451,99 @@ def test_an_admin_revokes_a_token_a_call_is_streaming_with(new_page, server, tmp
     assert refused.value.response.status_code == 401
     page.click("#lang")
     assert row.locator("td").nth(3).inner_text().startswith("revoked ")
+    assert page.errors == []
+
+
+def audit_rows(page, action: str, n: int) -> list[list[str]]:
+    """Wait until the audit table shows ``n`` entries, all of ``action``; their cells."""
+    page.wait_for_function("""([action, n]) => {
+        const rows = [...document.querySelectorAll('#audit tr')];
+        return rows.length === n && rows.every((r) => r.dataset.action === action);
+    }""", arg=[action, n])
+    return page.locator("#audit tr").evaluate_all(
+        "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+
+
+def test_an_admin_reads_the_audit_log_by_action_and_date_a_page_at_a_time(new_page, server):
+    admin = {"Authorization": f"Bearer {login(server.url, 'admin')}"}
+    added = httpx.post(f"{server.url}/api/users", headers=admin, json={
+        "name": "auditee", "role": "supervisor", "password": "audited night 0714"})
+    assert added.status_code == 201
+    page = new_page()
+    sign_in(page, "admin")
+    page.wait_for_url(re.compile(r"/admin\.html"))
+    page.wait_for_selector("body[data-status=ready]")
+
+    # Newest first: this sign-in, then the user added through the API before it.
+    page.locator("#audit tr[data-action=login]").first.wait_for()
+    rows = page.locator("#audit tr").evaluate_all(
+        "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+    assert rows[0][1:4] == ["admin", "login", "–"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", rows[0][0])
+    assert rows[1][1:] == ["admin", "add_user", "user:auditee",
+                           "role: supervisor, agent_id: null, via: api, agent_registered: false"]
+    assert len(rows) == min(50, len(httpx.get(f"{server.url}/api/audit", headers=admin).json()))
+
+    # Disabling on the page puts it at the top of the log at once.
+    page.get_by_role("button", name="停用 auditee 的账户").click()
+    page.click("#confirm-submit")
+    newest = page.locator("#audit tr").first
+    newest.locator("td", has_text="disable_user").wait_for()
+    assert newest.locator("td").all_inner_texts()[1:] == \
+        ["admin", "disable_user", "user:auditee", "revoked_sessions: 0, via: api"]
+
+    # Filtered by action: those entries alone, as the API lists them.
+    page.fill("#audit-action", "disable_user")
+    page.click("#audit-search")
+    disables = httpx.get(f"{server.url}/api/audit", params={"action": "disable_user"},
+                         headers=admin).json()
+    rows = audit_rows(page, "disable_user", len(disables))
+    assert [r[3] for r in rows] == [d["object"] for d in disables]
+    assert rows[0][3:] == ["user:auditee", "revoked_sessions: 0, via: api"]
+
+    # 55 entries by the system: 50, then the 5 older, then no more to ask for.
+    with Store(server.config.data_dir / "voiceline.db") as store:
+        for k in range(55):
+            store.audit(None, "paging_check", f"seq:{k}", {"note": "<b>loud</b>", "k": k})
+        # around one local day, as the browser counts days
+        day_s = page.evaluate("new Date(2020, 2, 14).getTime() / 1000")
+        next_s = page.evaluate("new Date(2020, 2, 15).getTime() / 1000")
+        for k, time_s in enumerate((day_s - 1, day_s, next_s - 1, next_s)):
+            store.audit("admin", "dated_check", f"day:{k}", now_s=time_s)
+    page.fill("#audit-action", "paging_check")
+    page.press("#audit-action", "Enter")
+    rows = audit_rows(page, "paging_check", 50)
+    assert [r[3] for r in rows] == [f"seq:{k}" for k in range(54, 4, -1)]
+    assert rows[0][1] == "系统" and rows[0][4] == "note: <b>loud</b>, k: 54"
+    older = page.locator("#audit-older")
+    assert older.is_visible() and older.inner_text() == "更早的记录"
+    older.click()
+    rows = audit_rows(page, "paging_check", 55)
+    assert [r[3] for r in rows[50:]] == ["seq:4", "seq:3", "seq:2", "seq:1", "seq:0"]
+    assert older.is_hidden()
+
+    # From and to the same date: that local day, midnight to midnight.
+    page.fill("#audit-action", "")
+    page.fill("#audit-from", "2020-03-14")
+    page.fill("#audit-to", "2020-03-14")
+    page.click("#audit-search")
+    rows = audit_rows(page, "dated_check", 2)
+    assert [r[:4] for r in rows] == [["2020-03-14 23:59:59", "admin", "dated_check", "day:2"],
+                                     ["2020-03-14 00:00:00", "admin", "dated_check", "day:1"]]
+    assert older.is_hidden()
+    page.fill("#audit-from", "2020-03-15")
+    page.click("#audit-search")
+    assert page.locator("#audit-error").inner_text() == "起始日期晚于截止日期，请重新选择。"
+
+    page.fill("#audit-from", "")
+    page.fill("#audit-to", "")
+    page.fill("#audit-action", "paging_check")
+    page.click("#audit-search")
+    audit_rows(page, "paging_check", 50)
+    assert page.locator("#audit-error").is_hidden()
+    page.click("#lang")
+    assert page.locator("#audit-title").inner_text() == "Audit log"
+    assert page.locator("#audit tr").first.locator("td").nth(1).inner_text() == "system"
+    assert older.inner_text() == "Older"
+    page.click("#lang")
     assert page.errors == []

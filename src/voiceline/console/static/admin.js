@@ -1,11 +1,11 @@
 // The admin page: console users (add, reset a password, disable and enable), agents with
 // what their baseline rests on (and the baseline itself in plain words), their names and
-// teams, the floor's seats (team, label, retire), and ingest tokens (issued and shown once,
-// listed, revoked).
+// teams, the floor's seats (team, label, retire), ingest tokens (issued and shown once,
+// listed, revoked), and the audit log (filtered, paged back).
 //
 // Data: GET /api/users, GET /api/agents (each with its baseline's metadata), GET
 // /api/seats?all=1 (the seats in service), GET /api/ingest-tokens, GET /healthz (is
-// anything scored at all); POST /api/users, /api/users/{name}/password|disable|enable and
+// anything scored at all), GET /api/audit (read again after each change made here); POST /api/users, /api/users/{name}/password|disable|enable and
 // /api/ingest-tokens; DELETE /api/ingest-tokens/{id}; PUT /api/agents/{id}, PUT and DELETE
 // /api/seats/{id}. The server checks the role on every call: this page asks it first
 // (GET /api/users) and shows a plain refusal when it answers 403, as it does to all
@@ -17,12 +17,14 @@ import { applyTo, lang, onLangChange, roleName, t, toggleLang } from "./i18n.js"
 
 const ROLES = ["supervisor", "qa", "agent", "admin"];
 const MIN_PASSWORD_CHARS = 8; // voiceline.auth.MIN_PASSWORD_CHARS
+const AUDIT_PAGE = 50;
 const $ = (id) => document.getElementById(id);
 
 const user = session();
 const state = {
   users: [], agents: [], seats: [], tokens: [], baselines: new Map(), resetting: null,
   viewing: null, confirming: null,
+  audit: { entries: [], filters: {}, more: false, asked: 0, users: new Set(), actions: new Set() },
 };
 
 function cell(text) {
@@ -124,7 +126,7 @@ function confirmDisable(name) {
       show("add-user-error", "");
       show("add-user-done", t("disable.done", { name: done.name, n: done.revoked_sessions }));
     },
-    after: loadUsers,
+    after: () => Promise.all([loadUsers(), readAudit()]),
   });
 }
 
@@ -139,6 +141,7 @@ async function enableUser(name) {
     show("add-user-error", failure(error));
   }
   await loadUsers().catch(() => {});
+  await readAudit();
 }
 
 function renderRoleOptions() {
@@ -181,6 +184,7 @@ async function addUser(event) {
     if (added.agent_registered) done += ` ${t("users.agentRegistered", { agent: added.agent_id })}`;
     show("add-user-done", done);
     await load();
+    await readAudit();
     form.elements.name.focus();
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused();
@@ -215,6 +219,7 @@ async function submitReset(event) {
       return toLogin("signedOut");
     }
     show("add-user-done", t("reset.done", { name: done.name, n: done.revoked_sessions }));
+    await readAudit();
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) {
       $("reset").close();
@@ -395,6 +400,7 @@ async function saveEntry(kind, event) {
     render();
     renderTeams();
     show(`${kind}-done`, t(`${kind}s.saved`, { [kind]: saved[`${kind}_id`] }));
+    await readAudit();
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused();
     show(`${kind}-error`, failure(error));
@@ -411,6 +417,7 @@ async function retireSeat(seat) {
     state.seats = state.seats.filter((s) => s.seat_id !== seat.seat_id);
     renderSeats();
     show("seat-done", t("seats.retired", { seat: seat.seat_id }));
+    await readAudit();
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused();
     show("seat-error", failure(error));
@@ -467,7 +474,7 @@ function confirmRevoke(token) {
       show("tokens-done", done.revoked ? t("revoke.done", { label, n: done.connections_closed })
         : t("revoke.already", { label }));
     },
-    after: loadTokens,
+    after: () => Promise.all([loadTokens(), readAudit()]),
   });
 }
 
@@ -491,6 +498,7 @@ async function issueToken(event) {
     $("token-value").select();
     show("tokens-done", "");
     await loadTokens().catch((error) => show("tokens-error", failure(error)));
+    await readAudit();
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused();
     show("token-error", failure(error));
@@ -508,6 +516,127 @@ async function copyToken() {
     input.focus();
     input.select();
     show("token-copied", t("tokens.copyManual"));
+  }
+}
+
+// --- the audit log ---------------------------------------------------------------------------
+
+function pad2(n) {
+  return String(n).padStart(2, "0");
+}
+
+/** Local ``YYYY-MM-DD HH:MM:SS``, the same in either language. */
+function formatStamp(seconds) {
+  if (!Number.isFinite(seconds)) return "–";
+  const d = new Date(seconds * 1000);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} `
+    + `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** ``key: value, key: value``; strings as they are, anything else as JSON. */
+function formatDetail(detail) {
+  if (!detail || typeof detail !== "object") return "";
+  return Object.entries(detail)
+    .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join(", ");
+}
+
+/** Unix seconds of local midnight starting the ``<input type=date>`` value's day, plus
+ * ``days``; null when the field is empty. */
+function localMidnight(value, days = 0) {
+  if (!value) return null;
+  const [y, m, d] = value.split("-").map(Number);
+  return new Date(y, m - 1, d + days).getTime() / 1000;
+}
+
+function renderAudit() {
+  const { entries, more } = state.audit;
+  const rows = entries.map((entry) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = String(entry.id);
+    tr.dataset.action = entry.action;
+    const who = cell(entry.user ?? t("audit.system"));
+    if (entry.user === null) who.className = "muted";
+    const detail = cell(formatDetail(entry.detail));
+    detail.className = "audit-detail";
+    tr.append(cell(formatStamp(entry.time_s)), who, cell(entry.action), cell(entry.object ?? "–"),
+      detail);
+    return tr;
+  });
+  if (!rows.length) rows.push(emptyRow(t("audit.empty"), 5));
+  $("audit").replaceChildren(...rows);
+  $("audit-older").hidden = !more;
+}
+
+/** The actions and users seen so far, offered in the filter fields. */
+function rememberChoices(entries) {
+  const { users, actions } = state.audit;
+  for (const entry of entries) {
+    if (entry.user !== null) users.add(entry.user);
+    actions.add(entry.action);
+  }
+  $("audit-users").replaceChildren(...[...users].sort().map((name) => new Option("", name)));
+  $("audit-actions").replaceChildren(...[...actions].sort().map((action) => new Option("", action)));
+}
+
+/**
+ * Read a page of the audit log with the filters last searched for: the newest page, or
+ * the one before ``beforeId``. An answer overtaken by a later request is dropped.
+ */
+async function loadAudit(beforeId = null) {
+  const asked = ++state.audit.asked;
+  const query = new URLSearchParams({ ...state.audit.filters, limit: String(AUDIT_PAGE) });
+  if (beforeId !== null) query.set("before_id", String(beforeId));
+  const page = await api(`/api/audit?${query}`);
+  if (asked !== state.audit.asked) return;
+  state.audit.entries = beforeId === null ? page : [...state.audit.entries, ...page];
+  state.audit.more = page.length === AUDIT_PAGE;
+  rememberChoices(page);
+  renderAudit();
+}
+
+/** Read a page (the newest again after a change made here, which the server audited) and
+ * show a failure under the filters; a 403 refuses the whole page. */
+async function readAudit(beforeId = null) {
+  show("audit-error", "");
+  try {
+    await loadAudit(beforeId);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return showRefused();
+    show("audit-error", failure(error));
+  }
+}
+
+async function searchAudit(event) {
+  event.preventDefault();
+  const form = $("audit-form");
+  const since = localMidnight(form.elements.from.value);
+  const until = localMidnight(form.elements.to.value, 1);
+  if (since !== null && until !== null && since >= until) return show("audit-error", t("audit.badRange"));
+  const filters = {};
+  const user = form.elements.user.value.trim();
+  const action = form.elements.action.value.trim();
+  if (user) filters.user = user;
+  if (action) filters.action = action;
+  if (since !== null) filters.since = String(since);
+  if (until !== null) filters.until = String(until);
+  state.audit.filters = filters;
+  $("audit-search").disabled = true;
+  try {
+    await readAudit();
+  } finally {
+    $("audit-search").disabled = false;
+  }
+}
+
+async function olderAudit() {
+  const { entries } = state.audit;
+  if (!entries.length) return;
+  $("audit-older").disabled = true;
+  try {
+    await readAudit(entries[entries.length - 1].id);
+  } finally {
+    $("audit-older").disabled = false;
   }
 }
 
@@ -538,6 +667,7 @@ function renderAll() {
   renderAgents();
   renderSeats();
   renderTokens();
+  renderAudit();
   if ($("confirm").open) renderConfirm();
   if (state.resetting && $("reset").open) $("reset-title").textContent = t("reset.title", { name: state.resetting });
   if (state.viewing && $("baseline").open) {
@@ -586,6 +716,9 @@ async function main() {
   $("confirm-form").addEventListener("submit", submitConfirm);
   $("confirm-cancel").addEventListener("click", () => $("confirm").close());
   $("confirm").addEventListener("close", () => { state.confirming = null; });
+  $("audit-form").addEventListener("submit", searchAudit);
+  $("audit-older").addEventListener("click", olderAudit);
+  await readAudit();
 }
 
 main();
