@@ -49,16 +49,10 @@ def _day_start_s(text: str, what: str, days_after: int = 0) -> float:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from voiceline.server.cli import open_store
-    from voiceline.server.config import DEFAULT_DATA_DIR, STORE_FILE
+    from voiceline.server.cli import existing_data_dir, open_store
     from voiceline.store import StoreError
 
-    data = Path(args.data) if args.data else DEFAULT_DATA_DIR
-    if not (data / STORE_FILE).is_file():
-        raise UserError(f"no store in {data} ({STORE_FILE} is missing); name the data "
-                        "directory with --data")
+    data = existing_data_dir(args.data)
     since = _day_start_s(args.since, "--from") if args.since else None
     until = _day_start_s(args.until, "--to", days_after=1) if args.until else None
     if since is not None and until is not None and until <= since:

@@ -34,15 +34,12 @@ def add_parser(sub: argparse._SubParsersAction, data_help: str) -> None:
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    from voiceline.server.cli import open_store
-    from voiceline.server.config import BASELINES_DIR, DEFAULT_DATA_DIR, STORE_FILE
+    from voiceline.server.cli import existing_data_dir, open_store
+    from voiceline.server.config import BASELINES_DIR, STORE_FILE
     from voiceline.store import StoreError
 
-    data = Path(args.data) if args.data else DEFAULT_DATA_DIR
+    data = existing_data_dir(args.data)
     out: Path = args.out
-    if not (data / STORE_FILE).is_file():
-        raise UserError(f"no store in {data} ({STORE_FILE} is missing); name the data "
-                        "directory with --data")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out} exists and is not an empty directory; a backup never "
                         "overwrites: choose a new one")

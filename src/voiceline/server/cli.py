@@ -53,6 +53,16 @@ def open_store(data: str | None):
         raise UserError(str(exc)) from None
 
 
+def existing_data_dir(data: str | None) -> Path:
+    """The data directory ``data`` (default :data:`DEFAULT_DATA_DIR`), which must hold a
+    store already: for commands that read one and must not make an empty one."""
+    directory = Path(data) if data else DEFAULT_DATA_DIR
+    if not (directory / STORE_FILE).is_file():
+        raise UserError(f"no store in {directory} ({STORE_FILE} is missing); name the data "
+                        "directory with --data")
+    return directory
+
+
 def _open(data: str | None):
     from voiceline.auth import Auth
 
