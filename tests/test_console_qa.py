@@ -127,7 +127,7 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     page.select_option("#f-check", "dead_air")
     page.click("#f-apply")
     page.wait_for_url(re.compile(r"check=dead_air"))
-    page.wait_for_function("document.querySelectorAll('#queue tr[data-call]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#queue tr[data-call]').length === 1")
     assert page.locator("#queue tr[data-call]").get_attribute("data-call") == "call-a"
     assert page.locator("#precision tr[data-check=dead_air] td").nth(4).inner_text() == "尚无判定"
     screenshot(page, tmp_path, "qa-queue.png")

@@ -90,7 +90,7 @@ def test_an_agent_reads_and_hears_their_own_report_and_prints_it(new_page, serve
     assert "c2" in page.locator("#player-status").inner_text()
 
     page.click("#lang")
-    page.wait_for_function("document.querySelector('#report h1')?.textContent === "
+    page.wait_for_function("() => document.querySelector('#report h1')?.textContent === "
                            "'Voice self-assessment: A1001'")
     page.wait_for_selector("body[data-status=ready]")
     assert page.locator("#report .guidance li").first.inner_text().startswith(

@@ -71,13 +71,19 @@ def _stdin(text: str):
 
 
 def watched_page(context, *, console_errors: bool = False):
-    """A new page of ``context`` whose uncaught errors (and, if asked, console errors)
-    collect in ``page.errors``, so a test can assert there were none."""
+    """A new page of ``context`` whose uncaught errors, anything the server's
+    Content-Security-Policy refused (and, if asked, every console error) collect in
+    ``page.errors``, so a test can assert there were none."""
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    if console_errors:
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+
+    def console(message) -> None:
+        if message.type == "error" and (console_errors
+                                        or "Content Security Policy" in message.text):
+            page.errors.append(message.text)
+
+    page.on("console", console)
     return page
 
 

@@ -19,7 +19,8 @@ with warnings.catch_warnings():  # starlette prefers httpx2 for its test client;
 def client(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     add_users(data)
-    config = ServerConfig(data_dir=data, audiosocket_port=None, password_hasher=cheap_hasher())
+    config = ServerConfig(data_dir=data, audiosocket_port=None, ingest_port=None,
+                          password_hasher=cheap_hasher())
     with TestClient(create_app(config)) as client:
         yield client
 

@@ -65,7 +65,7 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "voiceline", "serve", "--port", str(port), "--data",
-         str(tmp_path), "--audiosocket-port", "0"],
+         str(tmp_path), "--audiosocket-port", "0", "--ingest-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30.0

@@ -78,7 +78,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(data_dir):
-    config = ServerConfig(data_dir=data_dir, audiosocket_port=None,
+    config = ServerConfig(data_dir=data_dir, audiosocket_port=None, ingest_port=None,
                           password_hasher=cheap_hasher())
     with TestClient(create_app(config)) as client:
         yield client

@@ -284,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "0 turns it off)")
     serve.add_argument("--audiosocket-port", type=int, default=None, metavar="PORT",
                        help="AudioSocket TCP port (default 9092; 0 turns it off)")
+    serve.add_argument("--tls-cert", default=None, metavar="PEM",
+                       help="certificate chain: serve https:// and wss:// on the HTTP and "
+                            "ingest ports (with --tls-key)")
+    serve.add_argument("--tls-key", default=None, metavar="PEM",
+                       help="the certificate's private key")
     serve.add_argument("--config", default=None, metavar="FILE",
                        help="TOML settings: tables [server], [engine], [alerts]")
     serve.add_argument("--data", default=None, metavar="DIR", help=data_help)

@@ -97,12 +97,12 @@ async def login(body: LoginBody, request: Request, service: ServiceDep) -> dict:
     if user is None:
         service.login_guard.failed(body.name, address)
         service.worker.submit(service.store.audit, None, "login_failed", None,
-                              {"name": body.name[:64]})
+                              {"name": body.name[:64], "address": address})
         raise HTTPException(401, "wrong user name or password")
     service.login_guard.succeeded(body.name)
     ttl_s = service.config.session_ttl_s
     token = await service.worker.call(service.auth.issue_token, user, "session", ttl_s)
-    service.worker.submit(service.store.audit, user.name, "login")
+    service.worker.submit(service.store.audit, user.name, "login", None, {"address": address})
     return {"token": token, "token_type": "bearer", "name": user.name, "role": user.role,
             "agent_id": user.agent_id, "expires_in_s": ttl_s}
 

@@ -16,6 +16,7 @@ from voiceline.server.config import ServerConfig
 from voiceline.server.deps import validation_errors
 from voiceline.server.limits import CutCounts
 from voiceline.server.service import Service
+from voiceline.server.tls import SecurityHeaders
 from voiceline.store import ConflictError, InvalidInputError, NotFoundError
 
 #: Largest HTTP request body (bytes): every body the API takes is a small JSON object (a
@@ -32,7 +33,11 @@ def create_app(config: ServerConfig) -> FastAPI:
     async def lifespan(app: FastAPI):
         service = Service(config, cuts=app.state.connection_cuts)
         app.state.service = service
-        await service.start()
+        try:
+            await service.start()
+        except Exception as exc:
+            app.state.start_error = exc  # uvicorn only logs it; tests and tools read it here
+            raise
         try:
             yield
         finally:
@@ -42,6 +47,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
                   max_body_size=MAX_BODY_BYTES)
     app.state.connection_cuts = CutCounts()  # the HTTP port's and the service's
+    app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(qa_api.router)

@@ -20,22 +20,26 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, data_dir=args.data, host=args.host, port=args.port,
                              ingest_port=getattr(args, "ingest_port", None),
-                             audiosocket_port=args.audiosocket_port)
+                             audiosocket_port=args.audiosocket_port,
+                             tls_certfile=getattr(args, "tls_cert", None),
+                             tls_keyfile=getattr(args, "tls_key", None))
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     store, _ = _open(str(config.data_dir))  # a damaged or newer store: one line, not a
     store.close()                           # traceback from inside the server's start-up
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if config.host not in ("127.0.0.1", "localhost", "::1"):
+    if config.host not in ("127.0.0.1", "localhost", "::1") and not config.tls:
         logging.getLogger("voiceline.server").warning(
-            "listening on %s: reachable from other machines; use TLS in front of it",
+            "listening on %s without TLS: reachable from other machines; give it a "
+            "certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it",
             config.host)
-    ingest = (f", websocket ingest also on ws://{config.host}:{config.ingest_port}/ingest/..."
+    http, ws = ("https", "wss") if config.tls else ("http", "ws")
+    ingest = (f", websocket ingest also on {ws}://{config.host}:{config.ingest_port}/ingest/..."
               if config.ingest_port else "")
-    audiosocket = (f", AudioSocket on {config.host}:{config.audiosocket_port}"
+    audiosocket = (f", AudioSocket on {config.host}:{config.audiosocket_port} (plain TCP)"
                    if config.audiosocket_port else "")
-    print(f"voiceline: serving http://{config.host}:{config.port}/ (data in "
+    print(f"voiceline: serving {http}://{config.host}:{config.port}/ (data in "
           f"{config.data_dir}){ingest}{audiosocket}; Ctrl-C stops", file=sys.stderr)
     serve(config)
     return 0

@@ -32,6 +32,9 @@ default, an unknown key is an error that names it::
     ingest_idle_timeout_s = 60.0     # a live call's stream silent this long is closed
     engine_mode = "process"          # the engine in a child process (a core of its own);
                                      # "thread": in the server's process, sharing its GIL
+    tls_certfile = ""                # PEM certificate chain: the HTTP and lean ingest ports
+    tls_keyfile = ""                 # speak TLS (https://, wss://); both or neither
+    forwarded_allow_ips = "127.0.0.1"    # proxies whose X-Forwarded-For/-Proto are believed
 
     [engine]
     tick_s = 0.25
@@ -50,10 +53,13 @@ default, an unknown key is an error that names it::
 from __future__ import annotations
 
 import math
+import ssl
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from voiceline.server.tls import TLSError, check_forwarded_allow_ips, server_context
 
 DEFAULT_DATA_DIR = Path("voiceline-data")
 """Where the store and baselines live when ``--data`` is not given (relative to the
@@ -153,6 +159,17 @@ class ServerConfig:
         core instead of sharing one interpreter lock; a crashed child is replaced and
         its calls re-opened. ``"thread"``: the engine ticks in a thread of the server's
         own process (:mod:`voiceline.server.engine_runner`): one process, fewer seats.
+    tls_certfile, tls_keyfile : str
+        PEM certificate chain and its private key; both set, the HTTP port and the lean
+        ingest port speak TLS (``https://``, ``wss://``), TLS 1.2 or later. Empty (the
+        default): plain HTTP, for the loopback or behind a TLS proxy. AudioSocket has
+        no TLS (:mod:`voiceline.server.tls`).
+    forwarded_allow_ips : str
+        Comma-separated addresses and networks of proxies in front of the server, whose
+        ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: the sign-in throttle
+        and the audit log then see the client's address, not the proxy's. Default
+        ``127.0.0.1`` (a proxy on this machine); ``""`` believes none, ``"*"`` every
+        address (only where nothing else can reach the port).
     engine : EngineSettings
     alerts : dict
         The ``[alerts]`` table, for ``AlertConfig.from_dict``.
@@ -179,9 +196,27 @@ class ServerConfig:
     handshake_timeout_s: float = 10.0
     ingest_idle_timeout_s: float = 60.0
     engine_mode: str = "process"
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    forwarded_allow_ips: str = "127.0.0.1"
     engine: EngineSettings = EngineSettings()
     alerts: dict = field(default_factory=dict)
     password_hasher: Any = None
+
+    @property
+    def tls(self) -> bool:
+        """Whether the HTTP and lean ingest ports speak TLS."""
+        return bool(self.tls_certfile)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context (None without TLS); :class:`ConfigError` if the
+        files cannot be used."""
+        if not self.tls:
+            return None
+        try:
+            return server_context(self.tls_certfile, self.tls_keyfile)
+        except TLSError as exc:
+            raise ConfigError(f"tls: {exc}") from None
 
     @property
     def store_path(self) -> Path:
@@ -221,11 +256,18 @@ class ServerConfig:
         if self.engine_mode not in ENGINE_MODES:
             problems.append(f"engine_mode must be one of {', '.join(ENGINE_MODES)}, got "
                             f"{self.engine_mode!r}")
+        if bool(self.tls_certfile) != bool(self.tls_keyfile):
+            problems.append("tls_certfile and tls_keyfile go together: set both (TLS) or "
+                            "neither (plain HTTP)")
+        forwarded = check_forwarded_allow_ips(self.forwarded_allow_ips)
+        if forwarded:
+            problems.append(forwarded)
         e = self.engine
         if not (e.tick_s > 0 and e.jitter_s >= 0 and e.max_backlog_s > 0 and e.group_size >= 1):
             problems.append(f"engine settings out of range: {e}")
         if problems:
             raise ConfigError("; ".join(problems))
+        self.ssl_context()  # a certificate that cannot be used stops the server here
 
 
 _SERVER_KEYS = {f.name for f in fields(ServerConfig)} - {"engine", "alerts", "password_hasher"}

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from ssl import SSLContext
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -340,11 +341,15 @@ class LeanIngestListener:
         self.server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
 
-    async def bind(self, host: str, port: int) -> None:
-        """Take the port (``OSError`` if it cannot be had); connections wait for :meth:`serve`."""
+    async def bind(self, host: str, port: int, ssl: SSLContext | None = None,
+                   ssl_handshake_timeout_s: float | None = None) -> None:
+        """Take the port (``OSError`` if it cannot be had); connections wait for :meth:`serve`.
+        With ``ssl`` the port speaks TLS (``wss://``), and a client has
+        ``ssl_handshake_timeout_s`` to finish its TLS handshake."""
         loop = asyncio.get_running_loop()
+        tls = {"ssl": ssl, "ssl_handshake_timeout": ssl_handshake_timeout_s} if ssl else {}
         self.server = await loop.create_server(lambda: LeanIngestConnection(self), host, port,
-                                               start_serving=False)
+                                               start_serving=False, **tls)
 
     async def serve(self) -> None:
         """Accept connections (once the engine is up)."""

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import signal
+import ssl
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import uvicorn
 
 from voiceline.server.config import ServerConfig
 from voiceline.server.limits import guarded_h11
+from voiceline.server.tls import TLS12_CIPHERS, forwarded_allow_list
 
 WS_IMPLEMENTATION = "websockets-sansio"
 """uvicorn's binding of the websockets library's sans-I/O protocol core (see the
@@ -57,11 +59,16 @@ def uvicorn_config(config: ServerConfig, app: Any = None, **extra: Any) -> uvico
     app = app if app is not None else create_app(config)
     http = guarded_h11(config.max_connections, config.handshake_timeout_s,
                        app.state.connection_cuts)
+    tls = {}
+    if config.tls:  # the same suites and versions as the lean ingest port (.tls)
+        tls = {"ssl_certfile": config.tls_certfile, "ssl_keyfile": config.tls_keyfile,
+               "ssl_version": ssl.PROTOCOL_TLS_SERVER, "ssl_ciphers": TLS12_CIPHERS}
     return uvicorn.Config(
         app, host=config.host, port=config.port, http=http,
         ws=WS_IMPLEMENTATION, ws_max_size=config.max_message_bytes,
         ws_per_message_deflate=False, lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, **extra)
+        proxy_headers=True, forwarded_allow_ips=forwarded_allow_list(config.forwarded_allow_ips),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, **tls, **extra)
 
 
 class QuietServer(uvicorn.Server):

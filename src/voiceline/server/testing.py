@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import threading
 import time
@@ -23,6 +24,11 @@ from voiceline.server.config import ServerConfig
 from voiceline.server.run import uvicorn_config
 
 START_TIMEOUT_S = 30.0
+PORT_ATTEMPTS = 5
+
+
+class PortTaken(RuntimeError):
+    """A port chosen for the server was taken before the server could bind it."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,28 +63,54 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.config.port}"
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{self.config.host}:{self.config.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.config.host}:{self.config.port}"
+        scheme = "wss" if self.config.tls else "ws"
+        return f"{scheme}://{self.config.host}:{self.config.port}"
 
     @property
     def ingest_url(self) -> str | None:
         """Base URL of the lean websocket ingest listener (None if it is off)."""
         port = self.config.ingest_port
-        return None if port is None else f"ws://{self.config.host}:{port}"
+        scheme = "wss" if self.config.tls else "ws"
+        return None if port is None else f"{scheme}://{self.config.host}:{port}"
 
     @property
     def service(self) -> Any:
         return self.app.state.service
 
     def start(self) -> ServerThread:
+        """Start and wait until the server serves. A port taken between choosing it and
+        binding it (by another test process, say) is chosen again, a few times."""
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                return self._start()
+            except PortTaken:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.config = replace(
+                    self.config, port=free_port(self.config.host),
+                    ingest_port=(free_port(self.config.host)
+                                 if self.config.ingest_port is not None else None),
+                    audiosocket_port=(free_port(self.config.host)
+                                      if self.config.audiosocket_port is not None else None))
+        raise AssertionError("unreachable")
+
+    def _start(self) -> ServerThread:
         from voiceline.server import create_app
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.config.host, self.config.port))
+        try:
+            sock.bind((self.config.host, self.config.port))
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise PortTaken(str(exc)) from None
+            raise
         self.app = create_app(self.config)
         self.server = uvicorn.Server(uvicorn_config(self.config, self.app,
                                                     log_level="warning"))
@@ -97,7 +129,11 @@ class ServerThread:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.server.started:
             if failure or not self._thread.is_alive():
-                raise RuntimeError(f"the server did not start: {failure[:1]}")
+                self._thread.join(START_TIMEOUT_S)
+                error = getattr(self.app.state, "start_error", None)
+                if error is not None and "cannot listen" in str(error):
+                    raise PortTaken(str(error))
+                raise RuntimeError(f"the server did not start: {failure[:1] or error}")
             if time.monotonic() > deadline:
                 raise TimeoutError("the server did not start in time")
             time.sleep(0.02)
