@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,55 @@ def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, se
     assert facts["未运行的检查"] == "使用禁语、缺少开场问候、缺少结束语"
     assert page.locator("#transcript-panel").is_hidden()
     assert page.errors == []
+
+
+def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new_page,
+                                                                             server):
+    mine = new_page()
+    sign_in(mine, "qa")
+    mine.wait_for_url(re.compile(r"/qa\.html"))
+    mine.goto("/qa_call.html?call=call-b")
+    mine.wait_for_selector("body[data-status=ready][data-claim=mine]")
+    assert mine.locator("#claim-note").is_hidden()  # one's own claim needs no note
+    assert stored_call(server, "call-b")["claim"]["user"] == "qa"
+
+    other = new_page()
+    sign_in(other, "admin")
+    other.wait_for_url(re.compile(r"/admin\.html"))
+    other.goto("/qa.html?status=all")
+    other.wait_for_selector("body[data-status=ready]")
+    # By default the queue leaves out what someone else is reviewing ...
+    assert "call-b" not in other.locator("#queue tr[data-call]").evaluate_all(
+        "(rows) => rows.map((r) => r.dataset.call)")
+    # ... and on request shows it, saying who is on it.
+    other.select_option("#f-claimed", "show")
+    other.click("#f-apply")
+    other.wait_for_url(re.compile(r"claimed=show"))
+    badge = other.locator("#queue tr[data-call=call-b] .qa-claim")
+    badge.wait_for()
+    assert badge.inner_text() == "qa 复核中"
+    other.click("#lang")
+    assert badge.inner_text() == "qa reviewing"
+    other.click("#lang")
+
+    # Opening it anyway: the page says who is reviewing it, and still lets them judge.
+    other.goto("/qa_call.html?call=call-b")
+    other.wait_for_selector("body[data-status=ready][data-claim=other]")
+    note = other.locator("#claim-note")
+    assert note.is_visible()
+    assert re.fullmatch(r"qa 自 \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} 起在复核这通通话。"
+                        r"您仍可查看和判定。", note.inner_text()), note.inner_text()
+    assert other.locator(".qa-flag form").count() > 0
+
+    # The first reviewer leaves the page: the call is free, and the next to open it has it.
+    mine.click("#back")
+    mine.wait_for_url(re.compile(r"/qa\.html"))
+    deadline = time.monotonic() + 10
+    while stored_call(server, "call-b")["claim"] is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stored_call(server, "call-b")["claim"] is None
+    other.reload()
+    other.wait_for_selector("body[data-status=ready][data-claim=mine]")
+    assert other.locator("#claim-note").is_hidden()
+    assert stored_call(server, "call-b")["claim"]["user"] == "admin"
+    assert mine.errors == [] and other.errors == []

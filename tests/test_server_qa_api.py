@@ -9,6 +9,7 @@ channel 1 (caller) silence then a square wave at a quarter of full scale.
 from __future__ import annotations
 
 import base64
+import time
 import warnings
 
 import numpy as np
@@ -406,3 +407,65 @@ def test_the_precision_suggests_a_threshold_once_reviewers_have_judged_enough(tm
         response = client.get("/api/qa/precision", params={"target": 0.3}, headers=lead)
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["query", "target"]
+
+
+# -- who is reviewing what ------------------------------------------------------------------
+
+def test_a_reviewer_claims_a_call_others_see_it_and_can_leave_it_out_of_their_queue(
+        client, tokens):
+    qa, admin, sup = bearer(tokens["qa"]), bearer(tokens["admin"]), bearer(tokens["sup"])
+    taken = client.post("/api/qa/calls/c-hi/claim", headers=qa)
+    assert taken.status_code == 200, taken.text
+    claim = taken.json()["claim"]
+    assert taken.json()["mine"] and claim["user"] == "qa"
+    assert claim["expires_s"] - claim["claimed_s"] == pytest.approx(300, abs=1)
+
+    # Another reviewer is told who has it; they may still read (and judge) the call.
+    other = client.post("/api/qa/calls/c-hi/claim", headers=admin)
+    assert other.status_code == 409
+    assert other.json()["claim"]["user"] == "qa" and not other.json()["mine"]
+    assert "qa is reviewing call c-hi" in other.json()["detail"]
+    assert client.get("/api/qa/calls/c-hi", headers=admin).json()["claim"]["user"] == "qa"
+    every = {"status": "all"}  # earlier tests judged some flags
+    queue = client.get("/api/qa/queue", params=every, headers=admin).json()["calls"]
+    assert {c["call_id"]: (c["claim"] or {}).get("user") for c in queue} == \
+        {"c-hi": "qa", "c-mid": None, "c-gone": None}
+    free = {**every, "free": "true"}
+    assert ids(client.get("/api/qa/queue", params=free, headers=admin)) == ["c-mid", "c-gone"]
+    # ... while the claimant's own free queue keeps it
+    assert ids(client.get("/api/qa/queue", params=free, headers=qa))[0] == "c-hi"
+
+    # Renewing keeps when it began; supervisors read but do not review; unknown calls 404.
+    again = client.post("/api/qa/calls/c-hi/claim", headers=qa).json()["claim"]
+    assert again["claimed_s"] == claim["claimed_s"] and again["expires_s"] >= claim["expires_s"]
+    assert client.post("/api/qa/calls/c-hi/claim", headers=sup).status_code == 403
+    assert client.post("/api/qa/calls/c-nope/claim", headers=qa).status_code == 404
+
+    # Leaving the page frees it: the next reviewer takes it.
+    assert client.delete("/api/qa/calls/c-hi/claim", headers=admin).json() == \
+        {"released": False}  # not theirs to release
+    assert client.delete("/api/qa/calls/c-hi/claim", headers=qa).json() == {"released": True}
+    assert client.get("/api/qa/calls/c-hi", headers=qa).json()["claim"] is None
+    assert client.post("/api/qa/calls/c-hi/claim", headers=admin).json()["mine"]
+    assert client.delete("/api/qa/calls/c-hi/claim", headers=admin).json()["released"]
+
+
+def test_a_claim_lapses_when_its_page_stops_renewing_it(tmp_path):
+    with Store(tmp_path / "voiceline.db") as store:
+        store.save_qa_result(result("c1", tmp_path / "a.wav", "A1", 50.0,
+                                    [flag("dead_air", 1.0, 9.0)]), recorded_s=T0)
+        held = store.claim_qa_call("c1", "li", now_s=T0)
+        assert held == {"claim": {"user": "li", "claimed_s": T0, "expires_s": T0 + 300},
+                        "mine": True}
+        assert not store.claim_qa_call("c1", "zhao", now_s=T0 + 299)["mine"]
+        assert store.qa_queue(free_for="zhao", now_s=T0 + 299)["total"] == 0
+        # five minutes without a renewal (a closed laptop): the call is free again
+        assert store.qa_call("c1", now_s=T0 + 300)["claim"] is None
+        assert store.qa_queue(free_for="zhao", now_s=T0 + 300)["total"] == 1
+        taken = store.claim_qa_call("c1", "zhao", now_s=T0 + 301)
+        assert taken["mine"] and taken["claim"]["claimed_s"] == T0 + 301
+        with pytest.raises(InvalidInputError, match="ttl_s"):
+            store.claim_qa_call("c1", "zhao", ttl_s=0)
+        # retention takes a call's claim with it
+        assert store.prune_batch("qa_calls", time.time() + 1, 10) == 1
+        assert store._conn.execute("SELECT COUNT(*) FROM qa_claims").fetchone()[0] == 0

@@ -103,16 +103,20 @@ async def qa_queue(
     min_score: float | None = Query(None, ge=0, le=100),
     status: Literal["open", "reviewed", "all"] = "open",
     sort: Literal["score", "recent", "duration"] = "score",
+    free: bool = Query(False, description="leave out the calls another reviewer has open "
+                       "now (their claim)"),
     limit: int = Query(50, ge=1, le=MAX_PAGE), offset: int = Query(0, ge=0, le=MAX_INTEGER),
 ) -> dict:
     """Flagged calls, highest review score first (``status=open``: some flag not judged
-    yet; ``reviewed``: every flag judged; ``all``). Each call carries its current flags."""
+    yet; ``reviewed``: every flag judged; ``all``). Each call carries its current flags
+    and its ``claim``: who is reviewing it now (``{user, claimed_s, expires_s}``), or
+    null; ``free=true`` leaves out the calls someone else is reviewing."""
     if since is not None and until is not None and until <= since:
         raise HTTPException(400, f"until ({until}) must be after since ({since})")
     page = await service.worker.call(
         service.store.qa_queue, check=check, agent_id=agent or None, min_score=min_score,
         since_s=since, until_s=until, status=None if status == "all" else status, sort=sort,
-        limit=limit, offset=offset)
+        limit=limit, offset=offset, free_for=user.name if free else None)
     return {"total": page["total"], "limit": limit, "offset": offset,
             "calls": [_public(c) for c in page["calls"]]}
 
@@ -127,6 +131,29 @@ async def qa_call(call_id: Name, request: Request, user: QaReader, service: Serv
     return {**_public(call), "agent_channel": _agent_channel(call),
             "audio_url": f"/api/qa/calls/{quote(call_id, safe='')}/audio?audio_token="
                          f"{audio_token}"}
+
+
+@router.post("/api/qa/calls/{call_id}/claim")
+async def claim_call(call_id: Name, user: QaReviewer, service: ServiceDep) -> JSONResponse:
+    """Say that this reviewer is reviewing the call now (the call page does, and renews it
+    every minute): other reviewers see it in the queue, and ``free=true`` leaves it out of
+    theirs. 200 ``{claim, mine: true}``; 409 ``{detail, claim, mine: false}`` while another
+    reviewer's claim holds (they may still read and judge: it is a courtesy, not a lock).
+    A claim lapses :data:`~voiceline.store.qa.CLAIM_TTL_S` after its last renewal."""
+    held = await service.worker.call(service.store.claim_qa_call, call_id, user.name)
+    if held["mine"]:
+        return JSONResponse(held)
+    claim = held["claim"]
+    return JSONResponse({**held, "detail": f"{claim['user']} is reviewing call {call_id}"},
+                        status_code=409)
+
+
+@router.delete("/api/qa/calls/{call_id}/claim")
+async def release_call(call_id: Name, user: QaReviewer, service: ServiceDep) -> dict:
+    """End this reviewer's claim (they left the call page); ``released`` false if they
+    held none."""
+    return {"released": await service.worker.call(service.store.release_qa_claim, call_id,
+                                                  user.name)}
 
 
 @router.post("/api/qa/flags/{flag_id}/verdict")

@@ -26,6 +26,9 @@ MAX_PATH_CHARS = 4_096
 MAX_ERROR_CHARS = 2_000
 QA_SORTS = {"score": "score DESC, call_id", "recent": "analysed_s DESC, call_id",
             "duration": "duration_s DESC, call_id"}
+#: How long a reviewer's claim on a call lasts unless renewed (the call page renews it
+#: every minute while it is open), so a closed laptop frees its call within minutes.
+CLAIM_TTL_S = 300.0
 
 
 def _flag(row: sqlite3.Row) -> dict:
@@ -63,6 +66,13 @@ def _transcript(segments) -> str | None:
                      "text": "" if isinstance(said, str) and not said.strip()
                      else values.text(said, "transcript.text", max_chars=MAX_SEGMENT_CHARS)})
     return json.dumps(rows, ensure_ascii=False)
+
+
+def _live_claim(conn: sqlite3.Connection, call_id: str, now_s: float) -> dict | None:
+    row = conn.execute("SELECT user_name, claimed_s, expires_s FROM qa_claims "
+                       "WHERE call_id = ? AND expires_s > ?", (call_id, now_s)).fetchone()
+    return None if row is None else {"user": row["user_name"], "claimed_s": row["claimed_s"],
+                                     "expires_s": row["expires_s"]}
 
 
 class QaMixin:
@@ -129,14 +139,20 @@ class QaMixin:
     def qa_queue(self, *, check: str | None = None, agent_id: str | None = None,
                  min_score: float | None = None, since_s: float | None = None,
                  until_s: float | None = None, status: str | None = None,
-                 sort: str = "score", limit: int = 100, offset: int = 0) -> dict:
+                 sort: str = "score", limit: int = 100, offset: int = 0,
+                 free_for: str | None = None, now_s: float | None = None) -> dict:
         """The review queue: flagged calls, highest score first.
 
         Filters: a check that must be among the call's current flags, the agent, the
         least score, the recording (or analysis) time range (``since_s`` inclusive),
-        and ``status``: ``"open"`` (some flag without a verdict), ``"reviewed"``.
-        Returns ``{"total", "calls": [...]}``; each call carries its current flags.
+        ``status``: ``"open"`` (some flag without a verdict), ``"reviewed"``, and
+        ``free_for``: leave out the calls another reviewer than this user is reviewing
+        now (a live claim, :meth:`claim_qa_call`).
+        Returns ``{"total", "calls": [...]}``; each call carries its current flags and
+        its live ``claim`` (``{user, claimed_s, expires_s}``, or None).
         """
+        free_for = values.text(free_for, "free_for", optional=True)
+        now_s = values.time_s(now_s, "now_s")
         check = values.text(check, "check", optional=True)
         agent_id = values.text(agent_id, "agent_id", optional=True)
         status = values.choice(status, "status", ("open", "reviewed"), optional=True)
@@ -164,6 +180,10 @@ class QaMixin:
             clause += " AND " + flagged.format(extra=" AND f.verdict IS NULL")
         elif status == "reviewed":
             clause += " AND NOT " + flagged.format(extra=" AND f.verdict IS NULL")
+        if free_for is not None:
+            clause += (" AND NOT EXISTS (SELECT 1 FROM qa_claims c WHERE c.call_id ="
+                       " qa_calls.call_id AND c.expires_s > ? AND c.user_name != ?)")
+            params += [now_s, free_for]
         with self._read() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM qa_calls{clause}", params).fetchone()[0]
             rows = conn.execute(f"SELECT * FROM qa_calls{clause} ORDER BY {QA_SORTS[sort]} "
@@ -173,12 +193,14 @@ class QaMixin:
                 call["flags"] = [_flag(f) for f in conn.execute(
                     "SELECT * FROM qa_flags WHERE call_id = ? AND superseded_s IS NULL "
                     "ORDER BY start_s, id", (call["call_id"],)).fetchall()]
+                call["claim"] = _live_claim(conn, call["call_id"], now_s)
         return {"total": total, "calls": calls}
 
-    def qa_call(self, call_id: str) -> dict:
-        """One inspected call with its current flags (and verdicts), and its
-        ``transcript`` (segments, or None)."""
+    def qa_call(self, call_id: str, *, now_s: float | None = None) -> dict:
+        """One inspected call with its current flags (and verdicts), its ``transcript``
+        (segments, or None) and its live ``claim`` (or None)."""
         call_id = values.text(call_id, "call_id")
+        now_s = values.time_s(now_s, "now_s")
         with self._read() as conn:
             row = conn.execute("SELECT * FROM qa_calls WHERE call_id = ?",
                                (call_id,)).fetchone()
@@ -188,7 +210,46 @@ class QaMixin:
             call["flags"] = [_flag(f) for f in conn.execute(
                 "SELECT * FROM qa_flags WHERE call_id = ? AND superseded_s IS NULL "
                 "ORDER BY start_s, id", (call_id,)).fetchall()]
+            call["claim"] = _live_claim(conn, call_id, now_s)
         return call
+
+    def claim_qa_call(self, call_id: str, user: str, *, ttl_s: float = CLAIM_TTL_S,
+                      now_s: float | None = None) -> dict:
+        """Mark ``user`` as reviewing the call until ``now_s + ttl_s``, so that other
+        reviewers' queues can leave it out; their own live claim is renewed (keeping when
+        it began). Another reviewer's live claim is left as it is.
+
+        Returns ``{"claim": {user, claimed_s, expires_s}, "mine": bool}``: the claim that
+        holds now, and whether it is ``user``'s.
+        """
+        call_id = values.text(call_id, "call_id")
+        user = values.text(user, "user")
+        now_s = values.time_s(now_s, "now_s")
+        ttl_s = values.finite(ttl_s, "ttl_s")
+        if not ttl_s > 0:
+            raise InvalidInputError(f"ttl_s must be > 0, got {ttl_s}")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM qa_calls WHERE call_id = ?",
+                            (call_id,)).fetchone() is None:
+                raise NotFoundError(f"no inspected call with id {call_id!r}")
+            held = _live_claim(conn, call_id, now_s)
+            if held is not None and held["user"] != user:
+                return {"claim": held, "mine": False}
+            since = held["claimed_s"] if held is not None else now_s
+            conn.execute("INSERT INTO qa_claims (call_id, user_name, claimed_s, expires_s) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET "
+                         "user_name = excluded.user_name, claimed_s = excluded.claimed_s, "
+                         "expires_s = excluded.expires_s",
+                         (call_id, user, since, now_s + ttl_s))
+            return {"claim": _live_claim(conn, call_id, now_s), "mine": True}
+
+    def release_qa_claim(self, call_id: str, user: str) -> bool:
+        """End ``user``'s claim on the call (they left its page); False if they held none."""
+        call_id = values.text(call_id, "call_id")
+        user = values.text(user, "user")
+        with self._write() as conn:
+            return conn.execute("DELETE FROM qa_claims WHERE call_id = ? AND user_name = ?",
+                                (call_id, user)).rowcount > 0
 
     def qa_errors(self, limit: int = 100) -> list[dict]:
         """Recordings that could not be inspected, newest first."""

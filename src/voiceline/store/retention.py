@@ -53,6 +53,7 @@ class RetentionMixin:
                     "SELECT call_id FROM qa_calls WHERE analysed_s < ? ORDER BY analysed_s "
                     "LIMIT ?", (before_s, limit))]
                 _delete_in(conn, "DELETE FROM qa_flags WHERE call_id IN ({})", ids)
+                _delete_in(conn, "DELETE FROM qa_claims WHERE call_id IN ({})", ids)
                 _delete_in(conn, "DELETE FROM qa_calls WHERE call_id IN ({})", ids)
                 return len(ids)
             if kind == "audit":

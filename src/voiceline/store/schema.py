@@ -216,10 +216,22 @@ _V7_DISABLED_USERS = sql_migration(
     "ALTER TABLE users ADD COLUMN disabled_s REAL",
 )
 
+_V8_QA_CLAIMS = sql_migration(
+    "who is reviewing an inspected call right now",
+    # One row per call while a reviewer has its page open: renewed by the page, gone when
+    # they leave it or when it expires (a closed laptop). Not audited: it changes nothing
+    # but who works on what; the verdicts are what the audit log keeps.
+    """CREATE TABLE qa_claims (
+        call_id    TEXT PRIMARY KEY,
+        user_name  TEXT NOT NULL,
+        claimed_s  REAL NOT NULL,
+        expires_s  REAL NOT NULL)""",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
                                      _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
-                                     _V6_RETIRED_SEATS, _V7_DISABLED_USERS)
+                                     _V6_RETIRED_SEATS, _V7_DISABLED_USERS, _V8_QA_CLAIMS)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 

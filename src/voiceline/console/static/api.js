@@ -7,10 +7,11 @@
 const SESSION_KEY = "voiceline.session";
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(detail);
     this.status = status;
     this.detail = detail;
+    this.body = body; // the decoded answer, for errors that carry more than a reason
   }
 }
 
@@ -51,7 +52,7 @@ function detailOf(body, status) {
  * HTTP error and a TypeError for a network failure. A 401 clears the session and sends
  * the user to the login page unless ``{redirectOn401: false}``.
  */
-export async function api(path, { method = "GET", body, redirectOn401 = true, signal } = {}) {
+export async function api(path, { method = "GET", body, redirectOn401 = true, signal, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
   const current = session();
   if (current) headers.Authorization = `Bearer ${current.token}`;
@@ -61,6 +62,7 @@ export async function api(path, { method = "GET", body, redirectOn401 = true, si
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
+    keepalive, // a request sent as the page goes away (it outlives the page)
     cache: "no-store",
   });
   let data = null;
@@ -77,7 +79,7 @@ export async function api(path, { method = "GET", body, redirectOn401 = true, si
       clearSession();
       toLogin("expired");
     }
-    throw new ApiError(response.status, detailOf(data, response.status));
+    throw new ApiError(response.status, detailOf(data, response.status), data);
   }
   return data;
 }

@@ -5,13 +5,16 @@
 //
 // Data: GET /api/qa/queue and GET /api/qa/precision; the server checks the role (qa,
 // admin, supervisor) and answers 403 to others, which this page shows as a refusal.
+// Each call says who is reviewing it now (another reviewer's open call page claims it);
+// by default the calls others are reviewing are left out, so that two reviewers working
+// down the queue do not take the same call.
 
 import { ApiError, api } from "./api.js";
 import { formatDuration, lang, t } from "./i18n.js";
 import { $, CHECKS, checkColour, checkName, failureText, flagChips, formatDateTime, showRefused, startPage } from "./qa_common.js";
 
 const PAGE = 25;
-const FILTERS = ["check", "agent", "from", "to", "min_score", "status", "sort"];
+const FILTERS = ["check", "agent", "from", "to", "min_score", "status", "sort", "claimed"];
 const state = { page: null, precision: [], offset: 0 };
 
 function cell(content) {
@@ -28,6 +31,7 @@ function filters() {
   for (const key of FILTERS) if (params.get(key)) out[key] = params.get(key);
   out.status ??= "open";
   out.sort ??= "score";
+  out.claimed ??= "hide";
   return out;
 }
 
@@ -39,6 +43,7 @@ function dayStart(value) {
 
 function queueQuery(f, offset) {
   const q = new URLSearchParams({ status: f.status, sort: f.sort, limit: PAGE, offset });
+  if (f.claimed !== "show") q.set("free", "true");
   if (f.check) q.set("check", f.check);
   if (f.agent) q.set("agent", f.agent);
   if (f.min_score) q.set("min_score", f.min_score);
@@ -59,6 +64,25 @@ function fillForm(f) {
   $("f-min-score").value = f.min_score ?? "";
   $("f-status").value = f.status;
   $("f-sort").value = f.sort;
+  $("f-claimed").value = f.claimed;
+}
+
+/** The call's link, and who is reviewing it now if anyone is. */
+function callCell(call) {
+  const link = document.createElement("a");
+  link.href = `/qa_call.html?call=${encodeURIComponent(call.call_id)}`;
+  link.textContent = call.call_id;
+  link.setAttribute("aria-label", t("qa.open", { call: call.call_id }));
+  const td = cell(link);
+  if (call.claim) {
+    const who = document.createElement("span");
+    who.className = "qa-claim";
+    who.dataset.user = call.claim.user;
+    who.textContent = call.claim.user === user.name ? t("qa.claimedMine")
+      : t("qa.claimedBy", { user: call.claim.user });
+    td.append(" ", who);
+  }
+  return td;
 }
 
 function renderQueue() {
@@ -71,11 +95,7 @@ function renderQueue() {
     const score = cell(call.score.toFixed(0));
     score.className = "qa-score";
     score.dataset.level = call.score >= 80 ? "3" : call.score >= 50 ? "2" : "1";
-    const link = document.createElement("a");
-    link.href = `/qa_call.html?call=${encodeURIComponent(call.call_id)}`;
-    link.textContent = call.call_id;
-    link.setAttribute("aria-label", t("qa.open", { call: call.call_id }));
-    tr.append(score, cell(link), cell(call.agent_id ?? t("qa.agentUnknown")),
+    tr.append(score, callCell(call), cell(call.agent_id ?? t("qa.agentUnknown")),
       cell(formatDateTime(call.recorded_s ?? call.analysed_s)), cell(formatDuration(call.duration_s)),
       cell(flagChips(call.flags)));
     return tr;

@@ -5,7 +5,10 @@
 //
 // Data: GET /api/qa/calls/{id} (flags, verdicts and an audio_url the <audio> element can
 // open without headers), GET /api/qa/calls/{id}/timeline, POST /api/qa/flags/{id}/verdict.
-// Supervisors read; qa and admin judge; the server enforces both.
+// Supervisors read; qa and admin judge; the server enforces both. A reviewer's open page
+// claims the call (POST /api/qa/calls/{id}/claim, renewed every minute, released as the
+// page goes), so other reviewers see who is on it; someone else's claim is shown, and
+// the page works as usual.
 
 import { ApiError, api } from "./api.js";
 import { explainDrivers, formatDuration, lang, t } from "./i18n.js";
@@ -17,7 +20,9 @@ import { drawTimeline, setPlayhead } from "./qa_timeline.js";
 const callId = new URLSearchParams(location.search).get("call") ?? "";
 /** The checks that read the transcript (qa.config.TRANSCRIPT_CHECKS). */
 const SAID_CHECKS = ["forbidden_phrase", "missing_greeting", "missing_closing"];
-const state = { call: null, timeline: null, timelineError: null, drafts: new Map(), active: null, audioRetried: false };
+const state = { call: null, timeline: null, timelineError: null, drafts: new Map(), active: null, audioRetried: false, claim: null, claimMine: false };
+/** How often an open page renews its claim (the server lets one lapse after 5 minutes). */
+const CLAIM_RENEW_MS = 60_000;
 
 function dd(dl, term, value) {
   const dt = document.createElement("dt");
@@ -298,8 +303,39 @@ function playFlag(flag) {
   drawNow();
 }
 
+/** Someone else's claim on this call, in words (none shown for one's own). */
+function renderClaim() {
+  const note = $("claim-note");
+  const claim = state.claim;
+  note.hidden = !claim || state.claimMine;
+  note.textContent = note.hidden ? "" : t("qa.claimedOther", { user: claim.user, time: formatDateTime(claim.claimed_s) });
+}
+
+/** Claim the call for this reviewer, or learn who has it; a claim is a courtesy, so a
+ *  failure leaves the page as it is. */
+async function claimCall() {
+  try {
+    const held = await api(`/api/qa/calls/${encodeURIComponent(callId)}/claim`, { method: "POST" });
+    state.claim = held.claim;
+    state.claimMine = true;
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 409 && error.body?.claim)) return;
+    state.claim = error.body.claim;
+    state.claimMine = false;
+  }
+  renderClaim();
+  document.body.dataset.claim = state.claimMine ? "mine" : "other";
+}
+
+function releaseCall() {
+  if (!state.claimMine) return;
+  api(`/api/qa/calls/${encodeURIComponent(callId)}/claim`, { method: "DELETE", keepalive: true, redirectOn401: false })
+    .catch(() => {}); // it lapses by itself
+}
+
 function renderAll() {
   if (!state.call) return;
+  renderClaim();
   renderFacts();
   renderFlags();
   renderTranscript();
@@ -350,10 +386,17 @@ async function main() {
   audio.addEventListener("timeupdate", playhead);
   audio.addEventListener("seeked", playhead);
   audio.addEventListener("error", retryAudio);
+  state.claim = state.call.claim;
+  state.claimMine = state.claim?.user === user.name;
   renderAll();
   document.body.dataset.status = "ready";
   new ResizeObserver(() => drawNow()).observe($("timeline"));
   loadTimeline();
+  if (REVIEWERS.includes(user.role)) {
+    claimCall();
+    setInterval(claimCall, CLAIM_RENEW_MS);
+    window.addEventListener("pagehide", releaseCall);
+  }
 }
 
 const user = startPage(renderAll);
