@@ -98,6 +98,22 @@ def snapshot(server, children: dict[str, Child]) -> dict:
     return snap
 
 
+def _certificate(folder: Path) -> tuple[dict, dict]:
+    """A throwaway CA and a certificate for 127.0.0.1: the server's TLS settings, and the
+    environment that makes the simulator and dashboard processes trust it."""
+    import trustme
+
+    authority = trustme.CA()
+    cert = authority.issue_cert("127.0.0.1", "localhost")
+    paths = {name: folder / f"{name}.pem" for name in ("ca", "cert", "key")}
+    authority.cert_pem.write_to_path(str(paths["ca"]))
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    for k, pem in enumerate(cert.cert_chain_pems):
+        pem.write_to_path(str(paths["cert"]), append=k > 0)
+    return ({"tls_certfile": str(paths["cert"]), "tls_keyfile": str(paths["key"])},
+            {"SSL_CERT_FILE": str(paths["ca"])})
+
+
 def _accounts(data_dir: Path) -> tuple[str, str]:
     """A supervisor's session token and an ingest token, written before the server starts."""
     from voiceline.auth import Auth
@@ -211,6 +227,7 @@ def e2e_section(args) -> dict:
     if args.switch_interval_ms:  # a diagnosis: how much GIL hand-over costs the engine
         sys.setswitchinterval(args.switch_interval_ms / 1e3)
     ingest_path = getattr(args, "e2e_ingest", "lean")
+    tls_on = bool(getattr(args, "e2e_tls", False))
     engine_mode = getattr(args, "engine_mode", None) or ServerConfig.engine_mode
     t0 = time.monotonic()
     children: list[Child] = []
@@ -219,20 +236,21 @@ def e2e_section(args) -> dict:
         prepare_baselines(agent_ids(top), SEED, tmp / "data" / "baselines",
                           log=lambda m: print(m, file=sys.stderr, flush=True))
         session, ingest = _accounts(tmp / "data")
+        tls, trust = _certificate(tmp) if tls_on else ({}, {})
         server = ServerThread(ServerConfig(data_dir=tmp / "data", audiosocket_port=None,
-                                           engine_mode=engine_mode))
+                                           engine_mode=engine_mode, **tls))
         target = server.ingest_url if ingest_path == "lean" else server.url
         # The simulator renders its voice banks while the server starts.
         sim = Child("_capacity_sim.py", ["--server", target, "--max-seats", str(top),
                                          "--seed", str(SEED), "--caller-timbres",
                                          "1" if args.quick else "4",
                                          "--frame-ms", str(args.frame_ms)],
-                    {"VOICELINE_INGEST_TOKEN": ingest}, tmp / "simulator.log")
+                    {"VOICELINE_INGEST_TOKEN": ingest, **trust}, tmp / "simulator.log")
         children.append(sim)
         server.start()
         dash = Child("_capacity_dash.py", ["--url", server.ws_url, "--clients",
                                            str(DASHBOARDS)],
-                     {"VOICELINE_SESSION_TOKEN": session}, tmp / "dashboards.log")
+                     {"VOICELINE_SESSION_TOKEN": session, **trust}, tmp / "dashboards.log")
         children.append(dash)
         dash.expect("ready", 60.0)
         banks = sim.expect("ready", 300.0)
@@ -254,6 +272,7 @@ def e2e_section(args) -> dict:
     return {"plan": plan, "phases": phases, "setup_s": setup_s, "banks_s": banks["banks_s"],
             "switch_interval_ms": args.switch_interval_ms or 1e3 * switch_s,
             "frame_ms": args.frame_ms, "ingest": ingest_path, "engine_mode": engine_mode,
+            "tls": tls_on,
             "seats_zero_drop": max(zero) if zero else 0, "seats_tested": top,
             "delivery_p50_ms": _percentile(delays, 50), "delivery_p99_ms": _percentile(delays, 99),
             "delivery_max_ms": max(delays) if delays else None, "deliveries": len(delays),
@@ -290,7 +309,8 @@ def e2e_rows(e: dict) -> list[tuple[str, str]]:
              f"{plan['warmup_s']:.0f} + {plan['measure_s']:.0f} s, {DASHBOARDS} dashboards, "
              f"agitation every {plan['agitation_every_s']:.0f} s, GIL switch interval "
              f"{e['switch_interval_ms']:g} ms, {e['frame_ms']} ms frames to the "
-             f"{e['ingest']} ingest port, engine in a {e['engine_mode']}")]
+             f"{e['ingest']} ingest port{' over TLS' if e.get('tls') else ''}, engine in a "
+             f"{e['engine_mode']}")]
     for p in e["phases"]:
         n, cpu = p["seats"], p["cpu_pct"]
         rows += [
@@ -341,5 +361,5 @@ def e2e_summary(e: dict) -> dict:
             "alert_delivery_p99_ms_zero_drop": rounded(e["delivery_p99_zero_drop_ms"]),
             "e2e_server_cpu_pct_at_max": round(top["cpu_pct"]["server"]),
             "e2e_loop_us_per_message_at_max": rounded(top["loop_us_per_message"]),
-            "e2e_ingest": e["ingest"], "e2e_engine_mode": e["engine_mode"],
+            "e2e_ingest": e["ingest"], "e2e_engine_mode": e["engine_mode"], "e2e_tls": e["tls"],
             "e2e_tick_p99_ms_at_max": rounded(top["tick_p99_ms"])}

@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/capacity.py [--quick] [--seats N] [--seconds S] [--group-size G]
-                                  [--e2e-seats 50,100,150,200,300] [--sections engine,e2e,...]
+                                  [--e2e-seats 50,100,150,200,300] [--e2e-tls]
+                                  [--sections engine,e2e,...]
                                   [--engine-mode process|thread]
                                   [--data DIR]
 
@@ -288,6 +289,9 @@ def main(argv=None) -> int:
     parser.add_argument("--e2e-ingest", choices=("lean", "http"), default="lean",
                         help="where the e2e seats stream: the lean websocket ingest port "
                              "(default) or the FastAPI routes on the HTTP port")
+    parser.add_argument("--e2e-tls", action="store_true",
+                        help="the e2e server speaks TLS (a throwaway certificate, trustme): "
+                             "seats stream over wss://, dashboards follow over wss://")
     parser.add_argument("--engine-mode", choices=("process", "thread"), default=None,
                         help="the e2e server's engine: in a child process or a thread of the "
                              "server's process (default: the server's default, process)")

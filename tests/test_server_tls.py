@@ -145,6 +145,26 @@ def test_the_seat_simulator_streams_to_an_https_server_trusting_its_ca(server, t
     assert [c["call_id"] for c in calls if c["call_id"].startswith("tlsrun-")]
 
 
+def test_the_ingest_port_may_stay_plain_while_the_console_is_https(ca, tmp_path):
+    config = ServerConfig(data_dir=tmp_path, audiosocket_port=None, ingest_tls=False,
+                          password_hasher=cheap_hasher(), tls_certfile=str(ca["cert"]),
+                          tls_keyfile=str(ca["key"]))
+    add_users(tmp_path)
+    with ServerThread(config) as server:
+        assert server.url.startswith("https://") and server.ingest_url.startswith("ws://")
+        verify = _client_context(ca)
+        admin = httpx.post(f"{server.url}/api/login", verify=verify,
+                           json={"name": "admin", "password": PASSWORD}).json()["token"]
+        token = httpx.post(f"{server.url}/api/ingest-tokens", json={"label": "pbx"},
+                           verify=verify, headers={"Authorization": f"Bearer {admin}"}
+                           ).json()["token"]
+        asyncio.run(stream_audiofork(server.ingest_url, token, "plain-1", "S-P1", "A1001",
+                                     to_pcm(voice(1.0, seed=2))))
+        calls = httpx.get(f"{server.url}/api/calls", verify=verify,
+                          headers={"Authorization": f"Bearer {admin}"}).json()
+        assert [c["call_id"] for c in calls] == ["plain-1"]
+
+
 # -- settings -----------------------------------------------------------------------------
 
 def test_a_certificate_that_cannot_be_used_is_refused_by_name_before_serving(ca, tmp_path,

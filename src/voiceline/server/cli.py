@@ -34,7 +34,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "listening on %s without TLS: reachable from other machines; give it a "
             "certificate (--tls-cert, --tls-key) or put a TLS proxy in front of it",
             config.host)
-    http, ws = ("https", "wss") if config.tls else ("http", "ws")
+    http = "https" if config.tls else "http"
+    ws = "wss" if config.lean_ingest_tls else "ws"
     ingest = (f", websocket ingest also on {ws}://{config.host}:{config.ingest_port}/ingest/..."
               if config.ingest_port else "")
     audiosocket = (f", AudioSocket on {config.host}:{config.audiosocket_port} (plain TCP)"

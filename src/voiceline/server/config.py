@@ -34,6 +34,8 @@ default, an unknown key is an error that names it::
                                      # "thread": in the server's process, sharing its GIL
     tls_certfile = ""                # PEM certificate chain: the HTTP and lean ingest ports
     tls_keyfile = ""                 # speak TLS (https://, wss://); both or neither
+    ingest_tls = true                # false: the lean ingest port stays plain ws:// (a PBX
+                                     # network), the HTTP port still TLS
     forwarded_allow_ips = "127.0.0.1"    # proxies whose X-Forwarded-For/-Proto are believed
 
     [engine]
@@ -164,6 +166,11 @@ class ServerConfig:
         ingest port speak TLS (``https://``, ``wss://``), TLS 1.2 or later. Empty (the
         default): plain HTTP, for the loopback or behind a TLS proxy. AudioSocket has
         no TLS (:mod:`voiceline.server.tls`).
+    ingest_tls : bool
+        With TLS on, whether the lean ingest port speaks it too (the default). TLS costs
+        the event loop about half as much again per ingest message (RESULTS.md,
+        fourteenth round), so a site whose PBX reaches the server over its own network
+        may keep that port plain (``ws://``) while the console and API stay on HTTPS.
     forwarded_allow_ips : str
         Comma-separated addresses and networks of proxies in front of the server, whose
         ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: the sign-in throttle
@@ -198,6 +205,7 @@ class ServerConfig:
     engine_mode: str = "process"
     tls_certfile: str = ""
     tls_keyfile: str = ""
+    ingest_tls: bool = True
     forwarded_allow_ips: str = "127.0.0.1"
     engine: EngineSettings = EngineSettings()
     alerts: dict = field(default_factory=dict)
@@ -205,8 +213,13 @@ class ServerConfig:
 
     @property
     def tls(self) -> bool:
-        """Whether the HTTP and lean ingest ports speak TLS."""
+        """Whether the HTTP port speaks TLS."""
         return bool(self.tls_certfile)
+
+    @property
+    def lean_ingest_tls(self) -> bool:
+        """Whether the lean ingest port speaks TLS."""
+        return self.tls and self.ingest_tls
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server's TLS context (None without TLS); :class:`ConfigError` if the

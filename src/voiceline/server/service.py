@@ -136,8 +136,10 @@ class Service:
         try:
             if config.ingest_port is not None:
                 self.lean_ingest = LeanIngestListener(self)
-                await self.lean_ingest.bind(config.host, config.ingest_port,
-                                            config.ssl_context(), config.handshake_timeout_s)
+                await self.lean_ingest.bind(
+                    config.host, config.ingest_port,
+                    config.ssl_context() if config.lean_ingest_tls else None,
+                    config.handshake_timeout_s)
             what, port, flag = "AudioSocket", config.audiosocket_port, "--audiosocket-port"
             if config.audiosocket_port is not None:
                 self.audiosocket_server = await start_audiosocket(self, config.host,

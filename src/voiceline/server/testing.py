@@ -75,7 +75,7 @@ class ServerThread:
     def ingest_url(self) -> str | None:
         """Base URL of the lean websocket ingest listener (None if it is off)."""
         port = self.config.ingest_port
-        scheme = "wss" if self.config.tls else "ws"
+        scheme = "wss" if self.config.lean_ingest_tls else "ws"
         return None if port is None else f"{scheme}://{self.config.host}:{port}"
 
     @property
