@@ -308,4 +308,19 @@ def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new
     other.wait_for_selector("body[data-status=ready][data-claim=mine]")
     assert other.locator("#claim-note").is_hidden()
     assert stored_call(server, "call-b")["claim"]["user"] == "admin"
+
+    # The QA lead exports what the queue's filters select, as a spreadsheet file.
+    mine.goto("/qa.html?status=all&check=dead_air&claimed=show")
+    mine.wait_for_selector("body[data-status=ready]")
+    with mine.expect_download() as download:
+        mine.click("#export")
+    saved = download.value.path().read_text(encoding="utf-8-sig")
+    assert re.fullmatch(r"voiceline-qa-\d{8}\.csv", download.value.suggested_filename)
+    exported = list(csv.reader(saved.splitlines()))
+    assert exported[0][:6] == ["call_id", "agent_id", "recorded_at", "file", "score", "check"]
+    dead_air = [f for c in ("call-a", "call-b") for f in stored_call(server, c)["flags"]
+                if f["check"] == "dead_air"]
+    assert len(exported) - 1 == len(dead_air) > 0
+    assert {row[5] for row in exported[1:]} == {"dead_air"}
+    mine.locator("#export-status", has_text=f"已导出 {len(dead_air)} 条标记").wait_for()
     assert mine.errors == [] and other.errors == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import time
 import warnings
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -469,3 +470,94 @@ def test_a_claim_lapses_when_its_page_stops_renewing_it(tmp_path):
         # retention takes a call's claim with it
         assert store.prune_batch("qa_calls", time.time() + 1, 10) == 1
         assert store._conn.execute("SELECT COUNT(*) FROM qa_claims").fetchone()[0] == 0
+
+
+# -- flags and verdicts as CSV, for QA leads' reports ----------------------------------------
+
+def _export_store(folder):
+    add_users(folder)
+    recording = folder / "rec.wav"
+    known_levels_wav(recording)
+    with Store(folder / "voiceline.db") as store:
+        store.save_qa_result(result("c-old", recording, "A1001", 80.0, [
+            flag("dead_air", 2.0, 3.5, "critical", "both"), flag("clipping", 0.5, 1.0)]),
+            recorded_s=T0)
+        store.save_qa_result(result("c-new", recording, "A1002", 30.0, [
+            flag("overtalk", 1.0, 2.0, channel="both")]), recorded_s=T0 + 3 * 86400)
+        by_check = {f["check"]: f["id"] for f in store.qa_call("c-old")["flags"]}
+        store.set_flag_verdict(by_check["dead_air"], "confirmed", "qa",
+                               "=HYPERLINK(\"http://evil.example\")  客户无人应答", now_s=T0 + 60)
+        store.set_flag_verdict(by_check["clipping"], "dismissed", "qa", now_s=T0 + 70)
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_qa_leads_export_flags_and_verdicts_as_a_spreadsheet_file(tmp_path):
+    from voiceline.qa_export import COLUMNS
+
+    _export_store(tmp_path)
+    config = ServerConfig(data_dir=tmp_path, audiosocket_port=None, ingest_port=None,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        lead = bearer(sign_in(client, "qa"))
+        every = client.get("/api/qa/export.csv", headers=lead)
+        judged = client.get("/api/qa/export.csv", params={"verdict": "judged"}, headers=lead)
+        later = client.get("/api/qa/export.csv", headers=lead,
+                           params={"since": T0 + 86400, "verdict": "open"})
+        refused = client.get("/api/qa/export.csv", headers=bearer(sign_in(client, "wang")))
+        bad = client.get("/api/qa/export.csv", params={"verdict": "maybe"}, headers=lead)
+    assert every.status_code == 200
+    assert every.headers["content-type"] == "text/csv; charset=utf-8"
+    assert every.headers["content-disposition"].startswith(
+        'attachment; filename="voiceline-qa-')
+    assert every.content.startswith("\ufeff".encode())  # spreadsheets then read it as UTF-8
+    rows = _csv_rows(every.content.decode("utf-8-sig"))
+    assert rows[0] == list(COLUMNS) and every.headers["x-rows"] == "3"
+    # oldest recording first, then by flag start
+    assert [(r[0], r[5], r[11]) for r in rows[1:]] == [
+        ("c-old", "clipping", "dismissed"), ("c-old", "dead_air", "confirmed"),
+        ("c-new", "overtalk", "")]
+    dead = dict(zip(COLUMNS, rows[2], strict=True))
+    assert (dead["agent_id"], dead["file"], dead["score"], dead["severity"], dead["channel"],
+            dead["start_s"], dead["end_s"], dead["verdict_by"]) == \
+        ("A1001", "rec.wav", "80", "critical", "both", "2.00", "3.50", "qa")
+    # a reviewer's note that a spreadsheet would run as a formula stays text
+    assert dead["note"] == "'=HYPERLINK(\"http://evil.example\")  客户无人应答"
+    assert dead["recorded_at"].startswith(
+        datetime.fromtimestamp(T0).astimezone().isoformat(timespec="seconds")[:16])
+    assert [r[5] for r in _csv_rows(judged.text.lstrip("\ufeff"))[1:]] == \
+        ["clipping", "dead_air"]
+    assert [r[0] for r in _csv_rows(later.text.lstrip("\ufeff"))[1:]] == ["c-new"]
+    assert refused.status_code == 403 and bad.status_code == 422
+    with Store(tmp_path / "voiceline.db") as store:
+        exports = store.list_audit(action="qa_export")
+    assert [(e["user"], e["detail"]["rows"]) for e in exports][::-1] == \
+        [("qa", 3), ("qa", 2), ("qa", 1)]
+
+
+def test_voiceline_qa_export_writes_the_same_file_from_a_data_directory(tmp_path, capsys):
+    from voiceline.cli import main
+
+    _export_store(tmp_path)
+    out = tmp_path / "verdicts.csv"
+    assert main(["qa-export", "--data", str(tmp_path), "--verdict", "confirmed",
+                 "--out", str(out)]) == 0
+    assert "1 flag(s) written" in capsys.readouterr().err
+    rows = _csv_rows(out.read_text(encoding="utf-8-sig"))
+    assert [(r[0], r[5], r[11]) for r in rows[1:]] == [("c-old", "dead_air", "confirmed")]
+    day = datetime.fromtimestamp(T0 + 3 * 86400).date().isoformat()
+    assert main(["qa-export", "--data", str(tmp_path), "--from", day, "--to", day]) == 0
+    printed = capsys.readouterr().out
+    assert not printed.startswith("\ufeff")  # no byte-order mark down a pipe
+    assert [r[0] for r in _csv_rows(printed)[1:]] == ["c-new"]
+    assert main(["qa-export", "--data", str(tmp_path), "--from", "2026-13-01"]) == 2
+    assert "--from must be a date" in capsys.readouterr().err
+    assert main(["qa-export", "--data", str(tmp_path / "none")]) == 2
+    with Store(tmp_path / "voiceline.db") as store:
+        assert [e["user"].startswith("cli:") for e in store.list_audit(action="qa_export")] \
+            == [True, True]

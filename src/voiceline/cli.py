@@ -357,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_audit_parser(sub, data_help)
 
+    from voiceline.qa_export import add_parser as add_qa_export_parser
+
+    add_qa_export_parser(sub, data_help)
+
     from voiceline.qa_cli import add_parser as add_qa_parser
 
     add_qa_parser(sub)

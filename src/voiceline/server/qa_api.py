@@ -133,6 +133,40 @@ async def qa_call(call_id: Name, request: Request, user: QaReader, service: Serv
                          f"{audio_token}"}
 
 
+@router.get("/api/qa/export.csv")
+async def qa_export(
+    user: QaReader, service: ServiceDep,
+    check: str | None = Query(None, pattern=CHECK_NAME),
+    agent: Annotated[Name | None, Query(max_length=200)] = None,
+    since: float | None = Query(None, ge=0, description="recorded (else analysed) at or "
+                                "after, unix s"),
+    until: float | None = Query(None, ge=0, description="recorded before, unix s"),
+    verdict: Literal["confirmed", "dismissed", "judged", "open", "all"] = "all",
+) -> Response:
+    """The current flags with their verdicts as a CSV file (:mod:`voiceline.qa_export`),
+    oldest recording first, for QA leads' reports; audited."""
+    from voiceline.qa_export import to_csv
+
+    if since is not None and until is not None and until <= since:
+        raise HTTPException(400, f"until ({until}) must be after since ({since})")
+
+    def export() -> tuple[str, int]:
+        flags = service.store.qa_flag_report(
+            since_s=since, until_s=until, agent_id=agent or None, check=check,
+            verdict=None if verdict == "all" else verdict)
+        service.store.audit(user.name, "qa_export", None,
+                            {"rows": len(flags), "since": since, "until": until,
+                             "agent": agent, "check": check, "verdict": verdict})
+        return to_csv(flags), len(flags)
+
+    text, n = await service.worker.call(export)
+    day = time.strftime("%Y%m%d")
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="voiceline-qa-{day}.csv"',
+                             "X-Rows": str(n), "Cache-Control": "private, no-store"})
+
+
 @router.post("/api/qa/calls/{call_id}/claim")
 async def claim_call(call_id: Name, user: QaReviewer, service: ServiceDep) -> JSONResponse:
     """Say that this reviewer is reviewing the call now (the call page does, and renews it

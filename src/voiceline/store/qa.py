@@ -283,6 +283,44 @@ class QaMixin:
             return _flag(conn.execute("SELECT * FROM qa_flags WHERE id = ?",
                                       (flag_id,)).fetchone())
 
+    def qa_flag_report(self, *, since_s: float | None = None, until_s: float | None = None,
+                       agent_id: str | None = None, check: str | None = None,
+                       verdict: str | None = None, limit: int = 100_000) -> list[dict]:
+        """Current flags of inspected calls with their verdicts, for QA leads' reports:
+        oldest recording first, then by flag start.
+
+        ``since_s``/``until_s`` bound the recording's start time (else the analysis time);
+        ``verdict``: ``"confirmed"``, ``"dismissed"``, ``"judged"`` (either) or ``"open"``
+        (none yet); None for every flag. Each row has the call's ``call_id``,
+        ``agent_id``, ``path``, ``recorded_s`` (or the analysis time) and ``score`` with
+        the flag's fields.
+        """
+        verdict = values.choice(verdict, "verdict",
+                                ("confirmed", "dismissed", "judged", "open"), optional=True)
+        limit = values.integer(limit, "limit")
+        clause, params = where(
+            ("c.agent_id = ?", values.text(agent_id, "agent_id", optional=True)),
+            ("f.check_name = ?", values.text(check, "check", optional=True)),
+            ("COALESCE(c.recorded_s, c.analysed_s) >= ?",
+             values.optional_time_s(since_s, "since_s")),
+            ("COALESCE(c.recorded_s, c.analysed_s) < ?",
+             values.optional_time_s(until_s, "until_s")),
+            ("f.verdict = ?", verdict if verdict in ("confirmed", "dismissed") else None),
+        )
+        clause = (clause + " AND" if clause else " WHERE") + " f.superseded_s IS NULL"
+        if verdict == "judged":
+            clause += " AND f.verdict IS NOT NULL"
+        elif verdict == "open":
+            clause += " AND f.verdict IS NULL"
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT f.*, c.agent_id AS agent_id, c.path AS path, c.score AS score, "
+                "COALESCE(c.recorded_s, c.analysed_s) AS recorded_s "
+                f"FROM qa_flags f JOIN qa_calls c ON c.call_id = f.call_id{clause} "
+                "ORDER BY recorded_s, f.call_id, f.start_s, f.id LIMIT ?",
+                [*params, limit]).fetchall()
+        return [_flag(r) for r in rows]
+
     def qa_check_precision(self) -> list[dict]:
         """Per check: flags, verdicts, and the precision reviewers' verdicts give
         (confirmed / judged; ``None`` until a flag of the check is judged)."""

@@ -9,7 +9,7 @@
 // by default the calls others are reviewing are left out, so that two reviewers working
 // down the queue do not take the same call.
 
-import { ApiError, api } from "./api.js";
+import { ApiError, api, clearSession, session, toLogin } from "./api.js";
 import { formatDuration, lang, t } from "./i18n.js";
 import { $, CHECKS, checkColour, checkName, failureText, flagChips, formatDateTime, showRefused, startPage } from "./qa_common.js";
 
@@ -195,6 +195,38 @@ async function reload(offset = 0) {
   }
 }
 
+/** The flags under the current filters, with their verdicts, as a CSV download
+ *  (GET /api/qa/export.csv; the queue's status maps to the flags' verdicts). */
+async function exportCsv() {
+  const f = filters();
+  const q = new URLSearchParams({ verdict: { open: "open", reviewed: "judged" }[f.status] ?? "all" });
+  if (f.check) q.set("check", f.check);
+  if (f.agent) q.set("agent", f.agent);
+  if (f.from) q.set("since", dayStart(f.from));
+  if (f.to) q.set("until", dayStart(f.to) + 86400);
+  const status = $("export-status");
+  try {
+    const response = await fetch(`/api/qa/export.csv?${q}`, {
+      headers: { Authorization: `Bearer ${session()?.token ?? ""}` }, cache: "no-store" });
+    if (response.status === 401) {
+      clearSession();
+      return toLogin("expired");
+    }
+    if (!response.ok) throw new ApiError(response.status, (await response.json().catch(() => ({}))).detail ?? `HTTP ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? "voiceline-qa.csv";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    status.textContent = t("qa.exported", { n: response.headers.get("X-Rows") ?? "?" });
+  } catch (error) {
+    status.textContent = t("qa.exportFailed", { detail: error instanceof ApiError ? error.detail : t("login.unreachable") });
+  }
+}
+
 function applyFilters(event) {
   event.preventDefault();
   const form = $("filters");
@@ -222,6 +254,7 @@ if (user) {
   });
   $("prev").addEventListener("click", () => reload(Math.max(0, state.offset - PAGE)));
   $("next").addEventListener("click", () => reload(state.offset + PAGE));
+  $("export").addEventListener("click", exportCsv);
   window.addEventListener("popstate", () => reload(0));
   fillForm(filters());
   reload(0);
