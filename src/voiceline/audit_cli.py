@@ -10,13 +10,13 @@ it is safe while ``voiceline serve`` runs.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
 from datetime import date, datetime
 
 from voiceline.cli import UserError
+from voiceline.spreadsheet import SafeWriter
 
 COLUMNS = ("id", "time", "user", "action", "object", "detail")
 
@@ -65,7 +65,7 @@ def run_audit(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     finally:
         store.close()
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    out = SafeWriter(sys.stdout, lineterminator="\n")
     out.writerow(COLUMNS)
     for e in entries:
         out.writerow([e["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["time_s"])),

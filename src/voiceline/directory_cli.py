@@ -27,6 +27,7 @@ from pathlib import Path
 
 from voiceline.cli import UserError
 from voiceline.directory import FIELDS, put_entry, retire_seat
+from voiceline.spreadsheet import SafeWriter
 
 KINDS = {f"{kind}_id": fields for kind, fields in FIELDS.items()}
 """A file's id column, and the columns it may have beside it."""
@@ -174,7 +175,7 @@ def _retire(store, seats: list[str]) -> int:
 
 
 def _list(store, retired: bool) -> None:
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    out = SafeWriter(sys.stdout, lineterminator="\n")
     out.writerow(["seat_id", "team", "label", "retired"])
     for seat in store.list_seats(retired=retired):
         out.writerow([seat["seat_id"], seat["team"] or "", seat["label"] or "",

@@ -22,6 +22,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from voiceline.spreadsheet import SafeDictWriter
+
 AUDIO_SUFFIXES = (".wav", ".flac")
 SUMMARY_COLUMNS = ("call_id", "path", "agent_id", "duration_s", "score", "flags", "checks",
                    "status", "error")
@@ -356,7 +358,7 @@ def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, 
                      "status": "error", "error": reason})
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
+        writer = SafeDictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)

@@ -22,18 +22,17 @@ from datetime import datetime
 from pathlib import Path
 
 from voiceline.cli import UserError
+from voiceline.spreadsheet import safe_cell
 
 COLUMNS = ("call_id", "agent_id", "recorded_at", "file", "score", "check", "severity",
            "channel", "start_s", "end_s", "detail", "verdict", "verdict_by", "verdict_at",
            "note")
 VERDICTS = ("confirmed", "dismissed", "judged", "open")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value: object) -> str:
     """A text cell a spreadsheet shows as text (never runs as a formula)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return safe_cell("" if value is None else str(value))
 
 
 def _when(seconds: float | None) -> str:

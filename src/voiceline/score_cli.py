@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voiceline.spreadsheet import SafeDictWriter
+
 #: Model shipped with the repository.
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "voice_scoring.onnx"
 COLUMNS = ("path", "agent", "score", "low_energy", "baseline", "top_deviations", "windows",
@@ -160,7 +162,7 @@ def run_score(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = SafeDictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results)
     failed = sum(bool(r["error"]) for r in results)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import logging
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from voiceline.cli import UserError
 from voiceline.server.config import DEFAULT_DATA_DIR, STORE_FILE, ConfigError, load_config
+from voiceline.spreadsheet import SafeWriter
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -121,7 +121,7 @@ def _user_add(args, store, auth) -> int:
 
 
 def _user_list(args, store, auth) -> int:
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    out = SafeWriter(sys.stdout, lineterminator="\n")
     out.writerow(["name", "role", "agent_id", "created", "status"])
     for user in store.list_users():
         status = "enabled" if user["disabled_s"] is None else \
@@ -164,7 +164,7 @@ def _user_token(args, store, auth) -> int:
 
 
 def _user_tokens(args, store, auth) -> int:
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    out = SafeWriter(sys.stdout, lineterminator="\n")
     out.writerow(["id", "label", "created", "expires", "status"])
     for token in store.list_tokens(kind="ingest", include_revoked=True):
         if token["revoked_s"] is not None:
