@@ -103,3 +103,22 @@ def test_retention_quick_deletes_every_old_row_in_bounded_batches():
         assert run["qa_calls"]["rows"] == report["calls"] // 10
         assert run["audit"]["rows"] == report["calls"]
     assert report["server_batch"] in [run["batch"] for run in report["runs"]]
+
+
+def test_level_robustness_quick_scores_neutral_speech_at_two_gains():
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "level_robustness.py"),
+                           "--quick"], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if "skipped" in report:
+        pytest.skip(report["skipped"])
+    usual, hot = report["corpora"]["ravdess"]
+    assert (usual["gain_db"], hot["gain_db"]) == (0.0, 12.0)
+    assert usual["files"] == hot["files"] == 24 and usual["windows"] > 0
+    for row in (usual, hot):
+        for key in ("agitation_alert_windows", "agitated_files", "low_energy_alert_windows",
+                    "low_energy_files"):
+            assert 0.0 <= row[key] <= 1.0
+    # ordinary speech at its usual level seldom reaches the live alert's level
+    assert usual["agitation_alert_windows"] <= 0.1
