@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
 from test_server_support import (
     PASSWORD,
@@ -29,6 +28,7 @@ from test_server_support import (
     stream_audiofork,
     to_pcm,
     voice,
+    write_certificate,
 )
 from voiceline.server import ServerConfig
 from voiceline.server.testing import ServerThread, free_port
@@ -56,13 +56,8 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory):
     folder = tmp_path_factory.mktemp("nginx")
-    authority = trustme.CA()
-    cert = authority.issue_cert("127.0.0.1", "localhost")
-    ca, chain, key = folder / "ca.pem", folder / "fullchain.pem", folder / "privkey.pem"
-    authority.cert_pem.write_to_path(str(ca))
-    cert.private_key_pem.write_to_path(str(key))
-    for k, pem in enumerate(cert.cert_chain_pems):
-        pem.write_to_path(str(chain), append=k > 0)
+    tls = write_certificate(folder)
+    ca, chain, key = tls["ca"], tls["cert"], tls["key"]
 
     data = folder / "data"
     add_users(data)

@@ -232,3 +232,19 @@ def opened_alert(call_id: str, kind: str = "agitation"):
     """Predicate: the ``opened`` event of a ``kind`` alert on ``call_id``."""
     return lambda m: (m["type"] == "alert" and m["event"] == "opened"
                       and m["alert"]["call_id"] == call_id and m["alert"]["kind"] == kind)
+
+
+def write_certificate(folder: Path) -> dict[str, Path]:
+    """A throwaway CA (``ca``) and a certificate for 127.0.0.1 signed by it (``cert``:
+    the chain, ``key``), as PEM files in ``folder`` (trustme)."""
+    import trustme
+
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1", "localhost")
+    paths = {"ca": folder / "ca.pem", "cert": folder / "fullchain.pem",
+             "key": folder / "privkey.pem"}
+    authority.cert_pem.write_to_path(str(paths["ca"]))
+    issued.private_key_pem.write_to_path(str(paths["key"]))
+    for k, pem in enumerate(issued.cert_chain_pems):
+        pem.write_to_path(str(paths["cert"]), append=k > 0)
+    return paths

@@ -30,6 +30,7 @@ from test_server_support import (
     stream_audiofork,
     to_pcm,
     voice,
+    write_certificate,
 )
 from voiceline.cli import main
 from voiceline.server import ServerConfig
@@ -43,16 +44,7 @@ from voiceline.store import Store
 @pytest.fixture(scope="module")
 def ca(tmp_path_factory):
     """A throwaway CA, its PEM file, and a certificate for 127.0.0.1 signed by it."""
-    folder = tmp_path_factory.mktemp("tls")
-    authority = trustme.CA()
-    cert = authority.issue_cert("127.0.0.1", "localhost")
-    paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "key.pem"}
-    authority.cert_pem.write_to_path(str(paths["ca"]))
-    cert.private_key_pem.write_to_path(str(paths["key"]))
-    cert.cert_chain_pems[0].write_to_path(str(paths["cert"]))
-    for extra in cert.cert_chain_pems[1:]:
-        extra.write_to_path(str(paths["cert"]), append=True)
-    return paths
+    return write_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")

@@ -48,15 +48,22 @@ def _day_start_s(text: str, what: str, days_after: int = 0) -> float:
     return start + days_after * 86400.0
 
 
+def day_range(since: str | None, until: str | None) -> tuple[float | None, float | None]:
+    """``--from``/``--to`` (whole local days, both included) as unix seconds
+    ``[start, end)``; either may be None (no bound)."""
+    start = _day_start_s(since, "--from") if since else None
+    end = _day_start_s(until, "--to", days_after=1) if until else None
+    if start is not None and end is not None and end <= start:
+        raise UserError("--to is before --from")
+    return start, end
+
+
 def run_audit(args: argparse.Namespace) -> int:
     from voiceline.server.cli import existing_data_dir, open_store
     from voiceline.store import StoreError
 
     data = existing_data_dir(args.data)
-    since = _day_start_s(args.since, "--from") if args.since else None
-    until = _day_start_s(args.until, "--to", days_after=1) if args.until else None
-    if since is not None and until is not None and until <= since:
-        raise UserError("--to is before --from")
+    since, until = day_range(args.since, args.until)
     store = open_store(str(data))
     try:
         entries = store.list_audit(user=args.user, action=args.action, obj=args.obj,

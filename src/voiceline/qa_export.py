@@ -83,15 +83,12 @@ def add_parser(sub: argparse._SubParsersAction, data_help: str) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from voiceline.audit_cli import _day_start_s
+    from voiceline.audit_cli import day_range
     from voiceline.server.cli import existing_data_dir, open_store
     from voiceline.store import StoreError
 
     data = existing_data_dir(args.data)
-    since = _day_start_s(args.since, "--from") if args.since else None
-    until = _day_start_s(args.until, "--to", days_after=1) if args.until else None
-    if since is not None and until is not None and until <= since:
-        raise UserError("--to is before --from")
+    since, until = day_range(args.since, args.until)
     store = open_store(str(data))
     try:
         flags = store.qa_flag_report(since_s=since, until_s=until, agent_id=args.agent,
