@@ -260,7 +260,7 @@ def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, se
 
 
 def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new_page,
-                                                                             server):
+                                                                             server, tmp_path):
     mine = new_page()
     sign_in(mine, "qa")
     mine.wait_for_url(re.compile(r"/qa\.html"))
@@ -284,6 +284,7 @@ def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new
     badge = other.locator("#queue tr[data-call=call-b] .qa-claim")
     badge.wait_for()
     assert badge.inner_text() == "qa 复核中"
+    screenshot(other, tmp_path, "qa-queue-claimed.png")
     other.click("#lang")
     assert badge.inner_text() == "qa reviewing"
     other.click("#lang")
@@ -296,6 +297,7 @@ def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new
     assert re.fullmatch(r"qa 自 \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} 起在复核这通通话。"
                         r"您仍可查看和判定。", note.inner_text()), note.inner_text()
     assert other.locator(".qa-flag form").count() > 0
+    screenshot(other, tmp_path, "qa-call-claimed.png")
 
     # The first reviewer leaves the page: the call is free, and the next to open it has it.
     mine.click("#back")
