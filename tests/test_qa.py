@@ -419,6 +419,9 @@ def test_an_agitated_agent_is_flagged_over_the_episode_with_reasons(calls, qa_ru
     m = doc["metrics"]
     assert 0.2 < m["talk_ratio"] < 0.8 and m["agent_speech_s"] > 20 and m["caller_speech_s"] > 20
     assert m["agent_baseline"] == "agent" and m["caller_baseline"] == "own first minute"
+    # the whole call's level against the agent's calibration, beside each voice flag
+    assert flag["evidence"]["call_level_vs_usual_db"] == m["agent_level_vs_usual_db"]
+    assert abs(m["agent_level_vs_usual_db"]) < 6.0  # rendered at the calibration's level
     # the caller's first minute is a thin reference and leans toward the call
     assert 0 < m["caller_reference_call_weight"] < 0.5
 
@@ -864,6 +867,35 @@ def test_a_thin_baseline_leans_toward_the_calls_own_voice_a_rich_one_hardly() ->
     assert half.source == "population" and half.notes["call_weight"] == 0.5
     assert population_leaning_on_call(population, tr, few, 0.5) is population
     assert population_leaning_on_call(population, tr, faults, 0.0) is population
+
+
+def test_the_calls_level_against_the_agents_calibration_is_shown_in_decibels() -> None:
+    """The same voice 10 dB hotter than at calibration reads about +10 dB; as calibrated,
+    about 0. Reviewers see it beside each voice flag (the scores read level as voice)."""
+    from qa.checks import level_vs_usual_db
+    from test_server_support import _calm_baseline, voice
+
+    base = _calm_baseline()
+    calm = voice(40.0, seed=9).astype(float)
+
+    def level(gain_db: float) -> float | None:
+        x = np.clip(calm * 10 ** (gain_db / 20), -32768, 32767) / 32768.0
+        fa = analyse_clips([AudioClip(x[np.newaxis, :], 8000, "calm", "PCM_16")])[0]
+        ok = fa.windows.valid[0]
+        tr = voice_track(40.0, [(0.0, 40.0)], np.arange(ok.sum()) + 3.0,
+                         fa.windows.features[0][ok])
+        return level_vs_usual_db(base, tr, np.zeros(ok.sum(), dtype=bool))
+
+    usual, hot, quiet = level(0.0), level(10.0), level(-10.0)
+    assert abs(usual) <= 2.0, usual
+    assert 7.0 <= hot <= 13.0, hot
+    assert -13.0 <= quiet <= -7.0, quiet
+    tr = voice_track(40.0, [(0.0, 40.0)], np.arange(9) + 3.0,
+                     np.ones((9, len(FEATURE_NAMES))))
+    assert level_vs_usual_db(base, tr, np.zeros(9, dtype=bool)) is None  # too few windows
+    population = replace(base, source="population")
+    assert level(0.0) is not None and level_vs_usual_db(population, tr, np.zeros(
+        9, dtype=bool)) is None  # only against the agent's own calibration
 
 
 # --- fast speech: turns against the call's own rate and the agent's usual ----------------

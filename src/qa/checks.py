@@ -695,11 +695,18 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
         leaning, weight = leaning_on_call(base, track, faults)
         if weight:
             metrics["agent_baseline_call_weight"] = round(weight, 3)
+        level_db = level_vs_usual_db(base, track, faults)
+        if level_db is not None:
+            metrics["agent_level_vs_usual_db"] = level_db
         judged = ctx.model.score(track.features, leaning, faults) if weight else score
         for check in ("agent_agitation", "agent_low_energy"):
             if config.checks[check].enabled:
-                flags += voice_flags(check, track, judged, leaning, config, "agent",
+                voiced = voice_flags(check, track, judged, leaning, config, "agent",
                                      agent_id, agent_turns)
+                if level_db is not None:
+                    for flag in voiced:
+                        flag.evidence["call_level_vs_usual_db"] = level_db
+                flags += voiced
         if config.checks["fast_speech"].enabled:
             flags += fast_speech_flags(track, agent_turns, leaning, faults, config,
                                        agent_id)
@@ -790,6 +797,30 @@ def population_leaning_on_call(population: Baseline, track: ChannelTrack,
     if weight <= 0:
         return population
     return _toward_call(population, track, faults, weight) or population
+
+
+def level_vs_usual_db(base: Baseline, track: ChannelTrack, faults: np.ndarray
+                      ) -> float | None:
+    """How much louder (dB; negative: quieter) the agent sounds over this call than in
+    their calibration: the median mean loudness of the call's windows free of line
+    faults against the baseline's, at 10 dB per doubling of loudness (ISO 532-1's
+    phon-sone relation above 40 phon). None for a baseline not the agent's own, or with
+    fewer than :data:`CALL_MEDIAN_MIN_WINDOWS` windows.
+
+    The scores read level as voice (``benchmarks/level_robustness.py``: ordinary speech
+    6 dB hotter than at calibration reads agitated in 10-18 % of windows), so a reviewer
+    is shown it beside every voice flag: a whole call well off the agent's usual level
+    points at the headset or line gain as much as at the voice.
+    """
+    if base.source != "agent":
+        return None
+    k = FEATURE_NAMES.index("loudness_mean_sone")
+    ok = np.all(np.isfinite(track.features), axis=1) & ~faults
+    usual = float(base.median[k])
+    if ok.sum() < CALL_MEDIAN_MIN_WINDOWS or not usual > 0:
+        return None
+    call = float(np.median(track.features[ok, k]))
+    return round(10.0 * float(np.log2(max(call, 1e-6) / usual)), 1)
 
 
 def leaning_on_call(base: Baseline, track: ChannelTrack, faults: np.ndarray
