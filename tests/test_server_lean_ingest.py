@@ -34,7 +34,7 @@ from test_server_support import (
     voice,
 )
 from voiceline.server import ServerConfig, load_config
-from voiceline.server.config import ConfigError
+from voiceline.server.config import ConfigError, EngineSettings
 from voiceline.server.ingest import BATCH_S, IngestConnection
 from voiceline.server.testing import ServerThread
 from voiceline.store.values import storable
@@ -52,8 +52,13 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("lean")
     ingest_token = add_users(data)
     calibrate(data, *AGENTS.values())  # one baseline, three names: the same judgement
+    # The two ports must give the same decisions on the same audio. A sender that falls
+    # behind (the suite runs on both cores) would have silence filled in after the
+    # engine's 0.5 s jitter allowance, and then the audio differs; a 3 s allowance keeps
+    # what is compared the same audio.
     config = ServerConfig(data_dir=data, audiosocket_port=None, password_hasher=cheap_hasher(),
-                          alerts=FAST_ALERTS)
+                          alerts=FAST_ALERTS,
+                          engine=EngineSettings(jitter_s=3.0, max_backlog_s=6.0))
     with ServerThread(config) as server:
         server.ingest_token = ingest_token
         yield server
