@@ -21,15 +21,16 @@ clipping       agent turn driven 3-8 dB past full scale       the turn
 low_level      agent turn at -46 ± 1 dBov (20 dB low)         the turn
 ============== ============================================== ======================
 
-Levels: each speaker's calibration speech sits at -26 dBov on the line, an ordinary
-turn within ±4 dB of it; per call the agent is offset by ±2 dB (one headset) and the
-caller by ±4 dB (any phone). Event turns keep their own level (a loud anger stays loud). Turns other
-than clipping ones are scaled down if their band-limited peak would pass -2 dBFS (as a
-line's AGC would), so nothing else reaches the G.711 maximum. Each channel then goes
-through the product's telephone line (:func:`capture.telephone.telephone_channel`:
-300-3400 Hz, 8 kHz, G.711 μ-law) with light line noise (-65..-55 dBFS); a call lasts
-a whole number of seconds. Calibration files never appear in a call; laid out as the
-agent's side of a call, they fit each agent's baseline (:mod:`_qa_baselines`).
+Levels: each speaker's calibration speech sits at -26 dBov on the line, an ordinary turn
+within ±4 dB of it; per call the agent is offset by ±2 dB (one headset) and the caller
+by ±4 dB (any phone); ``qa_bench.py --agent-offset-db`` widens the agent's. Event turns
+keep their own level (a loud anger stays loud). Turns other than clipping ones are
+scaled down if their band-limited peak would pass -2 dBFS (as a line's AGC would), so
+nothing else reaches the G.711 maximum. Each channel then goes through the product's
+telephone line (:func:`capture.telephone.telephone_channel`: 300-3400 Hz, 8 kHz, G.711
+μ-law) with light line noise (-65..-55 dBFS); a call lasts a whole number of seconds.
+Calibration files never appear in a call; laid out as the agent's side of a call, they
+fit each agent's baseline (:mod:`_qa_baselines`).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class CallPlan:
     events: list[Event] = field(default_factory=list)
     duration_s: float = 0.0
     offsets_db: tuple[float, float] = (0.0, 0.0)
+    agent_offset_db: float = AGENT_OFFSET_DB  # the range offsets_db[0] is drawn from
     noise_dbfs: tuple[float, float] = (-60.0, -60.0)
     capped_turns: int = 0
 
@@ -180,7 +182,7 @@ def event_turn(rng: np.random.Generator, speaker: Speaker,
 def plan_call(plan: CallPlan) -> CallPlan:
     """Lay out the turns and events of ``plan`` (filled in place and returned)."""
     rng = np.random.default_rng(plan.seed)
-    plan.offsets_db = (float(rng.uniform(-AGENT_OFFSET_DB, AGENT_OFFSET_DB)),
+    plan.offsets_db = (float(rng.uniform(-plan.agent_offset_db, plan.agent_offset_db)),
                        float(rng.uniform(-CALLER_OFFSET_DB, CALLER_OFFSET_DB)))
     plan.noise_dbfs = (float(rng.uniform(*NOISE_DBFS)), float(rng.uniform(*NOISE_DBFS)))
     speakers = (plan.agent, plan.caller)
@@ -299,6 +301,8 @@ class Design:
     events_per_check: int
     clean_calls: int
     max_events_per_call: int = 3
+    #: Each call's agent channel is offset by up to this, either way (one headset), dB.
+    agent_offset_db: float = AGENT_OFFSET_DB
 
 
 def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
@@ -345,7 +349,8 @@ def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
             target = max(target, float(rng.uniform(170.0, CALL_S[1])))
         target = max(target, 30.0 * len(checks))
         plans.append(CallPlan(f"call_{number:04d}", agent, caller, checks, target,
-                              seed=seed * 100_000 + number))
+                              seed=seed * 100_000 + number,
+                              agent_offset_db=design.agent_offset_db))
     return plans
 
 

@@ -58,7 +58,13 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _qa_baselines import write_baselines  # noqa: E402
-from _qa_calls import CHECKS, Design, design_calls, write_calls  # noqa: E402
+from _qa_calls import (  # noqa: E402
+    AGENT_OFFSET_DB,
+    CHECKS,
+    Design,
+    design_calls,
+    write_calls,
+)
 from _qa_match import TARGETS, TOLERANCE_S, score_calls  # noqa: E402
 
 #: Quick mode: two agents (EmoDB, for low energy; RAVDESS) and two more callers.
@@ -107,7 +113,8 @@ def qa_available(cmd: list[str]) -> str | None:
 
 # ---------------------------------------------------------------- the calls
 def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_check: int,
-             clean_calls: int, layout: str = "turns") -> tuple[dict, dict]:
+             clean_calls: int, layout: str = "turns",
+             agent_offset_db: float = AGENT_OFFSET_DB) -> tuple[dict, dict]:
     """Write calls, calls.csv, truth.json and baselines under ``work``."""
     from _qa_corpus import load_speakers
 
@@ -117,8 +124,8 @@ def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_chec
     names = QUICK_SPEAKERS if quick else {"emodb": None, "ravdess": None}
     speakers = [s for corpus, n in names.items() for s in load_speakers(data_dir, corpus, n)]
     agents = ([s for s in speakers if s.key in QUICK_AGENTS] if quick else speakers)
-    design = (Design(1, 1, max_events_per_call=3) if quick
-              else Design(events_per_check, clean_calls))
+    design = (Design(1, 1, max_events_per_call=3, agent_offset_db=agent_offset_db) if quick
+              else Design(events_per_check, clean_calls, agent_offset_db=agent_offset_db))
     plans = design_calls(design, agents, speakers, seed)
     truth = write_calls(plans, work / "calls", work / "truth.json")
     used = sorted({p.agent.key for p in plans})
@@ -247,7 +254,8 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
     t0 = time.perf_counter()
     events_per_check = args.events_per_check or FULL_EVENTS_PER_CHECK
     truth, calibration = generate(data_dir, work, args.quick, args.seed, events_per_check,
-                                  args.clean_calls, args.calibration_layout)
+                                  args.clean_calls, args.calibration_layout,
+                                  args.agent_offset_db)
     t_gen = time.perf_counter() - t0
     calls = truth["calls"]
     audio_s = sum(c["duration_s"] for c in calls.values())
@@ -257,7 +265,8 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
           f"{min(v['speech_s'] for v in calibration.values()):.0f}-"
           f"{max(v['speech_s'] for v in calibration.values()):.0f} s); generated in "
           f"{t_gen:.1f} s")
-    cpu, wall, command = run_product(cmd, work, args.workers)
+    cpu, wall, command = run_product(cmd, work, args.workers,
+                                     ["--config", args.config] if args.config else ())
     flags, call_scores = read_flags(work / "out")
     summary, lines, scores = report(truth, flags, call_scores)
     print(f"\n$ {command}\n")
@@ -280,6 +289,7 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
     return {
         "mode": "quick" if args.quick else "full", "seed": args.seed,
         "calibration_layout": args.calibration_layout, "calls": len(calls),
+        "agent_offset_db": args.agent_offset_db, "config": args.config,
         "clean_calls": len(clean), "audio_hours": _r(audio_s / 3600, 3),
         "clean_hours": _r(sum(c["duration_s"] for c in clean) / 3600, 3),
         "tolerance_s": TOLERANCE_S, **summary, **speed,
@@ -305,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration-layout", choices=("turns", "stream"), default="turns",
                         help="agents' calibration recordings: their side of a call (turns "
                              "with the caller's silences between) or the files back to back")
+    parser.add_argument("--agent-offset-db", type=float, default=AGENT_OFFSET_DB,
+                        help="each call's agent channel offset by up to this either way, "
+                             "dB (one headset; default %(default)s)")
+    parser.add_argument("--config", default=None, metavar="TOML",
+                        help="pre-inspection settings passed to 'voiceline qa --config'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-peer", action="store_true", help="skip the openSMILE peer")
     parser.add_argument("--show", type=int, default=5,

@@ -115,10 +115,20 @@ def test_level_robustness_quick_scores_neutral_speech_at_two_gains():
         pytest.skip(report["skipped"])
     usual, hot = report["corpora"]["ravdess"]
     assert (usual["gain_db"], hot["gain_db"]) == (0.0, 12.0)
-    assert usual["files"] == hot["files"] == 24 and usual["windows"] > 0
     for row in (usual, hot):
-        for key in ("agitation_alert_windows", "agitated_files", "low_energy_alert_windows",
-                    "low_energy_files"):
-            assert 0.0 <= row[key] <= 1.0
+        for way in ("as_is", "line"):
+            r = row[way]
+            assert r["files"] == 24 and r["windows"] > 0
+            for key in ("agitation_alert_windows", "agitated_files",
+                        "low_energy_alert_windows", "low_energy_files",
+                        "angry_files_agitated"):
+                assert 0.0 <= r[key] <= 1.0
     # ordinary speech at its usual level seldom reaches the live alert's level
-    assert usual["agitation_alert_windows"] <= 0.1
+    assert usual["as_is"]["agitation_alert_windows"] <= 0.1
+    # the line's 12 dB is read from the speakers' ordinary speech, and judged through it
+    # the louder neutral speech reads agitated less often than against the baseline as is
+    assert 9.0 <= hot["line_read_db_median"] <= 14.0 and abs(usual["line_read_db_median"]) < 2
+    assert hot["line"]["agitation_alert_windows"] < hot["as_is"]["agitation_alert_windows"]
+    assert hot["line"]["agitation_alert_windows"] <= 0.1
+    # while angry speech still does
+    assert hot["line"]["angry_files_agitated"] >= 0.5

@@ -263,6 +263,11 @@ def test_seat_detail_opens_by_keyboard_with_the_agents_band(new_page, floor, tmp
     dialog.wait_for()
     assert page.locator("#detail-title").inner_text() == f"座席 {seat}"
     assert NAMES[int(seat[1:]) - 1] in dialog.locator(".facts").inner_text()
+    # how the seat's line is judged: read from the calm speech, or still being read
+    line = dialog.locator(".facts dt", has_text="线路音量").locator(
+        "xpath=following-sibling::dd[1]")
+    assert re.fullmatch(r"与校准时相比 [+−]\d+\.\d dB.*|正在从平静语句测量…|–",
+                        line.inner_text()), line.inner_text()
     # Three charts, each with the agent's usual band (from their baseline) and a trace.
     page.wait_for_function("""() => document.querySelectorAll('#detail .band-outer').length === 3
         && [...document.querySelectorAll('#detail .series')].some((p) =>

@@ -122,3 +122,28 @@ def test_the_fitted_layout_shows_every_tile_on_a_wall_display(page):
         tile_w = (box_w - 4 * (fit["cols"] - 1)) / fit["cols"]
         assert (rows * fit["h"] + 4 * (rows - 1) <= box_h) == fits, (n, box_w, box_h, fit)
         assert fit["h"] >= 30 and fit["font"] >= 9 and tile_w >= 7.8 * fit["font"], fit
+
+
+def test_the_seat_detail_says_how_the_line_is_judged(page):
+    said = page.evaluate("""async () => {
+        const { lineFact } = await import('/detail.js');
+        const seat = (read, db, baseline = 'agent') => ({baseline, scored: true,
+                                                          line_read_db: read, line_db: db});
+        return {
+            population: lineFact(seat(null, null, 'population')),
+            reading: lineFact(seat(null, 0)),
+            carried: lineFact(seat(null, 5.3)),
+            usual: lineFact(seat(1.24, 0)),
+            corrected: lineFact(seat(7.3, 5.3)),
+            quieter: lineFact(seat(-8.0, -6.0)),
+            none: lineFact(undefined),
+        };
+    }""")
+    assert said == {
+        "population": "–", "none": "–",
+        "reading": "正在从平静语句测量…",
+        "carried": "沿用本座席上一通电话的校正 +5.3 dB，正在测量…",
+        "usual": "与校准时相比 +1.2 dB（按校准判断）",
+        "corrected": "与校准时相比 +7.3 dB，已按线路校正 +5.3 dB",
+        "quieter": "与校准时相比 −8.0 dB，已按线路校正 −6.0 dB",
+    }

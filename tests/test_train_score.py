@@ -165,3 +165,29 @@ def test_unknown_agents_can_be_judged_against_the_population(tmp_path):
     row = next(csv.DictReader(out.open(newline="")))
     assert row["error"] == "" and row["baseline"] == "population"
     assert float(row["score"]) >= 0.0
+
+
+def test_a_recording_through_a_hotter_line_is_judged_through_it(tmp_path):
+    calls = [str(_speech(tmp_path / f"cal{i}.wav", 20.0, seed=i)) for i in range(2)]
+    assert main(["calibrate", "--agent", "A1", "--out", str(tmp_path / "agents"), *calls]) == 0
+    from capture.synth import speech_like
+
+    x = np.ravel(speech_like(40.0, 8000, seed=7)) * 10 ** (8.0 / 20)  # 8 dB hotter headset
+    sf.write(tmp_path / "hot.wav", np.clip(x, -1, 1), 8000, subtype="PCM_16")
+    _speech(tmp_path / "calm.wav", 40.0, seed=7)
+    (tmp_path / "m.csv").write_text("path,agent\nhot.wav,A1\ncalm.wav,A1\n")
+
+    def score(way):
+        out = tmp_path / f"{way}.csv"
+        assert main(["score", "--calibration", str(tmp_path / "agents"), "--manifest",
+                     str(tmp_path / "m.csv"), "--out", str(out), "--line-correction",
+                     way]) == 0
+        with out.open(newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    (hot, calm), (hot_off, calm_off) = score("on"), score("off")
+    assert 5.0 <= float(hot["line_correction_db"]) <= 7.5  # 8 dB less the 2 dB dead zone
+    assert calm["line_correction_db"] == "0.0" and calm["score"] == calm_off["score"]
+    assert hot_off["line_correction_db"] == ""
+    assert float(hot_off["score"]) > float(calm_off["score"]) + 0.3  # read as agitation
+    assert float(hot["score"]) < float(hot_off["score"]) - 0.3

@@ -38,6 +38,7 @@ import numpy as np
 from emotion._seat_buffers import SeatBuffers
 from emotion.baseline import Baseline
 from emotion.engine_records import SeatSnapshot
+from emotion.line_level import ORDINARY_LOGIT, CallLine, scale_factors, sensitivity
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.scoring import Z_LIMIT
 from emotion.vad import StreamingVAD
@@ -97,6 +98,7 @@ class SeatCall:
     row: int
     opened_wall_s: float
     origin_s: float | None = None  # engine time of the call's first sample, once playing
+    line: CallLine | None = None  # its line's level, on the agent's own baseline only
     label: str | None = field(init=False)  # whose "usual" the explanations name
 
     def __post_init__(self) -> None:
@@ -144,7 +146,8 @@ class SlotGroup:
     """
 
     def __init__(self, index: int, size: int, fs_hz: int, tick_s: float,
-                 speaking_span_s: float, buffers: SeatBuffers) -> None:
+                 speaking_span_s: float, buffers: SeatBuffers,
+                 agitation_weights: np.ndarray | None = None) -> None:
         self.index, self.size, self.fs_hz, self.tick_s = index, size, fs_hz, tick_s
         self.offset = index * size
         self.buffers = buffers
@@ -158,6 +161,13 @@ class SlotGroup:
         self._hist_pos = 0
         self._median = np.zeros((size, len(FEATURE_NAMES)))
         self._sigma = np.ones((size, len(FEATURE_NAMES)))
+        self._base_median = np.zeros((size, len(FEATURE_NAMES)))
+        self._base_sigma = np.ones((size, len(FEATURE_NAMES)))
+        self._lines: list[CallLine | None] = [None] * size
+        # the agitation head's weights on the level-free features (emotion.line_level)
+        free = sensitivity(FEATURE_NAMES) == 0
+        self._free_weights = (np.zeros(len(FEATURE_NAMES)) if agitation_weights is None
+                              else np.where(free, agitation_weights, 0.0))
         self.latest = np.full((size, len(LATEST)), np.nan)
 
     @property
@@ -174,8 +184,11 @@ class SlotGroup:
                          b.buffered()[:, 0] / fs, b.underrun[:, 0] / fs,
                          (b.dropped[:, 0] + b.late[:, 0]) / fs)
 
-    def start(self, row: int, median: np.ndarray, sigma: np.ndarray) -> None:
-        """A call starts playing in ``row`` with this tick's block: forget the last one."""
+    def start(self, row: int, median: np.ndarray, sigma: np.ndarray,
+              line: CallLine | None = None) -> None:
+        """A call starts playing in ``row`` with this tick's block: forget the last one.
+        ``line``: follow the call's line level (agent's own baseline), starting from its
+        correction."""
         self._ensure_analysis()
         self.analyzer.vad.reset(row)
         self.caller_vad.reset(row)
@@ -184,7 +197,9 @@ class SlotGroup:
         self.start_s[row] = self.time_s
         self._speech[:, row] = 0.0
         self.latest[row] = np.nan
-        self._median[row], self._sigma[row] = median, sigma
+        self._base_median[row], self._base_sigma[row] = median, sigma
+        self._lines[row] = line
+        self._relevel(row)
 
     def analyse(self, part: GroupTick, window_s: float) -> GroupWindows | None:
         """Advance the group by one tick: ``part.block`` is int16 ``(slots, channels, n)``.
@@ -210,8 +225,30 @@ class SlotGroup:
         rows, k = np.nonzero(windows.valid & settled & playing[:, None])
         features = windows.features[rows, k]
         z = np.clip((features - self._median[rows]) / self._sigma[rows], -Z_LIMIT, Z_LIMIT)
+        if self._follow_lines(rows, features, z):
+            z = np.clip((features - self._median[rows]) / self._sigma[rows], -Z_LIMIT, Z_LIMIT)
         return GroupWindows(rows=rows, t_s=windows.end_s[k] - self.start_s[rows],
                             features=features, z=z, speech_s=windows.speech_s[rows, k])
+
+    def _follow_lines(self, rows: np.ndarray, features: np.ndarray, z: np.ndarray) -> bool:
+        """Give each call's line tracker its new ordinary windows (level-free cues calm,
+        :mod:`emotion.line_level`); True if a baseline was re-levelled."""
+        ordinary = z @ self._free_weights <= ORDINARY_LOGIT  # level-free columns only
+        changed = False
+        for row in np.unique(rows).tolist():
+            line = self._lines[row]
+            mine = rows == row
+            if line is not None and line.add(features[mine & ordinary, _LOUDNESS]):
+                self._relevel(row)
+                changed = True
+        return changed
+
+    def _relevel(self, row: int) -> None:
+        """``row``'s baseline as its line reads it (see :func:`emotion.line_level.through_line`)."""
+        line = self._lines[row]
+        s = scale_factors(FEATURE_NAMES, line.correction_db) if line is not None else 1.0
+        self._median[row] = self._base_median[row] * s
+        self._sigma[row] = self._base_sigma[row] * s
 
     def record(self, rows: np.ndarray, probabilities: np.ndarray, features: np.ndarray,
                z: np.ndarray) -> None:
@@ -242,10 +279,13 @@ class SlotGroup:
                 values, (agent, caller), kinds = latest[row], speaking[row], _OPEN_KINDS[code[row]]
             else:
                 values, agent, caller, kinds = [None] * len(LATEST), False, False, ()
+            line = call.line
             out.append(SeatSnapshot(
                 call.seat_id, call.call_id, call.agent_id, agent, caller, *values, call.source,
                 kinds, buffered[row], underrun[row], dropped[row], read_s[row],
-                "playing" if playing[row] else "waiting"))
+                "playing" if playing[row] else "waiting",
+                None if line is None or line.level is None else line.level.measured_db,
+                None if line is None else line.correction_db))
         return out
 
     def _ensure_analysis(self) -> None:

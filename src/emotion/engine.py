@@ -11,7 +11,9 @@ lockstep, group by group (``group_size`` seats share one
 advanced, so idle capacity costs nothing). Audio accounting — the jitter buffer,
 underruns filled with silence, backlog dropped — is :mod:`emotion._seat_buffers`; slot
 reuse without leaking the previous call is :mod:`emotion._slot_groups`. Per scored
-window: robust z against the agent's baseline (fetched once per call, at open), the
+window: robust z against the agent's baseline (fetched once per call, at open, and
+re-levelled to the call's line once its ordinary windows show the line hotter or quieter
+than at calibration, :mod:`emotion.line_level`), the
 scoring model's two probabilities for all seats in one call, then one
 :meth:`AlertRules.step <emotion.alerts.AlertRules.step>` for all seats on every tick that
 completed windows (windows come every second; seats without a new window this tick step
@@ -56,6 +58,7 @@ from emotion.engine_records import (
     push_samples,
 )
 from emotion.explain import explain_drivers
+from emotion.line_level import CallLine
 from emotion.scoring import VoiceModel
 from emotion.voice import ENGINE_RATES_HZ, channel_type
 
@@ -118,6 +121,9 @@ class LiveEngine:
         self.jitter_s, self.max_backlog_s = float(jitter_s), float(max_backlog_s)
         self.channel_type = channel_type(self.fs_hz)
         self._baselines = baselines
+        # (seat, agent, baseline's date) -> the line correction that seat's last call ended
+        # with (dB; emotion.line_level): the next call starts from it
+        self._line_memory: dict[tuple, float] = {}
         self.model = model if model is not None else VoiceModel(DEFAULT_MODEL)
         self._rules = AlertRules(0, alert_config, weights=self.model.weights,
                                  feature_names=self.model.feature_names, agent=lambda s: None)
@@ -216,6 +222,9 @@ class LiveEngine:
             row = slot % self.group_size
             call = SeatCall(seat_id, call_id, agent_id, channels, baseline, source, group, row,
                          self._clock())
+            if source == "agent":  # a headset stays: start from this seat's last reading
+                call.line = CallLine(baseline, self._line_memory.get(
+                    (seat_id, agent_id, baseline.updated), 0.0))
             group.buffers.open(row, tuple(CHANNELS.index(c) for c in channels))
             group.calls[row] = call
             self._calls[call_id] = call
@@ -244,6 +253,15 @@ class LiveEngine:
             call.group.buffers.write_audio(call.row, CHANNELS.index(channel), pcm, start,
                                            self._ticks)
             self._counters["pushes"] += 1
+
+    def line_correction_db(self, call_id: str) -> float | None:
+        """The gain (dB) an open call's line is corrected by (:mod:`emotion.line_level`):
+        0 within the dead zone; None for a call on a population baseline."""
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is None:
+                raise KeyError(f"no open call {call_id}")
+            return None if call.line is None else call.line.correction_db
 
     def close_call(self, call_id: str, reason: str = "call ended") -> None:
         """Stop monitoring a call; its open alerts close with ``reason`` on the next tick.
@@ -310,7 +328,7 @@ class LiveEngine:
             for row in np.flatnonzero(w.started):
                 call = w.calls[row]
                 call.origin_s = now * self.tick_s
-                w.group.start(row, call.baseline.median, call.baseline.sigma)
+                w.group.start(row, call.baseline.median, call.baseline.sigma, call.line)
                 self._rules.reset_seat(call.slot, "new call")
         scored = []
         for w in work:
@@ -362,13 +380,16 @@ class LiveEngine:
         index = len(self._groups)
         buffers = SeatBuffers(self.group_size, len(CHANNELS), **self._buffer_args)
         self._groups.append(SlotGroup(index, self.group_size, self.fs_hz, self.tick_s,
-                                      SPEAKING_SPAN_S, buffers))
+                                      SPEAKING_SPAN_S, buffers, self.model.weights[0]))
         first = index * self.group_size
         for slot in range(first + 1, first + self.group_size):
             heapq.heappush(self._free, slot)
         return first
 
     def _close_locked(self, call: SeatCall, reason: str) -> None:
+        if call.line is not None and call.line.level is not None:
+            self._line_memory[(call.seat_id, call.agent_id, call.baseline.updated)] = (
+                call.line.correction_db)
         del self._calls[call.call_id]
         del self._by_seat[call.seat_id]
         call.group.buffers.release(call.row)

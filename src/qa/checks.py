@@ -41,6 +41,7 @@ from emotion.baseline import (
     population_baseline,
 )
 from emotion.explain import explain_drivers
+from emotion.line_level import call_line_level, through_line
 from emotion.scoring import HEADS, Score, VoiceModel
 from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
@@ -691,21 +692,24 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     track = analysis.agent
     if base is not None and np.isfinite(track.features).all(axis=1).any():
         faults = line_faults(track, flags, "agent")
+        level_db = level_vs_usual_db(base, track, faults)
+        if level_db is not None:
+            metrics["agent_level_vs_usual_db"] = level_db
+        base, line_db = _through_call_line(base, track, faults, ctx, metrics)
         score = ctx.model.score(track.features, base, faults)
         leaning, weight = leaning_on_call(base, track, faults)
         if weight:
             metrics["agent_baseline_call_weight"] = round(weight, 3)
-        level_db = level_vs_usual_db(base, track, faults)
-        if level_db is not None:
-            metrics["agent_level_vs_usual_db"] = level_db
         judged = ctx.model.score(track.features, leaning, faults) if weight else score
         for check in ("agent_agitation", "agent_low_energy"):
             if config.checks[check].enabled:
                 voiced = voice_flags(check, track, judged, leaning, config, "agent",
                                      agent_id, agent_turns)
-                if level_db is not None:
-                    for flag in voiced:
+                for flag in voiced:
+                    if level_db is not None:
                         flag.evidence["call_level_vs_usual_db"] = level_db
+                    if line_db:
+                        flag.evidence["line_correction_db"] = line_db
                 flags += voiced
         if config.checks["fast_speech"].enabled:
             flags += fast_speech_flags(track, agent_turns, leaning, faults, config,
@@ -797,6 +801,27 @@ def population_leaning_on_call(population: Baseline, track: ChannelTrack,
     if weight <= 0:
         return population
     return _toward_call(population, track, faults, weight) or population
+
+
+def _through_call_line(base: Baseline, track: ChannelTrack, faults: np.ndarray,
+                       ctx: CheckContext, metrics: dict) -> tuple[Baseline, float]:
+    """The agent's own baseline as this call's line reads it, and the correction (dB).
+
+    The call's level is measured on its ordinary windows (level-free cues calm, line
+    faults left out) and the part beyond the dead zone is taken as the line's
+    (:mod:`emotion.line_level`): a headset 8 dB hotter than at calibration no longer
+    makes ordinary speech read agitated, while a raised voice, which moves pitch,
+    sharpness and spectral balance too, is not measured as the line. A population
+    baseline is left alone (it leans toward the call instead).
+    """
+    if base.source != "agent" or not ctx.config.line_correction:
+        return base, 0.0
+    line = call_line_level(base, track.features, ctx.model.weights[0], faults)
+    if line is None:
+        return base, 0.0
+    metrics["agent_line_level_db"] = line.measured_db
+    metrics["agent_line_correction_db"] = line.correction_db
+    return through_line(base, line.correction_db), line.correction_db
 
 
 def level_vs_usual_db(base: Baseline, track: ChannelTrack, faults: np.ndarray

@@ -233,6 +233,12 @@ class QAConfig:
         minute, or the whole call when it holds too little of their speech). The
         population is the agents' voices on their headsets; where a caller's voice
         usually sits on their phone, their own call says better.
+    line_correction : bool
+        Judge the agent's voice through the call's line: when the call's ordinary
+        speech (level-free cues calm) sits more than 2 dB off the agent's calibration,
+        the baseline's loudness features are moved by that gain
+        (:mod:`emotion.line_level`), so a hotter or quieter headset is not read as an
+        agitated or tired voice.
     """
 
     checks: dict[str, CheckConfig] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
@@ -241,6 +247,7 @@ class QAConfig:
     reference_s: float = 60.0
     reference_min_speech_s: float = 15.0
     caller_population_lean: float = 0.5
+    line_correction: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -260,6 +267,8 @@ class QAConfig:
         lean = self.caller_population_lean
         if isinstance(lean, bool) or not isinstance(lean, int | float) or not 0 <= lean <= 1:
             problems.append(f"caller_population_lean must be a number in [0, 1], not {lean!r}")
+        if not isinstance(self.line_correction, bool):
+            problems.append(f"line_correction must be true or false, not {self.line_correction!r}")
         if problems:
             raise QAConfigError("; ".join(problems))
 

@@ -181,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--unknown-agents", choices=("error", "population"), default="error",
                        help="an agent without a baseline: an error row (default), or judged "
                             "against the population baseline of the agents in DIR")
+    score.add_argument("--line-correction", choices=("on", "off"), default="on",
+                       help="judge each recording through its line (default on): where its "
+                            "calm speech sits more than 2 dB off the agent's calibration, "
+                            "the baseline's loudness moves by the excess (column "
+                            "line_correction_db); off: judged at the calibration's level")
     score.set_defaults(func=_cmd_score)
 
     example = sub.add_parser(

@@ -76,6 +76,10 @@ class SpeakerWindows:
     calibration_speech_s: float = 0.0
     #: Per window: from a levelled training copy (:func:`training_windows`), never scored.
     copy: list[bool] = field(default_factory=list)
+    #: The windows' features before z-scoring ``(n, F)``, and the speaker's baseline
+    #: (:func:`corpus_windows`; the benchmarks judge a line's level from them).
+    features: np.ndarray | None = None
+    baseline: object = None
 
     def copies(self) -> np.ndarray:
         """Per window, True for a levelled training copy's (never scored)."""
@@ -265,7 +269,7 @@ def corpus_windows(items: list[Item], seed: int, condition: str = "phone", *,
         )
         sw = SpeakerWindows(items[0].corpus, speaker, np.zeros((0, len(FEATURE_NAMES))),
                             calibration_speech_s=cal_speech)
-        zs = []
+        zs, raw = [], []
         for r in rows:
             if r in calib:
                 continue
@@ -273,9 +277,11 @@ def corpus_windows(items: list[Item], seed: int, condition: str = "phone", *,
                 centre = end_s[w] - window_s / 2
                 item = next((it for it, a, b in spans[r] if a <= centre < b), spans[r][-1][0])
                 zs.append(base.z(features[r, w]))
+                raw.append(features[r, w])
                 sw.role.append(item.role)
                 sw.file.append(str(item.path))
         sw.z = np.clip(np.array(zs), -Z_LIMIT, Z_LIMIT)
+        sw.features, sw.baseline = np.array(raw), base
         out.append(sw)
     return out
 
@@ -298,6 +304,7 @@ def training_windows(items: list[Item], seed: int, condition: str = "phone", *,
     for sw, cp in zip(out, copies, strict=True):
         n = len(sw.file)
         sw.z = np.vstack([sw.z, cp.z])
+        sw.features = np.vstack([sw.features, cp.features])
         sw.role = [*sw.role, *cp.role]
         sw.file = [*sw.file, *(f"{f}#levelled" for f in cp.file)]
         sw.copy = [False] * n + [True] * len(cp.file)

@@ -20,7 +20,7 @@ from voiceline.spreadsheet import SafeDictWriter
 #: Model shipped with the repository.
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "voice_scoring.onnx"
 COLUMNS = ("path", "agent", "score", "low_energy", "baseline", "top_deviations", "windows",
-           "speech_s", "error")
+           "speech_s", "line_correction_db", "error")
 
 
 def read_manifest(path: Path) -> list[dict]:
@@ -76,13 +76,16 @@ def explain_top(score, index: int, agent: str) -> str:
 
 
 def score_rows(rows: list[dict], calibration: Path, model_path: Path,
-               level_profile: str | None = None, population_fallback: bool = False
-               ) -> list[dict]:
+               level_profile: str | None = None, population_fallback: bool = False,
+               line_correction: bool = True) -> list[dict]:
     """Score manifest rows; returns one output dict per row (:data:`COLUMNS`).
 
     With ``population_fallback``, an agent without a baseline is judged against the
     population baseline of the agents in ``calibration`` (its ``baseline`` column says
-    so) instead of getting an error.
+    so) instead of getting an error. With ``line_correction``, a recording on the agent's
+    own baseline is judged through its line (:mod:`emotion.line_level`; the correction,
+    dB, in ``line_correction_db``, empty when the recording holds too little calm speech
+    to read it).
     """
     from capture.audio import AudioError, read_audio
     from emotion.baseline import (
@@ -91,6 +94,7 @@ def score_rows(rows: list[dict], calibration: Path, model_path: Path,
         load_baseline,
         population_baseline,
     )
+    from emotion.line_level import call_line_level, through_line
     from emotion.scoring import ModelError, VoiceModel
     from emotion.voice import analyse_files, channel_type
 
@@ -139,8 +143,14 @@ def score_rows(rows: list[dict], calibration: Path, model_path: Path,
             base = baselines[i]
             out[i]["baseline"] = base.source
             out[i]["speech_s"] = f"{fa.speech_s:.1f}"
+            windows = fa.windows.features[0]
             try:
-                result = model.score(fa.windows.features[0], base)
+                if line_correction and base.source == "agent":
+                    line = call_line_level(base, windows, model.weights[0])
+                    if line is not None:
+                        out[i]["line_correction_db"] = f"{line.correction_db:.1f}"
+                        base = through_line(base, line.correction_db)
+                result = model.score(windows, base)
             except ModelError as exc:
                 out[i]["error"] = str(exc)
                 continue
@@ -158,7 +168,8 @@ def run_score(args: argparse.Namespace) -> int:
     results = score_rows(rows, Path(args.calibration),
                          Path(args.model) if args.model else DEFAULT_MODEL,
                          level_profile=args.level_profile,
-                         population_fallback=args.unknown_agents == "population")
+                         population_fallback=args.unknown_agents == "population",
+                         line_correction=args.line_correction == "on")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:

@@ -75,7 +75,9 @@ Alert feed messages (server → client, JSON text)
     about once a second, every live call: a scored one as the engine's ``SeatSnapshot``
     (``seat_id, call_id, agent_id, agent_speaking, caller_speaking, agitation,
     low_energy, deviation, loudness_sone, f0_hz, speech_rate_syl_s, baseline,
-    open_alerts, buffered_s, underrun_s, dropped_s, t_s, state``; NaN as null) plus
+    open_alerts, buffered_s, underrun_s, dropped_s, t_s, state, line_read_db, line_db``:
+    the call's level read from its calm speech against the agent's calibration and the
+    correction judged through, dB, null on a population baseline; NaN as null) plus
     ``protocol`` and ``scored: true``; any other ``{seat_id, call_id, agent_id, protocol,
     scored, state: "starting" | "unscored", reason}``. ``stress_index`` is the mean
     ``deviation`` (RMS z against each agent's own baseline) over scored seats.

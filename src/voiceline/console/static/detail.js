@@ -16,13 +16,30 @@ const MIN_WINDOW_S = 60;
 const F0_REF_HZ = 27.5;
 
 const CHARTS = [
-  { field: "loudness_sone", label: "detail.loudness", unit: "detail.unitSone",
+  // Through a corrected line (the seat's line_db, emotion.line_level) the usual loudness
+  // reads 2^(dB/10) times its calibrated value, and so does the band shown.
+  { field: "loudness_sone", label: "detail.loudness", unit: "detail.unitSone", throughLine: true,
     baseline: ["loudness_mean_sone", "loudness_n5_sone", "loudness_sone"], convert: (v) => v },
   { field: "f0_hz", label: "detail.pitch", unit: "detail.unitHz",
     baseline: ["f0_median_st", "f0_hz"], convert: (v, name) => (name.endsWith("_st") ? F0_REF_HZ * 2 ** (v / 12) : v) },
   { field: "speech_rate_syl_s", label: "detail.rate", unit: "detail.unitRate",
     baseline: ["speech_rate_syl_s"], convert: (v) => v },
 ];
+
+/**
+ * The seat's line against the agent's calibration, in words: the level read from the
+ * call's calm speech and the correction its voice is judged through (emotion.line_level).
+ */
+export function lineFact(seat) {
+  if (!seat || seat.scored === false || seat.baseline !== "agent") return "–";
+  const db = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} dB`;
+  const corrected = Number.isFinite(seat.line_db) && seat.line_db !== 0;
+  if (!Number.isFinite(seat.line_read_db)) {
+    return corrected ? t("detail.lineCarried", { db: db(seat.line_db) }) : t("detail.lineReading");
+  }
+  return corrected ? t("detail.lineCorrected", { read: db(seat.line_read_db), db: db(seat.line_db) })
+    : t("detail.lineUsual", { read: db(seat.line_read_db) });
+}
 
 /**
  * The band of one feature from a baseline in either of two shapes: the engine's JSON
@@ -147,6 +164,7 @@ export class SeatDetail {
       [t("detail.team"), info?.team || (agentId ? this.hooks.agentTeam(agentId) : "") || "–"],
       [t("detail.state"), t(stateKey)],
       [t("detail.call"), seat?.call_id ?? t("detail.noCall")],
+      [t("detail.line"), lineFact(seat)],
     ];
     const dl = this.parts.facts;
     if (dl.childElementCount !== facts.length * 2) {
@@ -164,7 +182,8 @@ export class SeatDetail {
     const minutes = Math.round(windowS / 6) / 10;
     for (const chart of this.chartEls) {
       const { spec } = chart;
-      const band = baseline ? bandOf(baseline, spec.baseline, spec.convert) : null;
+      const lineDb = spec.throughLine && Number.isFinite(seat?.line_db) ? seat.line_db : 0;
+      const band = baseline ? bandOf(baseline, spec.baseline, (v, name) => spec.convert(v, name) * 2 ** (lineDb / 10)) : null;
       chart.name.textContent = `${t(spec.label)} (${t(spec.unit)})`;
       const latest = seat?.[spec.field];
       chart.value.textContent = typeof latest === "number" && Number.isFinite(latest) ? latest.toFixed(latest >= 100 ? 0 : 1) : "–";
