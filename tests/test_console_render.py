@@ -147,3 +147,14 @@ def test_the_seat_detail_says_how_the_line_is_judged(page):
         "corrected": "与校准时相比 +7.3 dB，已按线路校正 +5.3 dB",
         "quieter": "与校准时相比 −8.0 dB，已按线路校正 −6.0 dB",
     }
+
+
+def test_the_qa_call_page_says_how_the_agents_line_was_judged(page):
+    said = page.evaluate("""async () => {
+        const { callLineFact } = await import('/qa_common.js');
+        return [callLineFact({}), callLineFact({agent_line_level_db: 0.6,
+                                                agent_line_correction_db: 0}),
+                callLineFact({agent_line_level_db: 7.41, agent_line_correction_db: 5.41})];
+    }""")
+    assert said == [None, "与校准时相比 +0.6 dB（按校准判断）",
+                    "与校准时相比 +7.4 dB，已按线路校正 +5.4 dB"]

@@ -13,7 +13,7 @@
 import { ApiError, api } from "./api.js";
 import { explainDrivers, formatDuration, lang, t } from "./i18n.js";
 import {
-  $, REVIEWERS, checkColour, checkName, clock, failureText, flagDetail, formatDateTime, showRefused, startPage,
+  $, REVIEWERS, callLineFact, checkColour, checkName, clock, failureText, flagDetail, formatDateTime, showRefused, startPage,
 } from "./qa_common.js";
 import { drawTimeline, setPlayhead } from "./qa_timeline.js";
 
@@ -44,6 +44,8 @@ function renderFacts() {
   dd(facts, t("qa.recorded"), formatDateTime(call.recorded_s ?? call.analysed_s));
   dd(facts, t("qa.file"), call.file ?? "–");
   const m = call.metrics ?? {};
+  const line = callLineFact(m);
+  if (line) dd(facts, t("qa.line"), line);
   if (call.transcript) dd(facts, t("qa.transcriptFact"), t("qa.transcriptRead", { n: call.transcript.length }));
   else if (m.transcript_problem) dd(facts, t("qa.transcriptFact"), t("qa.transcriptProblem", { problem: m.transcript_problem }));
   if (m.checks_skipped?.length) {

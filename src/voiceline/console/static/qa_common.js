@@ -37,6 +37,21 @@ export function flagDetail(flag) {
 }
 
 /** "1:05.3" for 65.3 s (tenths shown below an hour). */
+/**
+ * The agent's line over the call, in words (emotion.line_level): the level read from the
+ * calm speech against the calibration, and the correction the voice was judged through;
+ * null when the call was not judged against the agent's own baseline.
+ */
+export function callLineFact(metrics) {
+  const read = metrics?.agent_line_level_db;
+  if (!Number.isFinite(read)) return null;
+  const db = (v) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} dB`;
+  const corrected = metrics.agent_line_correction_db;
+  return Number.isFinite(corrected) && corrected !== 0
+    ? t("qa.lineCorrected", { read: db(read), db: db(corrected) })
+    : t("qa.lineUsual", { read: db(read) });
+}
+
 export function clock(seconds) {
   const s = Math.max(0, seconds);
   const m = Math.floor(s / 60);
