@@ -128,7 +128,8 @@ def test_level_robustness_quick_scores_neutral_speech_at_two_gains():
     # the line's 12 dB is read from the speakers' ordinary speech, and judged through it
     # the louder neutral speech reads agitated less often than against the baseline as is
     assert 9.0 <= hot["line_read_db_median"] <= 14.0 and abs(usual["line_read_db_median"]) < 2
-    assert hot["line"]["agitation_alert_windows"] < hot["as_is"]["agitation_alert_windows"]
-    assert hot["line"]["agitation_alert_windows"] <= 0.1
+    assert (hot["line"]["agitation_alert_windows"]
+            < hot["as_is"]["agitation_alert_windows"] / 2)
+    assert usual["line"] == usual["as_is"]  # within the dead zone nothing changes
     # while angry speech still does
     assert hot["line"]["angry_files_agitated"] >= 0.5

@@ -120,7 +120,9 @@ def test_a_calm_voice_through_a_hotter_headset_no_longer_reads_agitated(model) -
     assert -9.0 <= line.measured_db <= -7.0
     tired = model.score(quiet, base).low_energy
     rested = model.score(quiet, through_line(base, line.correction_db)).low_energy
-    assert np.mean(tired >= 0.8) >= 0.3 and np.mean(rested >= 0.8) <= 0.1
+    # (the 2.5 dB left to the voice still shows a little on this narrow synthetic baseline)
+    assert np.mean(tired >= 0.8) >= 0.6 and np.mean(rested >= 0.8) <= 0.2
+    assert np.median(rested) < np.median(tired) - 0.3
 
 
 def test_an_agitated_voice_at_the_usual_gain_is_not_taken_for_a_hot_line(model) -> None:
@@ -134,7 +136,10 @@ def test_an_agitated_voice_at_the_usual_gain_is_not_taken_for_a_hot_line(model) 
 
 def test_a_live_call_follows_its_line_and_the_seats_next_call_starts_there(model) -> None:
     base = _calm_baseline()
-    engine = make(model, baselines=lambda agent: (base, "agent"))
+    # A1 is judged on their own baseline; B1 on the same numbers as a population baseline,
+    # which is never re-levelled: the same audio judged as calibrated, for comparison
+    engine = make(model, baselines=lambda agent: (base, "agent" if agent == "A1"
+                                                  else "population"))
     hot = 10 ** (8.0 / 20)
 
     def louder(x):
@@ -142,40 +147,48 @@ def test_a_live_call_follows_its_line_and_the_seats_next_call_starts_there(model
 
     engine.open_call("S1", "first", "A1")
     engine.open_call("S2", "usual", "A1")
+    engine.open_call("S3", "as-is", "B1")
     assert engine.line_correction_db("first") == 0.0
+    assert engine.line_correction_db("as-is") is None
     same = voice(70, seed=3)
-    results = play(engine, {"first": {"agent": louder(same)}, "usual": {"agent": same}})
+    results = play(engine, {"first": {"agent": louder(same)}, "usual": {"agent": same},
+                            "as-is": {"agent": louder(same)}})
     first = engine.line_correction_db("first")
-    assert 4.5 <= first <= 7.0  # the headset's 8 dB, less the 2 dB left to the voice
+    assert 4.0 <= first <= 6.5  # the headset's 8 dB, less the 2.5 dB left to the voice
     assert engine.line_correction_db("usual") == 0.0
 
-    def agitation(call, start_s, end_s):
-        return np.array([w.agitation for r in results for w in r.windows
+    def agitation(res, call, start_s, end_s=999.0):
+        return np.array([w.agitation for r in res for w in r.windows
                          if w.call_id == call and start_s <= w.t_s < end_s])
 
-    # before the call's line is known the louder copy reads agitated; judged through it,
-    # much less so (the tests' synthetic voice has a narrow baseline, so the 2 dB left
-    # to the voice still shows)
-    assert np.mean(agitation("first", 0, 20) >= 0.9) >= 0.5
-    assert np.mean(agitation("first", 30, 99)) < 0.5
-    assert np.mean(agitation("first", 30, 99) >= 0.9) <= 0.2
-    assert np.mean(agitation("usual", 0, 99) >= 0.9) <= 0.05
-    opened = [e for r in results for e in r.events if e.type == "opened"]
-    assert all(e.call_id == "first" and e.t_s < 30 for e in opened)  # only before it knew
+    def alerting(res, call, start_s, end_s=999.0):
+        """Share of the call's ticks in [start_s, end_s) with an agitation alert open."""
+        return np.mean([("agitation" in snap.open_alerts) for r in res for snap in r.snapshots
+                        if snap.call_id == call and start_s <= snap.t_s < end_s])
+
+    # judged through its line, the louder copy reads far less agitated than as calibrated
+    # (the tests' synthetic voice has a narrow baseline, so the 2.5 dB left to the voice
+    # still shows a little), and about as the same voice at the usual gain once corrected
+    assert np.mean(agitation(results, "as-is", 30) >= 0.9) >= 0.6
+    assert np.mean(agitation(results, "first", 30) >= 0.9) <= 0.25
+    assert np.mean(agitation(results, "first", 30)) < np.mean(agitation(results, "as-is", 30)) - 0.3
+    assert np.mean(agitation(results, "usual", 0) >= 0.9) <= 0.05
+    assert alerting(results, "as-is", 30) >= 0.8 and alerting(results, "first", 30) <= 0.4
     engine.close_call("first")
     engine.close_call("usual")
+    engine.close_call("as-is")
     engine.tick()
-    # the same agent's next call on that seat starts from it: no alert from the start
+    # the same agent's next call on that seat starts from it; on another seat it does not
     engine.open_call("S1", "second", "A1")
     assert engine.line_correction_db("second") == first
     engine.open_call("S2", "elsewhere", "A1")
     assert engine.line_correction_db("elsewhere") == 0.0  # another seat, another headset
-    results = play(engine, {"second": {"agent": louder(voice(40, seed=5))}})
-    assert not [e for r in results for e in r.events if e.type == "opened"]
-    # a population baseline is not re-levelled (it leans on nothing of the agent's)
-    other = make(model)
-    other.open_call("S3", "stranger", None)
-    assert other.line_correction_db("stranger") is None
+    later = louder(voice(40, seed=5))
+    results = play(engine, {"second": {"agent": later}, "elsewhere": {"agent": later}})
+    assert alerting(results, "elsewhere", 0, 30) > 0  # alerted before its line was read
+    assert alerting(results, "second", 0, 30) == 0
+    assert np.mean(agitation(results, "second", 0, 20)) < np.mean(
+        agitation(results, "elsewhere", 0, 20)) - 0.3
 
 
 def test_pre_inspection_judges_the_agent_through_the_calls_line(tmp_path) -> None:
@@ -207,7 +220,7 @@ def test_pre_inspection_judges_the_agent_through_the_calls_line(tmp_path) -> Non
                   str(tmp_path / "off.toml"))
     m = on["metrics"]
     assert 6.5 <= m["agent_line_level_db"] <= 9.5  # read from the calm speech
-    assert m["agent_line_correction_db"] == pytest.approx(m["agent_line_level_db"] - 2.0)
+    assert m["agent_line_correction_db"] == pytest.approx(m["agent_line_level_db"] - DEAD_ZONE_DB)
     assert "agent_line_level_db" not in off["metrics"]  # the setting turns it off
     assert off["metrics"]["agent_agitation_mean"] > 2 * m["agent_agitation_mean"]
     # judged at the calibration's level the calm agent reaches the alerts' 0.9 in places;

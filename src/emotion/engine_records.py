@@ -125,7 +125,7 @@ class SeatSnapshot:
     state: str = "playing"  # "waiting" (jitter buffer filling) | "playing"
     # emotion.line_level, on an agent's own baseline (None on a population one): the
     # call's level read from its calm speech against the calibration (dB; None until
-    # read), and the correction in force (dB; 0 within ±2 dB, or the seat's last call's)
+    # read), and the correction in force (dB; 0 within ±2.5 dB, or the seat's last call's)
     line_read_db: float | None = None
     line_db: float | None = None
 

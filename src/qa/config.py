@@ -235,7 +235,7 @@ class QAConfig:
         usually sits on their phone, their own call says better.
     line_correction : bool
         Judge the agent's voice through the call's line: when the call's ordinary
-        speech (level-free cues calm) sits more than 2 dB off the agent's calibration,
+        speech (level-free cues calm) sits more than 2.5 dB off the agent's calibration,
         the baseline's loudness features are moved by that gain
         (:mod:`emotion.line_level`), so a hotter or quieter headset is not read as an
         agitated or tired voice.

@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "against the population baseline of the agents in DIR")
     score.add_argument("--line-correction", choices=("on", "off"), default="on",
                        help="judge each recording through its line (default on): where its "
-                            "calm speech sits more than 2 dB off the agent's calibration, "
+                            "calm speech sits more than 2.5 dB off the agent's calibration, "
                             "the baseline's loudness moves by the excess (column "
                             "line_correction_db); off: judged at the calibration's level")
     score.set_defaults(func=_cmd_score)

@@ -841,7 +841,7 @@ const STRINGS = {
     "evidence.windows": "Windows (3 s each)",
     "evidence.baseline_call_weight": "This call's weight in the baseline",
     "evidence.call_level_vs_usual_db": "Whole call's level against calibration (dB; far off: check the headset gain first)",
-    "evidence.line_correction_db": "Corrected as the line's gain (dB: how far the call's calm speech sits off calibration, beyond 2 dB)",
+    "evidence.line_correction_db": "Corrected as the line's gain (dB: how far the call's calm speech sits off calibration, beyond 2.5 dB)",
     "evidence.clipped_samples": "Samples at full scale",
     "evidence.clipped_share": "Share at full scale",
     "evidence.turns": "Turns",
