@@ -15,8 +15,10 @@ from emotion.engine import DEFAULT_MODEL
 from emotion.line_level import (
     DEAD_ZONE_DB,
     LEVEL_SENSITIVITY,
+    LIVE_WINDOWS,
     MAX_CORRECTION_DB,
     MIN_ORDINARY_WINDOWS,
+    READ_EVERY,
     CallLine,
     call_line_level,
     correction_db,
@@ -92,8 +94,17 @@ def test_a_live_calls_line_is_judged_once_it_holds_enough_calm_windows() -> None
     assert line.correction_db == 3.0
     assert line.add(np.array([hot]))  # now its own: 7 dB, 5 beyond the dead zone
     assert line.correction_db == pytest.approx(7.0 - DEAD_ZONE_DB)
-    assert not line.add(np.array([hot * 1.02]))  # a small move is not a change
-    assert line.level.windows == MIN_ORDINARY_WINDOWS + 1
+    # read again every READ_EVERY windows; a small move is not a change
+    assert not line.add(np.full(READ_EVERY - 1, hot * 1.02))
+    assert line.level.windows == MIN_ORDINARY_WINDOWS
+    assert not line.add(np.array([hot * 1.02, np.nan]))  # not measured: not counted
+    assert line.level.windows == MIN_ORDINARY_WINDOWS + READ_EVERY
+    # the level it reads is measure()'s over the same windows
+    held = np.r_[np.full(MIN_ORDINARY_WINDOWS, hot), np.full(READ_EVERY, hot * 1.02)]
+    assert line.level == measure(base, held)
+    # a long call keeps only its latest LIVE_WINDOWS: a headset swapped mid-shift is followed
+    assert line.add(np.full(LIVE_WINDOWS, usual * 2.0 ** -0.5))  # now 5 dB quieter
+    assert line.correction_db == pytest.approx(-5.0 + DEAD_ZONE_DB)
 
 
 def test_windows_whose_level_free_cues_push_toward_agitation_are_not_ordinary(model) -> None:

@@ -233,12 +233,12 @@ class SlotGroup:
     def _follow_lines(self, rows: np.ndarray, features: np.ndarray, z: np.ndarray) -> bool:
         """Give each call's line tracker its new ordinary windows (level-free cues calm,
         :mod:`emotion.line_level`); True if a baseline was re-levelled."""
-        ordinary = z @ self._free_weights <= ORDINARY_LOGIT  # level-free columns only
+        ordinary = (z @ self._free_weights <= ORDINARY_LOGIT).tolist()  # level-free only
+        loudness = features[:, _LOUDNESS].tolist()
         changed = False
-        for row in np.unique(rows).tolist():
+        for i, row in enumerate(rows.tolist()):
             line = self._lines[row]
-            mine = rows == row
-            if line is not None and line.add(features[mine & ordinary, _LOUDNESS]):
+            if line is not None and ordinary[i] and line.add_one(loudness[i]):
                 self._relevel(row)
                 changed = True
         return changed

@@ -29,7 +29,7 @@ vowel band under 0.05 (those are left alone).
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -66,6 +66,10 @@ STEP_DB = 0.5
 #: A live call's level is the median of its latest this many ordinary windows (~10 min
 #: of speech): a headset swapped mid-shift is followed, an hour-long call's memory bounded.
 LIVE_WINDOWS = 600
+#: A live call's level is read again every this many new ordinary windows (~5 s of
+#: speech): one more window hardly moves a median of tens or hundreds, and reading costs
+#: a partition of up to LIVE_WINDOWS values.
+READ_EVERY = 5
 _MEAN = "loudness_mean_sone"
 
 
@@ -146,8 +150,22 @@ def measure(base: Baseline | float, mean_loudness: np.ndarray) -> LineLevel | No
     usual = base if isinstance(base, float) else usual_loudness(base)
     if x.size < MIN_ORDINARY_WINDOWS or not usual > 0:
         return None
-    measured = 10.0 * float(np.log2(float(np.median(x)) / usual))
-    return LineLevel(round(measured, 2), round(correction_db(measured), 2), int(x.size))
+    return _level(_median(x), usual, x.size)
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-d array, by one partition (a tenth of its overhead
+    on the few hundred values a call holds)."""
+    n = x.size
+    if n % 2:
+        return float(np.partition(x, n // 2)[n // 2])
+    low, high = np.partition(x, (n // 2 - 1, n // 2))[n // 2 - 1: n // 2 + 1]
+    return float((low + high) / 2)
+
+
+def _level(median: float, usual: float, n: int) -> LineLevel:
+    measured = 10.0 * math.log2(median / usual)
+    return LineLevel(round(measured, 2), round(correction_db(measured), 2), int(n))
 
 
 def call_line_level(base: Baseline, features: np.ndarray, agitation_weights: np.ndarray,
@@ -183,17 +201,35 @@ class CallLine:
         self.usual = usual_loudness(base)
         self.correction_db = float(correction_db)
         self.level: LineLevel | None = None
-        self._loudness: deque[float] = deque(maxlen=LIVE_WINDOWS)
+        self._ring = np.empty(LIVE_WINDOWS)  # the latest ordinary windows' loudness
+        self._count = 0  # windows taken in all
+        self._since_read = 0
 
     def add(self, mean_loudness: np.ndarray) -> bool:
         """Take the mean loudness of new ordinary windows; True when the correction
         changed (by :data:`STEP_DB` or more)."""
-        self._loudness.extend(float(v) for v in np.ravel(mean_loudness))
-        level = measure(self.usual, np.fromiter(self._loudness, dtype=np.float64))
-        if level is None:
+        changed = False
+        for v in np.ravel(np.asarray(mean_loudness, dtype=np.float64)).tolist():
+            changed |= self.add_one(v)
+        return changed
+
+    def add_one(self, mean_loudness: float) -> bool:
+        """:meth:`add` for one window (what the engine calls, once a second per call).
+        The level is read once the call holds :data:`MIN_ORDINARY_WINDOWS` ordinary
+        windows, then again every :data:`READ_EVERY`; NaN and non-positive values are
+        not measurements and are left out."""
+        if not (mean_loudness > 0 and math.isfinite(mean_loudness)):
             return False
-        self.level = level
-        if abs(level.correction_db - self.correction_db) < STEP_DB:
+        self._ring[self._count % LIVE_WINDOWS] = mean_loudness
+        self._count += 1
+        self._since_read += 1
+        held = min(self._count, LIVE_WINDOWS)
+        if held < MIN_ORDINARY_WINDOWS or not self.usual > 0 or (
+                self.level is not None and self._since_read < READ_EVERY):
             return False
-        self.correction_db = level.correction_db
+        self._since_read = 0
+        self.level = _level(_median(self._ring[:held]), self.usual, held)
+        if abs(self.level.correction_db - self.correction_db) < STEP_DB:
+            return False
+        self.correction_db = self.level.correction_db
         return True
