@@ -49,7 +49,7 @@ LEVEL_SENSITIVITY = {
 #: Gain left to the voice, dB: a day's ordinary variation of one agent on one headset.
 #: Within it nothing is corrected; beyond it only the excess is. Chosen on
 #: pre-inspection's tuning calls (qa_bench seeds 1-3, and seed 1 with headsets ±8 dB
-#: off) among 1, 2, 2.5, 3, 3.5 and 4 dB: 2.5 was at least as good as 2 on every set
+#: off) among 1, 2, 2.5, 3 and 4 dB: 2.5 was at least as good as 2 on every set
 #: and lost no agitated turn (1 dB did, on held-out seed 0); RESULTS.md, fifteenth round.
 DEAD_ZONE_DB = 2.5
 #: Largest correction, dB. Further off, the line's own checks (low level, clipping)
