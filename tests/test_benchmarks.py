@@ -16,14 +16,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def quick_report() -> dict:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "psychoacoustics.py"), "--quick"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
+def run_benchmark(script: str, *args: str, timeout: float = 600) -> dict:
+    """Run ``benchmarks/<script>`` with ``args``; its last line's JSON report."""
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def quick_report() -> dict:
+    return run_benchmark("psychoacoustics.py", "--quick")
 
 
 def test_last_line_carries_the_key_figures(quick_report):
@@ -46,19 +49,12 @@ def test_quick_validation_passes_where_the_data_is(quick_report):
 
 @pytest.mark.parametrize("script", ["vad.py", "prosody.py"])
 def test_issue3_benchmarks_run_in_quick_mode(script):
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--quick"],
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_benchmark(script, "--quick")
     assert report["mode"] == "quick"
 
 
 def test_detection_quick_reports_both_methods_on_the_same_files():
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "detection.py"), "--quick",
-                           "--json-only"], capture_output=True, text=True, timeout=600,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_benchmark("detection.py", "--quick", "--json-only")
     if "skipped" in report:
         pytest.skip(report["skipped"])
     phone = report["phone"]
@@ -73,10 +69,7 @@ def test_detection_quick_reports_both_methods_on_the_same_files():
 
 
 def test_connection_flood_quick_is_contained_by_the_limits():
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "connections.py"),
-                           "--quick"], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_benchmark("connections.py", "--quick", timeout=300)
     idle, budget = report["idle_per_port"], report["max_connections"]
     for name, port in report["ports"].items():
         # the budget refuses the excess as it arrives (the lean port also carries the
@@ -91,10 +84,7 @@ def test_connection_flood_quick_is_contained_by_the_limits():
 
 
 def test_retention_quick_deletes_every_old_row_in_bounded_batches():
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "retention.py"),
-                           "--quick"], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_benchmark("retention.py", "--quick", timeout=300)
     assert report["rows_left"] == 0  # nothing older than the period survives
     for run in report["runs"]:
         calls = run["calls"]
@@ -106,11 +96,7 @@ def test_retention_quick_deletes_every_old_row_in_bounded_batches():
 
 
 def test_level_robustness_quick_scores_neutral_speech_at_two_gains():
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "level_robustness.py"),
-                           "--quick"], capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_benchmark("level_robustness.py", "--quick", timeout=300)
     if "skipped" in report:
         pytest.skip(report["skipped"])
     usual, hot = report["corpora"]["ravdess"]
