@@ -273,6 +273,13 @@ def test_wording_in_english_and_chinese():
         "与平时相比：停顿更少（-1.1 σ），持续 1 分 35 秒")
     assert explain_drivers((), "A1001", 3.0) == (
         "no single feature stands out from A1001's usual, for 3 s")
+    # Every window at the scores' limit: at least that far out, not exactly.
+    assert explain_drivers((("loudness_slope_sone_s", 6.0), ("f0_median_st", 5.9),
+                            ("vowel_tilt_db", -6.0)), "A1", 4.0) == (
+        "more abrupt loudness changes (≥ +6.0 σ), higher-pitched (+5.9 σ) and more pressed "
+        "voice (≤ -6.0 σ) than A1's usual, for 4 s")
+    assert explain_drivers((("loudness_n5_sone", 6.0),), "A1", 4.0, lang="zh") == (
+        "与A1平时相比：音量更大（≥ +6.0 σ），持续 4 秒")
     with pytest.raises(ValueError, match="lang"):
         explain_drivers(drivers, "A1001", 7.0, lang="fr")
 

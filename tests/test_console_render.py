@@ -97,6 +97,8 @@ def test_explanations_read_as_the_engines(page, lang):
         ([("vowel_tilt_db", -3.01)], "王芳", 125.6),
         ([], "A1002", 3.0),
         ([("unknown_feature", 1.5)], "A1003", 0.4),
+        ([("loudness_slope_sone_s", 6.0), ("f0_median_st", 5.9), ("vowel_tilt_db", -6.0)],
+         "A1004", 12.0),
     ]
     for drivers, agent, duration_s in cases:
         ours = page.evaluate("""async ([drivers, agent, duration, lang]) => {

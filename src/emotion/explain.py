@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotion.scoring import HEADS, ModelError
+from emotion.scoring import HEADS, Z_LIMIT, ModelError
 from emotion.windows import FEATURE_NAMES
 
 KINDS = HEADS
@@ -96,6 +96,14 @@ def top_drivers(mean_z: np.ndarray, weights: np.ndarray,
     return tuple((feature_names[i], float(mean_z[i])) for i in order[:top])
 
 
+def sigma_text(z: float) -> str:
+    """``"+2.6 σ"``; a mean z at the scores' limit (every window at ±:data:`Z_LIMIT`) is
+    ``"≥ +6.0 σ"``: the voice was at least that far out, not exactly that far."""
+    if abs(z) >= Z_LIMIT - 0.05:
+        return f"{'≥' if z > 0 else '≤'} {z:+.1f} σ"
+    return f"{z:+.1f} σ"
+
+
 def explain_drivers(drivers, agent: str | None, duration_s: float, lang: str = "en") -> str:
     """One line in plain words: how the voice differs from the agent's usual, how long.
 
@@ -113,7 +121,7 @@ def explain_drivers(drivers, agent: str | None, duration_s: float, lang: str = "
         word = up if z > 0 else down
         if word not in said:
             said.add(word)
-            parts.append((word, f"{z:+.1f} σ"))
+            parts.append((word, sigma_text(z)))
     seconds = max(0, round(duration_s))
     minutes, rest = divmod(seconds, 60)
     if lang == "zh":

@@ -1007,10 +1007,19 @@ export function formatDuration(seconds) {
   return t("duration.hms", { h: Math.floor(total / 3600), m: Math.floor((total % 3600) / 60) });
 }
 
+/** emotion.scoring.Z_LIMIT: the z-scores are limited to ±6 σ. */
+const Z_LIMIT = 6.0;
+
 function signed(z) {
   const text = Math.abs(z).toFixed(1);
   // Python's "{:+.1f}" keeps the sign of a negative number rounded to zero ("-0.0").
   return (z < 0 ? "-" : "+") + text;
+}
+
+/** "+2.6 σ"; a mean z at the limit reads "≥ +6.0 σ" (as emotion.explain.sigma_text). */
+function sigmaText(z) {
+  if (Math.abs(z) >= Z_LIMIT - 0.05) return `${z > 0 ? "≥" : "≤"} ${signed(z)} σ`;
+  return `${signed(z)} σ`;
 }
 
 /**
@@ -1034,7 +1043,7 @@ export function explainDrivers(drivers, agent, durationS, language = current, wi
     const word = z > 0 ? up : down;
     if (!said.has(word)) {
       said.add(word);
-      parts.push([word, `${signed(z)} σ`]);
+      parts.push([word, sigmaText(z)]);
     }
   }
   const seconds = Math.max(0, pyRound(durationS));
