@@ -107,6 +107,29 @@ def test_g711_wav_decodes_like_capture_g711(tmp_path: Path, subtype: str, decode
     np.testing.assert_array_equal(clip.samples[0], decode(codes) / 32768)
 
 
+@pytest.mark.parametrize("subtype", ["GSM610", "G721_32"])
+def test_wav_codecs_that_decode_only_forwards_are_read(tmp_path: Path, subtype: str) -> None:
+    """GSM 06.10 and G.721 WAV (older call recorders) cannot be seeked in by libsndfile;
+    they are read block by block to the end, every frame the header promises."""
+    t = np.arange(3 * 8000) / 8000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) / 1.5
+    path = tmp_path / "codec.wav"
+    sf.write(path, tone, 8000, subtype=subtype)
+    with sf.SoundFile(path) as handle:
+        assert not handle.seekable()  # the case this reads differently
+        promised = handle.frames
+
+    clip = read_audio(path)
+
+    assert clip.subtype == subtype and clip.samples.shape == (1, promised) and promised >= tone.size
+    residual = clip.samples[0, : tone.size] - tone
+    assert np.sqrt(np.mean(residual**2)) < 0.3 * np.sqrt(np.mean(tone**2))  # a lossy codec
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    message = read_error(cut)
+    assert "truncated" in message or "cannot be decoded" in message
+
+
 def test_channel_selection_keeps_a_channel_axis(tmp_path: Path) -> None:
     samples = exact_samples("PCM_16", 3, 1000)
     path = write(tmp_path / "three.wav", samples, 16000)

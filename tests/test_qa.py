@@ -646,6 +646,7 @@ def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -
     with (qa_run["out"] / "summary.csv").open() as fh:
         rows = {r["call_id"]: r for r in csv.DictReader(fh)}
     assert rows["broken"]["status"] == "error" and "truncated" in rows["broken"]["error"]
+    assert rows["broken"]["path"].endswith("broken.wav")  # the reviewer can find the file
     assert rows["GONE-1"]["status"] == "error" and "missing file" in rows["GONE-1"]["error"]
     scores = [float(r["score"]) for r in rows.values() if r["status"] == "done"]
     assert scores == sorted(scores, reverse=True) and rows["HOT-1"]["checks"]

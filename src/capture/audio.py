@@ -273,7 +273,10 @@ def _read_frames(file: Path, where: str, info: sf._SoundFileInfo, dtype: str) ->
     and truncation become AudioError."""
     try:
         with sf.SoundFile(str(file)) as handle:
-            frames = handle.read(dtype=dtype, always_2d=True)
+            if handle.seekable():
+                frames = handle.read(dtype=dtype, always_2d=True)
+            else:  # codecs that decode only forwards (GSM 06.10, G.721/G.723 ADPCM WAV)
+                frames = _read_forwards(handle, dtype)
     except sf.LibsndfileError as err:
         raise AudioError(
             f"{where}: the audio data cannot be decoded ({err.error_string}); the file is "
@@ -285,6 +288,16 @@ def _read_frames(file: Path, where: str, info: sf._SoundFileInfo, dtype: str) ->
             f"{frames.shape[0]} could be read; re-copy or re-export the recording"
         )
     return frames
+
+
+def _read_forwards(handle: sf.SoundFile, dtype: str, block: int = 1 << 16) -> np.ndarray:
+    """Every frame of a file libsndfile cannot seek in, block by block to its end."""
+    parts = []
+    while True:
+        part = handle.read(block, dtype=dtype, always_2d=True)
+        parts.append(part)
+        if part.shape[0] < block:
+            return np.concatenate(parts, axis=0)
 
 
 def _guess_format(file: Path) -> str:

@@ -352,8 +352,13 @@ def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, 
             "status": "skipped (already done)" if job.call_id in skipped else "done",
             "error": (unstored or {}).get(job.call_id, "")})
     rows.sort(key=lambda row: -row["score"])
+    by_id = {job.call_id: job for job in jobs}
     for call_id, reason in sorted(errors.items()):
-        rows.append({"call_id": call_id.split("@")[0], "path": "", "agent_id": "",
+        # A recording that failed keeps its path and agent; a second file under a used
+        # call id (key "id@file") and a missing file named by the metadata have no job.
+        job = by_id.get(call_id)
+        rows.append({"call_id": call_id.split("@")[0], "path": job.path if job else "",
+                     "agent_id": (job.agent_id or "") if job else "",
                      "duration_s": "", "score": "", "flags": "", "checks": "",
                      "status": "error", "error": reason})
     tmp = path.with_suffix(".csv.tmp")
