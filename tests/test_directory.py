@@ -99,7 +99,7 @@ def test_import_sets_what_the_file_has_and_names_the_rows_it_refuses(tmp_path, c
 @pytest.mark.parametrize("content, message", [
     ("name,team\nS1,north\n", "must name seat_id"),
     ("seat_id,colour\nS1,red\n", "unknown column(s) colour"),
-    (b"seat_id,team\nS1,\xff\n", "is not UTF-8"),
+    (b"seat_id,team\nS1,\xff\n", "is neither UTF-8 nor GB18030"),
 ])
 def test_a_file_that_is_not_a_directory_is_refused_whole(tmp_path, capsys, content, message):
     path = tmp_path / "bad.csv"

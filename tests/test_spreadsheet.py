@@ -36,3 +36,37 @@ def test_the_audit_log_and_the_token_list_print_outside_text_as_text(tmp_path, c
     assert main(["user", "tokens", "--data", str(tmp_path)]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert "'=HYPERLINK(\"http://evil\")" in [r[1] for r in rows]
+
+
+def test_csv_saved_by_a_chinese_spreadsheet_is_read_in_its_own_encoding(tmp_path, capsys):
+    """Excel and WPS on Chinese Windows save "CSV" in GBK; UTF-8 with or without a BOM
+    reads as it is, and bytes that are neither still refuse clearly (below)."""
+    import pytest
+
+    from voiceline import spreadsheet
+    from voiceline.qa_cli import read_metadata
+    from voiceline.score_cli import read_manifest
+
+    text = "call_id,path,agent_id,坐席姓名\r\nC1,通话一.wav,A1001,王芳\r\n"
+    for name, data, said in (("gbk.csv", text.encode("gbk"), True),
+                             ("bom.csv", b"\xef\xbb\xbf" + text.encode(), False),
+                             ("plain.csv", text.encode(), False)):
+        path = tmp_path / name
+        path.write_bytes(data)
+        (row,) = read_metadata(path).values()
+        assert row["call_id"] == "C1" and row["坐席姓名"] == "王芳", name
+        assert ("read as GB18030" in capsys.readouterr().err) == said, name
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes("path,agent\n录音/一.wav,A1\n".encode("gb18030"))
+    (row,) = read_manifest(manifest)
+    assert row["file"] == tmp_path / "录音" / "一.wav" and row["agent"] == "A1"
+    seats = tmp_path / "seats.csv"
+    seats.write_bytes("seat_id,team,label\nS001,东区,一号席\n".encode("gbk"))
+    assert main(["directory", "import", str(seats), "--data", str(tmp_path / "data")]) == 0
+    capsys.readouterr()
+    assert main(["directory", "list", "--data", str(tmp_path / "data")]) == 0
+    assert "S001,东区,一号席," in capsys.readouterr().out.splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"path,agent\n\xff.wav,A1\n")  # 0xff starts no character in either
+    with pytest.raises(UnicodeDecodeError):
+        spreadsheet.csv_rows(bad)

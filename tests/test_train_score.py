@@ -98,7 +98,7 @@ def test_score_refuses_a_manifest_that_is_not_utf8(tmp_path, capsys):
     manifest.write_bytes(b"path,agent\n\xff\xfe.wav,A1\n")
     code = main(["score", "--calibration", str(tmp_path), "--manifest", str(manifest),
                  "--out", str(tmp_path / "o.csv")])
-    assert code == 2 and "is not a readable UTF-8 CSV" in capsys.readouterr().err
+    assert code == 2 and "is neither UTF-8 nor GB18030 text" in capsys.readouterr().err
 
 
 def test_score_without_the_calibration_folder_says_so_once(tmp_path, capsys):

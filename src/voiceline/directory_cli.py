@@ -27,7 +27,7 @@ from pathlib import Path
 
 from voiceline.cli import UserError
 from voiceline.directory import FIELDS, put_entry, retire_seat
-from voiceline.spreadsheet import SafeWriter
+from voiceline.spreadsheet import SafeWriter, csv_rows
 
 KINDS = {f"{kind}_id": fields for kind, fields in FIELDS.items()}
 """A file's id column, and the columns it may have beside it."""
@@ -82,28 +82,28 @@ def run_directory(args: argparse.Namespace) -> int:
 def _read(path: Path) -> tuple[str, list[str], list[tuple[int, dict]]]:
     """The file's kind (its id column), the columns it sets, and its rows by line."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in reader.fieldnames or []]
-            kind = next((k for k in KINDS if k in header), None)
-            if kind is None:
-                raise UserError(f"{path}: the header must name seat_id (with team, label) or "
-                                f"agent_id (with display_name, team); it has "
-                                f"{', '.join(header) or 'nothing'}")
-            unknown = [h for h in header if h not in (kind, *KINDS[kind])]
-            if unknown:
-                raise UserError(f"{path}: unknown column(s) {', '.join(unknown)}; a {kind} "
-                                f"file may have {', '.join(KINDS[kind])}")
-            reader.fieldnames = header
-            rows = []
-            for row in reader:
-                if len(rows) == MAX_ROWS:
-                    raise UserError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
-                rows.append((reader.line_num, row))
+        reader = csv_rows(path)
+        header = [name.strip() for name in reader.fieldnames or []]
+        kind = next((k for k in KINDS if k in header), None)
+        if kind is None:
+            raise UserError(f"{path}: the header must name seat_id (with team, label) or "
+                            f"agent_id (with display_name, team); it has "
+                            f"{', '.join(header) or 'nothing'}")
+        unknown = [h for h in header if h not in (kind, *KINDS[kind])]
+        if unknown:
+            raise UserError(f"{path}: unknown column(s) {', '.join(unknown)}; a {kind} "
+                            f"file may have {', '.join(KINDS[kind])}")
+        reader.fieldnames = header
+        rows = []
+        for row in reader:
+            if len(rows) == MAX_ROWS:
+                raise UserError(f"{path}: more than {MAX_ROWS:,} rows; split the file")
+            rows.append((reader.line_num, row))
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; save it as CSV UTF-8") from None
+        raise UserError(f"{path} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8"
+                        ) from None
     except csv.Error as exc:
         raise UserError(f"{path} is not a readable CSV file: {exc}") from None
     return kind, [h for h in header if h != kind], rows

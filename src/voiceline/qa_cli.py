@@ -22,7 +22,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from voiceline.spreadsheet import SafeDictWriter
+from voiceline.spreadsheet import SafeDictWriter, csv_rows
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 SUMMARY_COLUMNS = ("call_id", "path", "agent_id", "duration_s", "score", "flags", "checks",
@@ -111,16 +111,18 @@ def read_metadata(path: Path) -> dict[Path, dict]:
     from voiceline.cli import UserError
 
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"call_id", "path"} - set(reader.fieldnames or ())
-            if missing:
-                raise UserError(f"{path}: metadata needs columns call_id,path[,agent_id] "
-                                f"(missing {', '.join(sorted(missing))})")
-            rows = list(reader)
+        reader = csv_rows(path)
+        missing = {"call_id", "path"} - set(reader.fieldnames or ())
+        if missing:
+            raise UserError(f"{path}: metadata needs columns call_id,path[,agent_id] "
+                            f"(missing {', '.join(sorted(missing))})")
+        rows = list(reader)
     except OSError as exc:
         raise UserError(f"cannot read metadata {path}: {exc.strerror}") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8"
+                        ) from None
+    except csv.Error as exc:
         raise UserError(f"{path} is not a readable CSV: {exc}") from None
     out = {}
     for row in rows:

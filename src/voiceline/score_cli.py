@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceline.spreadsheet import SafeDictWriter
+from voiceline.spreadsheet import SafeDictWriter, csv_rows
 
 #: Model shipped with the repository.
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "voice_scoring.onnx"
@@ -28,17 +28,19 @@ def read_manifest(path: Path) -> list[dict]:
     from voiceline.cli import UserError
 
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM too
-            reader = csv.DictReader(fh)
-            missing = {"path", "agent"} - set(reader.fieldnames or ())
-            if missing:
-                raise UserError(f"{path}: manifest needs columns path,agent (missing "
-                                f"{', '.join(sorted(missing))})")
-            rows = list(reader)
+        reader = csv_rows(path)  # a spreadsheet's BOM, or its GBK, too
+        missing = {"path", "agent"} - set(reader.fieldnames or ())
+        if missing:
+            raise UserError(f"{path}: manifest needs columns path,agent (missing "
+                            f"{', '.join(sorted(missing))})")
+        rows = list(reader)
     except OSError as exc:
         raise UserError(f"cannot read manifest {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path} is not a readable UTF-8 CSV: {exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is neither UTF-8 nor GB18030 text; save it as CSV UTF-8"
+                        ) from None
+    except csv.Error as exc:
+        raise UserError(f"{path} is not a readable CSV: {exc}") from None
     for row in rows:
         row["path"] = (row.get("path") or "").strip()
         row["agent"] = (row.get("agent") or "").strip()

@@ -12,10 +12,42 @@ number ("-38.5"), are written as they are.
 from __future__ import annotations
 
 import csv
+import io
+import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What a CSV that is not UTF-8 is read as: GB18030, which holds GBK and GB2312, the
+#: encodings Excel and WPS save "CSV" in on Chinese Windows.
+FALLBACK_ENCODING = "gb18030"
+#: Largest CSV :func:`csv_rows` reads (it holds the file in memory): a million calls'
+#: metadata is ~100 MB.
+MAX_CSV_BYTES = 256 * 1024 * 1024
+
+
+def csv_rows(path: str | Path) -> csv.DictReader:
+    """A ``csv.DictReader`` over a CSV file a person may have saved from a spreadsheet:
+    UTF-8 (with or without a byte-order mark) or, failing that, GB18030, which is then
+    said on stderr. Raises ``UnicodeDecodeError`` (UTF-8's) when it is neither,
+    ``csv.Error`` when it is larger than :data:`MAX_CSV_BYTES`, and ``OSError`` when it
+    cannot be read."""
+    size = Path(path).stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise csv.Error(f"{size / 2**20:,.0f} MB is more than the {MAX_CSV_BYTES // 2**20} MB "
+                        "read at once; split the file")
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as not_utf8:
+        try:
+            text = data.decode(FALLBACK_ENCODING)
+        except UnicodeDecodeError:
+            raise not_utf8 from None
+        print(f"{path}: not UTF-8; read as {FALLBACK_ENCODING.upper()} (GBK), as a "
+              "spreadsheet saves CSV on Chinese Windows", file=sys.stderr)
+    return csv.DictReader(io.StringIO(text, newline=""))
 
 
 def safe_cell(value: Any) -> Any:
