@@ -142,6 +142,7 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
     facts = dict(zip(page.locator("#call-facts dt").all_inner_texts(),
                      page.locator("#call-facts dd").all_inner_texts(), strict=True))
     assert facts["通话转写"] == "3 句，见下方" and "未运行的检查" not in facts
+    assert facts["声道"] == "立体声，坐席在声道 0"
     # Both parties' levels are drawn; one marker per flag, each labelled with its check.
     assert page.locator("#timeline .qa-level-agent").count() == 1
     assert page.locator("#timeline .qa-level-caller").count() == 1

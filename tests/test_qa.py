@@ -634,6 +634,38 @@ def test_a_call_whose_caller_side_goes_dead_is_flagged_one_way(calls, tmp_path) 
     assert flag["evidence"]["silent_level_dbfs"] < -80  # nothing at all on that side
 
 
+def test_the_same_sound_on_both_channels_is_inspected_as_mono(calls, tmp_path, capsys
+                                                              ) -> None:
+    """A recorder that mixes both parties into each channel: judged as two parties every
+    word would be overtalk. Echo of the agent on the caller's side is still two parties."""
+    from qa.analysis import same_audio
+
+    call = render_call(CallScript(100.0, seed=4), AGENT, CALLER)
+    a, c = call.audio.astype(np.float64)
+    mix = a + c
+    rng = np.random.default_rng(5)
+    r, spread = same_audio(mix, -0.5 * np.roll(mix, 20) + rng.normal(0, 3, mix.size), FS)
+    assert r > 0.99 and spread < 0.1  # any gain, polarity or a 2.5 ms delay
+    r, spread = same_audio(a, c + 10 ** (-12 / 20) * a, FS)  # echo at -12 dB
+    assert r < 0.9 and spread > 10
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    mixed = np.clip(mix, -32768, 32767).astype(np.int16)
+    sf.write(folder / "dual.wav", np.stack([mixed, mixed], axis=1), FS, subtype="PCM_16")
+    echo = np.clip(np.stack([a, c + 0.25 * a]), -32768, 32767).astype(np.int16)
+    sf.write(folder / "echo.wav", echo.T, FS, subtype="PCM_16")
+    assert main(["qa", str(folder), "--calibration", str(calls["cal"]), "--out",
+                 str(tmp_path / "out"), "--no-store", "--workers", "1", "--no-progress"]) == 0
+    assert "1 recording(s) carry the same sound on both channels" in capsys.readouterr().err
+    dual, echoed = read(tmp_path / "out", "dual"), read(tmp_path / "out", "echo")
+    assert dual["metrics"]["same_audio_r"] > 0.99 and dual["metrics"]["channels"] == 2
+    assert {"overtalk", "slow_response", "caller_agitation"} <= set(
+        dual["metrics"]["checks_skipped"])
+    assert not [f for f in dual["flags"] if f["check"] in ("overtalk", "caller_agitation")]
+    assert "same_audio_r" not in echoed["metrics"]
+    assert "overtalk" not in echoed["metrics"]["checks_skipped"]
+
+
 def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -> None:
     doc = read(qa_run["out"], "MONO-1")
     assert doc["metrics"]["channels"] == 1 and doc["flags"] == []

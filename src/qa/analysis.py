@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.fft as sfft
 
 from capture.audio import AudioError, read_audio, read_pcm16
 from capture.levels import load_level_profile
@@ -33,6 +34,20 @@ BLOCK_S = 10.0
 #: stage's group size, so that the streams awake in a slot still make a good batch
 #: (32 calls ran 5 % faster than 16 on qa_bench's calls, two interleaved runs each).
 BATCH_CALLS = 32
+#: Two channels carry the same sound (a recorder that mixes both parties into each
+#: channel, or mono saved as stereo) when, over the loudest seconds of *each* channel,
+#: their audio correlates at least this well (|r| at the best lag within
+#: ±:data:`SAME_AUDIO_MAX_LAG_S`) **and** the level between them is the same in both sets
+#: of seconds within :data:`SAME_AUDIO_GAIN_DB`. Judged as two parties, every word of such
+#: a call would be overtalk and each voice the other's, so it is judged as mono. Echo
+#: or crosstalk on a real two-party line also correlates (a correlation ignores gain),
+#: but its level flips with who is speaking: the agent's seconds are far louder on the
+#: agent's channel, the caller's on the caller's.
+SAME_AUDIO_CORRELATION = 0.9
+SAME_AUDIO_GAIN_DB = 3.0
+SAME_AUDIO_MAX_LAG_S = 0.005
+#: The loudest seconds of each channel the correlation is measured on.
+SAME_AUDIO_SECONDS = 8
 #: The smallest 16-bit code at full scale: ``k / 32768 >= CLIP_LEVEL`` exactly when
 #: ``|k| >= CLIP_CODE`` (scaling by 32768 is exact in floating point).
 CLIP_CODE = math.ceil(CLIP_LEVEL * 32768)
@@ -109,6 +124,9 @@ class CallAnalysis:
     level_profile: str
     agent: ChannelTrack
     caller: ChannelTrack | None
+    #: |r| of the two channels when they carry the same audio (then judged as mono:
+    #: ``caller`` is None); None otherwise.
+    same_audio_r: float | None = None
 
 
 @dataclass
@@ -120,6 +138,54 @@ class _Loaded:
     fs_hz: int
     file_fs_hz: int
     n_channels: int
+    same_audio_r: float | None = None
+
+
+def same_audio(a: np.ndarray, b: np.ndarray, fs_hz: int) -> tuple[float, float]:
+    """How alike two channels' audio is: ``(r, spread_db)``.
+
+    ``r`` is the smaller of two |r| (the best lag within ±:data:`SAME_AUDIO_MAX_LAG_S`),
+    one over the :data:`SAME_AUDIO_SECONDS` loudest seconds of ``a``, one over those of
+    ``b`` (0 where either is silent); ``spread_db`` is how far apart the level of ``b``
+    over ``a`` is in those two sets of seconds (0 for the same sound at any fixed gain,
+    about twice the attenuation of one party leaking into the other's channel).
+    """
+    second = int(fs_hz)
+    n = min(a.size, b.size) // second
+    if n == 0:
+        return 0.0, float("inf")
+    lag = int(round(SAME_AUDIO_MAX_LAG_S * fs_hz))
+    size = sfft.next_fast_len(second + lag)
+    rs, gains = [], []
+    for channel in (a, b):
+        # Loudness per second from every 8th sample: a ranking, not a measurement.
+        coarse = np.asarray(channel[: n * second].reshape(n, second)[:, ::8], dtype=np.float32)
+        rows = np.argsort(-np.square(coarse).sum(axis=1), kind="stable")[:SAME_AUDIO_SECONDS]
+        xs = np.asarray(a[: n * second].reshape(n, second)[rows], dtype=np.float64)
+        ys = np.asarray(b[: n * second].reshape(n, second)[rows], dtype=np.float64)
+        energy_x, energy_y = float(np.square(xs).sum()), float(np.square(ys).sum())
+        if energy_x == 0 or energy_y == 0:
+            return 0.0, float("inf")
+        # Σ_rows Σ_t x[t] y[t + k], k = -lag..lag, by one transform per set.
+        cross = sfft.irfft((np.conj(sfft.rfft(xs, size)) * sfft.rfft(ys, size)).sum(axis=0), size)
+        near = np.concatenate([cross[size - lag:], cross[: lag + 1]])
+        rs.append(float(np.abs(near).max()) / np.sqrt(energy_x * energy_y))
+        gains.append(10 * np.log10(energy_y / energy_x))
+    return min(rs), abs(gains[0] - gains[1])
+
+
+def _judged_as_mono(samples: np.ndarray, fs_hz: int) -> tuple[np.ndarray, float | None]:
+    """The channels to analyse (the agent's alone when both carry the same audio) and
+    that correlation (None when the channels differ or there is one)."""
+    if samples.shape[0] < 2:
+        return samples, None
+    r, spread_db = same_audio(samples[0], samples[1], fs_hz)
+    if r < SAME_AUDIO_CORRELATION or spread_db > SAME_AUDIO_GAIN_DB:
+        return samples, None
+    # The louder channel: the one that holds both parties if one holds less.
+    energy = [float(np.square(c[::8], dtype=np.float64).sum()) for c in samples]
+    keep = int(np.argmax(energy))
+    return samples[keep: keep + 1], round(r, 4)
 
 
 def _channel_order(job: CallJob, n: int) -> list[int]:
@@ -143,12 +209,12 @@ def load_call(job: CallJob) -> _Loaded:
     if pcm is not None:
         codes, fs_hz = pcm
         n = codes.shape[0]
-        codes = codes[_channel_order(job, n)]
+        codes, same = _judged_as_mono(codes[_channel_order(job, n)], fs_hz)
         clip_index = [np.flatnonzero((c >= CLIP_CODE) | (c <= -CLIP_CODE)) for c in codes]
-        return _Loaded(job, codes, 1.0 / 32768, clip_index, fs_hz, fs_hz, n)
+        return _Loaded(job, codes, 1.0 / 32768, clip_index, fs_hz, fs_hz, n, same)
     clip = read_audio(job.path)
     n = clip.n_channels
-    raw = clip.samples[_channel_order(job, n)]
+    raw, same = _judged_as_mono(clip.samples[_channel_order(job, n)], clip.fs_hz)
     marks = np.abs(raw) >= CLIP_LEVEL
     fs_hz = engine_rate(clip.fs_hz)
     if fs_hz != clip.fs_hz:
@@ -157,7 +223,7 @@ def load_call(job: CallJob) -> _Loaded:
         # a resampled sample is "clipped" when the original sample it maps to was
         marks = marks[:, idx]
     return _Loaded(job, raw.astype(np.float32), 1.0, [np.flatnonzero(m) for m in marks],
-                   fs_hz, clip.fs_hz, n)
+                   fs_hz, clip.fs_hz, n, same)
 
 
 def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
@@ -221,5 +287,6 @@ def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
             job=call.job, fs_hz=fs_hz, file_fs_hz=call.file_fs_hz, n_channels=call.n_channels,
             duration_s=duration_s, channel_type=channel_type(fs_hz), level_profile=profile.name,
             agent=tracks[0], caller=tracks[1] if len(tracks) > 1 else None,
+            same_audio_r=call.same_audio_r,
         ))
     return out

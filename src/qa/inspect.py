@@ -93,6 +93,9 @@ def call_result(analysis: CallAnalysis, flags: list[Flag], metrics: dict, config
         "flags": [f.to_json() for f in flags],
         "metrics": {
             "channels": analysis.n_channels,
+            # both channels carry the same audio: judged as one mixed channel
+            **({"same_audio_r": analysis.same_audio_r}
+               if analysis.same_audio_r is not None else {}),
             "agent_channel": job.agent_channel,
             "sample_rate_hz": analysis.file_fs_hz,
             "analysed_at_hz": analysis.fs_hz,

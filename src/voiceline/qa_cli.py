@@ -315,6 +315,12 @@ def run_qa(args: argparse.Namespace) -> int:
     print(f"voiceline qa: {len(results)} calls in {out} ({flagged} flagged), "
           f"{len(errors)} with an error (see summary.csv); {total_s / 3600:.2f} h of audio in "
           f"{elapsed:.0f} s", file=sys.stderr)
+    same = sorted(c for c, r in results.items() if "same_audio_r" in r.get("metrics", {}))
+    if same:
+        print(f"voiceline qa: {len(same)} recording(s) carry the same sound on both channels "
+              f"and were inspected as mono ({', '.join(same[:5])}{' …' if len(same) > 5 else ''}"
+              "); does the recorder mix both parties into each channel? Only separate "
+              "channels allow the turn-taking and voice checks", file=sys.stderr)
     return 0
 
 

@@ -46,6 +46,13 @@ function renderFacts() {
   const m = call.metrics ?? {};
   const line = callLineFact(m);
   if (line) dd(facts, t("qa.line"), line);
+  if (Number.isFinite(m.same_audio_r)) {
+    dd(facts, t("qa.channels"), t("qa.channelsSame", { r: m.same_audio_r.toFixed(2) }));
+  } else if (m.channels === 1) {
+    dd(facts, t("qa.channels"), t("qa.channelsMono"));
+  } else if (Number.isFinite(m.channels)) {
+    dd(facts, t("qa.channels"), t("qa.channelsStereo", { n: m.agent_channel ?? 0 }));
+  }
   if (call.transcript) dd(facts, t("qa.transcriptFact"), t("qa.transcriptRead", { n: call.transcript.length }));
   else if (m.transcript_problem) dd(facts, t("qa.transcriptFact"), t("qa.transcriptProblem", { problem: m.transcript_problem }));
   if (m.checks_skipped?.length) {
