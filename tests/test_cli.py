@@ -174,3 +174,48 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130(tmp_path, capsys, mo
     monkeypatch.setattr("voiceline.qa_tune_cli.run_qa_tune", interrupted)
     assert main(["qa-tune", "--data", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "voiceline qa-tune: interrupted\n"
+
+
+def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(tmp_path,
+                                                                                 capsys):
+    from capture.simulator import AgentVoice, CallScript, calibration_audio, render_call
+    from capture.simulator import timbre_pool
+    from emotion.baseline import load_baseline, update_baseline
+    from emotion.voice import analyse_files
+
+    agent = AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0)
+    caller = AgentVoice("C1", timbre_pool("caller")[1], 0, -28.0)
+    sf.write(tmp_path / "cal.wav", calibration_audio(agent, 90.0, seed=1), 8000,
+             subtype="PCM_16")
+    hot = render_call(CallScript(120.0, episodes=[(30.0, 110.0, "agitated")], seed=3),
+                      agent, caller)
+    sf.write(tmp_path / "hot.wav", hot.audio.T, 8000, subtype="PCM_16")
+    out = tmp_path / "agents"
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A2", "--out", str(out), "--update",
+                           str(tmp_path / "hot.wav"))
+    assert code == 2 and "no baseline of agent A2" in err and "without --update" in err
+    assert run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out),
+                   str(tmp_path / "cal.wav"))[0] == 0
+    before = load_baseline(out, "A1")
+    code, text, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out),
+                              "--update", str(tmp_path / "hot.wav"), "--channel", "0")
+    assert code == 0, err
+    after = load_baseline(out, "A1")
+    (kept,) = (out / "history").glob("A1.*.json")
+    assert json.loads(kept.read_text())["updated"] == before.updated != after.updated
+    assert after.notes["updates"] == 1 and "left out as the checks would flag them" in text
+    step = (after.median - before.median) / before.sigma
+    assert np.all(np.abs(step) <= 0.1 + 1e-9)  # bounded, every feature
+    n5 = before.feature_names.index("loudness_n5_sone")
+    # The agitated stretch is not learnt from; learnt from, it would pull loudness up.
+    fa = analyse_files([str(tmp_path / "hot.wav")], channel=0)[0]
+    naive = update_baseline(before, fa.windows.features[0][fa.windows.valid[0]])
+    assert (naive.median[n5] - before.median[n5]) / before.sigma[n5] > 0.09
+    assert abs(step[n5]) < 0.03
+    # The bands move with the median and the spread.
+    q95 = after.quantiles["q95"] - after.median
+    np.testing.assert_allclose(q95, (before.quantiles["q95"] - before.median)
+                               * after.sigma / before.sigma, rtol=1e-9)
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out), "--update",
+                           "--level-profile", "headset", str(tmp_path / "hot.wav"))
+    assert code == 2 and "level profile g711-telephone" in err

@@ -288,9 +288,14 @@ def update_baseline(
     step = np.clip(rate * (new_median - base.median), -max_step_sigma * base.sigma,
                    max_step_sigma * base.sigma)
     log_step = np.clip(rate * np.log(new_sigma / base.sigma), -max_step_sigma, max_step_sigma)
+    # The quantiles move with the median and widen or narrow with sigma, so that the
+    # bands drawn from them (the console, the reports, the line) stay around the median.
+    quantiles = {k: base.median + step + (q - base.median) * np.exp(log_step)
+                 for k, q in base.quantiles.items()}
     return replace(
         base, median=base.median + step, sigma=base.sigma * np.exp(log_step),
-        n_windows=base.n_windows + int(x.shape[0]), updated=_now(),
+        quantiles=quantiles, n_windows=base.n_windows + int(x.shape[0]), updated=_now(),
+        notes=dict(base.notes),
     )
 
 

@@ -11,6 +11,12 @@ from voiceline import __version__
 
 #: A file with more clipped samples than this is left out of a baseline.
 MAX_CLIPPED_FRACTION = 0.01
+#: ``--update`` judges stretches, not single windows: a window is flagged when the mean
+#: probability of the this many windows around it (~7 s of speech) reaches the agent
+#: voice checks' warning, as a turn or an alert's dwell would. Single windows of a calm
+#: call cross 0.6 now and then (up to 10 of 60 on the tests' voices); a stretch only
+#: where the voice stayed there.
+STRETCH_WINDOWS = 5
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
@@ -19,6 +25,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 
     baseline_path(args.out, args.agent, "8k")  # a bad agent id is refused before the analysis
+    if getattr(args, "update", False) and not any(
+            baseline_path(args.out, args.agent, kind).exists() for kind in ("8k", "16k")):
+        raise BaselineError(f"no baseline of agent {args.agent} in {args.out} to update: "
+                            "calibrate the agent first (without --update)")
     windows, speech_s, kinds, profiles = [], 0.0, set(), set()
     analyses = analyse_files(args.files, channel=args.channel, level_profile=args.level_profile)
     for path, fa in zip(args.files, analyses, strict=True):
@@ -45,6 +55,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
         )
     if not windows:
         raise BaselineError("no usable recording: nothing to calibrate from")
+    if getattr(args, "update", False):
+        return _update(args, windows, kinds.pop(), profiles.pop())
     base = fit_baseline(
         np.concatenate(windows), FEATURE_NAMES, agent_id=args.agent, channel_type=kinds.pop(),
         speech_s=speech_s, level_profile=profiles.pop(),
@@ -55,4 +67,73 @@ def run_calibrate(args: argparse.Namespace) -> int:
           f"speech in {base.n_windows} windows")
     for name, med, sig in zip(base.feature_names, base.median, base.sigma, strict=True):
         print(f"  {name:20s} median {med:8.3f}  sigma {sig:7.3f}")
+    return 0
+
+
+def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, profile: str) -> int:
+    """``--update``: the agent's baseline follows the new recordings' ordinary stretches.
+
+    Each recording is judged as pre-inspection judges a call (through its line, by the
+    scoring model against the baseline as it is); a stretch the agent voice checks would
+    flag (agitation or low energy at their warning probability, over
+    :data:`STRETCH_WINDOWS` windows), and the windows beside it, are left out, so that
+    an agitated week cannot teach the baseline that agitation is usual.
+    """
+    import shutil
+
+    from emotion.baseline import (
+        BaselineError,
+        baseline_path,
+        load_baseline,
+        save_baseline,
+        update_baseline,
+    )
+    from emotion.line_level import call_line_level, through_line
+    from emotion.scoring import VoiceModel
+    from qa.config import DEFAULT_CHECKS
+    from voiceline.score_cli import DEFAULT_MODEL
+
+    base = load_baseline(args.out, args.agent, kind)
+    if base.level_profile != profile:
+        raise BaselineError(
+            f"the baseline of {args.agent} was calibrated with level profile "
+            f"{base.level_profile}, these recordings read with {profile}: pass "
+            f"--level-profile {base.level_profile}, or recalibrate")
+    model = VoiceModel(args.model or DEFAULT_MODEL)
+    limits = (DEFAULT_CHECKS["agent_agitation"].warning, DEFAULT_CHECKS["agent_low_energy"].warning)
+    flagged = []
+    for x in windows:
+        judge = base
+        line = call_line_level(base, x, model.weights[0])
+        if line is not None:
+            judge = through_line(base, line.correction_db)
+        score = model.score(x, judge)
+        hot = np.zeros(len(x), dtype=bool)
+        for probs, limit in zip((score.agitation, score.low_energy), limits, strict=True):
+            around = np.convolve(probs, np.ones(STRETCH_WINDOWS), "same") / np.convolve(
+                np.ones(len(x)), np.ones(STRETCH_WINDOWS), "same")
+            hot |= around >= limit
+        flagged.append(hot | np.r_[hot[1:], False] | np.r_[False, hot[:-1]])
+    x, hot = np.concatenate(windows), np.concatenate(flagged)
+    moved = update_baseline(base, x, flagged=hot)
+    used = int((~hot).sum())
+    if moved is base:
+        print(f"{args.agent}: baseline unchanged: {used} ordinary window(s) in these "
+              f"recordings ({int(hot.sum())} left out as the checks would flag them); an "
+              "update needs at least 10")
+        return 0
+    moved.notes["updates"] = int(base.notes.get("updates", 0)) + 1
+    path = baseline_path(args.out, args.agent, kind)
+    history = path.parent / "history"
+    history.mkdir(exist_ok=True)
+    stamp = "".join(c for c in base.updated if c.isalnum())
+    kept = history / f"{path.stem}.{stamp}.json"
+    shutil.copy2(path, kept)
+    save_baseline(moved, args.out)
+    print(f"updated {path} from {used} ordinary windows ({int(hot.sum())} left out as the "
+          f"checks would flag them); the previous baseline is in {kept}")
+    for name, old, new, old_s, new_s in zip(base.feature_names, base.median, moved.median,
+                                            base.sigma, moved.sigma, strict=True):
+        print(f"  {name:22s} median {old:8.3f} -> {new:8.3f} ({(new - old) / old_s:+.2f} sigma)"
+              f"  sigma x{new_s / old_s:.3f}")
     return 0

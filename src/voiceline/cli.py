@@ -138,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", required=True,
                            help="baseline directory, e.g. calibration/agents")
     calibrate.add_argument("files", nargs="+", metavar="FILE", help="WAV/FLAC recordings")
+    calibrate.add_argument(
+        "--update", action="store_true",
+        help="let the agent's existing baseline follow these newer recordings (calls, with "
+             "--channel for the agent's side): each feature's median and spread move a "
+             "twentieth of the way, at most 0.1 sigma; stretches the voice checks would "
+             "flag are not learnt from; the previous file is kept in DIR/history/")
+    calibrate.add_argument("--model", default=None, metavar="PATH",
+                           help="with --update: the scoring model that judges which stretches "
+                                "are flagged (default models/voice_scoring.onnx)")
     _add_audio_options(calibrate)
     calibrate.set_defaults(func=_cmd_calibrate)
 
