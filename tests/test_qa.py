@@ -666,6 +666,35 @@ def test_the_same_sound_on_both_channels_is_inspected_as_mono(calls, tmp_path, c
     assert "overtalk" not in echoed["metrics"]["checks_skipped"]
 
 
+def test_a_recording_with_the_agent_on_the_other_channel_is_named(calls, tmp_path, capsys
+                                                                  ) -> None:
+    # A caller who sounds unlike the agent (a man's voice; the tests' two women's voices
+    # sit equally far from A1's calibration, and then nothing is said either way).
+    caller = AgentVoice("C2", timbre_pool("caller")[1], 0, -28.0)
+    call = render_call(CallScript(100.0, seed=4), AGENT, caller)
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    sf.write(folder / "right.wav", call.audio.T, FS, subtype="PCM_16")
+    sf.write(folder / "swapped.wav", call.audio[::-1].T, FS, subtype="PCM_16")
+    metadata = folder / "calls.csv"
+    metadata.write_text("call_id,path,agent_id\nright,right.wav,A1\nswapped,swapped.wav,A1\n",
+                        encoding="utf-8")
+    assert main(["qa", str(folder), "--metadata", str(metadata), "--calibration",
+                 str(calls["cal"]), "--out", str(tmp_path / "out"), "--no-store", "--workers",
+                 "1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "in 1 recording(s) the caller's channel sounds more like the agent" in err
+    assert "(swapped)" in err and "--agent-channel" in err
+    right, swapped = read(tmp_path / "out", "right"), read(tmp_path / "out", "swapped")
+    near = right["metrics"]["agent_voice_distance"]
+    assert near["agent_channel"] < near["caller_channel"]
+    assert "channels_look_swapped" not in right["metrics"]
+    far = swapped["metrics"]["agent_voice_distance"]
+    assert far == {"agent_channel": near["caller_channel"],
+                   "caller_channel": near["agent_channel"]}
+    assert swapped["metrics"]["channels_look_swapped"] is True
+
+
 def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -> None:
     doc = read(qa_run["out"], "MONO-1")
     assert doc["metrics"]["channels"] == 1 and doc["flags"] == []

@@ -315,6 +315,16 @@ def run_qa(args: argparse.Namespace) -> int:
     print(f"voiceline qa: {len(results)} calls in {out} ({flagged} flagged), "
           f"{len(errors)} with an error (see summary.csv); {total_s / 3600:.2f} h of audio in "
           f"{elapsed:.0f} s", file=sys.stderr)
+    swapped = sorted(c for c, r in results.items()
+                     if r.get("metrics", {}).get("channels_look_swapped"))
+    if swapped:
+        most = len(swapped) * 2 >= sum("agent_voice_distance" in r.get("metrics", {})
+                                       for r in results.values())
+        print(f"voiceline qa: in {len(swapped)} recording(s) the caller's channel sounds more "
+              f"like the agent than the agent's channel does ({', '.join(swapped[:5])}"
+              f"{' …' if len(swapped) > 5 else ''}); "
+              + ("most calls do: is the agent on the other channel (--agent-channel)?"
+                 if most else "are their agent ids right?"), file=sys.stderr)
     same = sorted(c for c, r in results.items() if "same_audio_r" in r.get("metrics", {}))
     if same:
         print(f"voiceline qa: {len(same)} recording(s) carry the same sound on both channels "

@@ -51,7 +51,8 @@ function renderFacts() {
   } else if (m.channels === 1) {
     dd(facts, t("qa.channels"), t("qa.channelsMono"));
   } else if (Number.isFinite(m.channels)) {
-    dd(facts, t("qa.channels"), t("qa.channelsStereo", { n: m.agent_channel ?? 0 }));
+    const key = m.channels_look_swapped ? "qa.channelsSwapped" : "qa.channelsStereo";
+    dd(facts, t("qa.channels"), t(key, { n: m.agent_channel ?? 0 }));
   }
   if (call.transcript) dd(facts, t("qa.transcriptFact"), t("qa.transcriptRead", { n: call.transcript.length }));
   else if (m.transcript_problem) dd(facts, t("qa.transcriptFact"), t("qa.transcriptProblem", { problem: m.transcript_problem }));
