@@ -234,6 +234,27 @@ def test_a_channel_silent_while_the_other_party_talks_on_is_one_way_audio() -> N
     assert one_way(talk + asking, [(5.5, 9.5), (14.5, 19.5), (24.5, 29.5)], config=long) == []
 
 
+def test_a_call_past_the_centres_length_is_a_long_call() -> None:
+    from dataclasses import replace as changed
+
+    from qa.checks import long_call_flags
+
+    an = analysis_of(track("agent", mask(frames(60.0))), track("caller", mask(frames(60.0))))
+    config = QAConfig()
+    assert long_call_flags(changed(an, duration_s=1199.0), config) == []
+    (flag,) = long_call_flags(changed(an, duration_s=1500.0), config)
+    assert (flag.check, flag.severity, flag.channel) == ("long_call", "warning", "both")
+    assert (flag.start_s, flag.end_s) == (1200.0, 1500.0)  # the span that ran over
+    assert flag.evidence["duration_s"] == 1500.0 and flag.evidence["limit_s"] == 1200.0
+    assert "lasted 25 min" in flag.detail and "25 分钟" in flag.evidence["detail_zh"]
+    (flag,) = long_call_flags(changed(an, duration_s=2400.0), config)
+    assert flag.severity == "critical"
+    ten = QAConfig.from_dict({"long_call": {"min_s": 600}})
+    assert [f.start_s for f in long_call_flags(changed(an, duration_s=700.0), ten)] == [600.0]
+    off = QAConfig.from_dict({"long_call": {"enabled": False}})
+    assert long_call_flags(changed(an, duration_s=5000.0), off) == []
+
+
 def test_a_listener_who_is_silent_while_little_is_said_is_not_one_way() -> None:
     # 40 s without the caller, but the agent spoke only 10 s of it (looking something up)
     assert one_way([(0, 5), (20, 25), (50, 55)], [(5.5, 10), (60, 65)]) == []

@@ -635,6 +635,21 @@ def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller
     return out
 
 
+def long_call_flags(analysis: CallAnalysis, config: QAConfig) -> list[Flag]:
+    """long_call: the recording is ``min_s`` or longer; the flag spans what ran over."""
+    check = config.checks["long_call"]
+    length = analysis.duration_s
+    if not check.enabled or length < check.min_s:
+        return []
+    minutes, limit = length / 60, check.min_s / 60
+    return [Flag(
+        "long_call", check.min_s, length,
+        "critical" if length >= check.critical_s else "warning", "both",
+        f"the call lasted {minutes:.0f} min (flagged from {limit:.0f} min)",
+        {"duration_s": round(length, 1), "limit_s": check.min_s,
+         "detail_zh": f"通话时长 {minutes:.0f} 分钟（超过 {limit:.0f} 分钟）"})]
+
+
 def _consecutive(items: list[tuple], all_turns: np.ndarray) -> list[list[tuple]]:
     """Group turn items whose turns follow each other in the party's turn list."""
     index = {int(s): k for k, (s, _) in enumerate(all_turns)}
@@ -712,6 +727,7 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
                          caller_turns)
     flags += line_flags(analysis, config, agent_turns, caller_turns)
     flags += one_way_flags(analysis, config, agent_speech, caller_speech)
+    flags += long_call_flags(analysis, config)
     agent_id = analysis.job.agent_id
     caller = analysis.caller
     # A mono recording mixes both parties: the agent's voice cannot be judged in it.

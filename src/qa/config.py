@@ -37,7 +37,7 @@ TRANSCRIPT_CHECKS = ("forbidden_phrase", "missing_greeting", "missing_closing")
 #: transcript's).
 CHECKS = (
     "dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
-    "fast_speech", "agent_low_energy", "clipping", "low_level", "one_way_audio",
+    "fast_speech", "agent_low_energy", "clipping", "low_level", "one_way_audio", "long_call",
     *TRANSCRIPT_CHECKS,
 )
 #: Checks that need the caller's channel (skipped on mono recordings).
@@ -59,7 +59,8 @@ class CheckConfig:
         Review-score points (0-100) of one warning / critical flag.
     min_s, critical_s : float
         dead_air, slow_response, overtalk, one_way_audio: shortest event, and the length
-        from which it is critical (s); caller_agitation: shortest flag span (s).
+        from which it is critical (s); caller_agitation: shortest flag span (s);
+        long_call: the call length from which it is flagged, and critical (s).
     warning, critical : float
         agent agitation and low energy: mean model probability over an agent turn (or
         10 s of it) for a flag, and for a critical one; caller agitation: probability
@@ -198,6 +199,10 @@ DEFAULT_CHECKS: dict[str, CheckConfig] = {
     # agents read out long texts raises min_s.
     "one_way_audio": CheckConfig(min_s=30.0, critical_s=90.0, min_speech_s=15.0, weight=35,
                                  critical_weight=55),
+    # A call far over the handling time a hotline plans with: a caller who could not be
+    # helped, an agent who could not close, or a line left open. 20 min is ~4x the
+    # handling time of a municipal hotline's typical call; a centre sets its own.
+    "long_call": CheckConfig(min_s=1200.0, critical_s=2400.0, weight=15, critical_weight=30),
     # The transcript's checks flag at warning only (critical_weight is not used).
     "forbidden_phrase": CheckConfig(phrases=FORBIDDEN_PHRASES, weight=40, critical_weight=40),
     "missing_greeting": CheckConfig(phrases=GREETINGS, within_s=15.0, weight=15,

@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
         "OUT/calls/<call_id>.json, OUT/summary.csv and the QA review queue in the store. "
         "Checks: dead_air, slow_response, overtalk, "
         "agent_agitation, caller_agitation, fast_speech, agent_low_energy, clipping, "
-        "low_level, one_way_audio, and where a transcript sits beside a recording "
+        "low_level, one_way_audio, long_call, and where a transcript sits beside a recording "
         "(<name>.transcript.json "
         "or <name>.vtt, or the metadata's transcript column): forbidden_phrase, "
         "missing_greeting, missing_closing (thresholds and phrases: --config).")
