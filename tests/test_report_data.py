@@ -201,3 +201,32 @@ def test_the_html_is_self_contained_and_in_one_language(report, lang):
     assert ("数据给出的建议" in html) == (lang == "zh")
     assert ("What the data suggests" in html) == (lang == "en")
     assert "A1002" not in html and "Colleague" not in html
+
+
+def test_the_summary_says_when_the_baseline_was_made_and_how_it_has_followed(data_dir,
+                                                                             tmp_path):
+    import shutil
+    from dataclasses import replace as changed
+
+    from emotion.baseline import load_baseline, save_baseline
+    from voiceline.reports import render_fragment
+
+    with Store(data_dir / "voiceline.db") as store:
+        period = make_period(FIRST, LAST, tz=TZ)
+        shutil.copytree(data_dir / "baselines", tmp_path / "b")
+        base = load_baseline(tmp_path / "b", "A1001")
+        save_baseline(changed(base, created="2026-10-01T02:00:00+00:00",
+                              updated="2026-10-01T02:00:00+00:00"), tmp_path / "b")
+        made = build_report(store, "A1001", period, baselines_dir=tmp_path / "b", now_s=NOW_S)
+        save_baseline(changed(base, created="2026-10-01T02:00:00+00:00",
+                              updated="2026-11-18T17:30:00+00:00", notes={"updates": 6}),
+                      tmp_path / "b")
+        followed = build_report(store, "A1001", period, baselines_dir=tmp_path / "b",
+                                now_s=NOW_S)
+    assert (made["baseline"]["updates"], followed["baseline"]["updates"]) == (0, 6)
+    assert "It was calibrated on 2026-10-01." in render_fragment(made, "en")
+    # 17:30 UTC on the 18th is the 19th in Shanghai: days are the report's local days
+    assert ("It was calibrated on 2026-10-01 and has followed your ordinary speech since, "
+            "last on 2026-11-19 (6 updates of at most 0.1 σ each).") in render_fragment(
+                followed, "en")
+    assert "最近一次在 2026-11-19（共 6 次" in render_fragment(followed, "zh")

@@ -244,7 +244,9 @@ def build(inputs: ReportInputs, *, now_s: float) -> dict:
                      or ("population" if "population" in sources else
                          "agent" if sources else None),
                      "population_calls": sources.count("population"),
-                     "features": (inputs.baseline or {}).get("features", {})},
+                     "features": (inputs.baseline or {}).get("features", {}),
+                     **{k: (inputs.baseline or {}).get(k) for k in ("created", "updated")},
+                     "updates": (inputs.baseline or {}).get("updates", 0)},
         "totals": {**{k: pooled[k] for k in ("calls", "talk_s", "speech_s", "windows",
                                              "in_range_share", "agitated_share",
                                              "low_energy_share")},

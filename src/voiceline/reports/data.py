@@ -76,7 +76,9 @@ def _baseline(baselines_dir: Path | None, agent_id: str) -> dict | None:
             out[name] = {"median": float(base.median[k]),
                          **{q: float(base.quantiles[q][k])
                             for q in ("q05", "q25", "q75", "q95") if q in base.quantiles}}
-        return {"source": base.source, "channel_type": channel_type, "features": out}
+        return {"source": base.source, "channel_type": channel_type, "features": out,
+                "created": base.created, "updated": base.updated,
+                "updates": int(base.notes.get("updates", 0))}
     return None
 
 

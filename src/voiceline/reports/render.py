@@ -8,7 +8,7 @@ calls carry "listen" buttons) into the agent's page.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from html import escape
 from urllib.parse import urlencode
 
@@ -86,6 +86,16 @@ def _tz(report: dict):
         return None
 
 
+def _day(stamp: str, tz) -> str:
+    """The local day of an ISO 8601 time (a baseline's ``created``); the text as it is
+    when it is not one."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return str(stamp)
+    return local(moment.timestamp(), tz).strftime("%Y-%m-%d")
+
+
 def _when(t_s: float, tz) -> str:
     return local(t_s, tz).strftime("%Y-%m-%d %H:%M")
 
@@ -95,6 +105,14 @@ def _summary(report: dict, L: dict, lang: str) -> str:
     base = report["baseline"]["source"]
     note = L["baseline_agent" if base == "agent" else "baseline_population"
              if base == "population" else "baseline_none"]
+    made = report["baseline"].get("created")
+    if base == "agent" and made:
+        day = _day(made, _tz(report))
+        n = report["baseline"].get("updates") or 0
+        note += (L["baseline_followed"].format(created=day, n=n,
+                                               updated=_day(report["baseline"]["updated"],
+                                                            _tz(report)))
+                 if n else L["baseline_made"].format(created=day))
     return (f'<section class="summary" aria-labelledby="s-summary"><h2 id="s-summary">'
             f'{L["summary"]}</h2><dl class="figures">'
             f'<div><dt>{L["calls"]}</dt><dd data-field="calls">{t["calls"]}<small>'

@@ -82,6 +82,9 @@ LABELS = {
         "baseline_population": "You have no personal baseline yet: your voice is compared "
         "with the population of agents until one is calibrated.",
         "baseline_none": "No baseline is available for you yet.",
+        "baseline_made": " It was calibrated on {created}.",
+        "baseline_followed": " It was calibrated on {created} and has followed your "
+        "ordinary speech since, last on {updated} ({n} updates of at most 0.1 σ each).",
         "guidance": "What the data suggests", "features": "Your voice over the period",
         "features_intro": "Each dot is one call's median; the shaded band is your usual "
         "range (5–95 %), the darker band its middle half, the line your usual median.",
@@ -125,6 +128,9 @@ LABELS = {
         "baseline_population": "您还没有个人基线：在完成校准之前，您的声音与全体坐席的"
                                "总体基线比较。",
         "baseline_none": "暂时没有可用的基线。",
+        "baseline_made": "该基线校准于 {created}。",
+        "baseline_followed": "该基线校准于 {created}，此后随您平常的说话缓慢更新，最近一次在 "
+        "{updated}（共 {n} 次，每次至多 0.1 σ）。",
         "guidance": "数据给出的建议", "features": "本期声音变化",
         "features_intro": "每个点是一通电话的中位数；浅色带为平时范围（5–95%），深色带为中间一半，"
                           "横线为平时的中位数。",
