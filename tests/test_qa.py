@@ -542,7 +542,7 @@ def test_deeply_filed_recordings_and_long_reasons_reach_the_store(calls, tmp_pat
     monkeypatch.setattr(Store, "save_qa_error", refuse)
     sf.write(rec / "scaled2.wav", pcm.astype(np.float32), fs, subtype="FLOAT")
     assert main(args) == 0
-    with (out / "summary.csv").open() as fh:
+    with (out / "summary.csv").open(encoding="utf-8-sig") as fh:
         rows = [r for r in csv.DictReader(fh) if r["status"] == "error"]
     assert len(rows) == 2 and all("mis-scaled" in r["error"] for r in rows)
 
@@ -567,7 +567,7 @@ def test_a_result_the_store_refuses_is_kept_in_out_and_named(calls, tmp_path, mo
     out = tmp_path / "out"
     assert main(["qa", str(rec), "--out", str(out), "--data", str(tmp_path / "data"),
                  "--workers", "1", "--no-progress"]) == 0
-    with (out / "summary.csv").open() as fh:
+    with (out / "summary.csv").open(encoding="utf-8-sig") as fh:
         rows = {r["call_id"]: r for r in csv.DictReader(fh)}
     assert rows["a"]["status"] == "done" and "not stored for review" in rows["a"]["error"]
     assert rows["b"]["status"] == "done" and rows["b"]["error"] == ""
@@ -725,10 +725,12 @@ def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -
         "agent_low_energy", "fast_speech",
         # and no transcript beside it
         "forbidden_phrase", "missing_greeting", "missing_closing"}
-    with (qa_run["out"] / "summary.csv").open() as fh:
+    with (qa_run["out"] / "summary.csv").open(encoding="utf-8-sig") as fh:
         rows = {r["call_id"]: r for r in csv.DictReader(fh)}
     assert rows["broken"]["status"] == "error" and "truncated" in rows["broken"]["error"]
     assert rows["broken"]["path"].endswith("broken.wav")  # the reviewer can find the file
+    # a byte-order mark, so that Excel and WPS read the file's Chinese as UTF-8
+    assert (qa_run["out"] / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbfcall_id,")
     assert rows["GONE-1"]["status"] == "error" and "missing file" in rows["GONE-1"]["error"]
     scores = [float(r["score"]) for r in rows.values() if r["status"] == "done"]
     assert scores == sorted(scores, reverse=True) and rows["HOT-1"]["checks"]
@@ -763,7 +765,7 @@ def test_a_second_run_skips_done_calls_and_redoes_them_when_settings_change(
             str(qa_run["data"]), "--workers", "1", "--no-progress"]
     assert main(args) == 0
     assert (out / "calls" / "HOT-1.json").stat().st_mtime_ns == before
-    with (out / "summary.csv").open() as fh:
+    with (out / "summary.csv").open(encoding="utf-8-sig") as fh:
         status = {r["call_id"]: r["status"] for r in csv.DictReader(fh)}
     assert status["HOT-1"].startswith("skipped") and status["broken"] == "error"
     toml = tmp_path / "qa.toml"

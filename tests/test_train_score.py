@@ -49,7 +49,7 @@ def scored(tmp_path_factory):
     code = main(["score", "--calibration", str(tmp / "agents"), "--manifest", str(manifest),
                  "--out", str(out), "--model", str(model)])
     assert code == 0
-    with out.open(newline="") as fh:
+    with out.open(newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -162,7 +162,8 @@ def test_unknown_agents_can_be_judged_against_the_population(tmp_path):
     assert main(["score", "--calibration", str(tmp_path / "agents"), "--manifest",
                  str(manifest), "--out", str(out), "--model", str(model),
                  "--unknown-agents", "population"]) == 0
-    row = next(csv.DictReader(out.open(newline="")))
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfpath,")  # Excel/WPS read it as UTF-8
+    row = next(csv.DictReader(out.open(newline="", encoding="utf-8-sig")))
     assert row["error"] == "" and row["baseline"] == "population"
     assert float(row["score"]) >= 0.0
 
@@ -182,7 +183,7 @@ def test_a_recording_through_a_hotter_line_is_judged_through_it(tmp_path):
         assert main(["score", "--calibration", str(tmp_path / "agents"), "--manifest",
                      str(tmp_path / "m.csv"), "--out", str(out), "--line-correction",
                      way]) == 0
-        with out.open(newline="") as fh:
+        with out.open(newline="", encoding="utf-8-sig") as fh:
             return list(csv.DictReader(fh))
 
     (hot, calm), (hot_off, calm_off) = score("on"), score("off")

@@ -380,7 +380,9 @@ def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, 
                      "duration_s": "", "score": "", "flags": "", "checks": "",
                      "status": "error", "error": reason})
     tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    # UTF-8 with a byte-order mark: Excel and WPS then read the Chinese in paths and
+    # reasons as such (read it back with encoding "utf-8-sig").
+    with tmp.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = SafeDictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

@@ -174,7 +174,9 @@ def run_score(args: argparse.Namespace) -> int:
                          line_correction=args.line_correction == "on")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as fh:
+    # UTF-8 with a byte-order mark, so that Excel and WPS open it as UTF-8 (paths, agent
+    # names and errors may be Chinese); read it back with encoding "utf-8-sig".
+    with out.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = SafeDictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results)
