@@ -178,8 +178,13 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130(tmp_path, capsys, mo
 
 def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(tmp_path,
                                                                                  capsys):
-    from capture.simulator import AgentVoice, CallScript, calibration_audio, render_call
-    from capture.simulator import timbre_pool
+    from capture.simulator import (
+        AgentVoice,
+        CallScript,
+        calibration_audio,
+        render_call,
+        timbre_pool,
+    )
     from emotion.baseline import load_baseline, update_baseline
     from emotion.voice import analyse_files
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from functools import partial
 from pathlib import Path
 
 from voiceline.cli import UserError
@@ -82,7 +83,7 @@ def run_directory(args: argparse.Namespace) -> int:
 def _read(path: Path) -> tuple[str, list[str], list[tuple[int, dict]]]:
     """The file's kind (its id column), the columns it sets, and its rows by line."""
     try:
-        reader = csv_rows(path)
+        reader = csv_rows(path, partial(print, file=sys.stderr))
         header = [name.strip() for name in reader.fieldnames or []]
         kind = next((k for k in KINDS if k in header), None)
         if kind is None:

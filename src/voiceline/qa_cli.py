@@ -20,6 +20,7 @@ import re
 import sys
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from voiceline.spreadsheet import SafeDictWriter, csv_rows
@@ -111,7 +112,7 @@ def read_metadata(path: Path) -> dict[Path, dict]:
     from voiceline.cli import UserError
 
     try:
-        reader = csv_rows(path)
+        reader = csv_rows(path, partial(print, file=sys.stderr))
         missing = {"call_id", "path"} - set(reader.fieldnames or ())
         if missing:
             raise UserError(f"{path}: metadata needs columns call_id,path[,agent_id] "

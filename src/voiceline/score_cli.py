@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def read_manifest(path: Path) -> list[dict]:
     from voiceline.cli import UserError
 
     try:
-        reader = csv_rows(path)  # a spreadsheet's BOM, or its GBK, too
+        reader = csv_rows(path, partial(print, file=sys.stderr))  # a BOM, or GBK, too
         missing = {"path", "agent"} - set(reader.fieldnames or ())
         if missing:
             raise UserError(f"{path}: manifest needs columns path,agent (missing "

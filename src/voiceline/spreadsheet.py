@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,13 @@ FALLBACK_ENCODING = "gb18030"
 MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
-def csv_rows(path: str | Path) -> csv.DictReader:
+def csv_rows(path: str | Path, on_fallback: Callable[[str], Any] | None = None
+             ) -> csv.DictReader:
     """A ``csv.DictReader`` over a CSV file a person may have saved from a spreadsheet:
-    UTF-8 (with or without a byte-order mark) or, failing that, GB18030, which is then
-    said on stderr. Raises ``UnicodeDecodeError`` (UTF-8's) when it is neither,
-    ``csv.Error`` when it is larger than :data:`MAX_CSV_BYTES`, and ``OSError`` when it
-    cannot be read."""
+    UTF-8 (with or without a byte-order mark) or, failing that,
+    :data:`FALLBACK_ENCODING`, which is then told to ``on_fallback`` in words. Raises
+    ``UnicodeDecodeError`` (UTF-8's) when it is neither, ``csv.Error`` when it is larger
+    than :data:`MAX_CSV_BYTES`, and ``OSError`` when it cannot be read."""
     size = Path(path).stat().st_size
     if size > MAX_CSV_BYTES:
         raise csv.Error(f"{size / 2**20:,.0f} MB is more than the {MAX_CSV_BYTES // 2**20} MB "
@@ -45,8 +45,9 @@ def csv_rows(path: str | Path) -> csv.DictReader:
             text = data.decode(FALLBACK_ENCODING)
         except UnicodeDecodeError:
             raise not_utf8 from None
-        print(f"{path}: not UTF-8; read as {FALLBACK_ENCODING.upper()} (GBK), as a "
-              "spreadsheet saves CSV on Chinese Windows", file=sys.stderr)
+        if on_fallback is not None:
+            on_fallback(f"{path}: not UTF-8; read as {FALLBACK_ENCODING.upper()} (GBK), as a "
+                        "spreadsheet saves CSV on Chinese Windows")
     return csv.DictReader(io.StringIO(text, newline=""))
 
 
