@@ -123,6 +123,8 @@ class CallPlan:
     agent_offset_db: float = AGENT_OFFSET_DB  # the range offsets_db[0] is drawn from
     noise_dbfs: tuple[float, float] = (-60.0, -60.0)
     capped_turns: int = 0
+    #: Each party also on the other's channel this many dB down (None: not at all).
+    crosstalk_db: float | None = None
 
 
 # ---------------------------------------------------------------- turns
@@ -288,9 +290,20 @@ def render_call(plan: CallPlan) -> np.ndarray:
     for seg in plan.segments:
         i0 = round(seg.start_s * FS_HZ)
         wide[seg.channel, i0: i0 + seg.samples.size] += seg.samples
+    if plan.crosstalk_db is not None:
+        # The caller from the earpiece into the headset microphone, the agent as line echo
+        # on the caller's side: each channel carries the other party faintly, a little late.
+        gain, delay = 10 ** (-abs(plan.crosstalk_db) / 20), round(CROSSTALK_DELAY_S * FS_HZ)
+        leak = np.zeros_like(wide)
+        leak[:, delay:] = gain * wide[::-1, : n - delay]
+        wide = wide + leak
     line = [telephone_channel(wide[c], FS_HZ, law="ulaw", noise_dbfs=plan.noise_dbfs[c],
                               seed=plan.seed * 2 + c) for c in (0, 1)]
     return np.round(np.stack(line) * 32768).astype(np.int16)
+
+
+#: Delay of a party's leak into the other's channel (``Design.crosstalk_db``), s.
+CROSSTALK_DELAY_S = 0.004
 
 
 # ---------------------------------------------------------------- the data set
@@ -303,6 +316,8 @@ class Design:
     max_events_per_call: int = 3
     #: Each call's agent channel is offset by up to this, either way (one headset), dB.
     agent_offset_db: float = AGENT_OFFSET_DB
+    #: Each party also on the other's channel this many dB down (None: not at all).
+    crosstalk_db: float | None = None
 
 
 def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
@@ -350,7 +365,8 @@ def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
         target = max(target, 30.0 * len(checks))
         plans.append(CallPlan(f"call_{number:04d}", agent, caller, checks, target,
                               seed=seed * 100_000 + number,
-                              agent_offset_db=design.agent_offset_db))
+                              agent_offset_db=design.agent_offset_db,
+                              crosstalk_db=design.crosstalk_db))
     return plans
 
 
@@ -373,7 +389,7 @@ def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict
             "events": [e.to_json() for e in plan.events],
             "offsets_db": [round(v, 2) for v in plan.offsets_db],
             "noise_dbfs": [round(v, 2) for v in plan.noise_dbfs],
-            "capped_turns": plan.capped_turns,
+            "capped_turns": plan.capped_turns, "crosstalk_db": plan.crosstalk_db,
             "segments": [{"channel": s.channel, "start_s": round(s.start_s, 3),
                           "end_s": round(s.end_s, 3), "kind": s.kind, "files": s.files}
                          for s in plan.segments if s.files],

@@ -114,7 +114,8 @@ def qa_available(cmd: list[str]) -> str | None:
 # ---------------------------------------------------------------- the calls
 def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_check: int,
              clean_calls: int, layout: str = "turns",
-             agent_offset_db: float = AGENT_OFFSET_DB) -> tuple[dict, dict]:
+             agent_offset_db: float = AGENT_OFFSET_DB,
+             crosstalk_db: float | None = None) -> tuple[dict, dict]:
     """Write calls, calls.csv, truth.json and baselines under ``work``."""
     from _qa_corpus import load_speakers
 
@@ -124,8 +125,10 @@ def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_chec
     names = QUICK_SPEAKERS if quick else {"emodb": None, "ravdess": None}
     speakers = [s for corpus, n in names.items() for s in load_speakers(data_dir, corpus, n)]
     agents = ([s for s in speakers if s.key in QUICK_AGENTS] if quick else speakers)
-    design = (Design(1, 1, max_events_per_call=3, agent_offset_db=agent_offset_db) if quick
-              else Design(events_per_check, clean_calls, agent_offset_db=agent_offset_db))
+    design = (Design(1, 1, max_events_per_call=3, agent_offset_db=agent_offset_db,
+                     crosstalk_db=crosstalk_db) if quick
+              else Design(events_per_check, clean_calls, agent_offset_db=agent_offset_db,
+                          crosstalk_db=crosstalk_db))
     plans = design_calls(design, agents, speakers, seed)
     truth = write_calls(plans, work / "calls", work / "truth.json")
     used = sorted({p.agent.key for p in plans})
@@ -255,7 +258,7 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
     events_per_check = args.events_per_check or FULL_EVENTS_PER_CHECK
     truth, calibration = generate(data_dir, work, args.quick, args.seed, events_per_check,
                                   args.clean_calls, args.calibration_layout,
-                                  args.agent_offset_db)
+                                  args.agent_offset_db, args.crosstalk_db)
     t_gen = time.perf_counter() - t0
     calls = truth["calls"]
     audio_s = sum(c["duration_s"] for c in calls.values())
@@ -289,7 +292,8 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
     return {
         "mode": "quick" if args.quick else "full", "seed": args.seed,
         "calibration_layout": args.calibration_layout, "calls": len(calls),
-        "agent_offset_db": args.agent_offset_db, "config": args.config,
+        "agent_offset_db": args.agent_offset_db, "crosstalk_db": args.crosstalk_db,
+        "config": args.config,
         "clean_calls": len(clean), "audio_hours": _r(audio_s / 3600, 3),
         "clean_hours": _r(sum(c["duration_s"] for c in clean) / 3600, 3),
         "tolerance_s": TOLERANCE_S, **summary, **speed,
@@ -318,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent-offset-db", type=float, default=AGENT_OFFSET_DB,
                         help="each call's agent channel offset by up to this either way, "
                              "dB (one headset; default %(default)s)")
+    parser.add_argument("--crosstalk-db", type=float, default=None, metavar="DB",
+                        help="each party also on the other's channel this many dB down, "
+                             "4 ms late (echo, headset leakage); default none")
     parser.add_argument("--config", default=None, metavar="TOML",
                         help="pre-inspection settings passed to 'voiceline qa --config'")
     parser.add_argument("--seed", type=int, default=0)

@@ -47,6 +47,9 @@ def simulated_calls(folder: Path) -> Path:
             audio = np.concatenate([audio[:, :half], hiss, audio[:, half:]], axis=1)
         loud = audio[0, 8000:24000].astype(float) * 40
         audio[0, 8000:24000] = np.clip(loud, -32768, 32767).astype(np.int16)
+        if not gap:  # call-b: the caller also faintly in the agent's headset, 25 dB down
+            audio[0] = np.clip(audio[0] + 10 ** (-25 / 20) * np.roll(audio[1], 32),
+                               -32768, 32767).astype(np.int16)
         sf.write(folder / f"{name}.wav", audio.T, 8000, subtype="PCM_16")
     # call-a's transcript sits beside it: the agent greets, then says a forbidden phrase
     (folder / "call-a.vtt").write_text(
@@ -256,6 +259,8 @@ def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, se
     facts = dict(zip(page.locator("#call-facts dt").all_inner_texts(),
                      page.locator("#call-facts dd").all_inner_texts(), strict=True))
     assert facts["未运行的检查"] == "使用禁语、缺少开场问候、缺少结束语"
+    assert re.fullmatch(r"坐席声道里有对方的声音（低 2[3-7] dB，晚 \d+ ms），\d+ 秒未计为坐席讲话",
+                        facts["串音"]), facts["串音"]
     assert page.locator("#transcript-panel").is_hidden()
     assert page.errors == []
 

@@ -716,6 +716,44 @@ def test_a_recording_with_the_agent_on_the_other_channel_is_named(calls, tmp_pat
     assert swapped["metrics"]["channels_look_swapped"] is True
 
 
+def test_each_partys_voice_leaking_into_the_others_channel_is_not_their_speech(
+        calls, tmp_path) -> None:
+    """The caller in the agent's headset and the agent as line echo, 25 dB down: the
+    detector hears speech on both channels through every turn. Taken as speech, that was
+    overtalk on every turn and quiet agent turns; told apart, the call reads as it does
+    without the leak, and says what it found."""
+    from qa.crosstalk import estimate_leak, without_leaks
+
+    call = render_call(CallScript(100.0, seed=4), AGENT, CALLER)
+    a, c = call.audio.astype(np.float64)
+    gain, delay = 10 ** (-25 / 20), 32  # 4 ms
+    leaky = np.stack([a + gain * np.roll(c, delay), c + gain * np.roll(a, delay)])
+    jobs = []
+    for name, audio in (("clean", call.audio), ("leaky", leaky)):
+        sf.write(tmp_path / f"{name}.wav", np.clip(audio, -32768, 32767).astype(np.int16).T,
+                 FS, subtype="PCM_16")
+        jobs.append(CallJob(name, str(tmp_path / f"{name}.wav"), "A1"))
+    clean, leaky_an = analyse_loaded([load_call(j) for j in jobs])
+    assert without_leaks(clean) == (clean, {})  # nothing on the other's channel: as it is
+    leak = estimate_leak(leaky_an.agent.level_dbfs, leaky_an.caller.level_dbfs,
+                         leaky_an.caller.speech, leaky_an.agent.frame_s)
+    assert leak is not None and -29 < leak.gain_db < -21 and leak.r > 0.8
+    both = lambda an: float((an.agent.speech & an.caller.speech).mean())  # noqa: E731
+    assert both(leaky_an) > 5 * both(clean) + 0.05  # what the detector hears
+    fixed, report = without_leaks(leaky_an)
+    assert set(report) == {"agent", "caller"} and report["agent"]["speech_removed_s"] > 5
+    assert both(fixed) < both(clean) + 0.02
+    for track, own in ((fixed.agent, clean.agent), (fixed.caller, clean.caller)):
+        assert abs(track.speech.sum() - own.speech.sum()) < 0.1 * own.speech.sum()
+    settings = Settings(QAConfig(), str(calls["cal"]))
+    results = {r["call_id"]: r for r in inspect_calls(jobs, settings)}
+    checks = {name: sorted(f["check"] for f in r["flags"]) for name, r in results.items()}
+    assert checks["leaky"] == checks["clean"]
+    assert results["leaky"]["metrics"]["crosstalk"]["agent"]["gain_db"] == pytest.approx(
+        -25, abs=4)
+    assert "crosstalk" not in results["clean"]["metrics"]
+
+
 def test_mono_calls_skip_the_two_party_checks_and_bad_files_are_listed(qa_run) -> None:
     doc = read(qa_run["out"], "MONO-1")
     assert doc["metrics"]["channels"] == 1 and doc["flags"] == []

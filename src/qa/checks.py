@@ -47,6 +47,7 @@ from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 from qa.analysis import CallAnalysis, CallJob, ChannelTrack
 from qa.config import STEREO_CHECKS, TRANSCRIPT_CHECKS, QAConfig
+from qa.crosstalk import without_leaks
 from qa.flag import Flag
 from qa.segments import (
     bridge,
@@ -722,6 +723,8 @@ def _voice_match(analysis: CallAnalysis, base: Baseline, metrics: dict) -> None:
 def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], dict]:
     """Every enabled check on one call: flags (by start time) and the call's metrics."""
     config = ctx.config
+    # Each party's voice leaking into the other's channel is not that channel's speech.
+    analysis, leaks = without_leaks(analysis)
     agent_speech, caller_speech, agent_turns, caller_turns = _turn_frames(analysis, config)
     flags = timing_flags(analysis, config, agent_speech, caller_speech, agent_turns,
                          caller_turns)
@@ -733,6 +736,8 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     # A mono recording mixes both parties: the agent's voice cannot be judged in it.
     base, label = _agent_baseline(analysis, ctx) if caller is not None else (None, "mono mix")
     metrics: dict = {"agent_baseline": label}
+    if leaks:
+        metrics["crosstalk"] = leaks
     if label == "agent":
         _voice_match(analysis, base, metrics)
     problem = ctx.baselines.problems.get((agent_id, analysis.channel_type))

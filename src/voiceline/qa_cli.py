@@ -326,6 +326,12 @@ def run_qa(args: argparse.Namespace) -> int:
               f"{' …' if len(swapped) > 5 else ''}); "
               + ("most calls do: is the agent on the other channel (--agent-channel)?"
                  if most else "are their agent ids right?"), file=sys.stderr)
+    leaky = sorted(c for c, r in results.items() if r.get("metrics", {}).get("crosstalk"))
+    if leaky:
+        print(f"voiceline qa: {len(leaky)} recording(s) carry each party faintly on the other's "
+              f"channel (echo or headset leakage: {', '.join(leaky[:5])}"
+              f"{' …' if len(leaky) > 5 else ''}); it was not counted as speech "
+              "(metrics.crosstalk)", file=sys.stderr)
     same = sorted(c for c, r in results.items() if "same_audio_r" in r.get("metrics", {}))
     if same:
         print(f"voiceline qa: {len(same)} recording(s) carry the same sound on both channels "

@@ -46,6 +46,14 @@ function renderFacts() {
   const m = call.metrics ?? {};
   const line = callLineFact(m);
   if (line) dd(facts, t("qa.line"), line);
+  const leaks = Object.entries(m.crosstalk ?? {});
+  if (leaks.length) {
+    const sep = lang() === "zh" ? "；" : "; ";
+    dd(facts, t("qa.crosstalk"), leaks.map(([party, leak]) => t("qa.crosstalkParty", {
+      party: t(`channel.${party}`), db: Math.abs(leak.gain_db).toFixed(0), ms: leak.lag_ms,
+      s: leak.speech_removed_s.toFixed(0),
+    })).join(sep));
+  }
   if (Number.isFinite(m.same_audio_r)) {
     dd(facts, t("qa.channels"), t("qa.channelsSame", { r: m.same_audio_r.toFixed(2) }));
   } else if (m.channels === 1) {
