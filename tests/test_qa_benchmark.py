@@ -261,6 +261,29 @@ def test_the_same_seed_gives_the_same_calls(generated):
         e for v in again.values() for e in v]
 
 
+def test_a_crosstalk_design_puts_each_party_faintly_on_the_others_channel(generated):
+    from _qa_calls import render_call
+
+    plans = design_calls(Design(1, 1), generated["agents"], generated["speakers"], seed=3)
+    plan = next(p for p in plans if "overtalk" not in p.checks and p.checks)
+    plan_call(plan)
+    dry = render_call(plan).astype(np.float64)
+    plan.crosstalk_db = 20.0
+    wet = render_call(plan).astype(np.float64)
+    for own in (0, 1):
+        # where only the other party speaks, this channel now carries it 20 dB down
+        alone = np.zeros(dry.shape[1], bool)
+        for seg in plan.segments:
+            if seg.channel != own and seg.files:
+                alone[round(seg.start_s * 8000): round(seg.end_s * 8000)] = True
+        for seg in plan.segments:
+            if seg.channel == own and seg.files:
+                alone[round(seg.start_s * 8000): round(seg.end_s * 8000) + 800] = False
+        leak = _rms_dbfs(wet[own, alone]) - _rms_dbfs(wet[1 - own, alone])
+        assert -23.0 < leak < -17.0, (own, leak)
+        assert _rms_dbfs(dry[own, alone]) < _rms_dbfs(dry[1 - own, alone]) - 30.0
+
+
 # ---------------------------------------------------------------- end to end
 def test_quick_run_scores_every_check_and_reports_throughput():
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "qa_bench.py"), "--quick",
