@@ -5,7 +5,10 @@ the analyser the live engine runs, so a call inspected in batch gets the same vo
 activity decisions and feature windows it got live. Calls are analysed several at a
 time as parallel streams (the Python cost of a block is paid once for all of them);
 each keeps exactly what it would get alone, because a shorter call is padded with
-silence, which yields no windows and no speech.
+silence, which yields no windows and no speech. (The checks then see two things live
+does not: a stereo file with the same sound on both channels is analysed as mono, and
+each party's faint leak into the other's channel is taken out of that channel's speech,
+:mod:`qa.crosstalk`; neither changes a call without them.)
 """
 
 from __future__ import annotations
