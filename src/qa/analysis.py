@@ -159,13 +159,13 @@ def same_audio(a: np.ndarray, b: np.ndarray, fs_hz: int) -> tuple[float, float]:
         return 0.0, float("inf")
     lag = int(round(SAME_AUDIO_MAX_LAG_S * fs_hz))
     size = sfft.next_fast_len(second + lag)
+    x, y = (c[: n * second].reshape(n, second) for c in (a, b))  # one row per second
     rs, gains = [], []
-    for channel in (a, b):
+    for seconds in (x, y):
         # Loudness per second from every 8th sample: a ranking, not a measurement.
-        coarse = np.asarray(channel[: n * second].reshape(n, second)[:, ::8], dtype=np.float32)
+        coarse = np.asarray(seconds[:, ::8], dtype=np.float32)
         rows = np.argsort(-np.square(coarse).sum(axis=1), kind="stable")[:SAME_AUDIO_SECONDS]
-        xs = np.asarray(a[: n * second].reshape(n, second)[rows], dtype=np.float64)
-        ys = np.asarray(b[: n * second].reshape(n, second)[rows], dtype=np.float64)
+        xs, ys = (np.asarray(c[rows], dtype=np.float64) for c in (x, y))
         energy_x, energy_y = float(np.square(xs).sum()), float(np.square(ys).sum())
         if energy_x == 0 or energy_y == 0:
             return 0.0, float("inf")

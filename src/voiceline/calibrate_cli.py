@@ -108,11 +108,11 @@ def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, prof
         if line is not None:
             judge = through_line(base, line.correction_db)
         score = model.score(x, judge)
+        kernel = np.ones(STRETCH_WINDOWS)
+        counted = np.convolve(np.ones(len(x)), kernel, "same")  # fewer at the ends
         hot = np.zeros(len(x), dtype=bool)
         for probs, limit in zip((score.agitation, score.low_energy), limits, strict=True):
-            around = np.convolve(probs, np.ones(STRETCH_WINDOWS), "same") / np.convolve(
-                np.ones(len(x)), np.ones(STRETCH_WINDOWS), "same")
-            hot |= around >= limit
+            hot |= np.convolve(probs, kernel, "same") / counted >= limit
         flagged.append(hot | np.r_[hot[1:], False] | np.r_[False, hot[:-1]])
     x, hot = np.concatenate(windows), np.concatenate(flagged)
     moved = update_baseline(base, x, flagged=hot)

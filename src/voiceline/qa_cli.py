@@ -316,29 +316,34 @@ def run_qa(args: argparse.Namespace) -> int:
     print(f"voiceline qa: {len(results)} calls in {out} ({flagged} flagged), "
           f"{len(errors)} with an error (see summary.csv); {total_s / 3600:.2f} h of audio in "
           f"{elapsed:.0f} s", file=sys.stderr)
-    swapped = sorted(c for c, r in results.items()
-                     if r.get("metrics", {}).get("channels_look_swapped"))
+    swapped = _calls_where(results, "channels_look_swapped")
     if swapped:
-        most = len(swapped) * 2 >= sum("agent_voice_distance" in r.get("metrics", {})
-                                       for r in results.values())
+        most = len(swapped) * 2 >= len(_calls_where(results, "agent_voice_distance"))
         print(f"voiceline qa: in {len(swapped)} recording(s) the caller's channel sounds more "
-              f"like the agent than the agent's channel does ({', '.join(swapped[:5])}"
-              f"{' …' if len(swapped) > 5 else ''}); "
+              f"like the agent than the agent's channel does ({_named(swapped)}); "
               + ("most calls do: is the agent on the other channel (--agent-channel)?"
                  if most else "are their agent ids right?"), file=sys.stderr)
-    leaky = sorted(c for c, r in results.items() if r.get("metrics", {}).get("crosstalk"))
+    leaky = _calls_where(results, "crosstalk")
     if leaky:
         print(f"voiceline qa: {len(leaky)} recording(s) carry each party faintly on the other's "
-              f"channel (echo or headset leakage: {', '.join(leaky[:5])}"
-              f"{' …' if len(leaky) > 5 else ''}); it was not counted as speech "
-              "(metrics.crosstalk)", file=sys.stderr)
-    same = sorted(c for c, r in results.items() if "same_audio_r" in r.get("metrics", {}))
+              f"channel (echo or headset leakage: {_named(leaky)}); it was not counted as "
+              "speech (metrics.crosstalk)", file=sys.stderr)
+    same = _calls_where(results, "same_audio_r")
     if same:
         print(f"voiceline qa: {len(same)} recording(s) carry the same sound on both channels "
-              f"and were inspected as mono ({', '.join(same[:5])}{' …' if len(same) > 5 else ''}"
-              "); does the recorder mix both parties into each channel? Only separate "
-              "channels allow the turn-taking and voice checks", file=sys.stderr)
+              f"and were inspected as mono ({_named(same)}); does the recorder mix both "
+              "parties into each channel? Only separate channels allow the turn-taking and "
+              "voice checks", file=sys.stderr)
     return 0
+
+
+def _calls_where(results: dict[str, dict], metric: str) -> list[str]:
+    """The calls whose metrics hold ``metric`` (with a true value), sorted."""
+    return sorted(c for c, r in results.items() if r.get("metrics", {}).get(metric))
+
+
+def _named(calls: list[str], most: int = 5) -> str:
+    return ", ".join(calls[:most]) + (" …" if len(calls) > most else "")
 
 
 def _not_stored(unstored: dict[str, str], call_id: str, why: str) -> None:
