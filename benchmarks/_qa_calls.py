@@ -125,6 +125,10 @@ class CallPlan:
     capped_turns: int = 0
     #: Each party also on the other's channel this many dB down (None: not at all).
     crosstalk_db: float | None = None
+    #: Share of calls put on hold once (:func:`add_hold`); 0 for none.
+    hold_share: float = 0.0
+    #: The hold, if any: start_s, seconds, style, dynamics, level_dbfs, seed.
+    hold: dict | None = None
 
 
 # ---------------------------------------------------------------- turns
@@ -281,6 +285,55 @@ def plan_call(plan: CallPlan) -> CallPlan:
     return plan
 
 
+#: Length of a hold (s): short (neither dead air nor a long_hold) or, 3 times in 5, long;
+#: none within a few seconds of the long_hold limit, as dead air's events start 1 s past
+#: theirs (a hold of 60.1 s measured 59.8 s is a matter of edges, not of detection).
+HOLD_S = ((20.0, 50.0), (65.0, 150.0))
+#: Hold music's RMS on the agent's side, dBFS (before the line).
+HOLD_LEVEL_DBFS = (-30.0, -20.0)
+#: The hold length from which it is a long_hold event (the product's default min_s).
+LONG_HOLD_S = 60.0
+
+
+def add_hold(plan: CallPlan) -> CallPlan:
+    """Put the caller on hold once, with music on the agent's side: after an agent turn
+    in the middle half of the call that no other speech and no event straddles; the
+    turns after it move later by the hold. A hold of :data:`LONG_HOLD_S` or more is a
+    ``long_hold`` event (the call is no longer clean); shorter ones are no event at all
+    (any dead air or hold flag there is false). The plan's own turns are unchanged, so a
+    design with holds is the same calls with holds added."""
+    from capture.synth import HOLD_MUSIC_STYLES
+
+    rng = np.random.default_rng(plan.seed + 7_777_777)
+    spans = [(s.start_s, s.end_s) for s in plan.segments]
+    spans += [(e.start_s - EVENT_SEPARATION_S, e.end_s + EVENT_SEPARATION_S)
+              for e in plan.events]
+    ends = [s.end_s for s in plan.segments if s.channel == 0
+            and 0.25 * plan.duration_s <= s.end_s <= 0.75 * plan.duration_s]
+    free = [t for t in ends if not any(a < t + 0.5 and b > t for a, b in spans)]
+    if not free:
+        return plan
+    start = float(rng.choice(free)) + 0.3
+    seconds = float(np.round(rng.uniform(*HOLD_S[int(rng.random() < 0.6)]), 1))
+    for seg in plan.segments:
+        if seg.start_s >= start:
+            seg.start_s += seconds
+    for event in plan.events:
+        if event.start_s >= start:
+            event.start_s += seconds
+            event.end_s += seconds
+    if seconds >= LONG_HOLD_S:
+        plan.events.append(Event("long_hold", start, start + seconds, "agent"))
+        plan.events.sort(key=lambda e: e.start_s)
+    plan.duration_s += np.ceil(seconds)
+    plan.hold = {"start_s": round(start, 3), "seconds": seconds,
+                 "style": str(rng.choice(HOLD_MUSIC_STYLES)),
+                 "dynamics": float(rng.choice([0.3, 1.0])),
+                 "level_dbfs": round(float(rng.uniform(*HOLD_LEVEL_DBFS)), 1),
+                 "seed": int(rng.integers(1 << 30))}
+    return plan
+
+
 def render_call(plan: CallPlan) -> np.ndarray:
     """The call on the line: int16 ``(2, samples)`` at 8 kHz (agent, caller)."""
     from capture.telephone import telephone_channel
@@ -290,6 +343,14 @@ def render_call(plan: CallPlan) -> np.ndarray:
     for seg in plan.segments:
         i0 = round(seg.start_s * FS_HZ)
         wide[seg.channel, i0: i0 + seg.samples.size] += seg.samples
+    if plan.hold is not None:
+        from capture.synth import hold_music
+
+        h = plan.hold
+        music = hold_music(h["seconds"], FS_HZ, style=h["style"], dynamics=h["dynamics"],
+                           level_dbfs=h["level_dbfs"], seed=h["seed"])
+        i0 = round(h["start_s"] * FS_HZ)
+        wide[0, i0: i0 + music.size] += music[: n - i0]
     if plan.crosstalk_db is not None:
         # The caller from the earpiece into the headset microphone, the agent as line echo
         # on the caller's side: each channel carries the other party faintly, a little late.
@@ -318,6 +379,8 @@ class Design:
     agent_offset_db: float = AGENT_OFFSET_DB
     #: Each party also on the other's channel this many dB down (None: not at all).
     crosstalk_db: float | None = None
+    #: Share of calls put on hold once, with music (:func:`add_hold`).
+    hold_share: float = 0.0
 
 
 def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
@@ -366,7 +429,7 @@ def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
         plans.append(CallPlan(f"call_{number:04d}", agent, caller, checks, target,
                               seed=seed * 100_000 + number,
                               agent_offset_db=design.agent_offset_db,
-                              crosstalk_db=design.crosstalk_db))
+                              crosstalk_db=design.crosstalk_db, hold_share=design.hold_share))
     return plans
 
 
@@ -379,6 +442,8 @@ def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict
     rows = []
     for plan in plans:
         plan_call(plan)
+        if plan.hold_share and np.random.default_rng(plan.seed + 1).random() < plan.hold_share:
+            add_hold(plan)
         pcm = render_call(plan)
         rel = f"{plan.call_id}.wav"
         sf.write(call_dir / rel, pcm.T, LINE_FS_HZ, subtype="PCM_16")
@@ -390,6 +455,7 @@ def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict
             "offsets_db": [round(v, 2) for v in plan.offsets_db],
             "noise_dbfs": [round(v, 2) for v in plan.noise_dbfs],
             "capped_turns": plan.capped_turns, "crosstalk_db": plan.crosstalk_db,
+            "hold": plan.hold,
             "segments": [{"channel": s.channel, "start_s": round(s.start_s, 3),
                           "end_s": round(s.end_s, 3), "kind": s.kind, "files": s.files}
                          for s in plan.segments if s.files],

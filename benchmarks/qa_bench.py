@@ -9,7 +9,10 @@ line, one JSON object with every figure. The full mode scores 22 events of each 
 and 20 clean calls (114 calls, ~5.5 h of audio; ~15 min, half of it the peer);
 ``--quick`` (under a minute) scores 5 calls, one event of each check, and its numbers
 are indicative only. ``--keep DIR`` keeps the calls, ``truth.json``, the baselines, the
-product's output and ``diagnostics.json`` (every hit, miss and false flag). Without
+product's output and ``diagnostics.json`` (every hit, miss and false flag).
+``--crosstalk-db DB`` adds each party's leak into the other's channel; ``--hold-share F``
+puts that share of the calls on hold once (20-50 or 65-150 s of synthetic music on the
+agent's side, :func:`_qa_calls.add_hold`) and scores ``long_hold`` besides. Without
 ``../shared/data`` (or ``VOICELINE_SHARED_DATA``), or without the ``voiceline qa``
 command, it says so and prints ``{"skipped": reason}``.
 
@@ -115,7 +118,8 @@ def qa_available(cmd: list[str]) -> str | None:
 def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_check: int,
              clean_calls: int, layout: str = "turns",
              agent_offset_db: float = AGENT_OFFSET_DB,
-             crosstalk_db: float | None = None) -> tuple[dict, dict]:
+             crosstalk_db: float | None = None, hold_share: float = 0.0
+             ) -> tuple[dict, dict]:
     """Write calls, calls.csv, truth.json and baselines under ``work``."""
     from _qa_corpus import load_speakers
 
@@ -126,9 +130,9 @@ def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_chec
     speakers = [s for corpus, n in names.items() for s in load_speakers(data_dir, corpus, n)]
     agents = ([s for s in speakers if s.key in QUICK_AGENTS] if quick else speakers)
     design = (Design(1, 1, max_events_per_call=3, agent_offset_db=agent_offset_db,
-                     crosstalk_db=crosstalk_db) if quick
+                     crosstalk_db=crosstalk_db, hold_share=hold_share) if quick
               else Design(events_per_check, clean_calls, agent_offset_db=agent_offset_db,
-                          crosstalk_db=crosstalk_db))
+                          crosstalk_db=crosstalk_db, hold_share=hold_share))
     plans = design_calls(design, agents, speakers, seed)
     truth = write_calls(plans, work / "calls", work / "truth.json")
     used = sorted({p.agent.key for p in plans})
@@ -218,12 +222,14 @@ def report(truth: dict, flags: dict, call_scores: dict) -> tuple[dict, list[str]
     from voiceline.corpus_protocol import auc
 
     calls = truth["calls"]
-    scores, clean_hours, clean_by_check = score_calls(calls, flags, CHECKS)
+    # long_hold is scored where the calls hold holds (--hold-share)
+    checks = CHECKS + (("long_hold",) if any(c.get("hold") for c in calls.values()) else ())
+    scores, clean_hours, clean_by_check = score_calls(calls, flags, checks)
     lines = [f"{'check':18s} {'events':>6s} {'flags':>5s} {'TP':>4s} {'P':>6s} {'R':>6s} "
              f"{'F1':>6s} {'target':>6s} {'met':>4s} {'FA/clean h':>10s}"]
     out: dict = {}
     met = 0
-    for check in CHECKS:
+    for check in checks:
         s = scores[check]
         fa = s.clean_flags / clean_hours if clean_hours else None
         ok = s.f1 is not None and s.f1 >= TARGETS[check]
@@ -244,8 +250,8 @@ def report(truth: dict, flags: dict, call_scores: dict) -> tuple[dict, list[str]
     score_auc = auc(np.array([call_scores.get(c, 0.0) for c in event_calls + clean_calls]),
                     np.array([True] * len(event_calls) + [False] * len(clean_calls)))
     lines.append(f"call score, calls with events vs clean calls: AUC {_fmt(score_auc)}")
-    extra = sorted({f["check"] for fl in flags.values() for f in fl} - set(CHECKS))
-    summary = {"checks": out, "targets_met": f"{met}/{len(CHECKS)}",
+    extra = sorted({f["check"] for fl in flags.values() for f in fl} - set(checks))
+    summary = {"checks": out, "targets_met": f"{met}/{len(checks)}",
                "false_alarms_per_clean_call_hour": _r(fa_all, 2),
                "clean_flags_by_check": dict(sorted(clean_by_check.items())),
                "score_auc_event_vs_clean": _r(score_auc), "other_checks_flagged": extra,
@@ -258,7 +264,7 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
     events_per_check = args.events_per_check or FULL_EVENTS_PER_CHECK
     truth, calibration = generate(data_dir, work, args.quick, args.seed, events_per_check,
                                   args.clean_calls, args.calibration_layout,
-                                  args.agent_offset_db, args.crosstalk_db)
+                                  args.agent_offset_db, args.crosstalk_db, args.hold_share)
     t_gen = time.perf_counter() - t0
     calls = truth["calls"]
     audio_s = sum(c["duration_s"] for c in calls.values())
@@ -293,11 +299,12 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
         "mode": "quick" if args.quick else "full", "seed": args.seed,
         "calibration_layout": args.calibration_layout, "calls": len(calls),
         "agent_offset_db": args.agent_offset_db, "crosstalk_db": args.crosstalk_db,
+        "hold_share": args.hold_share,
         "config": args.config,
         "clean_calls": len(clean), "audio_hours": _r(audio_s / 3600, 3),
         "clean_hours": _r(sum(c["duration_s"] for c in clean) / 3600, 3),
         "tolerance_s": TOLERANCE_S, **summary, **speed,
-        **{f"{c}_f1": summary["checks"][c]["f1"] for c in CHECKS},
+        **{f"{c}_f1": v["f1"] for c, v in summary["checks"].items()},
         "seconds": _r(time.perf_counter() - t0, 1),
     }
 
@@ -325,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crosstalk-db", type=float, default=None, metavar="DB",
                         help="each party also on the other's channel this many dB down, "
                              "4 ms late (echo, headset leakage); default none")
+    parser.add_argument("--hold-share", type=float, default=0.0, metavar="FRACTION",
+                        help="this share of the calls put on hold once, 20-50 or 65-150 s "
+                             "of music on the agent's side; the long ones are long_hold "
+                             "events (default none)")
     parser.add_argument("--config", default=None, metavar="TOML",
                         help="pre-inspection settings passed to 'voiceline qa --config'")
     parser.add_argument("--seed", type=int, default=0)

@@ -30,10 +30,13 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 def simulated_calls(folder: Path) -> Path:
     """call-a (24 s of conversation, 10 s of line silence inserted at its middle, the
-    agent's speech in 1–3 s amplified 40× into clipping) and call-b (clipped only);
-    returns the metadata CSV."""
+    agent's speech in 1–3 s amplified 40× into clipping) and call-b (clipped, the caller
+    leaking into the agent's headset, and 12 s of hold music at its middle); returns the
+    metadata CSV."""
     from capture.simulator.calls import CallScript, render_call
     from capture.simulator.voices import AgentVoice, timbre_pool
+    from capture.synth import hold_music
+    from capture.telephone import telephone_channel
 
     folder.mkdir(parents=True, exist_ok=True)
     agent = AgentVoice("A1001", timbre_pool("agent")[0], 0, -27.0)
@@ -41,10 +44,14 @@ def simulated_calls(folder: Path) -> Path:
     rng = np.random.default_rng(1)
     for name, seed, gap in (("call-a", 3, True), ("call-b", 4, False)):
         audio = render_call(CallScript(24.0, seed=seed), agent, caller).audio.copy()
+        half = audio.shape[1] // 2
         if gap:
-            half = audio.shape[1] // 2
             hiss = rng.normal(0, 32768 * 10 ** (-60 / 20), (2, 10 * 8000)).astype(np.int16)
             audio = np.concatenate([audio[:, :half], hiss, audio[:, half:]], axis=1)
+        else:  # the caller on hold: music on the agent's side, the caller's line quiet
+            music = telephone_channel(hold_music(12.0, 16000, seed=2), 16000) * 32768
+            held = np.stack([music, rng.normal(0, 30, music.size)]).astype(np.int16)
+            audio = np.concatenate([audio[:, :half], held, audio[:, half:]], axis=1)
         loud = audio[0, 8000:24000].astype(float) * 40
         audio[0, 8000:24000] = np.clip(loud, -32768, 32767).astype(np.int16)
         if not gap:  # call-b: the caller also faintly in the agent's headset, 25 dB down
@@ -261,6 +268,11 @@ def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, se
     assert facts["未运行的检查"] == "使用禁语、缺少开场问候、缺少结束语"
     assert re.fullmatch(r"坐席声道里有对方的声音（低 2[3-7] dB，晚 \d+ ms），\d+ 秒未计为坐席讲话",
                         facts["串音"]), facts["串音"]
+    # 12 s of hold music: said, and neither dead air nor a long hold
+    assert re.fullmatch(r"共 1[1-3] 秒（1 次），坐席声道播放音乐；不计为冷场，也不计为讲话",
+                        facts["保持等待"]), facts["保持等待"]
+    assert not {"dead_air", "long_hold"} & {f["check"] for f in stored_call(server, "call-b")[
+        "flags"]}
     assert page.locator("#transcript-panel").is_hidden()
     assert page.errors == []
 

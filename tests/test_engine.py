@@ -136,6 +136,45 @@ def test_agitated_stretch_raises_an_explained_alert_and_a_calm_call_none(model, 
     assert events[-1].reason == "recovered" and events[-1].t_s > onset_s + 20
 
 
+def test_music_on_hold_on_the_agents_side_raises_no_alert(model):
+    """A caller on hold hears music on the agent's side of the call. Music with its own
+    swell passes the voice detector in bursts, and its windows read as a tired voice
+    (p = 1.0; here a low-energy alert opened 65 s into the hold). Such a window has no
+    voice's rhythm (no syllabic modulation, no syllables) and is not scored."""
+    from capture.audio import AudioClip
+    from capture.simulator import (
+        AgentVoice,
+        CallScript,
+        calibration_audio,
+        render_call,
+        timbre_pool,
+    )
+    from capture.synth import hold_music
+    from capture.telephone import telephone_channel
+    from emotion.voice import analyse_clips
+
+    agent = AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0)
+    caller = AgentVoice("C1", timbre_pool("caller")[0], 0, -28.0)
+    cal = analyse_clips([AudioClip(calibration_audio(agent, 90.0, seed=1)[None] / 32768.0,
+                                   8000, "cal", "PCM_16", "WAV")])[0]
+    base = fit_baseline(cal.windows.features[0][cal.windows.valid[0]], FEATURE_NAMES,
+                        agent_id="A1", channel_type="8k", speech_s=cal.speech_s,
+                        level_profile=cal.level_profile,
+                        sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR))
+    talk = render_call(CallScript(40.0, seed=7), agent, caller).audio
+    music = telephone_channel(hold_music(100.0, 16000, style="strings", dynamics=1.0, seed=1,
+                                         level_dbfs=-24.0), 16000) * 32768
+    hold = np.stack([music, np.random.default_rng(0).normal(0, 30, music.size)])
+    x = np.concatenate([talk, hold.astype(np.int16)], axis=1)
+    engine = make(model, baselines=lambda a: (base, "agent"))
+    engine.open_call("S1", "held", "A1", channels=("agent", "caller"))
+    results = play(engine, {"held": {"agent": x[0], "caller": x[1]}}, extra_ticks=8)
+    assert [e for r in results for e in r.events] == []
+    assert engine.stats["rhythmless_windows"] >= 20  # most of the hold's windows
+    t_s, _ = windows_of(results, "held")
+    assert (t_s < 40).sum() >= 10  # the voice before it is judged
+
+
 def test_snapshots_say_who_speaks_and_carry_the_latest_window(model):
     agent = np.concatenate([speech(8, seed=41), quiet(6, seed=42)])
     caller = np.concatenate([quiet(8, seed=43), speech(6, seed=44, f0_hz=120)])

@@ -284,6 +284,35 @@ def test_a_crosstalk_design_puts_each_party_faintly_on_the_others_channel(genera
         assert _rms_dbfs(dry[own, alone]) < _rms_dbfs(dry[1 - own, alone]) - 30.0
 
 
+def test_a_hold_design_puts_music_on_the_agents_side_and_moves_later_turns(generated):
+    from _qa_calls import LONG_HOLD_S, add_hold, render_call
+
+    def fresh():
+        return [plan_call(p) for p in design_calls(Design(1, 1), generated["agents"],
+                                                   generated["speakers"], seed=3)]
+
+    plain, held = fresh(), fresh()
+    for p in held:
+        add_hold(p)
+    pairs = [(a, b) for a, b in zip(plain, held, strict=True) if b.hold is not None]
+    assert pairs  # a free turn's end in the middle of most calls
+    for before, after in pairs:
+        start, seconds = after.hold["start_s"], after.hold["seconds"]
+        for s0, s1 in zip(before.segments, after.segments, strict=True):
+            moved = s1.start_s - s0.start_s
+            assert moved == (pytest.approx(seconds) if s0.start_s >= start else 0.0)
+            assert s1.end_s <= start or s1.start_s >= start + seconds  # none in the hold
+        holds = [e for e in after.events if e.check == "long_hold"]
+        assert len(holds) == (seconds >= LONG_HOLD_S)
+        assert len(after.events) == len(before.events) + len(holds)
+    before, after = pairs[0]
+    audio = render_call(after)
+    i0, i1 = (round(t * 8000) for t in (after.hold["start_s"] + 1,
+                                         after.hold["start_s"] + after.hold["seconds"] - 1))
+    agent, caller = _rms_dbfs(audio[:, i0:i1].astype(np.float64))
+    assert agent > -40.0 and caller < -50.0  # music on the agent's side, the caller quiet
+
+
 # ---------------------------------------------------------------- end to end
 def test_quick_run_scores_every_check_and_reports_throughput():
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "qa_bench.py"), "--quick",

@@ -7,7 +7,16 @@ import pytest
 from scipy.signal import find_peaks, hilbert
 
 from capture.levels import P_REF_PA, active_speech_level_dbfs
-from capture.synth import am_tone, fm_tone, narrowband_noise, pink_noise, speech_like, tone
+from capture.synth import (
+    HOLD_MUSIC_STYLES,
+    am_tone,
+    fm_tone,
+    hold_music,
+    narrowband_noise,
+    pink_noise,
+    speech_like,
+    tone,
+)
 
 
 def level_db_spl(p_pa: np.ndarray) -> float:
@@ -95,6 +104,8 @@ def test_pink_noise_has_equal_power_per_octave() -> None:
         (lambda: fm_tone(3800, 4, 300, 60, 1.0, 8000), "FM tone's swing"),
         (lambda: narrowband_noise(1005, 0.1, 60, 0.1, 8000), "holds no frequency bin"),
         (lambda: speech_like(1.0, 8000, f0_hz=20), "50–500 Hz"),
+        (lambda: hold_music(1.0, 8000, style="jazz"), "style must be one of"),
+        (lambda: hold_music(1.0, 8000, dynamics=2), "dynamics must be within 0-1"),
     ],
 )
 def test_impossible_requests_say_why(make, message: str) -> None:
@@ -195,3 +206,31 @@ def test_speech_shorter_than_the_first_syllable_is_silence(duration_s: float) ->
     x = speech_like(duration_s, 8000)
     assert x.shape == (round(duration_s * 8000),)
     assert not x.any()
+
+
+# --- hold_music (digital full scale) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("style", HOLD_MUSIC_STYLES)
+def test_hold_music_has_its_level_notes_and_no_pauses(style: str) -> None:
+    x = hold_music(12.0, 16000, style=style, level_dbfs=-22.0, seed=3)
+    assert x.size == 12 * 16000
+    assert 20 * np.log10(np.sqrt(np.mean(x**2))) == pytest.approx(-22.0, abs=0.01)
+    assert np.array_equal(x, hold_music(12.0, 16000, style=style, level_dbfs=-22.0, seed=3))
+    assert not np.array_equal(x, hold_music(12.0, 16000, style=style, level_dbfs=-22.0, seed=4))
+    # music is continuous: no 100 ms frame falls 30 dB below the median (speech pauses do)
+    level = 10 * np.log10(np.mean(frames(x, 16000, 0.1) ** 2, axis=1))
+    assert level.min() > np.median(level) - 30
+    # notes: the spectrum of 1 s holds sharp peaks (partials), not a smooth slope
+    spectrum = np.abs(np.fft.rfft(x[16000:32000] * np.hanning(16000)))
+    peaks, _ = find_peaks(20 * np.log10(spectrum + 1e-9), prominence=20)
+    assert peaks.size >= 5
+
+
+def test_hold_music_dynamics_levels_or_keeps_the_swell() -> None:
+    def spread_db(dynamics: float) -> float:
+        x = hold_music(16.0, 16000, style="strings", dynamics=dynamics, seed=1)
+        level = 10 * np.log10(np.mean(frames(x, 16000, 0.05) ** 2, axis=1))
+        return float(np.percentile(level, 90) - np.percentile(level, 10))
+
+    assert spread_db(0.0) < spread_db(1.0) - 2.0

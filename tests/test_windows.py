@@ -193,3 +193,26 @@ def test_shared_sort_quantiles_equal_numpys_nanquantile():
         theirs = np.nanquantile(values, qs, axis=-1)
     for q, mine, ref in zip(qs, ours, theirs, strict=True):
         np.testing.assert_allclose(mine, ref, rtol=1e-12, equal_nan=True, err_msg=str(q))
+
+
+def test_music_has_no_voices_rhythm_and_every_voice_has_one() -> None:
+    """Windows of music that passed the voice detector (strings with their own swell, the
+    only style that did here) have neither a voice's syllabic modulation nor its
+    syllables; a calm, an agitated and a quiet, low synthetic voice have both."""
+    from capture.audio import AudioClip
+    from capture.synth import hold_music, speech_like
+    from capture.telephone import telephone_channel
+    from emotion.voice import analyse_clips
+    from emotion.windows import rhythmless
+
+    music = telephone_channel(hold_music(40.0, 16000, style="strings", dynamics=1.0, seed=1),
+                              16000)
+    voices = [speech_like(40.0, 8000, seed=2, agitated=agitated) for agitated in (False, True)]
+    voices.append(speech_like(40.0, 8000, seed=3, level_dbfs=-34.0, f0_hz=120.0))
+    clips = [AudioClip(x[None], 8000, f"clip{i}", "PCM_16", "WAV")
+             for i, x in enumerate([music, *voices])]
+    found = [r.windows.features[0][r.windows.valid[0]] for r in analyse_clips(clips)]
+    assert len(found[0]) >= 5 and rhythmless(found[0]).all()
+    for windows in found[1:]:
+        assert len(windows) >= 20 and not rhythmless(windows).any()
+    assert not rhythmless(np.full((2, len(FEATURE_NAMES)), np.nan)).any()

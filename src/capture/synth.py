@@ -17,7 +17,8 @@ import numpy as np
 from capture.levels import P_REF_PA
 from capture.speech_synth import speech_like
 
-__all__ = ["am_tone", "fm_tone", "narrowband_noise", "pink_noise", "speech_like", "tone"]
+__all__ = ["am_tone", "fm_tone", "hold_music", "narrowband_noise", "pink_noise", "speech_like",
+           "tone"]
 
 
 def _n_samples(duration_s: float, fs_hz: float) -> int:
@@ -232,3 +233,95 @@ def pink_noise(
     band = freq_hz >= max(f_min_hz, freq_hz[1] if n > 1 else 1.0)
     gain[band] = 1 / np.sqrt(freq_hz[band])
     return _shaped_noise(gain, n, level_db_spl, seed)
+
+
+#: Styles of :func:`hold_music`.
+HOLD_MUSIC_STYLES = ("piano", "strings", "lead", "mix")
+#: The chords of :func:`hold_music`: I V vi IV, semitones above the key's C4.
+_PROGRESSION = ((0, 4, 7), (7, 11, 14), (9, 12, 16), (5, 9, 12))
+
+
+def _instrument_note(f_hz: float, duration_s: float, fs_hz: float, kind: str,
+                     rng: np.random.Generator) -> np.ndarray:
+    t = _time_s(max(int(duration_s * fs_hz), 1), fs_hz)
+    top = 0.45 * fs_hz
+    if kind == "piano":  # struck: slightly stretched partials, each decaying
+        x = sum(k**-1.3 * np.sin(2 * np.pi * f_hz * k * np.sqrt(1 + 4e-4 * k * k) * t
+                                 + rng.uniform(0, 2 * np.pi)) * np.exp(-t * (1.5 + 0.4 * k))
+                for k in range(1, 12) if f_hz * k < top)
+        return x * np.minimum(1, t / 0.005)
+    # bowed or blown: a sawtooth-like tone with vibrato
+    depth, rate, partials = (0.25, 5.5, 15) if kind == "strings" else (0.1, 6.0, 9)
+    phase = 2 * np.pi * np.cumsum(f_hz * 2 ** (depth / 12 * np.sin(2 * np.pi * rate * t))) / fs_hz
+    sign = 1 if kind == "strings" else -1
+    x = sum(sign**k / k * np.sin(k * phase) for k in range(1, partials) if f_hz * k < top)
+    if kind == "strings":
+        return x * np.minimum(1, t / 0.25) * np.clip((duration_s - t) / 0.2, 0, 1)
+    return x * np.minimum(1, t / 0.02) * np.exp(-t * 0.8)
+
+
+def hold_music(duration_s: float, fs_hz: float = 16000, *, style: str = "piano",
+               level_dbfs: float = -24.0, dynamics: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Music as a call centre plays it to a caller on hold: a I-V-vi-IV progression at
+    76-116 bpm in a random key, as piano arpeggios over a bass (``"piano"``), a string
+    pad (``"strings"``), a lead line over a bowed bass (``"lead"``) or all three
+    (``"mix"``), levelled like broadcast audio.
+
+    Parameters
+    ----------
+    duration_s, fs_hz : float
+    style : str
+        One of :data:`HOLD_MUSIC_STYLES`.
+    level_dbfs : float
+        RMS of the result, dB re digital full scale (a full-scale sine is -3 dBFS).
+    dynamics : float
+        0 levels the music to a steady loudness (a hard broadcast compressor), 1 keeps
+        its own dynamics; in between, the exponent of the leveller.
+    seed : int
+        Tempo, key, the lead's notes and the partials' phases.
+
+    Returns
+    -------
+    numpy.ndarray
+        Digital samples, full scale ±1.0, shaped ``(samples,)``.
+    """
+    if style not in HOLD_MUSIC_STYLES:
+        raise ValueError(f"style must be one of {HOLD_MUSIC_STYLES}, got {style!r}")
+    if not 0 <= dynamics <= 1:
+        raise ValueError(f"dynamics must be within 0-1, got {dynamics!r}")
+    n = _n_samples(duration_s, fs_hz)
+    rng = np.random.default_rng(seed)
+    beat = 60 / rng.uniform(76, 116)
+    key = int(rng.integers(-5, 5))
+    out = np.zeros(n + int(8 * beat * fs_hz) + int(2 * fs_hz))
+
+    def add(x: np.ndarray, at_s: float, gain: float) -> None:
+        k = int(at_s * fs_hz)
+        out[k: k + x.size] += gain * x[: out.size - k]
+
+    def hz(semitones: int) -> float:
+        return 261.63 * 2 ** ((semitones + key) / 12)
+
+    t, bar = 0.0, 0
+    while t < duration_s:
+        chord = _PROGRESSION[bar % 4]
+        if style in ("piano", "mix"):
+            for i in range(8):  # an eighth-note arpeggio, and the root below
+                add(_instrument_note(hz(chord[i % 3] + 12 * (i // 3 % 2)), 1.5, fs_hz,
+                                     "piano", rng), t + i * beat / 2, 0.5)
+            add(_instrument_note(hz(chord[0] - 24), 4 * beat, fs_hz, "piano", rng), t, 0.6)
+        if style in ("strings", "mix"):
+            for s in chord:
+                add(_instrument_note(hz(s - 12), 4 * beat, fs_hz, "strings", rng), t, 0.25)
+        if style in ("lead", "mix"):
+            for i in range(4):
+                add(_instrument_note(hz(chord[int(rng.integers(3))] + 12), beat, fs_hz, "lead",
+                                     rng), t + i * beat, 0.35)
+            add(_instrument_note(hz(chord[0] - 24), 4 * beat, fs_hz, "strings", rng), t, 0.3)
+        t += 4 * beat
+        bar += 1
+    out = out[:n]
+    width = max(int(0.2 * fs_hz), 1)
+    envelope = np.sqrt(np.convolve(out**2, np.ones(width) / width, "same")) + 1e-9
+    out = out / envelope ** (1 - dynamics)
+    return out * (10 ** (level_dbfs / 20) / np.sqrt(np.mean(out**2)))

@@ -43,7 +43,7 @@ from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.scoring import Z_LIMIT
 from emotion.vad import StreamingVAD
 from emotion.voice import StreamingVoiceAnalyzer
-from emotion.windows import F0_REF_HZ, FEATURE_NAMES
+from emotion.windows import F0_REF_HZ, FEATURE_NAMES, rhythmless
 
 #: Seconds after a call's first sample before a window may start (see the module notes).
 SETTLE_S = 2.6
@@ -169,6 +169,8 @@ class SlotGroup:
         self._free_weights = (np.zeros(len(FEATURE_NAMES)) if agitation_weights is None
                               else np.where(free, agitation_weights, 0.0))
         self.latest = np.full((size, len(LATEST)), np.nan)
+        #: Windows not scored because they had no voice's rhythm (music on hold).
+        self.rhythmless = 0
 
     @property
     def time_s(self) -> float:
@@ -222,7 +224,12 @@ class SlotGroup:
         if windows.end_s.size == 0:
             return None
         settled = windows.end_s[None, :] - self.start_s[:, None] >= SETTLE_S + window_s - 1e-9
-        rows, k = np.nonzero(windows.valid & settled & playing[:, None])
+        counted = windows.valid & settled & playing[:, None]
+        # Music a caller on hold hears on the agent's side passes the voice detector in
+        # bursts and reads as a tired voice; a window without a voice's rhythm is no voice.
+        tune = counted & rhythmless(windows.features)
+        self.rhythmless += int(tune.sum())
+        rows, k = np.nonzero(counted & ~tune)
         features = windows.features[rows, k]
         z = np.clip((features - self._median[rows]) / self._sigma[rows], -Z_LIMIT, Z_LIMIT)
         if self._follow_lines(rows, features, z):

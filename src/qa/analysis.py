@@ -30,6 +30,7 @@ from emotion.voice import (
     default_level_profile,
     engine_rate,
 )
+from qa.hold import music_frames
 
 #: Audio per :meth:`StreamingVoiceAnalyzer.process` call.
 BLOCK_S = 10.0
@@ -101,6 +102,9 @@ class ChannelTrack:
     features : ndarray, shape (W, F)
         :data:`emotion.windows.FEATURE_NAMES`; NaN rows for windows without evidence.
     speech_s : float
+    music : ndarray of bool, shape (T,), optional
+        Frames of music or a tone while nobody talks (a hold, :mod:`qa.hold`); None
+        when not looked for.
     """
 
     role: str
@@ -112,6 +116,7 @@ class ChannelTrack:
     features: np.ndarray
     speech_s: float
     window_s: float = 3.0
+    music: np.ndarray | None = None
 
 
 @dataclass
@@ -286,6 +291,9 @@ def analyse_loaded(calls: list[_Loaded], *, block_s: float = BLOCK_S,
                 end_s=end_s[keep], features=features[r, keep], window_s=window_s,
                 speech_s=float(analyzer.speech_s[r]),
             ))
+        for ch, track in enumerate(tracks):
+            other = tracks[1 - ch].speech if len(tracks) > 1 else None
+            track.music = music_frames(call.samples[ch], fs_hz, track.level_dbfs, frame_s, other)
         out.append(CallAnalysis(
             job=call.job, fs_hz=fs_hz, file_fs_hz=call.file_fs_hz, n_channels=call.n_channels,
             duration_s=duration_s, channel_type=channel_type(fs_hz), level_profile=profile.name,

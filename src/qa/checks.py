@@ -49,6 +49,7 @@ from qa.analysis import CallAnalysis, CallJob, ChannelTrack
 from qa.config import STEREO_CHECKS, TRANSCRIPT_CHECKS, QAConfig
 from qa.crosstalk import without_leaks
 from qa.flag import Flag
+from qa.hold import hold_spans, without_music
 from qa.segments import (
     bridge,
     cut_ins,
@@ -504,15 +505,17 @@ def _level_dbov(track: ChannelTrack, start: int, end: int) -> float:
 
 
 def timing_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_speech,
-                 agent_turns, caller_turns) -> list[Flag]:
-    """dead_air, slow_response, overtalk."""
+                 agent_turns, caller_turns, hold: np.ndarray | None = None) -> list[Flag]:
+    """dead_air, slow_response, overtalk. A hold (music, :mod:`qa.hold`) is not dead
+    air, and the agent's first words after it are not a slow reply."""
     frame_s = analysis.agent.frame_s
     out = []
     dead = config.checks["dead_air"]
     slow = config.checks["slow_response"]
     over = config.checks["overtalk"]
+    held = np.zeros(agent_speech.size, dtype=bool) if hold is None else hold[: agent_speech.size]
     if dead.enabled:
-        for start, end in silences(agent_speech, caller_speech):
+        for start, end in silences(agent_speech | held, caller_speech):
             length = (end - start) * frame_s
             if length >= dead.min_s:
                 out.append(Flag(
@@ -525,6 +528,8 @@ def timing_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_
     if slow.enabled:
         for caller_end, agent_start in replies(agent_turns, caller_turns):
             wait = (agent_start - caller_end) * frame_s
+            if held[caller_end:agent_start].any():
+                continue
             if slow.min_s <= wait and not (dead.enabled and wait >= dead.min_s):
                 out.append(Flag(
                     "slow_response", caller_end * frame_s, agent_start * frame_s,
@@ -599,8 +604,8 @@ def line_flags(analysis: CallAnalysis, config: QAConfig, agent_turns, caller_tur
     return out
 
 
-def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_speech
-                  ) -> list[Flag]:
+def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_speech,
+                  hold: np.ndarray | None = None) -> list[Flag]:
     """one_way_audio: a stretch of the call in which one channel carries no speech at
     all while the other party speaks; critical when it is long, or when that channel
     never speaks in the whole call. The silent channel's level says whether it carried
@@ -614,7 +619,10 @@ def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller
     frame_s = analysis.agent.frame_s
     for party, track, silent, other, speaking in parties:
         never = not silent.any()
-        for start, end in one_sided(silent, speaking):
+        # A channel carrying hold music is not a lost side.
+        music = track.music[: silent.size] if track.music is not None else None
+        sounding = silent if music is None else silent | music
+        for start, end in one_sided(sounding, speaking):
             length = (end - start) * frame_s
             spoken = float(speaking[start:end].sum()) * frame_s
             if length < check.min_s or spoken < check.min_speech_s:
@@ -633,6 +641,28 @@ def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller
                  "silent_level_dbfs": round(level, 1), "whole_call": never,
                  "detail_zh": f"{zh_party}声道 {length:.0f} 秒无语音，其间{zh_other}讲话 "
                               f"{spoken:.0f} 秒（单通？该声道电平 {level:.0f} dBFS）"}))
+    return out
+
+
+def long_hold_flags(analysis: CallAnalysis, config: QAConfig, hold: np.ndarray | None
+                    ) -> list[Flag]:
+    """long_hold: music on the line (:mod:`qa.hold`) for ``min_s`` or longer while no one
+    spoke; critical from ``critical_s``."""
+    check = config.checks["long_hold"]
+    if not check.enabled:
+        return []
+    frame_s = analysis.agent.frame_s
+    out = []
+    for start, end, channel in hold_spans(analysis, hold):
+        length = (end - start) * frame_s
+        if length < check.min_s:
+            continue
+        out.append(Flag(
+            "long_hold", start * frame_s, end * frame_s,
+            "critical" if length >= check.critical_s else "warning", channel,
+            f"on hold for {length:.0f} s: music on the line, no one spoke",
+            {"hold_s": round(length, 1), "limit_s": check.min_s,
+             "detail_zh": f"保持等待 {length:.0f} 秒：线路播放音乐，双方无通话"}))
     return out
 
 
@@ -725,12 +755,15 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     config = ctx.config
     # Each party's voice leaking into the other's channel is not that channel's speech.
     analysis, leaks = without_leaks(analysis)
+    # Music on hold is not anyone's speech, and a hold is not dead air.
+    analysis, hold = without_music(analysis)
     agent_speech, caller_speech, agent_turns, caller_turns = _turn_frames(analysis, config)
     flags = timing_flags(analysis, config, agent_speech, caller_speech, agent_turns,
-                         caller_turns)
+                         caller_turns, hold)
     flags += line_flags(analysis, config, agent_turns, caller_turns)
-    flags += one_way_flags(analysis, config, agent_speech, caller_speech)
+    flags += one_way_flags(analysis, config, agent_speech, caller_speech, hold)
     flags += long_call_flags(analysis, config)
+    flags += long_hold_flags(analysis, config, hold)
     agent_id = analysis.job.agent_id
     caller = analysis.caller
     # A mono recording mixes both parties: the agent's voice cannot be judged in it.
@@ -738,6 +771,10 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     metrics: dict = {"agent_baseline": label}
     if leaks:
         metrics["crosstalk"] = leaks
+    if hold is not None:
+        spans = hold_spans(analysis, hold)
+        metrics["hold"] = {"seconds": round(float(hold.sum()) * analysis.agent.frame_s, 1),
+                           "spans": len(spans), "channels": sorted({c for *_, c in spans})}
     if label == "agent":
         _voice_match(analysis, base, metrics)
     problem = ctx.baselines.problems.get((agent_id, analysis.channel_type))
@@ -781,7 +818,7 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     flags += said
     flags.sort(key=lambda f: (f.start_s, f.check))
     metrics.update(call_metrics(analysis, agent_speech, caller_speech, agent_turns,
-                                caller_turns))
+                                caller_turns, hold))
     metrics["checks_skipped"] = list(STEREO_CHECKS) if caller is None else []
     if base is None:
         metrics["checks_skipped"] += ["agent_agitation", "agent_low_energy", "fast_speech"]
@@ -995,8 +1032,8 @@ def _max(x: np.ndarray) -> float | None:
 
 
 def call_metrics(analysis: CallAnalysis, agent_speech, caller_speech, agent_turns,
-                 caller_turns) -> dict:
-    """Talk ratio, speech per channel, overlaps, silences, levels."""
+                 caller_turns, hold: np.ndarray | None = None) -> dict:
+    """Talk ratio, speech per channel, overlaps, silences (a hold is none), levels."""
     frame_s = analysis.agent.frame_s
     a = analysis.agent
     agent_s = float(agent_speech.sum() * frame_s)
@@ -1009,7 +1046,8 @@ def call_metrics(analysis: CallAnalysis, agent_speech, caller_speech, agent_turn
     rates = a.features[:, _RATE]
     out["agent_rate_syl_s"] = (round(float(np.nanmedian(rates)), 2)
                                if np.isfinite(rates).any() else None)
-    quiet = silences(agent_speech, caller_speech)
+    held = False if hold is None else hold[: agent_speech.size]
+    quiet = silences(agent_speech | held, caller_speech)
     lengths = (quiet[:, 1] - quiet[:, 0]) * frame_s if quiet.size else np.zeros(0)
     out["silence_s"] = round(float(lengths.sum()), 1)
     out["longest_silence_s"] = round(float(lengths.max()), 1) if lengths.size else 0.0

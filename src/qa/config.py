@@ -38,7 +38,7 @@ TRANSCRIPT_CHECKS = ("forbidden_phrase", "missing_greeting", "missing_closing")
 CHECKS = (
     "dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
     "fast_speech", "agent_low_energy", "clipping", "low_level", "one_way_audio", "long_call",
-    *TRANSCRIPT_CHECKS,
+    "long_hold", *TRANSCRIPT_CHECKS,
 )
 #: Checks that need the caller's channel (skipped on mono recordings).
 STEREO_CHECKS = ("slow_response", "overtalk", "caller_agitation", "one_way_audio")
@@ -60,7 +60,9 @@ class CheckConfig:
     min_s, critical_s : float
         dead_air, slow_response, overtalk, one_way_audio: shortest event, and the length
         from which it is critical (s); caller_agitation: shortest flag span (s);
-        long_call: the call length from which it is flagged, and critical (s).
+        long_call: the call length from which it is flagged, and critical (s);
+        long_hold: the hold (music on the line, no one speaking) from which it is
+        flagged, and critical (s).
     warning, critical : float
         agent agitation and low energy: mean model probability over an agent turn (or
         10 s of it) for a flag, and for a critical one; caller agitation: probability
@@ -203,6 +205,10 @@ DEFAULT_CHECKS: dict[str, CheckConfig] = {
     # helped, an agent who could not close, or a line left open. 20 min is ~4x the
     # handling time of a municipal hotline's typical call; a centre sets its own.
     "long_call": CheckConfig(min_s=1200.0, critical_s=2400.0, weight=15, critical_weight=30),
+    # A caller left on hold: music on the line and no one speaking. Hotline service
+    # rules commonly ask agents to come back to a held caller within a minute; shorter
+    # holds are neither flagged nor dead air.
+    "long_hold": CheckConfig(min_s=60.0, critical_s=180.0, weight=20, critical_weight=35),
     # The transcript's checks flag at warning only (critical_weight is not used).
     "forbidden_phrase": CheckConfig(phrases=FORBIDDEN_PHRASES, weight=40, critical_weight=40),
     "missing_greeting": CheckConfig(phrases=GREETINGS, within_s=15.0, weight=15,

@@ -122,7 +122,7 @@ def without_leaks(analysis):
                            other.level_dbfs[:n], leak)
         speech = own.speech.copy()
         speech[:n] &= ~drop
-        cleaned[role] = replace(own, speech=speech, features=_own_windows(own, speech),
+        cleaned[role] = replace(own, speech=speech, features=own_windows(own, speech),
                                 speech_s=max(own.speech_s - drop.sum() * own.frame_s, 0.0))
         report[role] = leak.to_json(own.frame_s, float(drop.sum() * own.frame_s))
     if not cleaned:
@@ -131,7 +131,7 @@ def without_leaks(analysis):
                    ), report
 
 
-def _own_windows(track, speech: np.ndarray) -> np.ndarray:
+def own_windows(track, speech: np.ndarray) -> np.ndarray:
     """The track's feature windows, NaN where under :data:`MIN_OWN_SPEECH_S` of
     ``speech`` is left in the window."""
     counts = np.concatenate([[0], np.cumsum(speech)])

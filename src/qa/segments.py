@@ -22,9 +22,12 @@ def bridge(mask: np.ndarray, max_gap: int) -> np.ndarray:
     if max_gap <= 0:
         return out
     gaps = runs(~out)
-    for start, end in gaps:
-        if start > 0 and end < out.size and end - start <= max_gap:
-            out[start:end] = True
+    gaps = gaps[(gaps[:, 0] > 0) & (gaps[:, 1] < out.size) & (gaps[:, 1] - gaps[:, 0] <= max_gap)]
+    if gaps.size:
+        edges = np.zeros(out.size + 1, dtype=np.int8)  # runs are disjoint: +1 in, -1 out
+        edges[gaps[:, 0]] = 1
+        edges[gaps[:, 1]] = -1
+        out |= np.cumsum(edges[:-1]) > 0
     return out
 
 

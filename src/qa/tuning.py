@@ -35,6 +35,7 @@ THRESHOLD_OF: dict[str, tuple[str, str, int]] = {
     "low_level": ("level_dbov", "level_dbov", -1),
     "one_way_audio": ("silent_s", "min_s", +1),
     "long_call": ("duration_s", "min_s", +1),
+    "long_hold": ("hold_s", "min_s", +1),
 }
 #: Results of earlier versions gave the voice checks' mean probability only.
 FALLBACK_EVIDENCE = {"judged_probability": "mean_probability"}

@@ -40,8 +40,8 @@ def add_parser(sub) -> None:
         "OUT/calls/<call_id>.json, OUT/summary.csv and the QA review queue in the store. "
         "Checks: dead_air, slow_response, overtalk, "
         "agent_agitation, caller_agitation, fast_speech, agent_low_energy, clipping, "
-        "low_level, one_way_audio, long_call, and where a transcript sits beside a recording "
-        "(<name>.transcript.json "
+        "low_level, one_way_audio, long_call, long_hold, and where a transcript sits beside "
+        "a recording (<name>.transcript.json "
         "or <name>.vtt, or the metadata's transcript column): forbidden_phrase, "
         "missing_greeting, missing_closing (thresholds and phrases: --config).")
     p.add_argument("input", nargs="+", metavar="INPUT",
@@ -328,6 +328,12 @@ def run_qa(args: argparse.Namespace) -> int:
         print(f"voiceline qa: {len(leaky)} recording(s) carry each party faintly on the other's "
               f"channel (echo or headset leakage: {_named(leaky)}); it was not counted as "
               "speech (metrics.crosstalk)", file=sys.stderr)
+    held = _calls_where(results, "hold")
+    if held:
+        total = sum(results[c]["metrics"]["hold"]["seconds"] for c in held)
+        print(f"voiceline qa: {len(held)} recording(s) put the caller on hold with music "
+              f"({total:.0f} s in all: {_named(held)}); a hold is neither dead air nor "
+              "speech, and long_hold flags one from its min_s (metrics.hold)", file=sys.stderr)
     same = _calls_where(results, "same_audio_r")
     if same:
         print(f"voiceline qa: {len(same)} recording(s) carry the same sound on both channels "

@@ -54,6 +54,13 @@ function renderFacts() {
       s: leak.speech_removed_s.toFixed(0),
     })).join(sep));
   }
+  if (m.hold?.seconds) {
+    const sep = lang() === "zh" ? "、" : ", ";
+    dd(facts, t("qa.hold"), t("qa.holdFact", {
+      s: m.hold.seconds.toFixed(0), n: m.hold.spans,
+      party: (m.hold.channels ?? []).map((c) => t(`channel.${c}`)).join(sep),
+    }));
+  }
   if (Number.isFinite(m.same_audio_r)) {
     dd(facts, t("qa.channels"), t("qa.channelsSame", { r: m.same_audio_r.toFixed(2) }));
   } else if (m.channels === 1) {

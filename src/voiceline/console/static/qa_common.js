@@ -7,14 +7,14 @@ import { applyTo, lang, onLangChange, roleName, t, toggleLang } from "./i18n.js"
 /** The checks of voiceline qa, in its order; a check not listed here still shows (grey). */
 export const CHECKS = ["dead_air", "slow_response", "overtalk", "agent_agitation", "caller_agitation",
   "fast_speech", "agent_low_energy", "clipping", "low_level", "one_way_audio", "long_call",
-  "forbidden_phrase", "missing_greeting", "missing_closing"];
+  "long_hold", "forbidden_phrase", "missing_greeting", "missing_closing"];
 
 /** Each check's colour (markers, chips); every use also shows the check's name. */
 const COLOURS = {
   dead_air: "#9aa7b4", slow_response: "#4da3ff", overtalk: "#c38bff", agent_agitation: "#ff6b6b",
   caller_agitation: "#ff9f43", fast_speech: "#ffd84d", agent_low_energy: "#35d08a",
   clipping: "#ff4dc4", low_level: "#5ee0e0", one_way_audio: "#8fd14f", long_call: "#d4a373",
-  forbidden_phrase: "#e8e8e8",
+  long_hold: "#7f8fa6", forbidden_phrase: "#e8e8e8",
   missing_greeting: "#b0c4de", missing_closing: "#c9b79c",
 };
 
