@@ -54,15 +54,6 @@ def persistent_share(samples: np.ndarray, fs_hz: int, frame_len: int) -> np.ndar
     return (inner * held).sum(axis=1) / band.sum(axis=1)
 
 
-def _running_median(values: np.ndarray, width: int) -> np.ndarray:
-    if width <= 1 or values.size == 0:
-        return values
-    half = width // 2
-    padded = np.pad(values, half, mode="edge")
-    view = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
-    return np.median(view, axis=1)
-
-
 def running_median(values: np.ndarray, width: int) -> np.ndarray:
     """Median of ``values`` over ``width`` samples centred on each (edges repeated)."""
     if width <= 1 or values.size == 0:
