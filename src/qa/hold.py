@@ -120,6 +120,7 @@ def without_music(analysis):
 
 
 def _without_rhythmless(analysis):
+    """The call with its windows that have no voice's rhythm made NaN (a copy)."""
     cleaned = {}
     for role in ("agent", "caller"):
         track = getattr(analysis, role)
