@@ -61,13 +61,13 @@ def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
         # the QA pages have a queue: the demo's recordings, pre-inspected
         qa = _login(url, "qa", "voiceline-demo")
         queue: list = []
-        while time.monotonic() < deadline + 60 and len(queue) < 5:
+        while time.monotonic() < deadline + 60 and len(queue) < 6:
             time.sleep(1.0)
             queue = _get(f"{url}/api/qa/queue?status=all", qa)["calls"]
         checks = {f["check"] for c in queue for f in c["flags"]}
-        assert len(queue) == 5, queue  # six calls, one of them clean
+        assert len(queue) == 6, queue  # seven calls, one of them clean
         assert {"agent_agitation", "dead_air", "clipping", "forbidden_phrase",
-                "missing_greeting"} <= checks, checks
+                "missing_greeting", "long_hold"} <= checks, checks
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)

@@ -1,9 +1,10 @@
 """The demo's recorded calls: a few simulated recordings, pre-inspected into the store.
 
 ``voiceline demo`` runs this beside the live seats (``python -m voiceline.demo_qa``), so
-that the QA review pages have a queue to show: six calls of the demo's agents, each
+that the QA review pages have a queue to show: seven calls of the demo's agents, each
 with one kind of event (an agitated agent, dead air, an agitated caller, a clipped turn,
-a low-energy stretch, or none), and a transcript beside each. The voices are synthetic
+a low-energy stretch, a caller held 75 s with music, or none), and a transcript beside
+each. The voices are synthetic
 (source-filter speech, not words), so the transcripts are written for them: a greeting,
 a closing, and, where the call needs one, a forbidden phrase or a missing greeting or
 closing. Then ``voiceline qa`` inspects them exactly as it inspects real recordings,
@@ -43,7 +44,7 @@ class DemoCall:
     duration_s: float
     episodes: tuple = ()
     caller_episodes: tuple = ()
-    fault: str | None = None  # "dead_air" or "clipping"
+    fault: str | None = None  # "dead_air", "hold" or "clipping"
     said: str = "ok"  # "ok", "forbidden", "no_greeting", "no_closing"
 
 
@@ -54,8 +55,10 @@ CALLS = (
     DemoCall("demo-0004", 0, 90.0, fault="clipping", said="no_greeting"),
     DemoCall("demo-0005", 1, 100.0, episodes=((30.0, 80.0, "low_energy"),)),
     DemoCall("demo-0006", 2, 80.0),
+    DemoCall("demo-0007", 2, 80.0, fault="hold"),
 )
 DEAD_AIR_AT_S, DEAD_AIR_S = 40.0, 12.0
+HOLD_S = 75.0
 
 
 def _transcript(call: DemoCall, utterances, shift) -> dict:
@@ -83,6 +86,8 @@ def _transcript(call: DemoCall, utterances, shift) -> dict:
 def write_recordings(folder: Path, agents: list[str], seed: int, now_s: float) -> Path:
     """The demo calls as stereo 8 kHz WAVs with transcripts; returns the metadata CSV."""
     from capture.simulator import AgentVoice, CallScript, render_call, timbre_pool
+    from capture.synth import hold_music
+    from capture.telephone import telephone_channel
 
     folder.mkdir(parents=True, exist_ok=True)
     callers = timbre_pool("caller")
@@ -97,10 +102,17 @@ def write_recordings(folder: Path, agents: list[str], seed: int, now_s: float) -
                                           seed=seed * 100 + n), voice, caller)
         audio = rendered.audio.copy()
         at = int(DEAD_AIR_AT_S * FS_HZ)
-        gap = int(DEAD_AIR_S * FS_HZ) if call.fault == "dead_air" else 0
-        if gap:  # both lines fall silent but for their noise
-            hiss = rng.normal(0, 30, (2, gap)).astype(np.int16)
-            audio = np.concatenate([audio[:, :at], hiss, audio[:, at:]], axis=1)
+        gap = int({"dead_air": DEAD_AIR_S, "hold": HOLD_S}.get(call.fault, 0.0) * FS_HZ)
+        if call.fault == "hold":  # after an agent turn: music to the caller, no one speaks
+            at = next(u.end_sample for u in rendered.utterances if u.party == "agent"
+                      and u.end_sample > at) + FS_HZ // 4
+        if gap:  # both lines fall silent but for their noise (and the hold's music)
+            hiss = rng.normal(0, 30, (2, gap))
+            if call.fault == "hold":
+                hiss[0] += 32768 * telephone_channel(
+                    hold_music(gap / FS_HZ, 16000, seed=seed, level_dbfs=-24.0), 16000)[:gap]
+            audio = np.concatenate([audio[:, :at], np.clip(hiss, -32768, 32767).astype(
+                np.int16), audio[:, at:]], axis=1)
         if call.fault == "clipping":  # one agent turn driven into the line's limit
             u = next(u for u in rendered.utterances if u.party == "agent"
                      and u.start_sample > 30 * FS_HZ)
