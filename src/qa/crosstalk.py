@@ -131,13 +131,18 @@ def without_leaks(analysis):
                    ), report
 
 
+def frames_per_window(track, frames: np.ndarray) -> np.ndarray:
+    """Per feature window of ``track``: how many of its frames are set in ``frames``."""
+    counts = np.concatenate([[0], np.cumsum(frames)])
+    last = np.clip(np.floor(track.end_s / track.frame_s + 1e-9).astype(int), 0, frames.size)
+    first = np.clip(last - int(round(track.window_s / track.frame_s)), 0, frames.size)
+    return counts[last] - counts[first]
+
+
 def own_windows(track, speech: np.ndarray) -> np.ndarray:
     """The track's feature windows, NaN where under :data:`MIN_OWN_SPEECH_S` of
     ``speech`` is left in the window."""
-    counts = np.concatenate([[0], np.cumsum(speech)])
-    last = np.clip(np.floor(track.end_s / track.frame_s + 1e-9).astype(int), 0, speech.size)
-    first = np.clip(last - int(round(track.window_s / track.frame_s)), 0, speech.size)
-    own_s = (counts[last] - counts[first]) * track.frame_s
+    own_s = frames_per_window(track, speech) * track.frame_s
     features = track.features.copy()
     features[own_s < MIN_OWN_SPEECH_S] = np.nan
     return features

@@ -33,7 +33,7 @@ import numpy as np
 
 from emotion.held_notes import MIN_PERSISTENT_SHARE, persistent_share, running_median
 from emotion.windows import rhythmless
-from qa.crosstalk import own_windows
+from qa.crosstalk import frames_per_window, own_windows
 from qa.segments import bridge, runs
 
 #: A frame sounds when it is this far above the channel's floor (dB).
@@ -104,7 +104,8 @@ def without_music(analysis):
         speech = track.speech & ~music
         removed = float((track.speech & music).sum() * track.frame_s)
         features = own_windows(track, speech)
-        features[_touching(track, music)] = np.nan  # measured over music as well as speech
+        # measured over music as well as speech
+        features[frames_per_window(track, music) > 0] = np.nan
         cleaned[role] = replace(track, speech=speech, features=features,
                                 speech_s=max(track.speech_s - removed, 0.0))
     out = replace(analysis, agent=cleaned.get("agent", analysis.agent),
@@ -131,14 +132,6 @@ def _without_rhythmless(analysis):
                 features[tune] = np.nan
                 cleaned[role] = replace(track, features=features)
     return replace(analysis, **cleaned) if cleaned else analysis
-
-
-def _touching(track, frames: np.ndarray) -> np.ndarray:
-    """Per feature window of ``track``: whether it holds any of ``frames``."""
-    counts = np.concatenate([[0], np.cumsum(frames)])
-    last = np.clip(np.floor(track.end_s / track.frame_s + 1e-9).astype(int), 0, frames.size)
-    first = np.clip(last - int(round(track.window_s / track.frame_s)), 0, frames.size)
-    return counts[last] > counts[first]
 
 
 def hold_spans(analysis, hold: np.ndarray | None) -> list[tuple[int, int, str]]:
