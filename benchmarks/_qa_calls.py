@@ -129,6 +129,11 @@ class CallPlan:
     hold_share: float = 0.0
     #: The hold, if any: start_s, seconds, style, dynamics, level_dbfs, seed.
     hold: dict | None = None
+    #: Neighbours on their own calls heard in the agent's microphone, this many dB
+    #: below the agent's nominal speech level (None: a quiet room); see :func:`babble`.
+    babble_db: float | None = None
+    #: Those neighbours (speakers of neither party), set by :func:`design_calls`.
+    neighbours: list[Speaker] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- turns
@@ -351,6 +356,8 @@ def render_call(plan: CallPlan) -> np.ndarray:
                            level_dbfs=h["level_dbfs"], seed=h["seed"])
         i0 = round(h["start_s"] * FS_HZ)
         wide[0, i0: i0 + music.size] += music[: n - i0]
+    if plan.babble_db is not None and plan.neighbours:
+        wide[0] += babble(plan, n)
     if plan.crosstalk_db is not None:
         # The caller from the earpiece into the headset microphone, the agent as line echo
         # on the caller's side: each channel carries the other party faintly, a little late.
@@ -365,6 +372,40 @@ def render_call(plan: CallPlan) -> np.ndarray:
 
 #: Delay of a party's leak into the other's channel (``Design.crosstalk_db``), s.
 CROSSTALK_DELAY_S = 0.004
+#: Neighbours heard behind the agent, and how long each talks and listens in turn (s).
+NEIGHBOURS = 4
+NEIGHBOUR_TALK_S = (2.0, 8.0)
+NEIGHBOUR_LEVEL_SPREAD_DB = 6.0
+
+
+def babble(plan: CallPlan, n: int) -> np.ndarray:
+    """The floor behind the agent: ``n`` samples of :data:`NEIGHBOURS` other speakers,
+    each on their own call (talking for 2-8 s of their test-neutral files, then
+    listening for as long) at their own distance (0 to -6 dB), together
+    ``plan.babble_db`` below the agent's nominal speech level (-26 dBov) as RMS over
+    the call. Dry: no room's reverberation, so only the level tells them from the
+    agent."""
+    rng = np.random.default_rng(plan.seed + 3_333_333)
+    out = np.zeros(n)
+    for who in plan.neighbours:
+        voice = np.zeros(n)
+        t = int(rng.uniform(0, NEIGHBOUR_TALK_S[1]) * FS_HZ)
+        while t < n:
+            talk = rng.uniform(*NEIGHBOUR_TALK_S)
+            said = 0.0
+            while said < talk and t < n:
+                u = who.neutral[int(rng.integers(len(who.neutral)))].samples
+                m = min(u.size, n - t)
+                voice[t: t + m] += u[:m]
+                t += m + int(rng.uniform(*PAUSE_S) * FS_HZ)
+                said += u.size / FS_HZ
+            t += int(rng.uniform(*NEIGHBOUR_TALK_S) * FS_HZ)
+        out += voice * 10 ** (-rng.uniform(0, NEIGHBOUR_LEVEL_SPREAD_DB) / 20)
+    rms = np.sqrt(np.mean(out ** 2))
+    if rms == 0:
+        return out
+    target = 10 ** ((NOMINAL_LEVEL_DBOV + plan.babble_db) / 20)
+    return out * (target / rms)
 
 
 # ---------------------------------------------------------------- the data set
@@ -381,6 +422,8 @@ class Design:
     crosstalk_db: float | None = None
     #: Share of calls put on hold once, with music (:func:`add_hold`).
     hold_share: float = 0.0
+    #: Neighbours behind every agent this many dB below their voice (:func:`babble`).
+    babble_db: float | None = None
 
 
 def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
@@ -429,7 +472,13 @@ def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
         plans.append(CallPlan(f"call_{number:04d}", agent, caller, checks, target,
                               seed=seed * 100_000 + number,
                               agent_offset_db=design.agent_offset_db,
-                              crosstalk_db=design.crosstalk_db, hold_share=design.hold_share))
+                              crosstalk_db=design.crosstalk_db, hold_share=design.hold_share,
+                              babble_db=design.babble_db))
+        if design.babble_db is not None:
+            others = [s for s in callers if s.key not in (agent.key, caller.key)]
+            pick = np.random.default_rng(seed * 100_000 + number + 5_555_555).choice(
+                len(others), size=min(NEIGHBOURS, len(others)), replace=False)
+            plans[-1].neighbours = [others[i] for i in pick]
     return plans
 
 
@@ -455,7 +504,8 @@ def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict
             "offsets_db": [round(v, 2) for v in plan.offsets_db],
             "noise_dbfs": [round(v, 2) for v in plan.noise_dbfs],
             "capped_turns": plan.capped_turns, "crosstalk_db": plan.crosstalk_db,
-            "hold": plan.hold,
+            "hold": plan.hold, "babble_db": plan.babble_db,
+            "neighbours": [s.key for s in plan.neighbours],
             "segments": [{"channel": s.channel, "start_s": round(s.start_s, 3),
                           "end_s": round(s.end_s, 3), "kind": s.kind, "files": s.files}
                          for s in plan.segments if s.files],

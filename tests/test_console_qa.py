@@ -30,9 +30,10 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 def simulated_calls(folder: Path) -> Path:
     """call-a (24 s of conversation, 10 s of line silence inserted at its middle, the
-    agent's speech in 1–3 s amplified 40× into clipping) and call-b (clipped, the caller
-    leaking into the agent's headset, and 12 s of hold music at its middle); returns the
-    metadata CSV."""
+    agent's speech in 1–3 s amplified 40× into clipping, and neighbours on their own calls
+    behind the agent throughout, 30 dB down) and call-b (clipped, the caller leaking into
+    the agent's headset, and 12 s of hold music at its middle); returns the metadata
+    CSV."""
     from capture.simulator.calls import CallScript, render_call
     from capture.simulator.voices import AgentVoice, timbre_pool
     from capture.synth import hold_music
@@ -48,6 +49,11 @@ def simulated_calls(folder: Path) -> Path:
         if gap:
             hiss = rng.normal(0, 32768 * 10 ** (-60 / 20), (2, 10 * 8000)).astype(np.int16)
             audio = np.concatenate([audio[:, :half], hiss, audio[:, half:]], axis=1)
+            room = np.sum([render_call(CallScript(40.0, seed=20 + i), AgentVoice(
+                f"N{i}", timbre_pool("caller")[1 + i], 0, -27.0), caller).audio[0][
+                    : audio.shape[1]].astype(np.float64) for i in range(4)], axis=0)
+            room *= 32768 * 10 ** ((-27 - 30) / 20) / np.sqrt(np.mean(room ** 2))
+            audio[0] = np.clip(audio[0] + room, -32768, 32767).astype(np.int16)
         else:  # the caller on hold: music on the agent's side, the caller's line quiet
             music = telephone_channel(hold_music(12.0, 16000, seed=2), 16000) * 32768
             held = np.stack([music, rng.normal(0, 30, music.size)]).astype(np.int16)
@@ -153,6 +159,10 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
                      page.locator("#call-facts dd").all_inner_texts(), strict=True))
     assert facts["通话转写"] == "3 句，见下方" and "未运行的检查" not in facts
     assert facts["声道"] == "立体声，坐席在声道 0"
+    # the neighbours behind the agent: said, and the dead air between them still found
+    assert re.fullmatch(r"坐席身后有他人讲话，\d+ 秒（占该声道讲话的 \d+%）未计为坐席讲话",
+                        facts["背景人声"]), facts["背景人声"]
+    assert a["metrics"]["background"]["agent"]["busy"]
     # Both parties' levels are drawn; one marker per flag, each labelled with its check.
     assert page.locator("#timeline .qa-level-agent").count() == 1
     assert page.locator("#timeline .qa-level-caller").count() == 1

@@ -1372,3 +1372,95 @@ def test_real_voices_hold_no_notes() -> None:
     running = running_median(share[level > -45], 100)
     assert np.percentile(running, 99) < MIN_PERSISTENT_SHARE / 2
     assert running.max() < 2 * MIN_PERSISTENT_SHARE
+
+
+def test_voices_far_behind_the_talker_are_the_room_not_the_talker() -> None:
+    """Frame levels of one channel: the talker's utterances, a turn said 20 dB too
+    quietly, and between them neighbours 35 dB down. Only the neighbours go."""
+    from qa.background import MIN_REMOVED_S, background_frames
+
+    fs = 0.03
+    rng = np.random.default_rng(3)
+    n = frames_at(120.0, fs)
+    level = rng.normal(-62.0, 1.0, n)  # the line's floor
+    speech = np.zeros(n, bool)
+    talker = np.zeros(n, bool)
+    for start in np.arange(2.0, 110.0, 12.0):  # 4 s utterances, 8 s apart
+        a, b = frames_at(start, fs), frames_at(start + 4.0, fs)
+        level[a:b] = rng.normal(-22.0, 4.0, b - a)
+        speech[a:b] = talker[a:b] = True
+    quiet = slice(frames_at(62.0, fs), frames_at(66.0, fs))  # that one 20 dB down
+    level[quiet] -= 20.0
+    room = ~speech & (rng.random(n) < 0.7)  # neighbours: most of the gaps
+    level[room] = rng.normal(-57.0, 3.0, room.sum())
+    speech |= room
+    drop = background_frames(speech, level, fs)
+    assert not (drop & talker).any()  # the talker, and the quiet turn, stay
+    assert drop[room].mean() > 0.95
+    # a channel with the talker alone loses nothing
+    assert not background_frames(talker, np.where(talker, level, -62.0), fs).any()
+    assert MIN_REMOVED_S > 0
+
+
+def frames_at(t_s: float, frame_s: float) -> int:
+    return int(round(t_s / frame_s))
+
+
+def test_a_busy_floor_behind_the_agent_reads_as_a_quiet_room(calls, tmp_path, capsys
+                                                             ) -> None:
+    """Four neighbours on their own calls, 30 dB below the agent (a few dB above the
+    line's floor), heard in the agent's headset throughout a call with 20 s of dead
+    air. Taken as the agent's speech, the dead air went unseen and the stretches between
+    the agent's turns read as a quiet agent; told apart, the dead air is found, and the
+    call says how much speech was the room's."""
+    from qa.background import without_background
+
+    calm = render_call(CallScript(100.0, seed=4), AGENT, CALLER)
+    at = next(u.end_sample for u in calm.utterances
+              if u.party == "agent" and u.end_sample > 30 * FS) / FS + 0.4
+    quiet = _hold_call(calm, None, at, 20.0).astype(np.float64)
+    neighbours = [render_call(CallScript(140.0, seed=10 + i), AgentVoice(
+        f"N{i}", timbre_pool("agent")[1 + i], 0, -27.0), CALLER).audio[0].astype(np.float64)
+        for i in range(4)]
+    room = np.sum([x[: quiet.shape[1]] for x in neighbours], axis=0)
+    own = calm.audio[0].astype(np.float64)
+    gain = 10 ** (-30 / 20) * np.sqrt(np.mean(own[np.abs(own) > 100] ** 2)
+                                      / np.mean(room ** 2))
+    busy = quiet.copy()
+    busy[0] += gain * room
+    jobs = []
+    for name, audio in (("quiet", quiet), ("busy", busy)):
+        sf.write(tmp_path / f"{name}.wav", np.clip(audio, -32768, 32767).astype(np.int16).T,
+                 FS, subtype="PCM_16")
+        jobs.append(CallJob(name, str(tmp_path / f"{name}.wav"), "A1"))
+    quiet_an, busy_an = analyse_loaded([load_call(j) for j in jobs])
+    assert busy_an.agent.speech.sum() > 1.2 * quiet_an.agent.speech.sum()  # heard as speech
+    assert without_background(quiet_an) == (quiet_an, {})
+    fixed, report = without_background(busy_an)
+    assert report["agent"]["speech_removed_s"] > 5 and "caller" not in report
+    # most of what the detector heard besides the agent is gone (a neighbour's loudest
+    # syllables 30 dB down come within PEAK_RANGE_DB of the agent's voice and stay)
+    extra = busy_an.agent.speech.sum() - quiet_an.agent.speech.sum()
+    assert fixed.agent.speech.sum() - quiet_an.agent.speech.sum() < 0.4 * extra
+    settings = Settings(QAConfig(), str(calls["cal"]))
+    results = {r["call_id"]: r for r in inspect_calls(jobs, settings)}
+    checks = {name: sorted(f["check"] for f in r["flags"]) for name, r in results.items()}
+    assert checks["quiet"] == ["dead_air"]
+    # the dead air is found, and no turn of the caller's reads as talked over; a few of
+    # the neighbours' loudest stretches, 30 dB down, are left as quiet agent speech
+    # (PEAK_RANGE_DB keeps a turn said 20 dB too quietly; see qa.background)
+    assert "dead_air" in checks["busy"] and "overtalk" not in checks["busy"]
+    dead = [f for r in (results["quiet"], results["busy"]) for f in r["flags"]
+            if f["check"] == "dead_air"]
+    assert abs(dead[0]["start_s"] - dead[1]["start_s"]) < 1.0
+    assert results["busy"]["metrics"]["background"]["agent"]["speech_removed_s"] > 5
+    assert "background" not in results["quiet"]["metrics"]
+    # the run names the recording
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for name in ("quiet", "busy"):
+        (folder / f"{name}.wav").write_bytes((tmp_path / f"{name}.wav").read_bytes())
+    assert main(["qa", str(folder), "--calibration", str(calls["cal"]), "--out",
+                 str(tmp_path / "out"), "--no-store", "--workers", "1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "1 recording(s) carry voices behind the talker" in err and "busy" in err

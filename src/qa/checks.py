@@ -46,6 +46,7 @@ from emotion.scoring import HEADS, Z_LIMIT, Score, VoiceModel
 from emotion.summary import summarise_call
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 from qa.analysis import CallAnalysis, CallJob, ChannelTrack
+from qa.background import without_background
 from qa.config import STEREO_CHECKS, TRANSCRIPT_CHECKS, QAConfig
 from qa.crosstalk import without_leaks
 from qa.flag import Flag
@@ -753,6 +754,8 @@ def _voice_match(analysis: CallAnalysis, base: Baseline, metrics: dict) -> None:
 def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], dict]:
     """Every enabled check on one call: flags (by start time) and the call's metrics."""
     config = ctx.config
+    # Voices behind a channel's talker (the floor's babble) are not its speech.
+    analysis, background = without_background(analysis)
     # Each party's voice leaking into the other's channel is not that channel's speech.
     analysis, leaks = without_leaks(analysis)
     # Music on hold is not anyone's speech, and a hold is not dead air.
@@ -771,6 +774,8 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
     metrics: dict = {"agent_baseline": label}
     if leaks:
         metrics["crosstalk"] = leaks
+    if background:
+        metrics["background"] = background
     if hold is not None:
         spans = hold_spans(analysis, hold)
         metrics["hold"] = {"seconds": round(float(hold.sum()) * analysis.agent.frame_s, 1),

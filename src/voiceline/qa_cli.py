@@ -328,6 +328,12 @@ def run_qa(args: argparse.Namespace) -> int:
         print(f"voiceline qa: {len(leaky)} recording(s) carry each party faintly on the other's "
               f"channel (echo or headset leakage: {_named(leaky)}); it was not counted as "
               "speech (metrics.crosstalk)", file=sys.stderr)
+    busy = [c for c in _calls_where(results, "background")
+            if any(v["busy"] for v in results[c]["metrics"]["background"].values())]
+    if busy:
+        print(f"voiceline qa: {len(busy)} recording(s) carry voices behind the talker (a busy "
+              f"floor or room: {_named(busy)}); they were not counted as speech "
+              "(metrics.background)", file=sys.stderr)
     held = _calls_where(results, "hold")
     if held:
         total = sum(results[c]["metrics"]["hold"]["seconds"] for c in held)

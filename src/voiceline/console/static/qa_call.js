@@ -54,6 +54,14 @@ function renderFacts() {
       s: leak.speech_removed_s.toFixed(0),
     })).join(sep));
   }
+  const rooms = Object.entries(m.background ?? {}).filter(([, room]) => room.busy);
+  if (rooms.length) {
+    const sep = lang() === "zh" ? "；" : "; ";
+    dd(facts, t("qa.background"), rooms.map(([party, room]) => t("qa.backgroundParty", {
+      party: t(`channel.${party}`), s: room.speech_removed_s.toFixed(0),
+      pct: (100 * room.share_of_speech).toFixed(0),
+    })).join(sep));
+  }
   if (m.hold?.seconds) {
     const sep = lang() === "zh" ? "、" : ", ";
     dd(facts, t("qa.hold"), t("qa.holdFact", {
