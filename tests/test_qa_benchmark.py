@@ -313,6 +313,27 @@ def test_a_hold_design_puts_music_on_the_agents_side_and_moves_later_turns(gener
     assert agent > -40.0 and caller < -50.0  # music on the agent's side, the caller quiet
 
 
+def test_a_busy_floor_puts_other_speakers_behind_the_agent_only(generated):
+    from _qa_calls import NEIGHBOURS, render_call
+
+    design = Design(1, 1, babble_db=-30.0)
+    plans = design_calls(design, generated["agents"], generated["speakers"], seed=3)
+    plan = next(p for p in plans if p.checks)
+    plan_call(plan)
+    assert len(plan.neighbours) == min(NEIGHBOURS, len(generated["speakers"]) - 2)
+    assert not {s.key for s in plan.neighbours} & {plan.agent.key, plan.caller.key}
+    busy = render_call(plan).astype(np.float64)
+    plan.babble_db = None
+    quiet = render_call(plan).astype(np.float64)
+    room = busy - quiet
+    # on the agent's line only, about 30 dB under the nominal -26 dBov (the line's band and
+    # companding move it a little), and there the whole call long
+    assert -60.0 < _rms_dbfs(room[0]) < -52.0
+    assert not np.any(room[1])
+    halves = np.array_split(room[0], 2)
+    assert all(_rms_dbfs(h) > -66.0 for h in halves)
+
+
 # ---------------------------------------------------------------- end to end
 def test_quick_run_scores_every_check_and_reports_throughput():
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "qa_bench.py"), "--quick",
