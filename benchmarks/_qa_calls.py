@@ -134,6 +134,9 @@ class CallPlan:
     babble_db: float | None = None
     #: Those neighbours (speakers of neither party), set by :func:`design_calls`.
     neighbours: list[Speaker] = field(default_factory=list)
+    #: Whose microphone hears them: "agent" (a busy floor), "caller" (a crowded place)
+    #: or "both" (each side its own mix of the same voices).
+    babble_side: str = "agent"
 
 
 # ---------------------------------------------------------------- turns
@@ -357,7 +360,8 @@ def render_call(plan: CallPlan) -> np.ndarray:
         i0 = round(h["start_s"] * FS_HZ)
         wide[0, i0: i0 + music.size] += music[: n - i0]
     if plan.babble_db is not None and plan.neighbours:
-        wide[0] += babble(plan, n)
+        for channel in BABBLE_CHANNELS[plan.babble_side]:
+            wide[channel] += babble(plan, n, channel)
     if plan.crosstalk_db is not None:
         # The caller from the earpiece into the headset microphone, the agent as line echo
         # on the caller's side: each channel carries the other party faintly, a little late.
@@ -378,14 +382,18 @@ NEIGHBOUR_TALK_S = (2.0, 8.0)
 NEIGHBOUR_LEVEL_SPREAD_DB = 6.0
 
 
-def babble(plan: CallPlan, n: int) -> np.ndarray:
-    """The floor behind the agent: ``n`` samples of :data:`NEIGHBOURS` other speakers,
+#: Channels that hear the neighbours, by ``CallPlan.babble_side``.
+BABBLE_CHANNELS = {"agent": (0,), "caller": (1,), "both": (0, 1)}
+
+
+def babble(plan: CallPlan, n: int, channel: int = 0) -> np.ndarray:
+    """The voices behind a party: ``n`` samples of :data:`NEIGHBOURS` other speakers,
     each on their own call (talking for 2-8 s of their test-neutral files, then
     listening for as long) at their own distance (0 to -6 dB), together
-    ``plan.babble_db`` below the agent's nominal speech level (-26 dBov) as RMS over
-    the call. Dry: no room's reverberation, so only the level tells them from the
-    agent."""
-    rng = np.random.default_rng(plan.seed + 3_333_333)
+    ``plan.babble_db`` below the nominal speech level (-26 dBov) as RMS over the call.
+    Dry: no room's reverberation, so only the level tells them from the party. Each
+    channel hears its own mix."""
+    rng = np.random.default_rng(plan.seed + 3_333_333 + 1_000 * channel)
     out = np.zeros(n)
     for who in plan.neighbours:
         voice = np.zeros(n)
@@ -424,6 +432,8 @@ class Design:
     hold_share: float = 0.0
     #: Neighbours behind every agent this many dB below their voice (:func:`babble`).
     babble_db: float | None = None
+    #: ... behind the agent, the caller or both (``CallPlan.babble_side``).
+    babble_side: str = "agent"
 
 
 def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
@@ -473,7 +483,8 @@ def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
                               seed=seed * 100_000 + number,
                               agent_offset_db=design.agent_offset_db,
                               crosstalk_db=design.crosstalk_db, hold_share=design.hold_share,
-                              babble_db=design.babble_db))
+                              babble_db=design.babble_db,
+                              babble_side=design.babble_side))
         if design.babble_db is not None:
             others = [s for s in callers if s.key not in (agent.key, caller.key)]
             pick = np.random.default_rng(seed * 100_000 + number + 5_555_555).choice(
@@ -505,6 +516,7 @@ def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict
             "noise_dbfs": [round(v, 2) for v in plan.noise_dbfs],
             "capped_turns": plan.capped_turns, "crosstalk_db": plan.crosstalk_db,
             "hold": plan.hold, "babble_db": plan.babble_db,
+            "babble_side": plan.babble_side if plan.babble_db is not None else None,
             "neighbours": [s.key for s in plan.neighbours],
             "segments": [{"channel": s.channel, "start_s": round(s.start_s, 3),
                           "end_s": round(s.end_s, 3), "kind": s.kind, "files": s.files}

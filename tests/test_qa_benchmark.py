@@ -313,7 +313,7 @@ def test_a_hold_design_puts_music_on_the_agents_side_and_moves_later_turns(gener
     assert agent > -40.0 and caller < -50.0  # music on the agent's side, the caller quiet
 
 
-def test_a_busy_floor_puts_other_speakers_behind_the_agent_only(generated):
+def test_a_busy_floor_puts_other_speakers_behind_one_party_only(generated):
     from _qa_calls import NEIGHBOURS, render_call
 
     design = Design(1, 1, babble_db=-30.0)
@@ -332,6 +332,10 @@ def test_a_busy_floor_puts_other_speakers_behind_the_agent_only(generated):
     assert not np.any(room[1])
     halves = np.array_split(room[0], 2)
     assert all(_rms_dbfs(h) > -66.0 for h in halves)
+    # behind the caller instead (a crowded place): their line only
+    plan.babble_db, plan.babble_side = -30.0, "caller"
+    crowd = render_call(plan).astype(np.float64) - quiet
+    assert not np.any(crowd[0]) and -60.0 < _rms_dbfs(crowd[1]) < -52.0
 
 
 # ---------------------------------------------------------------- end to end
