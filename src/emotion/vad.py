@@ -50,6 +50,8 @@ LEVEL_FLOOR_DBFS = -120.0
 #: this-many-th frame besides, so that its noise model keeps seeing the line's noise
 #: (see the module docstring).
 QUIET_STRIDE = 4
+#: Default hangover (ms): speech is held this long after the last candidate frame.
+HANGOVER_MS = 150.0
 _HIGHPASS_HZ = 100.0
 _FLOOR_SMOOTHING_S = 0.1
 
@@ -138,7 +140,7 @@ class StreamingVAD:
         aggressiveness: int = 1,
         margin_db: float = 9.0,
         min_level_dbfs: float = -60.0,
-        hangover_ms: float = 150.0,
+        hangover_ms: float = HANGOVER_MS,
         min_speech_ms: float = 0.0,
         noise_window_s: float = 2.0,
     ) -> None:

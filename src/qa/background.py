@@ -29,7 +29,9 @@ from dataclasses import replace
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
+from emotion.vad import HANGOVER_MS
 from qa.crosstalk import frames_per_window, own_windows
+from qa.segments import runs
 
 #: The channel's talker level: this percentile of the levels of its speech frames.
 REFERENCE_PERCENTILE = 95
@@ -38,7 +40,7 @@ REFERENCE_PERCENTILE = 95
 #: own hangover is 0.15 s.
 ENVELOPE_S = 0.15
 #: The detector's hangover (s), kept around the talker's utterances.
-HANGOVER_S = 0.15
+HANGOVER_S = HANGOVER_MS / 1000
 #: A speech frame whose envelope is this far below the reference is not the talker's,
 #: unless it lies next to one of the talker's runs and within this of that run's peak.
 RANGE_DB = 30.0
@@ -73,14 +75,16 @@ def talker_level(speech: np.ndarray, level_dbfs: np.ndarray,
 
 
 def background_frames(speech: np.ndarray, level_dbfs: np.ndarray, frame_s: float,
-                      clipped: np.ndarray | None = None) -> np.ndarray:
+                      clipped: np.ndarray | None = None, *,
+                      reference: float | None = None) -> np.ndarray:
     """Speech frames of one channel that are voices behind its talker (see the module
     docstring); all False where the channel has under :data:`MIN_SPEECH_S` of speech.
     ``clipped`` (samples at full scale per frame) keeps clipped frames out of the
-    talker's level."""
+    talker's level; ``reference`` is that level when the caller has it already."""
     speech = np.asarray(speech, dtype=bool)
     out = np.zeros(speech.shape, dtype=bool)
-    reference = talker_level(speech, level_dbfs, clipped)
+    if reference is None:
+        reference = talker_level(speech, level_dbfs, clipped)
     if speech.sum() * frame_s < MIN_SPEECH_S or reference is None:
         return out
     level = np.where(np.isfinite(level_dbfs), level_dbfs, -np.inf)
@@ -88,8 +92,7 @@ def background_frames(speech: np.ndarray, level_dbfs: np.ndarray, frame_s: float
     envelope = maximum_filter1d(level, size=2 * half + 1, mode="nearest")
     near = speech & (envelope >= reference - RANGE_DB)
     # Runs of near frames; a run is the talker's if its loudest frame is close enough.
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], near.astype(np.int8), [0]])))
-    starts, ends = edges[::2], edges[1::2]
+    starts, ends = runs(near).T
     if starts.size:
         peaks = _run_peaks(level, starts, ends)
         loud = peaks >= reference - PEAK_RANGE_DB
@@ -131,8 +134,9 @@ def without_background(analysis):
         track = getattr(analysis, role)
         if track is None:
             continue
+        reference = talker_level(track.speech, track.level_dbfs, track.clipped)
         drop = background_frames(track.speech, track.level_dbfs, track.frame_s,
-                                 track.clipped)
+                                 reference=reference)
         if drop.sum() * track.frame_s < MIN_REMOVED_S:
             continue
         speech = track.speech & ~drop
@@ -148,8 +152,7 @@ def without_background(analysis):
         report[role] = {
             "speech_removed_s": round(removed_s, 1), "share_of_speech": round(share, 3),
             "busy": bool(share >= BUSY_SHARE),
-            "talker_level_dbfs": round(talker_level(track.speech, track.level_dbfs,
-                                                    track.clipped), 1),
+            "talker_level_dbfs": round(reference, 1),
         }
     if not cleaned:
         return analysis, {}
