@@ -5,9 +5,12 @@ parameters change, a user's hash is replaced at their next successful login. Sig
 with an unknown name costs the same Argon2 verification as a wrong password, so timing
 does not reveal which names exist.
 
-Tokens are ``secrets.token_urlsafe(32)`` strings (256 random bits) handed to the client
-once; the store keeps only their SHA-256. Checking a token looks up its digest, so no
-secret is ever compared byte by byte against attacker input. *Session* tokens belong to
+Tokens are ``vl_`` followed by ``secrets.token_urlsafe(32)`` (256 random bits), handed to
+the client once. The prefix lets secret scanners recognise a leaked token, and keeps a token
+from starting with ``-`` (one bare ``token_urlsafe`` in 64 does), which a command line
+would read as an option (``voiceline simulate --token -x…``). The store keeps only their
+SHA-256. Checking a token looks up its digest, so no secret is ever compared byte by byte
+against attacker input. *Session* tokens belong to
 a user and expire (12 h by default). *Ingest* tokens let a telephony system or seat
 streamer send audio: they belong to no user (``user_id`` is NULL in the store) and carry
 a label saying whom they were issued to; :meth:`Auth.check_token` returns an
@@ -33,7 +36,9 @@ SESSION_TTL_S = 12 * 3600.0
 MIN_PASSWORD_CHARS = 8
 #: Longer input is refused before hashing, so a huge "password" cannot tie up the server.
 MAX_PASSWORD_CHARS = 1024
-#: Tokens we issue are 43 characters; anything much longer is not one of ours.
+#: What every token we issue starts with (see the module's docstring).
+TOKEN_PREFIX = "vl_"
+#: Tokens we issue are 46 characters; anything much longer is not one of ours.
 MAX_TOKEN_CHARS = 256
 _MAX_NAME_CHARS = 64
 
@@ -69,6 +74,11 @@ class IngestClient:
 
     token_id: int
     label: str
+
+
+def new_token() -> str:
+    """A fresh session or ingest token: :data:`TOKEN_PREFIX` and 256 random bits."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def token_sha256(token: str) -> str:
@@ -183,7 +193,7 @@ class Auth:
         ttl_s = values.finite(ttl_s, "ttl_s")
         if ttl_s <= 0:
             raise InvalidInputError(f"ttl_s must be positive, got {ttl_s}")
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         self.store.add_token(token_sha256(token), "session", user_id=user.id,
                              expires_s=now_s + ttl_s, now_s=now_s)
         return token
@@ -204,7 +214,7 @@ class Auth:
                 raise InvalidInputError(f"ttl_s must be positive, got {ttl_s}")
             expires_s = now_s + ttl_s
         label = values.text(label, "label")
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         self.store.add_token(token_sha256(token), "ingest", label=label,
                              expires_s=expires_s, now_s=now_s)
         return token
