@@ -176,7 +176,10 @@ async def stream_seat(
         stream.stop()
         stream.close()
         stopping.cancel()
-        frames.finish()
+        # The microphone's last blocks were handed to the loop (call_soon_threadsafe)
+        # before stop() returned; finishing after them keeps them (finish() at once
+        # dropped the last 20 ms now and then).
+        loop.call_soon(frames.finish)
         if not pump.done():
             done, _ = await asyncio.wait({pump}, timeout=5.0)
             if not done:
