@@ -175,6 +175,63 @@ def test_music_on_hold_on_the_agents_side_raises_no_alert(model):
     assert (t_s < 40).sum() >= 10  # the voice before it is judged
 
 
+def test_the_callers_voice_in_the_agents_headset_is_not_the_agents_voice(model):
+    """A headset microphone hears the caller from the earpiece, 30 dB down and a little
+    late. An agent who only listened then read as a quiet voice (a low-energy alert a
+    minute into calls in which the agent said nothing). Frames of the agent's channel
+    that are the caller's echo are not the agent's speech; the agent's own speech over
+    the same echo is judged as before."""
+    from capture.audio import AudioClip
+    from capture.simulator import (
+        AgentVoice,
+        CallScript,
+        calibration_audio,
+        render_call,
+        timbre_pool,
+    )
+    from emotion.voice import analyse_clips
+
+    agent = AgentVoice("A1", timbre_pool("agent")[1], 0, -27.0)
+    caller = AgentVoice("C1", timbre_pool("caller")[0], 0, -24.0)
+    cal = analyse_clips([AudioClip(calibration_audio(agent, 90.0, seed=1)[None] / 32768.0,
+                                   8000, "cal", "PCM_16", "WAV")])[0]
+    base = fit_baseline(cal.windows.features[0][cal.windows.valid[0]], FEATURE_NAMES,
+                        agent_id="A1", channel_type="8k", speech_s=cal.speech_s,
+                        level_profile=cal.level_profile,
+                        sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR))
+    talk = render_call(CallScript(120.0, seed=8), agent, caller).audio.astype(np.float64)
+    lag = round(0.04 * FS_HZ)
+    echo = np.concatenate([np.zeros(lag), talk[1, :-lag]]) * 10 ** (-30 / 20)
+    line = np.random.default_rng(3).normal(0, 8, echo.size)
+
+    def run(agent_channel, with_caller=True):
+        engine = make(model, baselines=lambda a: (base, "agent"))
+        channels = ("agent", "caller") if with_caller else ("agent",)
+        engine.open_call("S1", "k", "A1", channels=channels)
+        audio = {"agent": np.clip(agent_channel, -32768, 32767).astype(np.int16)}
+        if with_caller:
+            audio["caller"] = talk[1].astype(np.int16)
+        results = play(engine, {"k": audio}, extra_ticks=8)
+        return results, engine.stats
+
+    listening, stats = run(echo + line)
+    assert windows_of(listening, "k")[0].size == 0
+    assert [e for r in listening for e in r.events] == []
+    assert stats["echo_speech_s"] >= 20  # the caller spoke ~half of the 2 minutes
+    assert not any(s.agent_speaking for r in listening[24:] for s in r.snapshots)
+    unheard, _ = run(echo + line, with_caller=False)  # no caller channel to tell it by
+    assert windows_of(unheard, "k")[0].size >= 20
+
+    alone, _ = run(talk[0] + line)
+    over, _ = run(talk[0] + echo + line)
+    t_alone, f_alone = windows_of(alone, "k")
+    t_over, f_over = windows_of(over, "k")
+    assert t_alone.size >= 40 and t_over.size == t_alone.size
+    assert np.array_equal(t_over, t_alone)
+    level = FEATURE_NAMES.index("loudness_mean_sone")
+    assert np.median(np.abs(f_over[:, level] / f_alone[:, level] - 1)) < 0.02
+
+
 def test_snapshots_say_who_speaks_and_carry_the_latest_window(model):
     agent = np.concatenate([speech(8, seed=41), quiet(6, seed=42)])
     caller = np.concatenate([quiet(8, seed=43), speech(6, seed=44, f0_hz=120)])
@@ -451,9 +508,9 @@ def test_groups_without_a_playing_call_are_not_processed(model, monkeypatch):
     calls = []
     original = StreamingVoiceAnalyzer.process
 
-    def counting(self, block):
+    def counting(self, block, other=None):
         calls.append(self.n_streams)
-        return original(self, block)
+        return original(self, block, other)
 
     monkeypatch.setattr(StreamingVoiceAnalyzer, "process", counting)
     engine = make(model, group_size=2)

@@ -194,6 +194,8 @@ class SlotGroup:
         self._ensure_analysis()
         self.analyzer.vad.reset(row)
         self.caller_vad.reset(row)
+        if self.analyzer.echo is not None:
+            self.analyzer.echo.reset(row)
         reset_prosody(self.analyzer, row)
         self.analyzer.wake(row, SETTLE_S)
         self.start_s[row] = self.time_s
@@ -212,14 +214,15 @@ class SlotGroup:
         self._ensure_analysis()
         analyzer, block, playing = self.analyzer, part.block, part.playing
         before = analyzer.speech_s.copy()
-        windows = analyzer.process(block[:, 0, :] * (1.0 / 32768.0))
+        # The caller's voice activity first, on every tick (its frames keep the agent
+        # detector's clock): the agent's frames that are the caller's echo are not the
+        # agent's speech (emotion.echo). A slot without a caller channel reads silence.
+        caller = self.caller_vad.process(block[:, 1, :])
+        windows = analyzer.process(block[:, 0, :] * (1.0 / 32768.0), caller)
         self._hist_pos = (self._hist_pos + 1) % self._speech.shape[2]
         self._speech[0, :, self._hist_pos] = analyzer.speech_s - before
-        if (playing & part.has_caller).any():
-            vad = self.caller_vad.process(block[:, 1, :])
-            self._speech[1, :, self._hist_pos] = vad.speech.sum(axis=1) * self.caller_vad.frame_s
-        else:
-            self._speech[1, :, self._hist_pos] = 0.0
+        self._speech[1, :, self._hist_pos] = (caller.speech.sum(axis=1) * self.caller_vad.frame_s
+                                              * part.has_caller)
         self.ticks_done += 1
         if windows.end_s.size == 0:
             return None

@@ -355,14 +355,17 @@ class LiveEngine:
     def stats(self) -> dict:
         """Counters: calls, slots, ticks, audio and pushes, windows scored and those left
         unscored for want of a voice's rhythm (``rhythmless_windows``: music on hold,
-        :func:`emotion.windows.rhythmless`), accounting totals (s, all channels), push
+        :func:`emotion.windows.rhythmless`), the agent's frames taken for the caller's
+        echo (``echo_speech_s``, :mod:`emotion.echo`), accounting totals (s, all channels), push
         rate over the last ticks, tick time p50/p99 (s)."""
         with self._lock:
             totals = {name: sum(int(g.buffers.total[name].sum()) for g in self._groups)
                       / self.fs_hz for name in ("received", "underrun", "dropped", "late")}
             out = {"calls": len(self._calls), "slots": len(self._groups) * self.group_size,
                    "groups": len(self._groups), "ticks": self._ticks, **self._counters,
-                   "rhythmless_windows": sum(g.rhythmless for g in self._groups)}
+                   "rhythmless_windows": sum(g.rhythmless for g in self._groups),
+                   "echo_speech_s": sum(g.analyzer.echo_s for g in self._groups
+                                        if g.analyzer is not None)}
             recent = list(self._recent)
         out |= {f"{name}_s": value for name, value in totals.items()}
         if recent:

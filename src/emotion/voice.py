@@ -19,6 +19,7 @@ from capture.audio import AudioClip, read_audio
 from capture.levels import LevelProfile, load_level_profile
 from capture.resample import resample
 from emotion._stream_subsets import advance_some
+from emotion.echo import EchoGate
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.prosody.pitch import PitchFrames
 from emotion.psychoacoustics import BARK_AXIS
@@ -150,11 +151,27 @@ class StreamingVoiceAnalyzer:
         self.slots_awake = 0
         self.slots_asleep = 0
         self.slots_near = 0
+        #: The other party's echo told from these streams' speech, once :meth:`process`
+        #: is given the other party's voice activity.
+        self.echo: EchoGate | None = None
+        #: Speech frames dropped as the other party's echo (s, all streams).
+        self.echo_s = 0.0
 
-    def process(self, block: np.ndarray) -> FeatureWindows:
+    def process(self, block: np.ndarray, other: VadFrames | None = None) -> FeatureWindows:
         """Advance every stream by digital samples ``(streams, samples)``: float in ±1.0,
         or int16 PCM (code ``k`` is ``k / 32768``; the same windows, and recordings stay
-        a quarter of the size until the stages that need floats take their share)."""
+        a quarter of the size until the stages that need floats take their share).
+
+        ``other``: the other party's voice activity over the same samples (a
+        :class:`~emotion.vad.StreamingVAD` of this one's frame length, started with it).
+        Given, frames of these streams that are the other party's echo
+        (:class:`~emotion.echo.EchoGate`) are not speech for the windows or
+        ``speech_s``. The live engine passes the caller's; pre-inspection, which sees
+        the whole call, removes the leak afterwards (:mod:`qa.crosstalk`)."""
+        if other is not None:
+            if self.echo is None:
+                self.echo = EchoGate(self.n_streams, self.vad.frame_ms)
+            self.echo.add(other)
         block = np.asarray(block)
         if block.dtype != np.int16:
             block = np.asarray(block, dtype=np.float64)
@@ -198,7 +215,12 @@ class StreamingVoiceAnalyzer:
         else:
             (n_total, spec, sharp, rough, fluct), pitch = self._gated(block, vad)
         syllables = self.rate.update(pitch)
-        counted = vad.speech & (vad.frame_time_s[None, :] <= self.count_until_s[:, None] + 1e-9)
+        speech = vad.speech
+        if self.echo is not None:
+            heard = speech & self.echo.heard(vad)
+            speech = speech & ~heard
+            self.echo_s += float(heard.sum()) * self.vad.frame_ms * 1e-3
+        counted = speech & (vad.frame_time_s[None, :] <= self.count_until_s[:, None] + 1e-9)
         self.speech_s += counted.sum(axis=1) * self.vad.frame_ms * 1e-3
         per_frame = self._psycho_repeat
         balance = spectral_balance(spec, BARK_AXIS)
@@ -209,7 +231,7 @@ class StreamingVoiceAnalyzer:
             "roughness": np.repeat(rough, per_frame, axis=1),
             "fluctuation": np.repeat(fluct, per_frame, axis=1),
             "balance": np.repeat(balance, per_frame, axis=1),
-            "speech": np.repeat(vad.speech, self._vad_repeat, axis=1),
+            "speech": np.repeat(speech, self._vad_repeat, axis=1),
             "voiced": pitch.voiced,
             "f0_hz": pitch.f0_hz,
             "aperiodicity": pitch.aperiodicity,
