@@ -18,8 +18,9 @@ from emotion.baseline import fit_baseline, save_baseline
 from emotion.voice import analyse_clips
 from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 from qa.analysis import CallAnalysis, CallJob, ChannelTrack, analyse_loaded, load_call
-from qa.checks import line_flags, timing_flags
+from qa.checks import explained_low_energy_dropped, line_flags, timing_flags
 from qa.config import CHECKS, QAConfig, QAConfigError
+from qa.flag import Flag
 from qa.inspect import Settings, inspect_calls, review_score
 from qa.runner import plan, run
 from qa.segments import bridge, overlaps_started_by, replies, runs, silences, turns
@@ -1464,3 +1465,21 @@ def test_a_busy_floor_behind_the_agent_reads_as_a_quiet_room(calls, tmp_path, ca
                  str(tmp_path / "out"), "--no-store", "--workers", "1", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "1 recording(s) carry voices behind the talker" in err and "busy" in err
+
+
+def test_a_turn_flagged_agitated_or_too_quiet_is_not_also_low_in_energy():
+    """Both voice heads rose on some agitated turns (8 such low-energy flags on qa_bench's
+    seeds 0-4, all on turns the agitation check rightly flagged); a reviewer would read
+    "agitated" and "tired" of the same words. A quiet line reads as a subdued voice, and
+    the level flag already says so."""
+    def flag(check, start_s, end_s):
+        return Flag(check, start_s, end_s, "warning", "agent", check)
+
+    flags = [flag("agent_agitation", 10, 20), flag("agent_low_energy", 12, 19),
+             flag("agent_low_energy", 18, 30), flag("agent_low_energy", 40, 46),
+             flag("low_level", 50, 60), flag("agent_low_energy", 52, 58),
+             flag("caller_agitation", 70, 80), flag("agent_low_energy", 71, 79)]
+    kept = [(f.check, f.start_s) for f in explained_low_energy_dropped(flags)]
+    assert kept == [("agent_agitation", 10), ("agent_low_energy", 18),  # 2 s of 12 inside
+                    ("agent_low_energy", 40), ("low_level", 50), ("caller_agitation", 70),
+                    ("agent_low_energy", 71)]  # the caller's agitation says nothing of the agent
