@@ -136,11 +136,9 @@ def test_agitated_stretch_raises_an_explained_alert_and_a_calm_call_none(model, 
     assert events[-1].reason == "recovered" and events[-1].t_s > onset_s + 20
 
 
-def test_music_on_hold_on_the_agents_side_raises_no_alert(model):
-    """A caller on hold hears music on the agent's side of the call. Music with its own
-    swell passes the voice detector in bursts, and its windows read as a tired voice
-    (p = 1.0; here a low-energy alert opened 65 s into the hold). Such a window has no
-    voice's rhythm (no syllabic modulation, no syllables) and is not scored."""
+def _simulated_call(seconds: float, *, agent_timbre: int, caller_dbfs: float, seed: int):
+    """A simulated agent's baseline (90 s of calibration speech) and a call of theirs with
+    a caller: ``(baseline, int16 (2, samples))``, agent on channel 0."""
     from capture.audio import AudioClip
     from capture.simulator import (
         AgentVoice,
@@ -149,19 +147,28 @@ def test_music_on_hold_on_the_agents_side_raises_no_alert(model):
         render_call,
         timbre_pool,
     )
-    from capture.synth import hold_music
-    from capture.telephone import telephone_channel
     from emotion.voice import analyse_clips
 
-    agent = AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0)
-    caller = AgentVoice("C1", timbre_pool("caller")[0], 0, -28.0)
+    agent = AgentVoice("A1", timbre_pool("agent")[agent_timbre], 0, -27.0)
+    caller = AgentVoice("C1", timbre_pool("caller")[0], 0, caller_dbfs)
     cal = analyse_clips([AudioClip(calibration_audio(agent, 90.0, seed=1)[None] / 32768.0,
                                    8000, "cal", "PCM_16", "WAV")])[0]
     base = fit_baseline(cal.windows.features[0][cal.windows.valid[0]], FEATURE_NAMES,
                         agent_id="A1", channel_type="8k", speech_s=cal.speech_s,
                         level_profile=cal.level_profile,
                         sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR))
-    talk = render_call(CallScript(40.0, seed=7), agent, caller).audio
+    return base, render_call(CallScript(seconds, seed=seed), agent, caller).audio
+
+
+def test_music_on_hold_on_the_agents_side_raises_no_alert(model):
+    """A caller on hold hears music on the agent's side of the call. Music with its own
+    swell passes the voice detector in bursts, and its windows read as a tired voice
+    (p = 1.0; here a low-energy alert opened 65 s into the hold). Such a window has no
+    voice's rhythm (no syllabic modulation, no syllables) and is not scored."""
+    from capture.synth import hold_music
+    from capture.telephone import telephone_channel
+
+    base, talk = _simulated_call(40.0, agent_timbre=0, caller_dbfs=-28.0, seed=7)
     music = telephone_channel(hold_music(100.0, 16000, style="strings", dynamics=1.0, seed=1,
                                          level_dbfs=-24.0), 16000) * 32768
     hold = np.stack([music, np.random.default_rng(0).normal(0, 30, music.size)])
@@ -181,25 +188,8 @@ def test_the_callers_voice_in_the_agents_headset_is_not_the_agents_voice(model):
     minute into calls in which the agent said nothing). Frames of the agent's channel
     that are the caller's echo are not the agent's speech; the agent's own speech over
     the same echo is judged as before."""
-    from capture.audio import AudioClip
-    from capture.simulator import (
-        AgentVoice,
-        CallScript,
-        calibration_audio,
-        render_call,
-        timbre_pool,
-    )
-    from emotion.voice import analyse_clips
-
-    agent = AgentVoice("A1", timbre_pool("agent")[1], 0, -27.0)
-    caller = AgentVoice("C1", timbre_pool("caller")[0], 0, -24.0)
-    cal = analyse_clips([AudioClip(calibration_audio(agent, 90.0, seed=1)[None] / 32768.0,
-                                   8000, "cal", "PCM_16", "WAV")])[0]
-    base = fit_baseline(cal.windows.features[0][cal.windows.valid[0]], FEATURE_NAMES,
-                        agent_id="A1", channel_type="8k", speech_s=cal.speech_s,
-                        level_profile=cal.level_profile,
-                        sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR))
-    talk = render_call(CallScript(120.0, seed=8), agent, caller).audio.astype(np.float64)
+    base, talk = _simulated_call(120.0, agent_timbre=1, caller_dbfs=-24.0, seed=8)
+    talk = talk.astype(np.float64)
     lag = round(0.04 * FS_HZ)
     echo = np.concatenate([np.zeros(lag), talk[1, :-lag]]) * 10 ** (-30 / 20)
     line = np.random.default_rng(3).normal(0, 8, echo.size)
