@@ -208,6 +208,12 @@ def test_the_callers_voice_in_the_agents_headset_is_not_the_agents_voice(model):
     assert windows_of(listening, "k")[0].size == 0
     assert [e for r in listening for e in r.events] == []
     assert stats["echo_speech_s"] >= 20  # the caller spoke ~half of the 2 minutes
+    from voiceline.server.metrics import Metrics
+
+    exposition = dict(line.rsplit(" ", 1) for line in Metrics().render(stats).splitlines()
+                      if not line.startswith("#"))
+    assert float(exposition["voiceline_engine_echo_speech_seconds_total"]) == pytest.approx(
+        stats["echo_speech_s"])  # /metrics tells the installer the headsets leak
     assert not any(s.agent_speaking for r in listening[24:] for s in r.snapshots)
     unheard, _ = run(echo + line, with_caller=False)  # no caller channel to tell it by
     assert windows_of(unheard, "k")[0].size >= 20

@@ -74,7 +74,8 @@ RESTART_PAUSE_S = 1.0
 CHANNELS = ("agent", "caller")
 #: Counters of ``LiveEngine.stats`` and the runner that continue across restarts.
 COUNTERS = ("received_s", "underrun_s", "dropped_s", "late_s", "ticks", "pushes", "audio_s",
-            "group_ticks", "windows", "events", "overruns", "failures")
+            "group_ticks", "windows", "events", "overruns", "failures", "rhythmless_windows",
+            "echo_speech_s")
 
 
 @dataclasses.dataclass

@@ -140,6 +140,13 @@ class Metrics:
                 ("late", "Audio the engine dropped as late or duplicate.")):
             metric(f"voiceline_engine_{name}_seconds_total", "counter", help_,
                    [("", float(engine.get(f"{name}_s", 0.0)))])
+        metric("voiceline_engine_echo_speech_seconds_total", "counter",
+               "Agent-channel speech taken for the caller's echo in the headset, not "
+               "scored (emotion.echo).",
+               [("", float(engine.get("echo_speech_s", 0.0)))])
+        metric("voiceline_engine_rhythmless_windows_total", "counter",
+               "Agent windows without a voice's rhythm (music on hold), not scored.",
+               [("", engine.get("rhythmless_windows", 0))])
         metric("voiceline_engine_restarts_total", "counter",
                "Engine processes that died or hung and were replaced.",
                [("", engine.get("restarts", 0))])
