@@ -217,6 +217,16 @@ def test_the_callers_voice_in_the_agents_headset_is_not_the_agents_voice(model):
     assert not any(s.agent_speaking for r in listening[24:] for s in r.snapshots)
     unheard, _ = run(echo + line, with_caller=False)  # no caller channel to tell it by
     assert windows_of(unheard, "k")[0].size >= 20
+    # A group whose calls had no caller channel skipped its caller detector: the next
+    # call with one is told apart as well.
+    engine = make(model, baselines=lambda a: (base, "agent"))
+    engine.open_call("S2", "mono", "A1", channels=("agent",))
+    play(engine, {"mono": {"agent": talk[0, : 8 * FS_HZ].astype(np.int16)}})
+    engine.close_call("mono")
+    engine.open_call("S1", "k", "A1", channels=("agent", "caller"))
+    after = play(engine, {"k": {"agent": np.clip(echo + line, -32768, 32767).astype(np.int16),
+                                "caller": talk[1].astype(np.int16)}}, extra_ticks=8)
+    assert windows_of(after, "k")[0].size == 0
 
     alone, _ = run(talk[0] + line)
     over, _ = run(talk[0] + echo + line)

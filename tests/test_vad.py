@@ -162,6 +162,25 @@ def test_reset_starts_one_seat_afresh_and_leaves_the_others_alone(old_line_dbfs,
     assert np.sum(stale.speech[0, :70] != fresh.speech[0, :70]) >= 10
 
 
+def test_skipping_silence_keeps_the_frame_clock_and_a_reset_stream_decides_as_after_it():
+    """The live engine skips its caller detector while no call has a caller: the frames
+    must then end where they would have, and a stream reset for its call decide the same."""
+    x = np.stack([_bursts(8000)[: 5 * 8000], _white(5 * 8000, -50.0)])
+    heard, skipped = StreamingVAD(2, 8000), StreamingVAD(2, 8000)
+    heard.process(np.zeros((2, 1000)))
+    skipped.skip(1000)
+    for vad in (heard, skipped):
+        vad.reset(0)
+        vad.reset(1)
+    a, b = heard.process(x), skipped.process(x)
+    assert a.first_frame == b.first_frame == 1000 // heard.frame_len
+    assert np.array_equal(a.frame_time_s, b.frame_time_s)
+    assert np.array_equal(a.speech, b.speech) and a.speech[0].any()
+    assert np.array_equal(a.level_dbfs, b.level_dbfs)
+    with pytest.raises(ValueError, match=">= 0"):
+        skipped.skip(-1)
+
+
 def test_vad_segments_match_streaming_and_the_bursts():
     fs = 16000
     clean = _bursts(fs)

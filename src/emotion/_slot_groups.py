@@ -214,15 +214,21 @@ class SlotGroup:
         self._ensure_analysis()
         analyzer, block, playing = self.analyzer, part.block, part.playing
         before = analyzer.speech_s.copy()
-        # The caller's voice activity first, on every tick (its frames keep the agent
-        # detector's clock): the agent's frames that are the caller's echo are not the
-        # agent's speech (emotion.echo). A slot without a caller channel reads silence.
-        caller = self.caller_vad.process(block[:, 1, :])
-        windows = analyzer.process(block[:, 0, :] * (1.0 / 32768.0), caller)
+        # The caller's voice activity first: the agent's frames that are the caller's
+        # echo are not the agent's speech (emotion.echo). While no playing call of the
+        # group has a caller channel, its detector's clock only moves on (a call resets
+        # its row when it starts), which saves ~70 µs a seat-second of silence.
         self._hist_pos = (self._hist_pos + 1) % self._speech.shape[2]
+        if (playing & part.has_caller).any():
+            caller = self.caller_vad.process(block[:, 1, :])
+            self._speech[1, :, self._hist_pos] = (caller.speech.sum(axis=1)
+                                                  * self.caller_vad.frame_s * part.has_caller)
+        else:
+            self.caller_vad.skip(block.shape[2])
+            caller = None
+            self._speech[1, :, self._hist_pos] = 0.0
+        windows = analyzer.process(block[:, 0, :] * (1.0 / 32768.0), caller)
         self._speech[0, :, self._hist_pos] = analyzer.speech_s - before
-        self._speech[1, :, self._hist_pos] = (caller.speech.sum(axis=1) * self.caller_vad.frame_s
-                                              * part.has_caller)
         self.ticks_done += 1
         if windows.end_s.size == 0:
             return None

@@ -259,6 +259,22 @@ class StreamingVAD:
             webrtc_speech=webrtc,
         )
 
+    def skip(self, n_samples: int) -> None:
+        """Advance the shared frame clock by ``n_samples`` without deciding anything, as
+        if every stream had been given digital silence but for its state: each stream's
+        filters and noise floor keep what they had, so only streams :meth:`reset` before
+        their next use should be skipped over (the live engine skips its caller detector
+        while no call in the group has a caller channel, and resets a slot's row when a
+        call starts). The frames then end where they would have."""
+        n_samples = int(n_samples)
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        total = self._pending_pcm.shape[1] + n_samples
+        self._frames_done += total // self.frame_len
+        rest = total % self.frame_len
+        self._pending_pcm = np.zeros((self.n_streams, rest), dtype=np.int16)
+        self._pending_hp = np.zeros((self.n_streams, rest))
+
     def reset(self, stream_index: int) -> None:
         """Forget everything about one stream (a seat left; the next call starts afresh).
 
