@@ -221,8 +221,7 @@ class SlotGroup:
         self._hist_pos = (self._hist_pos + 1) % self._speech.shape[2]
         if (playing & part.has_caller).any():
             caller = self.caller_vad.process(block[:, 1, :])
-            self._speech[1, :, self._hist_pos] = (caller.speech.sum(axis=1)
-                                                  * self.caller_vad.frame_s * part.has_caller)
+            self._speech[1, :, self._hist_pos] = caller.speech.sum(axis=1) * self.caller_vad.frame_s
         else:
             self.caller_vad.skip(block.shape[2])
             caller = None

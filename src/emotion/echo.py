@@ -43,6 +43,41 @@ REACH_S = 0.3
 OWN_REACH_S = 0.3
 
 
+class _LevelTrail:
+    """Per stream, the latest frame levels of one channel on a frame clock, for the
+    loudest over the last ``reach`` frames (the current one included)."""
+
+    def __init__(self, n_streams: int, reach: int) -> None:
+        self.n_streams, self.reach = n_streams, reach
+        self._restart(0)
+
+    def _restart(self, first_frame: int) -> None:
+        self.first = first_frame - (self.reach - 1)  # frame index of column 0 of levels
+        self.levels = np.full((self.n_streams, self.reach - 1), LEVEL_FLOOR_DBFS)
+
+    def extend(self, first_frame: int, levels: np.ndarray) -> None:
+        """Frames ``first_frame…``; not the next ones (a clock restarted): afresh."""
+        if first_frame != self.first + self.levels.shape[1]:
+            self._restart(first_frame)
+        self.levels = np.concatenate([self.levels, levels], axis=1)
+
+    def loudest(self, first_frame: int, t: int) -> np.ndarray | None:
+        """``(streams, t)``: the loudest of each of frames ``first_frame…`` and the
+        ``reach - 1`` before it; None if those frames are not all held. What later
+        frames will not look back at is let go."""
+        start = first_frame - (self.reach - 1) - self.first
+        if start < 0 or start + t + self.reach - 1 > self.levels.shape[1]:
+            return None
+        seg = self.levels[:, start : start + t + self.reach - 1]
+        out = sliding_window_view(seg, self.reach, axis=1).max(axis=-1)
+        self.levels = self.levels[:, start + t :]
+        self.first += start + t
+        return out
+
+    def reset(self, rows) -> None:
+        self.levels[rows] = LEVEL_FLOOR_DBFS
+
+
 class EchoGate:
     """Frames of one channel of ``n_streams`` that are the other party's voice.
 
@@ -55,22 +90,13 @@ class EchoGate:
                  reach_s: float = REACH_S, own_reach_s: float = OWN_REACH_S) -> None:
         self.n_streams = n_streams
         self.margin_db = float(margin_db)
-        #: Frames looked at, the current one included.
-        self.reach = int(round(reach_s * 1000 / frame_ms)) + 1
-        self.own_reach = int(round(own_reach_s * 1000 / frame_ms)) + 1
-        self._first = -(self.reach - 1)  # frame index of column 0 of _levels
-        self._levels = np.full((n_streams, self.reach - 1), LEVEL_FLOOR_DBFS)
-        self._own_first = -(self.own_reach - 1)
-        self._own = np.full((n_streams, self.own_reach - 1), LEVEL_FLOOR_DBFS)
+        self._other = _LevelTrail(n_streams, int(round(reach_s * 1000 / frame_ms)) + 1)
+        self._own = _LevelTrail(n_streams, int(round(own_reach_s * 1000 / frame_ms)) + 1)
 
     def add(self, other: VadFrames) -> None:
         """The other party's frames: their level where they speak, the floor elsewhere."""
-        levels = np.where(other.speech, other.level_dbfs, LEVEL_FLOOR_DBFS)
-        if other.first_frame != self._first + self._levels.shape[1]:
-            # Not the next frames (a clock restarted): start afresh from these.
-            self._first = other.first_frame - (self.reach - 1)
-            self._levels = np.full((self.n_streams, self.reach - 1), LEVEL_FLOOR_DBFS)
-        self._levels = np.concatenate([self._levels, levels], axis=1)
+        self._other.extend(other.first_frame,
+                           np.where(other.speech, other.level_dbfs, LEVEL_FLOOR_DBFS))
 
     def heard(self, own: VadFrames) -> np.ndarray:
         """``(streams, T)`` bool: ``own``'s frames that are the other party's echo.
@@ -78,27 +104,13 @@ class EchoGate:
         Frames the other party's were not fed for read as not echo (nothing is dropped
         on a guess)."""
         t = own.speech.shape[1]
-        if t == 0:
-            return np.zeros((self.n_streams, 0), dtype=bool)
-        start = own.first_frame - (self.reach - 1) - self._first
-        if start < 0 or start + t + self.reach - 1 > self._levels.shape[1]:
+        loudest = self._other.loudest(own.first_frame, t) if t else None
+        if loudest is None:
             return np.zeros((self.n_streams, t), dtype=bool)
-        seg = self._levels[:, start : start + t + self.reach - 1]
-        loudest = sliding_window_view(seg, self.reach, axis=1).max(axis=-1)
-        # Keep what the next frames look back at.
-        keep = start + t
-        self._levels = self._levels[:, keep:]
-        self._first += keep
-        if own.first_frame != self._own_first + self._own.shape[1]:
-            self._own_first = own.first_frame - (self.own_reach - 1)
-            self._own = np.full((self.n_streams, self.own_reach - 1), LEVEL_FLOOR_DBFS)
-        mine = np.concatenate([self._own, own.level_dbfs], axis=1)
-        own_loudest = sliding_window_view(mine, self.own_reach, axis=1).max(axis=-1)
-        self._own = mine[:, t:]
-        self._own_first += t
-        return own_loudest < loudest - self.margin_db
+        self._own.extend(own.first_frame, own.level_dbfs)
+        return self._own.loudest(own.first_frame, t) < loudest - self.margin_db
 
     def reset(self, rows) -> None:
-        """Streams ``rows`` start a new call: forget the other party's recent levels."""
-        self._levels[rows] = LEVEL_FLOOR_DBFS
-        self._own[rows] = LEVEL_FLOOR_DBFS
+        """Streams ``rows`` start a new call: forget both channels' recent levels."""
+        self._other.reset(rows)
+        self._own.reset(rows)
