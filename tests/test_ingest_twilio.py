@@ -296,6 +296,20 @@ def test_gap_over_five_seconds_is_reported_and_time_jumps():
     assert next_audio.t_s == 6.04
 
 
+def test_a_jump_past_what_a_call_can_skip_ends_the_stream():
+    # one timestamp 2**50 ms ahead once moved the call's clock 35,000 years on, and
+    # the other track's audio was dropped as late for the rest of the call
+    for ahead_ms in (60_040, 2**50):
+        parser, twilio = started()
+        parser.receive_text(twilio.media("outbound", EXACT_PCM[:160], 0))
+        (error,) = parser.receive_text(twilio.media("outbound", EXACT_PCM[:160], ahead_ms))
+        assert error.fatal and "clock is broken" in error.reason and parser.closed
+    parser, twilio = started()  # a minute's gap is the last one the timeline jumps over
+    parser.receive_text(twilio.media("outbound", EXACT_PCM[:160], 0))
+    warning, audio = parser.receive_text(twilio.media("outbound", EXACT_PCM[:160], 60_020))
+    assert not warning.fatal and audio.t_s == 60.02
+
+
 def test_media_before_start_is_fatal():
     parser = TwilioParser()
     parser.receive_text(connected_message())

@@ -202,6 +202,27 @@ def test_audiosocket_bind_needs_an_ingest_token_and_a_uuid(client, tokens):
     bad = client.post("/api/audiosocket/bind", json={**body, "uuid": "call-7"},
                       headers=bearer(tokens["ingest"]))
     assert bad.status_code == 400 and "cannot bind" in bad.json()["detail"]
+    # what a live call would refuse is refused here, before the PBX opens the socket
+    for wrong, words in (({"seat": "S07\n2026-11-30 WARNING forged"}, "control character"),
+                         ({"seat": " "}, "non-empty"),
+                         ({"agent": "../x"}, "letters, digits"),
+                         ({"channel": "caller"}, "cannot be scored")):
+        refused = client.post("/api/audiosocket/bind", json={**body, **wrong},
+                              headers=bearer(tokens["ingest"]))
+        assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
+    # the form Asterisk's CURL(url,uuid=...&seat=...&agent=...) posts from a dialplan
+    form = client.post("/api/audiosocket/bind", content=b"uuid=1b4e28ba-2fa1-11d2-883f-"
+                       b"0016d3cca428&seat=S08&agent=A1001", headers={
+                           **bearer(tokens["ingest"]),
+                           "Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 201 and form.json()["seat"] == "S08", form.text
+    garbled = client.post("/api/audiosocket/bind", content=b"\xff&&=", headers={
+        **bearer(tokens["ingest"]), "Content-Type": "application/x-www-form-urlencoded"})
+    assert garbled.status_code == 422 and "JSON object or a form" in garbled.text
+    padded = client.post("/api/audiosocket/bind",
+                         json={**body, "seat": " S07 ", "agent": " A1001 "},
+                         headers=bearer(tokens["ingest"]))
+    assert (padded.json()["seat"], padded.json()["agent"]) == ("S07", "A1001")
 
 
 # -- input a client can get wrong: a status and a reason, never a 500 ------------------------
@@ -321,7 +342,9 @@ def test_a_dashboard_sign_in_that_cannot_be_read_is_closed_1008_with_a_reason(cl
             (f'{{"type": "auth", "token": "{token}", "since": 1e400}}', "too large"),
             ("[" * 30_000 + "]" * 30_000, "nested too deeply"),
             (f'{{"type": "auth", "token": "{token}", "since": NaN}}', "not a JSON number"),
-            (f'{{"type": "auth", "token": "{token}", "since": -1}}', "since must be")):
+            (f'{{"type": "auth", "token": "{token}", "since": -1}}', "since must be"),
+            (f'{{"type": "auth", "token": "{token}", "since": 1.5}}', "since must be"),
+            (f'{{"type": "auth", "token": "{token}", "since": true}}', "since must be")):
         closed = refused_sign_in(client, first)
         assert closed.code == 1008 and words in closed.reason, (first[:60], closed.reason)
 
@@ -351,6 +374,8 @@ def test_a_dashboard_message_the_server_cannot_act_on_gets_a_400_and_keeps_the_f
                 ('{"type": "ping", "request_id": [[1]]}', "request_id must be"),
                 ('{"type": "resolve", "alert_id": 1, "note": ' + SURROGATE + "}",
                  "lone surrogate"),
+                # a note that is not text resolved the alert and dropped the note
+                ('{"type": "resolve", "alert_id": 1, "note": 5}', "note must be text"),
                 ("[" * 30_000 + "]" * 30_000, "nested too deeply")):
             reply = reply_to(ws, request)
             assert (reply["type"], reply["status"]) == ("error", 400), (request[:60], reply)
@@ -360,6 +385,18 @@ def test_a_dashboard_message_the_server_cannot_act_on_gets_a_400_and_keeps_the_f
             "type": "pong", "action": "ping", "request_id": 7.5}
         ws.close(1000)
         left(client, tokens)
+
+
+def test_an_error_quotes_at_most_a_few_hundred_characters_of_what_it_is_about(client, tokens):
+    # a 404 for a 60,000-character agent id answered with all of it
+    long_id = "x" * 60_000
+    for path in (f"/api/seats/{long_id}/history", f"/api/agents/{long_id}/baseline",
+                 f"/api/alerts/{'9' * 5000}"):
+        response = client.get(path, headers=bearer(tokens["admin"]))
+        assert response.status_code in (404, 422), (path[:40], response.status_code)
+        assert len(response.content) < 1000, (path[:40], len(response.content))
+    response = client.get(f"/api/seats/{long_id}/history", headers=bearer(tokens["admin"]))
+    assert response.json()["detail"].endswith("…")
 
 
 def left(client, tokens, timeout_s: float = 5.0) -> None:

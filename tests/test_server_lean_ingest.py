@@ -93,9 +93,10 @@ async def odd_bytes_mid_call(server) -> tuple:
         return await closed_by_server(ws)
 
 
-async def not_utf8(server) -> tuple:
-    async with connect(_url(server)) as ws:
-        await ws.send(audiofork.start_message("lean-broken-3", "S-LEAN-UTF", AGENTS["lean"]))
+async def not_utf8(server, base: str | None = None) -> tuple:
+    seat = "S-LEAN-UTF" if base is None else "S-HTTP-UTF"
+    async with connect(_url(server, base=base)) as ws:
+        await ws.send(audiofork.start_message(f"broken-utf-{seat}", seat, AGENTS["lean"]))
         ws.protocol.send_text(b"\xff\xfe{}")  # past the client's own UTF-8 check
         ws.send_data()
         return await closed_by_server(ws)
@@ -200,6 +201,7 @@ async def _run(server) -> Run:
         ]
         checks = {"bad_json": bad_json(server), "odd_bytes": odd_bytes_mid_call(server),
                   "not_utf8": not_utf8(server), "too_big": too_big(server),
+                  "not_utf8_http": not_utf8(server, server.ws_url),
                   "twilio_without_start": twilio_without_start(server),
                   "fragmented": fragmented(server),
                   "unstorable_stop": unstorable_stop_reason(server)}
@@ -268,7 +270,13 @@ def test_malformed_messages_on_the_lean_port_close_only_their_connection(server,
     assert code == 1008 and "odd byte count" in reason
     code, reason = run.malformed["twilio_without_start"]
     assert code == 1008 and "before 'start'" in reason and len(reason.encode()) <= 123
-    assert run.malformed["not_utf8"][0] == 1007
+    for check, seat in (("not_utf8", "S-LEAN-UTF"), ("not_utf8_http", "S-HTTP-UTF")):
+        code, reason = run.malformed[check]
+        assert code == 1007 and "text message is not UTF-8" in reason, (check, reason)
+        call = httpx.get(f"{server.url}/api/calls", params={"seat": seat},
+                         headers={"Authorization": f"Bearer {login(server.url, 'sup')}"}
+                         ).json()[0]
+        assert call["end_reason"].startswith("websocket error: text message is not UTF-8")
     assert run.malformed["too_big"][0] == 1009
     sup = {"Authorization": f"Bearer {login(server.url, 'sup')}"}
     broken = httpx.get(f"{server.url}/api/calls", params={"seat": "S-LEAN-BAD"},

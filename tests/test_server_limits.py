@@ -85,6 +85,37 @@ def test_sockets_that_send_nothing_are_closed_on_every_port(server):
     assert 'port="http",reason="handshake_timeout"} 2' in metrics
 
 
+def test_a_request_whose_body_never_ends_is_closed_and_whole_ones_are_answered(server):
+    # headers in time, then one byte of a 1,000-byte body: the socket was held, with
+    # no sign-in needed, for as long as the client liked (five such held a port whose
+    # budget was five, and every dashboard with it)
+    head = (b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{")
+    waited = _closed_after(server.config.port, head)
+    assert HANDSHAKE_S - 0.1 < waited < HANDSHAKE_S + 3.0
+    # a body trickled a byte at a time is cut at the same deadline
+    with socket.create_connection(("127.0.0.1", server.config.port), timeout=5.0) as sock:
+        sock.sendall(head)
+        t0 = time.monotonic()
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            while time.monotonic() - t0 < HANDSHAKE_S + 3.0:
+                sock.sendall(b" ")
+                time.sleep(0.1)
+        assert time.monotonic() - t0 < HANDSHAKE_S + 3.0
+    # a body sent slowly but within the deadline is answered as ever
+    with socket.create_connection(("127.0.0.1", server.config.port), timeout=5.0) as sock:
+        body = b'{"name": "sup", "password": "wrong password"}'
+        sock.sendall(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        time.sleep(HANDSHAKE_S / 3)
+        sock.sendall(body[:10])
+        time.sleep(HANDSHAKE_S / 3)
+        sock.sendall(body[10:])
+        assert sock.recv(4096).startswith(b"HTTP/1.1 401")
+    metrics = _metrics(server, server.ingest_token)
+    assert 'voiceline_connections_cut_total{port="http",reason="body_timeout"} 2' in metrics
+
+
 def test_a_socket_that_starts_no_call_is_closed_with_the_reason(server):
     query = f"/ingest/audiofork?token={server.ingest_token}"
 

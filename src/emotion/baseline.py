@@ -329,13 +329,23 @@ def population_baseline(baselines: list[Baseline], *, channel_type: str) -> Base
     )
 
 
-def baseline_path(directory: str | Path, agent_id: str, channel_type: str) -> Path:
-    """``DIR/<agent>.json`` for 8 kHz (the main case), ``DIR/<agent>.16k.json`` otherwise."""
+def check_agent_id(agent_id: str) -> str:
+    """``agent_id`` when a baseline file can be named after it: letters, digits, ``-_.``.
+
+    One rule wherever an agent id enters (calibration, the admin API, live calls), so
+    that every agent the store knows can have a baseline.
+    """
     safe = "".join(c for c in agent_id if c.isalnum() or c in "-_.")
     if not safe or safe != agent_id:
         raise BaselineError(
             f"agent id {agent_id!r} must be letters, digits, '-', '_' or '.' only"
         )
+    return agent_id
+
+
+def baseline_path(directory: str | Path, agent_id: str, channel_type: str) -> Path:
+    """``DIR/<agent>.json`` for 8 kHz (the main case), ``DIR/<agent>.16k.json`` otherwise."""
+    check_agent_id(agent_id)
     suffix = "" if channel_type == "8k" else f".{channel_type}"
     return Path(directory) / f"{agent_id}{suffix}.json"
 

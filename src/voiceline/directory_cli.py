@@ -120,7 +120,7 @@ def _cell(row: dict, column: str) -> str | None:
 
 def _import(store, path: Path, kind: str, columns: list[str],
             rows: list[tuple[int, dict]]) -> int:
-    from emotion.baseline import BaselineError, baseline_path
+    from emotion.baseline import BaselineError, check_agent_id
     from voiceline.store import StoreError
 
     noun = kind.removesuffix("_id")
@@ -138,7 +138,7 @@ def _import(store, path: Path, kind: str, columns: list[str],
             continue
         if kind == "agent_id":
             try:
-                baseline_path(".", item_id, "8k")
+                check_agent_id(item_id)
             except BaselineError as exc:
                 refused.append(f"line {line}: {exc}")
                 continue

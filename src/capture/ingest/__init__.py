@@ -22,6 +22,7 @@ from capture.ingest.audiosocket import AudioSocketParser, Binding
 from capture.ingest.events import (
     MAX_AUDIO_MESSAGE_S,
     MAX_GAP_FILL_S,
+    MAX_JUMP_S,
     MAX_TEXT_MESSAGE_CHARS,
     Audio,
     CallEnded,
@@ -35,6 +36,7 @@ from capture.ingest.twilio import TwilioParser
 __all__ = [
     "MAX_AUDIO_MESSAGE_S",
     "MAX_GAP_FILL_S",
+    "MAX_JUMP_S",
     "MAX_TEXT_MESSAGE_CHARS",
     "Audio",
     "AudioForkParser",

@@ -16,6 +16,7 @@ import numpy as np
 
 from capture.ingest.events import (
     MAX_GAP_FILL_S,
+    MAX_JUMP_S,
     MAX_TEXT_MESSAGE_CHARS,
     Audio,
     CallEnded,
@@ -183,12 +184,18 @@ class Parser:
         """Put ``n`` samples of silence on ``channel``'s timeline for a gap.
 
         A gap longer than :data:`MAX_GAP_FILL_S` is not filled: a non-fatal error says
-        so and the timeline jumps forward by ``n``.
+        so and the timeline jumps forward by ``n``. One longer than :data:`MAX_JUMP_S`
+        ends the stream (:class:`Fatal`).
         """
         assert self.call is not None
         if n <= 0:
             return
         fs_hz = self.call.fs_hz
+        if n > MAX_JUMP_S * fs_hz:
+            raise Fatal(f"{what}: the {channel} audio jumps {n / fs_hz:.3g} s ahead of "
+                        f"t = {self._next_sample[channel] / fs_hz:.3f} s, more than the "
+                        f"{MAX_JUMP_S:g} s a live call's clock can skip; the sender's clock "
+                        "is broken")
         if n > MAX_GAP_FILL_S * fs_hz:
             self._warn(
                 events,

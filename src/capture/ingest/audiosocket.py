@@ -18,13 +18,14 @@ server: it is built with ``resolve(uuid) -> Binding | None``, the UUID in canoni
 lowercase form (``"1b4e28ba-2fa1-11d2-883f-0016d3cca427"``). A UUID that resolves to
 nothing is still monitored, as seat ``as-<first 8 hex digits of the UUID>`` with agent
 None, and the server scores it against the population baseline. The server exposes a
-REST call that binds a UUID to a seat and agent before the call; the dialplan makes up
-the UUID, binds it with an ingest token, then opens the socket (host names, port and the
-bind endpoint's path are the deployment's)::
+REST call that binds a UUID to a seat and agent before the call (Voiceline's
+``POST /api/audiosocket/bind`` takes JSON or this form); the dialplan makes up the
+UUID, binds it with an ingest token, then opens the socket (host names and ports are
+the deployment's)::
 
     same => n,Set(UUID=${SHELL(uuidgen | tr -d '\\n')})
     same => n,Set(CURLOPT(httpheader)=Authorization: Bearer ${INGEST_TOKEN})
-    same => n,Set(OK=${CURL(https://voiceline/<bind>,uuid=${UUID}&seat=${SEAT}&agent=${AGENT})})
+    same => n,Set(OK=${CURL(https://voiceline:8080/api/audiosocket/bind,uuid=${UUID}&seat=${SEAT}&agent=${AGENT})})
     same => n,AudioSocket(${UUID},voiceline:9092)
 
 Fatal errors: audio before the UUID, a second UUID, an unknown type, slin at another

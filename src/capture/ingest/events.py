@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "MAX_AUDIO_MESSAGE_S",
     "MAX_GAP_FILL_S",
+    "MAX_JUMP_S",
     "MAX_TEXT_MESSAGE_CHARS",
     "ROLES",
     "Audio",
@@ -36,6 +37,12 @@ senders use 20-100 ms; a bigger message means a broken or hostile peer."""
 MAX_GAP_FILL_S = 5.0
 """Longest gap a parser fills with silence. A longer gap is reported as a non-fatal
 :class:`ProtocolError` and the channel's timeline jumps forward without filling."""
+
+MAX_JUMP_S = 60.0
+"""Longest gap a channel's timeline may jump over; a longer one is a fatal error. A live
+call's clock does not stop for a minute and resume: the sender's clock is broken, and
+every later message of the call would be misplaced (one timestamp 35,000 years ahead
+left the call's other channel late, its audio dropped, for the rest of the call)."""
 
 ROLES = ("agent", "caller")
 """The roles a channel can have."""

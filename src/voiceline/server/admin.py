@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from emotion.baseline import BaselineError, baseline_path
+from emotion.baseline import BaselineError, check_agent_id
 from voiceline.directory import put_entry, retire_seat
 from voiceline.server.deps import Admin, Name, ServiceDep
 from voiceline.store import ROLES, ConflictError, NotFoundError, Store, values
@@ -106,6 +106,14 @@ def _ingest_token(store: Store, token_id: int) -> dict:
     raise NotFoundError(f"no ingest token with id {token_id}")
 
 
+def _agent_id_named(agent_id: str) -> None:
+    """400 unless a baseline file can be named after ``agent_id`` (letters, digits, -_.)."""
+    try:
+        check_agent_id(agent_id)
+    except BaselineError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
 @router.get("/api/users")
 async def list_users(user: Admin, service: ServiceDep) -> list[dict]:
     """Every console user by name: ``id, name, role, agent_id, created_s`` (no hashes)."""
@@ -117,7 +125,9 @@ async def create_user(body: NewUserBody, user: Admin, service: ServiceDep) -> di
     """Add a user (400: weak password, unknown role, agent_id missing or misplaced;
     409: the name is taken). An agent-role user's unknown ``agent_id`` is registered."""
     values.choice(body.role, "role", ROLES)  # before the slow hash
-    agent_id = body.agent_id if body.agent_id and body.agent_id.strip() else None
+    agent_id = body.agent_id.strip() if body.agent_id and body.agent_id.strip() else None
+    if agent_id is not None:
+        _agent_id_named(agent_id)
     password_hash = await asyncio.to_thread(service.auth.hash_password, body.password)
     return await service.worker.call(add_user, service.store, user.name, body.name,
                                      body.role, password_hash, agent_id)
@@ -222,10 +232,7 @@ async def put_agent_route(agent_id: Name, body: AgentBody, user: Admin,
     """Register an agent or set their display name and team (both replaced; empty or
     null clears one). Baselines are made with ``voiceline calibrate``; an id no baseline
     file could be named after (other than letters, digits, ``-_.``) is refused (400)."""
-    try:
-        baseline_path(".", agent_id, "8k")
-    except BaselineError as exc:
-        raise HTTPException(400, str(exc)) from None
+    _agent_id_named(agent_id)
     fields = {"display_name": _blank_is_none(body.display_name),
               "team": _blank_is_none(body.team)}
     return await service.worker.call(put_entry, service.store, user.name, "agent", agent_id,

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+import urllib.parse
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from capture.ingest import Binding
 from voiceline.auth import AccountDisabled, User, can_view_agent, token_sha256
 from voiceline.server import alert_log
+from voiceline.server.calls import checked_agent
 from voiceline.server.deps import (
     Admin,
     AlertId,
@@ -59,10 +61,24 @@ class IngestTokenBody(BaseModel):
 
 
 class BindBody(BaseModel):
+    """JSON, or the form Asterisk's ``CURL(url,post-data)`` posts from a dialplan."""
+
     uuid: Name = Field(max_length=200)
     seat: Name = Field(min_length=1, max_length=200)
     agent: Name | None = Field(default=None, max_length=200)
     channel: Literal["agent", "caller"] = "agent"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _form(cls, data: Any) -> Any:
+        if not isinstance(data, bytes):  # JSON, which FastAPI parsed
+            return data
+        try:
+            return dict(urllib.parse.parse_qsl(data.decode("utf-8"), keep_blank_values=True,
+                                               strict_parsing=True, max_num_fields=10))
+        except (UnicodeDecodeError, ValueError):
+            raise ValueError("the body must be a JSON object or a form "
+                             "(uuid=...&seat=...&agent=...)") from None
 
 
 def _own_agent(user: User, agent: str | None) -> str | None:
@@ -286,13 +302,19 @@ async def issue_ingest_token(body: IngestTokenBody, user: Admin, service: Servic
 
 @router.post("/api/audiosocket/bind", status_code=201)
 async def bind_audiosocket(body: BindBody, client: Ingest, service: ServiceDep) -> dict:
-    """Tie an AudioSocket call UUID to a seat and agent before its socket opens."""
+    """Tie an AudioSocket call UUID to a seat and agent before its socket opens (400 for
+    what the call itself would be refused for: an id a live call may not have, or the
+    caller's leg alone, which has no agent's voice to score)."""
     try:
-        binding = Binding(body.seat, body.agent or None, body.channel)
+        if body.channel != "agent":
+            raise ValueError("a stream of the caller alone cannot be scored (the engine "
+                             "judges the agent's voice); bind the agent's leg")
+        seat, agent = values.identifier(body.seat, "seat"), checked_agent(body.agent)
+        binding = Binding(seat, agent, body.channel)
         expires_s = service.bindings.bind(body.uuid, binding, client=client)
     except ValueError as exc:
         raise HTTPException(400, f"cannot bind: {exc}") from None
-    return {"uuid": str(uuid.UUID(body.uuid)), "seat": body.seat, "agent": body.agent,
+    return {"uuid": str(uuid.UUID(body.uuid)), "seat": seat, "agent": agent,
             "channel": body.channel, "expires_s": expires_s, "bound_by": client.label}
 
 

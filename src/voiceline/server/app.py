@@ -5,9 +5,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voiceline import __version__
 from voiceline.console import STATIC_DIR  # the web console: login, live wall
@@ -24,6 +26,15 @@ from voiceline.store import ConflictError, InvalidInputError, NotFoundError
 #: arrives, before it is buffered or parsed: a 300 MB login once held the event loop,
 #: and with it every seat's audio, for seconds.
 MAX_BODY_BYTES = 64 * 1024
+
+
+#: Longest error message an answer gives: a message quotes the id or value it is about,
+#: and a 404 for a path of 60,000 characters answered with all of them.
+MAX_DETAIL_CHARS = 400
+
+
+def _cut(detail: str) -> str:
+    return detail if len(detail) <= MAX_DETAIL_CHARS else detail[:MAX_DETAIL_CHARS - 1] + "…"
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -61,15 +72,21 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": _cut(str(exc))}, status_code=404)
 
     @app.exception_handler(ConflictError)
     async def conflict(request: Request, exc: ConflictError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"detail": _cut(str(exc))}, status_code=409)
 
     @app.exception_handler(InvalidInputError)
     async def invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": _cut(str(exc))}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.detail, str):
+            exc = StarletteHTTPException(exc.status_code, _cut(exc.detail), exc.headers)
+        return await http_exception_handler(request, exc)
 
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app

@@ -3,8 +3,9 @@
 A call is recorded before anything else happens on it (seat and agent registered if
 new, then ``start_call``), all in the store thread, so that every alert the engine
 raises finds its call. A call id the store already holds (a stream that reconnects
-after a server restart, or a sender that reuses ids) continues as ``<id>#2``, ``#3``...:
-the audio is never refused for it, and the first call's record stays as it was.
+after a server restart, or a sender that reuses ids) continues as ``<id>#2``, ``#3``...
+up to :data:`MAX_REUSE` times (then the sender is told to give each stream its own id),
+and the first call's record stays as it was.
 
 Audio at 16 kHz is resampled to the engine's 8 kHz on arrival with libsoxr's streaming
 resampler (HQ, the library behind :func:`capture.resample.resample`), one stream per
@@ -15,6 +16,7 @@ boundary. It adds about 0.1 s of delay; the engine's jitter buffer absorbs it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,11 +26,36 @@ import numpy as np
 import soxr
 
 from capture.ingest import Audio, CallStarted
+from emotion.baseline import check_agent_id
 from voiceline.server.config import ENGINE_FS_HZ
-from voiceline.store import ConflictError, NotFoundError
+from voiceline.store import ConflictError, NotFoundError, values
 
 log = logging.getLogger("voiceline.server")
 MAX_REUSE = 100
+#: Longest call id a sender may give: the store's limit less room for ``#n``.
+MAX_CALL_ID_CHARS = values.MAX_TEXT_CHARS - 1 - len(str(MAX_REUSE + 1))
+
+
+def checked_ids(started: CallStarted) -> CallStarted:
+    """The call with its ids as the store keeps them (stripped), or ``ValueError``.
+
+    Checked before anything is registered or any seat is looked at, so that a refused
+    call leaves nothing behind and ``"S001 "`` is the seat ``S001`` is: ids are
+    printable text (:func:`values.identifier`) and an agent id is one a baseline can be
+    named after, the rule of ``voiceline calibrate`` and the admin API.
+    """
+    return dataclasses.replace(
+        started,
+        call_id=values.identifier(started.call_id, "call_id", max_chars=MAX_CALL_ID_CHARS),
+        seat=values.identifier(started.seat, "seat"),
+        agent=checked_agent(started.agent),
+    )
+
+
+def checked_agent(agent: str | None) -> str | None:
+    """A call's agent id, stripped (None when blank: unknown), or ``ValueError``."""
+    agent = agent.strip() if agent is not None else ""
+    return check_agent_id(values.identifier(agent, "agent")) if agent else None
 
 
 class _Downsampler:
@@ -139,13 +166,22 @@ class CallBook:
         self.service = service
         self.recorder = CallRecorder(service.store)
         self.live: dict[str, LiveCall] = {}
+        #: Seats whose call is being recorded and opened (the call's source id): while
+        #: ``start`` awaits the store, a second call for the seat must find it busy.
+        self._starting: dict[str, str] = {}
 
     async def start(self, started: CallStarted) -> LiveCall:
-        """Record and open a call; raises the store's ``ValueError`` if it cannot be."""
+        """Record and open a call; raises ``ValueError`` (the store's, a bad id, a busy
+        seat) if it cannot be."""
         service = self.service
+        started = checked_ids(started)
         self._check_seat_free(started)
-        now_s = time.time()
-        call_id = await service.worker.call(self.recorder.start, started, now_s)
+        self._starting[started.seat] = started.call_id
+        try:
+            now_s = time.time()
+            call_id = await service.worker.call(self.recorder.start, started, now_s)
+        finally:
+            self._starting.pop(started.seat, None)
         call = LiveCall(call_id, started.seat, started.agent, started.protocol,
                         started.fs_hz, started.channels, now_s, source_id=started.call_id)
         if started.fs_hz != ENGINE_FS_HZ:
@@ -161,6 +197,12 @@ class CallBook:
 
     def _check_seat_free(self, started: CallStarted) -> None:
         """Refuse a second call for a seat whose call is still streaming (SEAT_BUSY_S)."""
+        starting = self._starting.get(started.seat)
+        if starting is not None and starting != started.call_id:
+            self.service.metrics.connections_refused["seat_busy"] += 1
+            raise SeatBusyError(
+                f"seat {started.seat} has a call starting ({starting}); a seat carries one "
+                "call at a time: end that call first, or give this one its own seat")
         now = time.monotonic()
         for other in self.live.values():
             if (other.seat_id == started.seat and other.source_id != started.call_id

@@ -107,6 +107,10 @@ def run_user(args: argparse.Namespace) -> int:
 def _user_add(args, store, auth) -> int:
     from voiceline.auth import check_password_policy
 
+    if args.agent is not None:
+        from emotion.baseline import check_agent_id
+
+        check_agent_id(args.agent)  # before the password is asked for; status 2
     password = check_password_policy(_password(args))
     if args.role == "agent" and args.agent is not None and args.agent not in {
             a["agent_id"] for a in store.list_agents()}:

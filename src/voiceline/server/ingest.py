@@ -49,7 +49,7 @@ from capture.ingest import (
     ProtocolError,
     TwilioParser,
 )
-from voiceline.server.calls import LiveCall
+from voiceline.server.calls import LiveCall, SeatBusyError
 from voiceline.server.limits import over_limit
 from voiceline.store.values import storable
 
@@ -375,7 +375,10 @@ class IngestConnection:
                     "/api/audiosocket/bind before opening the socket")
         try:
             self.call = await service.calls.start(started)
-        except ValueError as exc:  # the store refused a field (too long, ...)
+        except ValueError as exc:  # a busy seat, an id a call may not have, a store limit
+            if not isinstance(exc, SeatBusyError):  # (that one is counted where raised)
+                service.metrics.connections_refused["call"] += 1
+            log.warning("ingest %s %s: call refused: %s", self.protocol, self.peer, exc)
             return f"cannot record the call: {exc}"
         call = self.call
         judged = (f"scored against the {call.baseline} baseline" if call.scored

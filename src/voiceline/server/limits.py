@@ -9,8 +9,10 @@ the same on every port (``[server]`` settings, :mod:`voiceline.server.config`):
 - ``max_connections``: each listening port (HTTP, lean ingest, AudioSocket) keeps at
   most this many connections open; one more is closed as it is accepted;
 - ``handshake_timeout_s``: a connection must send its first HTTP request (for a socket,
-  the websocket upgrade) in this time, and an ingest connection must start its call in
-  this time after opening or after its previous call ended;
+  the websocket upgrade) in this time, the body of each request in this time after its
+  headers (a body never finished held a socket, unsigned, for as long as the client
+  liked), and an ingest connection must start its call in this time after opening or
+  after its previous call ended;
 - ``ingest_idle_timeout_s``: an ingest connection whose call has sent nothing for this
   long is closed and its call ended ("no data for 60 s").
 
@@ -31,6 +33,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("voiceline.server")
@@ -91,15 +94,17 @@ def raise_descriptor_limit(config: Any) -> str | None:
 
 def guarded_h11(max_connections: int, handshake_timeout_s: float,
                 cuts: CutCounts) -> type[H11Protocol]:
-    """uvicorn's HTTP/1.1 protocol with the port's budget and first-request deadline.
+    """uvicorn's HTTP/1.1 protocol with the port's budget, first-request and body
+    deadlines.
 
     uvicorn itself has no limit on connections (``limit_concurrency`` answers requests
-    503 but keeps the sockets) and no deadline before a connection's first request: a
-    socket that never sends one is held until the peer goes.
+    503 but keeps the sockets) and no deadline before a connection's first request or
+    for a request's body: a socket that never sends them is held until the peer goes.
     """
 
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
+        _body_deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -122,11 +127,29 @@ def guarded_h11(max_connections: int, handshake_timeout_s: float,
             if self.scope is not None and self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
+            # (a websocket upgrade has no cycle of its own: its protocol took over)
+            sending_body = (self.conn.their_state is h11.SEND_BODY and self.cycle is not None
+                            and self.cycle.scope is self.scope)
+            if sending_body and self._body_deadline is None:
+                self._body_deadline = self.loop.call_later(
+                    handshake_timeout_s, self._no_body, self.cycle)
+            elif not sending_body and self._body_deadline is not None:
+                self._body_deadline.cancel()
+                self._body_deadline = None
+
+        def _no_body(self, cycle: object) -> None:
+            self._body_deadline = None
+            if (self.cycle is cycle and self.conn.their_state is h11.SEND_BODY
+                    and not self.transport.is_closing()):
+                cuts.cut("http", "body_timeout", _peer(self.client),
+                         f"request body not sent within {handshake_timeout_s:g} s")
+                self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
+            for timer in (self._deadline, self._body_deadline):
+                if timer is not None:
+                    timer.cancel()
+            self._deadline = self._body_deadline = None
             super().connection_lost(exc)
 
     return GuardedH11Protocol

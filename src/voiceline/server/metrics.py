@@ -126,7 +126,8 @@ class Metrics:
                [(f'{{protocol="{p}",fatal="{f}"}}', v)
                 for (p, f), v in sorted(self.protocol_errors.items())])
         metric("voiceline_ingest_refused_total", "counter",
-               "Ingest connections refused (bad token, unbound AudioSocket UUID).",
+               "Ingest connections or calls refused (bad token, unbound AudioSocket UUID, "
+               "busy seat, a call whose ids or fields cannot be recorded).",
                [(f'{{reason="{r}"}}', v) for r, v in sorted(self.connections_refused.items())])
         metric("voiceline_connections_cut_total", "counter",
                "Connections closed over a port's max_connections, or for sending no "

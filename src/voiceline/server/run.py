@@ -12,39 +12,91 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from voiceline.server.config import ServerConfig
 from voiceline.server.limits import guarded_h11
 from voiceline.server.tls import TLS12_CIPHERS, forwarded_allow_list
 
-WS_IMPLEMENTATION = "websockets-sansio"
-"""uvicorn's binding of the websockets library's sans-I/O protocol core (see the
-package docstring for why not ``"websockets"``)."""
+log = logging.getLogger("voiceline.server")
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's binding of the websockets library's sans-I/O protocol core (see the
+    package docstring for why not its ``"websockets"``), with text that is not UTF-8
+    refused as the lean ingest port refuses it: one log line and a 1007 close with the
+    reason, which the app receives too (uvicorn logged a traceback and closed with no
+    reason, and the ingest line read "closed by the peer")."""
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            data = b"".join(self.frames)
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.frames = []
+                reason = f"text message is not UTF-8: {exc.reason} at byte {exc.start}"
+                peer = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+                log.warning("websocket %s %s: closed, %s", self.scope.get("path", ""), peer,
+                            reason)
+                self.conn.send_close(1007, reason)
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
+
+
+WS_IMPLEMENTATION = WebSocketProtocol
 GRACEFUL_SHUTDOWN_S = 5.0
 _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+#: Control characters (C0, DEL, C1) and the line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(match: re.Match) -> str:
+    return repr(match.group())[1:-1]  # "\n", "\x00", "\u2028"
+
+
+def _clean(text: str) -> str:
+    """``text`` without a token and with its control characters escaped."""
+    if "token=" in text:
+        text = _TOKEN.sub(r"\1***", text)
+    return _CONTROL.sub(_escaped, text)
 
 
 class RedactTokens(logging.Filter):
-    """Blank ``token=...`` in log lines (uvicorn logs websocket paths with their query)."""
+    """Blank ``token=...`` in log lines (uvicorn logs websocket paths with their query),
+    and escape control characters in the values a line shows (a newline in a seat id a
+    client sent would otherwise write a forged line into the log, a NUL make it binary).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Redacted where the token sits, so that the record keeps its shape: uvicorn's
+        # Cleaned where each value sits, so that the record keeps its shape: uvicorn's
         # access formatter reads its five arguments (client, method, path, version,
         # status) by position, and a record flattened to its message broke every
-        # access line of a URL with a token (audio playback's ``audio_token=``).
+        # access line of a URL with a token (audio playback's ``audio_token=``). The
+        # format string is the program's own: only its token is blanked.
         if isinstance(record.msg, str) and "token=" in record.msg:
             record.msg = _TOKEN.sub(r"\1***", record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN.sub(r"\1***", a) if isinstance(a, str) and "token=" in a
-                                else a for a in record.args)
+            record.args = tuple(_cleaned(a) for a in record.args)
         elif isinstance(record.args, dict):
-            record.args = {k: _TOKEN.sub(r"\1***", v) if isinstance(v, str) and "token=" in v
-                           else v for k, v in record.args.items()}
+            record.args = {k: _cleaned(v) for k, v in record.args.items()}
         return True
 
 
+def _cleaned(value: object) -> object:
+    """A log argument made safe: text and errors (whose message may quote a client's
+    input) cleaned, anything else (numbers, for ``%d``) as it is."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, BaseException):
+        return _clean(str(value))
+    return value
+
+
 def install_redaction() -> None:
-    for name in ("uvicorn.error", "uvicorn.access", "voiceline.server"):
+    for name in ("uvicorn.error", "uvicorn.access", "voiceline.server",
+                 "voiceline.server.wire"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())

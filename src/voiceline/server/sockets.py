@@ -52,6 +52,7 @@ log = logging.getLogger("voiceline.server")
 AUTH_TIMEOUT_S = 10.0
 AUTH_FIRST = 'the first message must be {"type": "auth", "token": ..., "since": ...}'
 CLOSE_SERVER_RESTART = 1012
+CLOSE_INVALID_DATA = 1007  # a text message that is not UTF-8 (run.WebSocketProtocol)
 
 
 def _peer(ws: WebSocket) -> str:
@@ -86,6 +87,8 @@ async def _ingest(ws: WebSocket, protocol: str) -> None:
             if message["type"] == "websocket.disconnect":
                 if message.get("code") == CLOSE_SERVER_RESTART:  # uvicorn is shutting down
                     reason = SHUTDOWN_REASON
+                elif message.get("code") == CLOSE_INVALID_DATA and message.get("reason"):
+                    reason = f"websocket error: {message['reason']}"  # as the lean port says
                 break
             if message.get("text") is not None:
                 events = conn.receive_text(message["text"])
@@ -147,6 +150,8 @@ async def _authenticate(ws: WebSocket, service: Any) -> tuple[User | None, Any, 
 def _since(value: Any) -> int | None:
     if value is None or value == "":
         return 0
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        return None  # no event id (int() would read 1.5 as 1, true as 1)
     try:
         since = int(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
@@ -212,14 +217,16 @@ async def _act(service: Any, client: Dashboard, msg: dict) -> dict:
                            "supervisor or admin", alert_id)
     if isinstance(alert_id, bool) or not isinstance(alert_id, int):
         return _error(400, f"{kind} needs the alert's id as an integer 'alert_id'")
+    note = msg.get("note")
+    if kind == "resolve" and note is not None and not isinstance(note, str):
+        return _error(400, f"note must be text, got {type(note).__name__}", alert_id)
     try:
         if kind == "ack":
             await service.worker.call(alert_log.acknowledge, service.store, alert_id,
                                       user.name, "websocket")
         else:
-            note = msg.get("note")
             await service.worker.call(alert_log.resolve, service.store, alert_id, user.name,
-                                      note if isinstance(note, str) else None, "websocket")
+                                      note, "websocket")
     except NotFoundError as exc:
         return _error(404, str(exc), alert_id)
     except ConflictError as exc:

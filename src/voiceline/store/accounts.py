@@ -53,7 +53,7 @@ class AccountsMixin:
         name = values.text(name, "user name", max_chars=64)
         role = values.choice(role, "role", ROLES)
         password_hash = values.text(password_hash, "password_hash", max_chars=1000)
-        agent_id = values.text(agent_id, "agent_id", optional=True)
+        agent_id = values.identifier(agent_id, "agent_id", optional=True)
         if (role == "agent") != (agent_id is not None):
             raise InvalidInputError("a user with role 'agent' needs the agent_id they speak "
                                     "as, and only such users have one"

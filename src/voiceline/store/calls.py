@@ -39,7 +39,7 @@ class CallsMixin:
         Returns the agent as a dict: ``agent_id, display_name, team, created_s``
         (``created_s`` is kept from the first registration).
         """
-        agent_id = values.text(agent_id, "agent_id")
+        agent_id = values.identifier(agent_id, "agent_id")
         display_name = values.text(display_name, "display_name", optional=True)
         team = values.text(team, "team", optional=True)
         now_s = values.time_s(now_s, "now_s")
@@ -59,7 +59,7 @@ class CallsMixin:
 
     def _insert_if_absent(self, table: str, column: str, entry_id: str,
                           now_s: float | None) -> bool:
-        entry_id = values.text(entry_id, column)
+        entry_id = values.identifier(entry_id, column)
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
             cursor = conn.execute(f"INSERT OR IGNORE INTO {table} ({column}, created_s) "
@@ -79,7 +79,7 @@ class CallsMixin:
                     *, now_s: float | None = None) -> dict:
         """Register a seat (a headset position or a telephony channel), or update it; a
         retired seat is back in service."""
-        seat_id = values.text(seat_id, "seat_id")
+        seat_id = values.identifier(seat_id, "seat_id")
         team = values.text(team, "team", optional=True)
         label = values.text(label, "label", optional=True)
         now_s = values.time_s(now_s, "now_s")
@@ -153,9 +153,9 @@ class CallsMixin:
         started_s : float, optional
             Unix time of the start; default now.
         """
-        call_id = values.text(call_id, "call_id")
-        seat_id = values.text(seat_id, "seat_id")
-        agent_id = values.text(agent_id, "agent_id", optional=True)
+        call_id = values.identifier(call_id, "call_id")
+        seat_id = values.identifier(seat_id, "seat_id")
+        agent_id = values.identifier(agent_id, "agent_id", optional=True)
         protocol = values.text(protocol, "protocol")
         started_s = values.time_s(started_s, "started_s")
         with self._write() as conn:

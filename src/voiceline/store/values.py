@@ -11,6 +11,7 @@ import json
 import math
 import numbers
 import time
+import unicodedata
 from collections.abc import Iterable
 
 from voiceline.store.errors import InvalidInputError
@@ -38,6 +39,21 @@ def text(value: object, what: str, *, optional: bool = False,
     if len(value) > max_chars:
         raise InvalidInputError(f"{what} is {len(value)} characters long; at most "
                                 f"{max_chars} are allowed")
+    return value
+
+
+def identifier(value: object, what: str, *, optional: bool = False,
+               max_chars: int = MAX_TEXT_CHARS) -> str | None:
+    """A :func:`text` that names something (a seat, an agent, a call): no control or
+    format characters. A newline in an id would forge lines in the log, a NUL cut them,
+    and a zero-width or direction mark would make an id pass for another on the wall."""
+    value = text(value, what, optional=optional, max_chars=max_chars)
+    if value is None:
+        return None
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Cs")), None)
+    if bad is not None:
+        raise InvalidInputError(f"{what} {storable(value)[:60]!r} holds the control character "
+                                f"U+{ord(bad):04X}; ids are printable text")
     return value
 
 
