@@ -110,7 +110,10 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
     base = fit()
     path = save_baseline(base, tmp_path)
     assert path.name == "A1001.json"
-    loaded = load_baseline(tmp_path, "A1001")
+    with pytest.raises(BaselineError, match="made with 3 features, not the 16"):
+        load_baseline(tmp_path, "A1001")  # this Voiceline's features are not these three
+    assert load_all_baselines(tmp_path, "8k") == []
+    loaded = load_baseline(tmp_path, "A1001", features=NAMES)
     np.testing.assert_allclose(loaded.median, base.median)
     np.testing.assert_allclose(loaded.covariance, base.covariance)
     assert loaded.speech_s == pytest.approx(90.0) and loaded.channel_type == "8k"
@@ -153,6 +156,28 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
         assert "not a readable baseline" in problems[path.name]
     with pytest.raises(BaselineError, match="letters, digits"):
         save_baseline(fit(agent_id="../evil"), tmp_path)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda doc: None, lambda doc: 5, lambda doc: [doc],
+    lambda doc: {**doc, "quantiles": [1, 2]}, lambda doc: {**doc, "feature_names": "abc"},
+    lambda doc: {**doc, "feature_names": 7}, lambda doc: {**doc, "sigma": "x"},
+    lambda doc: {**doc, "n_windows": "many"}, lambda doc: {**doc, "n_windows": 1e400},
+    lambda doc: {**doc, "notes": [1]}, lambda doc: {**doc, "covariance": [[1, 2], [3]]},
+    lambda doc: {**doc, "median": [1e308] * 3}, lambda doc: {**doc, "speech_s": None},
+])
+def test_a_damaged_baseline_file_is_a_baseline_error_naming_it(tmp_path, damage):
+    # such files escaped as TypeError and lost whole batches of other agents' calls
+    path = save_baseline(fit(), tmp_path)
+    good = save_baseline(fit(agent_id="A1002"), tmp_path)
+    path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    with pytest.raises(BaselineError, match=f"{path}.*(not a readable|must be)"):
+        load_baseline(tmp_path, "A1001", features=NAMES)
+    problems: dict[str, str] = {}
+    found = load_all_baselines(tmp_path, "8k", problems, features=NAMES)
+    assert [b.agent_id for b in found] == ["A1002"] and list(problems) == [path.name]
+    assert load_baseline(tmp_path, "A1002", features=NAMES).agent_id == "A1002"
+    assert good.exists()
 
 
 def test_wrong_feature_count_is_a_clear_error():

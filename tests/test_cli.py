@@ -91,6 +91,18 @@ def test_user_errors_exit_2_with_one_clear_line(tmp_path, capsys, make, args, me
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("hop", ["0.25", "0", "-1", "nan", "1e9"])
+def test_a_hop_the_streaming_path_cannot_keep_is_a_usage_error(tmp_path, capsys, hop):
+    # each was a traceback from deep inside the engine
+    path = tmp_path / "in.wav"
+    sf.write(path, np.zeros(8000), 8000)
+    with pytest.raises(SystemExit) as done:
+        main(["features", str(path), "--hop", hop])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "Traceback" not in err
+    assert "argument --hop: invalid choice" in err and "0.01, 0.02, 0.05, 0.1" in err
+
+
 def test_levels_lists_the_profiles(capsys):
     code, out, _ = run_cli(capsys, "levels")
     assert code == 0
@@ -122,6 +134,38 @@ def test_calibrate_writes_a_baseline_from_enough_speech(tmp_path, capsys):
     assert doc["speech_s"] >= 30.0 and doc["n_windows"] >= 30
     assert doc["level_profile"] == "g711-telephone"
     assert "speech_rate_syl_s" in doc["feature_names"] and "wrote" in out
+
+
+def test_calibrate_counts_a_recording_once_and_refuses_a_file_for_a_folder(tmp_path, capsys):
+    # the same 20 s of speech given three times once made "60 s" and passed the 30 s rule
+    once = _speech_file(tmp_path / "s.wav", 25.0, seed=1)
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "D1", "--out",
+                           str(tmp_path / "agents"), once, once, str(tmp_path / "." / "s.wav"))
+    assert code == 2 and err.count("left out: the same file as") == 2
+    assert "too little speech" in err or "at least 30" in err, err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "D1", "--out", str(blocker), once)
+    assert code == 2 and "is a file, not a folder" in err and "s.wav:" not in err
+
+
+def test_qa_workers_are_bounded_and_export_dates_checked(tmp_path, capsys):
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(8000), 8000)
+    code, _, err = run_cli(capsys, "qa", str(wav), "--workers", "100000", "--no-store",
+                           "--out", str(tmp_path / "o"))
+    assert code == 2 and "--workers must be from 1 to" in err
+    from voiceline.store import Store
+
+    (tmp_path / "d").mkdir()
+    Store(tmp_path / "d" / "voiceline.db").close()
+    code, _, err = run_cli(capsys, "qa-export", "--from", "0001-01-01", "--data",
+                           str(tmp_path / "d"))
+    assert code == 2 and "out of range" in err and "Traceback" not in err
+    from voiceline.qa_export import _when
+
+    # a time stored before times were checked prints as the number, not a failed export
+    assert _when(1735725600000.0) == "1.73573e+12" and _when(-1e20) == "-1e+20"
 
 
 def test_calibrate_refuses_a_bad_agent_id_before_reading_anything(tmp_path, capsys):

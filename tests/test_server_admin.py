@@ -134,6 +134,9 @@ BAD_USERS = [
     ({"name": "  ", "role": "qa", "password": PASSWORD}, 400, "user name must be a non-empty"),
     ({"name": "x" * 65, "role": "qa", "password": PASSWORD}, 400, "at most 64"),
     ({"name": "SUP", "role": "qa", "password": PASSWORD}, 409, "already exists"),
+    # an agent id no baseline could be named after (the rule of calibrate and live calls)
+    ({"name": "li", "role": "agent", "password": PASSWORD, "agent_id": "../x"}, 400,
+     "letters, digits"),
     # A taken name refuses the agent too: nothing is registered.
     ({"name": "Wang", "role": "agent", "password": PASSWORD, "agent_id": "A3999"}, 409,
      "already exists"),

@@ -53,7 +53,7 @@ def test_csv_saved_by_a_chinese_spreadsheet_is_read_in_its_own_encoding(tmp_path
                              ("plain.csv", text.encode(), False)):
         path = tmp_path / name
         path.write_bytes(data)
-        (row,) = read_metadata(path).values()
+        (row,) = read_metadata(path).rows.values()
         assert row["call_id"] == "C1" and row["坐席姓名"] == "王芳", name
         assert ("read as GB18030" in capsys.readouterr().err) == said, name
     manifest = tmp_path / "m.csv"

@@ -43,8 +43,10 @@ def scored(tmp_path_factory):
     _speech(tmp / "calls" / "angry.wav", 12.0, seed=8, agitated=True)
     (tmp / "calls" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     manifest = tmp / "calls" / "manifest.csv"
-    manifest.write_text("path,agent\ncalm.wav,A1\nangry.wav,A1\ncalm.wav,B9\n"
-                        "broken.wav,A1\nmissing.wav,A1\n")
+    manifest.write_text("path,agent,channel\ncalm.wav,A1,\nangry.wav,A1,\ncalm.wav,B9,\n"
+                        "broken.wav,A1,\nmissing.wav,A1,\ncalm.wav,carol,\ncalm.wav,A1,²\n",
+                        encoding="utf-8")
+    (tmp / "agents" / "carol.json").write_text("null")  # damaged: it cost every row once
     out = tmp / "out" / "scores.csv"
     code = main(["score", "--calibration", str(tmp / "agents"), "--manifest", str(manifest),
                  "--out", str(out), "--model", str(model)])
@@ -66,11 +68,36 @@ def test_score_ranks_the_agitated_call_above_the_calm_one(scored):
 
 def test_unknown_agent_and_bad_files_get_an_error_and_the_rest_proceed(scored):
     assert [r["path"] for r in scored] == ["calm.wav", "angry.wav", "calm.wav", "broken.wav",
-                                           "missing.wav"]
-    stranger, broken, missing = scored[2], scored[3], scored[4]
+                                           "missing.wav", "calm.wav", "calm.wav"]
+    stranger, broken, missing, damaged, digit = scored[2:]
+    assert "carol.json: not a readable baseline" in damaged["error"]
+    assert "channel must be a channel index" in digit["error"]  # "²" is no channel
     assert "no 8k baseline for agent B9" in stranger["error"] and stranger["score"] == ""
     assert broken["error"] and broken["score"] == ""
     assert "missing.wav" in missing["error"] and missing["score"] == ""
+
+
+def test_a_damaged_model_is_one_line_before_any_work(tmp_path, capsys):
+    from voiceline.score_cli import DEFAULT_MODEL
+
+    junk = tmp_path / "m.onnx"
+    junk.write_text("junk")
+    (tmp_path / "m.json").write_text(DEFAULT_MODEL.with_suffix(".json").read_text())
+    wav = _speech(tmp_path / "a.wav", 3.0, seed=1)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,agent\na.wav,A1\n")
+    (tmp_path / "agents").mkdir()
+    for command in (["score", "--calibration", str(tmp_path / "agents"), "--manifest",
+                     str(manifest), "--out", str(tmp_path / "s.csv")],
+                    ["qa", str(wav), "--no-store", "--out", str(tmp_path / "q"),
+                     "--no-progress"]):
+        assert main([*command, "--model", str(junk)]) == 2
+        err = capsys.readouterr().err
+        assert "not a readable ONNX model" in err and "Traceback" not in err, err
+    (tmp_path / "m.json").write_text("{broken")
+    assert main(["qa", str(wav), "--no-store", "--out", str(tmp_path / "q"),
+                 "--no-progress", "--model", str(junk)]) == 2
+    assert "not a readable model card" in capsys.readouterr().err
 
 
 def test_score_refuses_a_manifest_without_the_agent_column(tmp_path, capsys):

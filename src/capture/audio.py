@@ -20,7 +20,7 @@ import soundfile as sf
 
 from capture.resample import resample
 
-__all__ = ["AudioClip", "AudioError", "read_audio", "read_pcm16"]
+__all__ = ["AudioClip", "AudioError", "audio_info", "read_audio", "read_pcm16"]
 
 _WAV_UNKNOWN_LENGTH = 0xFFFFFFFF
 """Data-chunk size written by streaming recorders that never finalise the header."""
@@ -204,6 +204,16 @@ def read_pcm16(
         return None
     frames = _read_frames(file, where, info, "int16")
     return np.ascontiguousarray(frames.T), int(info.samplerate)
+
+
+def audio_info(path: str | os.PathLike[str], *, min_fs_hz: int = 8000,
+               max_fs_hz: int = 48000) -> sf._SoundFileInfo:
+    """The header of a recording that :func:`read_audio` would take, or the same
+    :class:`AudioError` it would give (a 0-byte file, an MP3, a rate out of range ...)."""
+    file = Path(path)
+    where = str(file)
+    _check_file_exists(file, where)
+    return _checked_info(file, where, None, min_fs_hz, max_fs_hz)
 
 
 def _checked_info(

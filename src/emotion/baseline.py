@@ -27,6 +27,10 @@ SCHEMA_VERSION = 2
 MAD_TO_SIGMA = 1.4826
 QUANTILES = (0.05, 0.25, 0.75, 0.95)
 CHANNEL_TYPES = ("8k", "16k")
+#: Largest magnitude a baseline's statistic may have. Every feature is a loudness, a
+#: pitch, a rate or a frequency of a few thousand at most; 1e308 is a damaged file, and
+#: squared in a report it overflowed.
+MAX_MAGNITUDE = 1e6
 #: Calibration below this much speech is refused: the statistics would not be stable.
 MIN_SPEECH_S = 30.0
 #: Typical within-speaker robust sigma of each feature (:data:`emotion.windows.FEATURE_NAMES`
@@ -131,7 +135,24 @@ class Baseline:
 
     @classmethod
     def from_json(cls, doc: dict, where: str = "baseline") -> Baseline:
-        """Parse and check a baseline document; errors name ``where`` and the field."""
+        """Parse and check a baseline document; errors name ``where`` and the field.
+
+        Anything that is not a baseline (``null``, a list, a field of the wrong kind) is
+        a :class:`BaselineError` too, never a ``TypeError`` from deep inside: one bad
+        file in a calibration folder must cost only its own agent.
+        """
+        if not isinstance(doc, dict):
+            raise BaselineError(f"{where}: not a readable baseline (a JSON "
+                                f"{type(doc).__name__}, not an object)")
+        try:
+            return cls._from_json(doc, where)
+        except BaselineError:
+            raise
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise BaselineError(f"{where}: not a readable baseline ({exc})") from None
+
+    @classmethod
+    def _from_json(cls, doc: dict, where: str) -> Baseline:
         def need(key):
             if key not in doc:
                 raise BaselineError(f"{where}: missing field {key!r}")
@@ -144,33 +165,44 @@ class Baseline:
                 f"version {SCHEMA_VERSION}, whose features differ); recalibrate the agent "
                 "with 'voiceline calibrate'"
             )
-        names = tuple(need("feature_names"))
+        names = need("feature_names")
+        if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+            raise BaselineError(f"{where}: feature_names must be a list of names")
+        names = tuple(names)
         n = len(names)
 
         def vector(key, values):
             arr = np.asarray(values, dtype=np.float64)
-            if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-                raise BaselineError(f"{where}: {key} must be {n} finite numbers")
+            if arr.shape != (n,) or not np.all(np.abs(arr) <= MAX_MAGNITUDE):
+                raise BaselineError(f"{where}: {key} must be {n} finite numbers of at most "
+                                    f"{MAX_MAGNITUDE:g}")
             return arr
+
+        quantiles = need("quantiles")
+        if not isinstance(quantiles, dict):
+            raise BaselineError(f"{where}: quantiles must be an object of named vectors")
+        notes = doc.get("notes", {})
+        if not isinstance(notes, dict):
+            raise BaselineError(f"{where}: notes must be an object")
 
         sigma = vector("sigma", need("sigma"))
         if np.any(sigma <= 0):
             raise BaselineError(f"{where}: sigma must be positive")
         cov = np.asarray(need("covariance"), dtype=np.float64)
-        if cov.shape != (n, n):
-            raise BaselineError(f"{where}: covariance must be {n}x{n}")
+        if cov.shape != (n, n) or not np.all(np.abs(cov) <= MAX_MAGNITUDE):
+            raise BaselineError(f"{where}: covariance must be {n}x{n} finite numbers")
         channel = need("channel_type")
         if channel not in CHANNEL_TYPES:
             raise BaselineError(f"{where}: channel_type must be one of {CHANNEL_TYPES}")
         return cls(
             agent_id=str(need("agent_id")), channel_type=channel, feature_names=names,
             median=vector("median", need("median")), sigma=sigma,
-            quantiles={k: vector(k, v) for k, v in need("quantiles").items()},
+            quantiles={str(k): vector(k, v) for k, v in quantiles.items()},
             covariance=cov, n_windows=int(need("n_windows")), speech_s=float(need("speech_s")),
             level_profile=str(need("level_profile")), source=str(doc.get("source", "agent")),
             created=str(doc.get("created", "")), updated=str(doc.get("updated", "")),
             software_version=str(doc.get("software_version", "")),
-            notes=dict(doc.get("notes", {})),
+            notes=notes,
         )
 
 
@@ -360,8 +392,10 @@ def save_baseline(base: Baseline, directory: str | Path) -> Path:
     return path
 
 
-def load_baseline(directory: str | Path, agent_id: str, channel_type: str = "8k") -> Baseline:
-    """Read ``agent_id``'s baseline for ``channel_type``; a clear error if absent or bad."""
+def load_baseline(directory: str | Path, agent_id: str, channel_type: str = "8k", *,
+                  features: tuple[str, ...] | None = FEATURE_NAMES) -> Baseline:
+    """Read ``agent_id``'s baseline for ``channel_type``; a clear error if absent or bad,
+    or (unless ``features`` is None) made with other features than ``features``."""
     path = baseline_path(directory, agent_id, channel_type)
     if not path.exists():
         raise BaselineError(
@@ -379,15 +413,25 @@ def load_baseline(directory: str | Path, agent_id: str, channel_type: str = "8k"
     base = Baseline.from_json(doc, where=str(path))
     if base.agent_id != agent_id:
         raise BaselineError(f"{path}: holds agent {base.agent_id}, not {agent_id}")
+    _check_features(base, features, path)
     return base
+
+
+def _check_features(base: Baseline, features: tuple[str, ...] | None, path: Path) -> None:
+    if features is not None and base.feature_names != tuple(features):
+        raise BaselineError(
+            f"{path}: made with {len(base.feature_names)} features, not the "
+            f"{len(features)} this Voiceline measures; recalibrate the agent with "
+            "'voiceline calibrate'")
 
 
 
 def load_all_baselines(directory: str | Path, channel_type: str,
-                       problems: dict[str, str] | None = None) -> list[Baseline]:
+                       problems: dict[str, str] | None = None, *,
+                       features: tuple[str, ...] | None = FEATURE_NAMES) -> list[Baseline]:
     """Every readable agent baseline of ``channel_type`` in ``directory``.
 
-    Files that do not read (corrupt, or an older schema) are skipped; where
+    Files that do not read (corrupt, an older schema, other features) are skipped; where
     ``problems`` is given, it receives ``{file name: reason}`` for each, so a caller can
     say why an agent's own baseline was not used.
     """
@@ -396,6 +440,7 @@ def load_all_baselines(directory: str | Path, channel_type: str,
         try:
             base = Baseline.from_json(json.loads(path.read_text(encoding="utf-8")),
                                       where=str(path))
+            _check_features(base, features, path)
         except BaselineError as exc:  # an older schema, a missing field …
             if problems is not None:
                 problems[path.name] = str(exc)

@@ -86,21 +86,39 @@ class VoiceModel:
                 f"scoring model not found at {path} (with {meta_path.name}); "
                 "train one with 'voiceline train-model'"
             )
-        self.meta = json.loads(meta_path.read_text())
+        try:
+            self._read_card(meta_path)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ModelError(f"{meta_path}: not a readable model card ({exc}); retrain "
+                             "with 'voiceline train-model' or restore the file") from None
+        except RecursionError:
+            raise ModelError(f"{meta_path}: not a readable model card (nested too deeply)"
+                             ) from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own kinds (InvalidProtobuf, …)
+            raise ModelError(f"{path}: not a readable ONNX model ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}); retrain with 'voiceline train-model' or "
+                             "restore the file") from None
+        self._input = self.session.get_inputs()[0].name
+
+    def _read_card(self, meta_path: Path) -> None:
+        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
         self.feature_names = tuple(self.meta["feature_names"])
         self.weights = np.asarray(self.meta["weights"], dtype=np.float64)  # (2, F)
+        if self.weights.shape != (len(HEADS), len(self.feature_names)):
+            raise ValueError(f"weights must be {len(HEADS)} rows of "
+                             f"{len(self.feature_names)} numbers")
         # Low energy is the larger of two sub-heads; a window's low-energy explanation
         # uses the weights of the one that won.
         subheads = self.meta.get("subheads", [])
         self._low_parts = np.asarray([h["weights"] for h in subheads if h["head"] == HEADS[1]],
                                      dtype=np.float64).reshape(-1, len(self.feature_names))
         self._low_bias = np.asarray([h["bias"] for h in subheads if h["head"] == HEADS[1]])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=["CPUExecutionProvider"])
-        self._input = self.session.get_inputs()[0].name
 
     def probabilities(self, z: np.ndarray) -> np.ndarray:
         """``(N, 2)`` probabilities (agitation, low energy) of z-scores ``(N, F)``."""

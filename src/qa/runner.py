@@ -18,6 +18,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from capture.audio import AudioError, audio_info
 from qa.analysis import BATCH_CALLS, CallJob
 from qa.inspect import Settings, file_digest, inspect_calls, settings_digest, settings_hash
 
@@ -75,10 +76,13 @@ def plan(jobs: Iterable[CallJob], settings: Settings, done: Callable[[str], str 
     common = None
     for job in jobs:
         try:
-            info = sf.info(job.path)
-            duration = info.frames / info.samplerate if info.samplerate else 0.0
+            info = audio_info(job.path)  # the reasons the reader gives ("empty", "MP3" ...)
+            duration = info.frames / info.samplerate
             common = settings_hash(settings) if common is None else common
             mark = fingerprint(job, settings, common)
+        except AudioError as exc:
+            errors[job.call_id] = str(exc)
+            continue
         except (OSError, RuntimeError, sf.LibsndfileError) as exc:
             errors[job.call_id] = f"{job.path}: cannot read the recording ({exc})"
             continue

@@ -44,7 +44,11 @@ def _day_start_s(text: str, what: str, days_after: int = 0) -> float:
         day = date.fromisoformat(text)
     except ValueError:
         raise UserError(f"{what} must be a date as YYYY-MM-DD, got {text!r}") from None
-    start = datetime(day.year, day.month, day.day).timestamp()  # local midnight
+    try:
+        start = datetime(day.year, day.month, day.day).timestamp()  # local midnight
+    except (ValueError, OverflowError, OSError):  # 0001-01-01: before the epoch's range
+        raise UserError(f"{what} {text} is out of range; give a date from 1970 on"
+                        ) from None
     return start + days_after * 86400.0
 
 

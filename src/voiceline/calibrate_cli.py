@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,18 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from emotion.windows import FEATURE_NAMES, FEATURE_SIGMA_FLOOR
 
     baseline_path(args.out, args.agent, "8k")  # a bad agent id is refused before the analysis
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # said now, not after minutes of analysis
+        raise BaselineError(f"--out {out} is a file, not a folder for baselines")
+    files, seen = [], {}
+    for path in args.files:  # the same recording twice would count its speech twice
+        key = Path(path).resolve()
+        if key in seen:
+            print(f"{path}: left out: the same file as {seen[key]}", file=sys.stderr)
+            continue
+        seen[key] = path
+        files.append(path)
+    args.files = files
     if getattr(args, "update", False) and not any(
             baseline_path(args.out, args.agent, kind).exists() for kind in ("8k", "16k")):
         raise BaselineError(f"no baseline of agent {args.agent} in {args.out} to update: "

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -28,9 +30,14 @@ from voiceline.spreadsheet import SafeDictWriter, csv_rows
 AUDIO_SUFFIXES = (".wav", ".flac")
 SUMMARY_COLUMNS = ("call_id", "path", "agent_id", "duration_s", "score", "flags", "checks",
                    "status", "error")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_UNSAFE = re.compile(r"[^\w.-]")
+#: Longest result file name kept readable, in UTF-8 bytes (file systems allow 255).
+MAX_NAME_BYTES = 150
 #: Metadata columns read as the recording's start time (ISO 8601 or unix seconds).
 TIME_COLUMNS = ("started_at", "start_time", "date", "recorded_at")
+#: Most worker processes ``--workers`` may ask for: each holds a model and a batch of
+#: calls; beyond a few per core they only contend.
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
 
 
 def add_parser(sub) -> None:
@@ -107,8 +114,17 @@ def _recorded_s(row: dict) -> float | None:
     return None
 
 
-def read_metadata(path: Path) -> dict[Path, dict]:
-    """Metadata rows by resolved recording path."""
+@dataclass
+class Metadata:
+    """Metadata rows by resolved recording path, and the rows that could not be used
+    (``line N`` or the call id → why), which the summary lists."""
+
+    rows: dict[Path, dict]
+    problems: dict[str, str]
+
+
+def read_metadata(path: Path) -> Metadata:
+    """Metadata rows by resolved recording path (see :class:`Metadata`)."""
     from voiceline.cli import UserError
 
     try:
@@ -125,56 +141,91 @@ def read_metadata(path: Path) -> dict[Path, dict]:
                         ) from None
     except csv.Error as exc:
         raise UserError(f"{path} is not a readable CSV: {exc}") from None
-    out = {}
-    for row in rows:
-        call_id = (row.get("call_id") or "").strip()
+    out: dict[Path, dict] = {}
+    problems: dict[str, str] = {}
+    for line, row in enumerate(rows, start=2):
         rel = (row.get("path") or "").strip()
-        if not call_id or not rel:
+        if not rel:
+            problems[f"line {line}"] = f"{path}, line {line}: the row names no recording"
+            continue
+        file = (path.parent / rel).resolve()
+        row["call_id"] = (row.get("call_id") or "").strip() or file.stem  # as without metadata
+        if file in out:
+            problems[row["call_id"] + f"@line {line}"] = (
+                f"{path}, line {line}: {rel} is already the recording of call "
+                f"{out[file]['call_id']} (line {out[file]['_line']}); one row per recording")
             continue
         transcript = (row.get("transcript") or "").strip()
         row["transcript"] = str((path.parent / transcript).resolve()) if transcript else None
-        out[(path.parent / rel).resolve()] = row
-    return out
+        row["_line"] = line
+        out[file] = row
+    return Metadata(out, problems)
 
 
-def build_jobs(files: list[Path], metadata: dict[Path, dict] | None, agent_channel: int,
+def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
                roots: list[Path]):
     """Jobs for the files, and errors (call id → reason) for rows that cannot run."""
+    from emotion.baseline import check_agent_id
     from qa.analysis import CallJob
     from qa.transcript import beside
 
-    jobs, errors, recorded = [], {}, {}
-    stems = {}
-    for f in files:
-        stems.setdefault(f.stem, []).append(f)
+    jobs, errors, recorded = [], dict(metadata.problems) if metadata else {}, {}
+    rows = metadata.rows if metadata else {}
+    derived = _derived_ids([f for f in files if f not in rows], roots)
     seen: dict[str, Path] = {}
     for f in files:
-        row = (metadata or {}).get(f)
+        row = rows.get(f)
         transcript = beside(f)
         if row is not None:
-            call_id = row["call_id"].strip()
+            call_id = row["call_id"]
             agent = (row.get("agent_id") or "").strip() or None
-            extra = {k: v for k, v in row.items()
-                     if k not in ("call_id", "path", "agent_id", "transcript") and k is not None}
+            extra = {k: v for k, v in row.items() if k is not None and k not in (
+                "call_id", "path", "agent_id", "transcript", "_line")}
             transcript = row.get("transcript") or transcript
         else:
-            call_id = f.stem if len(stems[f.stem]) == 1 else _relative_id(f, roots)
+            call_id = derived[f]
             agent, extra = None, {}
         if call_id in seen:
             errors[call_id + f"@{f.name}"] = (f"{f}: call id {call_id} is already used by "
                                               f"{seen[call_id]}; call ids must be unique")
             continue
+        if agent is not None:
+            try:  # the rule of calibrate and the live calls: ids a baseline can be named after
+                check_agent_id(agent)
+            except ValueError as exc:
+                errors[call_id] = f"{f}: {exc}"
+                continue
         seen[call_id] = f
         jobs.append(CallJob(call_id, str(f), agent, agent_channel, extra,
                             None if transcript is None else str(transcript)))
         if row is not None:
             recorded[call_id] = _recorded_s(row)
-    if metadata:
-        present = set(files)
-        for path, row in metadata.items():
-            if path not in present and not path.exists():
-                errors[row["call_id"].strip()] = f"{path}: the metadata names a missing file"
+    present = set(files)
+    for path, row in rows.items():
+        if path not in present and not path.exists():
+            errors[row["call_id"]] = f"{path}: the metadata names a missing file"
     return jobs, errors, recorded
+
+
+def _derived_ids(files: list[Path], roots: list[Path]) -> dict[Path, str]:
+    """Call ids of recordings without metadata: the file name without its extension;
+    where names repeat, the path under its input folder (``sub_x``); where that repeats
+    too (``x.wav`` in two input folders), as many parent folders as tell them apart."""
+    stems: dict[str, list[Path]] = {}
+    for f in files:
+        stems.setdefault(f.stem, []).append(f)
+    ids = {}
+    for group in stems.values():
+        if len(group) == 1:
+            ids[group[0]] = group[0].stem
+            continue
+        named = {f: _relative_id(f, roots) for f in group}
+        depth = 1
+        while len(set(named.values())) < len(group) and depth < max(len(f.parts) for f in group):
+            depth += 1
+            named = {f: "_".join(f.with_suffix("").parts[-depth:]) for f in group}
+        ids.update(named)
+    return ids
 
 
 def _relative_id(f: Path, roots: list[Path]) -> str:
@@ -187,13 +238,26 @@ def _relative_id(f: Path, roots: list[Path]) -> str:
 
 
 def result_file(out: Path, call_id: str) -> Path:
-    return out / "calls" / (_UNSAFE.sub("_", call_id) + ".json")
+    """``OUT/calls/<call_id>.json``. A call id that is not a plain file name (``a/b``,
+    or over :data:`MAX_NAME_BYTES`) is cut and made safe, and gets a digest of the whole
+    id, so that two calls never share a file (``a/b`` and ``a_b`` once did: the second
+    run took one's result for the other's)."""
+    name = _UNSAFE.sub("_", call_id)
+    if name != call_id or len(name.encode("utf-8")) > MAX_NAME_BYTES or name in (".", ".."):
+        digest = hashlib.sha256(call_id.encode("utf-8", "backslashreplace")).hexdigest()[:12]
+        cut = name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+        name = f"{cut}~{digest}"
+    return out / "calls" / (name + ".json")
 
 
 def _write_json(path: Path, doc: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class _Progress:
@@ -215,9 +279,10 @@ class _Progress:
 
 
 def run_qa(args: argparse.Namespace) -> int:
+    from emotion.scoring import VoiceModel
     from qa.config import QAConfig, QAConfigError
     from qa.inspect import DEFAULT_MODEL, Settings
-    from qa.runner import plan, read_result_fingerprint, run
+    from qa.runner import default_workers, plan, read_result_fingerprint, run
     from voiceline.cli import UserError
     from voiceline.store.errors import InvalidInputError
 
@@ -225,8 +290,9 @@ def run_qa(args: argparse.Namespace) -> int:
         config = QAConfig.load(args.config)
     except QAConfigError as exc:
         raise UserError(str(exc)) from None
-    if args.workers is not None and args.workers < 1:
-        raise UserError("--workers must be at least 1")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise UserError(f"--workers must be from 1 to {MAX_WORKERS} (this machine has "
+                        f"{os.cpu_count()} cores)")
     if args.engine == "dask" and not args.scheduler:
         raise UserError("--engine dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
     data = Path(args.data) if args.data else Path("voiceline-data")
@@ -236,6 +302,7 @@ def run_qa(args: argparse.Namespace) -> int:
     if calibration is not None and not Path(calibration).is_dir():
         raise UserError(f"--calibration {calibration}: no such directory")
     model = args.model or str(DEFAULT_MODEL)
+    VoiceModel(model)  # a missing or damaged model: one line now, not an error per call
     settings = Settings(config, calibration, model)
     files = _audio_files(args.input)
     metadata = read_metadata(Path(args.metadata)) if args.metadata else None
@@ -253,15 +320,23 @@ def run_qa(args: argparse.Namespace) -> int:
         store = Store(data / "voiceline.db")
     todo, skipped, unreadable = plan(
         jobs, settings, lambda cid: read_result_fingerprint(result_file(out, cid)))
+    recordings = len(jobs) + len(errors)  # an unreadable recording is one of the jobs
     errors.update(unreadable)
+    unstored: dict[str, str] = {}
+    paths = {job.call_id: job.path for job in jobs}
+    for call_id, reason in unreadable.items() if store is not None else ():
+        try:  # in the store's list of recordings that failed, as those failing later are
+            store.save_qa_error(call_id, paths[call_id], reason)
+        except InvalidInputError as exc:
+            _not_stored(unstored, call_id, f"not inspected, and not recorded in the store: "
+                        f"{exc}")
     total_s = sum(p.duration_s for p in todo)
-    print(f"voiceline qa: {len(jobs) + len(errors)} recordings: {len(todo)} to inspect "
+    print(f"voiceline qa: {recordings} recordings: {len(todo)} to inspect "
           f"({total_s / 3600:.2f} h of audio), {len(skipped)} already done, "
           f"{len(errors)} unreadable", file=sys.stderr)
     progress = _Progress(total_s, enabled=not args.no_progress and total_s > 0)
     durations = {p.job.call_id: p.duration_s for p in todo}
     results: dict[str, dict] = {}
-    unstored: dict[str, str] = {}
     started = time.monotonic()
 
     def on_result(result: dict) -> None:
@@ -276,7 +351,13 @@ def run_qa(args: argparse.Namespace) -> int:
                     _not_stored(unstored, call_id, "not inspected, and not recorded in the "
                                 f"store: {exc}")
             return
-        _write_json(result_file(out, call_id), result)
+        path = result_file(out, call_id)
+        try:
+            _write_json(path, result)
+        except OSError as exc:  # this call's file only (a name the disk refuses, ...)
+            errors[call_id] = (f"inspected, but its result could not be written to {path}: "
+                               f"{exc.strerror or exc}")
+            return
         results[call_id] = result
         if store is not None:
             try:
@@ -285,8 +366,9 @@ def run_qa(args: argparse.Namespace) -> int:
             except InvalidInputError as exc:  # OUT has the result; the batch goes on
                 _not_stored(unstored, call_id, f"inspected, but not stored for review: {exc}")
 
+    workers = min(args.workers or default_workers(), max(len(todo), 1))
     try:
-        run(todo, settings, on_result, workers=args.workers, engine=args.engine,
+        run(todo, settings, on_result, workers=workers, engine=args.engine,
             scheduler=args.scheduler)
     except KeyboardInterrupt:
         progress.close()
@@ -301,13 +383,12 @@ def run_qa(args: argparse.Namespace) -> int:
         results[call_id] = doc
         if store is not None:
             try:
-                store.qa_call(call_id)
-            except KeyError:  # done into OUT earlier, but never into this store
                 try:
+                    store.qa_call(call_id)
+                except KeyError:  # done into OUT earlier, but never into this store
                     store.save_qa_result(doc, recorded_s=recorded.get(call_id))
-                except InvalidInputError as exc:
-                    _not_stored(unstored, call_id,
-                                f"inspected, but not stored for review: {exc}")
+            except InvalidInputError as exc:
+                _not_stored(unstored, call_id, f"inspected, but not stored for review: {exc}")
     if store is not None:
         store.close()
     write_summary(out / "summary.csv", jobs, results, errors, set(skipped), unstored)

@@ -39,7 +39,10 @@ def _when(seconds: float | None) -> str:
     """Local time with its offset (unambiguous across daylight saving and sites)."""
     if seconds is None:
         return ""
-    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # stored before times were checked
+        return f"{seconds:g}"
 
 
 def rows(flags: Iterable[dict]) -> Iterable[list[str]]:

@@ -51,9 +51,9 @@ def read_manifest(path: Path) -> list[dict]:
             row["error"] = "the row names no recording (empty path)"
         elif not row["agent"]:
             row["error"] = "the row names no agent (empty agent)"
-        elif text and not text.isdigit():
+        elif text and not (text.isascii() and text.isdigit()):  # "²" is a digit to isdigit
             row["error"] = f"channel must be a channel index (0, 1, ...), got {text!r}"
-        row["channel"] = int(text) if text.isdigit() else 0
+        row["channel"] = int(text) if text.isascii() and text.isdigit() else 0
     return rows
 
 

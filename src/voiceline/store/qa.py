@@ -112,7 +112,7 @@ class QaMixin:
                 (call_id, path, values.text(result.get("agent_id"), "agent_id", optional=True),
                  values.finite(result.get("duration_s"), "duration_s"),
                  values.finite(result.get("score"), "score"), result.get("fingerprint"),
-                 now_s, values.optional_time_s(recorded_s, "recorded_s"),
+                 now_s, values.recording_time_s(recorded_s, "recorded_s"),
                  values.json_object(result.get("metrics"), "metrics"),
                  values.json_object(result.get("metadata"), "metadata"),
                  transcript))

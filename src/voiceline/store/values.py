@@ -89,6 +89,20 @@ def optional_time_s(value: object, what: str) -> float | None:
     return None if value is None else finite(value, what)
 
 
+#: 2200-01-01 UTC: later (or before 1970) a "time" is a unit mistake, e.g. milliseconds.
+LATEST_TIME_S = 7_258_118_400.0
+
+
+def recording_time_s(value: object, what: str) -> float | None:
+    """When a recording was made, unix seconds from 1970 to 2200, or ``None``: a time
+    in milliseconds (year 56972) was stored, and every later export failed on it."""
+    value = optional_time_s(value, what)
+    if value is not None and not 0.0 <= value < LATEST_TIME_S:
+        raise InvalidInputError(f"{what} {value:g} is not a time between 1970 and 2200 "
+                                "(unix seconds, or ISO 8601; milliseconds?)")
+    return value
+
+
 def integer(value: object, what: str, *, minimum: int = 1) -> int:
     """An integer from ``minimum`` to :data:`MAX_INTEGER` (ids, offsets; rejects bools,
     floats and numeric strings)."""
