@@ -12,6 +12,7 @@ import base64
 import time
 import warnings
 from datetime import datetime
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -470,6 +471,73 @@ def test_a_claim_lapses_when_its_page_stops_renewing_it(tmp_path):
         # retention takes a call's claim with it
         assert store.prune_batch("qa_calls", time.time() + 1, 10) == 1
         assert store._conn.execute("SELECT COUNT(*) FROM qa_claims").fetchone()[0] == 0
+
+
+def test_odd_call_ids_stale_pages_long_notes_and_paths_as_a_reviewer_meets_them(tmp_path):
+    # Found by an outside audit: a call id with "/" opened nowhere (the console sends
+    # %2F, which arrives decoded); a verdict on a flag a newer inspection replaced was
+    # taken (counted, while the current flag stayed open); notes past 200 characters
+    # were refused though the page allows 4,000; terminal escapes in a note reached the
+    # export; an unreadable recording's error gave the server path; playback was not
+    # audited.
+    add_users(tmp_path)
+    recording = tmp_path / "rec.wav"
+    known_levels_wav(recording)
+    odd = ["q/2025/0001", '=HYPERLINK("http://x")', "x/audio-like"]
+    with Store(tmp_path / "voiceline.db") as store:
+        for call_id in odd:
+            store.save_qa_result(result(call_id, recording, "A1001", 60.0,
+                                        [flag("dead_air", 1.0, 3.0)]), recorded_s=T0)
+        stale = store.qa_call(odd[0])["flags"][0]["id"]
+        store.save_qa_result(result(odd[0], recording, "A1001", 60.0,
+                                    [flag("dead_air", 1.0, 3.5)]), recorded_s=T0)
+        store.save_qa_error("broken", str(tmp_path / "broken.wav"),
+                            f"{tmp_path / 'broken.wav'}: truncated — the header promises more")
+    config = ServerConfig(data_dir=tmp_path, audiosocket_port=None, ingest_port=None,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        qa = bearer(sign_in(client, "qa"))
+        for call_id in odd:
+            quoted = quote(call_id, safe="")
+            call = client.get(f"/api/qa/calls/{quoted}", headers=qa)
+            assert call.status_code == 200 and call.json()["call_id"] == call_id, call.text
+            timeline = client.get(f"/api/qa/calls/{quoted}/timeline", headers=qa)
+            assert timeline.status_code == 200 and timeline.json()["call_id"] == call_id
+            audio = client.get(call.json()["audio_url"], headers={"Range": "bytes=0-3"})
+            assert audio.status_code == 206 and audio.content == b"RIFF"
+            claim = client.post(f"/api/qa/calls/{quoted}/claim", headers=qa)
+            assert claim.status_code == 200 and claim.json()["mine"], claim.text
+        current = client.get(f"/api/qa/calls/{quote(odd[0], safe='')}", headers=qa).json()
+        refused = client.post(f"/api/qa/flags/{stale}/verdict", headers=qa,
+                              json={"verdict": "dismissed", "note": "stale page"})
+        assert refused.status_code == 409 and "reload the call" in refused.json()["detail"]
+        flag_id = current["flags"][0]["id"]
+        long_note = "听到了。" * 900  # 3,600 characters
+        assert client.post(f"/api/qa/flags/{flag_id}/verdict", headers=qa, json={
+            "verdict": "confirmed", "note": long_note}).status_code == 200
+        for bad in ("ok\x1b]0;pwned\x07\x1b[2J", "a\x00b", "\u202egnp.exe"):
+            response = client.post(f"/api/qa/flags/{flag_id}/verdict", headers=qa,
+                                   json={"verdict": "dismissed", "note": bad})
+            assert response.status_code == 400 and "control character" in response.text
+        assert client.post(f"/api/qa/flags/{flag_id}/verdict", headers=qa, json={
+            "verdict": "dismissed", "note": "line one\nline two\tend"}).status_code == 200
+        broken = client.get("/api/qa/calls/broken", headers=qa).json()
+        assert broken["error"].startswith("broken.wav: truncated") and str(tmp_path) not in \
+            broken["error"]
+        # the range tests' odd edges: digits past any file, one range of several past it
+        size = recording.stat().st_size
+        huge = client.get(f"/api/qa/calls/{quote(odd[1], safe='')}/audio", headers={
+            **qa, "Range": "bytes=1" + "0" * 5000 + "-"})
+        assert huge.status_code == 416 and "malformed range" in huge.json()["detail"]
+        assert len(huge.content) < 500
+        mixed = client.get(f"/api/qa/calls/{quote(odd[1], safe='')}/audio", headers={
+            **qa, "Range": f"bytes=0-1,{size + 10}-"})
+        assert mixed.status_code == 200 and len(mixed.content) == size
+    with Store(tmp_path / "voiceline.db") as store:
+        heard = store.list_audit(action="qa_listen")
+        # one entry per reviewer and recording, however many ranges the player asked for
+        assert sorted(e["object"] for e in heard) == sorted(f"qa_call:{c}" for c in odd)
+        assert store.qa_call(odd[0])["flags"][0]["verdict_note"] == "line one\nline two\tend"
 
 
 # -- flags and verdicts as CSV, for QA leads' reports ----------------------------------------

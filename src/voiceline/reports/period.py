@@ -75,9 +75,10 @@ def parse_tz(name: str | None) -> tzinfo | None:
                           "Asia/Shanghai or Europe/London") from None
 
 
-#: Days a period may name: the unix clock's, short of the calendar's last day (the
-#: period's end is the midnight after it, in any time zone).
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+#: Days a period may name: the unix clock's, to the end of 2199 (recorded times are
+#: refused past 2200 too). 9999-12-30 was once allowed: a weekly breakdown of a period
+#: near it stepped past the calendar's last day (500, OverflowError).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2199, 12, 31)
 
 
 def parse_day(text: str, what: str) -> date:

@@ -71,7 +71,9 @@ TIMELINE_CACHE_ENTRIES = 64
 
 _AUDIO_KEY = secrets.token_bytes(32)
 _CHUNK_BYTES = 64 * 1024
-_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+#: One range of a ``Range`` header; ASCII digits only, at most 18 of them (no file is
+#: longer; more once reached int()'s own 4,300-digit message).
+_RANGE = re.compile(r"^\s*([0-9]{0,18})\s*-\s*([0-9]{0,18})\s*$")
 
 QaReader = Annotated[User, Depends(require(*QA_READERS))]
 QaReviewer = Annotated[User, Depends(require(*QA_REVIEWERS))]
@@ -83,10 +85,18 @@ class VerdictBody(BaseModel):
 
 
 def _public(call: dict) -> dict:
-    """A stored call as the API shows it: the recording's file name, not its server path."""
+    """A stored call as the API shows it: the recording's file name, not its server path
+    (not in its ``error`` either, which the reader wrote with the whole path)."""
     out = {k: v for k, v in call.items() if k not in ("path", "fingerprint")}
     out["file"] = Path(call["path"]).name if call.get("path") else None
+    if out.get("error") and call.get("path"):
+        out["error"] = _named(out["error"], Path(call["path"]))
     return out
+
+
+def _named(text: str, path: Path) -> str:
+    """``text`` with the server path of ``path`` shown as its file name only."""
+    return text.replace(str(path), path.name).replace(str(path.parent) + "/", "")
 
 
 # -- queue, call, verdicts, precision -------------------------------------------------------
@@ -119,18 +129,6 @@ async def qa_queue(
         limit=limit, offset=offset, free_for=user.name if free else None)
     return {"total": page["total"], "limit": limit, "offset": offset,
             "calls": [_public(c) for c in page["calls"]]}
-
-
-@router.get("/api/qa/calls/{call_id}")
-async def qa_call(call_id: Name, request: Request, user: QaReader, service: ServiceDep) -> dict:
-    """One inspected call with its flags and verdicts, and an ``audio_url`` for the page's
-    player (valid while this session is)."""
-    call = await service.worker.call(service.store.qa_call, call_id)
-    digest = token_sha256(bearer_token(request.headers.get("authorization")) or "")
-    audio_token = _audio_token(call_id, digest)
-    return {**_public(call), "agent_channel": _agent_channel(call),
-            "audio_url": f"/api/qa/calls/{quote(call_id, safe='')}/audio?audio_token="
-                         f"{audio_token}"}
 
 
 @router.get("/api/qa/export.csv")
@@ -167,7 +165,7 @@ async def qa_export(
                              "X-Rows": str(n), "Cache-Control": "private, no-store"})
 
 
-@router.post("/api/qa/calls/{call_id}/claim")
+@router.post("/api/qa/calls/{call_id:path}/claim")
 async def claim_call(call_id: Name, user: QaReviewer, service: ServiceDep) -> JSONResponse:
     """Say that this reviewer is reviewing the call now (the call page does, and renews it
     every minute): other reviewers see it in the queue, and ``free=true`` leaves it out of
@@ -182,7 +180,7 @@ async def claim_call(call_id: Name, user: QaReviewer, service: ServiceDep) -> JS
                         status_code=409)
 
 
-@router.delete("/api/qa/calls/{call_id}/claim")
+@router.delete("/api/qa/calls/{call_id:path}/claim")
 async def release_call(call_id: Name, user: QaReviewer, service: ServiceDep) -> dict:
     """End this reviewer's claim (they left the call page); ``released`` false if they
     held none."""
@@ -300,6 +298,34 @@ async def _audio_reader(request: Request, service, call_id: str,
     return user
 
 
+#: A reviewer's playback of one recording is one audit entry for this long, however many
+#: range requests the player makes (seeking, buffering).
+HEARD_EVERY_S = 600.0
+
+
+class _Heard:
+    """Who heard which recording lately, so that a playback is audited once."""
+
+    def __init__(self, every_s: float = HEARD_EVERY_S, entries: int = 10_000) -> None:
+        self.every_s, self.entries = every_s, entries
+        self._last: dict[tuple[str, str], float] = {}
+
+    def first(self, user: str, call_id: str, now_s: float) -> bool:
+        key = (user, call_id)
+        last = self._last.get(key)
+        if last is not None and now_s - last < self.every_s:
+            return False
+        if len(self._last) >= self.entries:  # forget the stale, or everything at worst
+            self._last = {k: t for k, t in self._last.items() if now_s - t < self.every_s}
+            if len(self._last) >= self.entries:
+                self._last.clear()
+        self._last[key] = now_s
+        return True
+
+
+_heard = _Heard()
+
+
 async def _recording(service, call_id: str) -> Path:
     path = Path(await service.worker.call(service.store.qa_paths, call_id))
     if not path.is_file():
@@ -326,7 +352,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     for part in parts:
         match = _RANGE.match(part)
         if match is None or match.group(1) == match.group(2) == "":
-            raise ValueError(f"malformed range {part.strip()!r}; use 'bytes=START-END', "
+            raise ValueError(f"malformed range {part.strip()[:40]!r}; use 'bytes=START-END', "
                              "'bytes=START-' or 'bytes=-LAST_N'")
         first, last = match.groups()
         if first == "":  # the last N bytes
@@ -340,9 +366,13 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         if last != "" and int(last) < start:
             raise ValueError(f"range {part.strip()!r} ends before it starts")
         if start >= size:
+            if len(parts) > 1:  # one of several: the others may still be served
+                continue
             raise ValueError(f"range {part.strip()!r} starts beyond the file's {size} bytes")
         spans.append((start, end))
-    return spans[0] if len(spans) == 1 else None
+    if not spans:
+        raise ValueError(f"no range of {header[:60]!r} lies within the file's {size} bytes")
+    return spans[0] if len(parts) == 1 else None
 
 
 def _file_chunks(path: Path, start: int, end: int):
@@ -357,14 +387,17 @@ def _file_chunks(path: Path, start: int, end: int):
             yield chunk
 
 
-@router.get("/api/qa/calls/{call_id}/audio")
+@router.get("/api/qa/calls/{call_id:path}/audio")
 async def qa_audio(call_id: Name, request: Request, service: ServiceDep,
                    audio_token: str | None = Query(None, max_length=2000)) -> Response:
     """The call's recording as inspected, with byte ranges (206 Partial Content; 416 for a
     range that is malformed or beyond the file). Auth: a session (qa, admin, supervisor)
     or the ``audio_token`` of the call's ``audio_url``."""
-    await _audio_reader(request, service, call_id, audio_token)
+    user = await _audio_reader(request, service, call_id, audio_token)
     path = await _recording(service, call_id)
+    if _heard.first(user.name, call_id, time.monotonic()):  # not every range of a playback
+        service.worker.submit(service.store.audit, user.name, "qa_listen", f"qa_call:{call_id}",
+                              {"file": path.name})
     stat = path.stat()
     size = stat.st_size
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -488,7 +521,7 @@ def _agent_channel(call: dict) -> int:
     return value if value in (0, 1) else 0
 
 
-@router.get("/api/qa/calls/{call_id}/timeline")
+@router.get("/api/qa/calls/{call_id:path}/timeline")
 async def qa_timeline(call_id: Name, user: QaReader, service: ServiceDep) -> dict:
     """The recording's RMS level per channel over time, for drawing: ``level_dbfs`` shaped
     (channels, points) every ``hop_s`` (0.1 s, coarser for calls over 10 min), and which
@@ -498,9 +531,26 @@ async def qa_timeline(call_id: Name, user: QaReader, service: ServiceDep) -> dic
     try:
         timeline = await _timelines.get(path)
     except AudioError as exc:
-        raise HTTPException(422, f"cannot draw call {call_id!r}: {exc}") from None
+        raise HTTPException(422, f"cannot draw call {call_id!r}: {_named(str(exc), path)}"
+                            ) from None
     agent = _agent_channel(call)
     roles = ["agent", "caller"] if agent == 0 else ["caller", "agent"]
     n_channels = len(timeline["level_dbfs"])
     return {"call_id": call_id, **timeline, "agent_channel": agent,
             "channels": roles[:n_channels] + ["other"] * max(0, n_channels - 2)}
+
+
+# -- the call itself, registered last: a call id may hold "/" (``q/2025/0001``; the
+# console sends it as %2F, which arrives decoded), so the routes match the id as a path,
+# and ``…/audio``, ``…/timeline`` and ``…/claim`` must be tried before the bare call.
+
+@router.get("/api/qa/calls/{call_id:path}")
+async def qa_call(call_id: Name, request: Request, user: QaReader, service: ServiceDep) -> dict:
+    """One inspected call with its flags and verdicts, and an ``audio_url`` for the page's
+    player (valid while this session is)."""
+    call = await service.worker.call(service.store.qa_call, call_id)
+    digest = token_sha256(bearer_token(request.headers.get("authorization")) or "")
+    audio_token = _audio_token(call_id, digest)
+    return {**_public(call), "agent_channel": _agent_channel(call),
+            "audio_url": f"/api/qa/calls/{quote(call_id, safe='')}/audio?audio_token="
+                         f"{audio_token}"}

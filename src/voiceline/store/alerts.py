@@ -24,7 +24,6 @@ SEVERITIES = ("warning", "critical")
 ALERT_STATES = ("open", "closed")
 EVENT_TYPES = ("opened", "updated", "closed", "acknowledged", "resolved")
 MAX_EXPLANATION_CHARS = 2000
-MAX_NOTE_CHARS = 4000
 
 
 def _alert_id(value: object) -> int:
@@ -212,7 +211,7 @@ class AlertsMixin:
         """
         alert_id = _alert_id(alert_id)
         user = values.text(user, "user")
-        note = values.text(note, "note", optional=True, max_chars=MAX_NOTE_CHARS)
+        note = values.note(note, "note")
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
             alert = _get(conn, alert_id)

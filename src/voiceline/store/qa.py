@@ -12,7 +12,7 @@ import sqlite3
 
 from voiceline.store import values
 from voiceline.store.database import where
-from voiceline.store.errors import InvalidInputError, NotFoundError
+from voiceline.store.errors import ConflictError, InvalidInputError, NotFoundError
 
 VERDICTS = ("confirmed", "dismissed")
 #: A transcript sentence may be long (a recogniser that does not split a monologue).
@@ -261,16 +261,24 @@ class QaMixin:
 
     def set_flag_verdict(self, flag_id: int, verdict: str, user: str, note: str | None = None,
                          *, now_s: float | None = None) -> dict:
-        """Confirm or dismiss a flag (a later verdict replaces an earlier one); audited."""
+        """Confirm or dismiss a flag (a later verdict replaces an earlier one); audited.
+
+        A flag an inspection since replaced is refused (``ConflictError``): a verdict
+        on it, from a page opened before, would count in the precision while the
+        current flag stayed open.
+        """
         flag_id = values.integer(flag_id, "flag_id")
         verdict = values.choice(verdict, "verdict", VERDICTS)
         user = values.text(user, "user")
-        note = values.text(note, "note", optional=True) if note else None
+        note = values.note(note, "note")
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
             row = conn.execute("SELECT * FROM qa_flags WHERE id = ?", (flag_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no flag with id {flag_id}")
+            if row["superseded_s"] is not None:
+                raise ConflictError(f"flag {flag_id} was replaced when call {row['call_id']} "
+                                    "was inspected again; reload the call")
             conn.execute("UPDATE qa_flags SET verdict = ?, verdict_by = ?, verdict_s = ?, "
                          "verdict_note = ? WHERE id = ?", (verdict, user, now_s, note, flag_id))
             conn.execute("INSERT INTO audit (time_s, user_name, action, object, detail) "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -54,6 +55,27 @@ def identifier(value: object, what: str, *, optional: bool = False,
     if bad is not None:
         raise InvalidInputError(f"{what} {storable(value)[:60]!r} holds the control character "
                                 f"U+{ord(bad):04X}; ids are printable text")
+    return value
+
+
+#: Longest note a reviewer or supervisor may write (a verdict's, an alert's resolution).
+MAX_NOTE_CHARS = 4000
+#: Characters no note may hold: C0 controls but tab and line breaks, DEL, C1 controls,
+#: and the direction overrides and isolates that make text read other than it is stored.
+_NOT_IN_NOTES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def note(value: object, what: str, *, max_chars: int = MAX_NOTE_CHARS) -> str | None:
+    """A person's free text (lines allowed), or ``None`` when empty. Terminal escapes
+    and NULs are refused: a note is exported to spreadsheets and printed by
+    ``qa-export``, where ESC sequences once reached the reader's terminal."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    value = text(value, what, max_chars=max_chars)
+    bad = _NOT_IN_NOTES.search(value)
+    if bad is not None:
+        raise InvalidInputError(f"{what} holds the control character "
+                                f"U+{ord(bad.group()):04X}; write plain text")
     return value
 
 
