@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -91,7 +92,7 @@ def test_user_errors_exit_2_with_one_clear_line(tmp_path, capsys, make, args, me
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("hop", ["0.25", "0", "-1", "nan", "1e9"])
+@pytest.mark.parametrize("hop", ["0.25", "0", "-1", "nan", "1e9", "0.01", "0.05"])
 def test_a_hop_the_streaming_path_cannot_keep_is_a_usage_error(tmp_path, capsys, hop):
     # each was a traceback from deep inside the engine
     path = tmp_path / "in.wav"
@@ -100,7 +101,23 @@ def test_a_hop_the_streaming_path_cannot_keep_is_a_usage_error(tmp_path, capsys,
         main(["features", str(path), "--hop", hop])
     err = capsys.readouterr().err
     assert done.value.code == 2 and "Traceback" not in err
-    assert "argument --hop: invalid choice" in err and "0.01, 0.02, 0.05, 0.1" in err
+    assert "argument --hop: invalid choice" in err and "choose from 0.02, 0.1" in err
+
+
+@pytest.mark.parametrize("hop", ["0.02", "0.1"])
+def test_every_hop_offered_gives_rows_at_that_step(tmp_path, capsys, hop):
+    # 0.01 and 0.05 were offered once and failed inside the engine (a division by zero,
+    # clocks that drifted apart); the engine now refuses them itself
+    path = tmp_path / "in.wav"
+    run_cli(capsys, "example", str(path), "--seconds", "3")
+    code, out, _ = run_cli(capsys, "features", str(path), "--hop", hop, "--format", "json")
+    times = [row[0] for row in json.loads(out)["rows"]]
+    assert code == 0 and np.allclose(np.diff(times), float(hop))
+    from emotion.psychoacoustics.streaming import StreamingPsychoacoustics
+
+    for bad in (0.01, 0.05):
+        with pytest.raises(ValueError, match=r"multiple of 0\.02 s"):
+            StreamingPsychoacoustics(1, 8000, hop_s=bad)
 
 
 def test_levels_lists_the_profiles(capsys):
@@ -139,14 +156,19 @@ def test_calibrate_writes_a_baseline_from_enough_speech(tmp_path, capsys):
 def test_calibrate_counts_a_recording_once_and_refuses_a_file_for_a_folder(tmp_path, capsys):
     # the same 20 s of speech given three times once made "60 s" and passed the 30 s rule
     once = _speech_file(tmp_path / "s.wav", 25.0, seed=1)
+    os.link(once, tmp_path / "hard.wav")  # the same file under another name
     code, _, err = run_cli(capsys, "calibrate", "--agent", "D1", "--out",
-                           str(tmp_path / "agents"), once, once, str(tmp_path / "." / "s.wav"))
-    assert code == 2 and err.count("left out: the same file as") == 2
+                           str(tmp_path / "agents"), once, once, str(tmp_path / "." / "s.wav"),
+                           str(tmp_path / "hard.wav"))
+    assert code == 2 and err.count("left out: the same file as") == 3
     assert "too little speech" in err or "at least 30" in err, err
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     code, _, err = run_cli(capsys, "calibrate", "--agent", "D1", "--out", str(blocker), once)
     assert code == 2 and "is a file, not a folder" in err and "s.wav:" not in err
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "D1", "--out",
+                           str(blocker / "sub"), once)
+    assert code == 2 and "Not a directory" in err and "s.wav:" not in err
 
 
 def test_qa_workers_are_bounded_and_export_dates_checked(tmp_path, capsys):

@@ -869,18 +869,20 @@ def test_bad_rows_ids_baselines_and_files_cost_only_themselves(calls, tmp_path, 
             "--out", str(out), "--data", str(data), "--workers", "1", "--no-progress"]
     assert main(args) == 0
     err = capsys.readouterr().err
-    # 10 files (one empty), a second row for one of them, an agent id refused
-    assert "11 recordings: 8 to inspect (0.25 h of audio), 0 already done, 3 unreadable" in err
+    # 10 files, one empty; not taken: a second row for a file, an agent id, a time
+    assert "8 recordings: 7 to inspect (" in err
+    assert "0 already done, 1 unreadable; 3 not taken (metadata rows" in err
     assert "the file is empty (0 bytes)" in summary_of(out)["empty"]["error"]
     summary = summary_of(out)
     for call_id in ("张三", "李四", "a/b", "a_b", "c" * 300, "blank", "DUP-1"):
         assert summary[call_id]["status"] == "done" and summary[call_id]["score"], call_id
-    assert summary["MS-1"]["status"] == "done"
-    assert "not a time between 1970 and 2200" in summary["MS-1"]["error"]
+    assert summary["MS-1"]["status"] == "error"  # a time in milliseconds: fix the row
+    assert "started_at 1.73573e+12 is not a time between 1970 and 2200" in \
+        summary["MS-1"]["error"]
     assert "already the recording of call DUP-1" in summary["DUP-2"]["error"]
     assert "letters, digits" in summary["BAD-AGENT"]["error"]
     files = sorted(p.name for p in (out / "calls").glob("*.json"))
-    assert len(files) == 8 and "张三.json" in files and "a_b.json" in files
+    assert len(files) == 7 and "张三.json" in files and "a_b.json" in files
     for call_id in ("a/b", "a_b", "张三", "李四", "c" * 300):
         path = next(p for p in (out / "calls").glob("*.json")
                     if json.loads(p.read_text())["call_id"] == call_id)
@@ -905,6 +907,15 @@ def test_bad_rows_ids_baselines_and_files_cost_only_themselves(calls, tmp_path, 
     assert main(["qa", str(tmp_path / "d1"), str(tmp_path / "d2"), "--calibration", str(cal),
                  "--out", str(out2), "--no-store", "--workers", "1", "--no-progress"]) == 0
     assert sorted(p.stem for p in (out2 / "calls").glob("*.json")) == ["d1_x", "d2_x"]
+    # ... and not the name another file has as its own
+    (tmp_path / "e3").mkdir()
+    shutil.copy(calls["rec"] / "fault.wav", tmp_path / "e3" / "d1_x.wav")
+    out3 = tmp_path / "out3"
+    assert main(["qa", *(str(tmp_path / d) for d in ("d1", "d2", "e3")), "--calibration",
+                 str(cal), "--out", str(out3), "--no-store", "--workers", "1",
+                 "--no-progress"]) == 0
+    names = sorted(p.stem for p in (out3 / "calls").glob("*.json"))
+    assert len(names) == 3 and "d1_x" in names, names
 
 
 def summary_of(out: Path) -> dict[str, dict]:

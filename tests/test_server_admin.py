@@ -132,6 +132,7 @@ BAD_USERS = [
     ({"name": "li", "role": "qa", "password": PASSWORD, "agent_id": "A1001"}, 400,
      "takes no agent_id"),
     ({"name": "  ", "role": "qa", "password": PASSWORD}, 400, "user name must be a non-empty"),
+    ({"name": "v3\nINFO forged", "role": "qa", "password": PASSWORD}, 400, "control character"),
     ({"name": "x" * 65, "role": "qa", "password": PASSWORD}, 400, "at most 64"),
     ({"name": "SUP", "role": "qa", "password": PASSWORD}, 409, "already exists"),
     # an agent id no baseline could be named after (the rule of calibrate and live calls)

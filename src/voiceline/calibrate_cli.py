@@ -29,9 +29,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # said now, not after minutes of analysis
         raise BaselineError(f"--out {out} is a file, not a folder for baselines")
+    out.mkdir(parents=True, exist_ok=True)  # (an OSError is one line: "Not a directory")
     files, seen = [], {}
     for path in args.files:  # the same recording twice would count its speech twice
-        key = Path(path).resolve()
+        try:  # the file itself, by any name: a link, a hard link, ./ and ../
+            stat = Path(path).stat()
+            key = (stat.st_dev, stat.st_ino)
+        except OSError:
+            key = Path(path).resolve()  # the analysis names what is wrong with it
         if key in seen:
             print(f"{path}: left out: the same file as {seen[key]}", file=sys.stderr)
             continue

@@ -99,18 +99,24 @@ def _audio_files(inputs: list[str]) -> list[Path]:
 
 
 def _recorded_s(row: dict) -> float | None:
+    """The recording's start time from the first time column given, or None; a value
+    that is no time from 1970 to 2200 is a ``ValueError`` naming the column (it once
+    passed silently, or as milliseconds broke every later export)."""
+    from voiceline.store import values
+
     for key in TIME_COLUMNS:
         text = (row.get(key) or "").strip()
         if not text:
             continue
         try:
-            return float(text)
+            seconds = float(text)
         except ValueError:
-            pass
-        try:
-            return datetime.fromisoformat(text).timestamp()
-        except ValueError:
-            continue
+            try:
+                seconds = datetime.fromisoformat(text).timestamp()
+            except (ValueError, OverflowError, OSError):
+                raise ValueError(f"{key} {text[:40]!r} is not a time; write ISO 8601 "
+                                 "(2026-11-20T09:30:00) or unix seconds") from None
+        return values.recording_time_s(seconds, key)
     return None
 
 
@@ -171,7 +177,8 @@ def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
 
     jobs, errors, recorded = [], dict(metadata.problems) if metadata else {}, {}
     rows = metadata.rows if metadata else {}
-    derived = _derived_ids([f for f in files if f not in rows], roots)
+    derived = _derived_ids([f for f in files if f not in rows], roots,
+                           {row["call_id"] for row in rows.values()})
     seen: dict[str, Path] = {}
     for f in files:
         row = rows.get(f)
@@ -189,17 +196,18 @@ def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
             errors[call_id + f"@{f.name}"] = (f"{f}: call id {call_id} is already used by "
                                               f"{seen[call_id]}; call ids must be unique")
             continue
-        if agent is not None:
-            try:  # the rule of calibrate and the live calls: ids a baseline can be named after
+        try:
+            if agent is not None:  # the rule of calibrate and live calls
                 check_agent_id(agent)
-            except ValueError as exc:
-                errors[call_id] = f"{f}: {exc}"
-                continue
+            recorded_s = _recorded_s(row) if row is not None else None
+        except ValueError as exc:
+            errors[call_id] = f"{f}: {exc}"
+            continue
         seen[call_id] = f
         jobs.append(CallJob(call_id, str(f), agent, agent_channel, extra,
                             None if transcript is None else str(transcript)))
         if row is not None:
-            recorded[call_id] = _recorded_s(row)
+            recorded[call_id] = recorded_s
     present = set(files)
     for path, row in rows.items():
         if path not in present and not path.exists():
@@ -207,21 +215,25 @@ def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
     return jobs, errors, recorded
 
 
-def _derived_ids(files: list[Path], roots: list[Path]) -> dict[Path, str]:
+def _derived_ids(files: list[Path], roots: list[Path], taken: set[str]) -> dict[Path, str]:
     """Call ids of recordings without metadata: the file name without its extension;
     where names repeat, the path under its input folder (``sub_x``); where that repeats
-    too (``x.wav`` in two input folders), as many parent folders as tell them apart."""
+    too (``x.wav`` in two input folders), or is another file's own name or a metadata
+    call id (``taken``), as many parent folders as tell them apart."""
     stems: dict[str, list[Path]] = {}
     for f in files:
         stems.setdefault(f.stem, []).append(f)
     ids = {}
+    own = {group[0].stem for group in stems.values() if len(group) == 1}
     for group in stems.values():
         if len(group) == 1:
             ids[group[0]] = group[0].stem
             continue
+        others = taken | own
         named = {f: _relative_id(f, roots) for f in group}
         depth = 1
-        while len(set(named.values())) < len(group) and depth < max(len(f.parts) for f in group):
+        while ((len(set(named.values())) < len(group) or others & set(named.values()))
+               and depth < max(len(f.parts) for f in group)):
             depth += 1
             named = {f: "_".join(f.with_suffix("").parts[-depth:]) for f in group}
         ids.update(named)
@@ -320,7 +332,7 @@ def run_qa(args: argparse.Namespace) -> int:
         store = Store(data / "voiceline.db")
     todo, skipped, unreadable = plan(
         jobs, settings, lambda cid: read_result_fingerprint(result_file(out, cid)))
-    recordings = len(jobs) + len(errors)  # an unreadable recording is one of the jobs
+    not_taken = len(errors)  # metadata rows and files refused before reading any audio
     errors.update(unreadable)
     unstored: dict[str, str] = {}
     paths = {job.call_id: job.path for job in jobs}
@@ -331,9 +343,11 @@ def run_qa(args: argparse.Namespace) -> int:
             _not_stored(unstored, call_id, f"not inspected, and not recorded in the store: "
                         f"{exc}")
     total_s = sum(p.duration_s for p in todo)
-    print(f"voiceline qa: {recordings} recordings: {len(todo)} to inspect "
+    print(f"voiceline qa: {len(jobs)} recordings: {len(todo)} to inspect "
           f"({total_s / 3600:.2f} h of audio), {len(skipped)} already done, "
-          f"{len(errors)} unreadable", file=sys.stderr)
+          f"{len(unreadable)} unreadable"
+          + (f"; {not_taken} not taken (metadata rows, call ids, agent ids or times: see "
+             "summary.csv)" if not_taken else ""), file=sys.stderr)
     progress = _Progress(total_s, enabled=not args.no_progress and total_s > 0)
     durations = {p.job.call_id: p.duration_s for p in todo}
     results: dict[str, dict] = {}

@@ -428,7 +428,12 @@ class StreamingFluctuation:
         self._kernel /= self._kernel.sum()
         self._tail = np.zeros((n_streams, self.decimation, N_CHANNELS), dtype=np.float32)
         rate_hz = envelope_rate_hz / self.decimation
-        self._slow_per_hop = int(round(hop_s * rate_hz))
+        slow_per_hop = hop_s * rate_hz
+        if abs(slow_per_hop - round(slow_per_hop)) > 1e-9 or round(slow_per_hop) < 1:
+            # 0.01 s divided by zero later, 0.05 s let this clock drift from the others'
+            raise ValueError(f"hop_s={hop_s} must be a multiple of {1 / rate_hz:g} s, the "
+                             "step of fluctuation strength's slow envelopes")
+        self._slow_per_hop = int(round(slow_per_hop))
         frame_len = int(round(FLUCTUATION_FRAME_S * rate_hz))
         self.analysis = EnvelopeModulation(
             n_streams, rate_hz, FLUCTUATION_FRAME_S, update_s, fluctuation_weighting,

@@ -50,7 +50,7 @@ class AccountsMixin:
 
         Returns the user as ``{id, name, role, agent_id, created_s, disabled_s}``.
         """
-        name = values.text(name, "user name", max_chars=64)
+        name = values.identifier(name, "user name", max_chars=64)
         role = values.choice(role, "role", ROLES)
         password_hash = values.text(password_hash, "password_hash", max_chars=1000)
         agent_id = values.identifier(agent_id, "agent_id", optional=True)
