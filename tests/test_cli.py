@@ -273,7 +273,11 @@ def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(
     assert code == 0, err
     after = load_baseline(out, "A1")
     (kept,) = (out / "history").glob("A1.*.json")
-    assert json.loads(kept.read_text())["updated"] == before.updated != after.updated
+    # the history keeps the baseline as it was (by content: "updated" has whole seconds,
+    # and on a fast machine the calibration and the update share one)
+    kept_doc = json.loads(kept.read_text())
+    assert kept_doc["median"] == before.median.tolist() and "updates" not in kept_doc["notes"]
+    assert after.updated >= before.updated and not np.array_equal(after.median, before.median)
     assert after.notes["updates"] == 1 and "left out as the checks would flag them" in text
     step = (after.median - before.median) / before.sigma
     assert np.all(np.abs(step) <= 0.1 + 1e-9)  # bounded, every feature
