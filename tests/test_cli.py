@@ -294,3 +294,8 @@ def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(
     code, _, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out), "--update",
                            "--level-profile", "headset", str(tmp_path / "hot.wav"))
     assert code == 2 and "level profile g711-telephone" in err
+    (kept.parent / f"A1.{''.join(c for c in after.updated if c.isalnum())}.json").write_text(
+        "{}")  # as if an update had kept one within the same second: neither is lost
+    assert run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out), "--update",
+                   str(tmp_path / "hot.wav"), "--channel", "0")[0] == 0
+    assert len(list((out / "history").glob("A1.*.json"))) == 3

@@ -146,6 +146,10 @@ def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, prof
     history.mkdir(exist_ok=True)
     stamp = "".join(c for c in base.updated if c.isalnum())
     kept = history / f"{path.stem}.{stamp}.json"
+    n = 1
+    while kept.exists():  # "updated" has whole seconds: two updates within one keep both
+        n += 1
+        kept = history / f"{path.stem}.{stamp}-{n}.json"
     shutil.copy2(path, kept)
     save_baseline(moved, args.out)
     print(f"updated {path} from {used} ordinary windows ({int(hot.sum())} left out as the "
