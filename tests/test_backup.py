@@ -15,6 +15,8 @@ def test_a_backup_taken_while_another_process_writes_is_whole_and_runs_as_a_data
     data, out = tmp_path / "data", tmp_path / "copy"
     add_users(data)
     calibrate(data, "A1001")
+    (data / "baselines" / "history").mkdir()  # what `calibrate --update` replaced
+    (data / "baselines" / "history" / "A1001.20261120T093000.json").write_text("{}")
     with Store(data / "voiceline.db") as store:
         store.upsert_seat("S01", "north")
         for i in range(200):
@@ -49,6 +51,8 @@ def test_a_backup_taken_while_another_process_writes_is_whole_and_runs_as_a_data
     assert "checked: ok" in report and "200 calls" in report and "1 baseline file(s)" in report
     assert (out / "baselines" / "A1001.json").read_bytes() == \
         (data / "baselines" / "A1001.json").read_bytes()
+    assert "1 earlier one(s) in history/" in report  # it was left out once
+    assert (out / "baselines" / "history" / "A1001.20261120T093000.json").read_text() == "{}"
     with Store(out / "voiceline.db") as copy, Store(data / "voiceline.db") as source:
         assert copy.schema_version == source.schema_version
         assert [u["name"] for u in copy.list_users()] == [u["name"] for u in

@@ -299,3 +299,12 @@ def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(
     assert run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out), "--update",
                    str(tmp_path / "hot.wav"), "--channel", "0")[0] == 0
     assert len(list((out / "history").glob("A1.*.json"))) == 3
+
+
+def test_seat_and_simulate_refuse_ids_the_server_would_refuse_before_connecting(capsys):
+    # the server refuses such a call for good; the seat client retried it forever
+    for args in (["seat", "--agent", "a/b"], ["seat", "--agent", "A1", "--seat", "S\n2"],
+                 ["simulate", "--agents", "A1,a/b"]):
+        code, _, err = run_cli(capsys, *args, "--server", "http://127.0.0.1:9")
+        assert code == 2 and "Traceback" not in err
+        assert "letters, digits" in err or "control character" in err, err

@@ -58,6 +58,11 @@ def test_serve_refuses_a_bad_config_before_binding(tmp_path, capsys):
     bad.write_text("[alerts.agitation]\nwarning = 0.95\ncritical = 0.9\n")
     assert main(["serve", "--config", str(bad), "--data", str(tmp_path)]) == 2
     assert "warning <= critical" in capsys.readouterr().err
+    for table, line in (("server", "seat_history_s = inf"), ("engine", "tick_s = inf")):
+        bad.write_text(f"[{table}]\n{line}\n")  # each overflowed at start-up once
+        assert main(["serve", "--config", str(bad), "--data", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert "finite" in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
@@ -87,3 +92,50 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path):
     assert "voiceline stopped" in err
     assert "Traceback" not in err, err
     assert (tmp_path / "voiceline.db").exists()
+
+
+def test_a_second_server_on_a_data_directory_or_a_port_in_use_is_one_line(tmp_path, capsys):
+    # A second `serve` on the same directory once ended the running server's live calls
+    # in the store at its start-up, then failed on the port (exit 3, or a traceback for
+    # the ingest ports); a busy port is now said before anything is touched.
+    import socket
+
+    from voiceline.server.run import hold_data_dir
+
+    data = tmp_path / "data"
+    hold_data_dir(data)  # as the running server holds it
+    with Store(data / "voiceline.db") as store:
+        store.upsert_seat("S1")
+        store.start_call("live-1", "S1", None, "audiofork", started_s=time.time())
+    code = main(["serve", "--data", str(data), "--port", "0", "--ingest-port", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is in use by a running server (voiceline serve, pid" in err
+    with Store(data / "voiceline.db") as store:
+        assert store.list_calls(active=True)[0]["call_id"] == "live-1"  # still live
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for option in ("--port", "--ingest-port"):
+            args = ["serve", "--data", str(tmp_path / "other"), "--port", "0",
+                    "--ingest-port", "0", option, str(port)]
+            assert main(args) == 2
+            err = capsys.readouterr().err
+            assert f"{option} {port} on 127.0.0.1" in err and "Traceback" not in err
+
+
+def test_user_commands_need_a_terminal_or_stdin_and_an_existing_store(tmp_path, monkeypatch,
+                                                                       capsys):
+    import getpass
+
+    def no_terminal(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(getpass, "getpass", no_terminal)
+    data = tmp_path / "data"
+    assert main(["user", "add", "li", "--role", "qa", "--data", str(data)]) == 2
+    assert "--password-stdin" in capsys.readouterr().err
+    for action in (["list"], ["tokens"], ["revoke", "1"]):  # a mistyped --data
+        assert main(["user", *action, "--data", str(tmp_path / "typo")]) == 2
+        assert "no store in" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()

@@ -51,10 +51,12 @@ def run_backup(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         copied = store.backup_to(out / STORE_FILE)
         baselines = sorted((data / BASELINES_DIR).glob("*.json"))
-        if baselines:
-            (out / BASELINES_DIR).mkdir()
-            for path in baselines:
-                shutil.copy2(path, out / BASELINES_DIR / path.name)
+        # and history/, the baselines `calibrate --update` replaced
+        kept = sorted((data / BASELINES_DIR / "history").glob("*.json"))
+        for path in [*baselines, *kept]:
+            target = out / path.relative_to(data)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
         store.audit(None, "backup", None, {"to": str(out.resolve()), "bytes": copied["bytes"],
                                            "baselines": len(baselines), "via": "cli"})
     except (OSError, StoreError) as exc:
@@ -67,7 +69,8 @@ def run_backup(args: argparse.Namespace) -> int:
           f"{copied['schema_version']}, checked: ok; {rows.get('calls', 0)} calls, "
           f"{rows.get('alerts', 0)} alerts, {rows.get('qa_calls', 0)} inspected calls, "
           f"{rows.get('qa_flags', 0)} flags, {rows.get('users', 0)} users), "
-          f"{len(baselines)} baseline file(s)")
+          f"{len(baselines)} baseline file(s)"
+          + (f" and {len(kept)} earlier one(s) in history/" if kept else ""))
     print(f"restore: stop the server, then run it with --data {out} (or put that "
           "directory's contents in place of the data directory's)", file=sys.stderr)
     return 0

@@ -16,7 +16,7 @@ What it does, in order:
 4. the server (``voiceline serve``) on 127.0.0.1 and ``--port``;
 5. ``--seats`` simulated seats (``voiceline simulate``, audio-fork protocol) in a child
    process, so the simulator and the server each get a core;
-6. six simulated recordings with transcripts, pre-inspected by ``voiceline qa`` into
+6. seven simulated recordings with transcripts, pre-inspected by ``voiceline qa`` into
    the store (:mod:`voiceline.demo_qa`), so the QA review pages have a queue;
 7. the dashboard URL and the login, printed; the browser opened unless
    ``--no-browser`` (and where there is no graphical session). Ctrl-C stops the
@@ -201,7 +201,7 @@ def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
             f"  dashboard: {url}/\n"
             f"  log in as: supervisor / {DEMO_PASSWORD}   (also admin, qa and agent A1001, "
             f"same password)\n"
-            f"  QA review: {url}/qa.html (as qa: six simulated recordings, pre-inspected)\n"
+            f"  QA review: {url}/qa.html (as qa: seven simulated recordings, pre-inspected)\n"
             f"  data:      {data_dir}{' (temporary, removed at exit)' if temporary else ''}\n"
             f"Ctrl-C stops everything.\n")
 
@@ -210,14 +210,26 @@ def run_demo(args: argparse.Namespace) -> int:
     import threading
 
     from voiceline.cli import UserError
-    from voiceline.server.config import BASELINES_DIR, load_config
-    from voiceline.server.run import QuietServer, uvicorn_config
+    from voiceline.server.config import BASELINES_DIR, ConfigError, load_config
+    from voiceline.server.run import (
+        QuietServer,
+        check_ports_free,
+        hold_data_dir,
+        uvicorn_config,
+    )
 
     if args.seats < 1:
         raise UserError(f"--seats must be at least 1, got {args.seats}")
     temporary = args.data is None
     data_dir = Path(tempfile.mkdtemp(prefix="voiceline-demo-")) if temporary else Path(args.data)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:  # said before minutes of calibration, not after
+        check_ports_free(load_config(None, data_dir=str(data_dir), port=args.port,
+                                     audiosocket_port=None, ingest_port=None))
+        hold_data_dir(data_dir)
+    except (ConfigError, ValueError) as exc:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise UserError(str(exc)) from None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     sim: subprocess.Popen | None = None
     recorded: list[subprocess.Popen] = []

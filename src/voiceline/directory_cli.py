@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction, data_help: str) -> None:
 
 
 def run_directory(args: argparse.Namespace) -> int:
-    from voiceline.server.cli import open_store
+    from voiceline.server.cli import existing_data_dir, open_store
     from voiceline.store import StoreError
 
     action = getattr(args, "directory_command", None)
@@ -66,6 +66,8 @@ def run_directory(args: argparse.Namespace) -> int:
         raise UserError("say what to do: 'voiceline directory import FILE.csv', "
                         "'voiceline directory retire SEAT...' or 'voiceline directory list'")
     rows = _read(args.file) if action == "import" else None
+    if action != "import":  # a mistyped --data must not make an empty store to list
+        existing_data_dir(args.data)
     store = open_store(args.data)
     try:
         if action == "import":

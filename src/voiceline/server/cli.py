@@ -25,6 +25,13 @@ def run_serve(args: argparse.Namespace) -> int:
                              tls_keyfile=getattr(args, "tls_key", None))
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    from voiceline.server.run import check_ports_free, hold_data_dir
+
+    try:  # before the store is touched: a second server once ended the first one's calls
+        check_ports_free(config)
+        hold_data_dir(Path(config.data_dir))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     store, _ = _open(str(config.data_dir))  # a damaged or newer store: one line, not a
     store.close()                           # traceback from inside the server's start-up
     logging.basicConfig(level=logging.INFO,
@@ -79,9 +86,13 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise UserError("the two passwords differ; nothing was changed")
+        try:
+            password = getpass.getpass(f"password for {args.name}: ")
+            if getpass.getpass("again: ") != password:
+                raise UserError("the two passwords differ; nothing was changed")
+        except EOFError:  # no terminal, or Ctrl-D
+            raise UserError("no password was typed; give it on standard input with "
+                            "--password-stdin") from None
     return password
 
 
@@ -95,6 +106,8 @@ def run_user(args: argparse.Namespace) -> int:
     if action not in USER_ACTIONS:
         raise UserError("say what to do: 'voiceline user ACTION', ACTION one of "
                         f"{', '.join(USER_ACTIONS)} ('voiceline user -h' explains each)")
+    if action not in ("add", "token"):  # a mistyped --data must not make an empty store
+        existing_data_dir(args.data)
     store, auth = _open(args.data)
     try:
         return _USER_ACTIONS[action](args, store, auth)

@@ -256,8 +256,8 @@ class ServerConfig:
             problems.append(f"dashboard_queue must be >= 2, got {self.dashboard_queue}")
         for name in ("snapshot_interval_s", "seat_history_s", "session_ttl_s",
                      "audiosocket_binding_ttl_s", "summary_retention_days"):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+            if not 0 < getattr(self, name) < math.inf:  # inf overflowed at start-up
+                problems.append(f"{name} must be > 0 and finite, got {getattr(self, name)}")
         for name in ("record_retention_days", "audit_retention_days"):
             if not 0 <= getattr(self, name) < math.inf:
                 problems.append(f"{name} must be >= 0 (0 keeps everything), got "
@@ -276,8 +276,10 @@ class ServerConfig:
         if forwarded:
             problems.append(forwarded)
         e = self.engine
-        if not (e.tick_s > 0 and e.jitter_s >= 0 and e.max_backlog_s > 0 and e.group_size >= 1):
-            problems.append(f"engine settings out of range: {e}")
+        if not (0 < e.tick_s < math.inf and 0 <= e.jitter_s < math.inf
+                and 0 < e.max_backlog_s < math.inf and e.group_size >= 1):
+            problems.append(f"engine settings out of range (finite, tick_s and max_backlog_s "
+                            f"> 0): {e}")
         if problems:
             raise ConfigError("; ".join(problems))
         self.ssl_context()  # a certificate that cannot be used stops the server here

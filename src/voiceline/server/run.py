@@ -9,6 +9,7 @@ import signal
 import ssl
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -144,6 +145,63 @@ class QuietServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+LOCK_FILE = "voiceline.lock"
+_held: list = []  # the lock files this process holds, open until it exits
+
+
+def hold_data_dir(directory: Path) -> None:
+    """Hold the data directory for this server, or ``ValueError`` naming who holds it.
+
+    A second ``serve`` on the same directory used to end the first one's live calls in
+    the store at its start-up ("left live by the previous run"), then fail on the port:
+    the running server's records said its calls had ended. The lock is an advisory
+    ``flock`` on ``DATA/voiceline.lock``; the kernel drops it when the process ends,
+    however it ends, so a crash leaves nothing to clear by hand.
+    """
+    import fcntl
+    import os
+
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / LOCK_FILE, "a+")  # held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ValueError(f"{directory} is in use by a running server ({holder}); stop it "
+                         "first, or give this one its own --data") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"voiceline serve, pid {os.getpid()}\n")
+    handle.flush()
+    _held.append(handle)
+
+
+def check_ports_free(config: ServerConfig) -> None:
+    """``ValueError`` naming the first port another program holds, before anything starts
+    (uvicorn said so with exit 3, the ingest ports with a traceback)."""
+    import socket
+
+    ports = [("--port", config.port), ("--ingest-port", config.ingest_port),
+             ("--audiosocket-port", config.audiosocket_port)]
+    for option, port in ports:
+        if not port:  # None: not opened; 0: the system picks a free one
+            continue
+        try:
+            infos = socket.getaddrinfo(config.host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise ValueError(f"--host {config.host}: {exc.strerror}") from None
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise ValueError(f"{option} {port} on {config.host}: {exc.strerror}; another "
+                                 "program (or server) listens there") from None
 
 
 def serve(config: ServerConfig) -> None:

@@ -41,11 +41,27 @@ def _stop_on_signals(stop) -> None:
             pass
 
 
+def _check_ids(agents: list[str], seats: list[str]) -> None:
+    """The server's rule for ids, here, before the microphone or the voices: the server
+    refuses such a call for good, and the client retried it with backoff forever."""
+    from emotion.baseline import check_agent_id
+    from voiceline.store import values
+
+    try:
+        for agent in agents:
+            check_agent_id(values.identifier(agent, "agent"))
+        for seat in seats:
+            values.identifier(seat, "seat")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def run_seat_cli(args: argparse.Namespace) -> int:
     """``voiceline seat``: stream this computer's headset until Ctrl-C."""
     from voiceline.sources.seat import stream_seat
 
     _setup_logging("seat")
+    _check_ids([args.agent], [args.seat] if args.seat else [])
     device = args.device
     if device is not None and device.isdecimal():
         device = int(device)
@@ -74,6 +90,7 @@ def run_simulate_cli(args: argparse.Namespace) -> int:
 
     _setup_logging("simulate")
     agents = [a.strip() for a in args.agents.split(",")] if args.agents else None
+    _check_ids(agents or [], [])
     try:
         simulation = Simulation(
             args.server,
