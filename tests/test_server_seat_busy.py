@@ -28,6 +28,16 @@ def server(tmp_path_factory):
         yield server
 
 
+FRAME = audiofork.pcm_message(np.zeros(160, dtype=np.int16))  # 20 ms of silence
+
+
+async def _paced(ws, frames: int) -> None:
+    """Send ``frames`` 20 ms frames at the pace of a live line."""
+    for _ in range(frames):
+        await ws.send(FRAME)
+        await asyncio.sleep(0.02)
+
+
 async def _closed(ws) -> tuple[int | None, str | None]:
     with contextlib.suppress(ConnectionClosed):
         while True:
@@ -44,25 +54,20 @@ def _seat(server, seat_id: str) -> dict:
 
 def test_a_second_call_on_a_streaming_seat_is_refused_and_the_first_goes_on(server):
     url = f"{server.ws_url}/ingest/audiofork?token={server.ingest_token}"
-    frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))
 
     async def scenario():
         async with connect(url) as first:
             await first.send(audiofork.start_message("real-1", "S-BUSY", "A3001"))
-            for _ in range(25):
-                await first.send(frame)
-                await asyncio.sleep(0.02)
+            await _paced(first, 25)
             async with connect(url) as intruder:
                 await intruder.send(audiofork.start_message("intruder-1", "S-BUSY", "A3001"))
                 code, reason = await _closed(intruder)
-            for _ in range(25):  # the first call still streams, and is still scored
-                await first.send(frame)
-                await asyncio.sleep(0.02)
+            await _paced(first, 25)  # the first call still streams, and is still scored
             seat = await asyncio.to_thread(_seat, server, "S-BUSY")
             # the same call coming back on a new connection takes its seat over
             async with connect(url) as again:
                 await again.send(audiofork.start_message("real-1", "S-BUSY", "A3001"))
-                await again.send(frame)
+                await again.send(FRAME)
                 await asyncio.sleep(0.3)
                 resumed = await asyncio.to_thread(_seat, server, "S-BUSY")
             return code, reason, seat, resumed
@@ -78,16 +83,13 @@ def test_two_calls_starting_together_on_one_seat_give_it_one_call(server):
     # after it: two calls arriving at once both got the seat, and the first went
     # unscored for the rest of its life
     url = f"{server.ws_url}/ingest/audiofork?token={server.ingest_token}"
-    frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))
 
     async def call(call_id: str, seat: str, go: asyncio.Event) -> tuple[int | None, str]:
         async with connect(url) as ws:
             await go.wait()
             await ws.send(audiofork.start_message(call_id, seat, "A3001"))
             try:
-                for _ in range(30):
-                    await ws.send(frame)
-                    await asyncio.sleep(0.02)
+                await _paced(ws, 30)
             except ConnectionClosed:
                 pass
             else:
@@ -114,21 +116,18 @@ def test_two_calls_starting_together_on_one_seat_give_it_one_call(server):
 
 def test_ids_are_taken_as_the_store_keeps_them_and_bad_ones_leave_nothing(server):
     url = f"{server.ws_url}/ingest/audiofork?token={server.ingest_token}"
-    frame = audiofork.pcm_message(np.zeros(160, dtype=np.int16))
     sup = {"Authorization": f"Bearer {login(server.url, 'sup')}"}
 
     async def refusal(call_id: str, seat: str, agent: str | None) -> tuple[int | None, str]:
         async with connect(url) as ws:
             await ws.send(audiofork.start_message(call_id, seat, agent))
-            await ws.send(frame)
+            await ws.send(FRAME)
             return await _closed(ws)
 
     async def scenario():
         async with connect(url) as first:
             await first.send(audiofork.start_message("pad-1", "S-PAD", "A3001"))
-            for _ in range(10):
-                await first.send(frame)
-                await asyncio.sleep(0.02)
+            await _paced(first, 10)
             # "S-PAD " is the seat S-PAD: busy, not a second tile filed under S-PAD
             padded = await refusal("pad-2", "S-PAD ", " A3001")
             bad = [await refusal("nl-1", "S-NL\n2026-11-30 WARNING forged", "A3001"),
@@ -154,9 +153,7 @@ def test_ids_are_taken_as_the_store_keeps_them_and_bad_ones_leave_nothing(server
     async def padded_alone():  # on a free seat, the padded ids are the plain ones
         async with connect(url) as ws:
             await ws.send(audiofork.start_message(" pad-3 ", " S-PAD2 ", " A3001 "))
-            for _ in range(10):
-                await ws.send(frame)
-                await asyncio.sleep(0.02)
+            await _paced(ws, 10)
             return await asyncio.to_thread(_seat, server, "S-PAD2")
 
     seat = asyncio.run(padded_alone())
