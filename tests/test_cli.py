@@ -308,3 +308,13 @@ def test_seat_and_simulate_refuse_ids_the_server_would_refuse_before_connecting(
         code, _, err = run_cli(capsys, *args, "--server", "http://127.0.0.1:9")
         assert code == 2 and "Traceback" not in err
         assert "letters, digits" in err or "control character" in err, err
+
+
+@pytest.mark.parametrize("args", [["--agitation-every", "-5"], ["--agitation-every", "nan"],
+                                  ["--low-energy-every", "-5"], ["--duration", "inf"]])
+def test_simulate_refuses_times_that_are_no_time_before_preparing_voices(capsys, args):
+    # each was a traceback after ~15 s of preparing the voices
+    with pytest.raises(SystemExit) as done:
+        main(["simulate", "--server", "http://127.0.0.1:9", *args])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "finite number of seconds" in err and "Traceback" not in err

@@ -20,6 +20,20 @@ class UserError(Exception):
     """An error the user caused and can fix; printed without a traceback."""
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more (a usage error otherwise;
+    ``-5``, ``nan`` and ``inf`` once became tracebacks after the voices were prepared)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, 0 or more")
+    return value
+
+
 def _cmd_features(args: argparse.Namespace) -> int:
     from voiceline.features_cli import run_features
 
@@ -257,12 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="ingest token (default $VOICELINE_INGEST_TOKEN)")
     simulate.add_argument("--seed", type=int, default=0,
                           help="seed of voices, calls and episodes (default 0)")
-    simulate.add_argument("--duration", type=float, default=None,
+    simulate.add_argument("--duration", type=seconds, default=None,
                           help="stop after this many seconds (default: run until Ctrl-C)")
-    simulate.add_argument("--agitation-every", type=float, default=300.0, metavar="S",
+    simulate.add_argument("--agitation-every", type=seconds, default=300.0, metavar="S",
                           help="mean seconds of call time between an agent's agitated "
                                "episodes (default 300; 0 = never)")
-    simulate.add_argument("--low-energy-every", type=float, default=900.0, metavar="S",
+    simulate.add_argument("--low-energy-every", type=seconds, default=900.0, metavar="S",
                           help="the same for low-energy episodes (default 900; 0 = never)")
     simulate.add_argument("--replay", nargs="+", metavar="FILE", default=None,
                           help="stream these stereo WAV/FLAC recordings instead, one seat each")

@@ -292,6 +292,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
+    from voiceline.cli import seconds
+
     p = sub.add_parser(
         "demo", help="run the live demo: server, simulated seats, dashboard URL printed",
         description=__doc__.split("\n")[0])
@@ -301,7 +303,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data", default=None,
                    help="keep the store and baselines here (default: a temporary directory)")
     p.add_argument("--seed", type=int, default=0, help="simulated voices and schedules")
-    p.add_argument("--agitation-every", type=float, default=DEMO_AGITATION_EVERY_S,
+    p.add_argument("--agitation-every", type=seconds, default=DEMO_AGITATION_EVERY_S,
                    help="mean seconds between a seat's agitation episodes "
                         f"(default {DEMO_AGITATION_EVERY_S:.0f})")
     p.add_argument("--workers", type=int, default=2,
