@@ -318,3 +318,10 @@ def test_simulate_refuses_times_that_are_no_time_before_preparing_voices(capsys,
         main(["simulate", "--server", "http://127.0.0.1:9", *args])
     err = capsys.readouterr().err
     assert done.value.code == 2 and "finite number of seconds" in err and "Traceback" not in err
+
+
+def test_simulate_says_when_nothing_reached_the_server(capsys):
+    # it printed "1 calls streamed" and exited 0 with the server down
+    code, _, err = run_cli(capsys, "simulate", "--server", "http://127.0.0.1:9", "--seats", "1",
+                           "--duration", "4", "--token", "vl_test", "--status-every", "60")
+    assert code == 2 and "nothing reached http://127.0.0.1:9" in err and "Traceback" not in err

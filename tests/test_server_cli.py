@@ -58,11 +58,13 @@ def test_serve_refuses_a_bad_config_before_binding(tmp_path, capsys):
     bad.write_text("[alerts.agitation]\nwarning = 0.95\ncritical = 0.9\n")
     assert main(["serve", "--config", str(bad), "--data", str(tmp_path)]) == 2
     assert "warning <= critical" in capsys.readouterr().err
-    for table, line in (("server", "seat_history_s = inf"), ("engine", "tick_s = inf")):
-        bad.write_text(f"[{table}]\n{line}\n")  # each overflowed at start-up once
+    for table, line, words in (("server", "seat_history_s = inf", "finite"),
+                               ("engine", "tick_s = inf", "finite"),
+                               ("engine", 'model = "nope.onnx"', "nope.onnx: no such file")):
+        bad.write_text(f"[{table}]\n{line}\n")  # each was a traceback at start-up once
         assert main(["serve", "--config", str(bad), "--data", str(tmp_path)]) == 2
         err = capsys.readouterr().err
-        assert "finite" in err and "Traceback" not in err
+        assert words in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")

@@ -280,6 +280,9 @@ class ServerConfig:
                 and 0 < e.max_backlog_s < math.inf and e.group_size >= 1):
             problems.append(f"engine settings out of range (finite, tick_s and max_backlog_s "
                             f"> 0): {e}")
+        if e.model is not None and not Path(e.model).is_file():  # a traceback at start-up
+            problems.append(f"[engine] model {e.model}: no such file (paths are relative to "
+                            "the working directory)")
         if problems:
             raise ConfigError("; ".join(problems))
         self.ssl_context()  # a certificate that cannot be used stops the server here

@@ -122,7 +122,12 @@ def run_simulate_cli(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         return 130
+    stats = simulation.stats
+    if stats.frames_sent == 0 and stats.errors:  # it said "1 calls streamed", exit 0
+        raise UserError(f"nothing reached {args.server}: {stats.last_error or 'no connection'}; "
+                        "check the URL (http:// or https:// as the server speaks, the host "
+                        "and the port) and that the server runs")
     episodes = sum(len(call.episodes) for call in result.calls)
-    print(f"{len(result.calls)} calls streamed with {episodes} scheduled episodes",
-          file=sys.stderr)
+    print(f"{len(result.calls)} calls streamed with {episodes} scheduled episodes, "
+          f"{stats.frames_sent} frames sent", file=sys.stderr)
     return 0
