@@ -65,6 +65,15 @@ def _directory(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
+def test_retire_goes_on_past_a_seat_it_cannot_retire(tmp_path, capsys):
+    # an empty id once stopped the whole command before the seats after it
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_seat("S10", now_s=T0)
+    code, out, err = _directory(capsys, "retire", "", "S99", "S10", "--data", tmp_path)
+    assert code == 1 and "retired seat S10" in out
+    assert "seat '':" in err and "seat 'S99':" in err
+
+
 def test_import_sets_what_the_file_has_and_names_the_rows_it_refuses(tmp_path, capsys):
     data = tmp_path / "data"
     seats = tmp_path / "seats.csv"

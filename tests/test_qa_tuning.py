@@ -101,6 +101,9 @@ def test_qa_tune_writes_the_settings_with_the_suggested_thresholds(tmp_path, cap
     assert main(["qa-tune", "--data", str(other), "--out", str(out)]) == 0
     tuned = QAConfig.load(out)
     assert tuned.checks["dead_air"].min_s == 25.0 == tuned.checks["dead_air"].critical_s
+    # a folder for --out (`dir/` once wrote a file named `dir`)
+    assert main(["qa-tune", "--data", str(other), "--out", str(tmp_path / "newdir") + "/"]) == 2
+    assert "names a folder" in capsys.readouterr().err and not (tmp_path / "newdir").exists()
 
 
 def test_qa_tune_refuses_a_missing_store_and_a_bad_target(tmp_path, capsys) -> None:

@@ -141,3 +141,6 @@ def test_user_commands_need_a_terminal_or_stdin_and_an_existing_store(tmp_path, 
         assert main(["user", *action, "--data", str(tmp_path / "typo")]) == 2
         assert "no store in" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+    # a token's label is printed by `user tokens`: an ESC in it reached the terminal
+    assert main(["user", "token", "--ingest", "a\x1b[31mred", "--data", str(data)]) == 2
+    assert "control character" in capsys.readouterr().err

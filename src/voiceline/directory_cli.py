@@ -164,15 +164,15 @@ def _import(store, path: Path, kind: str, columns: list[str],
 
 
 def _retire(store, seats: list[str]) -> int:
-    from voiceline.store import ConflictError, NotFoundError
+    from voiceline.store import StoreError
 
     failed = 0
     for seat_id in seats:
-        try:
-            retire_seat(store, None, seat_id, "cli")
-            print(f"retired seat {seat_id}")
-        except (NotFoundError, ConflictError) as exc:
-            print(f"seat {seat_id}: {exc}", file=sys.stderr)
+        try:  # one seat's problem (unknown, live, an empty id) leaves the others to retire
+            seat = retire_seat(store, None, seat_id, "cli")
+            print(f"retired seat {seat['seat_id']}")
+        except StoreError as exc:
+            print(f"seat {seat_id!r}: {exc}", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 

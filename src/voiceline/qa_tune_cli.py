@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -104,7 +105,11 @@ def run_qa_tune(args: argparse.Namespace) -> int:
         text = to_toml(raw, f"voiceline qa-tune: {len(judged)} judged flags, target "
                             f"precision {target:.0%}; changed: {', '.join(what) or 'nothing'}")
         QAConfig.from_dict(tomllib.loads(text))  # what `qa --config` will read: valid
-        Path(args.out).write_text(text, encoding="utf-8")
+        out = Path(args.out)
+        if args.out.endswith(("/", os.sep)) or out.is_dir():  # `dir/` once wrote a file `dir`
+            raise UserError(f"--out {args.out} names a folder; give the settings file's "
+                            "name, e.g. qa-tuned.toml")
+        out.write_text(text, encoding="utf-8")
         print(f"wrote {args.out} ({len(changed)} threshold{'s' * (len(changed) != 1)} "
               f"changed, {len(dropped)} forbidden phrase{'s' * (len(dropped) != 1)} "
               f"dropped); use it with `voiceline qa --config {args.out}`", file=sys.stderr)

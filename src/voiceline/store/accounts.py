@@ -173,7 +173,7 @@ class AccountsMixin:
         """
         token_sha256 = _sha256_hex(token_sha256)
         kind = values.choice(kind, "token kind", TOKEN_KINDS)
-        label = values.text(label, "label", optional=True)
+        label = values.identifier(label, "label", optional=True)  # printed by `user tokens`
         expires_s = values.optional_time_s(expires_s, "expires_s")
         now_s = values.time_s(now_s, "now_s")
         if kind == "session":
