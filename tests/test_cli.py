@@ -325,3 +325,33 @@ def test_simulate_says_when_nothing_reached_the_server(capsys):
     code, _, err = run_cli(capsys, "simulate", "--server", "http://127.0.0.1:9", "--seats", "1",
                            "--duration", "4", "--token", "vl_test", "--status-every", "60")
     assert code == 2 and "nothing reached http://127.0.0.1:9" in err and "Traceback" not in err
+
+
+def test_simulate_stopped_with_its_process_group_while_preparing_says_so(tmp_path):
+    # a service manager's SIGTERM reaches the voice-rendering workers too; the parent
+    # then printed a 30-line BrokenProcessPool traceback
+    import signal
+    import time
+
+    exe = os.path.join(os.path.dirname(sys.executable), "voiceline")
+    proc = subprocess.Popen([exe, "simulate", "--server", "http://127.0.0.1:9", "--seats", "40",
+                             "--duration", "3"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        seen = []
+        while not any("preparing" in line for line in seen):
+            line = proc.stderr.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        time.sleep(1.0)  # the rendering processes start
+        os.killpg(proc.pid, signal.SIGTERM)
+        err = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert "Traceback" not in err, err
+    if code == 1:  # the workers died first (the usual case)
+        assert "ended before the voices were ready" in err
+    else:  # the parent's own handler stopped the run first
+        assert code == 0 and "stopping" in err, (code, err)

@@ -109,6 +109,8 @@ def test_import_sets_what_the_file_has_and_names_the_rows_it_refuses(tmp_path, c
     ("name,team\nS1,north\n", "must name seat_id"),
     ("seat_id,colour\nS1,red\n", "unknown column(s) colour"),
     (b"seat_id,team\nS1,\xff\n", "is neither UTF-8 nor GB18030"),
+    # once the second column's ids were imported and the first's dropped, silently
+    ("seat_id,team, seat_id\nS1,north,S2\n", "names seat_id more than once"),
 ])
 def test_a_file_that_is_not_a_directory_is_refused_whole(tmp_path, capsys, content, message):
     path = tmp_path / "bad.csv"

@@ -109,6 +109,12 @@ def test_qa_tune_writes_the_settings_with_the_suggested_thresholds(tmp_path, cap
 def test_qa_tune_refuses_a_missing_store_and_a_bad_target(tmp_path, capsys) -> None:
     assert main(["qa-tune", "--data", str(tmp_path / "none")]) == 2
     assert "no store at" in capsys.readouterr().err
+    (tmp_path / "folder" / "voiceline.db").mkdir(parents=True)  # once a traceback
+    assert main(["qa-tune", "--data", str(tmp_path / "folder")]) == 2
+    assert "voiceline.db as a Voiceline store: it is a directory" in capsys.readouterr().err
+    for command in (["audit"], ["user", "list"], ["qa-export", "--out", str(tmp_path / "x.csv")]):
+        assert main([*command, "--data", str(tmp_path / "folder")]) == 2
+        assert "voiceline.db is not a file" in capsys.readouterr().err  # not "missing"
     judged_store(tmp_path, [(9.0, "confirmed")])
     assert main(["qa-tune", "--data", str(tmp_path), "--target-precision", "1.5"]) == 2
     assert "--target-precision must be 0.5-0.99" in capsys.readouterr().err

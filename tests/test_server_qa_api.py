@@ -211,6 +211,15 @@ def test_audio_is_served_whole_and_by_byte_ranges(client, tokens, data_dir):
     etag = whole.headers["etag"]
     fresh = client.get(url, headers={**qa, "Range": "bytes=0-9", "If-Range": etag})
     assert fresh.status_code == 206 and fresh.content == raw[:10]
+    # HEAD (players and download tools ask it first): the same headers, no audio
+    head = client.head(url, headers=qa)
+    assert head.status_code == 200 and head.content == b""
+    assert (head.headers["content-length"], head.headers["etag"]) == (str(size), etag)
+    ranged = client.head(url, headers={**qa, "Range": "bytes=100-199"})
+    assert ranged.status_code == 206 and ranged.headers["content-length"] == "100"
+    assert ranged.headers["content-range"] == f"bytes 100-199/{size}"
+    assert client.head(url).status_code == 401
+    assert client.head("/api/qa/calls/nope/audio", headers=qa).status_code == 404
 
 
 @pytest.mark.parametrize("spec", ["bytes={size}-", "bytes={size}-{size}", "bytes=-0",
@@ -533,10 +542,16 @@ def test_odd_call_ids_stale_pages_long_notes_and_paths_as_a_reviewer_meets_them(
         mixed = client.get(f"/api/qa/calls/{quote(odd[1], safe='')}/audio", headers={
             **qa, "Range": f"bytes=0-1,{size + 10}-"})
         assert mixed.status_code == 200 and len(mixed.content) == size
+        # asking a recording's headers is not listening to it
+        assert client.head("/api/qa/calls/broken/audio", headers=qa).status_code == 404
+        store_call = f"/api/qa/calls/{quote(odd[2], safe='')}/audio"
+        assert client.head(store_call, headers=bearer(sign_in(client, "admin"))
+                           ).status_code == 200
     with Store(tmp_path / "voiceline.db") as store:
         heard = store.list_audit(action="qa_listen")
         # one entry per reviewer and recording, however many ranges the player asked for
         assert sorted(e["object"] for e in heard) == sorted(f"qa_call:{c}" for c in odd)
+        assert {e["user"] for e in heard} == {"qa"}  # the admin's HEAD heard nothing
         assert store.qa_call(odd[0])["flags"][0]["verdict_note"] == "line one\nline two\tend"
 
 

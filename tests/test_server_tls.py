@@ -166,10 +166,25 @@ def test_a_certificate_that_cannot_be_used_is_refused_by_name_before_serving(ca,
     other.private_key_pem.write_to_path(str(wrong_key))
     not_pem = tmp_path / "notes.txt"
     not_pem.write_text("not a certificate\n")
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(ca["key"].read_bytes(), password=None)
+    locked = {}
+    for name, form in (("pkcs8", serialization.PrivateFormat.PKCS8),
+                       ("traditional", serialization.PrivateFormat.TraditionalOpenSSL)):
+        locked[name] = tmp_path / f"locked-{name}.pem"
+        locked[name].write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, form, serialization.BestAvailableEncryption(b"secret")))
     cases = [
         (dict(tls_certfile=str(ca["cert"])), "tls_certfile and tls_keyfile go together"),
         (dict(tls_certfile=str(tmp_path / "missing.pem"), tls_keyfile=str(ca["key"])),
-         "no such file"),
+         "no such file: .*missing.pem \\(the certificate\\)"),
+        # once "no such file: <the certificate>", and "Invalid argument" (or a passphrase
+        # prompt on a terminal) for an encrypted key
+        (dict(tls_certfile=str(ca["cert"]), tls_keyfile=str(tmp_path / "gone.pem")),
+         "no such file: .*gone.pem \\(the key\\)"),
+        *((dict(tls_certfile=str(ca["cert"]), tls_keyfile=str(path)),
+           f"the key .*{path.name} is encrypted with a passphrase") for path in locked.values()),
         (dict(tls_certfile=str(ca["cert"]), tls_keyfile=str(wrong_key)),
          "does not belong to the certificate"),
         (dict(tls_certfile=str(not_pem), tls_keyfile=str(ca["key"])),

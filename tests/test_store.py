@@ -125,6 +125,9 @@ def test_files_that_are_not_voiceline_stores_are_refused(tmp_path):
         Store(text)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Store(tmp_path / "missing" / "voiceline.db")
+    (tmp_path / "folder.db").mkdir()
+    with pytest.raises(SchemaError, match="it is a directory"):
+        Store(tmp_path / "folder.db")
 
 
 # --- agents, seats, calls --------------------------------------------------------------
@@ -170,6 +173,17 @@ def test_calls_need_a_known_seat_and_agent_and_unique_ids(store):
         store.get_call("nope")
     assert [c["call_id"] for c in store.list_calls()] == ["c1"]
     assert store.get_call("c1")["ended_s"] is None
+
+
+@pytest.mark.parametrize(("seat", "named"), [
+    ("S07\nforged", "control character U+000A"),
+    ("S07\u200b", "format character U+200B"),
+    ("S07\ud800", "lone surrogate (half of a character) U+D800"),
+])
+def test_ids_are_printable_and_the_refusal_names_what_is_wrong(store, seat, named):
+    with pytest.raises(InvalidInputError, match=re.escape(named)):
+        store.upsert_seat(seat, team="north", now_s=T0)
+    assert store.list_seats() == []
 
 
 # --- alerts ----------------------------------------------------------------------------

@@ -106,6 +106,10 @@ def test_score_refuses_a_manifest_without_the_agent_column(tmp_path, capsys):
     code = main(["score", "--calibration", str(tmp_path), "--manifest", str(manifest),
                  "--out", str(tmp_path / "o.csv")])
     assert code == 2 and "needs columns path,agent" in capsys.readouterr().err
+    manifest.write_text("path,agent,agent\na.wav,A1,B2\n")  # one of the two, silently
+    code = main(["score", "--calibration", str(tmp_path), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "o.csv")])
+    assert code == 2 and "names agent more than once" in capsys.readouterr().err
 
 
 def test_manifest_rows_without_a_path_or_agent_say_so_and_a_bom_is_read(tmp_path):

@@ -53,7 +53,7 @@ def run_qa_tune(args: argparse.Namespace) -> int:
         suggest_all,
     )
     from voiceline.cli import UserError
-    from voiceline.store import Store
+    from voiceline.store import SchemaError, Store
 
     target = TARGET_PRECISION if args.target_precision is None else args.target_precision
     if not 0.5 <= target <= 0.99:
@@ -69,8 +69,11 @@ def run_qa_tune(args: argparse.Namespace) -> int:
     db = (Path(args.data) if args.data else Path("voiceline-data")) / "voiceline.db"
     if not db.exists():
         raise UserError(f"no store at {db}: run `voiceline qa` (and review flags) first")
-    with Store(db) as store:
-        judged = store.qa_judged_flags()
+    try:
+        with Store(db) as store:
+            judged = store.qa_judged_flags()
+    except SchemaError as exc:
+        raise UserError(str(exc)) from None
     currents = {c: getattr(config.checks[c], setting)
                 for c, (_, setting, _) in THRESHOLD_OF.items()}
     tips = suggest_all(judged, currents, target=target, min_verdicts=least)

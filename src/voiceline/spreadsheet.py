@@ -32,7 +32,8 @@ def csv_rows(path: str | Path, on_fallback: Callable[[str], Any] | None = None
     UTF-8 (with or without a byte-order mark) or, failing that,
     :data:`FALLBACK_ENCODING`, which is then told to ``on_fallback`` in words. Raises
     ``UnicodeDecodeError`` (UTF-8's) when it is neither, ``csv.Error`` when it is larger
-    than :data:`MAX_CSV_BYTES`, and ``OSError`` when it cannot be read."""
+    than :data:`MAX_CSV_BYTES` or its header names a column twice (a reader would take
+    one of the two silently), and ``OSError`` when it cannot be read."""
     size = Path(path).stat().st_size
     if size > MAX_CSV_BYTES:
         raise csv.Error(f"{size / 2**20:,.0f} MB is more than the {MAX_CSV_BYTES // 2**20} MB "
@@ -48,7 +49,13 @@ def csv_rows(path: str | Path, on_fallback: Callable[[str], Any] | None = None
         if on_fallback is not None:
             on_fallback(f"{path}: not UTF-8; read as {FALLBACK_ENCODING.upper()} (GBK), as a "
                         "spreadsheet saves CSV on Chinese Windows")
-    return csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    names = [name.strip() for name in reader.fieldnames or [] if name.strip()]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise csv.Error(f"the header names {', '.join(twice)} more than once; keep one column "
+                        "of each")
+    return reader
 
 
 def safe_cell(value: Any) -> Any:

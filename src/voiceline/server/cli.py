@@ -69,6 +69,9 @@ def existing_data_dir(data: str | None) -> Path:
     """The data directory ``data`` (default :data:`DEFAULT_DATA_DIR`), which must hold a
     store already: for commands that read one and must not make an empty one."""
     directory = Path(data) if data else DEFAULT_DATA_DIR
+    if (directory / STORE_FILE).exists() and not (directory / STORE_FILE).is_file():
+        raise UserError(f"{directory / STORE_FILE} is not a file; a data directory holds "
+                        f"its store as the file {STORE_FILE}")
     if not (directory / STORE_FILE).is_file():
         raise UserError(f"no store in {directory} ({STORE_FILE} is missing); name the data "
                         "directory with --data")

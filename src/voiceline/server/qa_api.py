@@ -387,15 +387,17 @@ def _file_chunks(path: Path, start: int, end: int):
             yield chunk
 
 
-@router.get("/api/qa/calls/{call_id:path}/audio")
+@router.api_route("/api/qa/calls/{call_id:path}/audio", methods=["GET", "HEAD"])
 async def qa_audio(call_id: Name, request: Request, service: ServiceDep,
                    audio_token: str | None = Query(None, max_length=2000)) -> Response:
     """The call's recording as inspected, with byte ranges (206 Partial Content; 416 for a
     range that is malformed or beyond the file). Auth: a session (qa, admin, supervisor)
-    or the ``audio_token`` of the call's ``audio_url``."""
+    or the ``audio_token`` of the call's ``audio_url``. ``HEAD`` gives the same headers
+    without the audio (players and download tools ask it first) and is not a listen."""
     user = await _audio_reader(request, service, call_id, audio_token)
     path = await _recording(service, call_id)
-    if _heard.first(user.name, call_id, time.monotonic()):  # not every range of a playback
+    head = request.method == "HEAD"
+    if not head and _heard.first(user.name, call_id, time.monotonic()):  # not every range
         service.worker.submit(service.store.audit, user.name, "qa_listen", f"qa_call:{call_id}",
                               {"file": path.name})
     stat = path.stat()
@@ -421,6 +423,8 @@ async def qa_audio(call_id: Name, request: Request, service: ServiceDep,
         (start, end), status = span, 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
+    if head:
+        return Response(status_code=status, media_type=media_type, headers=headers)
     return StreamingResponse(_file_chunks(path, start, end), status_code=status,
                              media_type=media_type, headers=headers)
 

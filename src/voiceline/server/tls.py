@@ -58,15 +58,31 @@ def server_context(certfile: str, keyfile: str) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(TLS12_CIPHERS)
+    # Each file checked by name first: OpenSSL's own errors name neither (a missing key
+    # was reported as the certificate, an encrypted one as "Invalid argument").
+    for what, path in (("certificate", certfile), ("key", keyfile or certfile)):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(1 << 16)
+        except FileNotFoundError:
+            raise TLSError(f"no such file: {path} (the {what})") from None
+        except PermissionError:
+            raise TLSError(f"cannot read {path} (the {what}): permission denied") from None
+        except IsADirectoryError:
+            raise TLSError(f"{path} (the {what}) is a directory, not a PEM file") from None
+        except OSError as exc:
+            raise TLSError(f"cannot read {path} (the {what}): {exc.strerror}") from None
+        if what == "key" and (b"ENCRYPTED PRIVATE KEY" in head or b"Proc-Type: 4,ENCRYPTED"
+                              in head):
+            raise TLSError(f"the key {path} is encrypted with a passphrase; the server starts "
+                           f"unattended, so give it the key decrypted (openssl pkey -in {path} "
+                           "-out KEY, then keep KEY readable by this account only)")
     try:
-        context.load_cert_chain(certfile, keyfile)
-    except FileNotFoundError as exc:
-        raise TLSError(f"no such file: {exc.filename or certfile}") from None
-    except PermissionError as exc:
-        raise TLSError(f"cannot read {exc.filename or certfile}: permission denied") from None
-    except IsADirectoryError as exc:
-        raise TLSError(f"{exc.filename or certfile} is a directory, not a PEM file") from None
-    except ssl.SSLError as exc:
+        # never a passphrase prompt on the terminal of a server
+        context.load_cert_chain(certfile, keyfile, password=_no_passphrase)
+    except OSError as exc:
+        if not isinstance(exc, ssl.SSLError):  # vanished or changed since the check
+            raise TLSError(f"cannot read {certfile} / {keyfile}: {exc}") from None
         reason = exc.reason or str(exc)
         if "KEY_VALUES_MISMATCH" in str(exc).upper():
             raise TLSError(f"the key {keyfile} does not belong to the certificate "
@@ -74,6 +90,11 @@ def server_context(certfile: str, keyfile: str) -> ssl.SSLContext:
         raise TLSError(f"{certfile} / {keyfile} are not a PEM certificate chain and its "
                        f"private key ({reason})") from None
     return context
+
+
+def _no_passphrase() -> bytes:
+    raise TLSError("the key is encrypted with a passphrase; give the server the key "
+                   "decrypted (openssl pkey -in KEY -out PLAIN)")
 
 
 def check_forwarded_allow_ips(value: str) -> str | None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from concurrent.futures.process import BrokenProcessPool
 
 from voiceline.cli import UserError
 from voiceline.sources.endpoints import SourceError, token_from_env
@@ -122,6 +123,11 @@ def run_simulate_cli(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         return 130
+    except BrokenProcessPool:  # SIGTERM to the process group (a service manager), OOM
+        print("voiceline simulate: the processes rendering the voices ended before the "
+              "voices were ready (stopped by a signal, or out of memory); nothing was "
+              "streamed", file=sys.stderr)
+        return 1
     stats = simulation.stats
     if stats.frames_sent == 0 and stats.errors:  # it said "1 calls streamed", exit 0
         raise UserError(f"nothing reached {args.server}: {stats.last_error or 'no connection'}; "

@@ -41,9 +41,16 @@ class Database:
             if not parent.is_dir():
                 raise FileNotFoundError(f"cannot create the store {self.path}: directory "
                                         f"{parent} does not exist; create it first")
+            if Path(self.path).is_dir():
+                raise SchemaError(f"cannot open {self.path} as a Voiceline store: it is a "
+                                  "directory")
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
-                                     isolation_level=None, check_same_thread=False)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
+                                         isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:  # unreadable: permissions, a broken path
+            raise SchemaError(f"cannot open {self.path} as a Voiceline store: {error}") \
+                from None
         try:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

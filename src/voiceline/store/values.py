@@ -51,11 +51,18 @@ def identifier(value: object, what: str, *, optional: bool = False,
     value = text(value, what, optional=optional, max_chars=max_chars)
     if value is None:
         return None
-    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf", "Cs")), None)
+    bad = next((c for c in value if unicodedata.category(c) in _NOT_IN_IDS), None)
     if bad is not None:
-        raise InvalidInputError(f"{what} {storable(value)[:60]!r} holds the control character "
-                                f"U+{ord(bad):04X}; ids are printable text")
+        raise InvalidInputError(f"{what} {storable(value)[:60]!r} holds the "
+                                f"{_NOT_IN_IDS[unicodedata.category(bad)]} U+{ord(bad):04X}; "
+                                "ids are printable text")
     return value
+
+
+#: What an id may not hold, by Unicode category, as the refusal names it. A lone
+#: surrogate (a JSON ``"\ud800"``) is half of a character, not a control character.
+_NOT_IN_IDS = {"Cc": "control character", "Cf": "format character",
+               "Cs": "lone surrogate (half of a character)"}
 
 
 #: Longest note a reviewer or supervisor may write (a verdict's, an alert's resolution).
