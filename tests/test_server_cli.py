@@ -68,12 +68,16 @@ def test_serve_refuses_a_bad_config_before_binding(tmp_path, capsys):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop", ["ctrl-c", "group-sigterm"])
+def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path, stop):
+    # "group-sigterm" as a service manager stops a unit: every process of it at once.
+    # The engine process used to end first, and the server started a new one while it
+    # shut down.
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "voiceline", "serve", "--port", str(port), "--data",
          str(tmp_path), "--audiosocket-port", "0", "--ingest-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 30.0
         while True:
@@ -87,12 +91,17 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path):
         assert health["ok"] is True and health["audiosocket_port"] is None
         assert health["scoring"]["enabled"] is False  # no baselines in a fresh data dir
         assert "voiceline calibrate" in health["scoring"]["reason"]
+        assert health["engine_mode"] == "process"  # a child the group signal reaches too
     finally:
-        server.send_signal(signal.SIGINT)
+        if stop == "ctrl-c":
+            server.send_signal(signal.SIGINT)
+        else:
+            os.killpg(server.pid, signal.SIGTERM)
         _, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
     assert "voiceline stopped" in err
     assert "Traceback" not in err, err
+    assert "starting a new one" not in err and "replaces" not in err, err
     assert (tmp_path / "voiceline.db").exists()
 
 

@@ -28,8 +28,12 @@ def engine_process_main(conn: Connection) -> None:
     The first message is ``(config, period_s)``. Ends when the server says ``stop`` or
     its end of the socket closes (the server has gone), so it never outlives the server.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's: it ends the
-    # calls first, then stops this process
+    # Ctrl-C, and a service manager's SIGTERM to the whole process group, are the
+    # server's: it ends the calls first, then stops this process. Taken here, the server
+    # saw its engine end while it shut down and started a new one. (SIGKILL still ends
+    # it, and the server replaces it; the end of the socket ends it when the server dies.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s voiceline engine process: %(message)s")
     from voiceline.server.baselines import BaselineBook
