@@ -156,6 +156,10 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
         assert "not a readable baseline" in problems[path.name]
     with pytest.raises(BaselineError, match="letters, digits"):
         save_baseline(fit(agent_id="../evil"), tmp_path)
+    for hidden in (".", "..", ".A1", "-A1", "_A1"):  # "." and ".." wrote ..json, ...json
+        with pytest.raises(BaselineError, match="start with a letter or a digit"):
+            save_baseline(fit(agent_id=hidden), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A1001.json"]
 
 
 @pytest.mark.parametrize("damage", [

@@ -66,6 +66,33 @@ def test_bad_requests_exit_2_with_one_clear_line(data_dir, tmp_path, capsys, arg
     assert err.count("\n") == 1 and not out.exists()
 
 
+def test_the_report_never_writes_over_the_store_or_a_baseline(tmp_path, capsys):
+    # found by an outside audit: --out DATA/voiceline.db replaced the store with the
+    # report's HTML, and every later command failed on "file is not a database"
+    data = tmp_path / "data"
+    data.mkdir()
+    add_users(data)
+    seed(data)
+    (data / "baselines").mkdir(exist_ok=True)
+    (data / "baselines" / "A1001.json").write_text("{}")
+    before = (data / "voiceline.db").read_bytes()
+    for target in (data / "voiceline.db", data / "voiceline.db-wal",
+                   data / "baselines" / "A1001.json", data / "baselines" / "new.html"):
+        assert run("--agent", "A1001", "--data", str(data), "--out", str(target)) == 2
+        assert "will not write" in capsys.readouterr().err
+    assert (data / "voiceline.db").read_bytes() == before
+    assert (data / "baselines" / "A1001.json").read_text() == "{}"
+    assert run("--agent", "A1001", "--data", str(data), "--out", str(data / "r.html"),
+               "--from", FIRST, "--to", LAST) == 0  # beside the store is fine
+
+
+def test_a_period_ending_on_the_first_day_starts_there(data_dir, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert run("--agent", "A1001", "--data", str(data_dir), "--to", "1970-01-01", "--out",
+               str(out)) == 0
+    assert "1970-01-01 to 1970-01-01" in capsys.readouterr().err  # not from 1969-12-26
+
+
 def test_a_missing_store_or_output_directory_is_named(tmp_path, data_dir, capsys):
     assert run("--agent", "A1001", "--data", str(tmp_path / "none"), "--out",
                str(tmp_path / "r.html")) == 2

@@ -140,6 +140,47 @@ def test_score_without_the_calibration_folder_says_so_once(tmp_path, capsys):
     assert code == 2 and "no calibration folder" in capsys.readouterr().err
 
 
+def test_score_never_writes_over_its_manifest_a_baseline_or_the_model(tmp_path, capsys):
+    # found by an outside audit: --out the manifest replaced it with the results, and
+    # --out DIR/A1.json turned agent A1's baseline into a CSV
+    from voiceline.score_cli import DEFAULT_MODEL
+
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "A1.json").write_text("{}")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,agent\na.wav,A1\n")
+    model = tmp_path / "model.onnx"  # a copy: a failing check must not hit the real one
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    model.with_suffix(".json").write_bytes(DEFAULT_MODEL.with_suffix(".json").read_bytes())
+    for target in (manifest, agents / "A1.json", agents / "new.json", model,
+                   model.with_suffix(".json")):
+        code = main(["score", "--calibration", str(agents), "--manifest", str(manifest),
+                     "--out", str(target), "--model", str(model)])
+        assert code == 2 and "will not write" in capsys.readouterr().err
+    assert manifest.read_text() == "path,agent\na.wav,A1\n"
+    assert (agents / "A1.json").read_text() == "{}" and not (agents / "new.json").exists()
+    assert model.read_bytes() == DEFAULT_MODEL.read_bytes()
+
+
+def test_train_model_checks_its_output_and_arguments_before_training(tmp_path, capsys):
+    # found by an outside audit: a folder as --out failed after the whole training run,
+    # and --limit-speakers 0 trained on every speaker, -3 on all but three
+    (tmp_path / "emodb").mkdir()
+    (tmp_path / "emodb" / "manifest.csv").write_text("path,speaker,emotion\nx.wav,1,anger\n")
+    (tmp_path / "folder").mkdir()
+    code = main(["train-model", "--data", str(tmp_path), "--out", str(tmp_path / "folder")])
+    assert code == 2 and "is a folder" in capsys.readouterr().err
+    # the corpus that is missing is named before the other one is analysed (x.wav does
+    # not exist: analysing emodb first would have failed on it instead)
+    code = main(["train-model", "--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")])
+    assert code == 2 and "ravdess" in capsys.readouterr().err
+    for bad in ("0", "-3", "two"):
+        with pytest.raises(SystemExit) as done:
+            main(["train-model", "--data", str(tmp_path), "--limit-speakers", bad])
+        assert done.value.code == 2 and "--limit-speakers" in capsys.readouterr().err
+
+
 def test_train_model_refuses_a_corpus_manifest_without_its_columns(tmp_path, capsys):
     for corpus in ("emodb", "ravdess"):
         (tmp_path / corpus).mkdir()

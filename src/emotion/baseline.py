@@ -362,7 +362,9 @@ def population_baseline(baselines: list[Baseline], *, channel_type: str) -> Base
 
 
 def check_agent_id(agent_id: str) -> str:
-    """``agent_id`` when a baseline file can be named after it: letters, digits, ``-_.``.
+    """``agent_id`` when a baseline file can be named after it: letters, digits, ``-_.``,
+    starting with a letter or digit (``.`` and ``..`` made hidden files ``..json`` and
+    ``...json``, which no listing shows).
 
     One rule wherever an agent id enters (calibration, the admin API, live calls), so
     that every agent the store knows can have a baseline.
@@ -372,6 +374,8 @@ def check_agent_id(agent_id: str) -> str:
         raise BaselineError(
             f"agent id {agent_id!r} must be letters, digits, '-', '_' or '.' only"
         )
+    if not agent_id[0].isalnum():
+        raise BaselineError(f"agent id {agent_id!r} must start with a letter or a digit")
     return agent_id
 
 

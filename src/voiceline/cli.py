@@ -8,8 +8,10 @@ one clear line to stderr and exit with status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from voiceline import __version__
 
@@ -32,6 +34,38 @@ def seconds(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"{text!r}: give a finite number of seconds, 0 or more")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number, 1 or more (``--limit-speakers 0`` once meant
+    every speaker, and ``-3`` all but the last three)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 1 or more")
+    return value
+
+
+def output_file(path: str | Path, keep: Iterable[str | Path] = ()) -> Path:
+    """``path`` as a file a command may write, checked before any work is done: not a
+    folder, in a folder that exists, and none of ``keep`` (files, and folders whose
+    whole content is kept: a data directory's store, a calibration folder, an input).
+    A report once replaced ``voiceline.db`` and ``score`` a baseline, without a word."""
+    out = Path(path)
+    if str(path).endswith(("/", os.sep)) or out.is_dir():
+        raise UserError(f"{path} is a folder; give a file name to write")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
+    target = out.resolve()
+    for kept in keep:
+        kept = Path(kept).resolve()
+        if target == kept or (kept.is_dir() and kept in target.parents):
+            raise UserError(f"will not write {out}: it is {'inside ' if target != kept else ''}"
+                            f"{kept}, which this command reads or the product keeps; choose "
+                            "another file")
+    return out
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
@@ -181,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_model.add_argument("--out", default="models/voice_scoring.onnx",
                              help="model path (default models/voice_scoring.onnx)")
     train_model.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    train_model.add_argument("--limit-speakers", type=int, default=None,
+    train_model.add_argument("--limit-speakers", type=positive_int, default=None,
                              help="use only the first N speakers per corpus (for a quick try)")
     train_model.set_defaults(func=_cmd_train_model)
 

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from voiceline.cli import UserError
+    from voiceline.cli import UserError, output_file
     from voiceline.reports import (
         PeriodError,
         UnknownAgentError,
@@ -65,9 +65,9 @@ def run_report(args: argparse.Namespace) -> int:
     if args.console_url and not args.console_url.startswith(("http://", "https://")):
         raise UserError(f"--console-url {args.console_url!r} must start with http:// or "
                         "https://")
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"cannot write {out}: directory {out.parent} does not exist")
+    out = output_file(args.out, keep=[*(db.with_name(db.name + end) for end in ("", "-wal",
+                                                                               "-shm")),
+                                      data / "baselines", data / "voiceline.lock"])
     with Store(db) as store:
         try:
             report = build_report(store, args.agent, period, baselines_dir=data / "baselines")

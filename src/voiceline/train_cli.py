@@ -221,7 +221,12 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
 
 
 def run_train_model(args: argparse.Namespace) -> int:
+    from voiceline.cli import output_file
+
     data = Path(args.data) if args.data else default_data_dir()
-    train(data, Path(args.out), seed=args.seed, limit_speakers=args.limit_speakers,
+    out = output_file(args.out)  # before minutes of training, not after
+    for corpus in CORPORA:  # both corpora before either is analysed
+        read_manifest(data, corpus)
+    train(data, out, seed=args.seed, limit_speakers=args.limit_speakers,
           log=lambda msg: print(msg, file=sys.stderr))
     return 0

@@ -101,8 +101,10 @@ def make_period(first: str | None = None, last: str | None = None, *,
     """
     today = local(datetime.now().timestamp() if now_s is None else now_s, tz).date()
     last_day = parse_day(last, "--to") if last else today
-    first_day = parse_day(first, "--from") if first else last_day - timedelta(
-        days=DEFAULT_DAYS - 1)
+    # the default start never reaches before the first day (--to 1970-01-01 once
+    # reported from 1969-12-26)
+    first_day = parse_day(first, "--from") if first else max(
+        last_day - timedelta(days=DEFAULT_DAYS - 1), FIRST_DAY)
     if last_day < first_day:
         raise PeriodError(f"the period ends ({last_day}) before it starts ({first_day}); "
                           "--to must be on or after --from")
