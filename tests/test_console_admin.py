@@ -332,6 +332,10 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
     row = page.locator("#users tr[data-name=sup2]")
     assert row.locator("td.user-status").inner_text() == "正常"
     open_session = {"Authorization": f"Bearer {login(server.url, 'sup2')}"}
+    wall = new_page()  # sup2 at the wall while it happens
+    sign_in(wall, "sup2")
+    wall.wait_for_url(re.compile(r"/wall\.html"))
+    wall.wait_for_selector("body[data-status=live]", timeout=15_000)
 
     # Asked first; cancelling changes nothing.
     page.get_by_role("button", name="停用 sup2 的账户").click()
@@ -347,11 +351,15 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
     page.click("#confirm-submit")
     page.locator("#confirm").wait_for(state="hidden")
     page.locator("#users tr[data-name=sup2][data-disabled=true]").wait_for()
-    assert page.locator("#add-user-done").inner_text() == "已停用 sup2 的账户，退出了 1 个会话。"
+    assert page.locator("#add-user-done").inner_text() == "已停用 sup2 的账户，退出了 2 个会话。"
     assert re.fullmatch(r"已停用（\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} 起）",
                         row.locator("td.user-status").inner_text())
     assert httpx.get(f"{server.url}/api/seats", headers=open_session).status_code == 401
     screenshot(page, tmp_path, "console-admin-disabled.png")
+    # the open wall goes to the sign-in page and says why (it once said "expired")
+    wall.wait_for_url(re.compile(r"/login\.html\?reason=disabled"), timeout=15_000)
+    assert wall.locator("#login-notice").inner_text() == \
+        "您的账户已被管理员停用；如需继续使用，请联系管理员。"
 
     # sup2's sign-in page says the account is disabled, not that the password is wrong.
     sup2 = new_page()

@@ -354,3 +354,53 @@ def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new
     assert {row[5] for row in exported[1:]} == {"dead_air"}
     mine.locator("#export-status", has_text=f"已导出 {len(dead_air)} 条标记").wait_for()
     assert mine.errors == [] and other.errors == []
+
+
+def test_long_ids_and_pasted_notes_wrap_instead_of_widening_the_pages(chromium_browser,
+                                                                       tmp_path):
+    # Found by an outside audit: one 200-character call id made the queue 2,246 px wide
+    # (every column and the clear-filters button off screen), and a 3,990-character note
+    # without a space made the call page 52,984 px wide for everyone afterwards.
+    import httpx
+
+    from test_server_qa_api import flag, known_levels_wav, result
+    from test_server_support import login
+    from voiceline.server import ServerConfig
+    from voiceline.server.testing import ServerThread
+    from voiceline.store import Store
+
+    data_dir = tmp_path / "data"
+    add_users(data_dir)
+    recording = tmp_path / "rec.wav"
+    known_levels_wav(recording)
+    long_id = "C" * 200
+    with Store(data_dir / "voiceline.db") as store:
+        store.save_qa_result(result(long_id, recording, "A1001", 90.0,
+                                    [flag("dead_air", 1.0, 3.0)]), recorded_s=time.time())
+        flag_id = store.qa_call(long_id)["flags"][0]["id"]
+    server = ServerThread(ServerConfig(data_dir=data_dir, audiosocket_port=None)).start()
+    try:
+        for width in (1400, 400):
+            context = chromium_browser.new_context(viewport={"width": width, "height": 900},
+                                                   base_url=server.url)
+            page = watched_page(context)
+            sign_in(page, "qa")
+            page.wait_for_url(re.compile(r"/qa\.html"))
+            page.wait_for_selector("body[data-status=ready]")
+            if width == 400:
+                page.goto("/qa.html?status=all")
+                page.wait_for_selector("body[data-status=ready]")
+            page.locator(f"#queue tr[data-call='{long_id}']").wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            if width == 1400:  # judged: the call leaves the queue of open flags
+                judged = httpx.post(f"{server.url}/api/qa/flags/{flag_id}/verdict", json={
+                    "verdict": "dismissed", "note": "https://example.org/" + "W" * 3970},
+                    headers={"Authorization": f"Bearer {login(server.url, 'qa')}"})
+                assert judged.status_code == 200, judged.text
+            page.goto(f"/qa_call.html?call={long_id}")
+            page.wait_for_selector("body[data-status=ready]")
+            page.get_by_text("W" * 40, exact=False).first.wait_for()
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            context.close()
+    finally:
+        server.stop()

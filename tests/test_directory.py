@@ -74,6 +74,19 @@ def test_retire_goes_on_past_a_seat_it_cannot_retire(tmp_path, capsys):
     assert "seat '':" in err and "seat 'S99':" in err
 
 
+def test_ids_of_the_longest_allowed_length_import(tmp_path, capsys):
+    # found by an outside audit: ids of 195-200 characters were refused by their own
+    # audit entry ("object is 206 characters long")
+    agent, seat = "A" + "9" * 199, "S" + "7" * 199
+    (tmp_path / "agents.csv").write_text(f"agent_id,display_name\n{agent},x\n")
+    (tmp_path / "seats.csv").write_text(f"seat_id,team\n{seat},north\n")
+    for name in ("agents.csv", "seats.csv"):
+        code, out, err = _directory(capsys, "import", tmp_path / name, "--data", tmp_path / "d")
+        assert code == 0 and "1 added" in out, err
+    code, out, _ = _directory(capsys, "list", "--data", tmp_path / "d")
+    assert agent in out and seat in out
+
+
 def test_import_sets_what_the_file_has_and_names_the_rows_it_refuses(tmp_path, capsys):
     data = tmp_path / "data"
     seats = tmp_path / "seats.csv"

@@ -28,7 +28,9 @@ class AuditMixin:
         """
         user = values.text(user, "user", optional=True)
         action = values.text(action, "action")
-        obj = values.text(obj, "object", optional=True)
+        # "<kind>:<id>", the id itself up to MAX_TEXT_CHARS (an agent id of 195-200
+        # characters once failed the import that made it, on its audit entry)
+        obj = values.text(obj, "object", optional=True, max_chars=2 * values.MAX_TEXT_CHARS)
         detail = values.json_object(detail, "detail")
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:

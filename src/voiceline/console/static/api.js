@@ -32,7 +32,7 @@ export function clearSession() {
   localStorage.removeItem(SESSION_KEY);
 }
 
-/** Go to the login page, saying why (``reason``: "expired", "signedOut"), and come back. */
+/** Go to the login page, saying why (``reason``: "expired", "ended", "disabled", "signedOut"), and come back. */
 export function toLogin(reason) {
   const back = location.pathname + location.search;
   const params = new URLSearchParams();
@@ -100,12 +100,12 @@ export async function logout() {
   toLogin("signedOut");
 }
 
-/** The websocket URL for ``path`` with the session token and extra query parameters. */
+/** The websocket URL for ``path`` with extra query parameters (never the session token). */
 export function wsUrl(path, params = {}) {
+  // No session token here: it goes in the socket's first message, so that it stays out
+  // of proxies' access logs and the browser console (a failed connection prints its URL).
   const url = new URL(path, location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-  const current = session();
-  if (current) url.searchParams.set("token", current.token);
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
   }

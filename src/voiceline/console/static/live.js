@@ -26,7 +26,7 @@ export class LiveConnection {
    * @param {(message: object) => void} options.onMessage  each message, alerts deduplicated
    * @param {(status: string, detail: object) => void} [options.onStatus]
    * @param {() => Promise<boolean>} [options.probe]  false when the session is no longer valid
-   * @param {() => void} [options.onUnauthorized]
+   * @param {(reason: string) => void} [options.onUnauthorized]  with the server's close reason
    * @param {number} [options.lastEventId]  resume after this event id
    */
   constructor({ url, auth, onMessage, onStatus = () => {}, probe = async () => true, onUnauthorized = () => {},
@@ -136,6 +136,7 @@ export class LiveConnection {
       else this.failures += 1;
       // 4401/4403 or 1008: the server refused this session; no use retrying with it.
       if (event.code === 4401 || event.code === 4403 || event.code === 1008) {
+        this.closeReason = event.reason; // told to onUnauthorized (e.g. "the account was disabled")
         this._checkSession();
         return;
       }
@@ -156,7 +157,7 @@ export class LiveConnection {
       this._stopped = true;
       clearInterval(this._staleTimer);
       this._setStatus(STATUS.stopped);
-      this.onUnauthorized();
+      this.onUnauthorized(this.closeReason ?? "");
     }
     return valid;
   }

@@ -16,7 +16,9 @@ function showError(text) {
 
 function showNotice() {
   const reason = params.get("reason");
-  const key = reason === "expired" ? "login.expired" : reason === "signedOut" ? "login.signedOut" : null;
+  const keys = { expired: "login.expired", signedOut: "login.signedOut", ended: "login.ended",
+    disabled: "login.disabled" };
+  const key = keys[reason] ?? null;
   notice.hidden = !key;
   if (key) notice.textContent = t(key);
 }

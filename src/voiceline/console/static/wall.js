@@ -235,13 +235,16 @@ async function probe() {
   }
 }
 
-async function onUnauthorized() {
+async function onUnauthorized(reason = "") {
   try {
     await api("/api/seats", { redirectOn401: false });
   } catch (error) {
     if (error instanceof ApiError && error.status === 403) return showRefused(user.role);
   }
-  toLogin("expired");
+  // The server closes the feed with its reason: "the account was disabled" when an admin
+  // disabled the account here; a session ended elsewhere (signed out, expired, or the
+  // account disabled from the command line) is not told apart, and the page says so.
+  toLogin(reason === "the account was disabled" ? "disabled" : reason ? "ended" : "expired");
 }
 
 /** The floor's configured seats and the agents' names and teams. */
