@@ -164,21 +164,19 @@ def score_rows(rows: list[dict], calibration: Path, model_path: Path,
 def run_score(args: argparse.Namespace) -> int:
     from voiceline.cli import UserError, output_file
 
-    if not Path(args.calibration).is_dir():  # every row would say so: say it once
+    calibration = Path(args.calibration)
+    if not calibration.is_dir():  # every row would say so: say it once
         raise UserError(f"no calibration folder {args.calibration}: give the --out DIR of "
                         "'voiceline calibrate'")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model = Path(args.model) if args.model else DEFAULT_MODEL
-    calibration = Path(args.calibration)
     out = output_file(args.out, keep=[args.manifest, model, model.with_suffix(".json"),
                                       *calibration.iterdir()])
     if out.suffix.lower() == ".json" and out.resolve().parent == calibration.resolve():
         raise UserError(f"will not write {out}: a .json file in the calibration folder "
                         "is read as an agent's baseline; choose another file")
     rows = read_manifest(Path(args.manifest))
-    results = score_rows(rows, Path(args.calibration),
-                         Path(args.model) if args.model else DEFAULT_MODEL,
-                         level_profile=args.level_profile,
+    results = score_rows(rows, calibration, model, level_profile=args.level_profile,
                          population_fallback=args.unknown_agents == "population",
                          line_correction=args.line_correction == "on")
     # UTF-8 with a byte-order mark, so that Excel and WPS open it as UTF-8 (paths, agent

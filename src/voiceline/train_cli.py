@@ -131,8 +131,10 @@ def train(data_dir: Path, out: Path, *, seed: int = 0, limit_speakers: int | Non
     start = time.perf_counter()
     speakers: list[SpeakerWindows] = []
     n_files = {}
+    manifests = {corpus: read_manifest(data_dir, corpus) for corpus in CORPORA}  # both
+    # read before either is analysed: a missing one is named at once, not minutes later
     for corpus in CORPORA:
-        items = read_manifest(data_dir, corpus)
+        items = manifests[corpus]
         if limit_speakers:
             keep = sorted({i.speaker for i in items})[:limit_speakers]
             items = [i for i in items if i.speaker in keep]
@@ -225,8 +227,6 @@ def run_train_model(args: argparse.Namespace) -> int:
 
     data = Path(args.data) if args.data else default_data_dir()
     out = output_file(args.out)  # before minutes of training, not after
-    for corpus in CORPORA:  # both corpora before either is analysed
-        read_manifest(data, corpus)
     train(data, out, seed=args.seed, limit_speakers=args.limit_speakers,
           log=lambda msg: print(msg, file=sys.stderr))
     return 0
