@@ -390,9 +390,18 @@ def test_long_ids_and_pasted_notes_wrap_instead_of_widening_the_pages(chromium_b
             page.wait_for_url(re.compile(r"/qa\.html"))
             page.wait_for_selector("body[data-status=ready]")
             if width < 1400:
+                # The call as this reviewer's own open page leaves it: claimed, so its row
+                # carries the "you are reviewing" mark (whether the last page's release
+                # arrived first is a matter of timing; on CI it once had not).
+                claimed = httpx.post(f"{server.url}/api/qa/calls/{long_id}/claim",
+                                     headers={"Authorization":
+                                              f"Bearer {login(server.url, 'qa')}"})
+                assert claimed.status_code == 200, claimed.text
                 page.goto("/qa.html?status=all")
                 page.wait_for_selector("body[data-status=ready]")
             page.locator(f"#queue tr[data-call='{long_id}']").wait_for()
+            if width < 1400:
+                page.locator(f"#queue tr[data-call='{long_id}'] .qa-claim").wait_for()
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             if width == 1400:  # judged: the call leaves the queue of open flags
                 judged = httpx.post(f"{server.url}/api/qa/flags/{flag_id}/verdict", json={
