@@ -119,3 +119,15 @@ def test_level_robustness_quick_scores_neutral_speech_at_two_gains():
     assert usual["line"] == usual["as_is"]  # within the dead zone nothing changes
     # while angry speech still does
     assert hot["line"]["angry_files_agitated"] >= 0.5
+
+
+def test_usual_range_quick_reads_a_calm_voice_in_range_and_agitation_out():
+    report = run_benchmark("usual_range.py", "--quick", timeout=300)
+    sim = report["simulated"]
+    assert report["agents"] == 3 and all(row["windows"] > 100 for row in sim.values())
+    # The joint measure holds about 90 % of the calibration speech and most other calm
+    # speech; version 1's (every band at once) about half.
+    assert sim["calibration"]["joint"]["mean"] >= 0.8
+    assert sim["calm_other"]["joint"]["mean"] >= 0.7
+    assert sim["calibration"]["every_band"]["mean"] < 0.65
+    assert sim["agitated"]["joint"]["max"] < 0.1 and sim["low_energy"]["joint"]["max"] < 0.2

@@ -11,7 +11,17 @@ from datetime import date, datetime
 
 import pytest
 
-from test_report_support import FIRST, LAST, NOW_S, SPEECH_RATE_HIST_C2, TZ, at, seed, summary
+from test_report_support import (
+    BASE,
+    FIRST,
+    LAST,
+    NOW_S,
+    SPEECH_RATE_HIST_C2,
+    TZ,
+    at,
+    seed,
+    summary,
+)
 from test_server_support import add_users
 from voiceline.reports import (
     PeriodError,
@@ -163,6 +173,52 @@ def test_a_steady_agent_is_told_so_with_their_numbers(tmp_path):
     assert [g["id"] for g in empty["guidance"]] == ["no_data"]
     assert empty["totals"]["calls"] == 0 and empty["totals"]["in_range_share"] is None
     assert "<svg" in render_document(empty, "en", tz=TZ)
+
+
+def test_summaries_of_the_old_in_range_measure_count_for_all_but_that_share(tmp_path):
+    # Version 1 summaries measured "in range" as every feature in its band at once (about
+    # half of ordinary speech); their share is not mixed with the joint measure's, neither
+    # in the agent's own numbers nor in the team's, while their features still count.
+    def old(windows, share, **kw):
+        return {**summary(windows, share, **kw), "version": 1}
+
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_agent("B1")
+        store.save_voice_summary("o1", "qa", "B1", at(16, 9), 300,
+                                 old(300, 0.40, rate_median=5.0))
+        store.save_voice_summary("n1", "qa", "B1", at(17, 9), 300,
+                                 summary(100, 0.90, rate_median=4.0))
+        for k, share in enumerate((0.2, 0.3, 0.4, 0.5, 0.6)):
+            store.upsert_agent(f"B{k + 2}")
+            store.save_voice_summary(f"o{k + 2}", "qa", f"B{k + 2}", at(17, 10), 300,
+                                     old(100, share))
+        rep = build_report(store, "B1", make_period(FIRST, LAST, tz=TZ), now_s=NOW_S)
+        only_old = build_report(store, "B1", make_period("2026-11-16", "2026-11-16", tz=TZ),
+                                now_s=NOW_S)
+    assert rep["totals"]["windows"] == 400 and rep["totals"]["in_range_share"] == 0.9
+    assert rep["features"]["speech_rate_syl_s"]["median"] == pytest.approx(
+        (5.0 * 300 + 4.0 * 100) / 400)
+    assert rep["team"]["available"] is False  # the colleagues' old shares are not compared
+    assert only_old["totals"]["in_range_share"] is None
+    steady = only_old["guidance"][0]
+    assert steady["id"] == "steady" and "–" not in steady["en"] and "–" not in steady["zh"]
+
+
+def test_an_agent_without_a_baseline_sees_the_populations_range(tmp_path, data_dir):
+    # As the live engine and pre-inspection judge such an agent: against the population of
+    # the agents' baselines. The report used to show "usual –" and no band.
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_agent("B1")
+        store.save_voice_summary("p1", "qa", "B1", at(17, 9), 300,
+                                 summary(100, 0.80, baseline="population"))
+        rep = build_report(store, "B1", make_period(FIRST, LAST, tz=TZ),
+                           baselines_dir=data_dir / "baselines", now_s=NOW_S)
+    assert rep["baseline"]["source"] == "population"
+    rate = rep["baseline"]["features"]["speech_rate_syl_s"]
+    assert rate["median"] == pytest.approx(BASE["speech_rate_syl_s"][0])  # the one agent's
+    html = render_document(rep, "en", tz=TZ)
+    assert "(usual –)" not in html and "the agents&#x27; usual range" in html
+    assert "坐席总体的平时范围" in render_document(rep, "zh", tz=TZ)
 
 
 def test_an_unknown_agent_is_refused_by_name(tmp_path):

@@ -31,7 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from emotion.baseline import Baseline, save_baseline
-from emotion.summary import REPORT_FEATURES, Z_EDGES
+from emotion.summary import REPORT_FEATURES, SUMMARY_VERSION, Z_EDGES
 from emotion.windows import FEATURE_NAMES
 from voiceline.store import Store
 
@@ -67,7 +67,7 @@ def summary(windows: int, in_range: float, *, rate_above: float = 0.0, rate_medi
                           "z_hist": (rate_hist if rate_hist and name == "speech_rate_syl_s"
                                      else half)}
     assert len(half) == len(Z_EDGES) + 1
-    return {"version": 1, "windows": windows, "speech_s": float(windows),
+    return {"version": SUMMARY_VERSION, "windows": windows, "speech_s": float(windows),
             "baseline": baseline, "baseline_agent": "A1001", "in_range_share": in_range,
             "features": features, "agitated_share": 0.0, "low_energy_share": 0.0,
             "segments": []}

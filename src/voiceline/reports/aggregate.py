@@ -38,8 +38,7 @@ def is_night(t_s: float, tz) -> bool:
 
 
 def usable(row: dict) -> bool:
-    s = row["summary"]
-    return (s.get("windows") or 0) > 0 and s.get("in_range_share") is not None
+    return (row["summary"].get("windows") or 0) > 0
 
 
 def pool(rows: list[dict]) -> dict:
@@ -54,8 +53,12 @@ def pool(rows: list[dict]) -> dict:
     w = [r["summary"]["windows"] for r in good]
     total = float(sum(w))
     out["windows"] = int(total)
-    out["in_range_share"] = _share(sum(r["summary"]["in_range_share"] * n
-                                       for r, n in zip(good, w, strict=True)), total)
+    # A summary of an older version has no in-range share (data.gather): it counts for
+    # the features and the other shares, not for this one.
+    ranged = [(r["summary"]["in_range_share"], n) for r, n in zip(good, w, strict=True)
+              if r["summary"].get("in_range_share") is not None]
+    out["range_windows"] = int(sum(n for _, n in ranged))
+    out["in_range_share"] = _share(sum(v * n for v, n in ranged), out["range_windows"])
     for key in ("agitated_share", "low_energy_share"):
         pairs = [(r["summary"][key], n) for r, n in zip(good, w, strict=True)
                  if r["summary"].get(key) is not None]
@@ -118,8 +121,9 @@ def position_label(k: int) -> str:
 
 
 def _slim(p: dict) -> dict:
-    return {k: p[k] for k in ("calls", "talk_s", "windows", "in_range_share", "agitated_share",
-                              "low_energy_share", "medians", "above", "below")}
+    return {k: p[k] for k in ("calls", "talk_s", "windows", "range_windows", "in_range_share",
+                              "agitated_share", "low_energy_share", "medians", "above",
+                              "below")}
 
 
 def shift_effects(history: list[dict], start_s: float, end_s: float, tz) -> tuple[dict, dict]:
@@ -168,6 +172,7 @@ def weekly(history: list[dict], inputs: ReportInputs) -> list[dict]:
         p = pool(rows)
         weeks.append({"week_start": monday.isoformat(), "calls": p["calls"],
                       "talk_s": p["talk_s"], "windows": p["windows"],
+                      "range_windows": p["range_windows"],
                       "in_range_share": p["in_range_share"], "medians": p["medians"]})
         monday = nxt
     return weeks

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from emotion.baseline import BaselineError, load_baseline
+from emotion.baseline import (
+    BaselineError,
+    load_all_baselines,
+    load_baseline,
+    population_baseline,
+)
 from emotion.summary import REPORT_FEATURES
 from voiceline.reports.period import Period, day_start_s
 
@@ -25,6 +30,10 @@ SHIFT_LOOKBACK_S = 24 * 3600.0
 NO_LIMIT = 1_000_000
 #: Fewest agents with calls for an anonymous team distribution (the agent included).
 MIN_TEAM = 5
+#: The first summary version whose in-range share is the current measure (joint, see
+#: ``emotion.summary.in_usual_range``); an older share measured something else.
+IN_RANGE_SINCE_VERSION = 2
+_CURRENT_RANGE = f"COALESCE(json_extract(v.summary, '$.version'), 0) >= {IN_RANGE_SINCE_VERSION}"
 _ONE_PER_CALL = ("NOT (v.source = 'live' AND EXISTS (SELECT 1 FROM voice_summaries q "
                  "WHERE q.call_id = v.call_id AND q.source = 'qa'))")
 
@@ -60,26 +69,38 @@ def agent_known(store, agent_id: str) -> bool:
             is not None
 
 
-def _baseline(baselines_dir: Path | None, agent_id: str) -> dict | None:
-    if baselines_dir is None:
-        return None
+def _own_or_population(baselines_dir: Path, agent_id: str):
+    """The agent's own baseline, else the population of the agents' (8k before 16k), as
+    the live engine and pre-inspection judge an agent without one; None without either."""
     for channel_type in ("8k", "16k"):
         try:
-            base = load_baseline(baselines_dir, agent_id, channel_type)
+            return load_baseline(baselines_dir, agent_id, channel_type), channel_type
         except BaselineError:
             continue
-        out = {}
-        for name in REPORT_FEATURES:
-            if name not in base.feature_names:
-                continue
-            k = base.feature_names.index(name)
-            out[name] = {"median": float(base.median[k]),
-                         **{q: float(base.quantiles[q][k])
-                            for q in ("q05", "q25", "q75", "q95") if q in base.quantiles}}
-        return {"source": base.source, "channel_type": channel_type, "features": out,
-                "created": base.created, "updated": base.updated,
-                "updates": int(base.notes.get("updates", 0))}
-    return None
+    for channel_type in ("8k", "16k"):
+        agents = load_all_baselines(baselines_dir, channel_type)
+        if agents:
+            return population_baseline(agents, channel_type=channel_type), channel_type
+    return None, None
+
+
+def _baseline(baselines_dir: Path | None, agent_id: str) -> dict | None:
+    if baselines_dir is None or not Path(baselines_dir).is_dir():
+        return None
+    base, channel_type = _own_or_population(baselines_dir, agent_id)
+    if base is None:
+        return None
+    out = {}
+    for name in REPORT_FEATURES:
+        if name not in base.feature_names:
+            continue
+        k = base.feature_names.index(name)
+        out[name] = {"median": float(base.median[k]),
+                     **{q: float(base.quantiles[q][k])
+                        for q in ("q05", "q25", "q75", "q95") if q in base.quantiles}}
+    return {"source": base.source, "channel_type": channel_type, "features": out,
+            "created": base.created, "updated": base.updated,
+            "updates": int(base.notes.get("updates", 0))}
 
 
 def team_shares(store, agent_id: str, start_s: float, end_s: float) -> tuple[list[float], str]:
@@ -93,7 +114,7 @@ def team_shares(store, agent_id: str, start_s: float, end_s: float) -> tuple[lis
            "'$.windows')) FROM voice_summaries v {join} WHERE v.started_s >= ? "
            "AND v.started_s < ? AND json_extract(v.summary, '$.windows') > 0 "
            "AND json_extract(v.summary, '$.in_range_share') IS NOT NULL AND "
-           + _ONE_PER_CALL + "{team} GROUP BY v.agent_id")
+           + _CURRENT_RANGE + " AND " + _ONE_PER_CALL + "{team} GROUP BY v.agent_id")
     with store._read() as conn:
         row = conn.execute("SELECT team FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
         team = row["team"] if row else None
@@ -114,6 +135,12 @@ def gather(store, agent_id: str, period: Period, baselines_dir: Path | None) -> 
                           start_s - SHIFT_LOOKBACK_S)
     summaries = store.list_voice_summaries(agent_id=agent_id, since_s=history_start_s,
                                            until_s=end_s, limit=NO_LIMIT)
+    for row in summaries:
+        summary = row["summary"]
+        if (summary.get("version") or 0) < IN_RANGE_SINCE_VERSION:
+            summary["in_range_share"] = None  # measured otherwise; its features still count
+            for segment in summary.get("segments") or []:
+                segment["in_range_share"] = None
     alerts = [a for a in store.list_alerts(agent_id=agent_id, since_s=start_s, limit=10_000)
               if a["opened_s"] < end_s]
     starts: dict[str, float | None] = {}

@@ -107,7 +107,7 @@ def _moved_feature(a: dict, b: dict, baseline: dict):
 
 def _shift_item(shift: dict, baseline: dict):
     early, late = shift["early"], shift["late"]
-    if min(early["windows"], late["windows"]) < MIN_WINDOWS:
+    if min(early["range_windows"], late["range_windows"]) < MIN_WINDOWS:
         return None
     drop = early["in_range_share"] - late["in_range_share"]
     moved = _moved_feature(early, late, baseline)
@@ -136,7 +136,7 @@ def _shift_item(shift: dict, baseline: dict):
 
 def _night_item(shift: dict):
     night, day = shift["night"], shift["day"]
-    if min(night["windows"], day["windows"]) < MIN_WINDOWS:
+    if min(night["range_windows"], day["range_windows"]) < MIN_WINDOWS:
         return None
     gap = night["in_range_share"] - day["in_range_share"]
     if abs(gap) < NIGHT_GAP:
@@ -156,7 +156,7 @@ def _night_item(shift: dict):
 
 
 def _week_item(weeks: list[dict]):
-    full = [w for w in weeks if w["windows"] >= MIN_WINDOWS]
+    full = [w for w in weeks if w["range_windows"] >= MIN_WINDOWS]
     if len(full) < 2:
         return None
     a, b = full[-2], full[-1]
@@ -194,12 +194,18 @@ def guidance(rows: list[dict], pooled: dict, report: dict, position: dict,
             items.append(extra)
     if not items:
         share, calls = pooled["in_range_share"], pooled["calls"]
+        if share is None:  # only summaries of an older version, without the joint share
+            en = (f"In {calls} calls no feature of your speech left your usual range more "
+                  "often than usual. Keep doing what you do.")
+            zh = f"在 {calls} 通电话中，没有哪一项比平时更常超出平时范围。请继续保持。"
+        else:
+            en = (f"{pct(share, 'en')} of your speech in {calls} calls stayed within your "
+                  "usual range, and no feature left it more often than usual. "
+                  "Keep doing what you do.")
+            zh = (f"在 {calls} 通电话中，您 {pct(share, 'zh')} 的说话时间处于平时范围内，"
+                  "没有哪一项比平时更常超出范围。请继续保持。")
         items.append({"id": "steady", "numbers": {"in_range_share": share, "calls": calls},
-                      "en": f"{pct(share, 'en')} of your speech in {calls} calls stayed within "
-                            "your usual range, and no feature left it more often than usual. "
-                            "Keep doing what you do.",
-                      "zh": f"在 {calls} 通电话中，您 {pct(share, 'zh')} 的说话时间处于平时范围内，"
-                            "没有哪一项比平时更常超出范围。请继续保持。"})
+                      "en": en, "zh": zh})
     for item in items:
         item.pop("weight", None)
     return items

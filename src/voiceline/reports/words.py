@@ -79,9 +79,13 @@ LABELS = {
         "tz": "times in {tz}", "summary": "Summary", "calls": "Calls analysed",
         "talk": "Talk time", "in_range": "Speech within your usual range",
         "live_qa": "{live} live, {qa} from recordings", "baseline_agent":
-        "Compared with your own baseline (its 5–95 % band is your “usual range”).",
+        "Compared with your own baseline. Speech is within your usual range when its "
+        "loudness, sharpness, roughness, fluctuation, pitch, pitch range and rate, taken "
+        "together, are as close to your baseline as 90 % of your calibration speech was; "
+        "for each feature alone, the usual range is its 5–95 % band.",
         "baseline_population": "You have no personal baseline yet: your voice is compared "
-        "with the population of agents until one is calibrated.",
+        "with the population of agents until one is calibrated, so “your usual range” "
+        "below is the agents' usual range.",
         "baseline_none": "No baseline is available for you yet.",
         "baseline_made": " It was calibrated on {created}.",
         "baseline_followed": " It was calibrated on {created} and has followed your "
@@ -125,9 +129,11 @@ LABELS = {
         "tz": "时间按 {tz}", "summary": "概览", "calls": "分析的通话",
         "talk": "通话时长", "in_range": "说话时处于平时范围内的比例",
         "live_qa": "实时 {live} 通，录音 {qa} 通",
-        "baseline_agent": "与您本人的基线比较（基线的 5–95% 区间即“平时范围”）。",
+        "baseline_agent": "与您本人的基线比较。响度、尖锐度、粗糙度、波动度、音高、音域和语速"
+                          "综合起来，与基线的接近程度不低于您校准语音的 90% 时，即处于平时范围内；"
+                          "单看某一项时，平时范围是它的 5–95% 区间。",
         "baseline_population": "您还没有个人基线：在完成校准之前，您的声音与全体坐席的"
-                               "总体基线比较。",
+                               "总体基线比较，下文的“平时范围”即坐席总体的平时范围。",
         "baseline_none": "暂时没有可用的基线。",
         "baseline_made": "该基线校准于 {created}。",
         "baseline_followed": "该基线校准于 {created}，此后随您平常的说话缓慢更新，最近一次在 "
