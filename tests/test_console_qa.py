@@ -287,6 +287,46 @@ def test_an_agent_is_refused_and_a_supervisor_reads_without_judging(new_page, se
     assert page.errors == []
 
 
+def test_an_unsaved_note_outlives_the_session_but_not_a_sign_out(new_page, server):
+    # Found by an outside audit: a note typed and not yet saved was lost when the session
+    # ended under the call page (expired, or ended by an admin) and the reviewer signed
+    # in again.
+    page = new_page()
+    sign_in(page, "qa")
+    page.wait_for_url(re.compile(r"/qa\.html"))
+    page.goto("/qa_call.html?call=call-b")
+    page.wait_for_selector("body[data-status=ready]")
+    flag_id = stored_call(server, "call-b")["flags"][0]["id"]
+    note = page.locator(f"#note-{flag_id}")
+    note.fill("串音明显，建议复听第 12 秒")
+    token = page.evaluate("JSON.parse(localStorage.getItem('voiceline.session')).token")
+    import httpx
+
+    ended = httpx.post(f"{server.url}/api/logout", headers={"Authorization": f"Bearer {token}"})
+    assert ended.status_code in (200, 204), ended.text
+    page.reload()  # the page's next call finds the session gone: to the login page
+    page.wait_for_url(re.compile(r"/login\.html\?.*next="))
+    page.fill("#name", "qa")
+    from test_server_support import PASSWORD
+
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/qa_call\.html\?call=call-b"))
+    page.wait_for_selector("body[data-status=ready]")
+    assert page.locator(f"#note-{flag_id}").input_value() == "串音明显，建议复听第 12 秒"
+    assert stored_call(server, "call-b")["flags"][0]["verdict_note"] in (None, "")
+    # Signing out forgets it: the next reviewer at this browser tab does not get it.
+    page.click("#logout")
+    page.wait_for_url(re.compile(r"/login\.html"))
+    page.fill("#name", "qa")
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/qa_call\.html\?call=call-b"))  # back where they were
+    page.wait_for_selector("body[data-status=ready]")
+    assert page.locator(f"#note-{flag_id}").input_value() == ""
+    assert page.errors == []
+
+
 def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new_page,
                                                                              server, tmp_path):
     mine = new_page()

@@ -97,6 +97,11 @@ export async function logout() {
     // signed out locally whatever the server says
   }
   clearSession();
+  try {
+    sessionStorage.clear(); // what this tab kept for the user, e.g. unsaved verdict notes
+  } catch {
+    // storage unavailable: nothing was kept
+  }
   toLogin("signedOut");
 }
 

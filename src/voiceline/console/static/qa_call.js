@@ -23,6 +23,34 @@ const SAID_CHECKS = ["forbidden_phrase", "missing_greeting", "missing_closing"];
 const state = { call: null, timeline: null, timelineError: null, drafts: new Map(), active: null, audioRetried: false, claim: null, claimMine: false };
 /** How often an open page renews its claim (the server lets one lapse after 5 minutes). */
 const CLAIM_RENEW_MS = 60_000;
+/** Notes typed but not saved, per flag id, kept for this tab (sessionStorage) so that a
+ *  session that ends under the page, a reload or a look at another call loses none;
+ *  only the reviewer who typed them gets them back. */
+const DRAFTS_KEY = "voiceline.qaDrafts";
+
+function loadDrafts() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(DRAFTS_KEY));
+    if (kept && kept.user === user.name && kept.notes && typeof kept.notes === "object") {
+      return new Map(Object.entries(kept.notes).map(([id, text]) => [Number(id), String(text)]));
+    }
+  } catch {
+    // storage unavailable or not ours: start without drafts
+  }
+  return new Map();
+}
+
+function keepDrafts() {
+  try {
+    if (state.drafts.size) {
+      sessionStorage.setItem(DRAFTS_KEY, JSON.stringify({ user: user.name, notes: Object.fromEntries(state.drafts) }));
+    } else {
+      sessionStorage.removeItem(DRAFTS_KEY);
+    }
+  } catch {
+    // storage full or unavailable: the draft stays on the page as before
+  }
+}
 
 function dd(dl, term, value) {
   const dt = document.createElement("dt");
@@ -175,7 +203,7 @@ function verdictForm(flag, status) {
   note.rows = 2;
   note.maxLength = 4000;
   note.value = state.drafts.get(flag.id) ?? flag.verdict_note ?? "";
-  note.addEventListener("input", () => state.drafts.set(flag.id, note.value));
+  note.addEventListener("input", () => { state.drafts.set(flag.id, note.value); keepDrafts(); });
   const buttons = document.createElement("div");
   buttons.className = "qa-verdict-actions";
   for (const verdict of ["confirmed", "dismissed"]) {
@@ -201,6 +229,7 @@ function verdictForm(flag, status) {
       const saved = await api(`/api/qa/flags/${flag.id}/verdict`, { method: "POST", body: { verdict, note: note.value } });
       Object.assign(flag, saved);
       state.drafts.delete(flag.id);
+      keepDrafts();
       error.hidden = true;
       renderFlags();
       const item = $(`flag-${flag.id}`);
@@ -433,4 +462,7 @@ async function main() {
 }
 
 const user = startPage(renderAll);
-if (user) main();
+if (user) {
+  state.drafts = loadDrafts();
+  main();
+}
