@@ -70,3 +70,22 @@ def test_csv_saved_by_a_chinese_spreadsheet_is_read_in_its_own_encoding(tmp_path
     bad.write_bytes(b"path,agent\n\xff.wav,A1\n")  # 0xff starts no character in either
     with pytest.raises(UnicodeDecodeError):
         spreadsheet.csv_rows(bad)
+
+
+def test_a_row_with_more_cells_than_the_header_is_named_and_the_others_go_on(tmp_path):
+    """An unquoted comma in a path splits it into two cells: that row is refused with the
+    reason (it used to be read as the shorter path, the extra cell dropped), the rest run."""
+    from voiceline.qa_cli import read_metadata
+    from voiceline.score_cli import read_manifest
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,agent\nday 1,call 2.wav,A1\nok.wav,A2\n", encoding="utf-8")
+    bad, good = read_manifest(manifest)
+    assert "more cells than the header has columns" in bad["error"] and None not in bad
+    assert "error" not in good and good["agent"] == "A2"
+    metadata = tmp_path / "calls.csv"
+    metadata.write_text("call_id,path,agent_id\nC1,a.wav,A1,extra\nC2,b.wav,A2\n",
+                        encoding="utf-8")
+    read = read_metadata(metadata)
+    assert [row["call_id"] for row in read.rows.values()] == ["C2"]
+    assert "line 2: more cells than the header has columns" in read.problems["line 2"]

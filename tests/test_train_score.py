@@ -98,6 +98,12 @@ def test_a_damaged_model_is_one_line_before_any_work(tmp_path, capsys):
     assert main(["qa", str(wav), "--no-store", "--out", str(tmp_path / "q"),
                  "--no-progress", "--model", str(junk)]) == 2
     assert "not a readable model card" in capsys.readouterr().err
+    # A model copied without its card is there: the card is what is missing.
+    (tmp_path / "m.json").unlink()
+    assert main(["qa", str(wav), "--no-store", "--out", str(tmp_path / "q"),
+                 "--no-progress", "--model", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "has no model card beside it (m.json is missing)" in err and "not found" not in err
 
 
 def test_score_refuses_a_manifest_without_the_agent_column(tmp_path, capsys):

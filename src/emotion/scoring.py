@@ -81,10 +81,15 @@ class VoiceModel:
 
         path = Path(path)
         meta_path = path.with_suffix(".json")
-        if not path.exists() or not meta_path.exists():
+        if not path.exists():
             raise ModelError(
                 f"scoring model not found at {path} (with {meta_path.name}); "
                 "train one with 'voiceline train-model'"
+            )
+        if not meta_path.exists():  # the card says which features, in which order
+            raise ModelError(
+                f"{path} has no model card beside it ({meta_path.name} is missing): copy "
+                "the card together with the model, or retrain with 'voiceline train-model'"
             )
         try:
             self._read_card(meta_path)

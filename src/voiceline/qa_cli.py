@@ -154,6 +154,10 @@ def read_metadata(path: Path) -> Metadata:
         if not rel:
             problems[f"line {line}"] = f"{path}, line {line}: the row names no recording"
             continue
+        if row.pop(None, None) is not None:  # csv puts cells past the header under None
+            problems[f"line {line}"] = (f"{path}, line {line}: more cells than the header has "
+                                        "columns (a comma in a path or a name? quote the cell)")
+            continue
         file = (path.parent / rel).resolve()
         row["call_id"] = (row.get("call_id") or "").strip() or file.stem  # as without metadata
         if file in out:

@@ -47,7 +47,10 @@ def read_manifest(path: Path) -> list[dict]:
         row["agent"] = (row.get("agent") or "").strip()
         row["file"] = path.parent / row["path"]
         text = (row.get("channel") or "").strip()
-        if not row["path"]:
+        if row.pop(None, None) is not None:  # csv puts cells past the header under None
+            row["error"] = ("the row has more cells than the header has columns (a comma "
+                            "in a path? quote the cell)")
+        elif not row["path"]:
             row["error"] = "the row names no recording (empty path)"
         elif not row["agent"]:
             row["error"] = "the row names no agent (empty agent)"
