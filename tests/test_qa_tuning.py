@@ -36,6 +36,28 @@ def test_a_setting_rounds_toward_keeping_the_flag_it_stops_at() -> None:
     assert tip.suggested == -42.0 and -42.06 < tip.suggested and tip.precision_after == 1.0
 
 
+def test_the_counts_said_are_what_the_check_does_at_the_suggested_setting() -> None:
+    # Found by an outside audit: waits were kept at 0.1 s (1.26 s read 1.3) and the setting
+    # 1.3 "kept 7 of 7 confirmed"; rerun, the check dropped the confirmed 1.26 and 1.29 s.
+    # Now the check compares exactly what the evidence carries (10 ms), settings have
+    # 10 ms steps, and every count is taken at the suggested setting itself.
+    confirmed = [1.26, 1.29, 1.32, 1.35, 1.4, 1.5, 1.6]
+    dismissed = [1.0, 1.02, 1.05, 1.08, 1.1, 1.12, 1.15, 1.18, 1.2, 1.22, 1.24]
+    tip = suggest("slow_response", [(v, True) for v in confirmed]
+                  + [(v, False) for v in dismissed], current=1.0)
+    # the least strict setting at 80 %: 1.24 s keeps the 7 confirmed and one dismissed
+    assert tip.suggested == 1.24 and (tip.confirmed_lost, tip.dismissed_removed) == (0, 10)
+    kept = [v for v in confirmed + dismissed if v >= tip.suggested]
+    assert sorted(kept) == sorted([*confirmed, 1.24])
+    assert tip.precision_after == pytest.approx(7 / 8, abs=1e-3)
+
+
+def test_the_timing_checks_compare_what_their_flags_carry() -> None:
+    from qa.checks import seconds
+
+    assert seconds(126, 0.01) == 1.26 and seconds(130, 0.01) >= 1.3  # not 1.2999999999
+
+
 def test_no_suggestion_without_enough_verdicts_at_target_or_out_of_reach() -> None:
     assert suggest("overtalk", [(1.2, False)] * 9).code == "few_verdicts"
     assert suggest("overtalk", [(1.2, False)] * 2 + [(2.0, True)] * 8).code == "at_target"

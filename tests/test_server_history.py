@@ -100,14 +100,15 @@ def server(tmp_path_factory):
 
 
 async def _one_call(server, sup_token: str) -> dict:
-    """Stream 8.5 s on seat S-H; read the history during the call and after it."""
+    """Stream 12 s on seat S-H; read the history during the call (8 s in: 4 s to spare on
+    a loaded machine, where 0.5 s once was not) and after it."""
     from test_server_support import stream_audiofork
 
     headers = {"Authorization": f"Bearer {sup_token}"}
     url = f"{server.url}/api/seats/S-H/history"
     async with AlertFeed(server.ws_url, sup_token) as feed:
         stream = asyncio.create_task(stream_audiofork(
-            server.ws_url, server.ingest_token, "h-1", "S-H", "A1001", voice(8.5, seed=5)))
+            server.ws_url, server.ingest_token, "h-1", "S-H", "A1001", voice(12.0, seed=5)))
         await asyncio.sleep(8.0)  # the first scored window ends 5.6-6.6 s in
         during = (await asyncio.to_thread(httpx.get, url, headers=headers)).json()
         since = during["points"][len(during["points"]) // 2]["t"]
@@ -171,11 +172,12 @@ def test_a_finished_call_leaves_a_voice_summary_for_the_agents_report(server):
     with Store(server.config.store_path) as store:
         rows = []
         while not rows and time.monotonic() < deadline:
-            rows = store.list_voice_summaries(agent_id="A1001")
+            rows = [r for r in store.list_voice_summaries(agent_id="A1001")
+                    if r["call_id"] == "h-1"]
             time.sleep(0.1)
-    (row,) = [r for r in rows if r["call_id"] == "h-1"]
-    assert row["source"] == "live" and 8.0 <= row["duration_s"] <= 12.0
+    (row,) = rows
+    assert row["source"] == "live" and 11.5 <= row["duration_s"] <= 15.0
     summary = row["summary"]
-    assert summary["baseline"] == "agent" and 1 <= summary["windows"] <= 6
+    assert summary["baseline"] == "agent" and 1 <= summary["windows"] <= 10
     assert 0.0 <= summary["in_range_share"] <= 1.0
     assert set(summary["features"]) >= {"loudness_mean_sone", "speech_rate_syl_s"}

@@ -103,6 +103,16 @@ TURN_EDGE_S = 2.0
 #: The agent's voice checks judge a turn by the mean over its windows, up to this much of
 #: it at a time (see :func:`turn_spans`).
 TURN_BLOCK_S = 10.0
+#: A check compares with its threshold exactly the number its flag's evidence carries
+#: (qa.tuning replays the thresholds on those numbers): times at 10 ms, the voice checks'
+#: judged probability at 0.001, fast speech's tempo ratio at 0.001.
+TIME_DECIMALS = 2
+PROBABILITY_DECIMALS = 3
+
+
+def seconds(frames: int | float, frame_s: float) -> float:
+    """``frames`` of ``frame_s`` in seconds, as a flag's evidence carries it."""
+    return round(float(frames) * frame_s, TIME_DECIMALS)
 
 
 class Baselines:
@@ -258,13 +268,14 @@ def turn_spans(track: ChannelTrack, turns: np.ndarray, probs: np.ndarray, thresh
         if inside.size == 0:
             continue
         if inside.size <= block:
-            mean = float(np.mean(probs[inside]))
+            mean = round(float(np.mean(probs[inside])), PROBABILITY_DECIMALS)
             if mean >= threshold:
                 judged.append([start, end, inside, mean])
             else:
                 judged.append(None)
             continue
-        means = np.convolve(probs[inside], np.ones(block) / block, mode="valid")
+        means = np.round(np.convolve(probs[inside], np.ones(block) / block, mode="valid"),
+                         PROBABILITY_DECIMALS)
         hot = np.flatnonzero(means >= threshold)
         if hot.size == 0:
             judged.append(None)
@@ -449,8 +460,8 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
         z = (rate - usual) / sigma
         ratio = rate / (reference if unit == "turn" else usual)
         move_ratio = move / usual_move if usual_move > 0 else float("nan")
-        tempo = (ratio ** (1 - cfg.tempo_weight) * move_ratio ** cfg.tempo_weight
-                 if np.isfinite(move_ratio) and move_ratio > 0 else ratio)
+        tempo = round(ratio ** (1 - cfg.tempo_weight) * move_ratio ** cfg.tempo_weight
+                      if np.isfinite(move_ratio) and move_ratio > 0 else ratio, 3)
         if z < cfg.warning or tempo < cfg.ratio:
             continue
         s, e = start * track.frame_s, end * track.frame_s
@@ -477,7 +488,7 @@ def fast_speech_flags(track: ChannelTrack, agent_turns: np.ndarray, base: Baseli
                       "call_median_rate_syl_s": _round(call_median, 2),
                       "ratio": round(ratio, 3), "z": round(z, 2), "unit": unit,
                       "level_movement_ratio": _round(move_ratio, 3),
-                      "tempo_ratio": round(tempo, 3),
+                      "tempo_ratio": tempo,
                       "windows": int(chosen.sum()), "speech_s": round(speech_s, 1),
                       "baseline": label, **_call_weight(base),
                       "detail_zh": f"{what_zh}：每秒 {rate:.1f} 个音节，{against_zh}；"
@@ -517,18 +528,18 @@ def timing_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_
     held = np.zeros(agent_speech.size, dtype=bool) if hold is None else hold[: agent_speech.size]
     if dead.enabled:
         for start, end in silences(agent_speech | held, caller_speech):
-            length = (end - start) * frame_s
+            length = seconds(end - start, frame_s)
             if length >= dead.min_s:
                 out.append(Flag(
                     "dead_air", start * frame_s, end * frame_s,
                     "critical" if length >= dead.critical_s else "warning", "both",
                     f"no one spoke for {length:.0f} s",
-                    {"silence_s": round(length, 1), "detail_zh": f"双方沉默 {length:.0f} 秒"}))
+                    {"silence_s": length, "detail_zh": f"双方沉默 {length:.0f} 秒"}))
     if caller_speech is None:
         return out
     if slow.enabled:
         for caller_end, agent_start in replies(agent_turns, caller_turns):
-            wait = (agent_start - caller_end) * frame_s
+            wait = seconds(agent_start - caller_end, frame_s)
             if held[caller_end:agent_start].any():
                 continue
             if slow.min_s <= wait and not (dead.enabled and wait >= dead.min_s):
@@ -536,18 +547,18 @@ def timing_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller_
                     "slow_response", caller_end * frame_s, agent_start * frame_s,
                     "critical" if wait >= slow.critical_s else "warning", "agent",
                     f"agent replied {wait:.1f} s after the caller stopped",
-                    {"wait_s": round(wait, 1),
+                    {"wait_s": wait,
                      "detail_zh": f"来电者说完 {wait:.1f} 秒后坐席才回应"}))
     if over.enabled:
         pause = int(round(config.turn_gap_s / frame_s))
         for start, end, double in cut_ins(agent_speech, caller_speech, pause):
-            length = double * frame_s
+            length = seconds(double, frame_s)
             if length >= over.min_s:
                 out.append(Flag(
                     "overtalk", start * frame_s, end * frame_s,
                     "critical" if length >= over.critical_s else "warning", "agent",
                     f"agent started while the caller was speaking; both spoke for {length:.1f} s",
-                    {"overlap_s": round(length, 1),
+                    {"overlap_s": length,
                      "detail_zh": f"来电者讲话时坐席插话，双方同时说话 {length:.1f} 秒"}))
     return out
 
@@ -624,7 +635,7 @@ def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller
         music = track.music[: silent.size] if track.music is not None else None
         sounding = silent if music is None else silent | music
         for start, end in one_sided(sounding, speaking):
-            length = (end - start) * frame_s
+            length = seconds(end - start, frame_s)
             spoken = float(speaking[start:end].sum()) * frame_s
             if length < check.min_s or spoken < check.min_speech_s:
                 continue
@@ -638,7 +649,7 @@ def one_way_flags(analysis: CallAnalysis, config: QAConfig, agent_speech, caller
                 f"no speech on the {party}'s channel for {length:.0f} s{whole} while the "
                 f"{other} spoke for {spoken:.0f} s (one-way audio? the channel's level: "
                 f"{level:.0f} dBFS)",
-                {"silent_s": round(length, 1), "other_speech_s": round(spoken, 1),
+                {"silent_s": length, "other_speech_s": round(spoken, 1),
                  "silent_level_dbfs": round(level, 1), "whole_call": never,
                  "detail_zh": f"{zh_party}声道 {length:.0f} 秒无语音，其间{zh_other}讲话 "
                               f"{spoken:.0f} 秒（单通？该声道电平 {level:.0f} dBFS）"}))
@@ -655,14 +666,14 @@ def long_hold_flags(analysis: CallAnalysis, config: QAConfig, hold: np.ndarray |
     frame_s = analysis.agent.frame_s
     out = []
     for start, end, channel in hold_spans(analysis, hold):
-        length = (end - start) * frame_s
+        length = seconds(end - start, frame_s)
         if length < check.min_s:
             continue
         out.append(Flag(
             "long_hold", start * frame_s, end * frame_s,
             "critical" if length >= check.critical_s else "warning", channel,
             f"on hold for {length:.0f} s: music on the line, no one spoke",
-            {"hold_s": round(length, 1), "limit_s": check.min_s,
+            {"hold_s": length, "limit_s": check.min_s,
              "detail_zh": f"保持等待 {length:.0f} 秒：线路播放音乐，双方无通话"}))
     return out
 
@@ -670,7 +681,7 @@ def long_hold_flags(analysis: CallAnalysis, config: QAConfig, hold: np.ndarray |
 def long_call_flags(analysis: CallAnalysis, config: QAConfig) -> list[Flag]:
     """long_call: the recording is ``min_s`` or longer; the flag spans what ran over."""
     check = config.checks["long_call"]
-    length = analysis.duration_s
+    length = round(analysis.duration_s, TIME_DECIMALS)
     if not check.enabled or length < check.min_s:
         return []
     minutes, limit = length / 60, check.min_s / 60
@@ -678,7 +689,7 @@ def long_call_flags(analysis: CallAnalysis, config: QAConfig) -> list[Flag]:
         "long_call", check.min_s, length,
         "critical" if length >= check.critical_s else "warning", "both",
         f"the call lasted {minutes:.0f} min (flagged from {limit:.0f} min)",
-        {"duration_s": round(length, 1), "limit_s": check.min_s,
+        {"duration_s": length, "limit_s": check.min_s,
          "detail_zh": f"通话时长 {minutes:.0f} 分钟（超过 {limit:.0f} 分钟）"})]
 
 

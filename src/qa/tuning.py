@@ -17,6 +17,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 #: Per check: the evidence key of the value its threshold is compared with, the
 #: setting, and +1 when a higher value is more severe (the flag needs value >= setting)
 #: or -1 when lower is (``low_level``: the level must be under the setting). Exact for
@@ -40,7 +42,7 @@ THRESHOLD_OF: dict[str, tuple[str, str, int]] = {
 #: Results of earlier versions gave the voice checks' mean probability only.
 FALLBACK_EVIDENCE = {"judged_probability": "mean_probability"}
 #: Decimals of a suggested setting, per setting.
-DECIMALS = {"min_s": 1, "warning": 3, "ratio": 3, "min_samples": 0, "level_dbov": 1}
+DECIMALS = {"min_s": 2, "warning": 3, "ratio": 3, "min_samples": 0, "level_dbov": 1}
 TARGET_PRECISION = 0.8
 MIN_VERDICTS = 10
 #: Why a suggestion is what it is: too few verdicts, precision already at the target, no
@@ -117,19 +119,26 @@ def suggest(check: str, verdicts: Iterable[tuple[float, bool]], *,
         return keep("few_verdicts", f"{judged} verdicts; at least {min_verdicts} are needed")
     if precision >= target:
         return keep("at_target", f"precision {precision:.0%} reaches the target {target:.0%}")
-    # walk from the most severe flag down: the kept set grows one flag at a time
+    # Each judged value gives a candidate setting (rounded toward keeping that flag); the
+    # flags a candidate keeps are counted at the candidate itself, as the check would
+    # compare them, so the numbers said are the numbers a rerun gives.
+    signed = np.array([v for v, _ in pairs])[::-1]  # ascending
+    oks = np.array([ok for _, ok in pairs], dtype=float)[::-1]
+    ok_above = np.concatenate([np.cumsum(oks[::-1])[::-1], [0.0]])  # confirmed from i up
     best = None
-    kept_ok = 0
-    for i, (value, ok) in enumerate(pairs):
-        kept_ok += ok
-        last_of_value = i + 1 == judged or pairs[i + 1][0] != value
-        if last_of_value and kept_ok and kept_ok / (i + 1) >= target:
-            best = (value, i + 1, kept_ok)
+    for value in sorted({v for v, _ in pairs}, reverse=True):  # strictest first
+        candidate = _setting_at(sign * value, setting, sign)
+        t = sign * candidate
+        # kept: value >= setting (sign +1), value < setting (sign -1, i.e. -v > -s)
+        first = int(np.searchsorted(signed, t - 1e-9, side="left") if sign > 0
+                    else np.searchsorted(signed, t + 1e-9, side="right"))
+        kept, kept_ok = signed.size - first, int(ok_above[first])
+        if kept and kept_ok and kept_ok / kept >= target:
+            best = (candidate, kept, kept_ok)
     if best is None:
         return keep("unreachable", f"precision {precision:.0%}, and no stricter setting "
                     f"reaches {target:.0%}: review what the check flags, or turn it off")
-    value, kept, kept_ok = best
-    suggested = _setting_at(sign * value, setting, sign)
+    suggested, kept, kept_ok = best
     if current is not None and sign * suggested <= sign * current:
         return keep("already_strict",
                     f"the setting in use ({current:g}) is already at least as strict")
