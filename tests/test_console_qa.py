@@ -455,3 +455,51 @@ def test_long_ids_and_pasted_notes_wrap_instead_of_widening_the_pages(chromium_b
             context.close()
     finally:
         server.stop()
+
+
+def test_two_reviewers_judging_one_flag_never_overwrite_each_other_unawares(new_page,
+                                                                           server):
+    # Found by an outside audit: the second verdict replaced the first silently (both
+    # pages said "saved"), and the second reviewer's note box started with the first's
+    # note, which a new verdict then stored under the second reviewer's name.
+    flag_id = stored_call(server, "call-b")["flags"][-1]["id"]
+    pages = {}
+    for name in ("qa", "admin"):
+        page = new_page()
+        sign_in(page, name)
+        page.wait_for_url(re.compile(r"/(qa|admin)\.html"))
+        page.goto("/qa_call.html?call=call-b")
+        page.wait_for_selector("body[data-status=ready]")
+        pages[name] = page
+    first = pages["admin"].locator(f"#flag-{flag_id}")
+    first.locator(f"#note-{flag_id}").fill("admin: heard it twice")
+    first.locator("button[value=confirmed]").click()
+    first.locator(".qa-verdict-status", has_text="已保存").wait_for()
+    late = pages["qa"].locator(f"#flag-{flag_id}")  # opened before the admin's verdict
+    late.locator(f"#note-{flag_id}").fill("qa: not a fault")
+    late.locator("button[value=dismissed]").click()
+    error = pages["qa"].locator(f"#flag-{flag_id} .error")
+    error.wait_for()
+    assert "confirmed by admin since you opened it" in error.inner_text()
+    flag = next(f for f in stored_call(server, "call-b")["flags"] if f["id"] == flag_id)
+    assert (flag["verdict"], flag["verdict_by"], flag["verdict_note"]) == (
+        "confirmed", "admin", "admin: heard it twice")
+    # the page now shows the admin's verdict and note; the typed note is kept
+    assert "admin" in late.locator(".qa-verdict-status").inner_text()
+    assert late.locator(f"#note-{flag_id}").input_value() == "qa: not a fault"
+    # now seen, the qa reviewer may change it, with their own note
+    late.locator("button[value=dismissed]").click()
+    late.locator(".qa-verdict-status", has_text="已保存").wait_for()
+    flag = next(f for f in stored_call(server, "call-b")["flags"] if f["id"] == flag_id)
+    assert (flag["verdict"], flag["verdict_by"], flag["verdict_note"]) == (
+        "dismissed", "qa", "qa: not a fault")
+    # a third page: another reviewer's note is shown with their verdict, not in the box
+    page = new_page()
+    sign_in(page, "admin")
+    page.wait_for_url(re.compile(r"/admin\.html"))
+    page.goto("/qa_call.html?call=call-b")
+    page.wait_for_selector("body[data-status=ready]")
+    assert page.locator(f"#note-{flag_id}").input_value() == ""
+    assert "qa: not a fault" in page.locator(f"#flag-{flag_id} .qa-verdict-status").inner_text()
+    for p in (*pages.values(), page):
+        assert p.errors == []

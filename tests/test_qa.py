@@ -809,12 +809,28 @@ def test_a_second_run_skips_done_calls_and_redoes_them_when_settings_change(
     assert status["HOT-1"].startswith("skipped") and status["broken"] == "error"
     toml = tmp_path / "qa.toml"
     toml.write_text("[dead_air]\nmin_s = 30\ncritical_s = 60\n")
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        judged = [f for f in store.qa_call("HOT-1")["flags"] if f["verdict"]]
+        precision = {p["check"]: p for p in store.qa_check_precision()}
+    assert judged  # the test above confirmed one
     assert main([*args, "--config", str(toml)]) == 0
     assert (out / "calls" / "HOT-1.json").stat().st_mtime_ns != before
     assert not [f for f in read(out, "FAULT-1")["flags"] if f["check"] == "dead_air"]
     with Store(qa_run["data"] / "voiceline.db") as store:
-        # the confirmed flag of the earlier run is kept (superseded) in the precision
-        assert sum(p["confirmed"] for p in store.qa_check_precision()) >= 1
+        # Found by an outside audit: the verdicts stayed on the superseded flags only, so
+        # the queue, the call page and the export showed the call unjudged again. The
+        # same event's new flag carries the verdict; the event counts once.
+        flags = store.qa_call("HOT-1")["flags"]
+        for old in judged:
+            (new,) = [f for f in flags if f["verdict_from"] == old["id"]]
+            assert (new["check"], new["verdict"], new["verdict_by"], new["verdict_note"]) == (
+                old["check"], old["verdict"], old["verdict_by"], old["verdict_note"])
+            assert new["id"] != old["id"] and new["start_s"] < old["end_s"] + 1.0
+        after = {p["check"]: p for p in store.qa_check_precision()}
+        for check in {f["check"] for f in judged}:
+            assert (after[check]["confirmed"], after[check]["dismissed"]) == (
+                precision[check]["confirmed"], precision[check]["dismissed"])
+        assert store.qa_flag_report(verdict="judged")
 
 
 def test_the_same_calls_give_the_same_results_on_a_dask_cluster(calls, qa_run) -> None:
@@ -1577,3 +1593,20 @@ def test_a_turn_flagged_agitated_or_too_quiet_is_not_also_low_in_energy():
     assert kept == [("agent_agitation", 10), ("agent_low_energy", 18),  # 2 s of 12 inside
                     ("agent_low_energy", 40), ("low_level", 50), ("caller_agitation", 70),
                     ("agent_low_energy", 71)]  # the caller's agitation says nothing of the agent
+
+
+def test_a_verdict_stays_with_its_event_one_to_one() -> None:
+    from voiceline.store.qa import carried_verdicts
+
+    def old(id_, check, channel, start, end):
+        return {"id": id_, "check_name": check, "channel": channel, "start_s": start,
+                "end_s": end}
+
+    judged = [old(1, "dead_air", "both", 10.0, 20.0), old(2, "overtalk", "agent", 30.0, 31.5),
+              old(3, "clipping", "caller", 50.0, 52.0)]
+    new = [(11, "dead_air", "both", 10.5, 19.0),   # the same silence, measured anew
+           (12, "dead_air", "both", 19.5, 25.0),   # a second one beside it: not judged
+           (13, "overtalk", "agent", 32.2, 33.0),  # 0.7 s after the old one: same event
+           (14, "clipping", "agent", 50.0, 52.0)]  # the other party's channel: not the same
+    pairs = {new_id: o["id"] for new_id, o in carried_verdicts(new, judged)}
+    assert pairs == {11: 1, 13: 2}

@@ -79,9 +79,18 @@ QaReader = Annotated[User, Depends(require(*QA_READERS))]
 QaReviewer = Annotated[User, Depends(require(*QA_REVIEWERS))]
 
 
+class SeenVerdict(BaseModel):
+    """The flag's verdict as the reviewer's page showed it (both None: none yet)."""
+
+    verdict_by: str | None = Field(default=None, max_length=200)
+    verdict_s: float | None = None
+
+
 class VerdictBody(BaseModel):
     verdict: Literal["confirmed", "dismissed"]
     note: str | None = Field(default=None, max_length=4000)
+    #: Given by the console: refused (409) when someone judged the flag since.
+    seen: SeenVerdict | None = None
 
 
 def _public(call: dict) -> dict:
@@ -194,8 +203,9 @@ async def flag_verdict(user: QaReviewer, flag_id: FlagId, body: VerdictBody,
     """Confirm or dismiss a flag with a note (qa, admin); a later verdict replaces an
     earlier one, and the store audits each."""
     note = body.note.strip() if body.note else None
+    seen = body.seen.model_dump() if body.seen is not None else None
     return await service.worker.call(service.store.set_flag_verdict, flag_id, body.verdict,
-                                     user.name, note or None)
+                                     user.name, note or None, seen=seen)
 
 
 @router.get("/api/qa/precision")

@@ -2,7 +2,11 @@
 
 A call inspected again replaces its current flags; the old flags stay, marked
 superseded, with any verdict they got, so the per-check precision keeps every judgement
-reviewers made. Verdicts are ``confirmed`` (the flag was right) or ``dismissed``.
+reviewers made. A new flag of the same event (same check and channel, overlapping in
+time) carries its earlier flag's verdict (:func:`carried_verdicts`), so a reviewer's work
+stays in the queue, the call page and the export when a setting changes; the event then
+counts once, under its newest flag. Verdicts are ``confirmed`` (the flag was right) or
+``dismissed``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,38 @@ QA_SORTS = {"score": "score DESC, call_id", "recent": "analysed_s DESC, call_id"
 #: How long a reviewer's claim on a call lasts unless renewed (the call page renews it
 #: every minute while it is open), so a closed laptop frees its call within minutes.
 CLAIM_TTL_S = 300.0
+
+
+#: A new flag takes an earlier verdict when it is the same event: the same check on the
+#: same channel, overlapping or less than this apart (as qa_bench matches flags to events).
+CARRY_GAP_S = 1.0
+#: SQL: flags whose verdict a newer flag carries (counted once, under the newer flag).
+_CARRIED = "id IN (SELECT verdict_from FROM qa_flags WHERE verdict_from IS NOT NULL)"
+
+
+def carried_verdicts(new_flags: list[tuple], judged: list) -> list[tuple[int, sqlite3.Row]]:
+    """Which new flag keeps which earlier verdict: pairs ``(new flag id, earlier row)``.
+
+    ``new_flags``: ``(id, check, channel, start_s, end_s)``; ``judged``: the call's judged
+    flags before it was inspected again. One to one, the largest overlap first (then the
+    nearest): a reviewer's judgement of an event stays with that event when a setting or
+    the software changes, and an event that is gone takes its verdict with it.
+    """
+    pairs = []
+    for new_id, check, channel, start, end in new_flags:
+        for old in judged:
+            if old["check_name"] != check or old["channel"] != channel:
+                continue
+            overlap = min(end, old["end_s"]) - max(start, old["start_s"])
+            if overlap > -CARRY_GAP_S:
+                pairs.append((-overlap, new_id, old["id"], old))
+    out, used_new, used_old = [], set(), set()
+    for _, new_id, old_id, old in sorted(pairs, key=lambda p: (p[0], p[1], p[2])):
+        if new_id not in used_new and old_id not in used_old:
+            used_new.add(new_id)
+            used_old.add(old_id)
+            out.append((new_id, old))
+    return out
 
 
 def _flag(row: sqlite3.Row) -> dict:
@@ -116,11 +152,24 @@ class QaMixin:
                  values.json_object(result.get("metrics"), "metrics"),
                  values.json_object(result.get("metadata"), "metadata"),
                  transcript))
+            judged = conn.execute(
+                "SELECT id, check_name, channel, start_s, end_s, verdict, verdict_by, "
+                "verdict_s, verdict_note FROM qa_flags WHERE call_id = ? AND superseded_s IS "
+                "NULL AND verdict IS NOT NULL", (call_id,)).fetchall()
             conn.execute("UPDATE qa_flags SET superseded_s = ? WHERE call_id = ? "
                          "AND superseded_s IS NULL", (now_s, call_id))
-            conn.executemany(
-                "INSERT INTO qa_flags (call_id, check_name, start_s, end_s, severity, channel,"
-                " detail, evidence, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            new_flags = []
+            for row in rows:
+                cursor = conn.execute(
+                    "INSERT INTO qa_flags (call_id, check_name, start_s, end_s, severity,"
+                    " channel, detail, evidence, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row)
+                new_flags.append((cursor.lastrowid, row[1], row[5], row[2], row[3]))
+            for new_id, old in carried_verdicts(new_flags, judged):
+                conn.execute("UPDATE qa_flags SET verdict = ?, verdict_by = ?, verdict_s = ?, "
+                             "verdict_note = ?, verdict_from = ? WHERE id = ?",
+                             (old["verdict"], old["verdict_by"], old["verdict_s"],
+                              old["verdict_note"], old["id"], new_id))
         return len(rows)
 
     def save_qa_error(self, call_id: str, path: str, error: str, *,
@@ -260,12 +309,15 @@ class QaMixin:
         return [dict(r) for r in rows]
 
     def set_flag_verdict(self, flag_id: int, verdict: str, user: str, note: str | None = None,
-                         *, now_s: float | None = None) -> dict:
+                         *, now_s: float | None = None, seen: dict | None = None) -> dict:
         """Confirm or dismiss a flag (a later verdict replaces an earlier one); audited.
 
         A flag an inspection since replaced is refused (``ConflictError``): a verdict
         on it, from a page opened before, would count in the precision while the
-        current flag stayed open.
+        current flag stayed open. ``seen`` (``{"verdict_by", "verdict_s"}``, None for
+        no verdict) is the flag's verdict as the reviewer's page showed it: when someone
+        has judged it since, the verdict is refused (``ConflictError`` naming them), so
+        that two reviewers never overwrite each other unawares.
         """
         flag_id = values.integer(flag_id, "flag_id")
         verdict = values.choice(verdict, "verdict", VERDICTS)
@@ -279,6 +331,12 @@ class QaMixin:
             if row["superseded_s"] is not None:
                 raise ConflictError(f"flag {flag_id} was replaced when call {row['call_id']} "
                                     "was inspected again; reload the call")
+            if seen is not None and (row["verdict_by"], row["verdict_s"]) != (
+                    seen.get("verdict_by"), seen.get("verdict_s")):
+                raise ConflictError(f"flag {flag_id} was {row['verdict'] or 'judged'} by "
+                                    f"{row['verdict_by']} "
+                                    "since you opened it; reload the call to see their "
+                                    "verdict before you change it")
             conn.execute("UPDATE qa_flags SET verdict = ?, verdict_by = ?, verdict_s = ?, "
                          "verdict_note = ? WHERE id = ?", (verdict, user, now_s, note, flag_id))
             conn.execute("INSERT INTO audit (time_s, user_name, action, object, detail) "
@@ -338,7 +396,8 @@ class QaMixin:
                 " SUM(superseded_s IS NULL) AS current,"
                 " SUM(verdict = 'confirmed') AS confirmed,"
                 " SUM(verdict = 'dismissed') AS dismissed"
-                " FROM qa_flags GROUP BY check_name ORDER BY check_name").fetchall()
+                f" FROM qa_flags WHERE NOT {_CARRIED} GROUP BY check_name ORDER BY check_name"
+            ).fetchall()
         out = []
         for r in rows:
             judged = (r["confirmed"] or 0) + (r["dismissed"] or 0)
@@ -350,10 +409,12 @@ class QaMixin:
 
     def qa_judged_flags(self) -> list[tuple[str, dict, str]]:
         """``(check, evidence, verdict)`` of every flag a reviewer judged, superseded
-        ones included (as in the precision): what :mod:`qa.tuning` learns thresholds from."""
+        ones included (as in the precision; an event once, under the newest flag that
+        carries its verdict): what :mod:`qa.tuning` learns thresholds from."""
         with self._read() as conn:
             rows = conn.execute("SELECT check_name, evidence, verdict FROM qa_flags "
-                                "WHERE verdict IS NOT NULL ORDER BY id").fetchall()
+                                f"WHERE verdict IS NOT NULL AND NOT {_CARRIED} ORDER BY id"
+                                ).fetchall()
         return [(r["check_name"], json.loads(r["evidence"]), r["verdict"]) for r in rows]
 
     def qa_paths(self, call_id: str) -> str:

@@ -228,10 +228,19 @@ _V8_QA_CLAIMS = sql_migration(
         expires_s  REAL NOT NULL)""",
 )
 
+_V9_CARRIED_VERDICTS = sql_migration(
+    "verdicts kept when a call is inspected again",
+    # On a flag of a new inspection: the earlier flag (same check and channel, the same
+    # event in time) whose verdict it carries. That earlier flag's verdict then counts
+    # no more in the per-check precision: the event is counted once, under its newest flag.
+    "ALTER TABLE qa_flags ADD COLUMN verdict_from INTEGER",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
                                      _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
-                                     _V6_RETIRED_SEATS, _V7_DISABLED_USERS, _V8_QA_CLAIMS)
+                                     _V6_RETIRED_SEATS, _V7_DISABLED_USERS, _V8_QA_CLAIMS,
+                                     _V9_CARRIED_VERDICTS)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -202,7 +202,10 @@ function verdictForm(flag, status) {
   note.name = "note";
   note.rows = 2;
   note.maxLength = 4000;
-  note.value = state.drafts.get(flag.id) ?? flag.verdict_note ?? "";
+  // Another reviewer's note stays theirs (shown with their verdict above), never the
+  // start of this reviewer's: a new verdict saved with it would put it under their name.
+  const ownNote = flag.verdict_by === user.name ? flag.verdict_note : null;
+  note.value = state.drafts.get(flag.id) ?? ownNote ?? "";
   note.addEventListener("input", () => { state.drafts.set(flag.id, note.value); keepDrafts(); });
   const buttons = document.createElement("div");
   buttons.className = "qa-verdict-actions";
@@ -226,7 +229,8 @@ function verdictForm(flag, status) {
     if (!verdict) return;
     for (const b of buttons.children) b.disabled = true;
     try {
-      const saved = await api(`/api/qa/flags/${flag.id}/verdict`, { method: "POST", body: { verdict, note: note.value } });
+      const seen = { verdict_by: flag.verdict_by ?? null, verdict_s: flag.verdict_s ?? null };
+      const saved = await api(`/api/qa/flags/${flag.id}/verdict`, { method: "POST", body: { verdict, note: note.value, seen } });
       Object.assign(flag, saved);
       state.drafts.delete(flag.id);
       keepDrafts();
@@ -238,12 +242,28 @@ function verdictForm(flag, status) {
       drawNow();
     } catch (err) {
       if (err instanceof ApiError && err.status === 403) return showRefused(user);
+      if (err instanceof ApiError && err.status === 409) return showConflict(flag, err);
       error.textContent = failureText(err);
       error.hidden = false;
       for (const b of buttons.children) b.disabled = false;
     }
   });
   return form;
+}
+
+/** Someone judged the flag since this page loaded (or the call was inspected again):
+ *  show the call as it is now, with the reason on the flag; the typed note stays. */
+async function showConflict(flag, err) {
+  try {
+    state.call = await api(`/api/qa/calls/${encodeURIComponent(callId)}`);
+    renderAll();
+  } catch {
+    // the reason below still says what happened
+  }
+  const item = $(`flag-${flag.id}`);
+  const error = item?.querySelector(".error") ?? $("load-error"); // a flag replaced: the page's
+  error.textContent = failureText(err);
+  error.hidden = false;
 }
 
 function renderFlags() {
