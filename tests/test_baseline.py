@@ -104,6 +104,13 @@ def test_population_baseline_pools_agents_and_says_so():
     assert np.all(pop.sigma >= np.median([b.sigma for b in agents], axis=0))
     with pytest.raises(BaselineError, match="16k"):
         population_baseline(agents, channel_type="16k")
+    # Its bands are as wide as its sigma: they span the agents, not the median agent's
+    # own voice (which put a calm stranger "above the usual range" all call long).
+    k = NAMES.index("f0_median_st")
+    width = pop.quantiles["q95"][k] - pop.quantiles["q05"][k]
+    assert width == pytest.approx(2 * 1.645 * pop.sigma[k], rel=0.15)
+    assert pop.quantiles["q05"][k] < min(b.median[k] for b in agents[1:4])
+    assert pop.quantiles["q95"][k] > max(b.median[k] for b in agents[1:4])
 
 
 def test_files_round_trip_and_bad_files_are_reported(tmp_path):

@@ -95,8 +95,9 @@ def test_the_view_and_the_file_are_the_rendered_report(client, tokens, data_dir)
     assert ".vl-report" in view["css"] and list(view["audio"]) == ["c2"]
     file = client.get("/api/reports/agents/A1001/file", params=PERIOD,
                       headers=bearer(tokens["wang"]))
+    name = "voiceline-report-A1001-2026-11-16-2026-11-22.html"
     assert file.headers["content-disposition"] == \
-        'attachment; filename="voiceline-report-A1001-2026-11-16-2026-11-22.html"'
+        f'attachment; filename="{name}"; filename*=UTF-8\'\'{name}'
     assert file.text.startswith("<!doctype html>") and "声线自评报告：A1001" in file.text
     with Store(data_dir / "voiceline.db") as store:
         formats = [e["detail"]["format"] for e in store.list_audit(
@@ -137,3 +138,55 @@ def test_an_agent_hears_their_own_recording_and_nobody_elses(client, tokens, dat
     # ... and with their session in the header an agent is still refused QA audio.
     assert client.get("/api/qa/calls/c2/audio", headers=bearer(tokens["wang"])).status_code \
         == 403
+
+
+def test_a_chinese_agent_id_downloads_under_its_own_name(client, tokens, data_dir):
+    # Found by an outside audit: the file name went into a Latin-1 header as it was (500).
+    from urllib.parse import quote
+
+    from test_report_support import at, summary
+
+    with Store(data_dir / "voiceline.db") as store:
+        store.upsert_agent("坐席一")
+        store.save_voice_summary("zh-1", "live", "坐席一", at(17, 9), 300, summary(100, 0.9))
+    response = client.get(f"/api/reports/agents/{quote('坐席一')}/file", params=PERIOD,
+                          headers=bearer(tokens["sup"]))
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert 'filename="voiceline-report-___-' in disposition
+    assert f"filename*=UTF-8''{quote('voiceline-report-坐席一-', safe='')}" in disposition
+
+
+def test_a_slow_report_does_not_hold_up_the_live_services_store(client, tokens, monkeypatch):
+    # Found by an outside audit: a year's report on a large store ran on the store's one
+    # thread, and every other request (alerts, sign-ins) waited 21 s behind it.
+    import threading
+
+    from voiceline.server import reports_api
+
+    started, release = threading.Event(), threading.Event()
+    real = reports_api.build_report
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(60)  # until the alerts below were answered (or a minute)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reports_api, "build_report", slow)
+    got = {}
+    report = threading.Thread(target=lambda: got.update(report=client.get(
+        "/api/reports/agents/A1001", params=PERIOD, headers=bearer(tokens["sup"]))))
+    alerts = threading.Thread(target=lambda: got.update(alerts=client.get(
+        "/api/alerts", params={"limit": 1}, headers=bearer(tokens["sup"]))))
+    report.start()
+    try:
+        assert started.wait(10)
+        alerts.start()
+        alerts.join(15)  # behind the report on one store thread, it would wait a minute
+        assert "alerts" in got and "report" not in got
+        assert got["alerts"].status_code == 200
+    finally:
+        release.set()
+        report.join(30)
+        alerts.join(30)
+    assert got["report"].status_code == 200

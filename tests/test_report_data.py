@@ -210,7 +210,7 @@ def test_an_agent_without_a_baseline_sees_the_populations_range(tmp_path, data_d
     with Store(tmp_path / "voiceline.db") as store:
         store.upsert_agent("B1")
         store.save_voice_summary("p1", "qa", "B1", at(17, 9), 300,
-                                 summary(100, 0.80, baseline="population"))
+                                 summary(100, 0.80, baseline="population", rate_above=0.9))
         rep = build_report(store, "B1", make_period(FIRST, LAST, tz=TZ),
                            baselines_dir=data_dir / "baselines", now_s=NOW_S)
     assert rep["baseline"]["source"] == "population"
@@ -219,6 +219,10 @@ def test_an_agent_without_a_baseline_sees_the_populations_range(tmp_path, data_d
     html = render_document(rep, "en", tz=TZ)
     assert "(usual –)" not in html and "the agents&#x27; usual range" in html
     assert "坐席总体的平时范围" in render_document(rep, "zh", tz=TZ)
+    # no advice about a feature against other agents' voices (an audit found "your pitch
+    # was above your usual range in 100 %... tension" for a calm low voice)
+    ids = [g["id"] for g in rep["guidance"]]
+    assert ids[0] == "calibrate" and not [i for i in ids if i.endswith(("_above", "_below"))]
 
 
 def test_an_unknown_agent_is_refused_by_name(tmp_path):

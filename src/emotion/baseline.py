@@ -346,11 +346,19 @@ def population_baseline(baselines: list[Baseline], *, channel_type: str) -> Base
     medians = np.stack([b.median for b in chosen])
     within = np.median(np.stack([b.sigma for b in chosen]), axis=0)
     between = MAD_TO_SIGMA * np.median(np.abs(medians - np.median(medians, axis=0)), axis=0)
+    sigma = np.sqrt(within**2 + between**2)
+    median = np.median(medians, axis=0)
+    # The bands widen with sigma: the typical agent's offsets of each quantile from their
+    # median, scaled by how much wider the population is than one voice. The median
+    # agent's own band alone (pitch 28.4-30.0 st among agents at 21.6-36.6 st) put a
+    # stranger's calm voice "above the usual range" all call long.
+    widen = sigma / np.maximum(within, 1e-12)
     stamp = _now()
     return Baseline(
         agent_id="population", channel_type=channel_type, feature_names=names,
-        median=np.median(medians, axis=0), sigma=np.sqrt(within**2 + between**2),
-        quantiles={k: np.median(np.stack([b.quantiles[k] for b in chosen]), axis=0)
+        median=median, sigma=sigma,
+        quantiles={k: median + widen * np.median(np.stack([b.quantiles[k] - b.median
+                                                           for b in chosen]), axis=0)
                    for k in chosen[0].quantiles},
         covariance=np.mean(np.stack([b.covariance for b in chosen]), axis=0),
         n_windows=sum(b.n_windows for b in chosen),

@@ -186,7 +186,21 @@ def guidance(rows: list[dict], pooled: dict, report: dict, position: dict,
         return [{"id": "no_data", "en": "No analysed calls of yours in this period, so there "
                  "is nothing to suggest yet.", "zh": "本期没有您的已分析通话，暂时没有建议。",
                  "numbers": {}}]
-    items = _feature_items(rows, pooled, position, tz)
+    if report["baseline"]["source"] == "population":
+        # Other agents' voices are no measure of this one's pitch or rate (a low voice
+        # among higher ones reads "below the usual range" all call long): no advice on a
+        # feature until the agent has a baseline of their own; changes over the shift,
+        # night and the weeks still compare the agent with themselves.
+        items = [{"id": "calibrate", "numbers": {},
+                  "en": "These figures compare your voice with other agents' voices, which "
+                        "differ from yours, so they say little about your own voice. Ask "
+                        "your supervisor to calibrate your personal baseline (a few minutes "
+                        "of your ordinary calls): advice about your own voice starts then.",
+                  "zh": "这些数字是把您的声音与其他坐席的声音比较，而每个人的声音本来就不同，"
+                        "所以对您本人的声音说明不了太多。请主管为您校准个人基线（几分钟的日常通话即可），"
+                        "之后才会有针对您本人声音的建议。"}]
+    else:
+        items = _feature_items(rows, pooled, position, tz)
     baseline = report["baseline"]["features"]
     for extra in (_shift_item(report["shift"], baseline), _night_item(report["shift"]),
                   _week_item(report["weeks"])):
