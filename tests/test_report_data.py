@@ -202,6 +202,34 @@ def test_summaries_of_the_old_in_range_measure_count_for_all_but_that_share(tmp_
     assert only_old["totals"]["in_range_share"] is None
     steady = only_old["guidance"][0]
     assert steady["id"] == "steady" and "–" not in steady["en"] and "–" not in steady["zh"]
+    # the page says why there is no share, and does not blame too few colleagues
+    html = render_document(only_old, "en", tz=TZ)
+    assert "1 of these calls were analysed by an earlier version" in html
+    assert "before the in-range share was measured as it is now" in html
+    assert "Too few agents" not in html and "(1 call)" in html and "(1 calls)" not in html
+    assert rep["totals"]["older_calls"] == 1
+
+
+def test_week_over_week_compares_neighbouring_weeks_only(tmp_path):
+    # Found by an audit: "week over week … from 90 % (week of 11-02) to 60 % (11-23)".
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_agent("B1")
+        for k in range(3):
+            store.save_voice_summary(f"a{k}", "qa", "B1", at(3, 9 + k), 300,
+                                     summary(100, 0.9))
+            store.save_voice_summary(f"b{k}", "qa", "B1", at(24, 9 + k), 300,
+                                     summary(100, 0.6))
+        apart = build_report(store, "B1", make_period("2026-11-17", "2026-11-29", tz=TZ),
+                             now_s=NOW_S)
+        for k in range(3):
+            store.save_voice_summary(f"c{k}", "qa", "B1", at(17, 9 + k), 300,
+                                     summary(100, 0.8))
+        beside = build_report(store, "B1", make_period("2026-11-17", "2026-11-29", tz=TZ),
+                              now_s=NOW_S)
+    assert "week" not in [g["id"] for g in apart["guidance"]]
+    week = next(g for g in beside["guidance"] if g["id"] == "week")
+    assert (week["numbers"]["from_week"], week["numbers"]["to_week"]) == ("2026-11-16",
+                                                                          "2026-11-23")
 
 
 def test_an_agent_without_a_baseline_sees_the_populations_range(tmp_path, data_dir):

@@ -257,7 +257,10 @@ def build(inputs: ReportInputs, *, now_s: float) -> dict:
                                              "low_energy_share")},
                    "live_calls": sum(r["source"] == "live" for r in rows),
                    "qa_calls": sum(r["source"] == "qa" for r in rows),
-                   "long_calls": sum(r["duration_s"] > LONG_CALL_S for r in rows)},
+                   "long_calls": sum(r["duration_s"] > LONG_CALL_S for r in rows),
+                   # analysed, but without the current in-range share (data.gather)
+                   "older_calls": sum(usable(r) and r["summary"].get("in_range_share") is None
+                                      for r in rows)},
         "features": _features(rows, pooled, inputs.baseline),
         "normal_z_shares": list(NORMAL_Z_SHARES), "z_edges": list(Z_EDGES),
         "flagged": flagged_moments(inputs),

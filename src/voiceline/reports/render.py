@@ -100,6 +100,10 @@ def _when(t_s: float, tz) -> str:
     return local(t_s, tz).strftime("%Y-%m-%d %H:%M")
 
 
+def _calls(n: int, L: dict) -> str:
+    return L["calls_1"] if n == 1 else L["calls_n"].format(n=n)
+
+
 def _summary(report: dict, L: dict, lang: str) -> str:
     t = report["totals"]
     base = report["baseline"]["source"]
@@ -113,6 +117,12 @@ def _summary(report: dict, L: dict, lang: str) -> str:
                                                updated=_day(report["baseline"]["updated"],
                                                             _tz(report)))
                  if n else L["baseline_made"].format(created=day))
+    judged_by_population = report["baseline"].get("population_calls") or 0
+    if base == "agent" and judged_by_population:
+        note += L["population_calls"].format(n=judged_by_population)
+    older = t.get("older_calls") or 0
+    if older:
+        note += L["older_summaries"].format(n=older)
     return (f'<section class="summary" aria-labelledby="s-summary"><h2 id="s-summary">'
             f'{L["summary"]}</h2><dl class="figures">'
             f'<div><dt>{L["calls"]}</dt><dd data-field="calls">{t["calls"]}<small>'
@@ -220,11 +230,11 @@ def _shift(report: dict, L: dict, lang: str) -> str:
     pos = s["by_position"]
     pos_labels = [p["bucket"] + " h" for p in pos]
     pos_desc = "; ".join(f"{p['bucket']} h: {pct(p['in_range_share'], lang)} "
-                         f"({L['calls_n'].format(n=p['calls'])})" for p in pos)
+                         f"({_calls(p['calls'], L)})" for p in pos)
     nd = L["night_day"].format(night=pct(s["night"]["in_range_share"], lang),
-                               ncalls=s["night"]["calls"],
+                               ncalls=_calls(s["night"]["calls"], L),
                                day=pct(s["day"]["in_range_share"], lang),
-                               dcalls=s["day"]["calls"])
+                               dcalls=_calls(s["day"]["calls"], L))
     intro = L["shift_intro"].format(gap=round(s["gap_h"]), shifts=s["shifts"])
     return (f'<section aria-labelledby="s-shift"><h2 id="s-shift">{L["shift"]}</h2>'
             f'<p class="intro">{escape(intro)}</p>'
@@ -244,7 +254,7 @@ def _weeks(report: dict, L: dict, lang: str) -> str:
     weeks = report["weeks"]
     labels = [w["week_start"][5:] for w in weeks]
     desc = "; ".join(f"{L['week_of'].format(date=w['week_start'])}: "
-                     f"{pct(w['in_range_share'], lang)} ({L['calls_n'].format(n=w['calls'])})"
+                     f"{pct(w['in_range_share'], lang)} ({_calls(w['calls'], L)})"
                      for w in weeks)
     return (f'<section aria-labelledby="s-weeks"><h2 id="s-weeks">{L["weeks"]}</h2>'
             f'<p class="intro">{L["weeks_intro"]}</p>'
@@ -257,12 +267,14 @@ def _team(report: dict, L: dict, lang: str) -> str:
     team = report["team"]
     head = f'<section aria-labelledby="s-team"><h2 id="s-team">{L["team"]}</h2>'
     if not team["available"]:
-        none = L["team_none"].format(n=team["min_agents"])
+        totals = report["totals"]
+        none = (L["team_no_share"] if totals["windows"] and totals["in_range_share"] is None
+                else L["team_none"].format(n=team["min_agents"]))
         return head + f'<p class="intro">{escape(none)}</p></section>'
     n = team["bins"]
     labels = [f"{100 * k // n}–{100 * (k + 1) // n}" for k in range(n)]
     top = max(team["counts"])
-    desc = (L["you"] + f": {pct(team['you'], lang)}; "
+    desc = (L["you"] + ("：" if lang == "zh" else ": ") + f"{pct(team['you'], lang)}; "
             + L["team_median"].format(median=pct(team["median"], lang)) + "; "
             + "; ".join(f"{lab}%: {c}" for lab, c in zip(labels, team["counts"], strict=True)))
     scope = L["team_scope_" + team["scope"]]

@@ -109,8 +109,8 @@ LABELS = {
         "22:00–06:00. {shifts} shifts in this period.",
         "by_hour": "Within your usual range, by hour of day",
         "by_position": "Within your usual range, by hours into the shift",
-        "night_day": "Night: {night} of speech in range ({ncalls} calls) · day: {day} "
-        "({dcalls} calls)",
+        "night_day": "Night: {night} of speech in range ({ncalls}) · day: {day} "
+        "({dcalls})",
         "weeks": "Week over week", "weeks_intro": "Share of speech within your usual range "
         "per week (weeks start on Monday).", "week_of": "week of {date}",
         "team": "Where you stand", "team_intro": "How many agents ({scope}) had each share "
@@ -118,10 +118,17 @@ LABELS = {
         "marked.", "team_scope_team": "of your team", "team_scope_all": "of the centre",
         "team_none": "Too few agents had calls in this period for an anonymous comparison "
         "(at least {n} are needed).", "you": "you are here",
+        "team_no_share": "Your calls in this period were analysed before the in-range share "
+        "was measured as it is now, so there is no share of yours to compare.",
+        "older_summaries": " {n} of these calls were analysed by an earlier version, whose "
+        "in-range share measured something else; they count for everything but it.",
+        "population_calls": " {n} of these calls were judged before your baseline existed, "
+        "against the population of agents.",
         "team_median": "team median {median}", "agents": "agents",
         "no_data": "No analysed calls of yours in this period.",
         "generated": "Generated {time}. Agents see only their own report; every view is "
         "logged.", "hour": "hour", "share": "share in range", "calls_n": "{n} calls",
+        "calls_1": "1 call",
         "period_label": "this period", "baseline_label": "baseline",
     },
     "zh": {
@@ -164,10 +171,15 @@ LABELS = {
         "范围内的比例）有多少人。不显示任何姓名，只标出您自己。",
         "team_scope_team": "您所在班组的", "team_scope_all": "全中心的",
         "team_none": "本期有通话的坐席太少，无法做匿名比较（至少需要 {n} 人）。", "you": "您在这里",
+        "team_no_share": "您本期的通话是在“平时范围内比例”改用现行算法之前分析的，"
+                         "暂无可比较的比例。",
+        "older_summaries": "其中 {n} 通由早期版本分析，其“平时范围内比例”的算法不同，"
+                           "只有这一项不计入。",
+        "population_calls": "其中 {n} 通是在您的基线建立之前分析的，当时与坐席总体比较。",
         "team_median": "中位数 {median}", "agents": "人",
         "no_data": "本期没有您的已分析通话。",
         "generated": "生成于 {time}。坐席只能查看本人的报告；每次查看都会记录。", "hour": "时",
-        "share": "平时范围内比例", "calls_n": "{n} 通",
+        "share": "平时范围内比例", "calls_n": "{n} 通", "calls_1": "1 通",
         "period_label": "本期", "baseline_label": "基线",
     },
 }
