@@ -503,3 +503,36 @@ def test_two_reviewers_judging_one_flag_never_overwrite_each_other_unawares(new_
     assert "qa: not a fault" in page.locator(f"#flag-{flag_id} .qa-verdict-status").inner_text()
     for p in (*pages.values(), page):
         assert p.errors == []
+
+
+def test_a_recording_gone_since_inspection_is_said_not_blamed_on_the_link(chromium_browser,
+                                                                          tmp_path):
+    # Found by an outside audit: with the file moved, the page said "the audio link had
+    # expired; a new one was fetched", and playing did nothing.
+    from test_server_qa_api import flag, known_levels_wav, result
+    from voiceline.server import ServerConfig
+    from voiceline.server.testing import ServerThread
+    from voiceline.store import Store
+
+    data_dir = tmp_path / "data"
+    add_users(data_dir)
+    recording = tmp_path / "gone.wav"
+    known_levels_wav(recording)
+    with Store(data_dir / "voiceline.db") as store:
+        store.save_qa_result(result("gone-1", recording, "A1001", 70.0,
+                                    [flag("dead_air", 1.0, 3.0)]), recorded_s=time.time())
+    recording.unlink()
+    server = ServerThread(ServerConfig(data_dir=data_dir, audiosocket_port=None)).start()
+    try:
+        context = chromium_browser.new_context(viewport=VIEWPORT, base_url=server.url)
+        page = watched_page(context)
+        sign_in(page, "qa")
+        page.wait_for_url(re.compile(r"/qa\.html"))
+        page.goto("/qa_call.html?call=gone-1")
+        page.wait_for_selector("body[data-status=ready]")
+        status = page.locator("#audio-status", has_text="无法播放录音")
+        status.wait_for()
+        assert "gone.wav" in status.inner_text() and "已失效" not in status.inner_text()
+        context.close()
+    finally:
+        server.stop()

@@ -833,6 +833,35 @@ def test_a_second_run_skips_done_calls_and_redoes_them_when_settings_change(
         assert store.qa_flag_report(verdict="judged")
 
 
+def test_a_moved_recording_is_followed_with_its_flags_and_verdicts(calls, qa_run,
+                                                                   tmp_path) -> None:
+    # Found by an outside audit: after the folder moved, the call page's audio was 404
+    # and said "run voiceline qa on its new place", which skipped it as done and kept the
+    # old path.
+    import shutil
+
+    def inspect(folder):
+        assert main(["qa", str(folder), "--metadata", str(folder / "calls.csv"),
+                     "--calibration", str(calls["cal"]), "--out", str(qa_run["out"]),
+                     "--data", str(qa_run["data"]), "--workers", "1", "--no-progress"]) == 0
+
+    inspect(calls["rec"])  # with the default settings (a test above changed them)
+    moved = tmp_path / "archive" / "rec"
+    shutil.copytree(calls["rec"], moved)
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        before = store.qa_call("HOT-1")
+    inspect(moved)
+    with (qa_run["out"] / "summary.csv").open(encoding="utf-8-sig") as fh:
+        status = {r["call_id"]: r["status"] for r in csv.DictReader(fh)}
+    assert status["HOT-1"].startswith("skipped")  # the same audio and settings: not redone
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        after = store.qa_call("HOT-1")
+        assert store.qa_paths("HOT-1") == str((moved / "hot.wav").resolve())
+    assert read(qa_run["out"], "HOT-1")["path"] == str((moved / "hot.wav").resolve())
+    assert [(f["id"], f["verdict"]) for f in after["flags"]] == [
+        (f["id"], f["verdict"]) for f in before["flags"]]
+
+
 def test_the_same_calls_give_the_same_results_on_a_dask_cluster(calls, qa_run) -> None:
     distributed = pytest.importorskip("distributed")
     jobs = [CallJob("HOT-1", str(calls["rec"] / "hot.wav"), "A1",
@@ -1610,3 +1639,22 @@ def test_a_verdict_stays_with_its_event_one_to_one() -> None:
            (14, "clipping", "agent", 50.0, 52.0)]  # the other party's channel: not the same
     pairs = {new_id: o["id"] for new_id, o in carried_verdicts(new, judged)}
     assert pairs == {11: 1, 13: 2}
+
+
+def test_a_call_id_with_an_at_sign_keeps_it_in_the_summary(calls, tmp_path) -> None:
+    # Found by an outside audit: "1002@pbx-a" was listed as "1002" (the summary split
+    # its error keys at "@").
+    import shutil
+
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    shutil.copy(calls["rec"] / "hot.wav", folder / "hot.wav")
+    (folder / "calls.csv").write_text("call_id,path,agent_id\n1001@pbx-a,hot.wav,A1\n"
+                                      "1002@pbx-a,gone.wav,A1\n", encoding="utf-8")
+    assert main(["qa", str(folder), "--metadata", str(folder / "calls.csv"), "--calibration",
+                 str(calls["cal"]), "--out", str(tmp_path / "out"), "--no-store",
+                 "--workers", "1", "--no-progress"]) == 0
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8-sig") as fh:
+        rows = {r["call_id"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"1001@pbx-a", "1002@pbx-a"}
+    assert rows["1002@pbx-a"]["status"] == "error" and rows["1001@pbx-a"]["status"] == "done"

@@ -13,6 +13,7 @@ with the reason, and the batch goes on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
@@ -39,6 +40,11 @@ TIME_COLUMNS = ("started_at", "start_time", "date", "recorded_at")
 #: calls; beyond a few per core they only contend.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
 
+
+
+#: Joins a call id and what tells two errors of it apart (a metadata line, a file) in the
+#: keys of a run's errors: NUL, which no call id may hold ("@" may: "1002@pbx-a").
+ERROR_KEY_MARK = "\x00"
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -161,7 +167,7 @@ def read_metadata(path: Path) -> Metadata:
         file = (path.parent / rel).resolve()
         row["call_id"] = (row.get("call_id") or "").strip() or file.stem  # as without metadata
         if file in out:
-            problems[row["call_id"] + f"@line {line}"] = (
+            problems[row["call_id"] + f"{ERROR_KEY_MARK}line {line}"] = (
                 f"{path}, line {line}: {rel} is already the recording of call "
                 f"{out[file]['call_id']} (line {out[file]['_line']}); one row per recording")
             continue
@@ -197,8 +203,9 @@ def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
             call_id = derived[f]
             agent, extra = None, {}
         if call_id in seen:
-            errors[call_id + f"@{f.name}"] = (f"{f}: call id {call_id} is already used by "
-                                              f"{seen[call_id]}; call ids must be unique")
+            errors[call_id + ERROR_KEY_MARK + f.name] = (
+                f"{f}: call id {call_id} is already used by {seen[call_id]}; call ids must be "
+                "unique")
             continue
         try:
             if agent is not None:  # the rule of calibrate and live calls
@@ -398,11 +405,16 @@ def run_qa(args: argparse.Namespace) -> int:
         progress.close()
     for call_id in skipped:
         doc = json.loads(result_file(out, call_id).read_text(encoding="utf-8"))
+        if doc.get("path") != paths[call_id]:  # the same recording, moved: follow it
+            doc["path"] = paths[call_id]
+            with contextlib.suppress(OSError):  # the summary and the store still say it
+                _write_json(result_file(out, call_id), doc)
         results[call_id] = doc
         if store is not None:
             try:
                 try:
-                    store.qa_call(call_id)
+                    if store.qa_paths(call_id) != doc["path"]:
+                        store.move_qa_recording(call_id, doc["path"])
                 except KeyError:  # done into OUT earlier, but never into this store
                     store.save_qa_result(doc, recorded_s=recorded.get(call_id))
             except InvalidInputError as exc:
@@ -496,9 +508,10 @@ def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, 
     by_id = {job.call_id: job for job in jobs}
     for call_id, reason in sorted(errors.items()):
         # A recording that failed keeps its path and agent; a second file under a used
-        # call id (key "id@file") and a missing file named by the metadata have no job.
+        # call id (key "id<mark>file") and a missing file named by the metadata have no job.
         job = by_id.get(call_id)
-        rows.append({"call_id": call_id.split("@")[0], "path": job.path if job else "",
+        rows.append({"call_id": call_id.split(ERROR_KEY_MARK)[0],
+                     "path": job.path if job else "",
                      "agent_id": (job.agent_id or "") if job else "",
                      "duration_s": "", "score": "", "flags": "", "checks": "",
                      "status": "error", "error": reason})

@@ -71,9 +71,11 @@ TIMELINE_CACHE_ENTRIES = 64
 
 _AUDIO_KEY = secrets.token_bytes(32)
 _CHUNK_BYTES = 64 * 1024
-#: One range of a ``Range`` header; ASCII digits only, at most 18 of them (no file is
-#: longer; more once reached int()'s own 4,300-digit message).
-_RANGE = re.compile(r"^\s*([0-9]{0,18})\s*-\s*([0-9]{0,18})\s*$")
+#: One range of a ``Range`` header; ASCII digits only. Past 18 significant digits (no
+#: file is longer; more once reached int()'s own 4,300-digit message) a first byte lies
+#: beyond the file and a last byte is its end.
+_RANGE = re.compile(r"^\s*([0-9]*)\s*-\s*([0-9]*)\s*$")
+_MAX_DIGITS = 18
 
 QaReader = Annotated[User, Depends(require(*QA_READERS))]
 QaReviewer = Annotated[User, Depends(require(*QA_REVIEWERS))]
@@ -356,15 +358,21 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """
     unit, eq, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or not eq:
-        raise ValueError(f"only byte ranges are served ('bytes=START-END'), got {header!r}")
-    parts = spec.split(",")
+        return None  # a unit not understood is ignored: the whole file (RFC 9110 §14.2)
+    parts = [part for part in spec.split(",") if part.strip()]  # empty elements: ignored
+    if not parts:
+        raise ValueError(f"no range in {header[:60]!r}; use 'bytes=START-END'")
     spans = []
     for part in parts:
         match = _RANGE.match(part)
         if match is None or match.group(1) == match.group(2) == "":
             raise ValueError(f"malformed range {part.strip()[:40]!r}; use 'bytes=START-END', "
                              "'bytes=START-' or 'bytes=-LAST_N'")
-        first, last = match.groups()
+        first, last = (d.lstrip("0") or ("0" if d else "") for d in match.groups())
+        if len(first) > _MAX_DIGITS:
+            first = str(size)  # beyond the file
+        if len(last) > _MAX_DIGITS:
+            last = str(size)  # to its end (a suffix: all of it)
         if first == "":  # the last N bytes
             n = int(last)
             if n == 0 or size == 0:
@@ -374,11 +382,12 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         start = int(first)
         end = size if last == "" else min(int(last) + 1, size)
         if last != "" and int(last) < start:
-            raise ValueError(f"range {part.strip()!r} ends before it starts")
+            raise ValueError(f"range {part.strip()[:40]!r} ends before it starts")
         if start >= size:
             if len(parts) > 1:  # one of several: the others may still be served
                 continue
-            raise ValueError(f"range {part.strip()!r} starts beyond the file's {size} bytes")
+            raise ValueError(f"range {part.strip()[:40]!r} starts beyond the file's "
+                             f"{size} bytes")
         spans.append((start, end))
     if not spans:
         raise ValueError(f"no range of {header[:60]!r} lies within the file's {size} bytes")

@@ -417,6 +417,16 @@ class QaMixin:
                                 ).fetchall()
         return [(r["check_name"], json.loads(r["evidence"]), r["verdict"]) for r in rows]
 
+    def move_qa_recording(self, call_id: str, path: str) -> None:
+        """The recording of an inspected call is now at ``path`` (the same audio, moved:
+        ``voiceline qa`` found it done under its new name); its flags and verdicts stay."""
+        with self._write() as conn:
+            moved = conn.execute("UPDATE qa_calls SET path = ? WHERE call_id = ?",
+                                 (values.text(path, "path", max_chars=MAX_PATH_CHARS),
+                                  values.text(call_id, "call_id"))).rowcount
+        if not moved:
+            raise NotFoundError(f"no inspected call with id {call_id!r}")
+
     def qa_paths(self, call_id: str) -> str:
         """The recording's path (for the review page's audio)."""
         with self._read() as conn:

@@ -442,9 +442,17 @@ async function retryAudio() {
   const at = audio.currentTime;
   try {
     const call = await api(`/api/qa/calls/${encodeURIComponent(callId)}`);
+    // Ask why before blaming the link: a recording moved or deleted since it was
+    // inspected answers 404 with the reason (an audit found "the link had expired").
+    const probe = await fetch(call.audio_url, { headers: { Range: "bytes=0-0" }, cache: "no-store" });
+    if (probe.status === 404) {
+      const body = await probe.json().catch(() => ({}));
+      $("audio-status").textContent = t("qa.audioMissing", { reason: body.detail ?? `HTTP ${probe.status}` });
+      return;
+    }
     audio.src = call.audio_url;
     audio.addEventListener("loadedmetadata", () => { audio.currentTime = at; }, { once: true });
-    $("timeline-status").textContent = t("qa.audioRetry");
+    $("audio-status").textContent = t("qa.audioRetry");
   } catch {
     // the load error above says what is wrong
   }
