@@ -141,8 +141,10 @@ def test_history_fills_from_the_dashboards_snapshots_bounded_and_since(server):
     assert any(p["loudness_sone"] is not None and p["loudness_sone"] > 0 for p in points)
     # ?since: only the points at or after it.
     recent = [p["t"] for p in run["recent"]["points"]]
-    assert recent and min(recent) == run["since"] and set(recent) >= {
-        t for t in times if t >= run["since"]}
+    # (the second read came later: the 1 s history may have moved past ``since`` on a
+    # loaded machine, so the points it still holds are what must be there)
+    assert recent and min(recent) >= run["since"] and set(recent) >= {
+        t for t in times if t >= min(recent)}
     # A second after the call: nothing kept, the seat still known (200, not 404).
     after = run["after"]
     assert after.status_code == 200

@@ -83,7 +83,9 @@ def calibrate(data_dir: Path, *agents: str) -> None:
 
 
 def login(base_url: str, name: str) -> str:
-    response = httpx.post(f"{base_url}/api/login", json={"name": name, "password": PASSWORD})
+    # 30 s: a sign-in hashes a password, which waits long on a machine under load
+    response = httpx.post(f"{base_url}/api/login", json={"name": name, "password": PASSWORD},
+                          timeout=30.0)
     response.raise_for_status()
     return response.json()["token"]
 
