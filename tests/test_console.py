@@ -397,3 +397,39 @@ def test_the_page_recovers_after_the_server_restarts(new_page, floor, tmp_path):
     page.wait_for_function("""() => document.querySelectorAll('.tile:not([data-state=idle])')
         .length > 0""", timeout=20_000)
     assert page.errors == []
+
+
+def test_a_reload_keeps_every_alert_still_waiting_to_be_resolved(new_page, floor):
+    # Found by an outside audit: the wall loaded the latest 200 alerts only, so after a
+    # reload the older ones still waiting to be resolved were nowhere on it.
+    from voiceline.store import Store
+
+    # Written while the server is down, as a day's alerts are there when the wall opens
+    # (written beside a running server, the feed would replay them as new events).
+    floor.server.stop()
+    with Store(floor.data_dir / "voiceline.db") as store:
+        store.upsert_seat("S-OLD")
+        store.start_call("old-backlog", "S-OLD", None, "audio_fork", started_s=time.time() - 600)
+        waiting, handled = [], []
+        for k in range(260):  # 30 waiting, then 230 newer ones someone resolved
+            alert = store.open_alert("old-backlog", "agitation", "warning", 0.8, "louder",
+                                     now_s=time.time() - 590 + k)
+            alert = store.close_alert(alert["id"], "recovered")
+            if k < 30:
+                waiting.append(alert["id"])
+            else:
+                store.resolve_alert(alert["id"], "sup2", "handled")
+                handled.append(alert["id"])
+        store.end_call("old-backlog", ended_s=time.time())
+    floor.server.start()
+    page = wall_of(new_page)
+    page.wait_for_function(f"() => window.__voiceline.feed.alerts.has({max(handled)})",
+                           timeout=15_000)
+    page.wait_for_timeout(500)
+    shown = {a["id"] for a in page_alerts(page)}
+    assert set(waiting) <= shown  # every one still waiting, however old
+    page.click("button[data-feed-filter=action]")
+    visible = page.evaluate("""() => [...document.querySelectorAll('.alert:not([hidden])')]
+        .map((el) => Number(el.dataset.id))""")
+    assert set(waiting) <= set(visible) and not set(handled) & set(visible)
+    assert page.errors == []

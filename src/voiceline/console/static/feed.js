@@ -270,7 +270,9 @@ export class AlertFeed {
     for (const id of ids) {
       if (this.items.size <= MAX_ITEMS) break;
       const alert = this.alerts.get(id);
-      if (alert && alert.state === "open") continue;
+      // An alert that is still open or not yet resolved stays, however old: only those
+      // nobody needs to act on make room (an audit found older unresolved alerts gone).
+      if (alert && (alert.state === "open" || needsAction(alert))) continue;
       this.items.get(id).el.remove();
       this.items.delete(id);
       this.alerts.delete(id);

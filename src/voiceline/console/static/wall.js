@@ -260,9 +260,18 @@ async function loadDirectory() {
   return floor;
 }
 
+/** The feed's alerts: the latest 200, and every one still waiting to be resolved however
+ *  old (a reload once showed 204 of 222 unresolved alerts: the oldest were simply gone). */
+async function loadAlerts() {
+  const [recent, waiting] = await Promise.all([
+    api("/api/alerts?limit=200").catch(() => []),
+    api("/api/alerts?resolved=false&limit=1000").catch(() => []),
+  ]);
+  feed.load([...listOf(waiting, "alerts"), ...listOf(recent, "alerts")]);
+}
+
 async function loadStatic() {
-  const [floor, alerts] = await Promise.all([loadDirectory(), api("/api/alerts?limit=200").catch(() => [])]);
-  feed.load(listOf(alerts, "alerts"));
+  const [floor] = await Promise.all([loadDirectory(), loadAlerts()]);
   if (floor && Array.isArray(floor.seats) && !state.latest) onSeats(floor);
   state.loaded = true;
   state.seatsDirty = true;
@@ -409,7 +418,7 @@ async function main() {
     onUnauthorized,
     onReset: () => {
       // The server's event log is not the one we followed: reload the feed from it.
-      api("/api/alerts?limit=200").then((alerts) => feed.load(listOf(alerts, "alerts")), () => {});
+      loadAlerts().catch(() => {});
     },
   });
   live.start();
