@@ -87,3 +87,45 @@ def test_a_backup_into_the_data_directory_itself_is_refused(tmp_path, capsys):
     assert main(["backup", "--data", str(tmp_path / "data"), "--out",
                  str(tmp_path / "data" / ".")]) == 2
     assert "never overwrites" in capsys.readouterr().err
+
+
+def test_an_interrupted_backup_keeps_nothing(tmp_path, monkeypatch):
+    # Found by an outside audit: Ctrl-C while the baselines were copied left a store
+    # without them, which a server then ran on as if whole.
+    import shutil
+
+    data = tmp_path / "data"
+    add_users(data)
+    calibrate(data, "A1001")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copy2", interrupted)
+    assert main(["backup", "--data", str(data), "--out", str(tmp_path / "bk")]) == 130
+    assert not (tmp_path / "bk").exists()
+
+
+def test_a_backup_of_an_older_store_can_be_restored_by_the_voiceline_that_wrote_it(
+        tmp_path, capsys):
+    # Found by an outside audit: the backup taken before an upgrade came out upgraded
+    # (and so did the store it was taken from), so the old version could not restore it.
+    import sqlite3
+
+    from voiceline.store.schema import MIGRATIONS, SCHEMA_VERSION, upgrade
+
+    data = tmp_path / "data"
+    data.mkdir()
+    raw = sqlite3.connect(data / "voiceline.db", isolation_level=None)
+    upgrade(raw, MIGRATIONS, target=SCHEMA_VERSION - 1)
+    raw.close()
+    assert main(["backup", "--data", str(data), "--out", str(tmp_path / "bk")]) == 0
+    assert main(["audit", "--data", str(data)]) == 0  # reading the log, too
+    assert f"kept at schema {SCHEMA_VERSION - 1}" in capsys.readouterr().err
+    assert (tmp_path / "bk" / "voiceline.db").stat().st_mode & 0o777 == 0o600
+    for db in (data / "voiceline.db", tmp_path / "bk" / "voiceline.db"):
+        raw = sqlite3.connect(db)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION - 1, db
+        raw.close()
+    with Store(data / "voiceline.db") as store:  # the new version upgrades when it runs
+        assert store.schema_version == SCHEMA_VERSION

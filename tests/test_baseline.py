@@ -154,6 +154,10 @@ def test_files_round_trip_and_bad_files_are_reported(tmp_path):
     status = BaselineBook(tmp_path).status()
     assert not status["enabled"] and status["unreadable_baselines"] == 1
     assert "schema version 0" in status["reason"] and "recalibrate" in status["reason"]
+    # a file where the folder should be is named as such (it read "no voice baselines")
+    (tmp_path.parent / f"{tmp_path.name}-file").write_text("x")
+    status = BaselineBook(tmp_path.parent / f"{tmp_path.name}-file").status()
+    assert not status["enabled"] and "is a file, not the folder" in status["reason"]
     for bad in (b"{not json", b"\xff\xfe binary", b"[" * 100_000 + b"]" * 100_000):
         path.write_bytes(bad)  # damaged, not UTF-8, nested past the parser's stack
         with pytest.raises(BaselineError, match="not a readable baseline"):

@@ -68,7 +68,7 @@ def test_serve_refuses_a_bad_config_before_binding(tmp_path, capsys):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-@pytest.mark.parametrize("stop", ["ctrl-c", "group-sigterm"])
+@pytest.mark.parametrize("stop", ["ctrl-c", "group-sigterm", "group-sighup"])
 def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path, stop):
     # "group-sigterm" as a service manager stops a unit: every process of it at once.
     # The engine process used to end first, and the server started a new one while it
@@ -95,8 +95,9 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path, stop):
     finally:
         if stop == "ctrl-c":
             server.send_signal(signal.SIGINT)
-        else:
-            os.killpg(server.pid, signal.SIGTERM)
+        else:  # as a service manager stops a unit, or a closed terminal (from an audit:
+            # SIGHUP killed the server where it stood, live calls left open)
+            os.killpg(server.pid, signal.SIGTERM if stop == "group-sigterm" else signal.SIGHUP)
         _, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
     assert "voiceline stopped" in err

@@ -392,6 +392,12 @@ def test_ingest_port_is_a_setting_with_a_default_and_an_off_switch(tmp_path):
     assert load_config(path).ingest_port == 9001
     with pytest.raises(ConfigError, match="ingest_port must be 0-65535"):
         load_config(ingest_port=70000)
+    # from an audit: two listeners on one port half-started the server, then a traceback
+    with pytest.raises(ConfigError, match="ingest_port 18946 is also the port"):
+        load_config(port=18946, ingest_port=18946)
+    with pytest.raises(ConfigError, match="audiosocket_port 9001 is also the ingest_port"):
+        load_config(ingest_port=9001, audiosocket_port=9001)
+    assert load_config(port=0, ingest_port=0, audiosocket_port=0).port == 0  # "any": fine
     path.write_text('[server]\ningest_port = "x"\n')
     with pytest.raises(ConfigError, match="ingest_port must be a whole number"):
         load_config(path)

@@ -58,6 +58,8 @@ def test_a_new_store_is_wal_with_foreign_keys_at_the_current_version(store, db_p
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persists in the file
     assert raw.execute("PRAGMA user_version").fetchone()[0] == 9
     raw.close()
+    # it holds password and token hashes: the owner's alone (an audit found 0644)
+    assert db_path.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_version_1_database_is_upgraded_and_keeps_its_data(db_path):

@@ -18,8 +18,11 @@ from qa.analysis import CallAnalysis, CallJob, analyse_loaded, load_call
 from qa.checks import Baselines, CheckContext, Flag, run_checks
 from qa.config import CHECKS, QAConfig
 
-#: Bump when a check changes meaning, so that resumed runs redo every call.
-QA_VERSION = 1
+#: Bump when a check or a call's result changes meaning, so that resumed runs redo every
+#: call. 2: the agent's voice summary measures the usual range jointly (summary version
+#: 2), and checks compare exactly the numbers their flags carry (an audit found an
+#: upgraded run skipping every call, its reports left on the old measure).
+QA_VERSION = 2
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "voice_scoring.onnx"
 
 

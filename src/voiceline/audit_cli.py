@@ -68,7 +68,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
     data = existing_data_dir(args.data)
     since, until = day_range(args.since, args.until)
-    store = open_store(str(data))
+    store = open_store(str(data), migrate=False)
     try:
         entries = store.list_audit(user=args.user, action=args.action, obj=args.obj,
                                    since_s=since, until_s=until, limit=args.limit)

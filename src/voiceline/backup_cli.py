@@ -45,7 +45,7 @@ def run_backup(args: argparse.Namespace) -> int:
                         "overwrites: choose a new one")
     if out.resolve() == data.resolve():
         raise UserError("--out must not be the data directory itself")
-    store = open_store(str(data))
+    store = open_store(str(data), migrate=False)
     made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -62,6 +62,9 @@ def run_backup(args: argparse.Namespace) -> int:
     except (OSError, StoreError) as exc:
         _remove(out, made)
         raise UserError(f"backup to {out} failed, nothing kept: {exc}") from None
+    except BaseException:  # Ctrl-C, a stop: a store without its baselines is no backup
+        _remove(out, made)
+        raise
     finally:
         store.close()
     rows = copied["rows"]
@@ -71,6 +74,12 @@ def run_backup(args: argparse.Namespace) -> int:
           f"{rows.get('qa_flags', 0)} flags, {rows.get('users', 0)} users), "
           f"{len(baselines)} baseline file(s)"
           + (f" and {len(kept)} earlier one(s) in history/" if kept else ""))
+    from voiceline.store.schema import SCHEMA_VERSION
+
+    if copied["schema_version"] < SCHEMA_VERSION:
+        print(f"the store is kept at schema {copied['schema_version']}, as the Voiceline "
+              "that wrote it left it, so that version can restore it; this one upgrades a "
+              f"store to schema {SCHEMA_VERSION} when it next runs on it", file=sys.stderr)
     print(f"restore: stop the server, then run it with --data {out} (or put that "
           "directory's contents in place of the data directory's)", file=sys.stderr)
     return 0

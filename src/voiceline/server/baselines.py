@@ -79,7 +79,10 @@ class BaselineBook:
             return {"enabled": True, "agents_with_baselines": n, "reason": None, **unread}
         reason = (f"no voice baselines in {self.directory}; calibrate agents with "
                   f"'voiceline calibrate --out {self.directory}'")
-        if problems:
+        if self.directory.exists() and not self.directory.is_dir():
+            reason = (f"{self.directory} is a file, not the folder of voice baselines; move "
+                      "it away and calibrate agents into that folder")
+        elif problems:
             reason = (f"none of the {len(problems)} baseline file(s) in {self.directory} "
                       f"can be used (e.g. {unread['unreadable_example']})")
         return {"enabled": False, "agents_with_baselines": 0, "reason": reason, **unread}

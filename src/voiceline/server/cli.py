@@ -53,14 +53,15 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(data: str | None):
-    """The store in ``data`` (default :data:`DEFAULT_DATA_DIR`), made if new."""
+def open_store(data: str | None, *, migrate: bool = True):
+    """The store in ``data`` (default :data:`DEFAULT_DATA_DIR`), made if new; with
+    ``migrate=False`` an older store is left at its schema (see :class:`Store`)."""
     from voiceline.store import SchemaError, Store
 
     directory = Path(data) if data else DEFAULT_DATA_DIR
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        return Store(directory / STORE_FILE)
+        return Store(directory / STORE_FILE, migrate=migrate)
     except SchemaError as exc:
         raise UserError(str(exc)) from None
 

@@ -248,6 +248,16 @@ class ServerConfig:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 65535:
                 problems.append(f"{name} must be 0-65535, got {value}")
+        # Two listeners on one port: the second failed after the first had started (a
+        # traceback, exit 3); said now, before anything binds. 0 means "any free port".
+        chosen = {}
+        for name in ("port", "ingest_port", "audiosocket_port"):
+            value = getattr(self, name)
+            if value:
+                if value in chosen:
+                    problems.append(f"{name} {value} is also the {chosen[value]}; give each "
+                                    "listener a port of its own")
+                chosen.setdefault(value, name)
         if self.max_message_bytes < 4096:
             problems.append(f"max_message_bytes must be >= 4096, got {self.max_message_bytes}")
         if self.max_connections < 1:

@@ -34,6 +34,7 @@ def engine_process_main(conn: Connection) -> None:
     # it, and the server replaces it; the end of the socket ends it when the server dies.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s voiceline engine process: %(message)s")
     from voiceline.server.baselines import BaselineBook

@@ -125,7 +125,7 @@ def uvicorn_config(config: ServerConfig, app: Any = None, **extra: Any) -> uvico
 
 
 class QuietServer(uvicorn.Server):
-    """uvicorn's server, stopped by Ctrl-C or SIGTERM without a traceback.
+    """uvicorn's server, stopped by Ctrl-C, SIGTERM or SIGHUP without a traceback.
 
     uvicorn (≥ 0.29) re-raises the signal once its graceful shutdown is done; the
     KeyboardInterrupt then cancels the lifespan task still waiting in ``asyncio.run``,
@@ -138,8 +138,10 @@ class QuietServer(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        # SIGHUP too (the terminal closed, a session ended): it killed the server where
+        # it stood, its live calls left open in the store until the next start.
         previous = {sig: signal.signal(sig, self.handle_exit)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             yield
         finally:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from voiceline.store.errors import SchemaError
-from voiceline.store.schema import MIGRATIONS, upgrade
+from voiceline.store.schema import MIGRATIONS, schema_version, upgrade
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 MEMORY = ":memory:"
@@ -34,7 +34,8 @@ class Database:
         How long a write waits for another connection's write lock before failing.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+                 migrate: bool = True):
         self.path = str(path)
         if self.path != MEMORY:
             parent = Path(self.path).expanduser().resolve().parent
@@ -45,6 +46,10 @@ class Database:
                 raise SchemaError(f"cannot open {self.path} as a Voiceline store: it is a "
                                   "directory")
         self._lock = threading.RLock()
+        new = self.path != MEMORY and not Path(self.path).exists()
+        if new:  # password and token hashes, the audit log: the owner's alone (SQLite
+            # gives its WAL and shared-memory files the same mode); was 0644
+            Path(self.path).touch(mode=0o600)
         try:
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000,
                                          isolation_level=None, check_same_thread=False)
@@ -56,7 +61,14 @@ class Database:
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self.journal_mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            self.schema_version = upgrade(self._conn, MIGRATIONS, name=self.path)
+            current = schema_version(self._conn)
+            # ``migrate=False`` (backup, reading the audit log): an older file stays as
+            # its Voiceline wrote it, so that the backup taken before an upgrade can be
+            # restored under the old version (an audit found both upgraded it); a newer
+            # file is refused all the same, and a new one is made whole.
+            keep = not migrate and 0 < current < len(MIGRATIONS)
+            self.schema_version = upgrade(self._conn, MIGRATIONS,
+                                          target=current if keep else None, name=self.path)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise SchemaError(f"cannot open {self.path} as a Voiceline store: {error}") \
@@ -108,6 +120,7 @@ class Database:
         target = Path(target)
         if target.exists():
             raise FileExistsError(f"{target} exists; a backup never overwrites")
+        target.touch(mode=0o600)  # as the store itself: the owner's alone
         copy = sqlite3.connect(target)
         try:
             with self._lock:
