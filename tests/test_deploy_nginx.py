@@ -70,7 +70,10 @@ def proxied(tmp_path_factory):
                      ("http://127.0.0.1:8080", f"http://127.0.0.1:{server.config.port}"),
                      ("http://127.0.0.1:8081", f"http://127.0.0.1:{server.config.ingest_port}"),
                      ("/etc/voiceline/tls/fullchain.pem", str(chain)),
-                     ("/etc/voiceline/tls/privkey.pem", str(key))):
+                     ("/etc/voiceline/tls/privkey.pem", str(key)),
+                     ("/var/log/nginx/voiceline.access.log", str(folder / "access.log")),
+                     ("/var/log/nginx/voiceline-ingest.access.log",
+                      str(folder / "ingest.log"))):
         assert old in site, old  # the shipped file still has what the test replaces
         site = site.replace(old, new)
     (folder / "site.conf").write_text(site)
@@ -92,7 +95,7 @@ def proxied(tmp_path_factory):
             patch.setenv("SSL_CERT_FILE", str(ca))  # the clients trust the throwaway CA
             yield {"server": server, "url": f"https://127.0.0.1:{https}",
                    "ws": f"wss://127.0.0.1:{https}", "ingest": f"wss://127.0.0.1:{wss}",
-                   "data": data}
+                   "data": data, "access_log": folder / "access.log"}
     finally:
         proc.terminate()
         proc.wait(10)
@@ -135,3 +138,17 @@ def test_dashboards_and_calls_stream_through_the_proxy_over_wss(proxied):
     asyncio.run(scenario())
     calls = httpx.get(f"{url}/api/calls", headers=admin).json()
     assert "via-nginx" in [c["call_id"] for c in calls]
+
+
+def test_the_proxys_access_log_keeps_no_token(proxied):
+    # Found by an outside audit: the access log kept each recording's audio_url, whose
+    # token plays it without signing in (the server's own log masks it).
+    url = proxied["url"]
+    httpx.get(f"{url}/api/qa/calls/c-1/audio?audio_token=SECRET-AUDIO-TOKEN")
+    httpx.get(f"{url}/healthz?token=SECRET-SESSION")
+    deadline = time.monotonic() + 5
+    while "/healthz" not in proxied["access_log"].read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    logged = proxied["access_log"].read_text()
+    assert "/api/qa/calls/c-1/audio" in logged and "/healthz" in logged
+    assert "SECRET" not in logged
