@@ -199,6 +199,10 @@ def test_an_agitation_episode_raises_an_alert_that_supervisors_handle(new_page, 
     assert f"座席 {alert['seat_id']}" in text and f"{name} · {alert['agent_id']}" in text
     assert f"与{name}平时相比：" in item.locator(".a-why").inner_text()
     assert re.search(r"进行中 \d+ 秒|已结束，持续", text)
+    # when it opened, on the clock (from an audit: only durations were shown)
+    opened = page.evaluate(f"""() => new Date({alert['opened_s']} * 1000)
+        .toLocaleTimeString('zh-CN', {{hour: '2-digit', minute: '2-digit'}})""")
+    assert f"{opened} · " in text
     tile = page.locator(f".tile[data-seat={alert['seat_id']}]")
     if alert["state"] == "open":
         assert tile.get_attribute("data-state") == "alert"
@@ -214,6 +218,9 @@ def test_an_agitation_episode_raises_an_alert_that_supervisors_handle(new_page, 
     other_item.locator(".a-status", has_text="sup 已确认").wait_for(timeout=3_000)
     assert other_item.locator("button.ack").is_hidden()
 
+    other_item.locator("button.resolve").click()  # the second supervisor starts too
+    other.locator("#resolve").wait_for()
+    other.get_by_label("已介入").check()
     item.locator("button.resolve").click()
     dialog = page.locator("#resolve")
     dialog.wait_for()
@@ -225,6 +232,13 @@ def test_an_agitation_episode_raises_an_alert_that_supervisors_handle(new_page, 
     assert item.locator(".a-status").inner_text() == expected
     other_item.locator(".a-status", has_text=expected).wait_for(timeout=3_000)
     assert item.locator("button.resolve").is_hidden()
+    # ... and submits second: told who did it and when, in the page's words (from an
+    # audit: the server's English with a raw Unix time)
+    other.click("#resolve-submit")
+    late = other.locator("#resolve-error", has_text="sup 已于")
+    late.wait_for()
+    assert re.fullmatch(r"sup 已于 \d\d:\d\d 处理了这条告警", late.inner_text())
+    other.click("#resolve-cancel")
 
     page.reload()
     page.wait_for_selector("body[data-status=live]", timeout=15_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import warnings
 
@@ -148,6 +149,7 @@ def test_ack_and_resolve_are_stored_with_the_user_and_audited(client, tokens, da
     assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "sup"
     again = client.post(f"/api/alerts/{alert_id}/ack", headers=sup)
     assert again.status_code == 409 and "already acknowledged by sup" in again.json()["detail"]
+    assert re.search(r" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", again.json()["detail"])
     resolved = client.post(f"/api/alerts/{alert_id}/resolve", json={"note": "called back"},
                            headers=sup)
     assert resolved.status_code == 200

@@ -66,6 +66,13 @@ def _event(row: sqlite3.Row) -> dict:
             "time_s": row["time_s"], "alert": json.loads(row["payload"])}
 
 
+
+def _utc(t_s: float) -> str:
+    """A moment in words for a message: 2026-11-30 14:32:05 UTC (not a Unix time)."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t_s))
+
 class AlertsMixin:
     """Store methods for alerts and the event feed (mixed into :class:`Store`)."""
 
@@ -197,7 +204,8 @@ class AlertsMixin:
             alert = _get(conn, alert_id)
             if alert["acknowledged_s"] is not None:
                 raise ConflictError(f"alert {alert_id} was already acknowledged by "
-                                    f"{alert['acknowledged_by']} at {alert['acknowledged_s']}")
+                                    f"{alert['acknowledged_by']} at "
+                                    f"{_utc(alert['acknowledged_s'])}")
             conn.execute("UPDATE alerts SET acknowledged_by = ?1, acknowledged_s = ?2, "
                          "updated_s = ?2 WHERE id = ?3", (user, now_s, alert_id))
             return _record(conn, alert_id, "acknowledged", now_s)
@@ -217,7 +225,7 @@ class AlertsMixin:
             alert = _get(conn, alert_id)
             if alert["resolved_s"] is not None:
                 raise ConflictError(f"alert {alert_id} was already resolved by "
-                                    f"{alert['resolved_by']} at {alert['resolved_s']}")
+                                    f"{alert['resolved_by']} at {_utc(alert['resolved_s'])}")
             conn.execute("UPDATE alerts SET resolved_by = ?1, resolved_s = ?2, "
                          "resolution_note = ?3, updated_s = ?2, "
                          "acknowledged_by = coalesce(acknowledged_by, ?1), "

@@ -4,7 +4,7 @@
 // get the event), and this page shows the answer at once too.
 
 import { ApiError, api } from "./api.js";
-import { seatOf } from "./feed.js";
+import { openedAt, seatOf } from "./feed.js";
 import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -38,7 +38,7 @@ export class AlertActions {
       const updated = await api(`/api/alerts/${alert.id}/ack`, { method: "POST" });
       if (updated?.id !== undefined) this.feed.upsert(updated);
     } catch (error) {
-      this._failed(alert, error);
+      await this._failed(alert, error);
     }
     this.onChange();
   }
@@ -79,7 +79,7 @@ export class AlertActions {
         this.onRefused();
         return;
       }
-      errorBox.textContent = t("feed.failed", { detail: error.detail ?? error.message });
+      errorBox.textContent = await this._why(alert, error);
       errorBox.hidden = false;
     } finally {
       submit.disabled = false;
@@ -87,11 +87,32 @@ export class AlertActions {
     this.onChange();
   }
 
-  _failed(alert, error) {
+  async _failed(alert, error) {
     if (error instanceof ApiError && error.status === 403) {
       this.onRefused();
       return;
     }
-    this.feed.setError(alert.id, t("feed.failed", { detail: error.detail ?? error.message }));
+    this.feed.setError(alert.id, await this._why(alert, error));
+  }
+
+  /** Why an action failed, in the page's words. Someone else got there first (409): the
+   *  alert as it is now, and who did what when (an audit found the server's English with
+   *  a raw Unix time in the Chinese page). */
+  async _why(alert, error) {
+    if (error instanceof ApiError && error.status === 409) {
+      try {
+        const now = await api(`/api/alerts/${alert.id}`);
+        if (now?.id !== undefined) this.feed.upsert(now);
+        if (now?.resolved_by) {
+          return t("feed.alreadyResolved", { user: now.resolved_by, time: openedAt(now.resolved_s) });
+        }
+        if (now?.acknowledged_by) {
+          return t("feed.alreadyAcked", { user: now.acknowledged_by, time: openedAt(now.acknowledged_s) });
+        }
+      } catch {
+        // the server's own reason, below
+      }
+    }
+    return t("feed.failed", { detail: error.detail ?? error.message });
   }
 }

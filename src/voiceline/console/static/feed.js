@@ -6,10 +6,20 @@
 // arriving in any order settle on the same picture. Items are redrawn only when their
 // alert changed, plus the "how long" of open ones once a second.
 
-import { explainDrivers, formatDuration, t } from "./i18n.js";
+import { explainDrivers, formatDuration, lang, t } from "./i18n.js";
 
 const MAX_ITEMS = 300;
 const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** When an alert opened, on the supervisor's clock: "14:32", with the date when it was not
+ *  today (an audit found only durations: over a shift, no one could tell when). */
+export function openedAt(openedS, nowS = Date.now() / 1000) {
+  const when = new Date(openedS * 1000);
+  const locale = lang() === "zh" ? "zh-CN" : "en-GB";
+  const time = when.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  if (when.toDateString() === new Date(nowS * 1000).toDateString()) return time;
+  return `${when.toLocaleDateString(locale, { month: "2-digit", day: "2-digit" })} ${time}`;
+}
 
 export function seatOf(alert) {
   return alert.seat_id ?? alert.seat ?? "";
@@ -198,9 +208,9 @@ export class AlertFeed {
   _renderTiming(item, alert, now) {
     const end = alert.closed_s ?? now;
     const seconds = Math.max(0, end - alert.opened_s);
-    const text = alert.state === "open"
+    const text = `${openedAt(alert.opened_s, now)} · ` + (alert.state === "open"
       ? t("feed.ongoing", { d: formatDuration(seconds) })
-      : t("feed.ended", { d: formatDuration(seconds) });
+      : t("feed.ended", { d: formatDuration(seconds) }));
     if (item.parts.when.textContent !== text) item.parts.when.textContent = text;
     const agentLabel = alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
     const drivers = Array.isArray(alert.drivers) ? alert.drivers : [];
