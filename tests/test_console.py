@@ -406,6 +406,13 @@ def test_the_page_recovers_after_the_server_restarts(new_page, floor, tmp_path):
         assert mine == theirs, alert["id"]
     ids = page.evaluate("() => [...document.querySelectorAll('.alert')].map((el) => el.dataset.id)")
     assert len(ids) == len(set(ids))
+    # how each ended is said (from an audit: "recovered" and "cut off" read the same)
+    why = {"call ended": "（通话结束）", "recovered": "（声音已恢复平常）",
+           "silence": "（坐席停止说话）"}
+    for alert in page_alerts(page):
+        if alert["state"] == "closed" and alert.get("close_reason") in why:
+            text = page.locator(f".alert[data-id='{alert['id']}']").inner_text()
+            assert why[alert["close_reason"]] in text, text
     assert page.evaluate("window.__voiceline.live.reconnects") >= 1
     # The simulated seats reconnect and the wall fills in again.
     page.wait_for_function("""() => document.querySelectorAll('.tile:not([data-state=idle])')

@@ -21,6 +21,14 @@ export function openedAt(openedS, nowS = Date.now() / 1000) {
   return `${when.toLocaleDateString(locale, { month: "2-digit", day: "2-digit" })} ${time}`;
 }
 
+/** How an alert ended, in words: the voice settled, fell silent, or the call ended
+ *  (an audit found "recovered" and a call cut off both shown as just "ended"). */
+function closedWhy(reason) {
+  if (!reason) return "";
+  const known = { recovered: "feed.why.recovered", silence: "feed.why.silence", "call ended": "feed.why.callEnded" };
+  return t("feed.why", { why: known[reason] ? t(known[reason]) : reason });
+}
+
 export function seatOf(alert) {
   return alert.seat_id ?? alert.seat ?? "";
 }
@@ -210,7 +218,7 @@ export class AlertFeed {
     const seconds = Math.max(0, end - alert.opened_s);
     const text = `${openedAt(alert.opened_s, now)} · ` + (alert.state === "open"
       ? t("feed.ongoing", { d: formatDuration(seconds) })
-      : t("feed.ended", { d: formatDuration(seconds) }));
+      : t("feed.ended", { d: formatDuration(seconds) }) + closedWhy(alert.close_reason));
     if (item.parts.when.textContent !== text) item.parts.when.textContent = text;
     const agentLabel = alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
     const drivers = Array.isArray(alert.drivers) ? alert.drivers : [];
