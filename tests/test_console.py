@@ -454,3 +454,20 @@ def test_a_reload_keeps_every_alert_still_waiting_to_be_resolved(new_page, floor
         .map((el) => Number(el.dataset.id))""")
     assert set(waiting) <= set(visible) and not set(handled) & set(visible)
     assert page.errors == []
+
+
+def test_audio_dropped_unscored_is_said_on_the_wall(new_page, floor):
+    # Found by an outside audit: with the engine overloaded, 4,059 s of audio went
+    # unscored while the wall showed green and calm tiles.
+    page = wall_of(new_page)
+    assert page.locator("#lag").is_hidden()
+    page.evaluate("""() => {
+        const seat = (dropped) => ({seat_id: 'S-LAG', call_id: 'lag-1', agent_id: null,
+                                    scored: true, state: 'calm', dropped_s: dropped});
+        const t = Date.now() / 1000;
+        window.__voiceline.onSeats({type: 'seats', t, seats: [seat(0)], floor: {}});
+        window.__voiceline.onSeats({type: 'seats', t: t + 1, seats: [seat(12.4)], floor: {}});
+    }""")
+    banner = page.locator("#lag")
+    assert banner.is_visible()
+    assert banner.inner_text() == "评分跟不上：过去一分钟 1 个座席共 12 秒音频未评分"
