@@ -396,6 +396,22 @@ def test_two_reviewers_see_who_is_on_which_call_and_do_not_take_the_same_one(new
     assert mine.errors == [] and other.errors == []
 
 
+def one_call_data(tmp_path: Path, call_id: str, recording_name: str = "rec.wav") -> tuple:
+    """A data directory with the review users and one inspected call (a dead air flag on
+    a recording of known levels): ``(data_dir, recording, flag_id)``."""
+    from test_server_qa_api import flag, known_levels_wav, result
+    from voiceline.store import Store
+
+    data_dir = tmp_path / "data"
+    add_users(data_dir)
+    recording = tmp_path / recording_name
+    known_levels_wav(recording)
+    with Store(data_dir / "voiceline.db") as store:
+        store.save_qa_result(result(call_id, recording, "A1001", 90.0,
+                                    [flag("dead_air", 1.0, 3.0)]), recorded_s=time.time())
+        return data_dir, recording, store.qa_call(call_id)["flags"][0]["id"]
+
+
 def test_long_ids_and_pasted_notes_wrap_instead_of_widening_the_pages(chromium_browser,
                                                                        tmp_path):
     # Found by an outside audit: one 200-character call id made the queue 2,246 px wide
@@ -403,21 +419,12 @@ def test_long_ids_and_pasted_notes_wrap_instead_of_widening_the_pages(chromium_b
     # without a space made the call page 52,984 px wide for everyone afterwards.
     import httpx
 
-    from test_server_qa_api import flag, known_levels_wav, result
     from test_server_support import login
     from voiceline.server import ServerConfig
     from voiceline.server.testing import ServerThread
-    from voiceline.store import Store
 
-    data_dir = tmp_path / "data"
-    add_users(data_dir)
-    recording = tmp_path / "rec.wav"
-    known_levels_wav(recording)
     long_id = "C" * 200
-    with Store(data_dir / "voiceline.db") as store:
-        store.save_qa_result(result(long_id, recording, "A1001", 90.0,
-                                    [flag("dead_air", 1.0, 3.0)]), recorded_s=time.time())
-        flag_id = store.qa_call(long_id)["flags"][0]["id"]
+    data_dir, _, flag_id = one_call_data(tmp_path, long_id)
     server = ServerThread(ServerConfig(data_dir=data_dir, audiosocket_port=None)).start()
     try:
         # 320 px: a phone, and a margin for fonts wider than ours (CI's Chromium once
@@ -509,18 +516,10 @@ def test_a_recording_gone_since_inspection_is_said_not_blamed_on_the_link(chromi
                                                                           tmp_path):
     # Found by an outside audit: with the file moved, the page said "the audio link had
     # expired; a new one was fetched", and playing did nothing.
-    from test_server_qa_api import flag, known_levels_wav, result
     from voiceline.server import ServerConfig
     from voiceline.server.testing import ServerThread
-    from voiceline.store import Store
 
-    data_dir = tmp_path / "data"
-    add_users(data_dir)
-    recording = tmp_path / "gone.wav"
-    known_levels_wav(recording)
-    with Store(data_dir / "voiceline.db") as store:
-        store.save_qa_result(result("gone-1", recording, "A1001", 70.0,
-                                    [flag("dead_air", 1.0, 3.0)]), recorded_s=time.time())
+    data_dir, recording, _ = one_call_data(tmp_path, "gone-1", "gone.wav")
     recording.unlink()
     server = ServerThread(ServerConfig(data_dir=data_dir, audiosocket_port=None)).start()
     try:
