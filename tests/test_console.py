@@ -229,6 +229,8 @@ def test_an_agitation_episode_raises_an_alert_that_supervisors_handle(new_page, 
     page.click("#resolve-submit")
     dialog.wait_for(state="hidden")
     expected = "sup 已处理：已介入：已提醒坐席放慢语速"
+    # drawn on the next frame after the dialog closes (read at once, it raced)
+    item.locator(".a-status", has_text=expected).wait_for(timeout=3_000)
     assert item.locator(".a-status").inner_text() == expected
     other_item.locator(".a-status", has_text=expected).wait_for(timeout=3_000)
     assert item.locator("button.resolve").is_hidden()
