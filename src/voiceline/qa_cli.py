@@ -39,12 +39,10 @@ TIME_COLUMNS = ("started_at", "start_time", "date", "recorded_at")
 #: Most worker processes ``--workers`` may ask for: each holds a model and a batch of
 #: calls; beyond a few per core they only contend.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
-
-
-
 #: Joins a call id and what tells two errors of it apart (a metadata line, a file) in the
 #: keys of a run's errors: NUL, which no call id may hold ("@" may: "1002@pbx-a").
 ERROR_KEY_MARK = "\x00"
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
