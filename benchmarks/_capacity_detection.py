@@ -15,7 +15,10 @@ instead of 64, which changes the speed only: group size does not change a decisi
   and served by the server's own provider (:class:`voiceline.server.baselines.BaselineBook`).
   Onset calls hold one agitated episode of 30 s scheduled 20–40 s into the call (calm
   before and after, callers calm throughout); calm calls (``calm_calls`` per agent,
-  5 minutes) have no episode for either party.
+  5 minutes) have no episode for either party; low-energy calls (``low_energy_calls``
+  per agent) hold one low-energy episode of 120 s (the simulator's length: a tired
+  voice is a state of minutes) scheduled 20–40 s in, drawn after the others from a
+  seed of their own so that the agitation and calm calls stay as they were.
 - **corpus** (:mod:`_detection_corpus`): calls replayed from acted speech (RAVDESS,
   EmoDB) through the phone channel, each speaker's baseline fitted from their
   calibration files: onset calls (test-neutral turns, then angry turns), neutral calls
@@ -30,9 +33,10 @@ but is not the measure. Per material: an episode is detected when an agitation a
 opens between its onset and 10 s after its end; ``speech_onset_median_s`` is the
 median over detected episodes of the call time at which the alert opened (the end of
 the tick that decided it) minus the onset; alerts opened before the onset in onset
-calls are counted separately. False alerts: alerts of any kind opened in calm /
-neutral calls, per agent per 8 hours of call audio. Loud seconds: how many opened an
-agitation alert within 10 s.
+calls are counted separately. Low-energy episodes are scored the same way with
+low-energy alerts, from the agent's first low-energy utterance. False alerts: alerts
+of any kind opened in calm / neutral calls, per agent per 8 hours of call audio. Loud
+seconds: how many opened an agitation alert within 10 s.
 
 The last line's ``onset_to_alert_median_s`` and ``false_alerts_per_agent_shift`` are
 the worse of the two materials (both must meet the target); each material's own
@@ -53,6 +57,7 @@ FS_HZ = 8000
 SEED = 0
 SHIFT_H = 8.0
 EPISODE_S = 30.0  # synthetic; the corpus calls' own length is _detection_corpus.EPISODE_S
+LOW_ENERGY_EPISODE_S = 120.0  # synthetic (capture.simulator.Schedule's default)
 AFTER_S = 15.0  # calm after the episode, before the hang-up
 DETECT_SLACK_S = 10.0
 CALM_CALL_S = 300.0
@@ -62,17 +67,18 @@ TAIL_TICKS = 4  # ticks a call keeps playing (into silence) after its last audio
 def _plan(quick: bool) -> dict:
     if quick:
         return {"agents": 3, "onset_calls": 2, "calm_calls": 1, "calm_call_s": 90.0,
-                "caller_timbres": 1, "group_size": 16,
+                "low_energy_calls": 1, "caller_timbres": 1, "group_size": 16,
                 "corpus": {"speakers": 1, "onset_calls": 1, "neutral_call_s": 30.0,
                            "bursts": 1}}
     return {"agents": 10, "onset_calls": 4, "calm_calls": 6, "calm_call_s": CALM_CALL_S,
-            "caller_timbres": 3, "group_size": 64,
+            "low_energy_calls": 2, "caller_timbres": 3, "group_size": 64,
             "corpus": {"speakers": None, "onset_calls": 2, "neutral_call_s": 900.0,
                        "bursts": 6}}
 
 
 def _calls(plan: dict) -> list[dict]:
-    """Rendered calls with their truth: onset calls first, then calm ones."""
+    """Rendered calls with their truth: onset calls first, then calm ones, then the
+    low-energy ones."""
     from capture.simulator import AgentVoice, CallScript, prepare_banks, render_call
     from voiceline.demo import agent_ids
 
@@ -100,8 +106,23 @@ def _calls(plan: dict) -> list[dict]:
                         if u.party == "agent" and u.style == "agitated"]
             calls.append({"call_id": f"{agent}-{k}", "seat_id": f"D{len(calls):03d}",
                           "agent": agent, "audio": rendered.audio, "onset_s": onset_s,
-                          "first_agitated_s": min(agitated) if agitated else None,
+                          "heard_s": min(agitated) if agitated else None,
                           "duration_s": script.duration_s})
+    rng = np.random.default_rng(SEED + 1)
+    for i, agent in enumerate(agents):
+        for k in range(plan["low_energy_calls"]):
+            caller = callers[(i + k) % len(callers)]
+            onset_s = float(rng.uniform(20.0, 40.0))
+            end_s = onset_s + LOW_ENERGY_EPISODE_S
+            script = CallScript(end_s + AFTER_S, [(onset_s, end_s, "low_energy")],
+                                seed=int(rng.integers(2**31)))
+            rendered = render_call(script, voices[agent], caller)
+            tired = [u.start_sample / FS_HZ for u in rendered.utterances
+                     if u.party == "agent" and u.style == "low_energy"]
+            calls.append({"call_id": f"{agent}-low-{k}", "seat_id": f"D{len(calls):03d}",
+                          "agent": agent, "audio": rendered.audio, "onset_s": onset_s,
+                          "heard_s": min(tired), "episode_end_s": end_s,
+                          "expects": "low_energy", "duration_s": script.duration_s})
     return calls
 
 
@@ -138,6 +159,7 @@ def _score(calls: list[dict], events: list) -> dict:
         if ev.type == "opened":
             opened.setdefault(ev.call_id, []).append(ev)
     scheduled, from_speech, early, missed, bursts, burst_hits = [], [], 0, 0, 0, 0
+    tired = {"from_speech": [], "missed": 0, "early": 0}  # low-energy episodes
     calm_alerts = {"agitation": 0, "low_energy": 0}
     calm_list: list[str] = []  # what each false alert said
     calm_s = 0.0
@@ -156,11 +178,19 @@ def _score(calls: list[dict], events: list) -> dict:
                 calm_list.append(f"{c['call_id']} {ev.t_s:.0f} s {ev.kind} {ev.severity} "
                                  f"({ev.reason}): {ev.explanation}")
             continue
-        heard = c["first_agitated_s"]
+        heard = c["heard_s"]
         end = c.get("episode_end_s") or c["onset_s"] + EPISODE_S
-        early += sum(1 for ev in mine if ev.t_s < heard)
-        hits = [ev.t_s for ev in mine if ev.kind == "agitation" and heard <= ev.t_s
+        kind = c.get("expects", "agitation")
+        hits = [ev.t_s for ev in mine if ev.kind == kind and heard <= ev.t_s
                 <= end + DETECT_SLACK_S]
+        if kind == "low_energy":
+            tired["early"] += sum(1 for ev in mine if ev.t_s < heard)
+            if hits:
+                tired["from_speech"].append(min(hits) - heard)
+            else:
+                tired["missed"] += 1
+            continue
+        early += sum(1 for ev in mine if ev.t_s < heard)
         if not hits:
             missed += 1
             continue
@@ -172,7 +202,11 @@ def _score(calls: list[dict], events: list) -> dict:
              "burst_alerts": burst_hits,
              "false_per_shift": (sum(calm_alerts.values()) / (calm_s / 3600) * SHIFT_H
                                  if calm_s else None)}
-    for name, values in (("speech_onset", from_speech), ("onset", scheduled)):
+    stats |= {"low_energy_episodes": len(tired["from_speech"]) + tired["missed"],
+              "low_energy_detected": len(tired["from_speech"]),
+              "low_energy_early_alerts": tired["early"]}
+    for name, values in (("speech_onset", from_speech), ("onset", scheduled),
+                         ("low_energy_onset", tired["from_speech"])):
         stats[f"{name}_median_s"] = float(np.median(values)) if values else None
         stats[f"{name}_p90_s"] = float(np.percentile(values, 90)) if values else None
         stats[f"{name}_max_s"] = max(values) if values else None
@@ -254,6 +288,17 @@ def _material_rows(name: str, d: dict) -> list[tuple[str, str]]:
          f"{_s(d['speech_onset_median_s'])} / {_s(d['speech_onset_p90_s'])} / "
          f"{_s(d['speech_onset_max_s'])} s"),
         (f"{name}: alerts before agitated speech", f"{d['early_alerts']}"),
+    ]
+    if d["low_energy_episodes"]:
+        rows += [
+            (f"{name}: low-energy episodes detected",
+             f"{d['low_energy_detected']} of {d['low_energy_episodes']}"),
+            (f"{name}: low-energy speech → alert median / p90 / max",
+             f"{_s(d['low_energy_onset_median_s'])} / {_s(d['low_energy_onset_p90_s'])} / "
+             f"{_s(d['low_energy_onset_max_s'])} s"),
+            (f"{name}: alerts before low-energy speech", f"{d['low_energy_early_alerts']}"),
+        ]
+    rows += [
         (f"{name}: false alerts on neutral calls",
          f"{calm} in {d['calm_h']:.1f} h (agitation {d['calm_alerts']['agitation']}, low "
          f"energy {d['calm_alerts']['low_energy']}) = {d['false_per_shift']:.2f} per agent "
@@ -272,8 +317,8 @@ def detection_rows(d: dict) -> list[tuple[str, str]]:
     rows = [
         ("synthetic calls (engine direct)",
          f"{p['agents']} agents × ({p['onset_calls']} onset + {p['calm_calls']} calm × "
-         f"{p['calm_call_s']:.0f} s), {syn['audio_h']:.2f} h at {syn['x_realtime']:.0f}× "
-         "real time"),
+         f"{p['calm_call_s']:.0f} s + {p['low_energy_calls']} low-energy), "
+         f"{syn['audio_h']:.2f} h at {syn['x_realtime']:.0f}× real time"),
         ("synthetic: scheduled episode start → alert median / p90 / max",
          f"{_s(syn['onset_median_s'])} / {_s(syn['onset_p90_s'])} / {_s(syn['onset_max_s'])} s"),
         *_material_rows("synthetic", syn),
@@ -324,6 +369,10 @@ def detection_summary(d: dict) -> dict:
         "synthetic_scheduled_onset_to_alert_median_s": _round(
             d["synthetic"]["onset_median_s"]),
         "synthetic_false_alerts_per_agent_shift": _round(d["synthetic"]["false_per_shift"]),
+        "synthetic_low_energy_detected": f"{d['synthetic']['low_energy_detected']}/"
+                                         f"{d['synthetic']['low_energy_episodes']}",
+        "synthetic_low_energy_onset_to_alert_median_s": _round(
+            d["synthetic"]["low_energy_onset_median_s"]),
     }
     if "corpus" in d:
         c = d["corpus"]

@@ -245,7 +245,7 @@ def corpus_calls(root: Path, plan: dict) -> tuple[list[dict], dict, dict]:
                     end = hot[-1][0] + hot[-1][1].size / FS_HZ
                 calls.append({"call_id": f"{agent}-{k}", "seat_id": f"C{len(calls):03d}",
                               "agent": agent, "corpus": corpus, "kind": kind, "audio": pcm,
-                              "onset_s": onset, "first_agitated_s": onset, "episode_end_s": end,
+                              "onset_s": onset, "heard_s": onset, "episode_end_s": end,
                               "bursts_s": [t for style, t, _ in agent_files if style == "burst"],
                               "duration_s": pcm.shape[1] / FS_HZ})
     return calls, bases, info

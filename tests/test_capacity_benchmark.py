@@ -2,8 +2,8 @@
 
 Speed is not asserted (timing belongs in benchmarks/, and this machine may be busy);
 what is asserted holds on any machine: every key is there, the loopback wire loses no
-frame, every dashboard receives every alert decision, and an agitated episode is caught
-after it starts and before it ends.
+frame, every dashboard receives every alert decision, an agitated episode is caught
+after it starts and before it ends, and so is a low-energy episode.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARDS = 10
 EPISODE_S = 30.0
+LOW_ENERGY_EPISODE_S = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +57,10 @@ def test_detection_catches_episodes_after_onset_and_counts_calm_hours(quick):
     assert 0 < quick["onset_to_alert_median_s"] < EPISODE_S
     assert quick["calm_hours"] > 0
     assert quick["false_alerts_per_agent_shift"] >= 0
+
+
+def test_detection_catches_a_tired_voice_within_its_episode(quick):
+    # The quick plan has one low-energy call per simulated agent (3), episodes of 120 s.
+    detected, episodes = map(int, quick["synthetic_low_energy_detected"].split("/"))
+    assert episodes == 3 and detected >= 2
+    assert 0 < quick["synthetic_low_energy_onset_to_alert_median_s"] < LOW_ENERGY_EPISODE_S

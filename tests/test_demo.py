@@ -108,3 +108,13 @@ def test_port_0_gives_the_seats_and_the_banner_the_port_the_system_chose():
         server = SimpleNamespace(servers=[SimpleNamespace(sockets=[sock])])
         assert bound_port(server, 0) == chosen != 0
     assert bound_port(SimpleNamespace(servers=[]), 8000) == 8000
+
+
+def test_the_demo_opens_only_its_http_port(tmp_path):
+    # The seats stream over the HTTP port; a PBX's ingest (8081) or AudioSocket (9092)
+    # port in use on the machine must not stop the demo, nor be held by it.
+    from voiceline.demo import demo_config
+
+    config = demo_config(tmp_path, 8123)
+    assert config.port == 8123
+    assert config.ingest_port is None and config.audiosocket_port is None

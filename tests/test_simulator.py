@@ -279,6 +279,28 @@ def test_schedule_draws_episodes_at_the_requested_rate() -> None:
     assert np.mean(counts) == pytest.approx(3600 / 150, rel=0.08)
 
 
+def test_low_energy_episodes_last_minutes_and_agitated_ones_seconds() -> None:
+    # A tired voice is a state of minutes: the live low-energy alert asks for 25 of 30 s
+    # of the agent's speech windows, which a 30 s episode (8-15 s of the agent's speech
+    # between the caller's turns) never gave.
+    schedule = Schedule(call_s=(3600.0, 3600.0), agitation_every_s=300.0,
+                        low_energy_every_s=300.0, caller_agitation_every_s=300.0)
+    rng = np.random.default_rng(1)
+    scripts = [schedule.script(rng) for _ in range(5)]
+    lengths: dict = {}
+    for script in scripts:
+        for party, episodes in (("agent", script.episodes), ("caller", script.caller_episodes)):
+            for e in episodes:  # (an episode is shortened to end 2 s before the call)
+                if e.end_s < script.duration_s - 2.0:
+                    lengths.setdefault((party, e.style), set()).add(
+                        round(e.end_s - e.start_s, 6))
+    assert lengths[("agent", "low_energy")] == {120.0}
+    assert lengths[("agent", "agitated")] == {30.0}
+    assert lengths[("caller", "agitated")] == {30.0}
+    with pytest.raises(ValueError, match="low_energy_episode_s"):
+        Schedule(low_energy_episode_s=0.0)
+
+
 def test_a_seat_streams_calls_and_tells_the_truth_about_them() -> None:
     seat = Seat("S1", "A1", AgentVoice("A1", MALE, 0, -27.0), seed=4, schedule=SHORT_CALLS,
                 n_caller_timbres=2)

@@ -196,6 +196,16 @@ def bound_port(server, asked: int) -> int:
     return asked
 
 
+def demo_config(data_dir: Path, port: int):
+    """The demo server's settings: the simulated seats use the HTTP port (100 ms frames),
+    so no other port is opened (a PBX's ingest or AudioSocket port may be in use on the
+    machine, and the demo has no PBX)."""
+    from voiceline.server.config import load_config
+
+    return load_config(None, data_dir=str(data_dir), port=port, audiosocket_port=0,
+                       ingest_port=0)
+
+
 def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
     return (f"\nVoiceline demo: {seats} simulated seats streaming live.\n"
             f"  dashboard: {url}/\n"
@@ -210,7 +220,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import threading
 
     from voiceline.cli import UserError
-    from voiceline.server.config import BASELINES_DIR, ConfigError, load_config
+    from voiceline.server.config import BASELINES_DIR, ConfigError
     from voiceline.server.run import (
         QuietServer,
         check_ports_free,
@@ -223,8 +233,7 @@ def run_demo(args: argparse.Namespace) -> int:
     temporary = args.data is None
     data_dir = Path(tempfile.mkdtemp(prefix="voiceline-demo-")) if temporary else Path(args.data)
     try:  # said before minutes of calibration, not after
-        check_ports_free(load_config(None, data_dir=str(data_dir), port=args.port,
-                                     audiosocket_port=None, ingest_port=None))
+        check_ports_free(demo_config(data_dir, args.port))
         hold_data_dir(data_dir)
     except (ConfigError, ValueError) as exc:
         if temporary:
@@ -237,9 +246,7 @@ def run_demo(args: argparse.Namespace) -> int:
         prepare_baselines(agent_ids(args.seats), args.seed, data_dir / BASELINES_DIR,
                           workers=args.workers, log=log)
         token = _setup_accounts(data_dir, args.seats)
-        # The simulated seats use the HTTP port (100 ms frames); no other port is opened.
-        config = load_config(None, data_dir=str(data_dir), port=args.port,
-                             audiosocket_port=None, ingest_port=None)
+        config = demo_config(data_dir, args.port)
         server = QuietServer(uvicorn_config(config, log_level="warning"))
         url = f"http://{config.host}:{config.port}"
 

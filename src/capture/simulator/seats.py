@@ -61,8 +61,15 @@ class Schedule:
     caller_agitation_every_s : float or None
         The same for the caller's agitation.
     episode_s : float
-        Length of an episode (shortened to end 2 s before the call does; none starts in
-        a call's first 10 s, and an episode that would overlap an earlier one is dropped).
+        Length of an agitated episode, the agent's or the caller's (shortened to end 2 s
+        before the call does; none starts in a call's first 10 s, and an episode that
+        would overlap an earlier one is dropped).
+    low_energy_episode_s : float
+        Length of a low-energy episode, likewise. A tired voice is a state of minutes,
+        and the live low-energy alert asks for 25 of the last 30 s of the agent's speech
+        windows (``emotion.alerts``): a 30 s episode, of which the agent speaks 8-15 s
+        between the caller's turns, never opened one (``benchmarks/capacity.py``'s
+        detection section measures it).
     """
 
     call_s: tuple[float, float] = (120.0, 420.0)
@@ -71,34 +78,39 @@ class Schedule:
     low_energy_every_s: float | None = 900.0
     caller_agitation_every_s: float | None = 300.0
     episode_s: float = 30.0
+    low_energy_episode_s: float = 120.0
 
     def __post_init__(self) -> None:
         _check_range("call_s", self.call_s)
         _check_range("idle_s", self.idle_s)
         for name in ("agitation_every_s", "low_energy_every_s", "caller_agitation_every_s"):
             _check_every(name, getattr(self, name))
-        if not self.episode_s > 0:
-            raise ValueError(f"episode_s must be positive, got {self.episode_s!r}")
+        for name in ("episode_s", "low_energy_episode_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
     def script(self, rng: np.random.Generator) -> CallScript:
         """The next call's script, drawn from ``rng``."""
         duration_s = float(rng.uniform(*self.call_s))
-        agent = self._episodes(rng, duration_s, (("agitated", self.agitation_every_s),
-                                                 ("low_energy", self.low_energy_every_s)))
-        caller = self._episodes(rng, duration_s, (("agitated", self.caller_agitation_every_s),))
+        agent = self._episodes(rng, duration_s,
+                               (("agitated", self.agitation_every_s, self.episode_s),
+                                ("low_energy", self.low_energy_every_s,
+                                 self.low_energy_episode_s)))
+        caller = self._episodes(rng, duration_s,
+                                (("agitated", self.caller_agitation_every_s, self.episode_s),))
         return CallScript(duration_s, agent, caller, seed=int(rng.integers(2**31)))
 
     def _episodes(self, rng: np.random.Generator, duration_s: float, processes) -> list:
         candidates = []
-        for style, every_s in processes:
+        for style, every_s, length_s in processes:
             if every_s is None:
                 continue
             t_s = float(rng.exponential(every_s))
             while t_s < duration_s:
-                end_s = min(t_s + self.episode_s, duration_s - _LAST_EPISODE_END_S)
-                if t_s >= _FIRST_EPISODE_S and end_s - t_s >= min(10.0, self.episode_s):
+                end_s = min(t_s + length_s, duration_s - _LAST_EPISODE_END_S)
+                if t_s >= _FIRST_EPISODE_S and end_s - t_s >= min(10.0, length_s):
                     candidates.append((t_s, end_s, style))
-                t_s += self.episode_s + float(rng.exponential(every_s))
+                t_s += length_s + float(rng.exponential(every_s))
         kept: list = []
         for episode in sorted(candidates):
             if not kept or episode[0] >= kept[-1][1]:
@@ -315,8 +327,10 @@ class Floor:
         Everything (voices, calls, episodes, noise) follows from it.
     agent_ids, seat_ids : sequence of str, optional
         Default ``A1001, A1002, …`` and ``S001, S002, …``.
-    agitation_every_s, low_energy_every_s, caller_agitation_every_s, episode_s, call_s, idle_s
-        As for :class:`Schedule` (defaults 300 s, 900 s, 300 s, 30 s, 120–420 s, 5–60 s).
+    agitation_every_s, low_energy_every_s, caller_agitation_every_s
+        As for :class:`Schedule` (defaults 300 s, 900 s, 300 s).
+    episode_s, low_energy_episode_s, call_s, idle_s
+        As for :class:`Schedule` (defaults 30 s, 120 s, 120–420 s, 5–60 s).
     noise_dbfs : float or None
         Line noise, dBFS RMS.
     n_timbres, n_caller_timbres : int, optional
@@ -340,6 +354,7 @@ class Floor:
         low_energy_every_s: float | None = 900.0,
         caller_agitation_every_s: float | None = 300.0,
         episode_s: float = 30.0,
+        low_energy_episode_s: float = 120.0,
         call_s: tuple[float, float] = (120.0, 420.0),
         idle_s: tuple[float, float] = (5.0, 60.0),
         noise_dbfs: float | None = -60.0,
@@ -357,7 +372,7 @@ class Floor:
             raise ValueError(f"give {n_seats} agent_ids and seat_ids, got {len(agent_ids)} and "
                              f"{len(seat_ids)}")
         schedule = Schedule(call_s, idle_s, agitation_every_s, low_energy_every_s,
-                            caller_agitation_every_s, episode_s)
+                            caller_agitation_every_s, episode_s, low_energy_episode_s)
         self.seats = [
             Seat(seat_id, agent_id, AgentVoice.draw(agent_id, seed=seed, n_timbres=n_timbres),
                  seed=seed, schedule=schedule, noise_dbfs=noise_dbfs,
