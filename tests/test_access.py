@@ -372,6 +372,65 @@ def test_the_command_line_lists_resets_disables_and_revokes(tmp_path, monkeypatc
 
 # -- the audit log ------------------------------------------------------------------------
 
+def test_command_line_changes_are_audited_under_the_operators_system_account(
+        tmp_path, monkeypatch, capsys):
+    # Found by an audit: what was done from the command line was stored with no user, so
+    # no one could tell who had added an admin, revoked a token or taken a backup.
+    monkeypatch.setenv("LOGNAME", "ops-li")  # the login name getpass.getuser reads first
+    data = str(tmp_path / "data")
+    seats = tmp_path / "seats.csv"
+    seats.write_text("seat_id,team\nS001,north\nS002,north\n", encoding="utf-8")
+
+    def run(*args: str, stdin: str = "") -> str:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        assert main([*args, "--data", data]) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    run("user", "add", "li", "--role", "admin", "--password-stdin", stdin=PASSWORD)
+    run("user", "password", "li", "--password-stdin", stdin=NEW_PASSWORD)
+    run("user", "add", "wu", "--role", "supervisor", "--password-stdin", stdin=PASSWORD)
+    run("user", "disable", "wu")
+    run("user", "enable", "wu")
+    run("user", "token", "--ingest", "pbx-1")
+    token_id = run("user", "tokens").splitlines()[1].split(",")[0]
+    run("user", "revoke", token_id)
+    run("directory", "import", str(seats))
+    run("directory", "retire", "S002")
+    run("backup", "--out", str(tmp_path / "copy"))
+    run("qa-export", "--out", str(tmp_path / "flags.csv"))
+
+    rows = list(csv.reader(io.StringIO(run("audit"))))[1:]
+    assert [(r[2], r[3], r[4]) for r in rows] == [
+        ("cli:ops-li", "qa_export", ""), ("cli:ops-li", "backup", ""),
+        ("cli:ops-li", "retire_seat", "seat:S002"), ("cli:ops-li", "put_seat", "seat:S002"),
+        ("cli:ops-li", "put_seat", "seat:S001"),
+        ("cli:ops-li", "revoke_ingest_token", f"token:{token_id}"),
+        ("cli:ops-li", "issue_ingest_token", ""), ("cli:ops-li", "enable_user", "user:wu"),
+        ("cli:ops-li", "disable_user", "user:wu"), ("cli:ops-li", "add_user", "user:wu"),
+        ("cli:ops-li", "reset_password", "user:li"), ("cli:ops-li", "add_user", "user:li")]
+    mine = list(csv.reader(io.StringIO(run("audit", "--user", "cli:ops-li"))))[1:]
+    assert mine == rows  # found by that name, too
+
+
+def test_an_operator_account_without_a_name_is_audited_by_its_uid(tmp_path, monkeypatch,
+                                                                  capsys):
+    import os
+    import pwd
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+
+    def unknown(uid: int):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", unknown)  # a container's uid with no passwd entry
+    data = str(tmp_path / "data")
+    assert main(["user", "token", "--ingest", "pbx-1", "--data", data]) == 0
+    with Store(tmp_path / "data" / "voiceline.db") as store:
+        (entry,) = store.list_audit()
+    assert (entry["user"], entry["action"]) == (f"cli:uid {os.getuid()}", "issue_ingest_token")
+
+
 def test_admins_read_the_audit_log_filtered_and_paged_and_no_one_else(server):
     admin = _admin(server)
     url = f"{server.url}/api/audit"

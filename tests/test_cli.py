@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -240,6 +242,38 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130(tmp_path, capsys, mo
     monkeypatch.setattr("voiceline.qa_tune_cli.run_qa_tune", interrupted)
     assert main(["qa-tune", "--data", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "voiceline qa-tune: interrupted\n"
+
+
+#: A numpy that says it is being imported, then takes as long as the test wants: Ctrl-C
+#: then lands in a command's first imports every time, however loaded the machine.
+SLOW_NUMPY = """
+import os, pathlib, time
+pathlib.Path(os.environ["IMPORTING_MARK"]).touch()
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("command", [["qa", "calls/"], ["report", "--agent", "A1"]])
+def test_ctrl_c_during_the_first_imports_is_one_line_and_status_130(tmp_path, command):
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "numpy.py").write_text(SLOW_NUMPY)
+    started = tmp_path / "importing"
+    path = os.pathsep.join(filter(None, [str(tmp_path / "slow"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "IMPORTING_MARK": str(started)}
+    proc = subprocess.Popen([sys.executable, "-m", "voiceline", *command, "--out",
+                             str(tmp_path / "out")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if started.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert started.exists(), proc.communicate(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert (proc.returncode, out, err) == (130, "", f"voiceline {command[0]}: interrupted\n")
 
 
 def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(tmp_path,

@@ -410,7 +410,7 @@ def test_the_page_recovers_after_the_server_restarts(new_page, floor, tmp_path):
     assert len(ids) == len(set(ids))
     # how each ended is said (from an audit: "recovered" and "cut off" read the same)
     why = {"call ended": "（通话结束）", "recovered": "（声音已恢复平常）",
-           "silence": "（坐席停止说话）"}
+           "silence": "（坐席停止说话）", "server stopped": "（服务器已停止）"}
     for alert in page_alerts(page):
         if alert["state"] == "closed" and alert.get("close_reason") in why:
             text = page.locator(f".alert[data-id='{alert['id']}']").inner_text()

@@ -34,6 +34,7 @@ from capture.ingest import audiofork
 from test_console_support import cli, sign_in, watched_page
 from test_server_support import add_users, login, voice
 from voiceline import __version__
+from voiceline.cli import main
 from voiceline.store import Store
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -472,7 +473,8 @@ def audit_rows(page, action: str, n: int) -> list[list[str]]:
         "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))")
 
 
-def test_an_admin_reads_the_audit_log_by_action_and_date_a_page_at_a_time(new_page, server):
+def test_an_admin_reads_the_audit_log_by_action_and_date_a_page_at_a_time(new_page, server,
+                                                                          monkeypatch):
     admin = {"Authorization": f"Bearer {login(server.url, 'admin')}"}
     added = httpx.post(f"{server.url}/api/users", headers=admin, json={
         "name": "auditee", "role": "supervisor", "password": "audited night 0714"})
@@ -508,6 +510,17 @@ def test_an_admin_reads_the_audit_log_by_action_and_date_a_page_at_a_time(new_pa
     rows = audit_rows(page, "disable_user", len(disables))
     assert [r[3] for r in rows] == [d["object"] for d in disables]
     assert rows[0][3:] == ["user:auditee", "revoked_sessions: 0, via: api"]
+
+    # A change made on the server's machine with `voiceline user` names its system account.
+    monkeypatch.setenv("LOGNAME", "ops-li")
+    assert main(["user", "enable", "auditee", "--data", str(server.config.data_dir)]) == 0
+    page.fill("#audit-action", "enable_user")
+    page.click("#audit-search")
+    enables = httpx.get(f"{server.url}/api/audit", params={"action": "enable_user"},
+                        headers=admin).json()
+    rows = audit_rows(page, "enable_user", len(enables))
+    assert rows[0][1:] == ["cli:ops-li", "enable_user", "user:auditee",
+                           "revoked_sessions: 0, via: cli"]
 
     # 55 entries by the system: 50, then the 5 older, then no more to ask for.
     with Store(server.config.data_dir / "voiceline.db") as store:

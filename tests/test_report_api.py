@@ -110,6 +110,8 @@ def test_the_view_and_the_file_are_the_rendered_report(client, tokens, data_dir)
     ({"from": "2026-11-22", "to": "2026-11-16"}, 400, "before it starts"),
     ({"tz": "Mars/Olympus"}, 400, "unknown time zone"),
     ({"tz": "America"}, 400, "unknown time zone"),
+    ({"tz": "Factory"}, 400, "unknown time zone 'Factory'; use an IANA name"),  # no place
+    ({"tz": "localtime"}, 400, "unknown time zone 'localtime'; use an IANA name"),
     ({"from": "9999-12-30", "to": "9999-12-31"}, 400, "outside 1970-01-01"),
     # a weekly breakdown once stepped past the calendar's end here: 500
     ({"from": "9999-12-27", "to": "9999-12-30", "tz": "Etc/GMT+12"}, 400, "outside 1970"),

@@ -56,6 +56,7 @@ def test_a_console_address_links_each_recorded_moment_to_that_point(data_dir, tm
     (["--agent", "A1001", "--from", "2026-11-22", "--to", "2026-11-16"],
      "--to must be on or after --from"),
     (["--agent", "A1001", "--tz", "Nowhere/Land"], "unknown time zone 'Nowhere/Land'"),
+    (["--agent", "A1001", "--tz", "Factory"], "unknown time zone 'Factory'"),  # no place
     (["--agent", "A1001", "--console-url", "vl.example"], "must start with http"),
 ])
 def test_bad_requests_exit_2_with_one_clear_line(data_dir, tmp_path, capsys, argv, message):

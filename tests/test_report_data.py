@@ -7,6 +7,8 @@ the week before and one after, a live alert, a pre-inspection flag, and five col
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import date, datetime
 
 import pytest
@@ -30,6 +32,7 @@ from voiceline.reports import (
     make_period,
     parse_tz,
     render_document,
+    render_fragment,
 )
 from voiceline.reports.aggregate import shifts_of, team_distribution
 from voiceline.store import Store
@@ -276,6 +279,63 @@ def test_periods_default_to_the_last_seven_days_and_refuse_bad_dates():
     for name in ("Mars/Olympus", "America", "Etc"):  # "America" is a folder of zones
         with pytest.raises(PeriodError, match=f"unknown time zone '{name}'"):
             parse_tz(name)
+
+
+@pytest.mark.parametrize("name", ["Factory", "localtime", "posixrules", "right/Asia/Shanghai"])
+def test_zone_files_that_name_no_place_are_unknown_time_zones(name):
+    # found by an outside audit: tz=Factory ("-00", local time unknown) made a report
+    with pytest.raises(PeriodError, match=f"unknown time zone '{name}'; use an IANA name"):
+        parse_tz(name)
+    assert parse_tz("Asia/Shanghai").key == "Asia/Shanghai"
+
+
+@pytest.fixture
+def machine_tz(monkeypatch):
+    """Sets this process's local time zone as ``TZ=...`` does (the C library's too)."""
+    def set_to(value: str) -> None:
+        monkeypatch.setenv("TZ", value)
+        time.tzset()
+
+    yield set_to
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _zone_line(html: str) -> str:
+    return re.search(r'<p class="meta">[^<]*· ([^<]*)</p>', html).group(1)
+
+
+@pytest.mark.parametrize("tz, zone, offsets", [
+    ("Asia/Shanghai", "Asia/Shanghai", "UTC+08:00"),
+    ("America/Chicago", "America/Chicago", "UTC-06:00"),
+    ("CST-8", None, "UTC+08:00"),  # a POSIX rule: no IANA name to give
+])
+def test_the_report_names_the_machines_zone_and_offset_never_an_abbreviation(
+        data_dir, machine_tz, tz, zone, offsets):
+    # found by an outside audit: "times in CST", which is China's, the US's and Cuba's
+    machine_tz(tz)
+    with Store(data_dir / "voiceline.db") as store:
+        report = build_report(store, "A1001", make_period(FIRST, LAST),
+                              baselines_dir=data_dir / "baselines", now_s=NOW_S)
+    assert _zone_line(render_fragment(report, "en")) == \
+        f"times in {zone or 'local time'} ({offsets})"
+    assert _zone_line(render_fragment(report, "zh")) == f"时间按 {zone or '本地时间'}（{offsets}）"
+    assert (report["period"]["tz"], report["period"]["utc_offsets"]) == (zone or "local",
+                                                                          [offsets])
+
+
+def test_a_period_across_a_change_of_summer_time_gives_both_offsets(data_dir):
+    # US Central time ends summer time on 2026-11-01: CDT (UTC−05:00), then CST (−06:00)
+    chicago = parse_tz("America/Chicago")
+    with Store(data_dir / "voiceline.db") as store:
+        report = build_report(store, "A1001", make_period("2026-10-29", "2026-11-04",
+                                                          tz=chicago),
+                              baselines_dir=data_dir / "baselines", now_s=NOW_S)
+    assert _zone_line(render_fragment(report, "en", tz=chicago)) == \
+        "times in America/Chicago (UTC-05:00 / UTC-06:00)"
+    assert report["period"]["utc_offsets"] == ["UTC-05:00", "UTC-06:00"]
+    assert make_period("1972-01-01", "1972-12-31", tz=parse_tz("Africa/Monrovia")
+                       ).utc_offsets == ("UTC-00:44:30", "UTC+00:00")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -359,6 +359,8 @@ def test_the_lean_port_counts_refusals_like_the_http_port(server):
 
 
 def test_shutdown_closes_lean_connections_with_1012_and_ends_their_calls(tmp_path):
+    from voiceline.store import Store
+
     token = add_users(tmp_path)
     calibrate(tmp_path, "A3009")
     server = ServerThread(ServerConfig(data_dir=tmp_path, audiosocket_port=None,
@@ -370,16 +372,20 @@ def test_shutdown_closes_lean_connections_with_1012_and_ends_their_calls(tmp_pat
             for _ in range(25):
                 await ws.send(audiofork.pcm_message(voice(0.02, seed=1)))
                 await asyncio.sleep(0.02)
+            with Store(tmp_path / "voiceline.db") as store:  # as the detector would
+                store.open_alert("lean-shut-1", "agitation", "warning", 0.93, "louder")
             await asyncio.to_thread(server.stop)
             return await closed_by_server(ws)
 
     code, reason = asyncio.run(call())
     assert code == 1012 and reason == "server shutdown"
-    from voiceline.store import Store
     with Store(tmp_path / "voiceline.db") as store:
         stored = store.list_calls(limit=10)
+        (alert,) = store.list_alerts(call_id="lean-shut-1")
     assert [(c["call_id"], c["end_reason"]) for c in stored] == \
         [("lean-shut-1", "server shutdown")]
+    # the caller did not hang up: the alert says the server stopped
+    assert (alert["state"], alert["close_reason"]) == ("closed", "server stopped")
 
 
 # -- settings ---------------------------------------------------------------------------

@@ -378,6 +378,21 @@ def test_a_bad_verdict_is_a_422(client, tokens, body):
     assert response.status_code == 422
 
 
+def test_a_note_over_the_limit_is_refused_by_its_length_and_never_repeated(client, tokens):
+    # found by an outside audit: the 422 of a 4,001-character note repeated the note
+    flag_id = client.get("/api/qa/calls/c-gone", headers=bearer(tokens["qa"])).json()[
+        "flags"][0]["id"]
+    note = "Caller gave card 4111 1111 1111 1111. " * 105 + "x" * 11  # 4,001 characters
+    response = client.post(f"/api/qa/flags/{flag_id}/verdict", headers=bearer(tokens["qa"]),
+                           json={"verdict": "confirmed", "note": note})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [{
+        "type": "string_too_long", "loc": ["body", "note"],
+        "msg": "String should have at most 4000 characters, not 4001",
+        "ctx": {"max_length": 4000, "actual_length": 4001}}]
+    assert "4111" not in response.text
+
+
 def test_a_call_gives_its_transcript_and_a_bad_one_is_refused_by_the_store(
         client, tokens, data_dir):
     qa = bearer(tokens["qa"])

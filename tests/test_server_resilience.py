@@ -171,7 +171,7 @@ def test_a_dashboard_resuming_after_a_restart_gets_every_event_once(data):
     # (later events, such as the second call's end, may follow).
     assert before + after == stored[: len(before) + len(after)], events
     assert stored == list(range(1, len(stored) + 1))
-    assert events[:2] == [("opened", "rs-1", None), ("closed", "rs-1", "call ended")]
+    assert events[:2] == [("opened", "rs-1", None), ("closed", "rs-1", "server stopped")]
     assert ("opened", "rs-1#2", None) in events
     with Store(data / "voiceline.db") as store:
         first = store.get_call("rs-1")

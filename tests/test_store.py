@@ -283,6 +283,17 @@ def test_ending_a_call_closes_its_open_alerts(store):
         open_loud(store, now_s=T0 + 40)
 
 
+def test_alerts_of_a_call_the_server_cut_close_as_server_stopped(store):
+    live_call(store)
+    alert = open_loud(store, now_s=T0 + 10)["id"]
+    store.end_call("c1", "server shutdown", ended_s=T0 + 30, alerts_reason="server stopped")
+    closed = store.get_alert(alert)
+    assert (closed["state"], closed["closed_s"], closed["close_reason"]) \
+        == ("closed", T0 + 30, "server stopped")
+    assert store.events_after(0)[-1]["alert"]["close_reason"] == "server stopped"
+    assert store.get_call("c1")["end_reason"] == "server shutdown"
+
+
 def test_alerts_are_listed_newest_first_with_filters(store):
     live_call(store, "c1", "S01", "A1001")
     live_call(store, "c2", "S02", "A1002")

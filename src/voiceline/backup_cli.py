@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from voiceline.cli import UserError
+from voiceline.cli import UserError, cli_user
 
 
 def add_parser(sub: argparse._SubParsersAction, data_help: str) -> None:
@@ -57,8 +57,9 @@ def run_backup(args: argparse.Namespace) -> int:
             target = out / path.relative_to(data)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-        store.audit(None, "backup", None, {"to": str(out.resolve()), "bytes": copied["bytes"],
-                                           "baselines": len(baselines), "via": "cli"})
+        store.audit(cli_user(), "backup", None, {"to": str(out.resolve()),
+                                                 "bytes": copied["bytes"],
+                                                 "baselines": len(baselines), "via": "cli"})
     except (OSError, StoreError) as exc:
         _remove(out, made)
         raise UserError(f"backup to {out} failed, nothing kept: {exc}") from None

@@ -68,6 +68,19 @@ def output_file(path: str | Path, keep: Iterable[str | Path] = ()) -> Path:
     return out
 
 
+def cli_user() -> str:
+    """Who runs this command, as the audit log names them: ``cli:<login name>`` of the
+    operating-system account (``getpass.getuser``), or ``cli:uid <n>`` for an account
+    without a name (a container's bare uid). An audit found the command line's changes
+    stored with no user at all."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no LOGNAME/USER and no passwd entry (OSError from 3.13)
+        return f"cli:uid {os.getuid()}"
+
+
 def _cmd_features(args: argparse.Namespace) -> int:
     from voiceline.features_cli import run_features
 
@@ -444,6 +457,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status: 2 for a user error, 130 for Ctrl-C.
+
+    Ctrl-C ends every command with one line, also while its first imports (numpy, scipy:
+    about a second) still run; there it once printed Python's traceback.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # what was written stays (qa resumes from it)
+        name = f"voiceline {argv[0]}" if argv and not argv[0].startswith("-") else "voiceline"
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -467,6 +495,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"voiceline {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:  # Ctrl-C: what was written stays (qa resumes from it)
-        print(f"voiceline {args.command}: interrupted", file=sys.stderr)
-        return 130

@@ -15,7 +15,7 @@ id; they never change what was set here.
 - ``retire SEAT...``: seats out of service leave the wall's list; their calls stay.
 - ``list``: seats, then agents, as CSV on stdout (``--retired``: retired seats too).
 
-Every change is audited (``via: cli``), like the admin API's.
+Every change is audited (``via: cli``, by ``cli:<login name>``), like the admin API's.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from voiceline.cli import UserError
+from voiceline.cli import UserError, cli_user
 from voiceline.directory import FIELDS, put_entry, retire_seat
 from voiceline.spreadsheet import SafeWriter, csv_rows
 
@@ -128,6 +128,7 @@ def _import(store, path: Path, kind: str, columns: list[str],
     noun = kind.removesuffix("_id")
     known = {e[kind]: e for e in (store.list_seats(retired=True) if noun == "seat"
                                   else store.list_agents())}
+    user = cli_user()
     added = updated = 0
     refused = []
     for line, row in rows:
@@ -147,7 +148,7 @@ def _import(store, path: Path, kind: str, columns: list[str],
         old = known.get(item_id, {})
         fields = {c: (_cell(row, c) if c in columns else old.get(c)) for c in KINDS[kind]}
         try:
-            item = put_entry(store, None, noun, item_id, fields, "cli")
+            item = put_entry(store, user, noun, item_id, fields, "cli")
         except (StoreError, ValueError) as exc:
             refused.append(f"line {line}: {item_id}: {exc}")
             continue
@@ -166,10 +167,11 @@ def _import(store, path: Path, kind: str, columns: list[str],
 def _retire(store, seats: list[str]) -> int:
     from voiceline.store import StoreError
 
+    user = cli_user()
     failed = 0
     for seat_id in seats:
         try:  # one seat's problem (unknown, live, an empty id) leaves the others to retire
-            seat = retire_seat(store, None, seat_id, "cli")
+            seat = retire_seat(store, user, seat_id, "cli")
             print(f"retired seat {seat['seat_id']}")
         except StoreError as exc:
             print(f"seat {seat_id!r}: {exc}", file=sys.stderr)

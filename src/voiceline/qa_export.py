@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import io
 import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from voiceline.cli import UserError
+from voiceline.cli import UserError, cli_user
 from voiceline.spreadsheet import safe_cell
 
 COLUMNS = ("call_id", "agent_id", "recorded_at", "file", "score", "check", "severity",
@@ -102,7 +101,7 @@ def run_export(args: argparse.Namespace) -> int:
                 Path(args.out).write_text(text, encoding="utf-8", newline="")
             except OSError as exc:
                 raise UserError(f"cannot write {args.out}: {exc.strerror}") from None
-        store.audit(f"cli:{getpass.getuser()}", "qa_export", None,
+        store.audit(cli_user(), "qa_export", None,
                     {"rows": len(flags), "from": args.since, "to": args.until,
                      "agent": args.agent, "check": args.check, "verdict": args.verdict})
     except (StoreError, ValueError) as exc:

@@ -8,7 +8,6 @@ inline CSS and SVG that opens anywhere and prints to PDF. The export is audited.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -41,7 +40,7 @@ def add_parser(sub) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from voiceline.cli import UserError, output_file
+    from voiceline.cli import UserError, cli_user, output_file
     from voiceline.reports import (
         PeriodError,
         UnknownAgentError,
@@ -80,7 +79,7 @@ def run_report(args: argparse.Namespace) -> int:
             os.replace(tmp, out)
         except OSError as exc:
             raise UserError(f"cannot write {out}: {exc.strerror}") from None
-        store.audit(f"cli:{getpass.getuser()}", "view_report", f"agent:{args.agent}",
+        store.audit(cli_user(), "view_report", f"agent:{args.agent}",
                     {"from": period.first_day.isoformat(), "to": period.last_day.isoformat(),
                      "format": "html-file", "out": str(out.resolve())})
     t = report["totals"]

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from html import escape
 from urllib.parse import urlencode
 
-from voiceline.reports.period import Period, PeriodError, local, parse_tz
+from voiceline.reports.period import Period, PeriodError, local, parse_tz, zone_key
 from voiceline.reports.svg import band_chart, bar_chart
 from voiceline.reports.words import (
     CHECKS,
@@ -78,12 +78,18 @@ Z_LABELS = ("<−3", "−3…−2", "−2…−1", "−1…0", "0…1", "1…2",
 
 
 def _tz(report: dict):
-    """The report's time zone from its name (the local one for an abbreviation)."""
-    name = report["period"]["tz"]
+    """The report's time zone from its name (the local one for "local")."""
     try:
-        return parse_tz(name) if "/" in name or name == "UTC" else None
+        return parse_tz(report["period"]["tz"])
     except PeriodError:
         return None
+
+
+def _zone(period: Period, L: dict) -> str:
+    """"times in Asia/Shanghai (UTC+08:00)": a zone by its name and offsets, never by an
+    abbreviation (CST is China's, the US's and Cuba's)."""
+    return L["tz"].format(zone=zone_key(period.tz) or L["tz_local"],
+                          offsets=" / ".join(period.utc_offsets))
 
 
 def _day(stamp: str, tz) -> str:
@@ -302,7 +308,7 @@ def render_fragment(report: dict, lang: str = "zh", *, interactive: bool = False
     span = L["period"].format(first=p["from"], last=p["to"], days=p["days"])
     head = (f'<header><h1>{escape(L["title"].format(agent=report["agent_id"]))}</h1>'
             f'<p class="meta">{escape(span)}'
-            f' · {escape(L["tz"].format(tz=p["tz"]))}</p></header>')
+            f' · {escape(_zone(period, L))}</p></header>')
     parts = [head, _summary(report, L, lang), _guidance(report, L, lang)]
     if report["totals"]["windows"]:
         parts += [_features(report, L, lang, period), _distributions(report, L, lang)]

@@ -76,7 +76,8 @@ TIPS = {
 LABELS = {
     "en": {
         "title": "Voice self-assessment: {agent}", "period": "{first} to {last} ({days} days)",
-        "tz": "times in {tz}", "summary": "Summary", "calls": "Calls analysed",
+        "tz": "times in {zone} ({offsets})", "tz_local": "local time",
+        "summary": "Summary", "calls": "Calls analysed",
         "talk": "Talk time", "in_range": "Speech within your usual range",
         "live_qa": "{live} live, {qa} from recordings", "baseline_agent":
         "Compared with your own baseline. Speech is within your usual range when its "
@@ -133,7 +134,8 @@ LABELS = {
     },
     "zh": {
         "title": "声线自评报告：{agent}", "period": "{first} 至 {last}（{days} 天）",
-        "tz": "时间按 {tz}", "summary": "概览", "calls": "分析的通话",
+        "tz": "时间按 {zone}（{offsets}）", "tz_local": "本地时间",
+        "summary": "概览", "calls": "分析的通话",
         "talk": "通话时长", "in_range": "说话时处于平时范围内的比例",
         "live_qa": "实时 {live} 通，录音 {qa} 通",
         "baseline_agent": "与您本人的基线比较。响度、尖锐度、粗糙度、波动度、音高、音域和语速"

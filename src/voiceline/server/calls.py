@@ -29,9 +29,14 @@ from capture.ingest import Audio, CallStarted
 from emotion.baseline import check_agent_id
 from voiceline.server.config import ENGINE_FS_HZ
 from voiceline.store import ConflictError, NotFoundError, values
+from voiceline.store.alerts import CALL_ENDED, SERVER_STOPPED
 
 log = logging.getLogger("voiceline.server")
 MAX_REUSE = 100
+SHUTDOWN_REASON = "server shutdown"
+"""End reason of the calls the server's own shutdown cuts (their ingest closed with
+1012, or still live when the service stops); their open alerts close as
+:data:`~voiceline.store.alerts.SERVER_STOPPED`."""
 #: Longest call id a sender may give: the store's limit less room for ``#n``.
 MAX_CALL_ID_CHARS = values.MAX_TEXT_CHARS - 1 - len(str(MAX_REUSE + 1))
 
@@ -134,17 +139,19 @@ class CallRecorder:
         raise ConflictError(f"call id {started.call_id!r} was used {MAX_REUSE} times already; "
                             "give each stream its own call id")
 
-    def end(self, call_id: str, reason: str, now_s: float) -> None:
+    def end(self, call_id: str, reason: str, now_s: float,
+            alerts_reason: str = CALL_ENDED) -> None:
         try:
-            self.store.end_call(call_id, reason, ended_s=now_s)
+            self.store.end_call(call_id, reason, ended_s=now_s, alerts_reason=alerts_reason)
         except (ConflictError, NotFoundError) as exc:
             log.debug("end of call %s not recorded: %s", call_id, exc)
 
     def end_all_open(self, reason: str, now_s: float) -> int:
-        """End every call the store still shows live (after a crash, or at shutdown)."""
+        """End every call the store still shows live (after a crash, or at shutdown);
+        their open alerts close as ``"server stopped"``."""
         calls = self.store.list_calls(active=True, limit=10_000)
         for call in calls:
-            self.end(call["call_id"], reason, max(now_s, call["started_s"]))
+            self.end(call["call_id"], reason, max(now_s, call["started_s"]), SERVER_STOPPED)
         return len(calls)
 
 
@@ -239,18 +246,22 @@ class CallBook:
             self._count()
 
     async def end(self, call: LiveCall, reason: str) -> None:
-        """Close the call in the engine and the store (its open alerts close with it)."""
+        """Close the call in the engine and the store (its open alerts close with it:
+        "server stopped" when the server's shutdown cut it, else "call ended")."""
         if self.live.pop(call.call_id, None) is None:
             return
         self._count()
         service = self.service
+        cut = reason == SHUTDOWN_REASON or service.stopping
+        alerts_reason = SERVER_STOPPED if cut else CALL_ENDED
         if call.scored:
             try:  # quick: it only frees the call's slot, under the engine's lock
-                service.engine.close_call(call.call_id, reason)
+                service.engine.close_call(call.call_id, alerts_reason)
             except (KeyError, ValueError) as exc:
                 log.debug("engine close of %s: %s", call.call_id, exc)
         ended_s = time.time()
-        await service.worker.call(self.recorder.end, call.call_id, reason[:200], ended_s)
+        await service.worker.call(self.recorder.end, call.call_id, reason[:200], ended_s,
+                                  alerts_reason)
         service.worker.submit(service.summaries.store, service.store, service.baselines,
                               call.call_id, call.agent_id, call.started_s,
                               ended_s - call.started_s, service.summaries.pop(call.call_id))

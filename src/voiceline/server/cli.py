@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from voiceline.cli import UserError
+from voiceline.cli import UserError, cli_user
 from voiceline.server.config import DEFAULT_DATA_DIR, STORE_FILE, ConfigError, load_config
 from voiceline.spreadsheet import SafeWriter
 
@@ -134,7 +134,7 @@ def _user_add(args, store, auth) -> int:
         store.upsert_agent(args.agent)
         print(f"registered agent {args.agent}", file=sys.stderr)
     user = auth.add_user(args.name, args.role, password, args.agent)
-    store.audit(None, "add_user", f"user:{user.name}",
+    store.audit(cli_user(), "add_user", f"user:{user.name}",
                 {"role": user.role, "agent_id": user.agent_id, "via": "cli"})
     print(f"added user {user.name} ({user.role}"
           f"{', agent ' + user.agent_id if user.agent_id else ''})")
@@ -158,7 +158,7 @@ def _user_password(args, store, auth) -> int:
     user = store.get_user(args.name)  # unknown: said before the password is asked for
     password = check_password_policy(_password(args))
     revoked = store.set_password_hash(user["id"], auth.hash_password(password))
-    store.audit(None, "reset_password", f"user:{user['name']}",
+    store.audit(cli_user(), "reset_password", f"user:{user['name']}",
                 {"revoked_sessions": revoked, "via": "cli"})
     print(f"new password for {user['name']}; {_sessions(revoked)} signed out")
     return 0
@@ -168,7 +168,7 @@ def _user_disable(args, store, auth) -> int:
     from voiceline.server.admin import set_disabled
 
     disable = args.user_command == "disable"
-    user = set_disabled(store, None, args.name, disable, "cli")
+    user = set_disabled(store, cli_user(), args.name, disable, "cli")
     if disable:
         print(f"disabled {user['name']}: sign-in refused, {_sessions(user['revoked_sessions'])} "
               "signed out (open dashboards close within 30 s)")
@@ -179,7 +179,7 @@ def _user_disable(args, store, auth) -> int:
 
 def _user_token(args, store, auth) -> int:
     token = auth.issue_ingest_token(args.ingest)
-    store.audit(None, "issue_ingest_token", None, {"label": args.ingest, "via": "cli"})
+    store.audit(cli_user(), "issue_ingest_token", None, {"label": args.ingest, "via": "cli"})
     print(token)
     return 0
 
@@ -202,7 +202,7 @@ def _user_tokens(args, store, auth) -> int:
 def _user_revoke(args, store, auth) -> int:
     from voiceline.server.admin import revoke_ingest
 
-    token = revoke_ingest(store, None, args.token_id, "cli")
+    token = revoke_ingest(store, cli_user(), args.token_id, "cli")
     if token["revoked"]:
         print(f"revoked ingest token {token['id']} ({token['label']}): refused from now on; a "
               "running server closes the connections using it within 10 s")

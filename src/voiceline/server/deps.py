@@ -158,6 +158,12 @@ def _echo(value: Any, max_chars: int = MAX_ECHO_CHARS) -> Any:
     return value if len(value) <= max_chars else value[:max_chars] + "..."
 
 
+#: Errors about the length of a text: they name the limit and the length, never the text
+#: (the first 120 characters of a QA note over the limit came back in its 422).
+LENGTH_ERRORS = frozenset({"string_too_long", "string_too_short", "bytes_too_long",
+                           "bytes_too_short"})
+
+
 def validation_errors(exc: RequestValidationError) -> list[dict]:
     """Pydantic's errors of a request, each reduced to what renders as strict JSON."""
     out = []
@@ -165,10 +171,13 @@ def validation_errors(exc: RequestValidationError) -> list[dict]:
         item = {"type": error.get("type"),
                 "loc": [_echo(part) for part in error.get("loc", ())],
                 "msg": _echo(str(error.get("msg", "")), 4 * MAX_ECHO_CHARS)}
-        if (shown := _echo(error.get("input"))) is not None:
+        value, ctx = error.get("input"), dict(error.get("ctx") or {})
+        if item["type"] in LENGTH_ERRORS and isinstance(value, str | bytes):
+            item["msg"] += f", not {len(value)}"
+            ctx["actual_length"] = len(value)
+        elif (shown := _echo(value)) is not None:
             item["input"] = shown
-        ctx = {key: shown for key, value in (error.get("ctx") or {}).items()
-               if (shown := _echo(value)) is not None}
+        ctx = {key: shown for key, part in ctx.items() if (shown := _echo(part)) is not None}
         if ctx:
             item["ctx"] = ctx
         out.append(item)

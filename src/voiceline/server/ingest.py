@@ -49,7 +49,7 @@ from capture.ingest import (
     ProtocolError,
     TwilioParser,
 )
-from voiceline.server.calls import LiveCall, SeatBusyError
+from voiceline.server.calls import SHUTDOWN_REASON, LiveCall, SeatBusyError
 from voiceline.server.limits import over_limit
 from voiceline.store.values import storable
 
@@ -441,7 +441,7 @@ async def start_audiosocket(service: Any, host: str, port: int) -> asyncio.Serve
                     break
                 if not data:
                     if service.stopping:
-                        reason = "server shutdown"
+                        reason = SHUTDOWN_REASON
                     break
                 fatal = await conn.handle(conn.receive_bytes(data))
                 if fatal:

@@ -42,6 +42,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
+from voiceline.server.calls import SHUTDOWN_REASON
 from voiceline.server.deps import bearer_token, check_token
 from voiceline.server.ingest import (
     CLOSE_POLICY,
@@ -59,7 +60,6 @@ PATHS = {"/ingest/audiofork": "audiofork", "/ingest/twilio": "twilio"}
 CLOSE_SHUTDOWN = 1012
 CLOSE_TIMEOUT_S = 5.0
 """How long a closing connection may wait for the peer's half of the closing handshake."""
-SHUTDOWN_REASON = "server shutdown"
 READ_BYTES = 16 * 1024
 """Most bytes taken from one socket per read (~25 messages of 20 ms stereo): an overloaded
 loop then still turns over every few hundred ms instead of parsing a whole backlog of one

@@ -23,7 +23,7 @@ from voiceline import __version__
 from voiceline.auth import Auth
 from voiceline.server.alert_log import AlertRecorder
 from voiceline.server.baselines import BaselineBook
-from voiceline.server.calls import CallBook
+from voiceline.server.calls import SHUTDOWN_REASON, CallBook
 from voiceline.server.config import ServerConfig
 from voiceline.server.dashboards import SESSION_CHECK_S, SESSION_ENDED, DashboardHub
 from voiceline.server.engine_process import ProcessEngine
@@ -42,7 +42,6 @@ from voiceline.store.retention import DEAD_SESSION_KEEP_S
 
 log = logging.getLogger("voiceline.server")
 RESTART_REASON = "server stopped while the call was live"
-SHUTDOWN_REASON = "server shutdown"
 ENGINE_RESTART_REASON = "engine restarted; monitoring of the call resumed"
 #: How often open ingest connections are checked against tokens revoked elsewhere.
 REVOCATION_CHECK_S = 10.0

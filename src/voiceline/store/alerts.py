@@ -24,6 +24,11 @@ SEVERITIES = ("warning", "critical")
 ALERT_STATES = ("open", "closed")
 EVENT_TYPES = ("opened", "updated", "closed", "acknowledged", "resolved")
 MAX_EXPLANATION_CHARS = 2000
+CALL_ENDED = "call ended"
+"""Close reason of the alerts still open when their call ends."""
+SERVER_STOPPED = "server stopped"
+"""Close reason of the alerts still open when the server stopped during their call (a
+shutdown, or a crash found at the next start): the call was cut, not hung up."""
 
 
 def _alert_id(value: object) -> int:
@@ -54,7 +59,7 @@ def _close(conn: sqlite3.Connection, alert_id: int, reason: str | None, now_s: f
 
 
 def close_open_alerts_of_call(conn: sqlite3.Connection, call_id: str,
-                              now_s: float, reason: str = "call ended") -> list[dict]:
+                              now_s: float, reason: str = CALL_ENDED) -> list[dict]:
     """Close every open alert of a call (inside the caller's transaction)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM alerts WHERE call_id = ? AND "
                                           "state = 'open' ORDER BY id", (call_id,))]
@@ -169,7 +174,7 @@ class AlertsMixin:
         """Close an open alert; closing twice is a :class:`ConflictError`.
 
         ``reason`` says why, e.g. ``"recovered"`` or ``"silence"`` (the alert rules'
-        words); :meth:`end_call` closes with ``"call ended"``.
+        words); :meth:`end_call` closes with ``"call ended"`` or ``"server stopped"``.
         """
         alert_id = _alert_id(alert_id)
         reason = values.text(reason, "reason", optional=True)

@@ -18,7 +18,9 @@ class AuditMixin:
         Parameters
         ----------
         user : str or None
-            The acting user's name; ``None`` for the system itself.
+            The acting user's name; ``cli:<login name>`` for the operating-system account
+            that ran a command (:func:`voiceline.cli.cli_user`); ``None`` for the server
+            itself (a refused sign-in).
         action : str
             What was done, e.g. ``"login"``, ``"acknowledge_alert"``, ``"add_user"``.
         obj : str, optional

@@ -21,11 +21,17 @@ export function openedAt(openedS, nowS = Date.now() / 1000) {
   return `${when.toLocaleDateString(locale, { month: "2-digit", day: "2-digit" })} ${time}`;
 }
 
-/** How an alert ended, in words: the voice settled, fell silent, or the call ended
- *  (an audit found "recovered" and a call cut off both shown as just "ended"). */
+/** How an alert ended, in words: the voice settled, fell silent, the call ended, or the
+ *  server stopped during it (an audit found "recovered" and a call cut off both shown as
+ *  just "ended"). */
 function closedWhy(reason) {
   if (!reason) return "";
-  const known = { recovered: "feed.why.recovered", silence: "feed.why.silence", "call ended": "feed.why.callEnded" };
+  const known = {
+    recovered: "feed.why.recovered",
+    silence: "feed.why.silence",
+    "call ended": "feed.why.callEnded",
+    "server stopped": "feed.why.serverStopped",
+  };
   return t("feed.why", { why: known[reason] ? t(known[reason]) : reason });
 }
 
