@@ -137,6 +137,15 @@ export class AlertFeed {
       .sort((a, b) => b.id - a.id);
   }
 
+  /** Critical alerts that ended before anyone acknowledged them, newest first: nobody
+   *  can step into that call any more, but a supervisor still wants to know of it (to
+   *  talk with the agent, or to call the caller back) until one of them has seen it. */
+  criticalMissed() {
+    return [...this.alerts.values()]
+      .filter((a) => a.severity === "critical" && a.state === "closed" && !isAcknowledged(a))
+      .sort((a, b) => b.id - a.id);
+  }
+
   alertsOfCall(callId) {
     return [...this.alerts.values()].filter((a) => a.call_id === callId).sort((a, b) => b.id - a.id);
   }

@@ -221,10 +221,16 @@ function renderTeams() {
 }
 
 let lastReminder = 0;
+/** The banner: open critical alerts nobody acknowledged (with the chime, repeated);
+ *  else critical alerts that ended unacknowledged (quietly, until someone has seen them:
+ *  from an audit, a critical that closed before anyone looked left no trace on the wall's
+ *  top bar). */
 function renderCritical() {
   const pending = feed.criticalPending();
+  const missed = pending.length ? [] : feed.criticalMissed();
   const banner = $("critical");
-  banner.hidden = pending.length === 0;
+  banner.hidden = pending.length === 0 && missed.length === 0;
+  banner.classList.toggle("missed", missed.length > 0);
   document.body.classList.toggle("has-critical", pending.length > 0);
   if (pending.length) {
     $("critical-text").textContent = t("critical.banner", { n: pending.length });
@@ -233,6 +239,8 @@ function renderCritical() {
       lastReminder = now;
       alarm.chime("critical");
     }
+  } else if (missed.length) {
+    $("critical-text").textContent = t("critical.missed", { n: missed.length });
   }
 }
 
@@ -342,7 +350,7 @@ function wireControls() {
     });
   }
   $("critical-show").addEventListener("click", () => {
-    const first = feed.criticalPending()[0];
+    const first = feed.criticalPending()[0] ?? feed.criticalMissed()[0];
     if (first) feed.focusAlert(first.id);
   });
   $("sound").addEventListener("click", () => alarm.toggle());
