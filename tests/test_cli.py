@@ -260,9 +260,12 @@ def test_ctrl_c_during_the_first_imports_is_one_line_and_status_130(tmp_path, co
     started = tmp_path / "importing"
     path = os.pathsep.join(filter(None, [str(tmp_path / "slow"), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "IMPORTING_MARK": str(started)}
+    # As a shell starts it: SIGINT at its default (the test's own process may have set it
+    # to be ignored, which a child inherits; the clean-clone CI then timed out here).
     proc = subprocess.Popen([sys.executable, "-m", "voiceline", *command, "--out",
                              str(tmp_path / "out")], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for _ in range(600):
             if started.exists() or proc.poll() is not None:
