@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -226,3 +227,68 @@ def test_a_thin_calibration_borrows_the_typical_spread_and_a_long_one_keeps_its_
     assert np.all(long.sigma < 0.6 * prior)
     # Features other than the product's are fitted on their own spread.
     assert fit().notes == {}
+
+
+def sixteen(agent="A1001", shift=0.0, seed=0):
+    """A baseline of the product's 16 features, as the server reads them."""
+    from emotion.windows import FEATURE_NAMES
+
+    rng = np.random.default_rng(seed)
+    x = 5.0 + shift + rng.standard_normal((200, len(FEATURE_NAMES)))
+    return fit_baseline(x, FEATURE_NAMES, agent_id=agent, channel_type="8k", speech_s=90.0,
+                        level_profile="g711-telephone")
+
+
+def test_a_copy_kept_beside_a_baseline_is_not_read_in_its_place(tmp_path):
+    # Found by an audit: "A2001.old.json" (another recording's baseline of A2001) won over
+    # A2001.json in the running server, and counted twice in the population.
+    path = save_baseline(sixteen(), tmp_path)
+    copy = sixteen(shift=3.0).to_json()
+    (tmp_path / "A1001.old.json").write_text(json.dumps(copy))
+    problems: dict[str, str] = {}
+    (found,) = load_all_baselines(tmp_path, "8k", problems)
+    assert found.median[0] == pytest.approx(load_baseline(tmp_path, "A1001").median[0])
+    assert found.median[0] < 6.0 and path.name == "A1001.json"
+    assert "not named A1001.json" in problems["A1001.old.json"]
+
+
+def test_a_running_server_sees_a_baseline_restored_over_the_current_one(tmp_path):
+    # Found by an audit: a rollback by "cp history/A1001.<stamp>.json A1001.json" (a write
+    # in place: the folder's times stay) went unseen; new calls used the discarded one.
+    from voiceline.server.baselines import BaselineBook
+
+    book = BaselineBook(tmp_path)
+    path = save_baseline(sixteen(), tmp_path)
+    first = path.read_text()
+    assert book("A1001")[0].median[0] < 6.0
+    save_baseline(sixteen(shift=2.0), tmp_path)
+    assert book("A1001")[0].median[0] > 6.0
+    folder = tmp_path.stat()
+    path.write_text(first)  # in place, as cp does
+    os.utime(tmp_path, ns=(folder.st_atime_ns, folder.st_mtime_ns))
+    assert book("A1001")[0].median[0] < 6.0
+
+
+def test_writers_of_one_baseline_at_once_each_write_a_whole_file(tmp_path):
+    # Found by an audit: every writer used "A1001.json.tmp", so parallel ones failed.
+    import threading
+
+    bases = [sixteen(shift=k) for k in range(3)]
+    errors: list[BaseException] = []
+
+    def write(base):
+        try:
+            for _ in range(30):
+                save_baseline(base, tmp_path)
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(b,)) for b in bases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    median = load_baseline(tmp_path, "A1001", features=None).median[0]
+    assert any(median == pytest.approx(b.median[0]) for b in bases)  # one writer's, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A1001.json"]

@@ -290,6 +290,7 @@ def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(
     )
     from emotion.baseline import load_baseline, update_baseline
     from emotion.voice import analyse_files
+    from voiceline.calibrate_cli import history_stamp
 
     agent = AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0)
     caller = AgentVoice("C1", timbre_pool("caller")[1], 0, -28.0)
@@ -334,13 +335,56 @@ def test_calibrate_update_follows_ordinary_speech_and_never_an_agitated_stretch(
     # as if an update had kept one within the same second: neither is lost. (On a fast
     # machine the calibration, the first update and this one share a second: the file
     # kept by the first update has that name already, and is the collision itself.)
-    same_second = kept.parent / f"A1.{''.join(c for c in after.updated if c.isalnum())}.json"
+    same_second = kept.parent / f"A1.{history_stamp(after.updated)}.json"
     planted = not same_second.exists()
     if planted:
         same_second.write_text("{}")
     assert run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out), "--update",
                    str(tmp_path / "hot.wav"), "--channel", "0")[0] == 0
     assert len(list((out / "history").glob("A1.*.json"))) == 2 + planted
+
+
+def test_recalibrating_keeps_the_previous_baseline_and_says_when_it_is_another_voice(
+        tmp_path, capsys):
+    # Found by an audit: a recalibration (a new headset, or someone else's recording by
+    # mistake) replaced the baseline with no copy kept and no word.
+    from capture.simulator import AgentVoice, calibration_audio, timbre_pool
+    from emotion.baseline import load_baseline
+
+    female, male = timbre_pool("agent")[0], timbre_pool("agent")[1]
+    for name, timbre in (("her", female), ("him", male)):
+        pcm = calibration_audio(AgentVoice("A1", timbre, 0, -27.0), 80.0, seed=1)
+        sf.write(tmp_path / f"{name}.wav", pcm, 8000, subtype="PCM_16")
+    stereo = np.stack([np.zeros(80 * 8000, np.int16),
+                       sf.read(tmp_path / "her.wav", dtype="int16")[0]], axis=1)
+    sf.write(tmp_path / "call.wav", stereo, 8000, subtype="PCM_16")
+    out = tmp_path / "agents"
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out),
+                           str(tmp_path / "call.wav"), "--channel", "1")
+    assert code == 0, err
+    assert "call.wav: channel 1 of 2 (--channel)" in err  # which side was taken, said
+    first = load_baseline(out, "A1")
+    code, text, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out),
+                              str(tmp_path / "him.wav"))
+    assert code == 0, err
+    (kept,) = (out / "history").glob("A1.*.json")
+    assert json.loads(kept.read_text())["median"] == first.median.tolist()
+    assert f"the previous baseline is in {kept}" in text
+    assert "may be someone else's" in err and "him.wav: 80.0 s" in err
+    # ... and an update from the other voice is refused, the baseline unchanged
+    now = load_baseline(out, "A1")
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out", str(out),
+                           "--update", str(tmp_path / "her.wav"))
+    assert code == 2 and "the baseline is unchanged" in err, err
+    assert load_baseline(out, "A1").median.tolist() == now.median.tolist()
+
+
+def test_a_wideband_calibration_says_live_calls_need_an_8k_one(tmp_path, capsys):
+    files = [_speech_file(tmp_path / f"w{i}.wav", 25.0, seed=i, fs_hz=16000) for i in range(2)]
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A3", "--out",
+                           str(tmp_path / "agents"), *files)
+    assert code == 0, err
+    assert "a wideband baseline" in err and "until an 8 kHz one exists" in err
 
 
 def test_seat_and_simulate_refuse_ids_the_server_would_refuse_before_connecting(capsys):

@@ -13,7 +13,10 @@ sharpness on the two (benchmarks/RESULTS.md, telephone band).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -398,9 +401,20 @@ def save_baseline(base: Baseline, directory: str | Path) -> Path:
     """Write the baseline atomically (temporary file, then rename); returns its path."""
     path = baseline_path(directory, base.agent_id, base.channel_type)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(base.to_json(), indent=1))
-    tmp.replace(path)
+    # A temporary file of this writer's own: two commands writing one agent's baseline at
+    # once each rename a whole file (a shared name failed 6-17 times in 3 parallel writers).
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(json.dumps(base.to_json(), indent=1))
+        # The mode the file had (an administrator's chmod stays), else 0644: mkstemp's
+        # 0600 would hide a new baseline from a server running as another user.
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
@@ -465,6 +479,14 @@ def load_all_baselines(directory: str | Path, channel_type: str,
             if problems is not None:
                 problems[path.name] = f"{path}: not a readable baseline (JSON nested too deeply)"
             continue
-        if base.channel_type == channel_type and base.source == "agent":
-            found.append(base)
+        if base.channel_type != channel_type or base.source != "agent":
+            continue
+        expected = baseline_path(directory, base.agent_id, base.channel_type).name
+        if path.name != expected:  # a copy kept beside it ("A1.old.json") is not read
+            if problems is not None:
+                problems[path.name] = (f"{path}: holds {base.agent_id}'s baseline but is not "
+                                       f"named {expected}; only {expected} is read (move "
+                                       "copies into history/)")
+            continue
+        found.append(base)
     return found

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voiceline import __version__
+
+if TYPE_CHECKING:
+    from emotion.baseline import Baseline
 
 #: A file with more clipped samples than this is left out of a baseline.
 MAX_CLIPPED_FRACTION = 0.01
@@ -18,6 +22,17 @@ MAX_CLIPPED_FRACTION = 0.01
 #: call cross 0.6 now and then (up to 10 of 60 on the tests' voices); a stretch only
 #: where the voice stayed there.
 STRETCH_WINDOWS = 5
+#: ``--update`` refuses recordings of which more than this share of windows would be
+#: flagged: not an agitated week but, as an audit found, the wrong channel (the caller's
+#: side: 238 of 258 windows) or a new headset (95 of 96), which an update would otherwise
+#: follow 0.1 σ a week. Recalibrate instead. (A call agitated for two thirds of it reads
+#: 75 %, and its ordinary third still counts.)
+MAX_FLAGGED_SHARE = 0.8
+#: Recordings whose ordinary speech has its pitch median this many of the baseline's σ
+#: from the baseline's sound like someone else (a wrong file or channel): a new
+#: calibration says so, an update refuses them (another agent's call read 53 % flagged,
+#: under :data:`MAX_FLAGGED_SHARE`).
+OTHER_SPEAKER_SIGMA = 3.0
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
@@ -50,7 +65,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     windows, speech_s, kinds, profiles = [], 0.0, set(), set()
     analyses = analyse_files(args.files, channel=args.channel, level_profile=args.level_profile)
     for path, fa in zip(args.files, analyses, strict=True):
-        note = f"{path}: {fa.duration_s:.1f} s, {fa.speech_s:.1f} s of speech"
+        note = (f"{path}: {_channel_note(path, fa.channel)}{fa.duration_s:.1f} s, "
+                f"{fa.speech_s:.1f} s of speech")
         if fa.clipped_fraction > MAX_CLIPPED_FRACTION:
             print(f"{note}; left out: {100 * fa.clipped_fraction:.1f} % of samples are clipped "
                   "(record at a lower gain)", file=sys.stderr)
@@ -80,12 +96,87 @@ def run_calibrate(args: argparse.Namespace) -> int:
         speech_s=speech_s, level_profile=profiles.pop(),
         sigma_floor=np.asarray(FEATURE_SIGMA_FLOOR), software_version=__version__,
     )
+    path = baseline_path(args.out, args.agent, base.channel_type)
+    _warn_if_another_voice(path, base)
+    kept = keep_previous(path)
     path = save_baseline(base, args.out)
     print(f"wrote {path}: agent {base.agent_id}, {base.channel_type}, {base.speech_s:.1f} s of "
-          f"speech in {base.n_windows} windows")
+          f"speech in {base.n_windows} windows"
+          + (f"; the previous baseline is in {kept}" if kept else ""))
     for name, med, sig in zip(base.feature_names, base.median, base.sigma, strict=True):
         print(f"  {name:20s} median {med:8.3f}  sigma {sig:7.3f}")
+    if base.channel_type != "8k" and not baseline_path(args.out, args.agent, "8k").exists():
+        print(f"note: a wideband baseline. Live monitoring hears 8 kHz telephone audio, so "
+              f"{args.agent}'s live calls are judged against the population of the agents' "
+              "baselines until an 8 kHz one exists (calibrate from telephone recordings); "
+              "pre-inspection and 'voiceline score' use this one for wideband recordings",
+              file=sys.stderr)
     return 0
+
+
+def _channel_note(path: str, channel: int) -> str:
+    """"channel 0 of 2, " for a recording with more than one channel, else ""."""
+    from capture.audio import AudioError, audio_info
+
+    try:
+        channels = audio_info(path).channels
+    except (AudioError, OSError):
+        return ""
+    return f"channel {channel} of {channels} (--channel), " if channels > 1 else ""
+
+
+def _warn_if_another_voice(path: Path, base: Baseline) -> None:
+    """Say so when the new baseline's pitch is far from the one it replaces."""
+    from emotion.baseline import BaselineError, load_baseline
+
+    if not path.exists():
+        return
+    try:
+        old = load_baseline(path.parent, base.agent_id, base.channel_type)
+    except BaselineError:
+        return
+    k = list(old.feature_names).index("f0_median_st")
+    shift = (base.median[k] - old.median[k]) / old.sigma[k]
+    if abs(shift) >= OTHER_SPEAKER_SIGMA:
+        print(f"warning: {base.agent_id}'s pitch median is {base.median[k]:.1f} st, "
+              f"{shift:+.1f} sigma from the baseline it replaces ({old.median[k]:.1f} st): "
+              "these recordings may be someone else's (the wrong file, or the caller's "
+              "channel); the previous baseline is kept in history/", file=sys.stderr)
+
+
+def history_stamp(updated: str) -> str:
+    """``"20261130T221418Z"`` of a baseline's ``updated`` (ISO 8601), in UTC."""
+    from datetime import UTC, datetime
+
+    made = datetime.fromisoformat(updated)
+    made = made.replace(tzinfo=UTC) if made.tzinfo is None else made.astimezone(UTC)
+    return made.strftime("%Y%m%dT%H%M%SZ")
+
+
+def keep_previous(path: Path) -> Path | None:
+    """Copy the baseline about to be replaced to ``history/<name>.<made>.json`` (``made``:
+    when it was written, UTC, e.g. ``20261130T221418Z``); its path, or None if there is
+    none."""
+    import json
+    import shutil
+    from datetime import UTC, datetime
+
+    if not path.exists():
+        return None
+    try:
+        stamp = history_stamp(json.loads(path.read_text(encoding="utf-8"))["updated"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # unreadable: its time
+        stamp = history_stamp(datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat())
+    history = path.parent / "history"
+    history.mkdir(exist_ok=True)
+    name = path.name.removesuffix(".json")
+    kept = history / f"{name}.{stamp}.json"
+    n = 1
+    while kept.exists():  # whole seconds: two within one second keep both
+        n += 1
+        kept = history / f"{name}.{stamp}-{n}.json"
+    shutil.copy2(path, kept)
+    return kept
 
 
 def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, profile: str) -> int:
@@ -97,8 +188,6 @@ def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, prof
     :data:`STRETCH_WINDOWS` windows), and the windows beside it, are left out, so that
     an agitated week cannot teach the baseline that agitation is usual.
     """
-    import shutil
-
     from emotion.baseline import (
         BaselineError,
         baseline_path,
@@ -133,6 +222,22 @@ def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, prof
             hot |= np.convolve(probs, kernel, "same") / counted >= limit
         flagged.append(hot | np.r_[hot[1:], False] | np.r_[False, hot[:-1]])
     x, hot = np.concatenate(windows), np.concatenate(flagged)
+    if hot.mean() > MAX_FLAGGED_SHARE:
+        raise BaselineError(
+            f"{int(hot.sum())} of {hot.size} windows of these recordings would be flagged: "
+            f"they do not sound like {args.agent}'s usual voice. The wrong channel "
+            "(--channel) or agent, or a new headset or line? Recalibrate without --update "
+            "if the voice's setting changed; the baseline is unchanged")
+    k = list(base.feature_names).index("f0_median_st")
+    ordinary_f0 = x[~hot, k][np.isfinite(x[~hot, k])]
+    shift = ((np.median(ordinary_f0) - base.median[k]) / base.sigma[k]
+             if ordinary_f0.size else 0.0)
+    if abs(shift) >= OTHER_SPEAKER_SIGMA:
+        raise BaselineError(
+            f"the ordinary speech of these recordings has its pitch median "
+            f"{np.median(ordinary_f0):.1f} st, {shift:+.1f} sigma from {args.agent}'s "
+            f"({base.median[k]:.1f} st): someone else's voice? (the wrong file, or "
+            "--channel); the baseline is unchanged")
     moved = update_baseline(base, x, flagged=hot)
     used = int((~hot).sum())
     if moved is base:
@@ -142,15 +247,7 @@ def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, prof
         return 0
     moved.notes["updates"] = int(base.notes.get("updates", 0)) + 1
     path = baseline_path(args.out, args.agent, kind)
-    history = path.parent / "history"
-    history.mkdir(exist_ok=True)
-    stamp = "".join(c for c in base.updated if c.isalnum())
-    kept = history / f"{path.stem}.{stamp}.json"
-    n = 1
-    while kept.exists():  # "updated" has whole seconds: two updates within one keep both
-        n += 1
-        kept = history / f"{path.stem}.{stamp}-{n}.json"
-    shutil.copy2(path, kept)
+    kept = keep_previous(path)
     save_baseline(moved, args.out)
     print(f"updated {path} from {used} ordinary windows ({int(hot.sum())} left out as the "
           f"checks would flag them); the previous baseline is in {kept}")

@@ -9,11 +9,13 @@ No baseline is shipped: when the directory holds none at all there is nothing to
 a voice against, so the provider refuses (a :class:`~emotion.baseline.BaselineError`)
 and the server records such calls without scoring them, and says so in ``/healthz``
 (``scoring.enabled`` false with the reason). Scoring starts by itself for calls that
-begin after the first baseline appears: the directory is re-read whenever it changes.
+begin after the first baseline appears: the directory is re-read whenever it or any of
+its baseline files changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -88,11 +90,7 @@ class BaselineBook:
         return {"enabled": False, "agents_with_baselines": 0, "reason": reason, **unread}
 
     def _refresh(self) -> None:
-        try:
-            stat = self.directory.stat()
-            stamp: tuple | None = (stat.st_mtime_ns, stat.st_ino)
-        except OSError:
-            stamp = None
+        stamp = self._read_stamp()
         if stamp == self._stamp and self._stamp is not None:
             return
         self._stamp = stamp
@@ -107,6 +105,21 @@ class BaselineBook:
             self._population = population_baseline(found, channel_type=CHANNEL_TYPE)
         except BaselineError:
             self._population = None
+
+    def _read_stamp(self) -> tuple | None:
+        """What changes when any baseline file does: the folder's own times, and each
+        file's (a baseline restored by ``cp`` over the current one, or written in place,
+        leaves the folder's times as they were: an audit's rollback went unseen)."""
+        try:
+            stat = self.directory.stat()
+            files = []
+            for path in self.directory.glob("*.json"):
+                with contextlib.suppress(FileNotFoundError):  # replaced meanwhile
+                    st = path.stat()
+                    files.append((path.name, st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_ino, tuple(sorted(files)))
 
 
 def summary(base: Baseline) -> dict:
