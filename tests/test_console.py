@@ -97,6 +97,7 @@ def tile_states(page) -> dict:
         for (const el of document.querySelectorAll('.tile')) out[el.dataset.seat] = {
             state: el.dataset.state, name: el.querySelector('.name').textContent,
             dev: el.querySelector('.dev').textContent, hidden: el.hidden,
+            severity: el.dataset.severity ?? '',
             label: JSON.parse(getComputedStyle(el.querySelector('.st'), '::after').content)};
         return out;
     }""")
@@ -147,10 +148,15 @@ def test_login_then_the_wall_fills_with_the_floor(new_page, floor, tmp_path):
     for seat in live_seats:
         tile = states[seat]
         assert tile["name"] == NAMES[int(seat[1:]) - 1], tile
-        assert tile["label"] in ("通话中", "说话中", "告警")
+        # an alert tile says how severe in words, not by colour alone
+        words = {"in_call": "通话中", "speaking": "说话中"}
+        if tile["state"] == "alert":
+            assert tile["label"] == {"warning": "警告", "critical": "严重"}[tile["severity"]], tile
+        else:
+            assert tile["label"] == words[tile["state"]], tile
     for seat in set(states) - set(seat_ids(N_LIVE)):
         assert states[seat] == {"state": "idle", "name": "", "dev": "", "label": "空闲",
-                                "hidden": False}
+                                "hidden": False, "severity": ""}
     counts = page.evaluate("""() => ({
         strip: Number(document.getElementById('m-in-call').textContent),
         tiles: document.querySelectorAll('.tile:not([data-state=idle])').length})""")
@@ -358,9 +364,10 @@ def test_language_and_sound_choices_are_remembered(new_page, floor):
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     sound = page.locator("#sound")
     assert sound.get_attribute("aria-pressed") == "true"
-    page.locator("body").press("m")  # M mutes, as the button's title says
+    page.locator("body").press("Alt+m")  # Alt+M mutes, as the button's title says
     assert sound.get_attribute("aria-pressed") == "false"
-    assert page.locator("#sound-text").inner_text() == "声音：关"
+    assert page.locator("#sound-text").inner_text() == "提示音"
+    assert sound.get_attribute("title") == "严重告警时发出提示音（Alt+M 切换）"
     assert page.evaluate("window.__voiceline.alarm.chime('critical')") is False
     page.click("#lang")
     idle_word = """() => JSON.parse(getComputedStyle(
@@ -373,7 +380,8 @@ def test_language_and_sound_choices_are_remembered(new_page, floor):
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#feed-title").inner_text() == "Alerts"
     assert page.evaluate(idle_word) == "Idle"
-    assert page.locator("#sound-text").inner_text() == "Sound: off"
+    assert page.locator("#sound-text").inner_text() == "Alert sound"
+    assert sound.get_attribute("aria-pressed") == "false"
     if page.locator(".alert").count():
         kind = page.locator(".alert .kind").first.inner_text()
         assert kind in ("Agitation", "Low energy")

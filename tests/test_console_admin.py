@@ -126,10 +126,10 @@ def test_an_admin_manages_users_baselines_and_tokens(new_page, server, tmp_path)
     assert cells[7] == __version__ and re.match(r"\d{4}年\d{1,2}月\d{1,2}日", cells[6])
     assert page.locator("#agents tr[data-agent=A1002] td").all_inner_texts()[3] == \
         "无个人基线 — 按全体坐席基线评判"
-    assert page.get_by_role("button", name="查看 A1002 的基线").count() == 0
+    assert page.get_by_role("button", name="查看基线：A1002").count() == 0
 
     # Its baseline in plain words, opened and closed by keyboard.
-    view = page.get_by_role("button", name="查看 A1001 的基线")
+    view = page.get_by_role("button", name="查看基线：A1001")
     view.focus()
     page.keyboard.press("Enter")
     rows = page.locator("#baseline-rows tr")
@@ -168,7 +168,7 @@ def test_an_admin_manages_users_baselines_and_tokens(new_page, server, tmp_path)
     assert token not in page.locator("#tokens-table").inner_text()
 
     # Reset zhou's password: zhou's session ends, only the new password works.
-    page.get_by_role("button", name="重置 zhou 的密码").click()
+    page.get_by_role("button", name="重置密码：zhou").click()
     page.locator("#reset").wait_for()
     page.fill("#reset-password", "another night 0713")
     page.click("#reset-submit")
@@ -330,6 +330,11 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
     own = page.locator("#users tr[data-name=admin]")
     assert own.locator("td.user-status").inner_text() == "正常"
     assert own.get_by_role("button").all_inner_texts() == ["重置密码"]  # no disabling oneself
+    # every button's name starts with the words it shows ("重置密码：sup2"), so that
+    # speech input ("click 重置密码") and what a screen reader says agree with the screen
+    shown = page.evaluate("""() => [...document.querySelectorAll('table button')]
+        .map((b) => [b.textContent, b.getAttribute('aria-label') ?? b.textContent])""")
+    assert len(shown) >= 5 and all(name.startswith(text) for text, name in shown), shown
     row = page.locator("#users tr[data-name=sup2]")
     assert row.locator("td.user-status").inner_text() == "正常"
     open_session = {"Authorization": f"Bearer {login(server.url, 'sup2')}"}
@@ -339,7 +344,7 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
     wall.wait_for_selector("body[data-status=live]", timeout=15_000)
 
     # Asked first; cancelling changes nothing.
-    page.get_by_role("button", name="停用 sup2 的账户").click()
+    page.get_by_role("button", name="停用：sup2").click()
     page.locator("#confirm").wait_for()
     assert page.locator("#confirm-title").inner_text() == "停用 sup2 的账户？"
     assert "无法登录" in page.locator("#confirm-body").inner_text()
@@ -348,11 +353,15 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
     assert row.get_attribute("data-disabled") == "false"
     assert httpx.get(f"{server.url}/api/seats", headers=open_session).status_code == 200
 
-    page.get_by_role("button", name="停用 sup2 的账户").click()
+    page.get_by_role("button", name="停用：sup2").click()
     page.click("#confirm-submit")
     page.locator("#confirm").wait_for(state="hidden")
     page.locator("#users tr[data-name=sup2][data-disabled=true]").wait_for()
     assert page.locator("#add-user-done").inner_text() == "已停用 sup2 的账户，退出了 2 个会话。"
+    assert page.locator("#add-user-done").get_attribute("role") == "status"
+    focused = """() => [document.activeElement.closest('tr')?.dataset.name,
+                        document.activeElement.textContent]"""
+    assert page.evaluate(focused) == ["sup2", "启用"]  # the row's new button, not the page
     assert re.fullmatch(r"已停用（\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} 起）",
                         row.locator("td.user-status").inner_text())
     assert httpx.get(f"{server.url}/api/seats", headers=open_session).status_code == 401
@@ -370,9 +379,10 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
         "无法登录：the account 'sup2' is disabled; ask an administrator to enable it"
     assert "/login.html" in sup2.url
 
-    page.get_by_role("button", name="启用 sup2 的账户").click()
+    page.get_by_role("button", name="启用：sup2").click()
     page.locator("#users tr[data-name=sup2][data-disabled=false]").wait_for()
     assert page.locator("#add-user-done").inner_text() == "已启用 sup2 的账户，可用原密码登录。"
+    assert page.evaluate(focused) == ["sup2", "停用"]
     assert row.locator("td.user-status").inner_text() == "正常"
     sup2.click("#submit")
     sup2.wait_for_url(re.compile(r"/wall\.html"))
@@ -381,7 +391,7 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
     page.route("**/api/users/qa/disable", lambda route: route.fulfill(
         status=409, json={"detail": "'qa' is the only enabled admin; add or enable another "
                                     "admin first"}))
-    page.get_by_role("button", name="停用 qa 的账户").click()
+    page.get_by_role("button", name="停用：qa").click()
     page.click("#confirm-submit")
     page.locator("#confirm-error").wait_for()
     assert page.locator("#confirm-error").inner_text() == \
@@ -392,7 +402,7 @@ def test_an_admin_disables_a_supervisor_who_is_told_so_at_sign_in_then_enables_t
 
     page.click("#lang")
     assert row.locator("td.user-status").inner_text() == "enabled"
-    assert page.get_by_role("button", name="Disable sup2's account").is_visible()
+    assert page.get_by_role("button", name="Disable: sup2").is_visible()
     page.click("#lang")
     assert page.errors == []
 
@@ -495,7 +505,7 @@ def test_an_admin_reads_the_audit_log_by_action_and_date_a_page_at_a_time(new_pa
     assert len(rows) == min(50, len(httpx.get(f"{server.url}/api/audit", headers=admin).json()))
 
     # Disabling on the page puts it at the top of the log at once.
-    page.get_by_role("button", name="停用 auditee 的账户").click()
+    page.get_by_role("button", name="停用：auditee").click()
     page.click("#confirm-submit")
     newest = page.locator("#audit tr").first
     newest.locator("td", has_text="disable_user").wait_for()

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_console_support import cli, sign_in, watched_page
+from test_console_support import accessible_name, cli, sign_in, watched_page
 from test_server_support import add_users
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -195,6 +195,18 @@ def test_qa_reviews_a_call_from_the_ranked_queue(new_page, server, tmp_path):
         page.evaluate("async () => (await import('/qa_common.js')).checkColour('forbidden_phrase')")
     # the greeting was said in the turn that was driven into clipping (1-3 s)
     assert sentences.nth(0).get_attribute("data-flagged") == "clipping"
+    # a sentence's button is named by what it shows, then what it does; the player by
+    # its label; Confirm and Dismiss say which flag they judge
+    shown = sentences.nth(1).locator("button").inner_text()
+    assert re.fullmatch(r"\d+:\d\d\.\d 坐席", shown), shown
+    assert accessible_name(page, "#transcript .qa-segment[data-index='1'] button")[0] == \
+        f"{shown}，从此处播放"
+    assert accessible_name(page, "#player")[0] == "录音回放"
+    confirm = accessible_name(page, f"#flag-{said['id']} button.qa-confirm")
+    dismiss = accessible_name(page, f"#flag-{said['id']} button.qa-dismiss")
+    span = words.locator(".qa-span").inner_text()
+    assert confirm == ("确认", f"{words.locator('.qa-num').inner_text()} 使用禁语 {span}")
+    assert dismiss == ("驳回", confirm[1])
     sentences.nth(1).locator("button").click()
     page.wait_for_function("""() => {
         const a = document.getElementById('player');

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from test_console_support import cli, sign_in, watched_page
+from test_console_support import accessible_name, cli, sign_in, watched_page
 from test_report_support import FIRST, LAST, seed
 from test_server_support import add_users
 
@@ -88,6 +88,7 @@ def test_an_agent_reads_and_hears_their_own_report_and_prints_it(new_page, serve
     assert page.evaluate("document.getElementById('player').error") is None
     assert "audio_token=" in page.locator("#player").get_attribute("src")
     assert "c2" in page.locator("#player-status").inner_text()
+    assert accessible_name(page, "#player")[0] == "录音回放"  # named by its label
 
     page.click("#lang")
     page.wait_for_function("() => document.querySelector('#report h1')?.textContent === "

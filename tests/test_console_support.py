@@ -325,3 +325,17 @@ def summary_ms(values: list[float]) -> dict:
     pick = lambda q: ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]  # noqa: E731
     return {"median": round(pick(0.5), 2), "p95": round(pick(0.95), 2),
             "max": round(ordered[-1], 2)}
+
+
+def accessible_name(page, selector: str) -> tuple[str, str]:
+    """The (name, description) Chromium's accessibility tree gives the first element
+    matching ``selector``: what a screen reader says of it."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        ax = cdp.send("Accessibility.getPartialAXTree", {"nodeId": node,
+                                                         "fetchRelatives": False})["nodes"][0]
+    finally:
+        cdp.detach()
+    return ax.get("name", {}).get("value", ""), ax.get("description", {}).get("value", "")

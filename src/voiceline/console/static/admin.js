@@ -88,7 +88,11 @@ function showRefused() {
 
 // --- users ---------------------------------------------------------------------------------
 
+/** The users' table, rebuilt; a button that had focus (its row gone with the rebuild, as
+ *  after disabling or enabling the user) hands it to the same row's new one. */
 function renderUsers() {
+  const focused = $("users").contains(document.activeElement) ? document.activeElement : null;
+  const refocus = focused && { name: focused.closest("tr").dataset.name, action: focused.dataset.action };
   $("users").replaceChildren(...state.users.map((u) => {
     const tr = document.createElement("tr");
     tr.dataset.name = u.name;
@@ -99,16 +103,24 @@ function renderUsers() {
       : t("users.enabled"));
     status.className = "user-status";
     const actions = document.createElement("td");
-    actions.append(button(t("users.reset"), t("users.resetOf", { name: u.name }), () => openReset(u.name)));
+    const reset = button(t("users.reset"), t("users.resetOf", { name: u.name }), () => openReset(u.name));
+    reset.dataset.action = "reset";
+    actions.append(reset);
     if (!isMe(u.name)) { // the server refuses one's own: another admin must do it
-      actions.append(" ", disabled
+      const toggle = disabled
         ? button(t("users.enable"), t("users.enableOf", { name: u.name }), () => enableUser(u.name))
-        : button(t("users.disable"), t("users.disableOf", { name: u.name }), () => confirmDisable(u.name)));
+        : button(t("users.disable"), t("users.disableOf", { name: u.name }), () => confirmDisable(u.name));
+      toggle.dataset.action = "toggle";
+      actions.append(" ", toggle);
     }
     tr.append(name, cell(roleName(u.role)), cell(u.agent_id ?? "–"), cell(formatTime(u.created_s)),
       status, actions);
     return tr;
   }));
+  if (refocus) {
+    [...$("users").rows].find((tr) => tr.dataset.name === refocus.name)
+      ?.querySelector(`button[data-action="${refocus.action}"]`)?.focus();
+  }
 }
 
 async function loadUsers() {

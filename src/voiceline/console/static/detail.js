@@ -95,6 +95,9 @@ export class SeatDetail {
       note: dialog.querySelector("[data-part=note]"),
       alerts: dialog.querySelector("[data-part=alerts]"),
     };
+    this.rows = new Map(); // alert id → {el, parts}, the alert list's rows
+    this.emptyRow = document.createElement("li");
+    this.emptyRow.className = "empty";
     this.chartEls = CHARTS.map((spec) => {
       const figure = document.createElement("figure");
       figure.className = "chart";
@@ -202,51 +205,68 @@ export class SeatDetail {
     this._renderAlerts(seat?.call_id, now);
   }
 
+  /** The call's alerts, updated in place by id (rebuilding them every frame took focus
+   *  from the user twice a second). Focus moves only off a button this redraw hides:
+   *  from Acknowledge to the same alert's Resolve, from Resolve to the next alert still
+   *  needing action, else to the Close button. */
   _renderAlerts(callId, now) {
     const list = this.parts.alerts;
     const alerts = callId ? this.hooks.alertsOfCall(callId) : [];
-    const rows = alerts.map((alert) => {
-      const li = document.createElement("li");
-      li.className = "alert mini";
-      li.dataset.severity = alert.severity;
-      li.dataset.state = alert.state;
-      const seconds = Math.max(0, (alert.closed_s ?? now) - alert.opened_s);
-      const head = document.createElement("div");
-      head.className = "a-head";
-      head.textContent = `${t(`severity.${alert.severity}`)} · ${t(`kind.${alert.kind}`)} · ${
-        alert.state === "open" ? t("feed.ongoing", { d: formatDuration(seconds) }) : t("feed.ended", { d: formatDuration(seconds) })}`;
-      const why = document.createElement("p");
-      why.className = "a-why";
-      why.textContent = Array.isArray(alert.drivers) && alert.drivers.length
-        ? explainDrivers(alert.drivers, alert.agent_id ? this.hooks.agentName(alert.agent_id) : null, seconds,
-          undefined, false)
-        : alert.explanation ?? "";
-      li.append(head, why);
-      if (!alert.resolved_s && !alert.resolved_by) {
-        const actions = document.createElement("div");
-        actions.className = "a-actions";
-        if (!alert.acknowledged_s && !alert.acknowledged_by) actions.append(button("ack", alert.id, t("feed.ack")));
-        actions.append(button("resolve", alert.id, t("feed.resolve")));
-        li.append(actions);
-      } else {
-        const status = document.createElement("p");
-        status.className = "a-status";
-        status.textContent = t("feed.resolved", { user: alert.resolved_by ?? "", note: alert.resolution_note ?? "" });
-        li.append(status);
-      }
-      return li;
-    });
-    // Keep focus on a button that is redrawn (once a second) by restoring it afterwards.
     const focused = list.contains(document.activeElement) ? document.activeElement : null;
-    const key = focused ? `${focused.dataset.action}:${focused.dataset.id}` : null;
-    if (!rows.length) {
-      const empty = document.createElement("li");
-      empty.className = "empty";
-      empty.textContent = t("detail.noAlerts");
-      rows.push(empty);
+    const keep = new Set(alerts.map((alert) => alert.id));
+    for (const [id, row] of this.rows) {
+      if (!keep.has(id)) {
+        row.el.remove();
+        this.rows.delete(id);
+      }
     }
-    list.replaceChildren(...rows);
-    if (key) list.querySelector(`button[data-action="${key.split(":")[0]}"][data-id="${key.split(":")[1]}"]`)?.focus();
+    let before = list.firstElementChild === this.emptyRow ? this.emptyRow.nextElementSibling : list.firstElementChild;
+    for (const alert of alerts) { // newest first, as the list shows them
+      let row = this.rows.get(alert.id);
+      if (!row) {
+        row = alertRow(alert.id);
+        this.rows.set(alert.id, row);
+      }
+      if (row.el !== before) list.insertBefore(row.el, before);
+      before = row.el.nextElementSibling;
+      this._renderRow(row, alert, now);
+    }
+    if (alerts.length) this.emptyRow.remove();
+    else if (!this.emptyRow.isConnected) list.append(this.emptyRow);
+    setText(this.emptyRow, t("detail.noAlerts"));
+    if (focused && !(focused.isConnected && !focused.closest("[hidden]"))) this._moveFocusOn(focused);
+  }
+
+  _renderRow(row, alert, now) {
+    const { el, parts } = row;
+    el.dataset.severity = alert.severity;
+    el.dataset.state = alert.state;
+    const seconds = Math.max(0, (alert.closed_s ?? now) - alert.opened_s);
+    setText(parts.head, `${t(`severity.${alert.severity}`)} · ${t(`kind.${alert.kind}`)} · ${
+      alert.state === "open" ? t("feed.ongoing", { d: formatDuration(seconds) }) : t("feed.ended", { d: formatDuration(seconds) })}`);
+    setText(parts.why, Array.isArray(alert.drivers) && alert.drivers.length
+      ? explainDrivers(alert.drivers, alert.agent_id ? this.hooks.agentName(alert.agent_id) : null, seconds,
+        undefined, false)
+      : alert.explanation ?? "");
+    const waiting = !alert.resolved_s && !alert.resolved_by;
+    const acked = Boolean(alert.acknowledged_s || alert.acknowledged_by);
+    setText(parts.ack, t("feed.ack"));
+    setText(parts.resolve, t("feed.resolve"));
+    setHidden(parts.actions, !waiting);
+    setHidden(parts.ack, acked);
+    setText(parts.status, waiting ? "" : t("feed.resolved", { user: alert.resolved_by ?? "", note: alert.resolution_note ?? "" }));
+    setHidden(parts.status, waiting);
+  }
+
+  _moveFocusOn(button) {
+    const row = this.rows.get(Number(button.dataset.id));
+    if (row?.el.isConnected && !row.parts.actions.hidden) {
+      row.parts.resolve.focus();
+      return;
+    }
+    const next = [...this.rows.values()].find((r) => r.el.isConnected && !r.parts.actions.hidden);
+    if (next) (next.parts.ack.hidden ? next.parts.resolve : next.parts.ack).focus();
+    else this.dialog.querySelector(".close")?.focus();
   }
 
   _baseline(agentId) {
@@ -267,11 +287,40 @@ export class SeatDetail {
   }
 }
 
-function button(action, id, text) {
+/** One alert's row of the detail: head, why, its buttons or who resolved it. */
+function alertRow(id) {
+  const el = document.createElement("li");
+  el.className = "alert mini";
+  el.dataset.id = String(id);
+  const head = document.createElement("div");
+  head.className = "a-head";
+  head.id = `detail-alert-${id}`;
+  const why = document.createElement("p");
+  why.className = "a-why";
+  const actions = document.createElement("div");
+  actions.className = "a-actions";
+  const ack = button("ack", id);
+  const resolve = button("resolve", id);
+  actions.append(ack, resolve);
+  const status = document.createElement("p");
+  status.className = "a-status";
+  el.append(head, why, actions, status);
+  return { el, parts: { head, why, actions, ack, resolve, status } };
+}
+
+function button(action, id) {
   const el = document.createElement("button");
   el.type = "button";
   el.dataset.action = action;
   el.dataset.id = String(id);
-  el.textContent = text;
+  el.setAttribute("aria-describedby", `detail-alert-${id}`);
   return el;
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function setHidden(el, hidden) {
+  if (el.hidden !== hidden) el.hidden = hidden;
 }

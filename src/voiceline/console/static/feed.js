@@ -4,7 +4,9 @@
 // Alerts are kept by id; every event carries the alert's whole state, and the newer state
 // (by updated time, then by event id) wins, so the REST page loaded at start and events
 // arriving in any order settle on the same picture. Items are redrawn only when their
-// alert changed, plus the "how long" of open ones once a second.
+// alert changed, plus the "how long" of open ones once a second. The list is not a live
+// region (its timers would flood a screen reader): onAnnounce says each new or escalated
+// alert once. A redraw that hides the focused button moves focus on, never to the page.
 
 import { explainDrivers, formatDuration, lang, t } from "./i18n.js";
 
@@ -64,15 +66,19 @@ export class AlertFeed {
    * @param {(seatId: string) => void} hooks.onOpenSeat
    * @param {(agentId: string) => string} hooks.agentName
    * @param {() => number} hooks.now  server time, unix s
+   * @param {HTMLElement} [hooks.heading]  takes focus when no alert needs action any more
+   *   (tabindex="-1")
    */
-  constructor(list, { onAck, onResolve, onOpenSeat, agentName, now }) {
+  constructor(list, { onAck, onResolve, onOpenSeat, agentName, now, heading = null }) {
     this.list = list;
     this.hooks = { onAck, onResolve, onOpenSeat, agentName, now };
+    this.heading = heading;
     this.alerts = new Map(); // id → alert
     this.items = new Map(); // id → {el, parts}
     this.dirty = new Set();
     this.filter = "all";
     this.onNewCritical = () => {};
+    this.onAnnounce = () => {}; // (alert, escalated): a live alert opened or became critical
     this.errors = new Map(); // id → message of a failed action
     list.addEventListener("click", (event) => this._onClick(event));
   }
@@ -93,6 +99,8 @@ export class AlertFeed {
     const becameCritical = after.severity === "critical" && after.state === "open"
       && !isAcknowledged(after) && (!before || before.severity !== "critical");
     if (becameCritical) this.onNewCritical(after);
+    const escalated = Boolean(before) && before.severity !== "critical" && after.severity === "critical";
+    if (after.state === "open" && (!before || escalated)) this.onAnnounce(after, escalated);
   }
 
   upsert(alert, eventId = 0, live = false) {
@@ -158,8 +166,10 @@ export class AlertFeed {
   /** Redraw changed items, and the duration of open ones. */
   render() {
     const now = this.hooks.now();
+    const focused = this.dirty.size && this.list.contains(document.activeElement) ? document.activeElement : null;
     for (const id of this.dirty) this._renderItem(id, now);
     this.dirty.clear();
+    if (focused?.closest("[hidden]")) this._moveFocusOn(focused);
     for (const [id, item] of this.items) {
       const alert = this.alerts.get(id);
       if (alert && alert.state === "open") this._renderTiming(item, alert, now);
@@ -182,6 +192,30 @@ export class AlertFeed {
   }
 
   // --- internals -----------------------------------------------------------------------
+
+  /** The focused button was hidden by a redraw (acknowledged, resolved, filtered out):
+   *  focus its item's Resolve button, else the nearest alert still needing action (the
+   *  next one down, else up), else the feed's heading. */
+  _moveFocusOn(button) {
+    const el = button.closest(".alert");
+    const item = this.items.get(Number(el.dataset.id));
+    if (item && !el.hidden && !item.parts.resolve.hidden) {
+      item.parts.resolve.focus();
+      return;
+    }
+    const waiting = (child) => {
+      const alert = this.alerts.get(Number(child.dataset.id));
+      return !child.hidden && alert && needsAction(alert);
+    };
+    let next = el.nextElementSibling;
+    while (next && !waiting(next)) next = next.nextElementSibling;
+    if (!next) {
+      next = el.previousElementSibling;
+      while (next && !waiting(next)) next = next.previousElementSibling;
+    }
+    if (next) this.focusAlert(Number(next.dataset.id));
+    else this.heading?.focus();
+  }
 
   _renderItem(id, now) {
     const alert = this.alerts.get(id);
@@ -218,6 +252,8 @@ export class AlertFeed {
     }
     parts.status.textContent = status;
     parts.status.hidden = !status;
+    parts.handled.textContent = t("feed.handled");
+    parts.handled.hidden = needsAction(alert);
     const error = this.errors.get(id);
     parts.error.textContent = error ?? "";
     parts.error.hidden = !error;
@@ -255,7 +291,8 @@ export class AlertFeed {
     const severity = spanOf("sev");
     const kind = spanOf("kind");
     const when = spanOf("when");
-    head.append(icon, severity, kind, when);
+    const handled = spanOf("badge handled");
+    head.append(icon, severity, kind, handled, when);
     const who = div("a-who");
     const seat = document.createElement("button");
     seat.type = "button";
@@ -280,8 +317,17 @@ export class AlertFeed {
     resolve.dataset.action = "resolve";
     resolve.className = "resolve";
     actions.append(ack, resolve);
+    // "确认" and "处理" repeat down the list: each says which alert it acts on.
+    const key = `alert-${alert.id}`;
+    severity.id = `${key}-sev`;
+    kind.id = `${key}-kind`;
+    seat.id = `${key}-seat`;
+    agent.id = `${key}-agent`;
+    const about = [severity.id, kind.id, seat.id, agent.id].join(" ");
+    ack.setAttribute("aria-describedby", about);
+    resolve.setAttribute("aria-describedby", about);
     el.append(head, who, why, status, error, actions);
-    return { el, parts: { icon, severity, kind, when, seat, agent, why, status, error, ack, resolve } };
+    return { el, parts: { icon, severity, kind, handled, when, seat, agent, why, status, error, ack, resolve } };
   }
 
   /** Insert newest first (by id), wherever an older alert loaded late belongs. */

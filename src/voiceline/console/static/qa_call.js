@@ -154,14 +154,17 @@ function flagItem(flag, index, canJudge) {
   head.className = "qa-flag-head";
   const num = document.createElement("span");
   num.className = "qa-num";
+  num.id = `flag-${flag.id}-num`;
   num.textContent = String(index + 1);
   const name = document.createElement("strong");
+  name.id = `flag-${flag.id}-name`;
   name.textContent = checkName(flag.check);
   const sev = document.createElement("span");
   sev.className = "sev";
   sev.textContent = t(`severity.${flag.severity}`);
   const span = document.createElement("span");
   span.className = "qa-span";
+  span.id = `flag-${flag.id}-span`;
   span.textContent = t("qa.span", { start: clock(flag.start_s), end: clock(flag.end_s), channel: t(`channel.${flag.channel}`) });
   const play = document.createElement("button");
   play.type = "button";
@@ -216,6 +219,8 @@ function verdictForm(flag, status) {
     button.className = verdict === "confirmed" ? "primary qa-confirm" : "qa-dismiss";
     button.textContent = t(verdict === "confirmed" ? "qa.confirm" : "qa.dismiss");
     button.setAttribute("aria-pressed", String(flag.verdict === verdict));
+    // "确认" / "驳回" repeat under every flag: each says which flag it judges.
+    button.setAttribute("aria-describedby", `flag-${flag.id}-num flag-${flag.id}-name flag-${flag.id}-span`);
     buttons.append(button);
   }
   const error = document.createElement("p");
@@ -308,7 +313,7 @@ function renderTranscript() {
     play.type = "button";
     play.className = "qa-segment-play";
     play.textContent = `${clock(seg.start_s)} ${t(`channel.${seg.party}`)}`;
-    play.setAttribute("aria-label", t("qa.playFrom", { time: clock(seg.start_s) }));
+    play.setAttribute("aria-label", t("qa.playHere", { label: play.textContent }));
     play.addEventListener("click", () => playFrom(seg.start_s));
     const text = document.createElement("span");
     text.className = "qa-segment-text";

@@ -5,17 +5,22 @@
 // state, agent name, deviation (rounded to what is displayed). It reads no layout, so the
 // browser lays out and paints once, after it returns. A tile is a few spans; its state
 // is one attribute, from which the stylesheet draws the colour, the icon and the word
-// (``--t-state-*`` custom properties, set per language by setStateWords), so a change of
-// state costs one attribute write. Tiles are focusable with a roving tabindex (one Tab
-// stop for the grid, arrow keys move between seats, Enter opens one).
+// (``--t-state-*`` and, for an alert, ``--t-sev-*`` custom properties, set per language by
+// setStateWords), so a change of state costs one attribute write; the word is part of the
+// tile's accessible name ("S005 3.4σ 陈芳 严重"). The tiles are a group of buttons that
+// open the seat's dialog, with a roving tabindex (one Tab stop for the wall, arrow keys
+// move between seats, Enter opens one).
 
 import { t } from "./i18n.js";
 
 export const STATES = ["idle", "in_call", "speaking", "alert"];
 
-/** Give the stylesheet the state words of the current language (tiles show them). */
+/** Give the stylesheet the state and severity words of the current language (tiles show them). */
 export function setStateWords(root = document.documentElement) {
   for (const state of STATES) root.style.setProperty(`--t-state-${state}`, JSON.stringify(t(`state.${state}`)));
+  for (const severity of ["warning", "critical"]) {
+    root.style.setProperty(`--t-sev-${severity}`, JSON.stringify(t(`severity.${severity}`)));
+  }
 }
 
 /** Deviation (in σ of the agent's own baseline) → 0..3 for the tile's colour strength. */
@@ -55,7 +60,7 @@ export function tileView(seat, agentName, alert) {
 
 export class TileGrid {
   /**
-   * @param {HTMLElement} container  the grid element (role="grid" is set here)
+   * @param {HTMLElement} container  the grid element (role="group" is set here)
    * @param {object} [options]
    * @param {(seatId: string) => void} [options.onOpen]  Enter or click on a tile
    * @param {(agentId: string) => string} [options.agentName]
@@ -73,7 +78,7 @@ export class TileGrid {
     this.visibleCount = 0;
     this.stats = { updates: 0, lastMs: 0, changedTiles: 0 };
     this._active = null;
-    container.setAttribute("role", "grid");
+    container.setAttribute("role", "group");
     setStateWords();
     container.addEventListener("click", (event) => {
       const el = event.target.closest(".tile");
@@ -223,7 +228,8 @@ export class TileGrid {
     el.className = "tile";
     el.dataset.seat = seatId;
     el.dataset.state = "idle";
-    el.setAttribute("role", "gridcell");
+    el.setAttribute("role", "button");
+    el.setAttribute("aria-haspopup", "dialog");
     el.tabIndex = this._active === null ? 0 : -1;
     if (this._active === null) this._active = seatId;
     const seat = span("seat", seatId);

@@ -12,7 +12,7 @@ import { AlertActions } from "./actions.js";
 import { ApiError, api, logout, session, toLogin, wsUrl } from "./api.js";
 import { drawSparkline } from "./charts.js";
 import { SeatDetail } from "./detail.js";
-import { AlertFeed } from "./feed.js";
+import { AlertFeed, seatOf } from "./feed.js";
 import { SeatHistory } from "./history.js";
 import { applyTo, formatDuration, onLangChange, roleName, t, toggleLang } from "./i18n.js";
 import { LiveConnection, STATUS } from "./live.js";
@@ -54,6 +54,35 @@ function agentName(agentId) {
 
 function agentTeam(agentId) {
   return state.agents.get(agentId)?.team || "";
+}
+
+/** Write a text only when it differs: a live region (the banners are) speaks each write. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function setHidden(el, hidden) {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}
+
+/** Say one sentence through a visually hidden live region: "assertive" interrupts the
+ *  screen reader, "polite" waits. Sentences are added (so two at once are both said) and
+ *  the oldest dropped. */
+function announce(text, urgent = false) {
+  const region = $(urgent ? "announce-urgent" : "announce-polite");
+  const line = document.createElement("p");
+  line.textContent = text;
+  region.append(line);
+  while (region.childElementCount > 3) region.firstElementChild.remove();
+}
+
+/** "严重告警：座席 S006，杨芳，情绪激动" / "Critical alert: seat S006, <name>, agitation". */
+function announceAlert(alert, escalated) {
+  const what = [t("feed.seat", { seat: seatOf(alert) }), alert.agent_id ? agentName(alert.agent_id) : "",
+    t(`kind.${alert.kind}`).toLowerCase()].filter(Boolean).join(t("announce.sep"));
+  const critical = alert.severity === "critical";
+  const key = escalated ? "announce.escalated" : critical ? "announce.critical" : "announce.warning";
+  announce(t(key, { what }), critical);
 }
 
 function listOf(data, key) {
@@ -145,9 +174,9 @@ function trackDropped(seats, nowS) {
   const total = state.drops.reduce((sum, d) => sum + d.s, 0);
   const seatsHit = new Set(state.drops.flatMap((d) => [...d.seats]));
   const banner = $("lag");
-  banner.hidden = total <= 0;
-  banner.textContent = total > 0
-    ? t("lag.dropped", { s: Math.round(total), n: seatsHit.size }) : "";
+  setHidden(banner, total <= 0);
+  // Under a second rounds to "0 s went unscored": say "< 1" instead.
+  setText(banner, total > 0 ? t("lag.dropped", { s: total < 0.5 ? "< 1" : Math.round(total), n: seatsHit.size }) : "");
 }
 
 function onSeats(message) {
@@ -229,18 +258,18 @@ function renderCritical() {
   const pending = feed.criticalPending();
   const missed = pending.length ? [] : feed.criticalMissed();
   const banner = $("critical");
-  banner.hidden = pending.length === 0 && missed.length === 0;
+  setHidden(banner, pending.length === 0 && missed.length === 0);
   banner.classList.toggle("missed", missed.length > 0);
   document.body.classList.toggle("has-critical", pending.length > 0);
   if (pending.length) {
-    $("critical-text").textContent = t("critical.banner", { n: pending.length });
+    setText($("critical-text"), t("critical.banner", { n: pending.length }));
     const now = performance.now();
     if (now - lastReminder > REMIND_CRITICAL_MS) {
       lastReminder = now;
       alarm.chime("critical");
     }
   } else if (missed.length) {
-    $("critical-text").textContent = t("critical.missed", { n: missed.length });
+    setText($("critical-text"), t("critical.missed", { n: missed.length }));
   }
 }
 
@@ -248,7 +277,6 @@ function renderSound() {
   const button = $("sound");
   button.setAttribute("aria-pressed", String(!alarm.muted));
   button.querySelector("use").setAttribute("href", alarm.muted ? "#i-mute" : "#i-sound");
-  $("sound-text").textContent = t(alarm.muted ? "sound.off" : "sound.on");
   $("sound-hint").hidden = alarm.muted || !alarm.blocked;
 }
 
@@ -356,10 +384,13 @@ function wireControls() {
   $("sound").addEventListener("click", () => alarm.toggle());
   alarm.onChange(renderSound);
   $("detail-close").addEventListener("click", () => detail.close());
+  // Alt+M, not M alone: a stray key press must not silence the critical chime. By the
+  // key's place (event.code), as Alt+M types "µ" on a Mac.
   document.addEventListener("keydown", (event) => {
-    const typing = event.target.closest?.("input, textarea, select");
-    if (!typing && !event.ctrlKey && !event.metaKey && !event.altKey && event.key.toLowerCase() === "m") {
+    if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyM") {
+      event.preventDefault();
       alarm.toggle();
+      announce(t(alarm.muted ? "sound.nowOff" : "sound.nowOn"));
     }
   });
   onLangChange(() => {
@@ -399,7 +430,9 @@ async function main() {
     onOpenSeat: (seatId) => detail.open(seatId),
     agentName,
     now: serverNow,
+    heading: $("feed-title"),
   });
+  feed.onAnnounce = announceAlert;
   actions = new AlertActions({
     feed,
     agentName,

@@ -1,0 +1,412 @@
+"""The live wall for keyboard, screen-reader and low-vision users, in a real browser.
+
+From an accessibility audit: the wall flooded screen readers (a feed whose timers were a
+live region, banners rewritten every frame), dropped focus to the page after Acknowledge
+and Resolve, re-grabbed focus in the seat dialog twice a second, faded handled alerts
+below readable contrast and told warning from critical tiles by colour alone.
+
+The wall runs on its static files against a small stand-in for the server (REST answers
+and the alert websocket, through Playwright's routing), so that each test sets exactly
+the alerts and seats it needs and pushes events when it wants; the real server's side of
+the same flows is in ``test_console.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from test_console_support import accessible_name, static_server
+
+AGENTS = {"A1005": ("陈静", "一组"), "A1006": ("杨磊", "一组")}
+SEATS = [f"S{i:03d}" for i in range(1, 9)]
+SESSION = {"token": "t-a11y", "name": "sup", "role": "supervisor"}
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with static_server() as url:
+        yield url
+
+
+def make_alert(alert_id: int, seat: str, agent: str, *, severity: str = "warning",
+               state: str = "open", call: str | None = None, resolved: bool = False,
+               opened_ago_s: float = 30.0) -> dict:
+    now = time.time()
+    return {"id": alert_id, "seat_id": seat, "call_id": call or f"call-{seat}",
+            "agent_id": agent, "kind": "agitation", "severity": severity, "state": state,
+            "score": 0.9, "explanation": "louder", "drivers": [],
+            "opened_s": now - opened_ago_s, "updated_s": now,
+            "closed_s": None if state == "open" else now - 1,
+            "close_reason": None if state == "open" else "recovered",
+            "acknowledged_s": now if resolved else None,
+            "acknowledged_by": "sup2" if resolved else None,
+            "resolved_s": now if resolved else None, "resolved_by": "sup2" if resolved else None,
+            "resolution_note": "误报" if resolved else None}
+
+
+class FakeServer:
+    """What the wall asks of the server: its seats, agents and alerts, acknowledging and
+    resolving, and the alert websocket (``push`` sends an event, ``seats`` a snapshot)."""
+
+    def __init__(self, alerts=(), live=()):
+        self.alerts = {a["id"]: dict(a) for a in alerts}
+        self.live = list(live)  # the seats in a call
+        self.socket = None
+        self.event_id = 0
+
+    def route(self, route) -> None:
+        path = urlparse(route.request.url).path
+        method = route.request.method
+        found = re.fullmatch(r"/api/alerts/(\d+)/(ack|resolve)", path)
+        if path == "/api/seats":
+            body = {"type": "seats", "t": time.time(), "seats": self.live, "floor": {},
+                    "configured": [{"seat_id": s, "team": "一组"} for s in SEATS]}
+        elif path == "/api/agents":
+            body = [{"agent_id": a, "display_name": n, "team": t}
+                    for a, (n, t) in AGENTS.items()]
+        elif path == "/api/alerts":
+            body = list(self.alerts.values())
+        elif found and method == "POST":
+            alert = self.alerts[int(found[1])]
+            now = time.time()
+            alert["updated_s"] = now
+            if found[2] == "ack":
+                alert.update(acknowledged_s=now, acknowledged_by="sup")
+            else:
+                note = json.loads(route.request.post_data or "{}").get("note")
+                alert.update(resolved_s=now, resolved_by="sup", resolution_note=note)
+            body = alert
+        elif path.endswith("/history"):
+            body = {"points": []}
+        else:
+            route.fulfill(status=404, json={"detail": "not here"})
+            return
+        route.fulfill(status=200, json=body)
+
+    def websocket(self, ws) -> None:
+        self.socket = ws
+
+        def on_message(message) -> None:
+            if json.loads(message).get("type") == "auth":
+                ws.send(json.dumps({"type": "hello", "user": "sup", "role": "supervisor",
+                                    "since": self.event_id, "last_event_id": self.event_id}))
+
+        ws.on_message(on_message)
+
+    def push(self, alert: dict) -> None:
+        self.alerts[alert["id"]] = dict(alert)
+        self.event_id += 1
+        self.socket.send(json.dumps({"type": "alert", "event_id": self.event_id,
+                                     "event": "opened", "alert": alert}))
+
+    def snapshot(self) -> None:
+        self.socket.send(json.dumps({"type": "seats", "t": time.time(), "seats": self.live,
+                                     "floor": {}}))
+
+
+@pytest.fixture
+def open_wall(chromium_browser, base_url):
+    """``open_wall(server)``: the wall page of a signed-in supervisor, live."""
+    contexts = []
+
+    def make(server: FakeServer):
+        context = chromium_browser.new_context(viewport={"width": 1600, "height": 900},
+                                               base_url=base_url)
+        contexts.append(context)
+        context.add_init_script(
+            f"localStorage.setItem('voiceline.session', {json.dumps(json.dumps(SESSION))})")
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.route("**/api/**", server.route)
+        page.route_web_socket("**/ws/alerts", server.websocket)
+        page.goto("/wall.html")
+        page.wait_for_selector("body[data-status=live]", timeout=10_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def in_call(seat: str, agent: str, alerts: int = 0) -> dict:
+    return {"seat_id": seat, "call_id": f"call-{seat}", "agent_id": agent, "scored": True,
+            "agent_speaking": True, "deviation": 3.4, "open_alerts": ["agitation"] * alerts,
+            "dropped_s": 0}
+
+
+def active(page) -> dict:
+    """What has focus: its tag, class, text and the alert it belongs to."""
+    return page.evaluate("""() => { const el = document.activeElement;
+        return {tag: el.tagName, id: el.id, cls: el.className, text: el.textContent,
+                alert: el.closest('[data-id]')?.dataset.id ?? el.dataset.id ?? null}; }""")
+
+
+def test_the_wall_speaks_once_per_new_alert_and_not_every_second(open_wall):
+    server = FakeServer()
+    page = open_wall(server)
+    # The feed is no live region: its timers tick every second.
+    assert page.locator("#feed").get_attribute("aria-live") is None
+    urgent, polite = page.locator("#announce-urgent"), page.locator("#announce-polite")
+    assert urgent.get_attribute("aria-live") == "assertive"
+    assert polite.get_attribute("aria-live") == "polite"
+
+    server.push(make_alert(1, "S005", "A1005"))
+    polite.locator("p", has_text="警告：座席 S005，陈静，情绪激动").wait_for(timeout=3_000)
+    server.push(make_alert(2, "S006", "A1006", severity="critical"))
+    urgent.locator("p", has_text="严重告警：座席 S006，杨磊，情绪激动").wait_for(timeout=3_000)
+    page.locator("#critical-text", has_text="1 条严重告警待确认").wait_for()
+    page.evaluate("""() => {  // 0.3 s of audio dropped: said as "< 1 s", never "0 s"
+        const seat = (dropped) => ({seat_id: 'S007', call_id: 'lag-1', dropped_s: dropped});
+        const t = Date.now() / 1000;
+        window.__voiceline.onSeats({type: 'seats', t, seats: [seat(0)], floor: {}});
+        window.__voiceline.onSeats({type: 'seats', t: t + 1, seats: [seat(0.3)], floor: {}});
+    }""")
+    assert page.locator("#lag").inner_text() == "评分跟不上：过去一分钟 1 个座席共 < 1 秒音频未评分"
+
+    # Three seconds of frames, snapshots and ticking timers: the banners (live regions)
+    # are not written to, and nothing more is said.
+    page.evaluate("""() => { window.__writes = [];
+        const observer = new MutationObserver((records) => { for (const r of records)
+            window.__writes.push((r.target.closest ? r.target : r.target.parentElement)
+                .closest('[id]').id); });
+        for (const id of ['critical', 'lag', 'announce-urgent', 'announce-polite'])
+            observer.observe(document.getElementById(id), {subtree: true, childList: true,
+                characterData: true, attributes: true});
+        window.__observer = observer; }""")
+    for _ in range(3):
+        server.snapshot()
+        page.wait_for_timeout(1_000)
+    assert page.evaluate("() => window.__writes") == []
+
+    # An update of an alert already said is not said again; one turning critical is.
+    server.push({**make_alert(1, "S005", "A1005"), "score": 0.95})
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__writes") == []
+    server.push(make_alert(1, "S005", "A1005", severity="critical"))
+    escalated = "告警升级为严重：座席 S005，陈静，情绪激动"
+    urgent.locator("p", has_text=escalated).wait_for(timeout=3_000)
+    assert urgent.locator("p").count() == 2 and polite.locator("p").count() == 1
+
+    page.click("#lang")
+    server.push(make_alert(3, "S006", "A1006"))
+    polite.locator("p", has_text="Warning: seat S006, 杨磊, agitation").wait_for(timeout=3_000)
+    assert page.errors == []
+
+
+def test_focus_moves_on_after_acknowledge_and_resolve_in_the_feed(open_wall):
+    server = FakeServer([make_alert(1, "S005", "A1005"), make_alert(2, "S006", "A1006")])
+    page = open_wall(server)
+    newer = page.locator(".alert[data-id='2']")
+    # Every item has the same two buttons: each says which alert it acts on.
+    assert accessible_name(page, ".alert[data-id='2'] button.ack") == (
+        "确认", "警告 情绪激动 座席 S006 杨磊 · A1006")
+    assert accessible_name(page, ".alert[data-id='1'] button.resolve") == (
+        "处理", "警告 情绪激动 座席 S005 陈静 · A1005")
+    newer.locator("button.ack").focus()
+    page.keyboard.press("Enter")
+    newer.locator(".a-status", has_text="sup 已确认").wait_for(timeout=3_000)
+    page.wait_for_timeout(100)
+    assert active(page) == {"tag": "BUTTON", "id": "", "cls": "resolve", "text": "处理",
+                            "alert": "2"}
+
+    page.keyboard.press("Enter")
+    page.locator("#resolve").wait_for()
+    page.get_by_label("误报").check()
+    page.click("#resolve-submit")
+    newer.locator(".a-status", has_text="sup 已处理：误报").wait_for(timeout=3_000)
+    page.wait_for_timeout(100)
+    # the next alert still needing action
+    assert active(page) == {"tag": "BUTTON", "id": "", "cls": "ack", "text": "确认",
+                            "alert": "1"}
+
+    page.keyboard.press("Enter")
+    page.locator(".alert[data-id='1'] .a-status", has_text="sup 已确认").wait_for(timeout=3_000)
+    page.wait_for_timeout(100)
+    assert active(page)["cls"] == "resolve" and active(page)["alert"] == "1"
+    page.keyboard.press("Enter")
+    page.get_by_label("已介入").check()
+    page.click("#resolve-submit")
+    page.locator(".alert[data-id='1'] .a-status", has_text="sup 已处理").wait_for(timeout=3_000)
+    page.wait_for_timeout(100)
+    assert active(page)["id"] == "feed-title"  # none left: the feed's heading
+    assert page.errors == []
+
+
+def test_the_seat_dialog_keeps_focus_where_the_user_put_it(open_wall):
+    server = FakeServer([make_alert(1, "S005", "A1005", opened_ago_s=60),
+                         make_alert(2, "S005", "A1005", severity="critical")],
+                        live=[in_call("S005", "A1005", alerts=2)])
+    page = open_wall(server)
+    page.locator(".tile[data-seat=S005]").click()
+    dialog = page.locator("#detail")
+    rows = dialog.locator(".detail-alerts .alert")
+    rows.nth(1).wait_for()
+    resolve = dialog.locator(".detail-alerts button[data-action=resolve]")
+    assert resolve.evaluate_all("(els) => els.map((el) => el.dataset.id)") == ["2", "1"]
+    older_ack = dialog.locator(".detail-alerts button[data-action=ack][data-id='1']")
+    older_ack.focus()
+    page.evaluate("""() => { window.__rebuilt = 0; window.__focusMoves = 0;
+        document.activeElement.__mine = true;
+        new MutationObserver((records) => { window.__rebuilt += records.filter((r) =>
+            r.removedNodes.length).length; }).observe(document.querySelector('.detail-alerts'),
+            {childList: true});
+        document.addEventListener('focusin', () => { window.__focusMoves += 1; }); }""")
+    for _ in range(3):  # seconds of frames and snapshots
+        server.snapshot()
+        page.wait_for_timeout(1_000)
+    assert page.evaluate("""() => ({same: document.activeElement.__mine === true,
+        rebuilt: window.__rebuilt, moves: window.__focusMoves})""") == {
+        "same": True, "rebuilt": 0, "moves": 0}
+
+    page.keyboard.press("Enter")  # acknowledge: on to the same alert's Resolve
+    page.wait_for_function("() => document.activeElement.dataset.action === 'resolve'",
+                           timeout=3_000)
+    assert active(page)["alert"] == "1"
+    page.keyboard.press("Enter")
+    page.get_by_label("误报").check()
+    page.click("#resolve-submit")
+    dialog.locator(".a-status", has_text="sup 已处理：误报").wait_for(timeout=3_000)
+    page.wait_for_timeout(100)
+    # on to the other alert still needing action, in the dialog
+    assert active(page) == {"tag": "BUTTON", "id": "", "cls": "", "text": "确认", "alert": "2"}
+    assert dialog.is_visible()
+    assert page.errors == []
+
+
+def contrast_of(locator) -> float:
+    """WCAG contrast of an element's text against what is behind it, opacity included."""
+    return locator.evaluate("""(el) => {
+        const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+        const mix = (a, b, k) => a.slice(0, 3).map((v, i) => v * k + b[i] * (1 - k));
+        let opacity = 1, bg = null, node = el;
+        for (; node; node = node.parentElement) {
+            const style = getComputedStyle(node);
+            opacity *= Number(style.opacity);
+            const colour = rgb(style.backgroundColor);
+            if (!bg && (colour[3] ?? 1) > 0) { bg = colour; break; }
+        }
+        let behind = null;  // what shows through a faded element
+        for (let up = node.parentElement; up && !behind; up = up.parentElement) {
+            const colour = rgb(getComputedStyle(up).backgroundColor);
+            if ((colour[3] ?? 1) > 0) behind = colour;
+        }
+        for (let up = node.parentElement; up; up = up.parentElement)
+            opacity *= Number(getComputedStyle(up).opacity);
+        behind = behind ?? [255, 255, 255];
+        const text = mix(mix(rgb(getComputedStyle(el).color), bg, 1), behind, opacity);
+        const back = mix(bg, behind, opacity);
+        const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const [hi, lo] = [lum(text), lum(back)].sort((a, b) => b - a);
+        return (hi + 0.05) / (lo + 0.05); }""")
+
+
+def test_handled_alerts_stay_readable_and_say_they_were_handled(open_wall):
+    server = FakeServer([make_alert(1, "S005", "A1005", state="closed", resolved=True),
+                         make_alert(2, "S006", "A1006", severity="critical", state="closed",
+                                    resolved=True),
+                         make_alert(3, "S007", "A1005")])
+    page = open_wall(server)
+    for alert_id in (1, 2):
+        item = page.locator(f".alert[data-id='{alert_id}']")
+        assert item.locator(".handled").inner_text() == "已处理"
+        for part in (".sev", ".kind", ".when", ".seat-link", ".agent", ".a-why", ".a-status",
+                     ".handled"):
+            ratio = contrast_of(item.locator(part))
+            assert ratio >= 4.5, (alert_id, part, round(ratio, 2))
+    assert page.locator(".alert[data-id='3'] .handled").is_hidden()
+    assert page.errors == []
+
+
+def test_warning_and_critical_tiles_differ_in_word_icon_and_name(open_wall):
+    server = FakeServer([make_alert(1, "S005", "A1005"),
+                         make_alert(2, "S006", "A1006", severity="critical")],
+                        live=[in_call("S005", "A1005", 1), in_call("S006", "A1006", 1)])
+    page = open_wall(server)
+    page.locator(".tile[data-seat=S006][data-severity=critical]").wait_for(timeout=3_000)
+    # a group of buttons that open the seat's dialog (no grid without rows)
+    assert page.locator("#grid").get_attribute("role") == "group"
+    assert page.locator("[role=gridcell], [role=row]").count() == 0
+    warning = page.get_by_role("button", name="S005 3.4σ 陈静 警告", exact=True)
+    critical = page.get_by_role("button", name="S006 3.4σ 杨磊 严重", exact=True)
+    assert warning.get_attribute("aria-haspopup") == "dialog"
+    icon = "(el) => getComputedStyle(el).backgroundImage"
+    assert warning.evaluate(icon) != critical.evaluate(icon)
+    assert page.get_by_role("button", name="S001 空闲", exact=True).count() == 1
+    page.click("#lang")
+    page.get_by_role("button", name="S006 3.4σ 杨磊 Critical", exact=True).wait_for()
+
+    # Arrow keys still move along the wall, Enter opens the seat.
+    page.locator(".tile[data-seat=S004]").focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.seat") == "S005"
+    # its focus ring shows against its yellow border
+    ring = page.evaluate("""() => { const style = getComputedStyle(document.activeElement);
+        return [style.outlineStyle, style.outlineColor, style.borderTopColor]; }""")
+    assert ring == ["solid", "rgb(255, 255, 255)", "rgb(255, 201, 77)"]
+    page.keyboard.press("Enter")
+    page.locator("#detail-title", has_text="Seat S005").wait_for()
+    assert page.errors == []
+
+
+def test_alt_m_mutes_the_chime_and_says_so(open_wall):
+    page = open_wall(FakeServer())
+    sound = page.get_by_role("button", name="提示音", exact=True)
+    assert sound.get_attribute("aria-pressed") == "true"
+    page.locator("body").press("m")  # a stray key does nothing
+    assert sound.get_attribute("aria-pressed") == "true"
+    page.locator("body").press("Alt+m")
+    assert sound.get_attribute("aria-pressed") == "false"
+    assert page.locator("#announce-polite").inner_text() == "提示音已关闭"
+    assert page.evaluate("window.__voiceline.alarm.chime('critical')") is False
+    page.locator("body").press("Alt+m")
+    assert sound.get_attribute("aria-pressed") == "true"
+    assert page.locator("#announce-polite p").last.inner_text() == "提示音已开启"
+    page.click("#lang")  # the label stays one name; only aria-pressed says the state
+    assert page.get_by_role("button", name="Alert sound", exact=True).get_attribute(
+        "aria-pressed") == "true"
+    assert page.errors == []
+
+
+@pytest.mark.parametrize(("path", "zh", "en"), [
+    ("/wall.html", "声线监测 · 值班长大屏", "Voiceline · Supervisor wall"),
+    ("/admin.html", "声线监测 · 系统管理", "Voiceline · Administration"),
+    ("/qa.html", "声线监测 · 质检复核", "Voiceline · QA review"),
+    ("/account.html", "声线监测 · 我的账户", "Voiceline · My account"),
+    ("/login.html", "声线监测 · 登录", "Voiceline · Sign in"),
+])
+def test_page_titles_follow_the_language(chromium_browser, base_url, path, zh, en):
+    context = chromium_browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        if path != "/login.html":
+            context.add_init_script(
+                f"localStorage.setItem('voiceline.session', {json.dumps(json.dumps(SESSION))})")
+        page.route("**/api/**", FakeServer().route)
+        page.goto(path)
+        page.locator("#lang").wait_for()
+        assert page.title() == zh
+        page.click("#lang")
+        page.wait_for_function("(title) => document.title === title", arg=en, timeout=3_000)
+        page.click("#lang")
+        page.wait_for_function("(title) => document.title === title", arg=zh, timeout=3_000)
+    finally:
+        context.close()
+
+
+def test_the_walls_regions_are_named_in_the_pages_language(open_wall):
+    page = open_wall(FakeServer())
+    assert accessible_name(page, ".strip")[0] == "全场概况"
+    assert accessible_name(page, ".feed-head .seg")[0] == "显示哪些告警"
+    assert accessible_name(page, "#feed")[0] == "告警"
+    page.click("#lang")
+    assert accessible_name(page, ".strip")[0] == "Floor overview"
+    assert accessible_name(page, ".feed-head .seg")[0] == "Which alerts to show"
+    assert page.errors == []
