@@ -739,21 +739,33 @@ VOICE_MATCH_MIN_WINDOWS = 5
 SWAPPED_MARGIN = 0.3
 
 
-def voice_distance(base: Baseline, track: ChannelTrack) -> float | None:
-    """How far a channel's voice sits from ``base``: the median over its windows of the
-    RMS of their robust z (limited to ±Z_LIMIT); None with too few windows."""
-    features = track.features[np.isfinite(track.features).all(axis=1)]
+def voice_distance(base: Baseline, track: ChannelTrack,
+                   keep: np.ndarray | None = None) -> float | None:
+    """How far a channel's voice sits from ``base``: the median over its windows (those
+    ``keep`` marks, if given) of the RMS of their robust z (limited to ±Z_LIMIT); None
+    with too few windows."""
+    usable = np.isfinite(track.features).all(axis=1)
+    features = track.features[usable if keep is None else usable & keep]
     if len(features) < VOICE_MATCH_MIN_WINDOWS:
         return None
     z = np.clip(base.z(features), -Z_LIMIT, Z_LIMIT)
     return float(np.median(np.sqrt(np.mean(z**2, axis=1))))
 
 
-def _voice_match(analysis: CallAnalysis, base: Baseline, metrics: dict) -> None:
+def _voice_match(analysis: CallAnalysis, base: Baseline, metrics: dict,
+                 ordinary: np.ndarray) -> None:
     """Which channel sounds like the agent whose own baseline judges the call:
     ``agent_voice_distance`` per channel, and ``channels_look_swapped`` when it is the
-    caller's (the recorder's channel order, or the call's agent id, is likely wrong)."""
-    near = [voice_distance(base, t) for t in (analysis.agent, analysis.caller)]
+    caller's (the recorder's channel order, or the call's agent id, is likely wrong).
+
+    The agent's channel is measured on its ``ordinary`` windows (under the agent voice
+    checks' warnings): an agent agitated for most of a call is far from their usual
+    voice by definition, and read as the wrong channel (an audit: six simulated agents
+    agitated for 180 of 240 s, each call "swapped")."""
+    agent = voice_distance(base, analysis.agent, ordinary)
+    if agent is None:  # too few ordinary windows: all of them (as a swapped call often has)
+        agent = voice_distance(base, analysis.agent)
+    near = [agent, voice_distance(base, analysis.caller)]
     if None in near:
         return
     metrics["agent_voice_distance"] = {"agent_channel": round(near[0], 2),
@@ -791,8 +803,6 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
         spans = hold_spans(analysis, hold)
         metrics["hold"] = {"seconds": round(float(hold.sum()) * analysis.agent.frame_s, 1),
                            "spans": len(spans), "channels": sorted({c for *_, c in spans})}
-    if label == "agent":
-        _voice_match(analysis, base, metrics)
     problem = ctx.baselines.problems.get((agent_id, analysis.channel_type))
     if problem and caller is not None:
         # e.g. a baseline of an older schema: judged against others until recalibrated
@@ -805,6 +815,10 @@ def run_checks(analysis: CallAnalysis, ctx: CheckContext) -> tuple[list[Flag], d
             metrics["agent_level_vs_usual_db"] = level_db
         base, line_db = _through_call_line(base, track, faults, ctx, metrics)
         score = ctx.model.score(track.features, base, faults)
+        if label == "agent":
+            _voice_match(analysis, base, metrics, (
+                (score.agitation < config.checks["agent_agitation"].warning)
+                & (score.low_energy < config.checks["agent_low_energy"].warning)))
         leaning, weight = leaning_on_call(base, track, faults)
         if weight:
             metrics["agent_baseline_call_weight"] = round(weight, 3)
