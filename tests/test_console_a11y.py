@@ -410,3 +410,25 @@ def test_the_walls_regions_are_named_in_the_pages_language(open_wall):
     assert accessible_name(page, ".strip")[0] == "Floor overview"
     assert accessible_name(page, ".feed-head .seg")[0] == "Which alerts to show"
     assert page.errors == []
+
+
+def test_an_alert_of_an_agent_without_a_baseline_says_whose_usual_it_is(open_wall):
+    # Found by an outside audit: an agent without a baseline of their own is judged
+    # against the population of the agents' baselines, and the alert read "与陈静平时相比"
+    # (compared with her own usual), which nobody had measured.
+    drivers = [{"feature": "loudness_n5_sone", "z": 2.6}]
+    own = dict(make_alert(1, "S005", "A1005"), drivers=drivers)
+    other = dict(make_alert(2, "S006", "A1006"), drivers=drivers)
+    population = dict(in_call("S006", "A1006", alerts=1), baseline="population")
+    server = FakeServer([own, other], live=[dict(in_call("S005", "A1005", alerts=1),
+                                                 baseline="agent"), population])
+    page = open_wall(server)
+    why = page.locator(".alert[data-id='2'] .a-why")
+    why.filter(has_text="与坐席群体平时（尚无个人基线）相比：音量更大（+2.6 σ）").wait_for(
+        timeout=5_000)
+    mine = page.locator(".alert[data-id='1'] .a-why").inner_text()
+    assert mine.startswith("与") and "坐席群体" not in mine and "平时相比：音量更大" in mine
+    page.locator(".tile[data-seat=S006]").click()  # the seat's dialog says the same
+    page.locator("#detail .detail-alerts .a-why", has_text="坐席群体平时").wait_for(
+        timeout=5_000)
+    assert page.errors == []

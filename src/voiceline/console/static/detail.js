@@ -9,7 +9,7 @@
 
 import { api } from "./api.js";
 import { drawSeries } from "./charts.js";
-import { explainDrivers, formatDuration, t } from "./i18n.js";
+import { POPULATION, explainDrivers, formatDuration, t } from "./i18n.js";
 
 const MAX_WINDOW_S = 300;
 const MIN_WINDOW_S = 60;
@@ -237,6 +237,14 @@ export class SeatDetail {
     if (focused && !(focused.isConnected && !focused.closest("[hidden]"))) this._moveFocusOn(focused);
   }
 
+  /** Whose usual an alert's words compare with: the agent's, or the population's when
+   *  the seat's live call is judged against it. */
+  _whose(alert) {
+    const seat = this.hooks.latestSeat(alert.seat_id);
+    if (seat && seat.call_id === alert.call_id && seat.baseline === "population") return POPULATION;
+    return alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
+  }
+
   _renderRow(row, alert, now) {
     const { el, parts } = row;
     el.dataset.severity = alert.severity;
@@ -245,8 +253,7 @@ export class SeatDetail {
     setText(parts.head, `${t(`severity.${alert.severity}`)} · ${t(`kind.${alert.kind}`)} · ${
       alert.state === "open" ? t("feed.ongoing", { d: formatDuration(seconds) }) : t("feed.ended", { d: formatDuration(seconds) })}`);
     setText(parts.why, Array.isArray(alert.drivers) && alert.drivers.length
-      ? explainDrivers(alert.drivers, alert.agent_id ? this.hooks.agentName(alert.agent_id) : null, seconds,
-        undefined, false)
+      ? explainDrivers(alert.drivers, this._whose(alert), seconds, undefined, false)
       : alert.explanation ?? "");
     const waiting = !alert.resolved_s && !alert.resolved_by;
     const acked = Boolean(alert.acknowledged_s || alert.acknowledged_by);

@@ -8,7 +8,7 @@
 // region (its timers would flood a screen reader): onAnnounce says each new or escalated
 // alert once. A redraw that hides the focused button moves focus on, never to the page.
 
-import { explainDrivers, formatDuration, lang, t } from "./i18n.js";
+import { POPULATION, explainDrivers, formatDuration, lang, t } from "./i18n.js";
 
 const MAX_ITEMS = 300;
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -68,10 +68,13 @@ export class AlertFeed {
    * @param {() => number} hooks.now  server time, unix s
    * @param {HTMLElement} [hooks.heading]  takes focus when no alert needs action any more
    *   (tabindex="-1")
+   * @param {(alert) => string|null} [hooks.baselineOf]  "agent" or "population": what the
+   *   alert's call is judged against, where known (a live call's seat snapshot)
    */
-  constructor(list, { onAck, onResolve, onOpenSeat, agentName, now, heading = null }) {
+  constructor(list, { onAck, onResolve, onOpenSeat, agentName, now, heading = null,
+    baselineOf = () => null }) {
     this.list = list;
-    this.hooks = { onAck, onResolve, onOpenSeat, agentName, now };
+    this.hooks = { onAck, onResolve, onOpenSeat, agentName, now, baselineOf };
     this.heading = heading;
     this.alerts = new Map(); // id → alert
     this.items = new Map(); // id → {el, parts}
@@ -271,7 +274,8 @@ export class AlertFeed {
       ? t("feed.ongoing", { d: formatDuration(seconds) })
       : t("feed.ended", { d: formatDuration(seconds) }) + closedWhy(alert.close_reason));
     if (item.parts.when.textContent !== text) item.parts.when.textContent = text;
-    const agentLabel = alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
+    const agentLabel = this.hooks.baselineOf(alert) === "population" ? POPULATION
+      : alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
     const drivers = Array.isArray(alert.drivers) ? alert.drivers : [];
     const why = drivers.length || !alert.explanation
       ? explainDrivers(drivers, agentLabel, seconds, undefined, false)

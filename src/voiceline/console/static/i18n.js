@@ -1117,6 +1117,10 @@ function sigmaText(z) {
  * @param {boolean} [withDuration]  end with "for N s" as the engine does (the feed shows
  *   how long separately, so it leaves it off)
  */
+/** ``explainDrivers``'s agent for a call judged against the population of the agents'
+ *  baselines (the agent has none of their own): the words say whose usual it is. */
+export const POPULATION = Symbol("population");
+
 export function explainDrivers(drivers, agent, durationS, language = current, withDuration = true) {
   const words = FEATURE_WORDS[language];
   const parts = [];
@@ -1135,13 +1139,14 @@ export function explainDrivers(drivers, agent, durationS, language = current, wi
   const minutes = Math.floor(seconds / 60);
   const rest = seconds % 60;
   if (language === "zh") {
-    const whose = agent ? `${agent}平时` : "平时";
+    const whose = agent === POPULATION ? "坐席群体平时（尚无个人基线）" : agent ? `${agent}平时` : "平时";
     const span = minutes ? `${minutes} 分 ${rest} 秒` : `${rest} 秒`;
     const tail = withDuration ? `，持续 ${span}` : "";
     if (!parts.length) return `与${whose}相比没有哪一项特别突出${tail}`;
     return `与${whose}相比：${parts.map(([w, z]) => `${w}（${z}）`).join("、")}${tail}`;
   }
-  const whose = agent ? `${agent}'s usual` : "usual";
+  const whose = agent === POPULATION ? "the agents' usual (no personal baseline yet)"
+    : agent ? `${agent}'s usual` : "usual";
   const span = minutes ? `${minutes} min ${rest} s` : `${rest} s`;
   const tail = withDuration ? `, for ${span}` : "";
   if (!parts.length) return `no single feature stands out from ${whose}${tail}`;

@@ -431,6 +431,10 @@ async function main() {
     agentName,
     now: serverNow,
     heading: $("feed-title"),
+    baselineOf: (alert) => {
+      const seat = state.latestBySeat.get(alert.seat_id);
+      return seat && seat.call_id === alert.call_id ? seat.baseline ?? null : null;
+    },
   });
   feed.onAnnounce = announceAlert;
   actions = new AlertActions({
