@@ -210,3 +210,21 @@ def test_the_agent_list_says_what_each_baseline_rests_on(client, admin, data_dir
         "software_version": base["software_version"]}
     assert with_baseline["baseline"]["speech_s"] > 20
     assert (agents["A1002"]["has_baseline"], agents["A1002"]["baseline"]) == (False, None)
+    assert agents["A1002"]["baseline_problem"] is None
+
+
+def test_a_damaged_baseline_is_named_as_such_not_as_none(client, admin, data_dir):
+    # Found by an audit: a truncated A1002.json read "has no baseline; calibrate" on the
+    # API and the admin page; only /healthz counted it.
+    path = data_dir / "baselines" / "A1002.json"
+    path.write_text('{"schema_version": 2, "agent_id": "A10')
+    try:
+        agents = {a["agent_id"]: a for a in client.get("/api/agents", headers=admin).json()}
+        assert agents["A1002"]["has_baseline"] is False
+        assert "not a readable baseline" in agents["A1002"]["baseline_problem"]
+        assert agents["A1001"]["baseline_problem"] is None
+        answer = client.get("/api/agents/A1002/baseline", headers=admin)
+        assert answer.status_code == 404
+        assert "baseline file cannot be used" in answer.json()["detail"]
+    finally:
+        path.unlink()

@@ -230,13 +230,17 @@ async def list_calls(
 async def list_agents(user: SignedIn, service: ServiceDep) -> list[dict]:
     """Registered agents, each with whether they have a baseline of their own and, if so,
     what it rests on (``baseline``: speech seconds, channel type, dates, software version;
-    None for an agent judged against the population baseline)."""
+    None for an agent judged against the population baseline), and
+    ``baseline_problem``: why their baseline file cannot be used, if it is there but
+    unreadable (damaged, an older schema)."""
     agents = await service.worker.call(service.store.list_agents)
     calibrated = await asyncio.to_thread(service.baselines.summaries)
+    problems = await asyncio.to_thread(service.baselines.problems_by_agent)
     if user.role == "agent":
         agents = [a for a in agents if a["agent_id"] == user.agent_id]
     return [{**a, "has_baseline": a["agent_id"] in calibrated,
-             "baseline": calibrated.get(a["agent_id"])} for a in agents]
+             "baseline": calibrated.get(a["agent_id"]),
+             "baseline_problem": problems.get(a["agent_id"])} for a in agents]
 
 
 @router.get("/api/agents/{agent_id}/baseline")
@@ -246,6 +250,11 @@ async def agent_baseline(agent_id: Name, user: SignedIn, service: ServiceDep) ->
         raise HTTPException(403, f"user {user.name!r} may not see agent {agent_id}'s baseline")
     base = await asyncio.to_thread(service.baselines.agent_baseline, agent_id)
     if base is None:
+        problem = (await asyncio.to_thread(service.baselines.problems_by_agent)).get(agent_id)
+        if problem is not None:
+            raise HTTPException(404, f"agent {agent_id}'s baseline file cannot be used "
+                                     f"({problem}); calibrate again with 'voiceline "
+                                     f"calibrate --agent {agent_id}'")
         raise HTTPException(404, f"agent {agent_id} has no baseline; calibrate with "
                                  f"'voiceline calibrate --agent {agent_id} --out "
                                  f"{service.config.baselines_dir}'")

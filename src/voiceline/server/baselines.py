@@ -69,6 +69,16 @@ class BaselineBook:
             self._refresh()
             return {agent: summary(base) for agent, base in self._agents.items()}
 
+    def problems_by_agent(self) -> dict[str, str]:
+        """Agents whose own baseline file (``<agent>.json``) is there but cannot be used,
+        with the reason: they are judged against the population meanwhile, and should
+        not read as "no baseline" (an audit: a damaged file was reported as none)."""
+        with self._lock:
+            self._refresh()
+            return {name.removesuffix(".json"): reason
+                    for name, reason in self._problems.items()
+                    if name.endswith(".json") and name.count(".") == 1}
+
     def status(self) -> dict:
         """For ``/healthz``: whether scoring can run, and why not."""
         with self._lock:

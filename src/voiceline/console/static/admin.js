@@ -307,6 +307,11 @@ function renderAgents() {
         cell(base.software_version || "–"));
       actions.append(button(t("agents.view"), t("agents.viewOf", { agent: agent.agent_id }),
         () => openBaseline(agent)), " ");
+    } else if (agent.baseline_problem) {  // there, but damaged or of an older schema
+      const unread = cell(t("agents.unreadable", { reason: agent.baseline_problem }));
+      unread.colSpan = 5;
+      unread.className = "error";
+      tr.append(unread);
     } else {
       const none = cell(t("agents.none"));
       none.colSpan = 5;
