@@ -56,6 +56,7 @@ class FakeServer:
     def __init__(self, alerts=(), live=()):
         self.alerts = {a["id"]: dict(a) for a in alerts}
         self.live = list(live)  # the seats in a call
+        self.baselines: dict[str, dict] = {}  # agent -> GET /api/agents/{id}/baseline
         self.socket = None
         self.event_id = 0
 
@@ -81,6 +82,12 @@ class FakeServer:
                 note = json.loads(route.request.post_data or "{}").get("note")
                 alert.update(resolved_s=now, resolved_by="sup", resolution_note=note)
             body = alert
+        elif re.fullmatch(r"/api/agents/[^/]+/baseline", path):
+            agent = path.split("/")[3]
+            if agent not in self.baselines:
+                route.fulfill(status=404, json={"detail": f"agent {agent} has no baseline"})
+                return
+            body = self.baselines[agent]
         elif path.endswith("/history"):
             body = {"points": []}
         else:
@@ -431,4 +438,21 @@ def test_an_alert_of_an_agent_without_a_baseline_says_whose_usual_it_is(open_wal
     page.locator(".tile[data-seat=S006]").click()  # the seat's dialog says the same
     page.locator("#detail .detail-alerts .a-why", has_text="坐席群体平时").wait_for(
         timeout=5_000)
+    assert page.errors == []
+
+
+def test_the_seat_dialog_asks_for_the_baseline_again_when_it_opens(open_wall):
+    # Found by an audit: the dialog kept its first answer per agent for good, so a wall
+    # open while an agent was calibrated said "no baseline" until reloaded.
+    server = FakeServer(live=[in_call("S005", "A1005")])
+    page = open_wall(server)
+    tile, note = page.locator(".tile[data-seat=S005]"), page.locator("#detail [data-part=note]")
+    tile.click()
+    note.filter(has_text="尚无个人基线").wait_for(timeout=5_000)
+    page.keyboard.press("Escape")
+    server.baselines["A1005"] = {"feature_names": ["loudness_n5_sone"], "median": [9.0],
+                                 "sigma": [1.0]}  # calibrated meanwhile
+    tile.click()
+    page.wait_for_function("""() => !document.querySelector("#detail [data-part=note]")
+        .textContent.includes('尚无个人基线')""", timeout=5_000)
     assert page.errors == []

@@ -4,8 +4,9 @@
 // The traces are the page's own history of the seat snapshots, completed on opening with
 // the server's (GET /api/seats/{id}/history), so that they reach back before the page was
 // opened. The band comes from GET /api/agents/{id}/baseline (median and 5/25/75/95 %
-// quantiles per feature, fetched once per agent). Pitch baselines are in semitones re
-// 27.5 Hz (as the engine measures them) and are drawn in hertz, as the live values come.
+// quantiles per feature, asked again on opening and after a minute). Pitch baselines are
+// in semitones re 27.5 Hz (as the engine measures them) and are drawn in hertz, as the
+// live values come.
 
 import { api } from "./api.js";
 import { drawSeries } from "./charts.js";
@@ -13,6 +14,7 @@ import { POPULATION, explainDrivers, formatDuration, t } from "./i18n.js";
 
 const MAX_WINDOW_S = 300;
 const MIN_WINDOW_S = 60;
+const BASELINE_MAX_AGE_MS = 60_000;
 const F0_REF_HZ = 27.5;
 
 const CHARTS = [
@@ -87,7 +89,7 @@ export class SeatDetail {
     this.dialog = dialog;
     this.hooks = hooks;
     this.seatId = null;
-    this.baselines = new Map(); // agent → baseline | null (none) | Promise
+    this.baselines = new Map(); // agent → {value, none, at, pending}
     this.parts = {
       title: dialog.querySelector("[data-part=title]"),
       facts: dialog.querySelector("[data-part=facts]"),
@@ -133,6 +135,9 @@ export class SeatDetail {
 
   open(seatId) {
     this.seatId = seatId;
+    const agentId = this.hooks.latestSeat(seatId)?.agent_id;
+    const known = agentId ? this.baselines.get(agentId) : undefined;
+    if (known && !known.pending) known.at = -Infinity; // asked again on opening
     if (!this.dialog.open) this.dialog.showModal();
     this.render();
     this._loadHistory(seatId);
@@ -200,7 +205,7 @@ export class SeatDetail {
     }
     let note = `${t("detail.window", { m: minutes })} · ${t("detail.band")}`;
     if (seat?.scored === false) note = t("detail.unscored", { reason: seat.reason ?? "" });
-    else if (baseline === null && agentId && this.baselines.get(agentId) === null) note = t("detail.noBaseline");
+    else if (baseline === null && agentId && this.baselines.get(agentId)?.none) note = t("detail.noBaseline");
     this.parts.note.textContent = note;
     this._renderAlerts(seat?.call_id, now);
   }
@@ -276,21 +281,23 @@ export class SeatDetail {
     else this.dialog.querySelector(".close")?.focus();
   }
 
+  /** The agent's baseline for the band (null until known, or when there is none), asked
+   *  again when the dialog opens and after a minute (an audit: kept for good, a wall
+   *  showed "no baseline" after the agent was calibrated, or an update's old band). The
+   *  band known stays drawn while the new answer comes. */
   _baseline(agentId) {
     const known = this.baselines.get(agentId);
-    if (known === undefined) {
-      this.baselines.set(agentId, api(`/api/agents/${encodeURIComponent(agentId)}/baseline`)
-        .then((baseline) => {
-          this.baselines.set(agentId, baseline);
-          this.render();
-        })
-        .catch(() => {
-          this.baselines.set(agentId, null);
-          this.render();
-        }));
-      return null;
+    if (!known?.pending && (!known || performance.now() - known.at > BASELINE_MAX_AGE_MS)) {
+      this.baselines.set(agentId, { ...(known ?? { value: null, none: false }), pending: true });
+      const settle = (value, none) => {
+        this.baselines.set(agentId, { value, none, at: performance.now(), pending: false });
+        this.render();
+      };
+      api(`/api/agents/${encodeURIComponent(agentId)}/baseline`)
+        .then((baseline) => settle(baseline, false))
+        .catch(() => settle(null, true));
     }
-    return known instanceof Promise ? null : known;
+    return this.baselines.get(agentId).value;
   }
 }
 
