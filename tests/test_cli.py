@@ -379,6 +379,28 @@ def test_recalibrating_keeps_the_previous_baseline_and_says_when_it_is_another_v
     assert load_baseline(out, "A1").median.tolist() == now.median.tolist()
 
 
+def test_calibration_audio_with_noise_close_under_the_speech_is_called_noisy(tmp_path,
+                                                                             capsys):
+    # Found by an audit: noise 10 dB under the speech was taken in silence (the baseline's
+    # loudness 62 % up), and at 4 dB the only word was "too little speech".
+    from capture.simulator import AgentVoice, calibration_audio, timbre_pool
+
+    pcm = calibration_audio(AgentVoice("A1", timbre_pool("agent")[0], 0, -27.0), 80.0,
+                            seed=1).astype(float)
+    speech_rms = np.sqrt(np.mean(pcm[np.abs(pcm) > 300] ** 2))
+    noise = np.random.default_rng(0).standard_normal(pcm.size) * speech_rms * 10 ** (-10 / 20)
+    sf.write(tmp_path / "clean.wav", pcm.astype(np.int16), 8000, subtype="PCM_16")
+    sf.write(tmp_path / "noisy.wav", np.clip(pcm + noise, -32768, 32767).astype(np.int16),
+             8000, subtype="PCM_16")
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A1", "--out",
+                           str(tmp_path / "agents"), str(tmp_path / "clean.wav"),
+                           str(tmp_path / "noisy.wav"))
+    assert code == 0, err
+    (noisy,) = [line for line in err.splitlines() if "noisy.wav" in line]
+    (clean,) = [line for line in err.splitlines() if "clean.wav" in line]
+    assert "warning: noisy, the speech only ~" in noisy and "noisy" not in clean.split(":", 1)[1]
+
+
 def test_a_wideband_calibration_says_live_calls_need_an_8k_one(tmp_path, capsys):
     files = [_speech_file(tmp_path / f"w{i}.wav", 25.0, seed=i, fs_hz=16000) for i in range(2)]
     code, _, err = run_cli(capsys, "calibrate", "--agent", "A3", "--out",

@@ -28,6 +28,11 @@ STRETCH_WINDOWS = 5
 #: follow 0.1 σ a week. Recalibrate instead. (A call agitated for two thirds of it reads
 #: 75 %, and its ordinary third still counts.)
 MAX_FLAGGED_SHARE = 0.8
+#: A recording whose speech stands less than this far above its background (dB, the
+#: 95th against the 5th percentile of its 20 ms frame levels) is called noisy: the noise
+#: enters every feature (an audit: noise 10 dB under the speech raised the baseline's
+#: loudness by 62 %, with no word).
+NOISY_SNR_DB = 15.0
 #: Recordings whose ordinary speech has its pitch median this many of the baseline's σ
 #: from the baseline's sound like someone else (a wrong file or channel): a new
 #: calibration says so, an update refuses them (another agent's call read 53 % flagged,
@@ -73,6 +78,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
             continue
         if fa.clipped_fraction > 0.001:
             note += f"; warning: {100 * fa.clipped_fraction:.2f} % of samples clipped"
+        snr_db = speech_to_background_db(path, fa.channel)
+        if snr_db is not None and snr_db < NOISY_SNR_DB:
+            note += (f"; warning: noisy, the speech only ~{snr_db:.0f} dB above the background "
+                     "(the noise reads as part of the voice: record in a quieter place or "
+                     "with the headset's microphone close)")
         if not fa.windows.valid.any():
             print(f"{note}; left out: no stretch with enough speech (silent or noise only?)",
                   file=sys.stderr)
@@ -112,6 +122,25 @@ def run_calibrate(args: argparse.Namespace) -> int:
               "pre-inspection and 'voiceline score' use this one for wideband recordings",
               file=sys.stderr)
     return 0
+
+
+def speech_to_background_db(path: str, channel: int) -> float | None:
+    """How far a recording's loud frames stand above its quiet ones, dB: the 95th against
+    the 5th percentile of its 20 ms frame levels (the background shows in the pauses
+    every recording of speech has); None if it cannot be read."""
+    from capture.audio import AudioError, read_audio
+
+    try:
+        clip = read_audio(path, channel=channel)
+    except (AudioError, OSError):
+        return None
+    frame = clip.fs_hz // 50
+    x = clip.samples[0, : clip.samples.shape[1] // frame * frame].reshape(-1, frame)
+    if len(x) < 20:
+        return None
+    levels = 10 * np.log10(np.mean(x**2, axis=1) + 1e-12)
+    low, high = np.percentile(levels, [5, 95])
+    return float(high - low)
 
 
 def _channel_note(path: str, channel: int) -> str:
