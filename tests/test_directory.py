@@ -4,6 +4,7 @@ the admin API or ``voiceline directory``, and never changed by live calls."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
 import httpx
@@ -12,9 +13,12 @@ import pytest
 from websockets.asyncio.client import connect
 
 from capture.ingest import audiofork
+from emotion.baseline import Baseline, save_baseline
+from emotion.windows import FEATURE_NAMES
 from test_server_support import add_users, cheap_hasher, login
 from voiceline.cli import main
 from voiceline.server import ServerConfig
+from voiceline.server.baselines import BaselineBook
 from voiceline.server.testing import ServerThread
 from voiceline.store import ConflictError, NotFoundError, Store
 
@@ -190,3 +194,96 @@ def test_admins_set_seats_and_agents_and_live_calls_keep_them(server):
                      ).status_code == 422
     bad = httpx.put(f"{url}/api/agents/a%20b", json={"display_name": "x"}, headers=admin)
     assert bad.status_code == 400 and "letters, digits" in bad.json()["detail"]
+
+
+# -- retiring an agent --------------------------------------------------------------------
+
+def _add(monkeypatch, capsys, name: str, agent: str, data) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-enough\n"))
+    code = main(["user", "add", name, "--role", "agent", "--agent", agent,
+                 "--password-stdin", "--data", str(data)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _baseline(agent_id: str, directory, shift: float = 0.0) -> None:
+    n = len(FEATURE_NAMES)
+    quantiles = {q: np.full(n, v + shift) for q, v in (("q05", 0.5), ("q25", 0.8),
+                                                        ("q75", 1.2), ("q95", 1.5))}
+    save_baseline(Baseline(agent_id, "8k", FEATURE_NAMES, np.full(n, 1.0 + shift),
+                           np.ones(n), quantiles, np.eye(n), 600, 600.0, "g711-telephone"),
+                  directory)
+
+
+def test_retiring_an_agent_moves_their_baseline_and_the_next_user_starts_afresh(
+        tmp_path, monkeypatch, capsys):
+    # found by an outside audit: a reused agent id gave the new hire the previous
+    # person's baseline, calls, alerts and recordings, and 'retire' took seats only
+    data, baselines = tmp_path / "data", tmp_path / "data" / "baselines"
+    assert _add(monkeypatch, capsys, "ann", "A2001", data)[0] == 0
+    _baseline("A2001", baselines, shift=0.1)
+    (baselines / "A2001.16k.json").write_text((baselines / "A2001.json").read_text())
+    _baseline("A2002", baselines, shift=0.5)
+    assert BaselineBook(baselines)("A2001")[1] == "agent"
+    code, out, err = _directory(capsys, "retire", "--agent", "A2001", "--data", data)
+    assert code == 1 and "enabled user(s) ann; disable them first" in err
+    assert (baselines / "A2001.json").is_file()  # refused: nothing moved
+    assert main(["user", "disable", "ann", "--data", str(data)]) == 0
+    with Store(data / "voiceline.db") as store:
+        store.upsert_seat("S1")
+        store.start_call("live-1", "S1", "A2001", "audio_fork")
+    code, out, err = _directory(capsys, "retire", "--agent", "A2001", "--data", data)
+    assert code == 1 and "call 'live-1' in progress" in err
+    with Store(data / "voiceline.db") as store:
+        store.end_call("live-1")
+    code, out, err = _directory(capsys, "retire", "--agent", "A2001", "--data", data)
+    assert code == 0, err
+    assert out.startswith("retired agent A2001: baseline moved to ")
+    kept = sorted(p.name for p in (baselines / "history" / "retired").iterdir())
+    assert len(kept) == 2 and kept[0].startswith("A2001.16k.2") and \
+        kept[1].startswith("A2001.2") and kept[1].endswith("Z.json")
+    assert sorted(p.name for p in baselines.glob("*.json")) == ["A2002.json"]
+    # the engine's book sees no file: the id is judged against the population
+    base, source = BaselineBook(baselines)("A2001")
+    assert source == "population" and base.median[0] == pytest.approx(1.5)  # A2002's, not 1.1
+    with Store(data / "voiceline.db") as store:
+        agent = store.get_agent("A2001")
+        assert agent["retired_s"] is not None and agent["active_since_s"] is None
+        entry = store.list_audit(action="retire_agent", limit=1)[0]
+    assert entry["object"] == "agent:A2001" and entry["user"].startswith("cli:")
+    assert entry["detail"]["via"] == "cli" and len(entry["detail"]["baselines_moved"]) == 2
+    assert _directory(capsys, "list", "--data", data)[1].splitlines()[-1] == \
+        "agent_id,display_name,team"  # a retired agent leaves the list ...
+    assert "A2001,,,yes" in _directory(capsys, "list", "--retired", "--data", data)[1]
+    # the id given to someone new: a new tenure from now, said so
+    before_s = time.time()
+    code, out, err = _add(monkeypatch, capsys, "bob", "A2001", data)
+    assert code == 0 and "a new tenure starts now" in err
+    with Store(data / "voiceline.db") as store:
+        agent = store.get_agent("A2001")
+        assert agent["retired_s"] is None and agent["active_since_s"] >= before_s
+        assert store.list_audit(action="add_user", limit=1)[0]["detail"]["new_tenure"]
+    # ann cannot come back to see bob's calls
+    assert main(["user", "enable", "ann", "--data", str(data)]) == 2
+    assert "given to someone new after 'ann' was added" in capsys.readouterr().err
+    # an id still someone's, not retired: given all the same, with a warning
+    code, out, err = _add(monkeypatch, capsys, "cai", "A2001", data)
+    assert code == 0 and "warning: agent A2001 already belongs to ann, bob" in err
+    assert "a new tenure" not in err
+
+
+def test_importing_a_retired_agent_starts_a_new_tenure(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    with Store(data / "voiceline.db") as store:
+        store.upsert_agent("A3", "Old Name", now_s=T0)
+        store.retire_agent("A3", now_s=T0 + 10)
+    code, out, err = _directory(capsys, "retire", "--agent", "A404", "--data", data)
+    assert code == 1 and "no agent 'A404'" in err
+    (tmp_path / "agents.csv").write_text("agent_id,display_name\nA3,New Name\n")
+    code, out, err = _directory(capsys, "import", tmp_path / "agents.csv", "--data", data)
+    assert code == 0 and "given a new tenure from now" in out and "A3" in out
+    with Store(data / "voiceline.db") as store:
+        agent = store.get_agent("A3")
+    assert agent["retired_s"] is None and agent["active_since_s"] > T0 + 10
+    assert agent["display_name"] == "New Name"

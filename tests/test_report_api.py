@@ -7,8 +7,9 @@ import warnings
 
 import pytest
 
-from test_report_support import FIRST, LAST, seed
+from test_report_support import FIRST, LAST, at, seed
 from test_server_support import PASSWORD, add_users, cheap_hasher
+from voiceline.auth import Auth
 from voiceline.server import ServerConfig, create_app, qa_api
 from voiceline.store import Store
 
@@ -192,3 +193,46 @@ def test_a_slow_report_does_not_hold_up_the_live_services_store(client, tokens, 
         report.join(30)
         alerts.join(30)
     assert got["report"].status_code == 200
+
+
+def test_a_reused_agent_ids_new_holder_sees_only_their_own_tenure(tmp_path):
+    # found by an outside audit: after 'user disable' and 'user add bob --agent A1001',
+    # bob's report showed wang's calls, alert and QA flag with a working audio link
+    data = tmp_path / "data"
+    add_users(data)
+    seed(data)
+    tenure_s = at(18, 12)  # Wed 18 noon: c1-c3 (c2 flagged, recorded) are wang's
+    with Store(data / "voiceline.db") as store:
+        store.set_user_disabled(store.get_user("wang")["id"], True)
+        store.retire_agent("A1001", now_s=tenure_s)
+        Auth(store, cheap_hasher()).add_user("bob", "agent", PASSWORD, "A1001",
+                                             now_s=tenure_s)
+    config = ServerConfig(data_dir=data, audiosocket_port=None, ingest_port=None,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        token = {name: client.post("/api/login", json={"name": name, "password": PASSWORD}
+                                   ).json()["token"] for name in ("bob", "sup")}
+        bob = client.get("/api/reports/agents/A1001", params=PERIOD,
+                         headers=bearer(token["bob"])).json()
+        assert bob["totals"]["calls"] == 2  # c4 and c5, not c1-c3
+        assert bob["tenure"] == {"since_s": tenure_s, "bounded": True}
+        assert [m["source"] for m in bob["flagged"]] == ["live"]  # c5's alert, no c2 flag
+        view = client.get("/api/reports/agents/A1001/view", params=PERIOD,
+                          headers=bearer(token["bob"])).json()
+        assert view["audio"] == {}
+        # a link to wang's recording made out to bob's session does not open
+        assert client.get(qa_api.audio_url("c2", token["bob"])).status_code == 401
+        alerts = client.get("/api/alerts", headers=bearer(token["bob"])).json()
+        assert [a["call_id"] for a in alerts] == ["c5"]  # not "old", before the tenure
+        old = client.get("/api/alerts", headers=bearer(token["sup"]),
+                         params={"call": "old"}).json()[0]
+        assert client.get(f"/api/alerts/{old['id']}",
+                          headers=bearer(token["bob"])).status_code == 403
+        assert [c["call_id"] for c in client.get("/api/calls", headers=bearer(
+            token["bob"])).json()] == ["c5"]
+        # staff see the id's whole history, and that it was reused
+        sup = client.get("/api/reports/agents/A1001", params=PERIOD,
+                         headers=bearer(token["sup"])).json()
+        assert sup["totals"]["calls"] == 5 and sup["tenure"] == {"since_s": tenure_s,
+                                                                "bounded": False}
+        assert any(m["source"] == "qa" and m["audio_url"] for m in sup["flagged"])

@@ -228,3 +228,41 @@ def test_a_damaged_baseline_is_named_as_such_not_as_none(client, admin, data_dir
         assert "baseline file cannot be used" in answer.json()["detail"]
     finally:
         path.unlink()
+
+
+def test_admins_retire_an_agent_and_give_the_id_to_someone_new(tmp_path):
+    data = tmp_path / "data"
+    add_users(data)
+    calibrate(data, "A1001")
+    config = ServerConfig(data_dir=data, audiosocket_port=None, ingest_port=None,
+                          password_hasher=cheap_hasher())
+    with TestClient(create_app(config)) as client:
+        admin = sign_in(client, "admin")
+        busy = client.delete("/api/agents/A1001", headers=admin)
+        assert busy.status_code == 409 and "disable them first" in busy.json()["detail"]
+        assert client.delete("/api/agents/A1001", headers=sign_in(client, "sup")
+                             ).status_code == 403
+        assert client.delete("/api/agents/A404", headers=admin).status_code == 404
+        # an id still someone's: given all the same, with a warning
+        shared = client.post("/api/users", json={"name": "li", "role": "agent",
+                                                 "password": PASSWORD, "agent_id": "A1001"},
+                             headers=admin).json()
+        assert "already belongs to wang" in shared["warning"] and "new_tenure" not in shared
+        for name in ("wang", "li"):
+            assert client.post(f"/api/users/{name}/disable", headers=admin).status_code == 200
+        retired = client.delete("/api/agents/A1001", headers=admin)
+        assert retired.status_code == 200, retired.text
+        assert retired.json()["retired_s"] is not None
+        assert [n.split(".")[0] for n in retired.json()["baselines_moved"]] == ["A1001"]
+        assert not (data / "baselines" / "A1001.json").exists()
+        agents = {a["agent_id"]: a for a in client.get("/api/agents", headers=admin).json()}
+        assert agents["A1001"]["has_baseline"] is False
+        bob = client.post("/api/users", json={"name": "bob", "role": "agent",
+                                              "password": PASSWORD, "agent_id": "A1001"},
+                          headers=admin).json()
+        assert bob["new_tenure"] is True and "warning" not in bob
+    with Store(data / "voiceline.db") as store:
+        agent = store.get_agent("A1001")
+        assert agent["retired_s"] is None and agent["active_since_s"] is not None
+        entry = store.list_audit(action="retire_agent", limit=1)[0]
+    assert entry["user"] == "admin" and entry["detail"]["via"] == "api"

@@ -51,8 +51,8 @@ def run_backup(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         copied = store.backup_to(out / STORE_FILE)
         baselines = sorted((data / BASELINES_DIR).glob("*.json"))
-        # and history/, the baselines `calibrate --update` replaced
-        kept = sorted((data / BASELINES_DIR / "history").glob("*.json"))
+        # and history/: the baselines `calibrate --update` replaced, and retired/ agents'
+        kept = sorted((data / BASELINES_DIR / "history").rglob("*.json"))
         for path in [*baselines, *kept]:
             target = out / path.relative_to(data)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,12 @@ class UnknownAgentError(LookupError):
 
 
 def build_report(store, agent_id: str, period: Period, *, baselines_dir: Path | None = None,
-                 now_s: float | None = None) -> dict:
+                 now_s: float | None = None, tenure_only: bool = False) -> dict:
     """One agent's report for ``period`` (see :mod:`voiceline.reports.aggregate`).
+
+    ``tenure_only``: for the person an agent id was given to after its previous holder
+    retired, nothing from before their tenure (``tenure`` in the report says where it
+    starts); staff see the id's whole history, with ``tenure`` saying it was reused.
 
     Raises
     ------
@@ -37,5 +41,5 @@ def build_report(store, agent_id: str, period: Period, *, baselines_dir: Path | 
     if not agent_known(store, agent_id):
         raise UnknownAgentError(f"unknown agent {agent_id!r}: no such agent is registered "
                                 "and no call of theirs has been analysed")
-    inputs = gather(store, agent_id, period, baselines_dir)
+    inputs = gather(store, agent_id, period, baselines_dir, tenure_only=tenure_only)
     return build(inputs, now_s=time.time() if now_s is None else now_s)

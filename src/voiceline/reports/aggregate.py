@@ -245,6 +245,9 @@ def build(inputs: ReportInputs, *, now_s: float) -> dict:
     report = {
         "version": REPORT_VERSION, "agent_id": inputs.agent_id, "period": period.to_dict(),
         "generated_s": now_s,
+        # since_s: the id was retired and given to someone new then (None: its first
+        # holder); bounded: this report reads nothing from before it
+        "tenure": {"since_s": inputs.tenure_since_s, "bounded": inputs.tenure_bounded},
         "baseline": {"source": (inputs.baseline or {}).get("source")
                      or ("population" if "population" in sources else
                          "agent" if sources else None),

@@ -51,6 +51,8 @@ class ReportInputs:
     baseline: dict | None          # {"source", "features": {name: {q05, q25, median, q75, q95}}}
     team_shares: list[float] = field(default_factory=list)  # one per agent, anonymous
     team_scope: str = "all"        # "team" (the agent's team) or "all" agents
+    tenure_since_s: float | None = None  # the id's current tenure, if it was reused
+    tenure_bounded: bool = False   # nothing from before that start was read
 
 
 def trend_start_day(period: Period):
@@ -128,12 +130,29 @@ def team_shares(store, agent_id: str, start_s: float, end_s: float) -> tuple[lis
     return [float(r[0]) for r in rows], "all"
 
 
-def gather(store, agent_id: str, period: Period, baselines_dir: Path | None) -> ReportInputs:
-    """Read one agent's report inputs for ``period`` (the caller checked the agent exists)."""
+def tenure_of(store, agent_id: str) -> float | None:
+    """When the agent id's current tenure began, if it was retired and given to someone
+    new (``Store.retire_agent``); None for its first."""
+    with store._read() as conn:
+        row = conn.execute("SELECT active_since_s FROM agents WHERE agent_id = ?",
+                           (agent_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def gather(store, agent_id: str, period: Period, baselines_dir: Path | None, *,
+           tenure_only: bool = False) -> ReportInputs:
+    """Read one agent's report inputs for ``period`` (the caller checked the agent exists).
+
+    ``tenure_only``: nothing from before the id's current tenure (what the person given
+    a reused id may see); otherwise the id's whole history.
+    """
     start_s, end_s = period.start_s, period.end_s
+    tenure_s = tenure_of(store, agent_id)
+    floor_s = tenure_s if tenure_only and tenure_s is not None else None
     history_start_s = min(day_start_s(trend_start_day(period), period.tz),
                           start_s - SHIFT_LOOKBACK_S)
-    summaries = store.list_voice_summaries(agent_id=agent_id, since_s=history_start_s,
+    summaries = store.list_voice_summaries(agent_id=agent_id,
+                                           since_s=_later(history_start_s, floor_s),
                                            until_s=end_s, limit=NO_LIMIT)
     for row in summaries:
         summary = row["summary"]
@@ -141,7 +160,8 @@ def gather(store, agent_id: str, period: Period, baselines_dir: Path | None) -> 
             summary["in_range_share"] = None  # measured otherwise; its features still count
             for segment in summary.get("segments") or []:
                 segment["in_range_share"] = None
-    alerts = [a for a in store.list_alerts(agent_id=agent_id, since_s=start_s, limit=10_000)
+    alerts = [a for a in store.list_alerts(agent_id=agent_id,
+                                           since_s=_later(start_s, floor_s), limit=10_000)
               if a["opened_s"] < end_s]
     starts: dict[str, float | None] = {}
     for alert in alerts:
@@ -151,8 +171,13 @@ def gather(store, agent_id: str, period: Period, baselines_dir: Path | None) -> 
             except KeyError:
                 starts[alert["call_id"]] = None
         alert["call_started_s"] = starts[alert["call_id"]]
-    qa_calls = store.qa_queue(agent_id=agent_id, since_s=start_s, until_s=end_s,
-                              limit=10_000)["calls"]
+    qa_calls = store.qa_queue(agent_id=agent_id, since_s=_later(start_s, floor_s),
+                              until_s=end_s, limit=10_000)["calls"]
     shares, scope = team_shares(store, agent_id, start_s, end_s)
     return ReportInputs(agent_id, period, summaries, history_start_s, alerts, qa_calls,
-                        _baseline(baselines_dir, agent_id), shares, scope)
+                        _baseline(baselines_dir, agent_id), shares, scope, tenure_s,
+                        floor_s is not None)
+
+
+def _later(a_s: float, b_s: float | None) -> float:
+    return a_s if b_s is None else max(a_s, b_s)

@@ -37,6 +37,8 @@ REST (session token as ``Authorization: Bearer``, except login and healthz)
     ``GET /api/seats`` ?all (``configured``: the seats in service, team, label);
     ``PUT /api/seats/{id}`` {team, label}, ``DELETE /api/seats/{id}`` (retire; 409 while
     live), ``PUT /api/agents/{id}`` {display_name, team} (admin; audited);
+    ``DELETE /api/agents/{id}`` (retire one who left: baseline files to
+    ``baselines/history/retired/``; 409 while live or still an enabled user's; audited);
     ``GET /api/seats/{id}/history`` ?since (unix s) → {seat_id,
     call_id, agent_id, points: [{t, call_id, loudness_sone, f0_hz, speech_rate_syl_s,
     agitation, low_energy, deviation, agent_speaking}]} (admin/supervisor/qa): the

@@ -1,6 +1,7 @@
 """REST routes of the admin page: console users (list, add, reset a password, disable
 and enable), ingest tokens (list, revoke), the audit log (read), and the floor's
-directory: seats (team, label; retire) and agents (display name, team).
+directory: seats (team, label; retire) and agents (display name, team; retire one who
+left, so that the next user given the id starts afresh).
 
 Admins only, checked by the :data:`~voiceline.server.deps.Admin` dependency; every
 change is written to the audit log with the acting admin's name before the answer goes
@@ -19,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from emotion.baseline import BaselineError, check_agent_id
-from voiceline.directory import put_entry, retire_seat
+from voiceline.directory import agent_reuse, put_entry, retire_agent, retire_seat, reuse_message
 from voiceline.server.deps import Admin, Name, ServiceDep
 from voiceline.store import ROLES, ConflictError, NotFoundError, Store, values
 from voiceline.store.values import MAX_LIMIT
@@ -57,13 +58,22 @@ def _blank_is_none(value: str | None) -> str | None:
 def add_user(store: Store, admin: str, name: str, role: str, password_hash: str,
              agent_id: str | None) -> dict:
     """Create the user (registering an unknown agent with it, as ``voiceline user add``
-    does) and audit it; returns the user plus ``agent_registered``."""
+    does) and audit it; returns the user plus ``agent_registered``, and for an agent id
+    given before, ``new_tenure`` (it was retired: the user sees nothing from before) or
+    ``warning`` (it still belongs to others, whose history the user will see)."""
     known = agent_id is None or agent_id.strip() in {a["agent_id"] for a in store.list_agents()}
+    reuse = agent_reuse(store, agent_id.strip()) if agent_id and role == "agent" else None
     user = store.add_user(name, role, password_hash, agent_id, register_agent=True)
+    extra = {"agent_registered": not known}
+    if reuse and reuse["retired"]:
+        extra["new_tenure"] = True
+    elif reuse and reuse["holders"]:
+        extra["warning"] = reuse_message(user["agent_id"], reuse)
     store.audit(admin, "add_user", f"user:{user['name']}",
-                {"role": user["role"], "agent_id": user["agent_id"], "via": "api",
-                 "agent_registered": not known})
-    return {**user, "agent_registered": not known}
+                {"role": user["role"], "agent_id": user["agent_id"], "via": "api", **extra,
+                 **({"earlier_users": reuse["holders"]} if reuse and reuse["holders"]
+                    else {})})
+    return {**user, **extra}
 
 
 def set_password(store: Store, admin: str, user_id: int, name: str,
@@ -237,3 +247,14 @@ async def put_agent_route(agent_id: Name, body: AgentBody, user: Admin,
               "team": _blank_is_none(body.team)}
     return await service.worker.call(put_entry, service.store, user.name, "agent", agent_id,
                                      fields, "api")
+
+
+@router.delete("/api/agents/{agent_id}")
+async def retire_agent_route(agent_id: Name, user: Admin, service: ServiceDep) -> dict:
+    """Retire an agent who left: their calls, alerts and recordings stay for staff, their
+    baseline files move to ``baselines/history/retired/`` (``baselines_moved``), and the
+    next user given the id (``POST /api/users``) starts a new tenure. 404 for an unknown
+    agent; 409 while a call of theirs is live or an enabled user speaks as them."""
+    agent = await service.worker.call(retire_agent, service.store, user.name, agent_id,
+                                      "api", service.config.baselines_dir)
+    return {**agent, "baselines_moved": [p.name for p in agent["baselines_moved"]]}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from capture.ingest import Binding
 from voiceline.auth import AccountDisabled, User, can_view_agent, token_sha256
+from voiceline.directory import later, tenure_start_s
 from voiceline.server import alert_log
 from voiceline.server.calls import checked_agent
 from voiceline.server.deps import (
@@ -178,10 +179,12 @@ async def list_alerts(
     acknowledged: bool | None = None, resolved: bool | None = None,
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict]:
-    """Alerts newest first; an agent-role user gets only their own."""
+    """Alerts newest first; an agent-role user gets only their own, of their tenure."""
+    agent_id = _own_agent(user, agent)
+    tenure = await service.worker.call(tenure_start_s, service.store, user)
     return await service.worker.call(
         service.store.list_alerts, state=state, kind=kind, severity=severity,
-        agent_id=_own_agent(user, agent), seat_id=seat, call_id=call, since_s=since,
+        agent_id=agent_id, seat_id=seat, call_id=call, since_s=later(since, tenure),
         acknowledged=acknowledged, resolved=resolved, limit=limit)
 
 
@@ -190,6 +193,10 @@ async def get_alert(user: SignedIn, alert_id: AlertId, service: ServiceDep) -> d
     alert = await service.worker.call(service.store.get_alert, alert_id)
     if user.role == "agent" and not can_view_agent(user, alert["agent_id"] or ""):
         raise HTTPException(403, f"alert {alert_id} is not about agent {user.agent_id}")
+    tenure = await service.worker.call(tenure_start_s, service.store, user)
+    if tenure is not None and alert["opened_s"] < tenure:
+        raise HTTPException(403, f"alert {alert_id} is from before agent {user.agent_id} "
+                                 f"was given to {user.name!r}")
     return alert
 
 
@@ -220,10 +227,13 @@ async def list_calls(
     since: float | None = None, until: float | None = None, active: bool | None = None,
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict]:
-    """Calls newest first (``since``/``until`` on the start time, unix s)."""
+    """Calls newest first (``since``/``until`` on the start time, unix s); an agent-role
+    user gets only their own, of their tenure."""
+    agent_id = _own_agent(user, agent)
+    tenure = await service.worker.call(tenure_start_s, service.store, user)
     return await service.worker.call(
-        service.store.list_calls, agent_id=_own_agent(user, agent), seat_id=seat,
-        since_s=since, until_s=until, active=active, limit=limit)
+        service.store.list_calls, agent_id=agent_id, seat_id=seat,
+        since_s=later(since, tenure), until_s=until, active=active, limit=limit)
 
 
 @router.get("/api/agents")

@@ -128,16 +128,24 @@ def _user_add(args, store, auth) -> int:
         from emotion.baseline import check_agent_id
 
         check_agent_id(args.agent)  # before the password is asked for; status 2
+    from voiceline.directory import agent_reuse, reuse_message
+
     password = check_password_policy(_password(args))
     if args.role == "agent" and args.agent is not None and args.agent not in {
             a["agent_id"] for a in store.list_agents()}:
         store.upsert_agent(args.agent)
         print(f"registered agent {args.agent}", file=sys.stderr)
+    reuse = agent_reuse(store, args.agent) if args.role == "agent" and args.agent else None
     user = auth.add_user(args.name, args.role, password, args.agent)
     store.audit(cli_user(), "add_user", f"user:{user.name}",
-                {"role": user.role, "agent_id": user.agent_id, "via": "cli"})
+                {"role": user.role, "agent_id": user.agent_id, "via": "cli",
+                 **({"new_tenure": reuse["retired"], "earlier_users": reuse["holders"]}
+                    if reuse else {})})
     print(f"added user {user.name} ({user.role}"
           f"{', agent ' + user.agent_id if user.agent_id else ''})")
+    message = reuse and reuse_message(user.agent_id, reuse)
+    if message:
+        print(message, file=sys.stderr)
     return 0
 
 

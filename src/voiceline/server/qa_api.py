@@ -10,8 +10,9 @@ The ``<audio>`` element cannot send an ``Authorization`` header, so ``GET
 (per server process) over the call id and the digest of the caller's session token. It
 opens that one call's audio only, and only while that session is valid; log lines
 redact it as they do every ``token=``. An ``agent`` gets such a link from their own
-report (:mod:`voiceline.server.reports_api`) for calls whose ``agent_id`` is theirs, and
-it opens for them; with a bearer header an agent is still refused QA recordings.
+report (:mod:`voiceline.server.reports_api`) for calls whose ``agent_id`` is theirs (and,
+for an agent id given to them after its previous holder retired, recorded in their
+tenure), and it opens for them; with a bearer header an agent is still refused QA recordings.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pydantic import BaseModel, Field
 from capture.audio import AudioError, read_audio
 from qa.tuning import TARGET_PRECISION, phrase_verdicts, suggest_all
 from voiceline.auth import User, token_sha256
+from voiceline.directory import tenure_start_s
 from voiceline.server.deps import (
     FlagId,
     Name,
@@ -287,9 +289,12 @@ def _reader_of_session(store, digest: str, now_s: float, call_id: str | None = N
         return user
     if user.role == "agent" and call_id is not None and user.agent_id is not None:
         try:
-            own = store.qa_call(call_id).get("agent_id") == user.agent_id
+            call = store.qa_call(call_id)
         except KeyError:
             return None
+        tenure = tenure_start_s(store, user)  # a reused id: not the previous person's
+        when = call["recorded_s"] if call["recorded_s"] is not None else call["analysed_s"]
+        own = call.get("agent_id") == user.agent_id and (tenure is None or when >= tenure)
         return user if own else None
     return None
 

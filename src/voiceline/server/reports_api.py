@@ -3,8 +3,10 @@
 ``GET /api/reports/agents/{agent_id}`` gives the report's numbers as JSON, ``.../view``
 the console's HTML fragment (with its CSS and the audio links of the agent's recorded
 calls), ``.../file`` the self-contained HTML file ``voiceline report`` writes. An
-``agent`` may open only their own (403 otherwise); ``supervisor``, ``qa`` and ``admin``
-any agent's. Every view is written to the audit log.
+``agent`` may open only their own (403 otherwise), and of an agent id given to them after
+its previous holder retired, only what happened from their tenure on; ``supervisor``,
+``qa`` and ``admin`` any agent's whole history (``tenure`` says when an id was reused).
+Every view is written to the audit log.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ router = APIRouter()
 _REPORTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voiceline-reports")
 
 
-def _build(store_path, agent_id: str, period, baselines_dir):
+def _build(store_path, agent_id: str, period, baselines_dir, tenure_only: bool):
     from voiceline.store import Store
 
     with Store(store_path) as store:
-        return build_report(store, agent_id, period, baselines_dir=baselines_dir)
+        return build_report(store, agent_id, period, baselines_dir=baselines_dir,
+                            tenure_only=tenure_only)
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 _FROM = Query(None, alias="from", pattern=DATE, description="first day, YYYY-MM-DD "
               "(default: 6 days before 'to')")
@@ -66,7 +69,8 @@ async def _report(service, user: User, agent_id: str, first: str | None, last: s
         raise HTTPException(400, str(exc)) from None
     try:
         report = await asyncio.wrap_future(_REPORTS.submit(
-            _build, service.config.store_path, agent_id, period, service.config.baselines_dir))
+            _build, service.config.store_path, agent_id, period, service.config.baselines_dir,
+            user.role == "agent"))
     except UnknownAgentError as exc:
         raise HTTPException(404, str(exc)) from None
     await service.worker.call(service.store.audit, user.name, "view_report",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from voiceline.store import values
-from voiceline.store.calls import require_agent
+from voiceline.store.calls import require_agent, start_tenure_if_retired
 from voiceline.store.database import where
 from voiceline.store.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -35,6 +35,19 @@ def _user_by_id(conn: sqlite3.Connection, user_id: int) -> dict:
     return dict(row)
 
 
+def _refuse_past_tenure(conn: sqlite3.Connection, user: dict) -> None:
+    """ConflictError when ``user`` speaks as an agent id whose current tenure (someone
+    new's, ``Store.retire_agent``) began after they were added."""
+    if user["agent_id"] is None:
+        return
+    row = conn.execute("SELECT active_since_s FROM agents WHERE agent_id = ?",
+                       (user["agent_id"],)).fetchone()
+    if row is not None and row[0] is not None and user["created_s"] < row[0]:
+        raise ConflictError(f"agent id {user['agent_id']!r} was retired and given to "
+                            f"someone new after {user['name']!r} was added; add them again "
+                            "with an agent id of their own")
+
+
 class AccountsMixin:
     """Store methods for users and tokens (mixed into :class:`Store`)."""
 
@@ -46,7 +59,8 @@ class AccountsMixin:
         A user with role ``agent`` must name a registered ``agent_id`` (the agent whose
         reports they may see); other roles must not. ``register_agent=True`` registers
         an unknown ``agent_id`` in the same transaction, so that a refused user leaves no
-        agent behind. Names are unique, ignoring case.
+        agent behind. Names are unique, ignoring case. A retired ``agent_id`` starts a
+        new tenure from ``now_s`` (:meth:`retire_agent`).
 
         Returns the user as ``{id, name, role, agent_id, created_s, disabled_s}``.
         """
@@ -70,6 +84,8 @@ class AccountsMixin:
             if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise ConflictError(f"a user named {name!r} already exists (names ignore "
                                     "case); choose another name")
+            if agent_id is not None:  # a retired id given to someone new: a new tenure
+                start_tenure_if_retired(conn, agent_id, now_s)
             user_id = conn.execute(
                 "INSERT INTO users (name, role, agent_id, password_hash, created_s) "
                 "VALUES (?, ?, ?, ?, ?)", (name, role, agent_id, password_hash, now_s)
@@ -138,7 +154,10 @@ class AccountsMixin:
 
         Disabling keeps the user's name on everything they did, refuses their sign-in
         and revokes their sessions; the last enabled admin cannot be disabled
-        (:class:`ConflictError`), so the console always has someone to undo it.
+        (:class:`ConflictError`), so the console always has someone to undo it. An
+        agent-role user whose agent id was retired and given to someone new since they
+        were added cannot be enabled (:class:`ConflictError`): they would see the new
+        person's calls.
         Disabling a disabled user, or enabling an enabled one, changes nothing.
 
         Returns ``(user, sessions revoked)``.
@@ -148,6 +167,7 @@ class AccountsMixin:
         with self._write() as conn:
             user = _user_by_id(conn, user_id)
             if not disabled:
+                _refuse_past_tenure(conn, user)
                 conn.execute("UPDATE users SET disabled_s = NULL WHERE id = ?", (user_id,))
                 return _user_by_id(conn, user_id), 0
             if user["disabled_s"] is not None:

@@ -17,6 +17,22 @@ def require_agent(conn: sqlite3.Connection, agent_id: str) -> None:
                                 "upsert_agent first")
 
 
+def _agent(conn: sqlite3.Connection, agent_id: str) -> dict:
+    """The agent's row; :class:`NotFoundError` for an unknown id."""
+    row = conn.execute("SELECT * FROM agents WHERE agent_id = ?", (agent_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no agent {agent_id!r}")
+    return dict(row)
+
+
+def start_tenure_if_retired(conn: sqlite3.Connection, agent_id: str, now_s: float) -> bool:
+    """Give a retired agent id a new tenure from ``now_s`` (see ``Store.retire_agent``);
+    True if it was retired."""
+    return conn.execute("UPDATE agents SET retired_s = NULL, active_since_s = ? "
+                        "WHERE agent_id = ? AND retired_s IS NOT NULL",
+                        (now_s, agent_id)).rowcount == 1
+
+
 def _require_seat(conn: sqlite3.Connection, seat_id: str) -> None:
     if conn.execute("SELECT 1 FROM seats WHERE seat_id = ?", (seat_id,)).fetchone() is None:
         raise InvalidInputError(f"unknown seat {seat_id!r}; register it with upsert_seat first")
@@ -36,8 +52,9 @@ class CallsMixin:
                      team: str | None = None, *, now_s: float | None = None) -> dict:
         """Register an agent, or update the display name and team of a known one.
 
-        Returns the agent as a dict: ``agent_id, display_name, team, created_s``
-        (``created_s`` is kept from the first registration).
+        Returns the agent as a dict: ``agent_id, display_name, team, created_s,
+        retired_s, active_since_s`` (``created_s`` is kept from the first registration).
+        A retired agent starts a new tenure (see :meth:`retire_agent`).
         """
         agent_id = values.identifier(agent_id, "agent_id")
         display_name = values.text(display_name, "display_name", optional=True)
@@ -48,8 +65,50 @@ class CallsMixin:
                          "VALUES (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
                          "display_name = excluded.display_name, team = excluded.team",
                          (agent_id, display_name, team, now_s))
-            return dict(conn.execute("SELECT * FROM agents WHERE agent_id = ?",
-                                     (agent_id,)).fetchone())
+            start_tenure_if_retired(conn, agent_id, now_s)
+            return _agent(conn, agent_id)
+
+    def get_agent(self, agent_id: str) -> dict:
+        """One agent as a dict (see :meth:`upsert_agent`); :class:`NotFoundError` for an
+        unknown id."""
+        agent_id = values.text(agent_id, "agent_id")
+        with self._read() as conn:
+            return _agent(conn, agent_id)
+
+    def retire_agent(self, agent_id: str, *, now_s: float | None = None) -> dict:
+        """Mark an agent retired (the person left): their calls, alerts and inspected
+        calls stay, for staff. Giving the id to someone new later (:meth:`add_user`,
+        :meth:`upsert_agent`) starts a new tenure, and that person sees only what
+        happened from its start (``active_since_s``). Retiring a retired agent keeps the
+        first time.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown agent.
+        ConflictError
+            The store shows a call of theirs in progress, or an enabled agent-role user
+            still speaks as them (disable that user first).
+        """
+        agent_id = values.text(agent_id, "agent_id")
+        now_s = values.time_s(now_s, "now_s")
+        with self._write() as conn:
+            _agent(conn, agent_id)
+            live = conn.execute("SELECT call_id FROM calls WHERE agent_id = ? AND ended_s "
+                                "IS NULL LIMIT 1", (agent_id,)).fetchone()
+            if live is not None:
+                raise ConflictError(f"agent {agent_id!r} has call {live[0]!r} in progress; "
+                                    "retire them after the call")
+            users = [r[0] for r in conn.execute(
+                "SELECT name FROM users WHERE agent_id = ? AND disabled_s IS NULL "
+                "ORDER BY name", (agent_id,))]
+            if users:
+                raise ConflictError(f"agent {agent_id!r} is still the agent of enabled "
+                                    f"user(s) {', '.join(users)}; disable them first "
+                                    f"('voiceline user disable {users[0]}')")
+            conn.execute("UPDATE agents SET retired_s = COALESCE(retired_s, ?) "
+                         "WHERE agent_id = ?", (now_s, agent_id))
+            return _agent(conn, agent_id)
 
     def ensure_agent(self, agent_id: str, *, now_s: float | None = None) -> bool:
         """Register ``agent_id`` unless it is known; never changes a known agent (a call

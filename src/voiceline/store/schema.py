@@ -236,11 +236,21 @@ _V9_CARRIED_VERDICTS = sql_migration(
     "ALTER TABLE qa_flags ADD COLUMN verdict_from INTEGER",
 )
 
+_V10_AGENT_TENURES = sql_migration(
+    "agents retired, and the tenure of an agent id given to someone new",
+    # Set when an administrator retires an agent (the person left); cleared when the id
+    # is given to someone new, whose tenure then starts at active_since_s. What an
+    # agent-role user sees (report, alerts, calls, recordings) starts there; NULL: the
+    # id's first tenure, which covers its whole history.
+    "ALTER TABLE agents ADD COLUMN retired_s REAL",
+    "ALTER TABLE agents ADD COLUMN active_since_s REAL",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
                                      _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
                                      _V6_RETIRED_SEATS, _V7_DISABLED_USERS, _V8_QA_CLAIMS,
-                                     _V9_CARRIED_VERDICTS)
+                                     _V9_CARRIED_VERDICTS, _V10_AGENT_TENURES)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 
