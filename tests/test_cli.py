@@ -407,6 +407,13 @@ def test_a_wideband_calibration_says_live_calls_need_an_8k_one(tmp_path, capsys)
                            str(tmp_path / "agents"), *files)
     assert code == 0, err
     assert "a wideband baseline" in err and "until an 8 kHz one exists" in err
+    # an update from telephone recordings has no 8 kHz baseline to follow: said as such
+    # (it read "... or use the population baseline", which calibrate cannot do)
+    phone = _speech_file(tmp_path / "p.wav", 40.0, seed=5)
+    code, _, err = run_cli(capsys, "calibrate", "--agent", "A3", "--out",
+                           str(tmp_path / "agents"), "--update", phone)
+    assert code == 2 and "telephone (8 kHz), and A3 has no 8k baseline to update" in err
+    assert "population" not in err
 
 
 def test_seat_and_simulate_refuse_ids_the_server_would_refuse_before_connecting(capsys):

@@ -266,3 +266,20 @@ def test_admins_retire_an_agent_and_give_the_id_to_someone_new(tmp_path):
         assert agent["retired_s"] is None and agent["active_since_s"] is not None
         entry = store.list_audit(action="retire_agent", limit=1)[0]
     assert entry["user"] == "admin" and entry["detail"]["via"] == "api"
+
+
+def test_an_agent_without_a_baseline_is_told_whom_to_ask_not_the_servers_paths(
+        client, admin, data_dir):
+    # Found by an audit: the agent's page got "calibrate with 'voiceline calibrate --agent
+    # A1002 --out /srv/.../baselines'": the server's folder and a command not theirs.
+    made = client.post("/api/users", json={"name": "qian", "role": "agent",
+                                           "password": PASSWORD, "agent_id": "A1002"},
+                       headers=admin)
+    assert made.status_code == 201
+    answer = client.get("/api/agents/A1002/baseline", headers=sign_in(client, "qian"))
+    assert answer.status_code == 404
+    detail = answer.json()["detail"]
+    assert "ask a supervisor or administrator" in detail
+    assert str(data_dir) not in detail and "voiceline" not in detail
+    staff = client.get("/api/agents/A1002/baseline", headers=admin).json()["detail"]
+    assert "voiceline calibrate --agent A1002" in staff  # staff get the command

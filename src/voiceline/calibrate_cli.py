@@ -229,6 +229,12 @@ def _update(args: argparse.Namespace, windows: list[np.ndarray], kind: str, prof
     from qa.config import DEFAULT_CHECKS
     from voiceline.score_cli import DEFAULT_MODEL
 
+    if not baseline_path(args.out, args.agent, kind).exists():  # the other kind only
+        rate = "wideband (16 kHz)" if kind != "8k" else "telephone (8 kHz)"
+        raise BaselineError(
+            f"these recordings are {rate}, and {args.agent} has no {kind} baseline to update "
+            f"(the same voice measures differently on the two): update from recordings of "
+            f"the kind calibrated, or calibrate a {kind} baseline (without --update)")
     base = load_baseline(args.out, args.agent, kind)
     if base.level_profile != profile:
         raise BaselineError(

@@ -261,6 +261,10 @@ async def agent_baseline(agent_id: Name, user: SignedIn, service: ServiceDep) ->
     base = await asyncio.to_thread(service.baselines.agent_baseline, agent_id)
     if base is None:
         problem = (await asyncio.to_thread(service.baselines.problems_by_agent)).get(agent_id)
+        if user.role == "agent":  # the server's paths and commands are not theirs
+            raise HTTPException(404, f"agent {agent_id} has no usable baseline of their own "
+                                     f"yet{' (the file is damaged)' if problem else ''}; ask "
+                                     "a supervisor or administrator to calibrate it")
         if problem is not None:
             raise HTTPException(404, f"agent {agent_id}'s baseline file cannot be used "
                                      f"({problem}); calibrate again with 'voiceline "
