@@ -219,6 +219,17 @@ def test_an_admin_names_agents_and_arranges_the_seats_the_wall_shows(new_page, s
     page.locator("#agents tr[data-agent=A1003]").wait_for()
     assert page.locator("#agents tr[data-agent=A1003] td").all_inner_texts()[:4] == \
         ["A1003", "李娜", "south", "无个人基线 — 按全体坐席基线评判"]
+    # An agent who left: confirmed, their row says so, their id free for someone new.
+    page.get_by_role("button", name="登记离职：A1003").click()
+    page.locator("#confirm-title", has_text="李娜 · A1003 离职？").wait_for()
+    page.click("#confirm-submit")
+    page.locator("#agent-done", has_text="李娜 · A1003 已离职；移走 0 个基线文件。").wait_for()
+    page.locator("#agents tr[data-agent=A1003] td", has_text="已离职（").wait_for()
+    left = page.locator("#agents tr[data-agent=A1003] td").all_inner_texts()
+    assert left[3].startswith("已离职（") and "history/retired/" in left[3]
+    assert page.get_by_role("button", name="登记离职：A1003").count() == 0
+    agents = httpx.get(f"{server.url}/api/agents", headers=admin).json()
+    assert next(a for a in agents if a["agent_id"] == "A1003")["retired_s"] is not None
 
     # Seats: none yet; two added, one relabelled, one retired.
     assert "尚无座席" in page.locator("#seats").inner_text()

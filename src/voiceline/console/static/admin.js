@@ -301,7 +301,12 @@ function renderAgents() {
     tr.append(cell(agent.agent_id), cell(agent.display_name || "–"), cell(agent.team || "–"));
     const base = agent.baseline;
     const actions = document.createElement("td");
-    if (base) {
+    if (agent.retired_s) {
+      const left = cell(t("agents.retired", { date: formatIsoDate(new Date(agent.retired_s * 1000).toISOString()) }));
+      left.colSpan = 5;
+      left.className = "muted";
+      tr.append(left);
+    } else if (base) {
       tr.append(cell(t("agents.has")), cell(t("duration.s", { s: Math.round(base.speech_s) })),
         cell(t(`channel.${base.channel_type}`)), cell(formatIsoDate(base.updated || base.created)),
         cell(base.software_version || "–"));
@@ -320,12 +325,38 @@ function renderAgents() {
     }
     actions.append(button(t("agents.edit"), t("agents.editOf", { agent: agent.agent_id }),
       () => editEntry("agent", agent)));
+    if (!agent.retired_s) {
+      actions.append(" ", button(t("agents.retire"), t("agents.retireOf", { agent: agent.agent_id }),
+        () => confirmRetire(agent)));
+    }
     tr.append(actions);
     return tr;
   });
   if (!rows.length) rows.push(emptyRow(t("agents.empty"), 9));
   $("agents").replaceChildren(...rows);
   $("agent-ids").replaceChildren(...state.agents.map((a) => new Option(a.display_name || "", a.agent_id)));
+}
+
+/** An agent who left: their baselines move aside, and their id can be given to someone
+ *  new (DELETE /api/agents/{id}; see the README's `directory retire --agent`). */
+function confirmRetire(agent) {
+  const label = agentLabel(agent);
+  openConfirm({
+    title: () => t("retireAgent.title", { agent: label }),
+    body: () => t("retireAgent.body"),
+    submit: () => t("agents.retire"),
+    run: async () => {
+      const done = await api(`/api/agents/${encodeURIComponent(agent.agent_id)}`, { method: "DELETE" });
+      show("agent-error", "");
+      show("agent-done", t("retireAgent.done", { agent: label, n: done.baselines_moved.length }));
+    },
+    after: () => Promise.all([reloadAgents(), readAudit()]),
+  });
+}
+
+async function reloadAgents() {
+  state.agents = await api("/api/agents");
+  renderAgents();
 }
 
 async function openBaseline(agent) {
