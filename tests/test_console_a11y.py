@@ -456,3 +456,19 @@ def test_the_seat_dialog_asks_for_the_baseline_again_when_it_opens(open_wall):
     page.wait_for_function("""() => !document.querySelector("#detail [data-part=note]")
         .textContent.includes('尚无个人基线')""", timeout=5_000)
     assert page.errors == []
+
+
+def test_the_first_tab_offers_a_way_past_the_seats_to_the_alerts(open_wall):
+    # From the accessibility audit: at 200 % zoom the feed sat below the whole tile grid,
+    # and a keyboard user tabbed through the top bar and the grid to reach it.
+    page = open_wall(FakeServer([make_alert(1, "S005", "A1005")],
+                                live=[in_call("S005", "A1005", alerts=1)]))
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert skip.evaluate("(el) => el === document.activeElement")
+    assert skip.inner_text() == "跳到告警列表" and skip.is_visible()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'feed-title'", timeout=3_000)
+    page.keyboard.press("Tab")  # and on into the alerts' own controls
+    assert page.evaluate("() => !!document.activeElement.closest('aside.feed')")
+    assert page.errors == []
