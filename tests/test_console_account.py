@@ -101,11 +101,12 @@ def test_an_agent_changes_their_own_password_and_stays_signed_in(new_page, serve
     assert page.locator("#who").inner_text() == "wang（坐席）"
     elsewhere = {"Authorization": f"Bearer {login(server.url, 'wang')}"}
 
-    # A wrong current password: the server's reason, and nothing changes.
+    # A wrong current password: said in the page's language (from an audit: it read
+    # "密码未修改：the current password is wrong"), the field marked, nothing changes.
     change(page, "not my password", NEW_PASSWORD)
-    page.locator("#password-error", has_text="wrong").wait_for()
-    assert page.locator("#password-error").inner_text() == \
-        "密码未修改：the current password is wrong"
+    page.locator("#password-error", has_text="当前密码").wait_for()
+    assert page.locator("#password-error").inner_text() == "密码未修改：当前密码不正确。"
+    assert page.get_attribute("#current-password", "aria-invalid") == "true"
     assert sent == ["POST"]
 
     # New passwords that differ never leave the page.

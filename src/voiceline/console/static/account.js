@@ -51,6 +51,7 @@ async function changePassword(event) {
     return;
   }
   say("error", null);
+  for (const name of ["current", "new", "repeat"]) form.elements[name].removeAttribute("aria-invalid");
   $("password-submit").disabled = true;
   try {
     const done = await api("/api/me/password", {
@@ -59,11 +60,17 @@ async function changePassword(event) {
     form.reset();
     say("done", "account.done", { n: done.revoked_sessions });
   } catch (error) {
-    // 400 (a weak new password), 403 (the current one is wrong), 429 (too many misses):
-    // the server's detail says which and what to do.
-    if (error instanceof ApiError) say("error", "account.failed", { detail: error.detail });
+    // 403 (the current one is wrong) and 429 (too many misses) in the page's words (an
+    // audit: "密码未修改：the current password is wrong"); 400 (a weak new password):
+    // the server's policy says what is required.
+    if (error instanceof ApiError && error.status === 403) say("error", "account.wrongCurrent");
+    else if (error instanceof ApiError && error.status === 429) {
+      say("error", "account.tooMany", { s: /(\d+) s/.exec(error.detail ?? "")?.[1] ?? "?" });
+    } else if (error instanceof ApiError) say("error", "account.failed", { detail: error.detail });
     else say("error", "login.unreachable");
-    form.elements[error instanceof ApiError && error.status === 400 ? "new" : "current"].select();
+    const field = form.elements[error instanceof ApiError && error.status === 400 ? "new" : "current"];
+    field.setAttribute("aria-invalid", "true");
+    field.select();
   } finally {
     $("password-submit").disabled = false;
   }
