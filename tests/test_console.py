@@ -460,6 +460,9 @@ def test_a_reload_keeps_every_alert_still_waiting_to_be_resolved(new_page, floor
     shown = {a["id"] for a in page_alerts(page)}
     assert set(waiting) <= shown  # every one still waiting, however old
     page.click("button[data-feed-filter=action]")
+    # the filter is drawn on the next frame (read at once, it raced on a loaded machine)
+    page.wait_for_function("""(ids) => ids.every((id) => document.querySelector(
+        `.alert[data-id='${id}']`)?.hidden !== false)""", arg=handled, timeout=5_000)
     visible = page.evaluate("""() => [...document.querySelectorAll('.alert:not([hidden])')]
         .map((el) => Number(el.dataset.id))""")
     assert set(waiting) <= set(visible) and not set(handled) & set(visible)
