@@ -397,6 +397,19 @@ def baseline_path(directory: str | Path, agent_id: str, channel_type: str) -> Pa
     return Path(directory) / f"{agent_id}{suffix}.json"
 
 
+def kept_copy_path(folder: Path, path: Path, stamp: str) -> Path:
+    """A free name in ``folder`` for a kept copy of the baseline file ``path``:
+    ``<name>.<stamp>.json``, or ``<name>.<stamp>-2.json``… (stamps have whole seconds:
+    two within one second keep both). Creates ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = path.name.removesuffix(".json")
+    kept, n = folder / f"{name}.{stamp}.json", 1
+    while kept.exists():
+        n += 1
+        kept = folder / f"{name}.{stamp}-{n}.json"
+    return kept
+
+
 def save_baseline(base: Baseline, directory: str | Path) -> Path:
     """Write the baseline atomically (temporary file, then rename); returns its path."""
     path = baseline_path(directory, base.agent_id, base.channel_type)

@@ -190,20 +190,15 @@ def keep_previous(path: Path) -> Path | None:
     import shutil
     from datetime import UTC, datetime
 
+    from emotion.baseline import kept_copy_path
+
     if not path.exists():
         return None
     try:
         stamp = history_stamp(json.loads(path.read_text(encoding="utf-8"))["updated"])
     except (OSError, ValueError, KeyError, TypeError, RecursionError):  # unreadable: its time
         stamp = history_stamp(datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat())
-    history = path.parent / "history"
-    history.mkdir(exist_ok=True)
-    name = path.name.removesuffix(".json")
-    kept = history / f"{name}.{stamp}.json"
-    n = 1
-    while kept.exists():  # whole seconds: two within one second keep both
-        n += 1
-        kept = history / f"{name}.{stamp}-{n}.json"
+    kept = kept_copy_path(path.parent / "history", path, stamp)
     shutil.copy2(path, kept)
     return kept
 

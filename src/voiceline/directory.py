@@ -60,7 +60,7 @@ def retire_agent(store: Any, user: str | None, agent_id: str, via: str,
 
 
 def _move_baselines(directory: Path, agent_id: str) -> list[Path]:
-    from emotion.baseline import CHANNEL_TYPES, baseline_path
+    from emotion.baseline import CHANNEL_TYPES, baseline_path, kept_copy_path
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     moved = []
@@ -68,13 +68,7 @@ def _move_baselines(directory: Path, agent_id: str) -> list[Path]:
         path = baseline_path(directory, agent_id, channel_type)
         if not path.is_file():
             continue
-        (directory / RETIRED_BASELINES).mkdir(parents=True, exist_ok=True)
-        name = path.name.removesuffix(".json")
-        kept = directory / RETIRED_BASELINES / f"{name}.{stamp}.json"
-        n = 1
-        while kept.exists():
-            n += 1
-            kept = directory / RETIRED_BASELINES / f"{name}.{stamp}-{n}.json"
+        kept = kept_copy_path(directory / RETIRED_BASELINES, path, stamp)
         os.replace(path, kept)
         moved.append(kept)
     return moved
