@@ -181,6 +181,10 @@ def test_a_call_through_each_protocol_raises_an_agitation_alert_on_the_dashboard
         alert = live_run.opened[protocol]["alert"]
         assert (alert["seat_id"], alert["agent_id"]) == (SEATS[protocol], AGENTS[protocol])
         assert f"{AGENTS[protocol]}'s usual" in alert["explanation"]
+        # the alert keeps which baseline judged it: the agent's own, this version of it
+        written = json.loads((server.config.data_dir / "baselines"
+                              / f"{AGENTS[protocol]}.json").read_text())["updated"]
+        assert (alert["baseline"], alert["baseline_updated"]) == ("agent", written)
         assert alert["peak_score"] >= 0.7
         call = httpx.get(f"{server.url}/api/calls", params={"seat": SEATS[protocol]},
                          headers=sup).json()[0]
@@ -201,6 +205,7 @@ def test_an_unbound_audiosocket_call_is_judged_against_the_population(live_run):
     unbound_seat = "as-" + live_run.calls["unbound"].replace("-", "")[:8]
     assert (alert["seat_id"], alert["agent_id"]) == (unbound_seat, None)
     assert alert["explanation"].endswith("than usual, for 2 s")
+    assert (alert["baseline"], alert["baseline_updated"]) == ("population", None)
     seats = [s for m in live_run.first if m["type"] == "seats" for s in m["seats"]
              if s["seat_id"] == unbound_seat and s["state"] == "playing"]
     assert seats and {s["baseline"] for s in seats} == {"population"}

@@ -221,6 +221,25 @@ def test_an_alert_life_cycle_writes_one_event_per_change_with_the_full_state(sto
     assert store.last_event_id() == 6
 
 
+def test_an_alert_keeps_which_baseline_judged_it(store):
+    # Every score says which baseline it used; an alert still says it after its call
+    # ended and after the agent's baseline was replaced.
+    live_call(store)
+    own = store.open_alert("c1", "agitation", "warning", 0.8, "loud", DRIVERS,
+                           baseline="agent", baseline_updated="2026-11-30T10:00:00+00:00",
+                           now_s=T0 + 10)
+    usual = store.open_alert("c1", "low_energy", "warning", 0.8, "flat", DRIVERS,
+                             baseline="population", now_s=T0 + 11)
+    unknown = store.open_alert("c1", "agitation", "critical", 0.9, "loud", DRIVERS,
+                               now_s=T0 + 12)
+    store.end_call("c1", "hangup", ended_s=T0 + 30)
+    stored = {a["id"]: (a["baseline"], a["baseline_updated"]) for a in store.list_alerts()}
+    assert stored == {own["id"]: ("agent", "2026-11-30T10:00:00+00:00"),
+                      usual["id"]: ("population", None), unknown["id"]: (None, None)}
+    assert [e["alert"]["baseline"] for e in store.events_after(0) if e["type"] == "closed"] \
+        == ["agent", "population", None]
+
+
 def test_resolving_acknowledges_and_a_second_resolution_is_refused(store):
     live_call(store)
     alert_id = open_loud(store)["id"]
@@ -332,6 +351,9 @@ def test_bad_alert_input_is_refused_and_stores_nothing(store):
         (dict(explanation="  "), "explanation must be a non-empty string"),
         (dict(drivers=["loudness"]), "drivers must be a list of dicts"),
         (dict(drivers=[{"z": float("inf")}]), "drivers cannot be stored as JSON"),
+        (dict(baseline="own"), "unknown baseline 'own'; expected one of agent, population"),
+        (dict(baseline="population", baseline_updated="2026-11-30T10:00:00+00:00"),
+         "baseline_updated names a version of the agent's own baseline"),
     ]
     for change, message in bad:
         arguments = dict(call_id="c1", kind="agitation", severity="warning", score=0.8,

@@ -445,4 +445,6 @@ class LiveEngine:
             drivers=e.drivers,
             explanation=explain_drivers(e.drivers, call.label, e.duration_s, "en"),
             explanation_zh=explain_drivers(e.drivers, call.label, e.duration_s, "zh"),
-            baseline=call.source, reason=e.reason) for e in raw]
+            baseline=call.source, reason=e.reason,
+            baseline_updated=call.baseline.updated if call.source == "agent" else "")
+            for e in raw]

@@ -99,6 +99,7 @@ class EngineAlert:
     explanation_zh: str
     baseline: str  # "agent" | "population"
     reason: str
+    baseline_updated: str = ""  # the agent's baseline's "updated" time ("" on the population)
 
 
 @dataclass(frozen=True)

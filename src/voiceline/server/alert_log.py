@@ -63,8 +63,10 @@ class AlertRecorder:
         now_s = _wall(getattr(ev, "wall_s", None))
         explanation = ev.explanation or f"{ev.kind} above the usual"
         if ev.type == "opened":
-            alert = self.store.open_alert(ev.call_id, ev.kind, ev.severity, float(ev.peak),
-                                          explanation, _drivers(ev.drivers), now_s=now_s)
+            alert = self.store.open_alert(
+                ev.call_id, ev.kind, ev.severity, float(ev.peak), explanation,
+                _drivers(ev.drivers), baseline=ev.baseline,
+                baseline_updated=ev.baseline_updated or None, now_s=now_s)
             self._ids[key] = alert["id"]
             return alert
         alert_id = self._ids.get(key)

@@ -23,6 +23,8 @@ ALERT_KINDS = ("agitation", "low_energy")
 SEVERITIES = ("warning", "critical")
 ALERT_STATES = ("open", "closed")
 EVENT_TYPES = ("opened", "updated", "closed", "acknowledged", "resolved")
+BASELINES = ("agent", "population")
+"""Which baseline judged an alert: the agent's own, or the agents' usual."""
 MAX_EXPLANATION_CHARS = 2000
 CALL_ENDED = "call ended"
 """Close reason of the alerts still open when their call ends."""
@@ -83,6 +85,7 @@ class AlertsMixin:
 
     def open_alert(self, call_id: str, kind: str, severity: str, score: float,
                    explanation: str, drivers: list[dict] = (), *,
+                   baseline: str | None = None, baseline_updated: str | None = None,
                    now_s: float | None = None) -> dict:
         """Open an alert on a live call; its seat and agent are taken from the call.
 
@@ -100,6 +103,12 @@ class AlertsMixin:
         drivers : list of dict
             The features that drove the alert, e.g. ``[{"feature": "loudness_mean_sone",
             "z": 2.6}]``; stored as JSON.
+        baseline : {"agent", "population"}, optional
+            Which baseline judged the voice: the agent's own, or the agents' usual (the
+            agent had none). None: not known (kept as NULL).
+        baseline_updated : str, optional
+            The agent's baseline's ``updated`` time (ISO 8601), which says which version
+            of it judged; only with ``baseline="agent"``.
         now_s : float, optional
             Unix time of opening; default now.
 
@@ -108,9 +117,16 @@ class AlertsMixin:
         dict
             The alert: ``id, call_id, seat_id, agent_id, kind, severity, state, opened_s,
             updated_s, closed_s, close_reason, score, peak_score, explanation, drivers,
-            acknowledged_by, acknowledged_s, resolved_by, resolved_s, resolution_note``.
+            acknowledged_by, acknowledged_s, resolved_by, resolved_s, resolution_note,
+            baseline, baseline_updated``.
         """
         call_id = values.text(call_id, "call_id")
+        baseline = values.choice(baseline, "baseline", BASELINES, optional=True)
+        baseline_updated = values.text(baseline_updated, "baseline_updated", optional=True,
+                                       max_chars=64)
+        if baseline_updated is not None and baseline != "agent":
+            raise InvalidInputError("baseline_updated names a version of the agent's own "
+                                    "baseline; give it with baseline='agent' only")
         kind = values.choice(kind, "alert kind", ALERT_KINDS)
         severity = values.choice(severity, "severity", SEVERITIES)
         score = values.finite(score, "score")
@@ -128,10 +144,10 @@ class AlertsMixin:
                                     "are opened on live calls only")
             alert_id = conn.execute(
                 "INSERT INTO alerts (call_id, seat_id, agent_id, kind, severity, state, "
-                "opened_s, updated_s, score, peak_score, explanation, drivers) "
-                "VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                "opened_s, updated_s, score, peak_score, explanation, drivers, baseline, "
+                "baseline_updated) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (call_id, call["seat_id"], call["agent_id"], kind, severity, now_s, now_s,
-                 score, score, explanation, drivers)).lastrowid
+                 score, score, explanation, drivers, baseline, baseline_updated)).lastrowid
             return _record(conn, alert_id, "opened", now_s)
 
     def update_alert(self, alert_id: int, *, score: float | None = None,

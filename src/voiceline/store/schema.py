@@ -246,11 +246,22 @@ _V10_AGENT_TENURES = sql_migration(
     "ALTER TABLE agents ADD COLUMN active_since_s REAL",
 )
 
+_V11_ALERT_BASELINES = sql_migration(
+    "which baseline judged an alert",
+    # "agent" (the agent's own, last written at baseline_updated, the file's "updated"
+    # time) or "population" (the agents' usual: the agent had no baseline of their own).
+    # NULL on alerts opened before this version: not recorded then.
+    "ALTER TABLE alerts ADD COLUMN baseline TEXT "
+    "CHECK (baseline IS NULL OR baseline IN ('agent', 'population'))",
+    "ALTER TABLE alerts ADD COLUMN baseline_updated TEXT",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
                                      _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
                                      _V6_RETIRED_SEATS, _V7_DISABLED_USERS, _V8_QA_CLAIMS,
-                                     _V9_CARRIED_VERDICTS, _V10_AGENT_TENURES)
+                                     _V9_CARRIED_VERDICTS, _V10_AGENT_TENURES,
+                                     _V11_ALERT_BASELINES)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -242,11 +242,12 @@ export class SeatDetail {
     if (focused && !(focused.isConnected && !focused.closest("[hidden]"))) this._moveFocusOn(focused);
   }
 
-  /** Whose usual an alert's words compare with: the agent's, or the population's when
-   *  the seat's live call is judged against it. */
+  /** Whose usual an alert's words compare with: the baseline stored with the alert, or
+   *  for an alert stored without one, the seat's live call's. */
   _whose(alert) {
     const seat = this.hooks.latestSeat(alert.seat_id);
-    if (seat && seat.call_id === alert.call_id && seat.baseline === "population") return POPULATION;
+    const live = seat && seat.call_id === alert.call_id ? seat.baseline : null;
+    if ((alert.baseline ?? live) === "population") return POPULATION;
     return alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
   }
 

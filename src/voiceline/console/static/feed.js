@@ -69,7 +69,8 @@ export class AlertFeed {
    * @param {HTMLElement} [hooks.heading]  takes focus when no alert needs action any more
    *   (tabindex="-1")
    * @param {(alert) => string|null} [hooks.baselineOf]  "agent" or "population": what the
-   *   alert's call is judged against, where known (a live call's seat snapshot)
+   *   alert's call is judged against, where known (a live call's seat snapshot), for an
+   *   alert stored without its ``baseline``
    */
   constructor(list, { onAck, onResolve, onOpenSeat, agentName, now, heading = null,
     baselineOf = () => null }) {
@@ -274,7 +275,10 @@ export class AlertFeed {
       ? t("feed.ongoing", { d: formatDuration(seconds) })
       : t("feed.ended", { d: formatDuration(seconds) }) + closedWhy(alert.close_reason));
     if (item.parts.when.textContent !== text) item.parts.when.textContent = text;
-    const agentLabel = this.hooks.baselineOf(alert) === "population" ? POPULATION
+    // The stored alert names its baseline (since schema 11); older alerts fall back to
+    // the seat's live call.
+    const judgedBy = alert.baseline ?? this.hooks.baselineOf(alert);
+    const agentLabel = judgedBy === "population" ? POPULATION
       : alert.agent_id ? this.hooks.agentName(alert.agent_id) : null;
     const drivers = Array.isArray(alert.drivers) ? alert.drivers : [];
     const why = drivers.length || !alert.explanation
