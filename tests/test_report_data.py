@@ -256,6 +256,66 @@ def test_an_agent_without_a_baseline_sees_the_populations_range(tmp_path, data_d
     assert ids[0] == "calibrate" and not [i for i in ids if i.endswith(("_above", "_below"))]
 
 
+def _own_baseline_report(tmp_path, data_dir, calls) -> dict:
+    """A1001 (who has a baseline) with only ``calls``: (call_id, day, windows, in range,
+    baseline source)."""
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_agent("A1001")
+        for call_id, day, windows, share, source in calls:
+            store.save_voice_summary(call_id, "qa", "A1001", at(day, 9), 300,
+                                     summary(windows, share, baseline=source,
+                                             rate_above=0.9 if source == "population"
+                                             else 0.0))
+        return build_report(store, "A1001", make_period(FIRST, LAST, tz=TZ),
+                            baselines_dir=data_dir / "baselines", now_s=NOW_S)
+
+
+def test_calls_judged_before_the_baseline_existed_are_left_out_of_the_figures(
+        tmp_path, data_dir):
+    # Found by the onboarding audit: the headline pooled calls judged against other
+    # agents' ranges with those judged against the agent's own.
+    rep = _own_baseline_report(tmp_path, data_dir, [
+        ("p1", 16, 100, 0.10, "population"), ("p2", 17, 100, 0.20, "population"),
+        ("a1", 19, 200, 0.90, "agent"), ("a2", 20, 200, 0.70, "agent")])
+    assert rep["totals"]["calls"] == 2
+    assert rep["totals"]["in_range_share"] == pytest.approx(0.80, abs=1e-4)
+    assert rep["baseline"]["left_out_calls"] == 2 and rep["baseline"]["population_calls"] == 0
+    assert rep["features"]["speech_rate_syl_s"]["above"] == 0.0  # p1, p2's 0.9 left out
+    assert sum(w["calls"] for w in rep["weeks"]) == 2
+    assert not [g for g in rep["guidance"] if g["id"].startswith("speech_rate")]
+    html = render_document(rep, "en", tz=TZ)
+    assert "2 more calls of this period were judged before your baseline existed" in html
+    assert "不计入以上数字" in render_document(rep, "zh", tz=TZ)
+
+
+def test_a_period_judged_wholly_before_the_baseline_gives_no_advice_from_others_ranges(
+        tmp_path, data_dir):
+    rep = _own_baseline_report(tmp_path, data_dir, [
+        ("p1", 16, 100, 0.10, "population"), ("p2", 17, 100, 0.20, "population")])
+    assert rep["totals"]["calls"] == 2 and rep["baseline"]["population_calls"] == 2
+    assert [g["id"] for g in rep["guidance"]] == ["baseline_new"]
+    assert "All of these calls were judged before your baseline existed" in \
+        render_document(rep, "en", tz=TZ)
+
+
+@pytest.mark.parametrize(("shares", "asked"), [
+    ([0.30, 0.20, 0.40, 0.35, 0.45, 0.80], True),   # 5 of 6 calls far outside
+    ([0.30, 0.20, 0.40, 0.80, 0.85, 0.80], False),  # half: hard calls, not the baseline
+    ([0.30, 0.20, 0.40, 0.35], False),              # too few calls to say
+])
+def test_a_baseline_far_from_most_calls_is_named_as_possibly_not_fitting(
+        tmp_path, data_dir, shares, asked):
+    rep = _own_baseline_report(tmp_path, data_dir, [
+        (f"a{i}", 16 + i, 100, share, "agent") for i, share in enumerate(shares)])
+    ids = [g["id"] for g in rep["guidance"]]
+    assert (ids[:1] == ["baseline_fit"]) is asked and ids.count("baseline_fit") == asked
+    if asked:
+        item = rep["guidance"][0]
+        assert item["numbers"] == {"calls": 6, "far_calls": 5, "below": 0.5}
+        assert "In 5 of 6 calls less than half of your speech" in item["en"]
+        assert "calibrate it again" in item["en"] and "重新校准" in item["zh"]
+
+
 def test_an_unknown_agent_is_refused_by_name(tmp_path):
     with Store(tmp_path / "voiceline.db") as store, \
             pytest.raises(UnknownAgentError, match="'nobody'"):

@@ -232,15 +232,33 @@ def flagged_moments(inputs: ReportInputs) -> list[dict]:
     return out
 
 
+def judged_by_own(inputs: ReportInputs) -> tuple[list[dict], list[dict]]:
+    """The summaries the report's figures pool, and those it leaves out.
+
+    A call judged against the population (before the agent's baseline existed) measured
+    the voice against other agents' ranges, so its shares say nothing about the agent's
+    own usual: with a baseline of their own and calls judged against it, the report
+    pools those calls only. Without such calls, every call is pooled (and the report
+    says against what).
+    """
+    if (inputs.baseline or {}).get("source") != "agent":
+        return list(inputs.summaries), []
+    own = [r for r in inputs.summaries if r["summary"].get("baseline") != "population"]
+    if not own:
+        return list(inputs.summaries), []
+    return own, [r for r in inputs.summaries if r["summary"].get("baseline") == "population"]
+
+
 def build(inputs: ReportInputs, *, now_s: float) -> dict:
     """The report's numbers (guidance included) for one agent and period."""
     from voiceline.reports.guidance import guidance
 
     period = inputs.period
     start_s, end_s = period.start_s, period.end_s
-    rows = [r for r in inputs.summaries if start_s <= r["started_s"] < end_s]
+    summaries, before_own = judged_by_own(inputs)
+    rows = [r for r in summaries if start_s <= r["started_s"] < end_s]
     pooled = pool(rows)
-    shift, position = shift_effects(inputs.summaries, start_s, end_s, period.tz)
+    shift, position = shift_effects(summaries, start_s, end_s, period.tz)
     sources = [r["summary"].get("baseline") for r in rows]
     report = {
         "version": REPORT_VERSION, "agent_id": inputs.agent_id, "period": period.to_dict(),
@@ -252,6 +270,10 @@ def build(inputs: ReportInputs, *, now_s: float) -> dict:
                      or ("population" if "population" in sources else
                          "agent" if sources else None),
                      "population_calls": sources.count("population"),
+                     # calls of the period judged before the agent's baseline existed,
+                     # left out of every figure (judged_by_own)
+                     "left_out_calls": sum(start_s <= r["started_s"] < end_s
+                                           for r in before_own),
                      "features": (inputs.baseline or {}).get("features", {}),
                      **{k: (inputs.baseline or {}).get(k) for k in ("created", "updated")},
                      "updates": (inputs.baseline or {}).get("updates", 0)},
@@ -268,7 +290,7 @@ def build(inputs: ReportInputs, *, now_s: float) -> dict:
         "normal_z_shares": list(NORMAL_Z_SHARES), "z_edges": list(Z_EDGES),
         "flagged": flagged_moments(inputs),
         "shift": shift,
-        "weeks": weekly(inputs.summaries, inputs),
+        "weeks": weekly(summaries, inputs),
         "team": team_distribution(inputs.team_shares, pooled["in_range_share"],
                                   inputs.team_scope),
     }

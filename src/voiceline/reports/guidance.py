@@ -26,6 +26,50 @@ WEEK_CHANGE = 0.05
 #: A feature's median moved by at least this fraction of the usual band's width.
 BAND_MOVE = 0.25
 MAX_FEATURE_ITEMS = 3
+#: The baseline may not fit the voice any more: in at least MISFIT_CALLS of the period's
+#: calls (at least MISFIT_MIN_CALLS of them, each with MISFIT_MIN_WINDOWS windows), less
+#: than MISFIT_IN_RANGE of the speech lay within the usual range, which holds 90 % of
+#: the calibration speech by construction (emotion.summary.in_usual_range).
+MISFIT_IN_RANGE = 0.5
+MISFIT_CALLS = 2 / 3
+MISFIT_MIN_CALLS = 5
+MISFIT_MIN_WINDOWS = 30
+
+
+def _misfit_item(rows: list[dict], report: dict):
+    """Ask for the baseline to be checked when most calls stay far outside the usual range.
+
+    One hard call says nothing about the baseline; most calls of a period far from it say
+    that the calibration no longer describes the voice (a new headset or line, a cold
+    when it was made, or too little ordinary speech in it), and every other figure of
+    the report then reads against the wrong range.
+    """
+    shares = [r["summary"]["in_range_share"] for r in rows
+              if (r["summary"].get("windows") or 0) >= MISFIT_MIN_WINDOWS
+              and r["summary"].get("in_range_share") is not None]
+    if len(shares) < MISFIT_MIN_CALLS:
+        return None
+    far = sum(share < MISFIT_IN_RANGE for share in shares)
+    if far < MISFIT_CALLS * len(shares):
+        return None
+    made = report["baseline"].get("updated") or report["baseline"].get("created") or ""
+    day = made[:10]
+    en_made = f" (last written {day})" if day else ""
+    zh_made = f"（最近一次写入于 {day}）" if day else ""
+    return {"id": "baseline_fit", "weight": 1.0,
+            "numbers": {"calls": len(shares), "far_calls": far,
+                        "below": MISFIT_IN_RANGE},
+            "en": f"In {far} of {len(shares)} calls less than half of your speech was within "
+                  f"your usual range, while your calibration speech was within it 90 % of "
+                  f"the time. Your baseline{en_made} may no longer describe your ordinary "
+                  "voice (a new headset or line, a cold when it was made, or too little "
+                  "ordinary speech in it). Ask your supervisor to check it or calibrate it "
+                  "again from a few minutes of your recent ordinary calls; until then, read "
+                  "the figures below with care.",
+            "zh": f"在 {len(shares)} 通电话中，有 {far} 通处于平时范围内的说话时间不到一半，"
+                  f"而校准时的说话有 90% 处于该范围内。您的基线{zh_made}可能已不能代表您平时的声音"
+                  "（例如换了耳机或线路、校准时感冒，或校准用的日常通话太少）。"
+                  "请主管检查基线，或用您最近几分钟的日常通话重新校准；在此之前，请谨慎看待下面的数字。"}
 
 
 def _where(rows, name, side, position, tz):
@@ -201,8 +245,21 @@ def guidance(rows: list[dict], pooled: dict, report: dict, position: dict,
                   "zh": "这些数字是把您的声音与其他坐席的声音比较，而每个人的声音本来就不同，"
                         "所以对您本人的声音说明不了太多。请主管为您校准个人基线（几分钟的日常通话即可），"
                         "之后才会有针对您本人声音的建议。"}]
+    elif report["baseline"].get("population_calls"):
+        # a baseline of their own now, but every call of the period was judged before it
+        # existed (reports.aggregate.judged_by_own): no advice from other agents' ranges
+        items = [{"id": "baseline_new", "numbers": {},
+                  "en": "Your calls in this period were judged before your baseline "
+                        "existed, against other agents' voices, so they say little about "
+                        "your own voice. Your own baseline judges your calls from now on: "
+                        "advice about your voice starts with them.",
+                  "zh": "本期的通话都是在您的基线建立之前分析的，当时与其他坐席的声音比较，"
+                        "对您本人的声音说明不了太多。今后的通话将与您本人的基线比较，"
+                        "届时会有针对您本人声音的建议。"}]
     else:
-        items = _feature_items(rows, pooled, position, tz)
+        misfit = _misfit_item(rows, report)
+        items = [misfit] if misfit else []
+        items += _feature_items(rows, pooled, position, tz)
     baseline = report["baseline"]["features"]
     for extra in (_shift_item(report["shift"], baseline), _night_item(report["shift"]),
                   _week_item(report["weeks"])):

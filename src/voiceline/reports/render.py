@@ -123,9 +123,10 @@ def _summary(report: dict, L: dict, lang: str) -> str:
                                                updated=_day(report["baseline"]["updated"],
                                                             _tz(report)))
                  if n else L["baseline_made"].format(created=day))
-    judged_by_population = report["baseline"].get("population_calls") or 0
-    if base == "agent" and judged_by_population:
-        note += L["population_calls"].format(n=judged_by_population)
+    if base == "agent" and report["baseline"].get("population_calls"):
+        note += L["population_calls"]
+    if report["baseline"].get("left_out_calls"):
+        note += L["left_out_calls"].format(n=report["baseline"]["left_out_calls"])
     older = t.get("older_calls") or 0
     if older:
         note += L["older_summaries"].format(n=older)

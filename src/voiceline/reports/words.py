@@ -123,8 +123,10 @@ LABELS = {
         "was measured as it is now, so there is no share of yours to compare.",
         "older_summaries": " {n} of these calls were analysed by an earlier version, whose "
         "in-range share measured something else; they count for everything but it.",
-        "population_calls": " {n} of these calls were judged before your baseline existed, "
-        "against the population of agents.",
+        "population_calls": " All of these calls were judged before your baseline existed, "
+        "against other agents' voices; your own baseline judges your calls from now on.",
+        "left_out_calls": " {n} more calls of this period were judged before your baseline "
+        "existed, against other agents' voices, and are left out of these figures.",
         "team_median": "team median {median}", "agents": "agents",
         "no_data": "No analysed calls of yours in this period.",
         "generated": "Generated {time}. Agents see only their own report; every view is "
@@ -177,7 +179,10 @@ LABELS = {
                          "暂无可比较的比例。",
         "older_summaries": "其中 {n} 通由早期版本分析，其“平时范围内比例”的算法不同，"
                            "只有这一项不计入。",
-        "population_calls": "其中 {n} 通是在您的基线建立之前分析的，当时与坐席总体比较。",
+        "population_calls": "这些通话都是在您的基线建立之前分析的，当时与其他坐席的声音比较；"
+                            "今后的通话将与您本人的基线比较。",
+        "left_out_calls": "另有 {n} 通本期通话是在您的基线建立之前分析的"
+                          "（当时与其他坐席的声音比较），不计入以上数字。",
         "team_median": "中位数 {median}", "agents": "人",
         "no_data": "本期没有您的已分析通话。",
         "generated": "生成于 {time}。坐席只能查看本人的报告；每次查看都会记录。", "hour": "时",
