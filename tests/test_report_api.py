@@ -220,6 +220,7 @@ def test_a_reused_agent_ids_new_holder_sees_only_their_own_tenure(tmp_path):
         view = client.get("/api/reports/agents/A1001/view", params=PERIOD,
                           headers=bearer(token["bob"])).json()
         assert view["audio"] == {}
+        assert "该坐席编号自 2026-11-18 起归您使用" in view["html"]  # the page says so too
         # a link to wang's recording made out to bob's session does not open
         assert client.get(qa_api.audio_url("c2", token["bob"])).status_code == 401
         alerts = client.get("/api/alerts", headers=bearer(token["bob"])).json()
@@ -236,3 +237,6 @@ def test_a_reused_agent_ids_new_holder_sees_only_their_own_tenure(tmp_path):
         assert sup["totals"]["calls"] == 5 and sup["tenure"] == {"since_s": tenure_s,
                                                                 "bounded": False}
         assert any(m["source"] == "qa" and m["audio_url"] for m in sup["flagged"])
+        page = client.get("/api/reports/agents/A1001/view", headers=bearer(token["sup"]),
+                          params={**PERIOD, "lang": "en"}).json()["html"]
+        assert "This agent id was given to someone new on 2026-11-18" in page

@@ -127,6 +127,11 @@ def _summary(report: dict, L: dict, lang: str) -> str:
         note += L["population_calls"]
     if report["baseline"].get("left_out_calls"):
         note += L["left_out_calls"].format(n=report["baseline"]["left_out_calls"])
+    since_s = (report.get("tenure") or {}).get("since_s")
+    if since_s is not None:
+        day = local(since_s, _tz(report)).strftime("%Y-%m-%d")
+        note += L["tenure_bounded" if report["tenure"].get("bounded")
+                  else "tenure_reused"].format(day=day)
     older = t.get("older_calls") or 0
     if older:
         note += L["older_summaries"].format(n=older)

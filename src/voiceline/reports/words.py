@@ -125,6 +125,10 @@ LABELS = {
         "in-range share measured something else; they count for everything but it.",
         "population_calls": " All of these calls were judged before your baseline existed, "
         "against other agents' voices; your own baseline judges your calls from now on.",
+        "tenure_bounded": " This agent id became yours on {day}; nothing from before "
+        "that day is in this report.",
+        "tenure_reused": " This agent id was given to someone new on {day}: calls before "
+        "that day are a previous holder's.",
         "left_out_calls": " {n} more calls of this period were judged before your baseline "
         "existed, against other agents' voices, and are left out of these figures.",
         "team_median": "team median {median}", "agents": "agents",
@@ -181,6 +185,8 @@ LABELS = {
                            "只有这一项不计入。",
         "population_calls": "这些通话都是在您的基线建立之前分析的，当时与其他坐席的声音比较；"
                             "今后的通话将与您本人的基线比较。",
+        "tenure_bounded": "该坐席编号自 {day} 起归您使用；此前的内容不在本报告中。",
+        "tenure_reused": "该坐席编号于 {day} 改由新坐席使用：此前的通话属于前一位使用者。",
         "left_out_calls": "另有 {n} 通本期通话是在您的基线建立之前分析的"
                           "（当时与其他坐席的声音比较），不计入以上数字。",
         "team_median": "中位数 {median}", "agents": "人",
