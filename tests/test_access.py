@@ -23,7 +23,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from capture.ingest import audiofork, audiosocket
-from test_server_support import PASSWORD, AlertFeed, add_users, calibrate, cheap_hasher, login
+from test_server_support import (
+    PASSWORD,
+    AlertFeed,
+    add_users,
+    as_account,
+    calibrate,
+    cheap_hasher,
+    login,
+)
 from voiceline.auth import Auth
 from voiceline.cli import main
 from voiceline.server import ServerConfig
@@ -376,7 +384,8 @@ def test_command_line_changes_are_audited_under_the_operators_system_account(
         tmp_path, monkeypatch, capsys):
     # Found by an audit: what was done from the command line was stored with no user, so
     # no one could tell who had added an admin, revoked a token or taken a backup.
-    monkeypatch.setenv("LOGNAME", "ops-li")  # the login name getpass.getuser reads first
+    as_account(monkeypatch, "ops-li")
+    monkeypatch.setenv("LOGNAME", "someone-else")  # the environment names no one
     data = str(tmp_path / "data")
     seats = tmp_path / "seats.csv"
     seats.write_text("seat_id,team\nS001,north\nS002,north\n", encoding="utf-8")
@@ -410,6 +419,25 @@ def test_command_line_changes_are_audited_under_the_operators_system_account(
         ("cli:ops-li", "reset_password", "user:li"), ("cli:ops-li", "add_user", "user:li")]
     mine = list(csv.reader(io.StringIO(run("audit", "--user", "cli:ops-li"))))[1:]
     assert mine == rows  # found by that name, too
+
+
+@pytest.mark.parametrize(("account", "uid", "sudo_user", "recorded"), [
+    ("root", 0, "li", "cli:root (sudo from li)"),
+    ("root", 0, None, "cli:root"),
+    ("ops-wu", 1001, "li", "cli:ops-wu"),  # only root is behind sudo; the variable is ignored
+])
+def test_a_command_run_through_sudo_names_who_ran_it(tmp_path, monkeypatch, account, uid,
+                                                    sudo_user, recorded):
+    as_account(monkeypatch, account, uid)
+    if sudo_user is None:
+        monkeypatch.delenv("SUDO_USER", raising=False)
+    else:
+        monkeypatch.setenv("SUDO_USER", sudo_user)
+    data = str(tmp_path / "data")
+    assert main(["user", "token", "--ingest", "pbx-1", "--data", data]) == 0
+    with Store(tmp_path / "data" / "voiceline.db") as store:
+        (entry,) = store.list_audit()
+    assert entry["user"] == recorded
 
 
 def test_an_operator_account_without_a_name_is_audited_by_its_uid(tmp_path, monkeypatch,

@@ -32,7 +32,7 @@ from websockets.sync.client import connect as sync_connect
 
 from capture.ingest import audiofork
 from test_console_support import cli, sign_in, watched_page
-from test_server_support import add_users, login, voice
+from test_server_support import add_users, as_account, login, voice
 from voiceline import __version__
 from voiceline.cli import main
 from voiceline.store import Store
@@ -533,7 +533,7 @@ def test_an_admin_reads_the_audit_log_by_action_and_date_a_page_at_a_time(new_pa
     assert rows[0][3:] == ["user:auditee", "revoked_sessions: 0, via: api"]
 
     # A change made on the server's machine with `voiceline user` names its system account.
-    monkeypatch.setenv("LOGNAME", "ops-li")
+    as_account(monkeypatch, "ops-li")
     assert main(["user", "enable", "auditee", "--data", str(server.config.data_dir)]) == 0
     page.fill("#audit-action", "enable_user")
     page.click("#audit-search")

@@ -250,3 +250,20 @@ def write_certificate(folder: Path) -> dict[str, Path]:
     for k, pem in enumerate(issued.cert_chain_pems):
         pem.write_to_path(str(paths["cert"]), append=k > 0)
     return paths
+
+
+def as_account(monkeypatch, name: str, uid: int | None = None) -> None:
+    """The process runs as the account ``name`` (and as ``uid``, if given)."""
+    import os
+    import pwd
+
+    real = pwd.getpwuid
+    if uid is not None:
+        monkeypatch.setattr(os, "geteuid", lambda: uid)
+
+    def lookup(u: int):
+        entry = list(real(os.getuid()))
+        entry[0], entry[2] = name, u
+        return pwd.struct_passwd(entry)
+
+    monkeypatch.setattr(pwd, "getpwuid", lookup)

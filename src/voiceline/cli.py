@@ -69,16 +69,28 @@ def output_file(path: str | Path, keep: Iterable[str | Path] = ()) -> Path:
 
 
 def cli_user() -> str:
-    """Who runs this command, as the audit log names them: ``cli:<login name>`` of the
-    operating-system account (``getpass.getuser``), or ``cli:uid <n>`` for an account
-    without a name (a container's bare uid). An audit found the command line's changes
-    stored with no user at all."""
-    import getpass
+    """Who runs this command, as the audit log names them: ``cli:<account>``, the name of
+    the operating-system account the process runs as (its effective uid in the password
+    database), or ``cli:uid <n>`` for an account without a name (a container's bare
+    uid). Under sudo, the person behind it too: ``cli:root (sudo from li)``.
 
+    Not from ``LOGNAME``/``USER`` (``getpass.getuser``): anyone can set those, and an
+    audit found an operator recorded under a colleague's name that way, and every
+    command run through sudo recorded as plain ``root``. An audit before that had found
+    the command line's changes stored with no user at all.
+    """
+    uid = os.geteuid()
     try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no LOGNAME/USER and no passwd entry (OSError from 3.13)
-        return f"cli:uid {os.getuid()}"
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry
+        name = f"uid {uid}"
+    # only root can be behind sudo's SUDO_USER (another account setting it is ignored)
+    sudo = os.environ.get("SUDO_USER", "").strip() if uid == 0 else ""
+    if sudo and sudo != name and sudo.isprintable():
+        return f"cli:{name} (sudo from {sudo[:64]})"
+    return f"cli:{name}"
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
