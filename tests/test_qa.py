@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -622,6 +623,27 @@ def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None
     assert main(args) == 0
     checks = {f["check"] for f in read(tmp_path / "out", "c")["flags"]}
     assert not {"missing_greeting", "missing_closing"} & checks
+
+
+def test_a_recording_keeps_its_call_id_whichever_files_a_later_batch_holds(
+        calls, tmp_path) -> None:
+    # Found in review: ids derived from file names depended on the batch. Day 1's
+    # 0001.wav, inspected alone, was "0001"; a later batch over both days' folders named
+    # it "day1_0001", and the queue held the same recording twice.
+    for day in ("day1", "day2"):
+        (tmp_path / "rec" / day).mkdir(parents=True)
+        (tmp_path / "rec" / day / "0001.wav").write_bytes(
+            (calls["rec"] / "mono.wav").read_bytes())
+    base = ["--data", str(tmp_path / "data"), "--no-progress", "--workers", "1"]
+    assert main(["qa", str(tmp_path / "rec" / "day1"), "--out", str(tmp_path / "out1"),
+                 *base]) == 0
+    assert main(["qa", str(tmp_path / "rec"), "--out", str(tmp_path / "out2"), *base]) == 0
+    with sqlite3.connect(tmp_path / "data" / "voiceline.db") as db:
+        stored = {call_id: Path(path).parent.name
+                  for call_id, path in db.execute("SELECT call_id, path FROM qa_calls")}
+    assert stored == {"0001": "day1", "day2_0001": "day2"}
+    assert sorted(p.stem for p in (tmp_path / "out2" / "calls").glob("*.json")) \
+        == ["0001", "day2_0001"]
 
 
 def test_dead_air_and_a_clipped_turn_are_found_where_they_were_made(calls, qa_run) -> None:

@@ -51,12 +51,12 @@ def open_loud(store: Store, call_id: str = "c1", now_s: float = T0 + 10) -> dict
 
 def test_a_new_store_is_wal_with_foreign_keys_at_the_current_version(store, db_path):
     assert store.journal_mode == "wal"
-    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS) == 10
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS) == 12
     assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persists in the file
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 12
     raw.close()
     # it holds password and token hashes: the owner's alone (an audit found 0644)
     assert db_path.stat().st_mode & 0o777 == 0o600
@@ -94,7 +94,7 @@ def test_a_database_from_a_newer_voiceline_is_refused_and_left_alone(db_path):
     upgrade(raw)
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(SchemaError, match=r"schema version 11.*up to version 10.*newer"):
+    with pytest.raises(SchemaError, match=r"schema version 13.*up to version 12.*newer"):
         Store(db_path)
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1

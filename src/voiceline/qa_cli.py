@@ -177,8 +177,11 @@ def read_metadata(path: Path) -> Metadata:
 
 
 def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
-               roots: list[Path]):
-    """Jobs for the files, and errors (call id → reason) for rows that cannot run."""
+               roots: list[Path], known: dict[str, str] | None = None):
+    """Jobs for the files, and errors (call id → reason) for rows that cannot run.
+
+    ``known``: the call id each recording (by path) was inspected under before, which a
+    file without metadata keeps (:meth:`Store.qa_call_ids_of`)."""
     from emotion.baseline import check_agent_id
     from qa.analysis import CallJob
     from qa.transcript import beside
@@ -186,7 +189,7 @@ def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
     jobs, errors, recorded = [], dict(metadata.problems) if metadata else {}, {}
     rows = metadata.rows if metadata else {}
     derived = _derived_ids([f for f in files if f not in rows], roots,
-                           {row["call_id"] for row in rows.values()})
+                           {row["call_id"] for row in rows.values()}, known or {})
     seen: dict[str, Path] = {}
     for f in files:
         row = rows.get(f)
@@ -224,21 +227,37 @@ def build_jobs(files: list[Path], metadata: Metadata | None, agent_channel: int,
     return jobs, errors, recorded
 
 
-def _derived_ids(files: list[Path], roots: list[Path], taken: set[str]) -> dict[Path, str]:
-    """Call ids of recordings without metadata: the file name without its extension;
-    where names repeat, the path under its input folder (``sub_x``); where that repeats
-    too (``x.wav`` in two input folders), or is another file's own name or a metadata
-    call id (``taken``), as many parent folders as tell them apart."""
+def _derived_ids(files: list[Path], roots: list[Path], taken: set[str],
+                 known: dict[str, str]) -> dict[Path, str]:
+    """Call ids of recordings without metadata.
+
+    A recording inspected before keeps the id it had (``known``, by path), unless a
+    metadata call id (``taken``) now names it. Others: the file name without its
+    extension; where names repeat, or the name is already a kept id, the path under its
+    input folder (``sub_x``); where that repeats too (``x.wav`` in two input folders),
+    or is another file's own name, a kept id or a metadata call id, as many parent
+    folders as tell them apart. So a file's id does not depend on which other files a
+    batch holds: ``day1/0001.wav`` inspected alone as ``0001`` stays ``0001`` when a later
+    batch holds ``day2/0001.wav`` too (that one becomes ``day2_0001``); before, the two
+    batches gave the same recording two ids, and the queue showed it twice.
+    """
+    ids: dict[Path, str] = {}
+    kept: set[str] = set()
+    for f in files:
+        before = known.get(str(f))
+        if before and before not in taken and before not in kept:
+            ids[f] = before
+            kept.add(before)
     stems: dict[str, list[Path]] = {}
     for f in files:
-        stems.setdefault(f.stem, []).append(f)
-    ids = {}
-    own = {group[0].stem for group in stems.values() if len(group) == 1}
-    for group in stems.values():
-        if len(group) == 1:
-            ids[group[0]] = group[0].stem
+        if f not in ids:
+            stems.setdefault(f.stem, []).append(f)
+    own = {stem for stem, group in stems.items() if len(group) == 1 and stem not in kept}
+    for stem, group in stems.items():
+        if len(group) == 1 and stem not in kept:
+            ids[group[0]] = stem
             continue
-        others = taken | own
+        others = taken | own | kept
         named = {f: _relative_id(f, roots) for f in group}
         depth = 1
         while ((len(set(named.values())) < len(group) or others & set(named.values()))
@@ -328,17 +347,20 @@ def run_qa(args: argparse.Namespace) -> int:
     files = _audio_files(args.input)
     metadata = read_metadata(Path(args.metadata)) if args.metadata else None
     roots = [Path(i).resolve() for i in args.input if Path(i).is_dir()]
-    jobs, errors, recorded = build_jobs(files, metadata, args.agent_channel, roots)
-    if not jobs and not errors:
-        raise UserError(f"no .wav or .flac recordings in {' '.join(args.input)}")
-    out = Path(args.out)
-    (out / "calls").mkdir(parents=True, exist_ok=True)
     store = None
-    if not args.no_store:
+    if files and not args.no_store:
         from voiceline.store import Store
 
         data.mkdir(parents=True, exist_ok=True)
         store = Store(data / "voiceline.db")
+    known = (store.qa_call_ids_of([str(f) for f in files if metadata is None
+                                   or f not in metadata.rows])
+             if store is not None else {})
+    jobs, errors, recorded = build_jobs(files, metadata, args.agent_channel, roots, known)
+    if not jobs and not errors:
+        raise UserError(f"no .wav or .flac recordings in {' '.join(args.input)}")
+    out = Path(args.out)
+    (out / "calls").mkdir(parents=True, exist_ok=True)
     todo, skipped, unreadable = plan(
         jobs, settings, lambda cid: read_result_fingerprint(result_file(out, cid)))
     not_taken = len(errors)  # metadata rows and files refused before reading any audio

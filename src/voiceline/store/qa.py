@@ -300,6 +300,21 @@ class QaMixin:
             return conn.execute("DELETE FROM qa_claims WHERE call_id = ? AND user_name = ?",
                                 (call_id, user)).rowcount > 0
 
+    def qa_call_ids_of(self, paths: list[str]) -> dict[str, str]:
+        """The call id each of these recordings was last inspected under (paths never
+        inspected are absent): ``voiceline qa`` gives a recording without metadata the
+        same id in every batch."""
+        found: dict[str, str] = {}
+        paths = list(dict.fromkeys(paths))
+        with self._read() as conn:
+            for at in range(0, len(paths), 500):
+                chunk = paths[at : at + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(f"SELECT path, call_id FROM qa_calls WHERE path IN "
+                                        f"({marks}) ORDER BY analysed_s", chunk):
+                    found[row["path"]] = row["call_id"]  # the newest last
+        return found
+
     def qa_errors(self, limit: int = 100) -> list[dict]:
         """Recordings that could not be inspected, newest first."""
         with self._read() as conn:

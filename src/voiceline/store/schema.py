@@ -256,12 +256,19 @@ _V11_ALERT_BASELINES = sql_migration(
     "ALTER TABLE alerts ADD COLUMN baseline_updated TEXT",
 )
 
+_V12_QA_PATHS = sql_migration(
+    "inspected recordings found by their path",
+    # A recording without metadata keeps the call id it was first given (voiceline qa
+    # looks its path up), whichever other files a later batch holds.
+    "CREATE INDEX qa_calls_path ON qa_calls (path)",
+)
+
 #: Migration ``i`` (0-based) takes the schema from version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (_V1_ACCOUNTS_AND_CALLS, _V2_ALERTS, _V3_QA,
                                      _V4_VOICE_SUMMARIES, _V5_QA_TRANSCRIPTS,
                                      _V6_RETIRED_SEATS, _V7_DISABLED_USERS, _V8_QA_CLAIMS,
                                      _V9_CARRIED_VERDICTS, _V10_AGENT_TENURES,
-                                     _V11_ALERT_BASELINES)
+                                     _V11_ALERT_BASELINES, _V12_QA_PATHS)
 #: The version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
 
