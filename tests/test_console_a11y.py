@@ -25,6 +25,16 @@ from test_console_support import accessible_name, static_server
 AGENTS = {"A1005": ("陈静", "一组"), "A1006": ("杨磊", "一组")}
 SEATS = [f"S{i:03d}" for i in range(1, 9)]
 SESSION = {"token": "t-a11y", "name": "sup", "role": "supervisor"}
+ADMIN = {"token": "t-a11y-admin", "name": "root", "role": "admin"}
+#: The report as the server renders it for the page (voiceline.reports.render_fragment):
+#: a document of its own, with its h1, h2 sections and h3 parts.
+REPORT_HTML = (
+    '<article class="vl-report" lang="zh-CN"><header><h1>声线自评报告：A1005</h1>'
+    '<p class="meta">2024-11-04 至 2024-11-10（7 天）</p></header>'
+    '<section class="summary" aria-labelledby="s-summary"><h2 id="s-summary">概况</h2>'
+    '<p>5 通电话</p></section>'
+    '<section aria-labelledby="s-shift"><h2 id="s-shift">班次与时段</h2>'
+    '<h3>按小时</h3><p>白天</p><h3>按班次中的位置</h3><p>前段</p></section></article>')
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +67,11 @@ class FakeServer:
         self.alerts = {a["id"]: dict(a) for a in alerts}
         self.live = list(live)  # the seats in a call
         self.baselines: dict[str, dict] = {}  # agent -> GET /api/agents/{id}/baseline
+        self.password_answer = (200, {"name": "sup", "revoked_sessions": 0})
         self.socket = None
         self.event_id = 0
+        self.events: list[str] = []  # the alert messages, event id n at [n - 1]
+        self.hellos = 0
 
     def route(self, route) -> None:
         path = urlparse(route.request.url).path
@@ -90,6 +103,21 @@ class FakeServer:
             body = self.baselines[agent]
         elif path.endswith("/history"):
             body = {"points": []}
+        elif path == "/api/users":
+            body = [{"name": name, "role": role, "agent_id": None, "created_s": 1.7e9,
+                     "disabled_s": None} for name, role in (("root", "admin"),
+                                                            ("sup", "supervisor"))]
+        elif path in ("/api/ingest-tokens", "/api/audit"):
+            body = []
+        elif path == "/api/me/password" and method == "POST":
+            status, body = self.password_answer
+            route.fulfill(status=status, json=body)
+            return
+        elif re.fullmatch(r"/api/reports/agents/[^/]+/view", path):
+            from voiceline.reports import CSS
+
+            body = {"agent_id": "A1005", "html": REPORT_HTML, "css": CSS, "audio": {},
+                    "period": {"from": "2024-11-04", "to": "2024-11-10", "days": 7}}
         else:
             route.fulfill(status=404, json={"detail": "not here"})
             return
@@ -99,17 +127,32 @@ class FakeServer:
         self.socket = ws
 
         def on_message(message) -> None:
-            if json.loads(message).get("type") == "auth":
+            sent = json.loads(message)
+            if sent.get("type") == "auth":
+                # As the server: resume after ``since`` (past the newest event: from it),
+                # first replaying the events the page missed.
+                since = min(int(sent.get("since", 0)), self.event_id)
+                self.hellos += 1
                 ws.send(json.dumps({"type": "hello", "user": "sup", "role": "supervisor",
-                                    "since": self.event_id, "last_event_id": self.event_id}))
+                                    "since": since, "last_event_id": self.event_id}))
+                for event in self.events[since:]:
+                    ws.send(event)
 
         ws.on_message(on_message)
 
     def push(self, alert: dict) -> None:
+        """An alert event: sent now, or replayed when the page reconnects."""
         self.alerts[alert["id"]] = dict(alert)
         self.event_id += 1
-        self.socket.send(json.dumps({"type": "alert", "event_id": self.event_id,
-                                     "event": "opened", "alert": alert}))
+        self.events.append(json.dumps({"type": "alert", "event_id": self.event_id,
+                                       "event": "opened", "alert": alert}))
+        if self.socket is not None:
+            self.socket.send(self.events[-1])
+
+    def disconnect(self) -> None:
+        """The connection drops; the page will reconnect by itself."""
+        socket, self.socket = self.socket, None
+        socket.close()
 
     def snapshot(self) -> None:
         self.socket.send(json.dumps({"type": "seats", "t": time.time(), "seats": self.live,
@@ -117,28 +160,35 @@ class FakeServer:
 
 
 @pytest.fixture
-def open_wall(chromium_browser, base_url):
-    """``open_wall(server)``: the wall page of a signed-in supervisor, live."""
+def open_page(chromium_browser, base_url):
+    """``open_page(path, server, ready, session)``: a console page of a signed-in user
+    (by default a supervisor) against ``server``, once ``ready`` (a selector) shows."""
     contexts = []
 
-    def make(server: FakeServer):
+    def make(path: str, server: FakeServer, ready: str, session: dict = SESSION):
         context = chromium_browser.new_context(viewport={"width": 1600, "height": 900},
                                                base_url=base_url)
         contexts.append(context)
         context.add_init_script(
-            f"localStorage.setItem('voiceline.session', {json.dumps(json.dumps(SESSION))})")
+            f"localStorage.setItem('voiceline.session', {json.dumps(json.dumps(session))})")
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
         page.route("**/api/**", server.route)
         page.route_web_socket("**/ws/alerts", server.websocket)
-        page.goto("/wall.html")
-        page.wait_for_selector("body[data-status=live]", timeout=10_000)
+        page.goto(path)
+        page.wait_for_selector(ready, timeout=10_000)
         return page
 
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def open_wall(open_page):
+    """``open_wall(server)``: the wall page of a signed-in supervisor, live."""
+    return lambda server: open_page("/wall.html", server, "body[data-status=live]")
 
 
 def in_call(seat: str, agent: str, alerts: int = 0) -> dict:
@@ -471,4 +521,161 @@ def test_the_first_tab_offers_a_way_past_the_seats_to_the_alerts(open_wall):
     page.wait_for_function("() => document.activeElement.id === 'feed-title'", timeout=3_000)
     page.keyboard.press("Tab")  # and on into the alerts' own controls
     assert page.evaluate("() => !!document.activeElement.closest('aside.feed')")
+    assert page.errors == []
+
+
+def focused(page) -> list[str]:
+    """The focused element's class and text."""
+    return page.evaluate("() => [document.activeElement.className, "
+                         "document.activeElement.textContent]")
+
+
+def test_the_admin_pages_first_tabs_skip_to_its_sections(open_page):
+    # From the accessibility audit: some 89 Tab stops a cycle on the admin page, most of
+    # them in the users', agents' and tokens' tables above the audit log.
+    page = open_page("/admin.html", FakeServer(), "body[data-status=ready]", session=ADMIN)
+    said = []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        said.append(focused(page))
+        # off screen until focused, then in view
+        assert page.evaluate("() => document.activeElement.getBoundingClientRect().left") >= 0
+    assert said == [["skip-link", "跳到用户"], ["skip-link", "跳到坐席与基线"],
+                    ["skip-link", "跳到座席"], ["skip-link", "跳到接入令牌"],
+                    ["skip-link", "跳到审计日志"]]
+    assert accessible_name(page, "#skip-links")[0] == "跳到"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'audit-title'", timeout=3_000)
+    page.keyboard.press("Tab")  # and on into the audit log's own filters
+    assert page.evaluate("() => document.activeElement.id") == "audit-user"
+
+    page.click("#lang")  # the language is kept: in English from the top again
+    page.reload()
+    page.wait_for_selector("body[data-status=ready]")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert focused(page) == ["skip-link", "Skip to agents and baselines"]
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'agents-title'", timeout=3_000)
+    assert page.errors == []
+
+
+def test_the_wall_has_one_main_landmark_and_named_regions_in_it(open_page, open_wall):
+    page = open_wall(FakeServer([make_alert(1, "S005", "A1005")],
+                                live=[in_call("S005", "A1005", alerts=1)]))
+    assert page.locator("main").count() == 1  # hidden ones count: the refusal was another
+    assert page.evaluate("""() => ['.strip', 'section.wall', 'aside.feed', '#refused'].map(
+        (part) => !!document.querySelector('main ' + part))""") == [True] * 4
+    assert accessible_name(page, ".strip")[0] == "全场概况"
+    assert accessible_name(page, "section.wall")[0] == "值班长大屏"
+    assert accessible_name(page, "aside.feed")[0] == "告警"
+    # the layout is the same: the panes fill the window to its bottom edge
+    feed = page.locator("aside.feed").bounding_box()
+    assert feed["y"] + feed["height"] == 900
+
+    # A role the wall is not for: the refusal, in the same main, named by its heading.
+    page = open_page("/wall.html", FakeServer(), "body[data-status=refused]",
+                     session={**SESSION, "role": "qa"})
+    assert page.locator("main").count() == 1
+    refusal = page.get_by_role("region", name="此页面不对您的角色开放")
+    assert refusal.is_visible() and refusal.evaluate("(el) => !!el.closest('main')")
+    assert page.errors == []
+
+
+def test_the_report_page_has_one_h1_and_its_headings_in_order(open_page):
+    page = open_page("/report.html?agent=A1005&from=2024-11-04&to=2024-11-10", FakeServer(),
+                     "body[data-status=ready]")
+    headings = page.evaluate("""() => [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+        .filter((h) => h.checkVisibility()).map((h) => [Number(h.tagName[1]), h.textContent])""")
+    assert headings == [[1, "声线监测个人声线报告"], [2, "声线自评报告：A1005"], [3, "概况"],
+                        [3, "班次与时段"], [4, "按小时"], [4, "按班次中的位置"]]
+    # and they look as they did: the report's stylesheet moved down with them
+    style = "(el) => [getComputedStyle(el).fontSize, getComputedStyle(el).borderBottomWidth]"
+    assert page.locator("#report h2").evaluate(style) == ["22px", "0px"]
+    assert page.locator("#s-summary").evaluate(style) == ["17px", "2px"]
+    assert page.locator("#report h4").first.evaluate(style) == ["14px", "0px"]
+    assert page.errors == []
+
+
+def test_the_account_page_marks_the_field_at_fault_in_the_pages_words(open_page):
+    # From the audit: no field was marked invalid nor described by the error, and the
+    # Chinese page read "密码未修改：a password needs at least 8 characters; this one has 5".
+    server = FakeServer()
+    page = open_page("/account.html", server, "body[data-status=ready]")
+    error, current, new = (page.locator(f"#{part}") for part in
+                           ("password-error", "current-password", "new-password"))
+    page.click("#password-submit")  # nothing typed
+    assert error.inner_text() == "请输入当前密码。"
+    assert current.get_attribute("aria-invalid") == "true"
+    assert accessible_name(page, "#current-password") == ("当前密码", "请输入当前密码。")
+    current.press_sequentially("wall-display-2024")  # an edit clears the mark
+    assert current.get_attribute("aria-invalid") is None
+    assert accessible_name(page, "#current-password") == ("当前密码", "")
+
+    server.password_answer = (400, {"detail": "a password needs at least 8 characters; "
+                                              "this one has 5"})
+    new.fill("short")
+    page.fill("#repeat-password", "short")
+    page.click("#password-submit")
+    error.filter(has_text="8 个字符").wait_for(timeout=3_000)
+    assert error.inner_text() == "密码未修改：新密码至少需要 8 个字符，这个只有 5 个。"
+    assert accessible_name(page, "#new-password")[1] == error.inner_text()
+    assert current.get_attribute("aria-invalid") is None
+    new.press_sequentially("er")  # typed over the selected field
+    assert new.get_attribute("aria-invalid") is None
+    assert new.get_attribute("aria-describedby") is None
+    page.fill("#repeat-password", "er")
+
+    server.password_answer = (403, {"detail": "the current password is wrong"})
+    page.click("#password-submit")
+    error.filter(has_text="当前密码不正确").wait_for(timeout=3_000)
+    assert not re.search("[A-Za-z]", error.inner_text())
+    assert accessible_name(page, "#current-password")[1] == "密码未修改：当前密码不正确。"
+
+    # An error the page does not know: the server's own words, and only then.
+    server.password_answer = (503, {"detail": "the store is busy; try again"})
+    page.click("#password-submit")
+    error.filter(has_text="busy").wait_for(timeout=3_000)
+    assert error.inner_text() == "密码未修改：the store is busy; try again"
+    page.click("#lang")
+    assert error.inner_text() == "Password not changed: the store is busy; try again"
+    assert page.errors == []
+
+
+def test_alerts_replayed_after_a_reconnect_are_summed_up_in_one_sentence(open_wall):
+    server = FakeServer()
+    page = open_wall(server)
+    page.evaluate("""() => { window.__said = [];
+        for (const id of ['announce-urgent', 'announce-polite'])
+            new MutationObserver((records) => { for (const r of records)
+                for (const node of r.addedNodes) window.__said.push([id, node.textContent]);
+            }).observe(document.getElementById(id), {childList: true}); }""")
+    said = lambda: page.evaluate("() => window.__said")  # noqa: E731
+
+    def reconnect_missing(*alerts: dict) -> None:
+        hellos = server.hellos
+        server.disconnect()
+        for alert in alerts:  # while the wall is away
+            server.push(alert)
+        while server.hellos == hellos:
+            page.wait_for_timeout(50)
+        for alert in alerts:
+            page.locator(f".alert[data-id='{alert['id']}']").wait_for(timeout=3_000)
+        page.wait_for_timeout(300)
+
+    server.push(make_alert(1, "S005", "A1005"))
+    page.wait_for_function("() => window.__said.length === 1", timeout=3_000)
+    reconnect_missing(make_alert(2, "S006", "A1006"),
+                      make_alert(3, "S007", "A1005", severity="critical"),
+                      make_alert(4, "S008", "A1006"))
+    assert said() == [["announce-polite", "警告：座席 S005，陈静，情绪激动"],
+                      ["announce-urgent", "断线期间有 3 条告警，其中 1 条严重"]]
+
+    server.push(make_alert(5, "S001", "A1005"))  # live again: said one by one
+    page.wait_for_function("() => window.__said.length === 3", timeout=3_000)
+    assert said()[-1] == ["announce-polite", "警告：座席 S001，陈静，情绪激动"]
+
+    page.click("#lang")
+    reconnect_missing(make_alert(6, "S002", "A1006"))
+    assert said()[3:] == [["announce-polite", "1 alert(s) while disconnected"]]
     assert page.errors == []

@@ -2,7 +2,7 @@
 
 Agent wang (the least privileged role) opens it from the report page's header, sees who is
 signed in, and changes their password: a wrong current password and a weak new one are
-refused with the server's reason, two new passwords that differ are caught before anything
+refused in the page's words, two new passwords that differ are caught before anything
 is sent, and a good change keeps this page signed in while wang's other session ends. Every
 page's header links to it beside the sign-out button.
 """
@@ -114,11 +114,12 @@ def test_an_agent_changes_their_own_password_and_stays_signed_in(new_page, serve
     assert page.locator("#password-error").inner_text() == "两次输入的新密码不一致，请重新输入。"
     assert sent == ["POST"]
 
-    # A weak new password: the server says what is required.
+    # A weak new password: what the server's policy requires, in the page's language.
     change(page, PASSWORD, "short")
-    page.locator("#password-error", has_text="8 characters").wait_for()
+    page.locator("#password-error", has_text="8 个字符").wait_for()
     assert page.locator("#password-error").inner_text() == \
-        "密码未修改：a password needs at least 8 characters; this one has 5"
+        "密码未修改：新密码至少需要 8 个字符，这个只有 5 个。"
+    assert page.get_attribute("#new-password", "aria-invalid") == "true"
 
     change(page, PASSWORD, NEW_PASSWORD)
     page.locator("#password-done", has_text="已修改").wait_for()

@@ -8,9 +8,9 @@ FakeServer (:mod:`test_console_a11y`).
 
 from __future__ import annotations
 
-from test_console_a11y import FakeServer, base_url, in_call, make_alert, open_wall
+from test_console_a11y import FakeServer, base_url, in_call, make_alert, open_page, open_wall
 
-__all__ = ["base_url", "open_wall"]  # fixtures used here
+__all__ = ["base_url", "open_page", "open_wall"]  # fixtures used here
 
 DRIVERS = [{"feature": "loudness_n5_sone", "z": 2.6}]
 USUAL = "与坐席群体平时（尚无个人基线）相比：音量更大（+2.6 σ）"

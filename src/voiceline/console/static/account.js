@@ -4,7 +4,9 @@
 // current and the new password. The server checks the current one (403, and 429 after
 // repeated misses), the new one's strength (400, saying what is required), and signs the
 // user's other sessions out; this one stays, so the page stays signed in. The two new
-// passwords must match before anything is sent.
+// passwords must match before anything is sent. A refusal the page knows is said in its
+// own words only; the server's text shows only for one it does not know. The field at
+// fault is marked invalid and described by the message until the user edits it.
 
 import { ApiError, api, logout, session, toLogin } from "./api.js";
 import { applyTo, onLangChange, roleName, t, toggleLang } from "./i18n.js";
@@ -28,6 +30,34 @@ function say(kind, key, params) {
   renderMessages();
 }
 
+/** Mark ``field`` as the one at fault, read with the error message, and select it. */
+function markInvalid(field) {
+  field.setAttribute("aria-invalid", "true");
+  field.setAttribute("aria-describedby", "password-error");
+  field.select();
+}
+
+function clearInvalid(field) {
+  field.removeAttribute("aria-invalid");
+  field.removeAttribute("aria-describedby");
+}
+
+/** What the server's refusal means, as [message key, params, field at fault]: 403 (the
+ *  current password is wrong), 429 (too many misses) and 400 for the policy's length
+ *  rules (voiceline.auth.check_password_policy) in the page's words; any other with the
+ *  server's text (an audit read "密码未修改：the current password is wrong"). */
+function refusal(error) {
+  if (!(error instanceof ApiError)) return ["login.unreachable", {}, "current"];
+  const detail = error.detail ?? "";
+  if (error.status === 403) return ["account.wrongCurrent", {}, "current"];
+  if (error.status === 429) return ["account.tooMany", { s: /(\d+) s/.exec(detail)?.[1] ?? "?" }, "current"];
+  const short = /at least (\d+) characters; this one has (\d+)/.exec(detail);
+  if (error.status === 400 && short) return ["account.tooShort", { min: short[1], n: short[2] }, "new"];
+  const long = /at most (\d+) characters; this one has (\d+)/.exec(detail);
+  if (error.status === 400 && long) return ["account.tooLong", { max: long[1], n: long[2] }, "new"];
+  return ["account.failed", { detail }, error.status === 400 ? "new" : "current"];
+}
+
 function render() {
   $("who").textContent = t("nav.signedInAs", { name: user.name, role: roleName(user.role) });
   $("me-name").textContent = user.name;
@@ -45,13 +75,13 @@ async function changePassword(event) {
   const [problem, field] = !current ? ["account.needCurrent", "current"]
     : !fresh ? ["account.needNew", "new"]
       : fresh !== form.elements.repeat.value ? ["account.mismatch", "repeat"] : [null, null];
+  for (const name of ["current", "new", "repeat"]) clearInvalid(form.elements[name]);
   if (problem) {
     say("error", problem);
-    form.elements[field].select();
+    markInvalid(form.elements[field]);
     return;
   }
   say("error", null);
-  for (const name of ["current", "new", "repeat"]) form.elements[name].removeAttribute("aria-invalid");
   $("password-submit").disabled = true;
   try {
     const done = await api("/api/me/password", {
@@ -60,17 +90,9 @@ async function changePassword(event) {
     form.reset();
     say("done", "account.done", { n: done.revoked_sessions });
   } catch (error) {
-    // 403 (the current one is wrong) and 429 (too many misses) in the page's words (an
-    // audit: "密码未修改：the current password is wrong"); 400 (a weak new password):
-    // the server's policy says what is required.
-    if (error instanceof ApiError && error.status === 403) say("error", "account.wrongCurrent");
-    else if (error instanceof ApiError && error.status === 429) {
-      say("error", "account.tooMany", { s: /(\d+) s/.exec(error.detail ?? "")?.[1] ?? "?" });
-    } else if (error instanceof ApiError) say("error", "account.failed", { detail: error.detail });
-    else say("error", "login.unreachable");
-    const field = form.elements[error instanceof ApiError && error.status === 400 ? "new" : "current"];
-    field.setAttribute("aria-invalid", "true");
-    field.select();
+    const [key, params, field] = refusal(error);
+    say("error", key, params);
+    markInvalid(form.elements[field]);
   } finally {
     $("password-submit").disabled = false;
   }
@@ -85,6 +107,7 @@ function main() {
   $("lang").addEventListener("click", toggleLang);
   $("logout").addEventListener("click", logout);
   $("password-form").addEventListener("submit", changePassword);
+  $("password-form").addEventListener("input", (event) => clearInvalid(event.target));
   $("account-main").hidden = false;
   document.body.dataset.status = "ready";
   $("current-password").focus();

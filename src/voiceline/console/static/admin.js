@@ -86,6 +86,12 @@ function showRefused() {
   $("refused-switch").addEventListener("click", logout);
 }
 
+/** The page itself, and the skip links to its sections as the first Tab stops. */
+function showMain() {
+  $("admin-main").hidden = false;
+  $("skip-links").hidden = false;
+}
+
 // --- users ---------------------------------------------------------------------------------
 
 /** The users' table, rebuilt; a button that had focus (its row gone with the rebuild, as
@@ -740,7 +746,7 @@ async function main() {
     if ((error instanceof ApiError && error.status === 403) || user.role !== "admin") {
       return showRefused();
     }
-    $("admin-main").hidden = false;
+    showMain();
     show("load-error", error instanceof ApiError ? t("admin.loadFailed", { detail: error.detail })
       : t("login.unreachable"));
     return;
@@ -748,7 +754,7 @@ async function main() {
   if (user.role !== "admin") return showRefused();
   $("to-wall").hidden = false;
   $("to-qa").hidden = false;
-  $("admin-main").hidden = false;
+  showMain();
   document.body.dataset.status = "ready";
   renderRoleOptions();
   $("new-role").addEventListener("change", showAgentField);

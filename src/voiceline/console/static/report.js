@@ -45,6 +45,22 @@ function query(w, extra = {}) {
   return q;
 }
 
+/** The report's headings one level down, in its markup and its stylesheet alike: the page's
+ *  one h1 is the top bar's, and the report (a document of its own as a download, with its
+ *  own h1) is a part of this page, so its title is an h2 and its sections h3. */
+function demoteHeadings(root) {
+  for (const heading of root.querySelectorAll("h1, h2, h3, h4, h5")) {
+    const lower = document.createElement(`h${Number(heading.tagName[1]) + 1}`);
+    for (const { name, value } of heading.attributes) lower.setAttribute(name, value);
+    lower.append(...heading.childNodes);
+    heading.replaceWith(lower);
+  }
+}
+
+function demotedCss(css) {
+  return css.replace(/(?<![\w-])h([1-5])(?![\w-])/g, (_, level) => `h${Number(level) + 1}`);
+}
+
 function showError(text) {
   $("load-error").textContent = text;
   $("load-error").hidden = !text;
@@ -109,8 +125,9 @@ async function load(user, w) {
       style.id = "report-css";
       document.head.append(style);
     }
-    style.textContent = body.css;
+    style.textContent = demotedCss(body.css);
     $("report").innerHTML = body.html; // rendered and escaped by the server
+    demoteHeadings($("report"));
     state.audio = body.audio;
     $("status").textContent = "";
     document.title = `${t("app.name")} · ${t("app.report")} · ${w.agent}`;

@@ -9,19 +9,20 @@
 // The server checks the role on every call: a user it refuses sees a plain refusal page.
 
 import { AlertActions } from "./actions.js";
+import { Announcer } from "./announcer.js";
 import { ApiError, api, logout, session, toLogin, wsUrl } from "./api.js";
-import { drawSparkline } from "./charts.js";
 import { SeatDetail } from "./detail.js";
-import { AlertFeed, seatOf } from "./feed.js";
+import { AlertFeed } from "./feed.js";
+import { STRESS_POINTS, renderCounts, renderStrip, renderTeams } from "./floor.js";
 import { SeatHistory } from "./history.js";
 import { applyTo, formatDuration, onLangChange, roleName, t, toggleLang } from "./i18n.js";
+import { DropWatch } from "./lag.js";
 import { LiveConnection, STATUS } from "./live.js";
 import { Alarm } from "./sound.js";
-import { STATES, TileGrid } from "./tiles.js";
+import { TileGrid } from "./tiles.js";
 
 /** Roles the server lets read the wall (it refuses the others' calls anyway). */
 const WALL_ROLES = ["supervisor", "admin"];
-const STRESS_POINTS = 600; // ten minutes at one snapshot a second
 const REMIND_CRITICAL_MS = 15000;
 const $ = (id) => document.getElementById(id);
 
@@ -65,26 +66,6 @@ function setHidden(el, hidden) {
   if (el.hidden !== hidden) el.hidden = hidden;
 }
 
-/** Say one sentence through a visually hidden live region: "assertive" interrupts the
- *  screen reader, "polite" waits. Sentences are added (so two at once are both said) and
- *  the oldest dropped. */
-function announce(text, urgent = false) {
-  const region = $(urgent ? "announce-urgent" : "announce-polite");
-  const line = document.createElement("p");
-  line.textContent = text;
-  region.append(line);
-  while (region.childElementCount > 3) region.firstElementChild.remove();
-}
-
-/** "严重告警：座席 S006，杨芳，情绪激动" / "Critical alert: seat S006, <name>, agitation". */
-function announceAlert(alert, escalated) {
-  const what = [t("feed.seat", { seat: seatOf(alert) }), alert.agent_id ? agentName(alert.agent_id) : "",
-    t(`kind.${alert.kind}`).toLowerCase()].filter(Boolean).join(t("announce.sep"));
-  const critical = alert.severity === "critical";
-  const key = escalated ? "announce.escalated" : critical ? "announce.critical" : "announce.warning";
-  announce(t(key, { what }), critical);
-}
-
 function listOf(data, key) {
   if (Array.isArray(data)) return data;
   if (data && Array.isArray(data[key])) return data[key];
@@ -121,6 +102,8 @@ let live = null;
 let framePending = false;
 let alarm = null; // made once the page is the user's: it may start an AudioContext
 const history = new SeatHistory(300);
+const drops = new DropWatch($("lag"));
+const announcer = new Announcer({ urgent: $("announce-urgent"), polite: $("announce-polite"), agentName });
 
 function requestFrame() {
   if (framePending) return;
@@ -134,11 +117,11 @@ function frame() {
   if (state.seatsDirty && state.latest) {
     grid.update(state.latest.seats, feed.openBySeat());
     state.seatsDirty = false;
-    renderStrip();
-    renderCounts();
+    renderStrip(state.latest, grid, feed, state.stress);
+    renderCounts(grid);
     if (grid.teamsChanged) {
       grid.teamsChanged = false;
-      renderTeams();
+      renderTeams(grid);
     }
   }
   feed.render();
@@ -149,39 +132,9 @@ function frame() {
   if (state.frameMs.length > 120) state.frameMs.shift();
 }
 
-/** Seconds of audio dropped unscored (the engine fell behind) over the last minute, from
- *  each call's ``dropped_s`` in the seat snapshots (an audit found 4,059 s dropped while
- *  the wall showed green and calm tiles). */
-const LAG_WINDOW_S = 60;
-function trackDropped(seats, nowS) {
-  const last = state.droppedByCall ?? new Map();
-  const seen = new Map();
-  let added = 0;
-  const lagging = new Set();
-  for (const s of seats) {
-    const dropped = Number(s.dropped_s);
-    if (!s.call_id || !Number.isFinite(dropped)) continue;
-    seen.set(s.call_id, dropped);
-    const before = last.get(s.call_id);
-    if (before !== undefined && dropped > before) {
-      added += dropped - before;
-      lagging.add(s.seat_id);
-    }
-  }
-  state.droppedByCall = seen;
-  state.drops = (state.drops ?? []).filter((d) => nowS - d.t <= LAG_WINDOW_S);
-  if (added > 0) state.drops.push({ t: nowS, s: added, seats: lagging });
-  const total = state.drops.reduce((sum, d) => sum + d.s, 0);
-  const seatsHit = new Set(state.drops.flatMap((d) => [...d.seats]));
-  const banner = $("lag");
-  setHidden(banner, total <= 0);
-  // Under a second rounds to "0 s went unscored": say "< 1" instead.
-  setText(banner, total > 0 ? t("lag.dropped", { s: total < 0.5 ? "< 1" : Math.round(total), n: seatsHit.size }) : "");
-}
-
 function onSeats(message) {
   const seats = Array.isArray(message.seats) ? message.seats : [];
-  trackDropped(seats, Number.isFinite(Number(message.t)) ? Number(message.t) : Date.now() / 1000);
+  drops.update(seats, Number.isFinite(Number(message.t)) ? Number(message.t) : Date.now() / 1000);
   const t = Number(message.t);
   if (Number.isFinite(t)) state.clockOffsetS = t - Date.now() / 1000;
   history.add(Number.isFinite(t) ? t : serverNow(), seats);
@@ -213,40 +166,11 @@ function onAlert(message) {
 }
 
 function onMessage(message) {
-  if (message.type === "seats") onSeats(message);
-  else if (message.type === "alert") onAlert(message);
-}
-
-function renderStrip() {
-  const floor = state.latest?.floor ?? {};
-  const seats = state.latest?.seats ?? [];
-  $("m-in-call").textContent = String(floor.in_call ?? seats.length);
-  $("m-seats").textContent = `/ ${grid.tiles.size}`;
-  const open = floor.open_alerts ?? [...feed.alerts.values()].filter((a) => a.state === "open").length;
-  $("m-open").textContent = String(open);
-  $("m-open").parentElement.dataset.hot = String(open > 0);
-  const stress = floor.stress_index;
-  $("m-stress").textContent = typeof stress === "number" ? stress.toFixed(2) : "–";
-  drawSparkline($("spark"), state.stress, STRESS_POINTS);
-}
-
-function renderCounts() {
-  const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
-  for (const tile of grid.tiles.values()) counts[tile.view.state] += 1;
-  for (const s of STATES) $(`n-${s}`).textContent = String(counts[s]);
-  $("shown").textContent = t("filter.shown", { n: grid.visibleCount, total: grid.tiles.size });
-}
-
-function renderTeams() {
-  const select = $("team");
-  const teams = grid.teams();
-  const have = [...select.options].slice(1).map((o) => o.value);
-  if (teams.join("\n") !== have.join("\n")) {
-    const chosen = select.value;
-    select.replaceChildren(select.options[0], ...teams.map((team) => new Option(team, team)));
-    select.value = teams.includes(chosen) ? chosen : "";
-  }
-  select.closest("label").hidden = teams.length === 0;
+  if (message.type === "seats") {
+    announcer.replayOver(); // the server's catch-up comes before its snapshots
+    onSeats(message);
+  } else if (message.type === "alert") announcer.event(message, onAlert);
+  else if (message.type === "hello") announcer.hello(message);
 }
 
 let lastReminder = 0;
@@ -323,7 +247,7 @@ async function loadDirectory() {
   state.configured = new Set(configured.map((s) => s.seat_id));
   grid.setSeats(configured.map((s) => ({ seat_id: s.seat_id, team: s.team ?? "" })));
   grid.rename();
-  renderTeams();
+  renderTeams(grid);
   return floor;
 }
 
@@ -349,13 +273,13 @@ function wireControls() {
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   $("team").addEventListener("change", (event) => {
     grid.setFilter({ team: event.target.value });
-    renderCounts();
+    renderCounts(grid);
   });
   for (const box of document.querySelectorAll("input[name=state]")) {
     box.addEventListener("change", () => {
       const states = [...document.querySelectorAll("input[name=state]:checked")].map((b) => b.value);
       grid.setFilter({ states });
-      renderCounts();
+      renderCounts(grid);
     });
   }
   const fit = $("fit");
@@ -390,14 +314,14 @@ function wireControls() {
     if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyM") {
       event.preventDefault();
       alarm.toggle();
-      announce(t(alarm.muted ? "sound.nowOff" : "sound.nowOn"));
+      announcer.say(t(alarm.muted ? "sound.nowOff" : "sound.nowOn"));
     }
   });
   onLangChange(() => {
     grid.relabel();
     feed.relabel();
     renderSound();
-    renderCounts();
+    renderCounts(grid);
     renderStatus(document.body.dataset.status);
     if (detail.isOpen) detail.render();
   });
@@ -436,7 +360,7 @@ async function main() {
       return seat && seat.call_id === alert.call_id ? seat.baseline ?? null : null;
     },
   });
-  feed.onAnnounce = announceAlert;
+  feed.onAnnounce = (alert, escalated) => announcer.alert(alert, escalated);
   actions = new AlertActions({
     feed,
     agentName,
