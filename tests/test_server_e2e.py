@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -173,6 +174,13 @@ def live_run(server) -> LiveRun:
     return asyncio.run(_live_run(server))
 
 
+def lasted_s(explanation: str) -> int:
+    """How long an alert's words say it lasted: "..., for 1 min 5 s" → 65."""
+    found = re.search(r"for (?:(\d+) min )?(\d+) s$", explanation)
+    assert found, explanation
+    return 60 * int(found[1] or 0) + int(found[2])
+
+
 def test_a_call_through_each_protocol_raises_an_agitation_alert_on_the_dashboards(
         server, live_run):
     sup = {"Authorization": f"Bearer {login(server.url, 'sup')}"}
@@ -194,6 +202,11 @@ def test_a_call_through_each_protocol_raises_an_agitation_alert_on_the_dashboard
         closed = [m for m in live_run.first if m["type"] == "alert"
                   and m["alert"]["id"] == alert["id"] and m["event"] == "closed"]
         assert closed and closed[0]["alert"]["close_reason"] == "call ended"
+        # its stored words say how long it lasted in all, not only until it opened
+        final = closed[0]["alert"]
+        lasted = final["closed_s"] - final["opened_s"] + lasted_s(alert["explanation"])
+        assert abs(lasted_s(final["explanation"]) - lasted) <= 2.0, final["explanation"]
+        assert lasted_s(final["explanation"]) > lasted_s(alert["explanation"])
     ids = [m["event_id"] for m in live_run.first if m["type"] == "alert"]
     assert ids == sorted(set(ids))
     assert len(ids) == 2 * len(live_run.calls)  # each call: opened, then closed at its end

@@ -302,6 +302,26 @@ def test_ending_a_call_closes_its_open_alerts(store):
         open_loud(store, now_s=T0 + 40)
 
 
+def test_an_alert_closes_with_its_final_words_where_given(store):
+    live_call(store)
+    recovered = open_loud(store)["id"]
+    ended = store.open_alert("c1", "low_energy", "warning", 0.7, "flat, for 25 s", DRIVERS,
+                             now_s=T0 + 11)["id"]
+    kept = store.open_alert("c1", "agitation", "critical", 0.9, "loud, for 3 s", DRIVERS,
+                            now_s=T0 + 12)["id"]
+    closed = store.close_alert(recovered, "recovered", explanation="louder, for 9 s",
+                               now_s=T0 + 19)
+    assert closed["explanation"] == "louder, for 9 s"
+    with pytest.raises(InvalidInputError, match="explanation is 2001 characters long"):
+        store.end_call("c1", "hangup", ended_s=T0 + 60,
+                       alert_explanations={ended: "x" * 2001})
+    assert store.get_call("c1")["ended_s"] is None  # nothing ended, nothing closed
+    store.end_call("c1", "hangup", ended_s=T0 + 60, alert_explanations={ended: "flat, for 74 s"})
+    words = {a["id"]: (a["state"], a["explanation"]) for a in store.list_alerts()}
+    assert words == {recovered: ("closed", "louder, for 9 s"),
+                     ended: ("closed", "flat, for 74 s"), kept: ("closed", "loud, for 3 s")}
+
+
 def test_alerts_of_a_call_the_server_cut_close_as_server_stopped(store):
     live_call(store)
     alert = open_loud(store, now_s=T0 + 10)["id"]

@@ -38,6 +38,7 @@ class AlertRecorder:
     def __init__(self, store: Any) -> None:
         self.store = store
         self._ids: dict[tuple[str, str, float], int] = {}
+        self._last: dict[tuple[str, str, float], Any] = {}  # the open alert's latest event
 
     def record(self, events: list) -> list[dict]:
         """Apply the events in order; returns the store alerts they produced.
@@ -62,6 +63,8 @@ class AlertRecorder:
     def _apply(self, ev: Any, key: tuple) -> dict | None:
         now_s = _wall(getattr(ev, "wall_s", None))
         explanation = ev.explanation or f"{ev.kind} above the usual"
+        if ev.type in ("opened", "updated"):
+            self._last[key] = ev
         if ev.type == "opened":
             alert = self.store.open_alert(
                 ev.call_id, ev.kind, ev.severity, float(ev.peak), explanation,
@@ -78,14 +81,33 @@ class AlertRecorder:
                                            now_s=now_s)
         if ev.type == "closed":
             del self._ids[key]
-            return self.store.close_alert(alert_id, ev.reason or None, now_s=now_s)
+            self._last.pop(key, None)
+            return self.store.close_alert(alert_id, ev.reason or None,
+                                          explanation=explanation, now_s=now_s)
         log.warning("unknown engine alert event type %r; ignored", ev.type)
         return None
+
+    def closing_explanations(self, call_id: str, ended_s: float) -> dict[int, str]:
+        """The final words of the call's open alerts as it ends (store id → text): the
+        detector's latest, with the time since then added to how long it lasted."""
+        from emotion.explain import explain_drivers
+
+        words = {}
+        for key, alert_id in self._ids.items():
+            ev = self._last.get(key)
+            if key[0] != call_id or ev is None:
+                continue
+            wall_s = _wall(getattr(ev, "wall_s", None))
+            lasted_s = float(ev.duration_s) + max(0.0, ended_s - wall_s if wall_s else 0.0)
+            label = ev.agent_id if ev.baseline == "agent" else None
+            words[alert_id] = explain_drivers(ev.drivers, label, lasted_s, "en")
+        return words
 
     def forget(self, call_id: str) -> None:
         """Drop the mapping of a call that ended (the store closed its alerts)."""
         for key in [k for k in self._ids if k[0] == call_id]:
             del self._ids[key]
+            self._last.pop(key, None)
 
 
 def acknowledge(store: Any, alert_id: int, user_name: str, via: str) -> dict:

@@ -140,9 +140,11 @@ class CallRecorder:
                             "give each stream its own call id")
 
     def end(self, call_id: str, reason: str, now_s: float,
-            alerts_reason: str = CALL_ENDED) -> None:
+            alerts_reason: str = CALL_ENDED,
+            alert_explanations: dict[int, str] | None = None) -> None:
         try:
-            self.store.end_call(call_id, reason, ended_s=now_s, alerts_reason=alerts_reason)
+            self.store.end_call(call_id, reason, ended_s=now_s, alerts_reason=alerts_reason,
+                                alert_explanations=alert_explanations)
         except (ConflictError, NotFoundError) as exc:
             log.debug("end of call %s not recorded: %s", call_id, exc)
 
@@ -260,8 +262,16 @@ class CallBook:
             except (KeyError, ValueError) as exc:
                 log.debug("engine close of %s: %s", call.call_id, exc)
         ended_s = time.time()
-        await service.worker.call(self.recorder.end, call.call_id, reason[:200], ended_s,
-                                  alerts_reason)
+
+        def end_in_store() -> None:  # in the store thread, as the alert recorder runs
+            try:
+                words = service.alert_recorder.closing_explanations(call.call_id, ended_s)
+            except Exception:  # the words are a nicety; the call's end must be recorded
+                log.exception("final words of call %s's alerts", call.call_id)
+                words = None
+            self.recorder.end(call.call_id, reason[:200], ended_s, alerts_reason, words)
+
+        await service.worker.call(end_in_store)
         service.worker.submit(service.summaries.store, service.store, service.baselines,
                               call.call_id, call.agent_id, call.started_s,
                               ended_s - call.started_s, service.summaries.pop(call.call_id))

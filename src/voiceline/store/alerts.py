@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 
 from voiceline.store import values
 from voiceline.store.database import where
@@ -54,18 +55,33 @@ def _record(conn: sqlite3.Connection, alert_id: int, event_type: str, time_s: fl
     return alert
 
 
-def _close(conn: sqlite3.Connection, alert_id: int, reason: str | None, now_s: float) -> dict:
+def _close(conn: sqlite3.Connection, alert_id: int, reason: str | None, now_s: float,
+           explanation: str | None = None) -> dict:
     conn.execute("UPDATE alerts SET state = 'closed', closed_s = ?1, updated_s = ?1, "
-                 "close_reason = ?2 WHERE id = ?3", (now_s, reason, alert_id))
+                 "close_reason = ?2, explanation = COALESCE(?3, explanation) WHERE id = ?4",
+                 (now_s, reason, explanation, alert_id))
     return _record(conn, alert_id, "closed", now_s)
 
 
+def closing_explanations(explanations: Mapping[int, str] | None) -> dict[int, str]:
+    """Checked final words per alert id (see :func:`close_open_alerts_of_call`)."""
+    return {_alert_id(alert_id): values.text(text, "explanation",
+                                             max_chars=MAX_EXPLANATION_CHARS)
+            for alert_id, text in (explanations or {}).items()}
+
+
 def close_open_alerts_of_call(conn: sqlite3.Connection, call_id: str,
-                              now_s: float, reason: str = CALL_ENDED) -> list[dict]:
-    """Close every open alert of a call (inside the caller's transaction)."""
+                              now_s: float, reason: str = CALL_ENDED,
+                              explanations: Mapping[int, str] | None = None) -> list[dict]:
+    """Close every open alert of a call (inside the caller's transaction).
+
+    ``explanations``: an alert's final words by id (its duration as the call ended),
+    from :func:`closing_explanations`; the others keep the words they had.
+    """
     ids = [row[0] for row in conn.execute("SELECT id FROM alerts WHERE call_id = ? AND "
                                           "state = 'open' ORDER BY id", (call_id,))]
-    return [_close(conn, alert_id, reason, now_s) for alert_id in ids]
+    words = explanations or {}
+    return [_close(conn, alert_id, reason, now_s, words.get(alert_id)) for alert_id in ids]
 
 
 def _event(row: sqlite3.Row) -> dict:
@@ -186,21 +202,24 @@ class AlertsMixin:
             return _record(conn, alert_id, "updated", now_s)
 
     def close_alert(self, alert_id: int, reason: str | None = None, *,
-                    now_s: float | None = None) -> dict:
+                    explanation: str | None = None, now_s: float | None = None) -> dict:
         """Close an open alert; closing twice is a :class:`ConflictError`.
 
         ``reason`` says why, e.g. ``"recovered"`` or ``"silence"`` (the alert rules'
         words); :meth:`end_call` closes with ``"call ended"`` or ``"server stopped"``.
+        ``explanation``: its final words (how long it lasted), if they changed.
         """
         alert_id = _alert_id(alert_id)
         reason = values.text(reason, "reason", optional=True)
+        explanation = values.text(explanation, "explanation", optional=True,
+                                  max_chars=MAX_EXPLANATION_CHARS)
         now_s = values.time_s(now_s, "now_s")
         with self._write() as conn:
             alert = _get(conn, alert_id)
             if alert["state"] == "closed":
                 raise ConflictError(f"alert {alert_id} is already closed (at "
                                     f"{alert['closed_s']})")
-            return _close(conn, alert_id, reason, now_s)
+            return _close(conn, alert_id, reason, now_s, explanation)
 
     def close_alerts_of_call(self, call_id: str, reason: str, *,
                              now_s: float | None = None) -> list[dict]:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 
 from voiceline.store import values
-from voiceline.store.alerts import CALL_ENDED, close_open_alerts_of_call
+from voiceline.store.alerts import (
+    CALL_ENDED,
+    close_open_alerts_of_call,
+    closing_explanations,
+)
 from voiceline.store.database import where
 from voiceline.store.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -233,17 +238,22 @@ class CallsMixin:
             return _call(conn, call_id)
 
     def end_call(self, call_id: str, reason: str | None = None, *,
-                 ended_s: float | None = None, alerts_reason: str = CALL_ENDED) -> dict:
+                 ended_s: float | None = None, alerts_reason: str = CALL_ENDED,
+                 alert_explanations: Mapping[int, str] | None = None) -> dict:
         """Record the end of a call, and close any of its alerts still open.
 
         Each alert closed here gets a ``closed`` event in the same transaction, so a
         dashboard never shows an alert open on a call that has ended. They close with
         ``alerts_reason``: ``"call ended"``, or ``"server stopped"`` when the server cut
-        the call (:data:`~voiceline.store.alerts.SERVER_STOPPED`).
+        the call (:data:`~voiceline.store.alerts.SERVER_STOPPED`), and with their final
+        words where ``alert_explanations`` (alert id → text) has them: the words the
+        detector gave when it opened or last updated an alert say how long it had lasted
+        then.
         """
         call_id = values.text(call_id, "call_id")
         reason = values.text(reason, "reason", optional=True)
         alerts_reason = values.text(alerts_reason, "alerts_reason")
+        alert_explanations = closing_explanations(alert_explanations)
         ended_s = values.time_s(ended_s, "ended_s")
         with self._write() as conn:
             call = _call(conn, call_id)
@@ -254,7 +264,8 @@ class CallsMixin:
                                         f"started at {call['started_s']}")
             conn.execute("UPDATE calls SET ended_s = ?, end_reason = ? WHERE call_id = ?",
                          (ended_s, reason, call_id))
-            close_open_alerts_of_call(conn, call_id, ended_s, alerts_reason)
+            close_open_alerts_of_call(conn, call_id, ended_s, alerts_reason,
+                                      alert_explanations)
             return _call(conn, call_id)
 
     def get_call(self, call_id: str) -> dict:
