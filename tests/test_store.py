@@ -62,6 +62,30 @@ def test_a_new_store_is_wal_with_foreign_keys_at_the_current_version(store, db_p
     assert db_path.stat().st_mode & 0o777 == 0o600
 
 
+def test_a_version_10_store_with_alerts_and_inspections_upgrades_to_the_current_one(db_path):
+    # the schema of the twenty-third round, with what a centre has in it by then
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    assert upgrade(raw, target=10) == 10
+    raw.execute("INSERT INTO seats (seat_id, team, label, created_s) VALUES "
+                "('S01', 'north', '', ?)", (T0,))
+    raw.execute("INSERT INTO calls VALUES ('c1', 'S01', NULL, 'twilio', ?, NULL, NULL)", (T0,))
+    raw.execute("INSERT INTO alerts (call_id, seat_id, kind, severity, state, opened_s, "
+                "updated_s, score, peak_score, explanation) VALUES ('c1', 'S01', "
+                "'agitation', 'warning', 'open', ?, ?, 0.8, 0.8, 'loud, for 2 s')",
+                (T0 + 10, T0 + 10))
+    raw.execute("INSERT INTO qa_calls (call_id, path, score, analysed_s) VALUES "
+                "('0001', '/rec/day1/0001.wav', 12.0, ?)", (T0,))
+    raw.close()
+    with Store(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        (alert,) = store.list_alerts()
+        assert (alert["baseline"], alert["baseline_updated"]) == (None, None)  # not known
+        assert store.qa_call_ids_of(["/rec/day1/0001.wav", "/rec/day2/0001.wav"]) \
+            == {"/rec/day1/0001.wav": "0001"}
+        store.end_call("c1", "hangup", ended_s=T0 + 30)
+        assert store.get_alert(alert["id"])["state"] == "closed"
+
+
 def test_a_version_1_database_is_upgraded_and_keeps_its_data(db_path):
     raw = sqlite3.connect(db_path, isolation_level=None)
     assert upgrade(raw, target=1) == 1
