@@ -22,7 +22,13 @@ from emotion.alerts import (
     AlertRules,
     KindConfig,
 )
-from emotion.explain import DEFAULT_MODEL_CARD, explain_drivers, head_weights, top_drivers
+from emotion.explain import (
+    DEFAULT_MODEL_CARD,
+    POPULATION,
+    explain_drivers,
+    head_weights,
+    top_drivers,
+)
 from emotion.scoring import ModelError
 from emotion.windows import FEATURE_NAMES
 
@@ -273,6 +279,11 @@ def test_wording_in_english_and_chinese():
         "与平时相比：停顿更少（-1.1 σ），持续 1 分 35 秒")
     assert explain_drivers((), "A1001", 3.0) == (
         "no single feature stands out from A1001's usual, for 3 s")
+    # a voice judged against the population of the agents' baselines
+    assert explain_drivers((("pause_ratio", -1.1),), POPULATION, 7.0) == (
+        "fewer pauses (-1.1 σ) than the agents' usual (no personal baseline yet), for 7 s")
+    assert explain_drivers((("pause_ratio", -1.1),), POPULATION, 7.0, lang="zh") == (
+        "与坐席群体平时（尚无个人基线）相比：停顿更少（-1.1 σ），持续 7 秒")
     # Every window at the scores' limit: at least that far out, not exactly.
     assert explain_drivers((("loudness_slope_sone_s", 6.0), ("f0_median_st", 5.9),
                             ("vowel_tilt_db", -6.0)), "A1", 4.0) == (

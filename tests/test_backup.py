@@ -129,3 +129,96 @@ def test_a_backup_of_an_older_store_can_be_restored_by_the_voiceline_that_wrote_
         raw.close()
     with Store(data / "voiceline.db") as store:  # the new version upgrades when it runs
         assert store.schema_version == SCHEMA_VERSION
+
+
+def _older_store(data) -> int:
+    """A store at the schema before this one's, with a user in it; returns that version."""
+    import sqlite3
+
+    from voiceline.store.schema import MIGRATIONS, SCHEMA_VERSION, upgrade
+
+    data.mkdir()
+    raw = sqlite3.connect(data / "voiceline.db", isolation_level=None)
+    upgrade(raw, MIGRATIONS, target=SCHEMA_VERSION - 1)
+    raw.execute("INSERT INTO users (name, role, password_hash, created_s) VALUES "
+                "('li', 'admin', '$argon2id$fake', 1.7e9)")
+    raw.close()
+    return SCHEMA_VERSION - 1
+
+
+def _version(db) -> int:
+    import sqlite3
+
+    raw = sqlite3.connect(db)
+    try:
+        return raw.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        raw.close()
+
+
+def test_a_command_does_not_upgrade_the_store_under_a_running_older_server(tmp_path, capsys):
+    # Found by an upgrade audit: the new release's `voiceline user list` upgraded the
+    # store of a running old server, which then wrote the old way and would not start
+    # again after its next restart.
+    import fcntl
+
+    data = tmp_path / "data"
+    old = _older_store(data)
+    with open(data / "voiceline.lock", "a+") as lock:  # as an older `serve` holds it
+        lock.write("voiceline serve, pid 4242\n")
+        lock.flush()
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for command in (["user", "list"], ["directory", "list"], ["qa-export", "--out",
+                                                                  str(tmp_path / "f.csv")]):
+            assert main([*command, "--data", str(data)]) == 2, command
+            err = capsys.readouterr().err
+            assert f"at schema version {old}" in err and "pid 4242" in err, err
+            assert "Stop the server first" in err
+        assert _version(data / "voiceline.db") == old
+        assert not list(data.glob("*.bak"))
+
+
+def test_an_upgrade_says_so_and_keeps_the_store_as_it_was(tmp_path, capsys):
+    from voiceline.store.schema import SCHEMA_VERSION
+
+    data = tmp_path / "data"
+    old = _older_store(data)
+    assert main(["user", "list", "--data", str(data)]) == 0
+    err = capsys.readouterr().err
+    (copy,) = data.glob(f"voiceline.db.schema{old}-*.bak")
+    assert f"upgraded the store {data / 'voiceline.db'} from schema version {old} to " \
+        f"{SCHEMA_VERSION}; the store as it was is kept as {copy}" in err
+    assert _version(data / "voiceline.db") == SCHEMA_VERSION
+    assert _version(copy) == old and copy.stat().st_mode & 0o777 == 0o600
+    with Store(copy, migrate=False) as kept:  # whole, with what it held
+        assert [u["name"] for u in kept.list_users()] == ["li"]
+    with Store(data / "voiceline.db") as store:
+        (entry,) = [e for e in store.list_audit() if e["action"] == "upgrade_store"]
+        assert entry["detail"] == {"from": old, "to": SCHEMA_VERSION, "kept": str(copy)}
+        assert entry["user"].startswith("cli:")
+    assert main(["user", "list", "--data", str(data)]) == 0  # current now: nothing more
+    assert "upgraded" not in capsys.readouterr().err
+    assert len(list(data.glob("*.bak"))) == 1
+
+
+def test_the_server_upgrades_an_older_store_at_start_and_keeps_it_as_it_was(tmp_path, caplog):
+    import logging
+
+    from test_server_support import cheap_hasher
+    from voiceline.server import ServerConfig
+    from voiceline.server.testing import ServerThread
+    from voiceline.store.schema import SCHEMA_VERSION
+
+    data = tmp_path / "data"
+    old = _older_store(data)
+    config = ServerConfig(data_dir=data, audiosocket_port=None, ingest_port=None,
+                          password_hasher=cheap_hasher())
+    with caplog.at_level(logging.WARNING, logger="voiceline.server"), ServerThread(config):
+        pass
+    (copy,) = data.glob(f"voiceline.db.schema{old}-*.bak")
+    assert _version(copy) == old and _version(data / "voiceline.db") == SCHEMA_VERSION
+    assert any("upgraded the store" in r.getMessage() and str(copy) in r.getMessage()
+               for r in caplog.records)
+    with Store(data / "voiceline.db") as store:
+        (entry,) = [e for e in store.list_audit() if e["action"] == "upgrade_store"]
+        assert entry["user"] is None and entry["detail"]["kept"] == str(copy)

@@ -493,7 +493,10 @@ def test_a_new_call_on_a_busy_seat_closes_the_old_one_and_its_alerts(model):
     assert (closed.type, closed.call_id, closed.reason) == (
         "closed", "first", "replaced by a new call")
     assert (closed.t_s, closed.duration_s) == (10.0, 5.0)  # windows ending 6-10 s
-    assert closed.explanation.endswith("than usual, for 5 s")
+    # judged against the population: said so, as the console says it
+    assert closed.explanation.endswith("than the agents' usual (no personal baseline yet), "
+                                       "for 5 s")
+    assert closed.explanation_zh.startswith("与坐席群体平时（尚无个人基线）相比：")
 
 
 def test_closing_a_call_closes_its_alerts_on_the_next_tick(model):

@@ -422,6 +422,13 @@ def qa_run(calls) -> dict:
     return {"out": out, "data": data}
 
 
+def test_agents_of_inspected_calls_join_the_floors_directory(qa_run) -> None:
+    # found by an upgrade audit: an agent seen only in recordings had a report and
+    # baselines but was missing from `directory list` and /api/agents
+    with Store(qa_run["data"] / "voiceline.db") as store:
+        assert "A1" in [a["agent_id"] for a in store.list_agents()]
+
+
 def test_an_agitated_agent_is_flagged_over_the_episode_with_reasons(calls, qa_run) -> None:
     doc = read(qa_run["out"], "HOT-1")
     assert set(doc) >= {"call_id", "path", "agent_id", "duration_s", "score", "flags",
@@ -626,7 +633,7 @@ def test_a_changed_transcript_redoes_its_call_on_resume(calls, tmp_path) -> None
 
 
 def test_a_recording_keeps_its_call_id_whichever_files_a_later_batch_holds(
-        calls, tmp_path) -> None:
+        calls, tmp_path, capsys) -> None:
     # Found in review: ids derived from file names depended on the batch. Day 1's
     # 0001.wav, inspected alone, was "0001"; a later batch over both days' folders named
     # it "day1_0001", and the queue held the same recording twice.
@@ -643,6 +650,18 @@ def test_a_recording_keeps_its_call_id_whichever_files_a_later_batch_holds(
                   for call_id, path in db.execute("SELECT call_id, path FROM qa_calls")}
     assert stored == {"0001": "day1", "day2_0001": "day2"}
     assert sorted(p.stem for p in (tmp_path / "out2" / "calls").glob("*.json")) \
+        == ["0001", "day2_0001"]
+    # a store an earlier release left with the recording twice: the first id is kept,
+    # and the run says which recordings are in the store twice
+    day1 = str((tmp_path / "rec" / "day1" / "0001.wav").resolve())
+    with Store(tmp_path / "data" / "voiceline.db") as store:
+        store.save_qa_result({"call_id": "day1_0001", "path": day1, "score": 5.0,
+                              "duration_s": 60.0, "flags": [], "metrics": {}})
+    capsys.readouterr()
+    assert main(["qa", str(tmp_path / "rec"), "--out", str(tmp_path / "out3"), *base]) == 0
+    assert "1 recording(s) are in the store under more than one call id" in \
+        capsys.readouterr().err
+    assert sorted(p.stem for p in (tmp_path / "out3" / "calls").glob("*.json")) \
         == ["0001", "day2_0001"]
 
 

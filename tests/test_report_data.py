@@ -316,6 +316,22 @@ def test_a_baseline_far_from_most_calls_is_named_as_possibly_not_fitting(
         assert "calibrate it again" in item["en"] and "重新校准" in item["zh"]
 
 
+def test_a_live_alert_judged_against_the_agents_usual_says_so_in_the_report(tmp_path):
+    with Store(tmp_path / "voiceline.db") as store:
+        store.upsert_seat("S01", "north")
+        store.upsert_agent("B1")
+        store.start_call("p1", "S01", "B1", "twilio", started_s=at(17, 9))
+        store.open_alert("p1", "agitation", "warning", 0.8, "louder", [
+            {"feature": "loudness_n5_sone", "z": 2.6}], baseline="population",
+            now_s=at(17, 9) + 60)
+        store.end_call("p1", "hangup", ended_s=at(17, 9) + 70)
+        rep = build_report(store, "B1", make_period(FIRST, LAST, tz=TZ), now_s=NOW_S)
+    (moment,) = rep["flagged"]
+    assert moment["reason"]["zh"] == ("与坐席群体平时（尚无个人基线）相比：音量更大（+2.6 σ），"
+                                      "持续 10 秒")
+    assert "than the agents' usual (no personal baseline yet)" in moment["reason"]["en"]
+
+
 def test_an_unknown_agent_is_refused_by_name(tmp_path):
     with Store(tmp_path / "voiceline.db") as store, \
             pytest.raises(UnknownAgentError, match="'nobody'"):

@@ -217,7 +217,8 @@ def test_an_unbound_audiosocket_call_is_judged_against_the_population(live_run):
     alert = live_run.opened["unbound"]["alert"]
     unbound_seat = "as-" + live_run.calls["unbound"].replace("-", "")[:8]
     assert (alert["seat_id"], alert["agent_id"]) == (unbound_seat, None)
-    assert alert["explanation"].endswith("than usual, for 2 s")
+    assert alert["explanation"].endswith("than the agents' usual (no personal baseline yet), "
+                                         "for 2 s")
     assert (alert["baseline"], alert["baseline_updated"]) == ("population", None)
     seats = [s for m in live_run.first if m["type"] == "seats" for s in m["seats"]
              if s["seat_id"] == unbound_seat and s["state"] == "playing"]

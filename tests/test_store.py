@@ -81,7 +81,7 @@ def test_a_version_10_store_with_alerts_and_inspections_upgrades_to_the_current_
         (alert,) = store.list_alerts()
         assert (alert["baseline"], alert["baseline_updated"]) == (None, None)  # not known
         assert store.qa_call_ids_of(["/rec/day1/0001.wav", "/rec/day2/0001.wav"]) \
-            == {"/rec/day1/0001.wav": "0001"}
+            == {"/rec/day1/0001.wav": ["0001"]}
         store.end_call("c1", "hangup", ended_s=T0 + 30)
         assert store.get_alert(alert["id"])["state"] == "closed"
 

@@ -38,6 +38,7 @@ import numpy as np
 from emotion._seat_buffers import SeatBuffers
 from emotion.baseline import Baseline
 from emotion.engine_records import SeatSnapshot
+from emotion.explain import POPULATION
 from emotion.line_level import ORDINARY_LOGIT, CallLine, scale_factors, sensitivity
 from emotion.prosody import StreamingPitch, StreamingSpeechRate
 from emotion.scoring import Z_LIMIT
@@ -99,10 +100,10 @@ class SeatCall:
     opened_wall_s: float
     origin_s: float | None = None  # engine time of the call's first sample, once playing
     line: CallLine | None = None  # its line's level, on the agent's own baseline only
-    label: str | None = field(init=False)  # whose "usual" the explanations name
+    label: object = field(init=False)  # whose "usual" the explanations name (explain_drivers)
 
     def __post_init__(self) -> None:
-        self.label = self.agent_id if self.source == "agent" else None
+        self.label = self.agent_id if self.source == "agent" else POPULATION
 
     @property
     def slot(self) -> int:

@@ -104,13 +104,29 @@ def sigma_text(z: float) -> str:
     return f"{z:+.1f} σ"
 
 
-def explain_drivers(drivers, agent: str | None, duration_s: float, lang: str = "en") -> str:
+class _Population:
+    """The label of a voice judged against the agents' usual (:data:`POPULATION`)."""
+
+    def __repr__(self) -> str:
+        return "POPULATION"
+
+
+POPULATION = _Population()
+"""``explain_drivers``'s agent for a voice judged against the population of the agents'
+baselines (the agent has none of their own): "the agents' usual (no personal baseline
+yet)", as the console's ``POPULATION`` says it."""
+_POPULATION_WORDS = {"en": "the agents' usual (no personal baseline yet)",
+                     "zh": "坐席群体平时（尚无个人基线）"}
+
+
+def explain_drivers(drivers, agent, duration_s: float, lang: str = "en") -> str:
     """One line in plain words: how the voice differs from the agent's usual, how long.
 
     ``"louder (+2.6 σ) and higher-pitched (+1.9 σ) than A1001's usual, for 7 s"``;
     ``lang="zh"``: ``"与A1001平时相比：音量更大（+2.6 σ）、音调更高（+1.9 σ），持续 7 秒"``.
     Features with the same words (the two loudness measures) are said once, the
-    stronger first. ``agent=None`` (no label, population baseline) says "usual".
+    stronger first. ``agent``: the agent's label, :data:`POPULATION` for a voice judged
+    against the agents' usual, or None (no label: "usual").
     """
     if lang not in FEATURE_WORDS:
         raise ValueError(f"lang must be one of {', '.join(FEATURE_WORDS)}, got {lang!r}")
@@ -125,12 +141,14 @@ def explain_drivers(drivers, agent: str | None, duration_s: float, lang: str = "
     seconds = max(0, round(duration_s))
     minutes, rest = divmod(seconds, 60)
     if lang == "zh":
-        whose = f"{agent}平时" if agent else "平时"
+        whose = (_POPULATION_WORDS["zh"] if agent is POPULATION
+                 else f"{agent}平时" if agent else "平时")
         span = f"{minutes} 分 {rest} 秒" if minutes else f"{rest} 秒"
         if not parts:
             return f"与{whose}相比没有哪一项特别突出，持续 {span}"
         return f"与{whose}相比：{'、'.join(f'{w}（{z}）' for w, z in parts)}，持续 {span}"
-    whose = f"{agent}'s usual" if agent else "usual"
+    whose = (_POPULATION_WORDS["en"] if agent is POPULATION
+             else f"{agent}'s usual" if agent else "usual")
     span = f"{minutes} min {rest} s" if minutes else f"{rest} s"
     if not parts:
         return f"no single feature stands out from {whose}, for {span}"

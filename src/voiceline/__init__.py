@@ -1,3 +1,3 @@
 """Voiceline application shell: command line, configuration, server, store, reports."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -349,13 +349,21 @@ def run_qa(args: argparse.Namespace) -> int:
     roots = [Path(i).resolve() for i in args.input if Path(i).is_dir()]
     store = None
     if files and not args.no_store:
-        from voiceline.store import Store
+        from voiceline.server.cli import open_store
 
-        data.mkdir(parents=True, exist_ok=True)
-        store = Store(data / "voiceline.db")
-    known = (store.qa_call_ids_of([str(f) for f in files if metadata is None
+        store = open_store(data)
+    given = (store.qa_call_ids_of([str(f) for f in files if metadata is None
                                    or f not in metadata.rows])
              if store is not None else {})
+    twice = {path: ids for path, ids in given.items() if len(ids) > 1}
+    if twice:
+        print(f"voiceline qa: {len(twice)} recording(s) are in the store under more than one "
+              f"call id (an earlier release named them by what else their batch held: "
+              + "; ".join(f"{' = '.join(ids)}" for ids in list(twice.values())[:5])
+              + ("; ..." if len(twice) > 5 else "")
+              + "); this run keeps the first of each, and the review queue shows the others "
+              "until reviewers dismiss their flags", file=sys.stderr)
+    known = {path: ids[0] for path, ids in given.items()}
     jobs, errors, recorded = build_jobs(files, metadata, args.agent_channel, roots, known)
     if not jobs and not errors:
         raise UserError(f"no .wav or .flac recordings in {' '.join(args.input)}")
@@ -406,6 +414,8 @@ def run_qa(args: argparse.Namespace) -> int:
         results[call_id] = result
         if store is not None:
             try:
+                if result.get("agent_id"):  # in the floor's directory, as live calls put
+                    store.ensure_agent(result["agent_id"])  # theirs (an upgrade audit)
                 store.save_qa_result(result, recorded_s=recorded.get(call_id))
                 save_summary(store, result, recorded.get(call_id))
             except InvalidInputError as exc:  # OUT has the result; the batch goes on

@@ -53,7 +53,7 @@ def run_qa_tune(args: argparse.Namespace) -> int:
         suggest_all,
     )
     from voiceline.cli import UserError
-    from voiceline.store import SchemaError, Store
+    from voiceline.server.cli import open_store
 
     target = TARGET_PRECISION if args.target_precision is None else args.target_precision
     if not 0.5 <= target <= 0.99:
@@ -69,11 +69,8 @@ def run_qa_tune(args: argparse.Namespace) -> int:
     db = (Path(args.data) if args.data else Path("voiceline-data")) / "voiceline.db"
     if not db.exists():
         raise UserError(f"no store at {db}: run `voiceline qa` (and review flags) first")
-    try:
-        with Store(db) as store:
-            judged = store.qa_judged_flags()
-    except SchemaError as exc:
-        raise UserError(str(exc)) from None
+    with open_store(db.parent) as store:
+        judged = store.qa_judged_flags()
     currents = {c: getattr(config.checks[c], setting)
                 for c, (_, setting, _) in THRESHOLD_OF.items()}
     tips = suggest_all(judged, currents, target=target, min_verdicts=least)

@@ -49,7 +49,8 @@ def run_report(args: argparse.Namespace) -> int:
         parse_tz,
         render_document,
     )
-    from voiceline.store import Store
+    from voiceline.server.cli import open_store
+    from voiceline.server.config import LOCK_FILE
 
     data = Path(args.data) if args.data else Path("voiceline-data")
     db = data / "voiceline.db"
@@ -66,8 +67,8 @@ def run_report(args: argparse.Namespace) -> int:
                         "https://")
     out = output_file(args.out, keep=[*(db.with_name(db.name + end) for end in ("", "-wal",
                                                                                "-shm")),
-                                      data / "baselines", data / "voiceline.lock"])
-    with Store(db) as store:
+                                      data / "baselines", data / LOCK_FILE])
+    with open_store(data) as store:
         try:
             report = build_report(store, args.agent, period, baselines_dir=data / "baselines")
         except UnknownAgentError as exc:

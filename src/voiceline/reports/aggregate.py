@@ -195,7 +195,9 @@ def team_distribution(shares: list[float], own: float | None, scope: str) -> dic
 
 
 def _reason(alert: dict) -> dict:
-    from emotion.explain import explain_drivers
+    """An alert's words for the agent: against "usual" (their own), or the agents' usual
+    when the alert says a population baseline judged it (schema 11)."""
+    from emotion.explain import POPULATION, explain_drivers
 
     drivers = [(d["feature"], d["z"]) for d in alert.get("drivers") or ()
                if isinstance(d, dict) and isinstance(d.get("z"), int | float)]
@@ -203,7 +205,8 @@ def _reason(alert: dict) -> dict:
     duration_s = max(0.0, end - alert["opened_s"])
     if not drivers:
         return {"en": alert["explanation"], "zh": alert["explanation"]}
-    return {lang: explain_drivers(drivers, None, duration_s, lang=lang) for lang in ("en", "zh")}
+    whose = POPULATION if alert.get("baseline") == "population" else None
+    return {lang: explain_drivers(drivers, whose, duration_s, lang=lang) for lang in ("en", "zh")}
 
 
 def flagged_moments(inputs: ReportInputs) -> list[dict]:

@@ -90,7 +90,7 @@ class AlertRecorder:
     def closing_explanations(self, call_id: str, ended_s: float) -> dict[int, str]:
         """The final words of the call's open alerts as it ends (store id → text): the
         detector's latest, with the time since then added to how long it lasted."""
-        from emotion.explain import explain_drivers
+        from emotion.explain import POPULATION, explain_drivers
 
         words = {}
         for key, alert_id in self._ids.items():
@@ -99,7 +99,7 @@ class AlertRecorder:
                 continue
             wall_s = _wall(getattr(ev, "wall_s", None))
             lasted_s = float(ev.duration_s) + max(0.0, ended_s - wall_s if wall_s else 0.0)
-            label = ev.agent_id if ev.baseline == "agent" else None
+            label = ev.agent_id if ev.baseline == "agent" else POPULATION
             words[alert_id] = explain_drivers(ev.drivers, label, lasted_s, "en")
         return words
 

@@ -10,7 +10,13 @@ import time
 from pathlib import Path
 
 from voiceline.cli import UserError, cli_user
-from voiceline.server.config import DEFAULT_DATA_DIR, STORE_FILE, ConfigError, load_config
+from voiceline.server.config import (
+    DEFAULT_DATA_DIR,
+    LOCK_FILE,
+    STORE_FILE,
+    ConfigError,
+    load_config,
+)
 from voiceline.spreadsheet import SafeWriter
 
 
@@ -53,17 +59,59 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(data: str | None, *, migrate: bool = True):
+def open_store(data: str | Path | None, *, migrate: bool = True):
     """The store in ``data`` (default :data:`DEFAULT_DATA_DIR`), made if new; with
-    ``migrate=False`` an older store is left at its schema (see :class:`Store`)."""
+    ``migrate=False`` an older store is left at its schema (see :class:`Store`).
+
+    A command of a newer release upgrades an older store only while no server runs on
+    it (that server, of the older release, would go on writing the old way and then
+    refuse to start again); it says so on stderr, and where it kept the store as it was.
+    An audit found ``voiceline user list`` upgrading the store of a running server.
+    """
     from voiceline.store import SchemaError, Store
 
     directory = Path(data) if data else DEFAULT_DATA_DIR
     directory.mkdir(parents=True, exist_ok=True)
+
+    def not_while_served(version: int) -> None:
+        holder = served_by(directory)
+        if holder:
+            raise UserError(
+                f"{directory / STORE_FILE} is at schema version {version}, written by an "
+                f"older Voiceline, and a server runs on it ({holder}); this Voiceline "
+                "would upgrade it under that server. Stop the server first, then start "
+                "this release's `voiceline serve` (see *Upgrading* in the README)")
+
     try:
-        return Store(directory / STORE_FILE, migrate=migrate)
+        store = Store(directory / STORE_FILE, migrate=migrate, before_upgrade=not_while_served)
     except SchemaError as exc:
         raise UserError(str(exc)) from None
+    if store.upgraded:
+        before, after, copy = store.upgraded
+        print(f"voiceline: upgraded the store {directory / STORE_FILE} from schema version "
+              f"{before} to {after}; the store as it was is kept as {copy} (what the "
+              "release before this one reads)", file=sys.stderr)
+        store.audit(cli_user(), "upgrade_store", "store",
+                    {"from": before, "to": after, "kept": copy})
+    return store
+
+
+def served_by(directory: Path) -> str | None:
+    """Who holds ``directory``'s server lock (``voiceline serve, pid N``), if another
+    process does; None when no server runs on it."""
+    import fcntl
+
+    run = sys.modules.get("voiceline.server.run")  # loaded in a serving process only
+    lock = directory / LOCK_FILE
+    if (run is not None and run.holds_data_dir(directory)) or not lock.is_file():
+        return None
+    with open(lock) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 def existing_data_dir(data: str | None) -> Path:

@@ -73,6 +73,7 @@ DEFAULT_AUDIOSOCKET_PORT = 9092
 ENGINE_MODES = ("process", "thread")
 MAX_TIMEOUT_S = 86400.0
 STORE_FILE = "voiceline.db"
+LOCK_FILE = "voiceline.lock"  # held by the server running on a data directory
 BASELINES_DIR = "baselines"
 ENGINE_FS_HZ = 8000
 """The live engine's rate: 16 kHz streams are resampled to it on arrival."""

@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from voiceline.server.config import ServerConfig
+from voiceline.server.config import LOCK_FILE, ServerConfig
 from voiceline.server.limits import guarded_h11
 from voiceline.server.tls import TLS12_CIPHERS, forwarded_allow_list
 
@@ -149,7 +149,6 @@ class QuietServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-LOCK_FILE = "voiceline.lock"
 _held: list = []  # the lock files this process holds, open until it exits
 
 
@@ -180,6 +179,12 @@ def hold_data_dir(directory: Path) -> None:
     handle.write(f"voiceline serve, pid {os.getpid()}\n")
     handle.flush()
     _held.append(handle)
+
+
+def holds_data_dir(directory: Path) -> bool:
+    """Whether this process holds ``directory``'s lock (:func:`hold_data_dir`)."""
+    wanted = (Path(directory) / LOCK_FILE).resolve()
+    return any(Path(handle.name).resolve() == wanted for handle in _held)
 
 
 def check_ports_free(config: ServerConfig) -> None:

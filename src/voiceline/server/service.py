@@ -117,6 +117,13 @@ class Service:
             log.warning("%s", short)
         self.worker = StoreWorker()
         self.store = await self.worker.call(Store, config.store_path)
+        if self.store.upgraded:
+            before, after, copy = self.store.upgraded
+            log.warning("upgraded the store %s from schema version %d to %d; the store as "
+                        "it was is kept as %s (what the release before this one reads)",
+                        config.store_path, before, after, copy)
+            await self.worker.call(self.store.audit, None, "upgrade_store", "store",
+                                   {"from": before, "to": after, "kept": copy})
         self.auth = Auth(self.store, config.password_hasher,
                          session_ttl_s=config.session_ttl_s)
         self.login_guard = LoginGuard()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,10 +32,21 @@ class Database:
         gives a private in-memory store without WAL (for tests).
     busy_timeout_ms : int
         How long a write waits for another connection's write lock before failing.
+    migrate : bool
+        Upgrade an older file to the current schema (default); False leaves it as it is.
+    before_upgrade : callable, optional
+        ``before_upgrade(version)`` is called before an existing file of an older
+        ``version`` is upgraded, and may refuse by raising (the command line refuses
+        while a server of the release that wrote it runs on it).
+
+    Before an existing file is upgraded, a copy of it as it was is written beside it,
+    ``<name>.schema<N>-<UTC stamp>.bak`` (owner-only, as the store): the way back to
+    the release that wrote it. ``upgraded`` then says ``(from, to, copy path)``.
     """
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-                 migrate: bool = True):
+                 migrate: bool = True,
+                 before_upgrade: Callable[[int], None] | None = None):
         self.path = str(path)
         if self.path != MEMORY:
             parent = Path(self.path).expanduser().resolve().parent
@@ -67,8 +78,15 @@ class Database:
             # restored under the old version (an audit found both upgraded it); a newer
             # file is refused all the same, and a new one is made whole.
             keep = not migrate and 0 < current < len(MIGRATIONS)
+            self.upgraded: tuple[int, int, str] | None = None
+            if migrate and 0 < current < len(MIGRATIONS) and self.path != MEMORY:
+                if before_upgrade is not None:
+                    before_upgrade(current)
+                copy = self._keep_copy(current)
             self.schema_version = upgrade(self._conn, MIGRATIONS,
                                           target=current if keep else None, name=self.path)
+            if migrate and 0 < current < self.schema_version and self.path != MEMORY:
+                self.upgraded = (current, self.schema_version, copy)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise SchemaError(f"cannot open {self.path} as a Voiceline store: {error}") \
@@ -76,6 +94,25 @@ class Database:
         except BaseException:
             self._conn.close()
             raise
+
+    def _keep_copy(self, version: int) -> str:
+        """A consistent copy of the file as it is (SQLite's online backup), beside it."""
+        import os
+        import time
+
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        copy = f"{self.path}.schema{version}-{stamp}.bak"
+        n = 1
+        while os.path.exists(copy):
+            n += 1
+            copy = f"{self.path}.schema{version}-{stamp}-{n}.bak"
+        Path(copy).touch(mode=0o600)
+        target = sqlite3.connect(copy)
+        try:
+            self._conn.backup(target)
+        finally:
+            target.close()
+        return copy
 
     def close(self) -> None:
         """Close the connection; calling it again does nothing."""

@@ -300,19 +300,20 @@ class QaMixin:
             return conn.execute("DELETE FROM qa_claims WHERE call_id = ? AND user_name = ?",
                                 (call_id, user)).rowcount > 0
 
-    def qa_call_ids_of(self, paths: list[str]) -> dict[str, str]:
-        """The call id each of these recordings was last inspected under (paths never
-        inspected are absent): ``voiceline qa`` gives a recording without metadata the
-        same id in every batch."""
-        found: dict[str, str] = {}
+    def qa_call_ids_of(self, paths: list[str]) -> dict[str, list[str]]:
+        """The call ids each of these recordings was inspected under, the first given
+        first (paths never inspected are absent): ``voiceline qa`` gives a recording
+        without metadata the same id in every batch. More than one id: an earlier
+        release named the recording by what else its batch held."""
+        found: dict[str, list[str]] = {}
         paths = list(dict.fromkeys(paths))
         with self._read() as conn:
             for at in range(0, len(paths), 500):
                 chunk = paths[at : at + 500]
                 marks = ", ".join("?" * len(chunk))
                 for row in conn.execute(f"SELECT path, call_id FROM qa_calls WHERE path IN "
-                                        f"({marks}) ORDER BY analysed_s", chunk):
-                    found[row["path"]] = row["call_id"]  # the newest last
+                                        f"({marks}) ORDER BY rowid", chunk):
+                    found.setdefault(row["path"], []).append(row["call_id"])
         return found
 
     def qa_errors(self, limit: int = 100) -> list[dict]:
