@@ -665,6 +665,31 @@ def test_a_recording_keeps_its_call_id_whichever_files_a_later_batch_holds(
         == ["0001", "day2_0001"]
 
 
+def test_results_that_name_callers_are_not_readable_by_others(calls, tmp_path) -> None:
+    # found by an upgrade audit: results with callers' transcripts were 0644
+    import os
+
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "c.wav").write_bytes((calls["rec"] / "mono.wav").read_bytes())
+    out = tmp_path / "out"
+    (out / "calls").mkdir(parents=True)
+    (out / "summary.csv").write_text("old")  # a file of an earlier run, world-readable
+    (out / "summary.csv").chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        assert main(["qa", str(rec), "--out", str(out), "--no-store", "--workers", "1",
+                     "--no-progress"]) == 0
+        assert main(["qa", str(rec), "--out", str(tmp_path / "new" / "out"), "--no-store",
+                     "--workers", "1", "--no-progress"]) == 0
+    finally:
+        os.umask(old)
+    for path in (out / "summary.csv", out / "calls" / "c.json"):
+        assert path.stat().st_mode & 0o777 == 0o640, path
+    for folder in (tmp_path / "new" / "out", tmp_path / "new" / "out" / "calls"):
+        assert folder.stat().st_mode & 0o777 == 0o750, folder
+
+
 def test_dead_air_and_a_clipped_turn_are_found_where_they_were_made(calls, qa_run) -> None:
     doc = read(qa_run["out"], "FAULT-1")
     by = {c: [f for f in doc["flags"] if f["check"] == c] for c in CHECKS}

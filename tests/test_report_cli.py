@@ -27,6 +27,7 @@ def test_the_report_is_one_self_contained_html_file(data_dir, tmp_path, capsys):
     assert run("--agent", "A1001", "--from", FIRST, "--to", LAST, "--data", str(data_dir),
                "--tz", "Asia/Shanghai", "--lang", "en", "--out", str(out)) == 0
     html = out.read_text(encoding="utf-8")
+    assert out.stat().st_mode & 0o007 == 0  # an agent's report: not for others to read
     assert html.startswith("<!doctype html>") and "<script" not in html
     assert "Voice self-assessment: A1001" in html and 'data-field="calls">5<' in html
     assert "2026-11-16 to 2026-11-22 (7 days)" in html

@@ -68,6 +68,24 @@ def output_file(path: str | Path, keep: Iterable[str | Path] = ()) -> Path:
     return out
 
 
+def open_private(path: str | Path, *, encoding: str = "utf-8", newline: str | None = None):
+    """``open(path, "w")`` for a file that names agents or callers (results, reports,
+    exports): created without access for others, whatever the umask (mode 0660 less
+    the umask: 0640 under the usual 022, so the owner's group may still read it). An
+    audit found pre-inspection results with callers' transcripts at 0644."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o660)
+    if os.fstat(fd).st_mode & 0o007:  # a file that was there keeps its mode: take it away
+        os.fchmod(fd, os.fstat(fd).st_mode & 0o770)
+    return os.fdopen(fd, "w", encoding=encoding, newline=newline)
+
+
+def private_dir(path: Path) -> Path:
+    """``path.mkdir(parents=True, exist_ok=True)``, a new directory without access for
+    others (0770 less the umask)."""
+    path.mkdir(mode=0o770, parents=True, exist_ok=True)
+    return path
+
+
 def cli_user() -> str:
     """Who runs this command, as the audit log names them: ``cli:<account>``, the name of
     the operating-system account the process runs as (its effective uid in the password

@@ -26,6 +26,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
+from voiceline.cli import open_private, private_dir
 from voiceline.spreadsheet import SafeDictWriter, csv_rows
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -293,7 +294,8 @@ def result_file(out: Path, call_id: str) -> Path:
 def _write_json(path: Path, doc: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     try:
-        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+        with open_private(tmp) as fh:
+            fh.write(json.dumps(doc, ensure_ascii=False, indent=1))
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -368,7 +370,8 @@ def run_qa(args: argparse.Namespace) -> int:
     if not jobs and not errors:
         raise UserError(f"no .wav or .flac recordings in {' '.join(args.input)}")
     out = Path(args.out)
-    (out / "calls").mkdir(parents=True, exist_ok=True)
+    private_dir(out)
+    private_dir(out / "calls")
     todo, skipped, unreadable = plan(
         jobs, settings, lambda cid: read_result_fingerprint(result_file(out, cid)))
     not_taken = len(errors)  # metadata rows and files refused before reading any audio
@@ -548,7 +551,7 @@ def write_summary(path: Path, jobs, results: dict[str, dict], errors: dict[str, 
     tmp = path.with_suffix(".csv.tmp")
     # UTF-8 with a byte-order mark: Excel and WPS then read the Chinese in paths and
     # reasons as such (read it back with encoding "utf-8-sig").
-    with tmp.open("w", newline="", encoding="utf-8-sig") as fh:
+    with open_private(tmp, newline="", encoding="utf-8-sig") as fh:
         writer = SafeDictWriter(fh, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)

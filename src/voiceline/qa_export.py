@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from voiceline.cli import UserError, cli_user
+from voiceline.cli import UserError, cli_user, open_private
 from voiceline.spreadsheet import safe_cell
 
 COLUMNS = ("call_id", "agent_id", "recorded_at", "file", "score", "check", "severity",
@@ -98,7 +98,8 @@ def run_export(args: argparse.Namespace) -> int:
         text = to_csv(flags)
         if args.out:
             try:
-                Path(args.out).write_text(text, encoding="utf-8", newline="")
+                with open_private(args.out, newline="") as fh:
+                    fh.write(text)
             except OSError as exc:
                 raise UserError(f"cannot write {args.out}: {exc.strerror}") from None
         store.audit(cli_user(), "qa_export", None,

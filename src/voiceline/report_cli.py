@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from voiceline.cli import UserError, cli_user, output_file
+    from voiceline.cli import UserError, cli_user, open_private, output_file
     from voiceline.reports import (
         PeriodError,
         UnknownAgentError,
@@ -76,7 +76,8 @@ def run_report(args: argparse.Namespace) -> int:
         html = render_document(report, args.lang, console_url=args.console_url, tz=tz)
         tmp = out.with_name(out.name + ".tmp")
         try:
-            tmp.write_text(html, encoding="utf-8")
+            with open_private(tmp) as fh:
+                fh.write(html)
             os.replace(tmp, out)
         except OSError as exc:
             raise UserError(f"cannot write {out}: {exc.strerror}") from None

@@ -165,7 +165,7 @@ def score_rows(rows: list[dict], calibration: Path, model_path: Path,
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from voiceline.cli import UserError, output_file
+    from voiceline.cli import UserError, open_private, output_file
 
     calibration = Path(args.calibration)
     if not calibration.is_dir():  # every row would say so: say it once
@@ -184,7 +184,7 @@ def run_score(args: argparse.Namespace) -> int:
                          line_correction=args.line_correction == "on")
     # UTF-8 with a byte-order mark, so that Excel and WPS open it as UTF-8 (paths, agent
     # names and errors may be Chinese); read it back with encoding "utf-8-sig".
-    with out.open("w", newline="", encoding="utf-8-sig") as fh:
+    with open_private(out, newline="", encoding="utf-8-sig") as fh:
         writer = SafeDictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(results)
