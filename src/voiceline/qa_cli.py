@@ -417,8 +417,6 @@ def run_qa(args: argparse.Namespace) -> int:
         results[call_id] = result
         if store is not None:
             try:
-                if result.get("agent_id"):  # in the floor's directory, as live calls put
-                    store.ensure_agent(result["agent_id"])  # theirs (an upgrade audit)
                 store.save_qa_result(result, recorded_s=recorded.get(call_id))
                 save_summary(store, result, recorded.get(call_id))
             except InvalidInputError as exc:  # OUT has the result; the batch goes on

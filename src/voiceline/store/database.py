@@ -77,16 +77,15 @@ class Database:
             # its Voiceline wrote it, so that the backup taken before an upgrade can be
             # restored under the old version (an audit found both upgraded it); a newer
             # file is refused all the same, and a new one is made whole.
-            keep = not migrate and 0 < current < len(MIGRATIONS)
+            older = 0 < current < len(MIGRATIONS)
+            keep = not migrate and older
             self.upgraded: tuple[int, int, str] | None = None
-            if migrate and 0 < current < len(MIGRATIONS) and self.path != MEMORY:
+            if migrate and older and self.path != MEMORY:
                 if before_upgrade is not None:
                     before_upgrade(current)
-                copy = self._keep_copy(current)
+                self.upgraded = (current, len(MIGRATIONS), self._keep_copy(current))
             self.schema_version = upgrade(self._conn, MIGRATIONS,
                                           target=current if keep else None, name=self.path)
-            if migrate and 0 < current < self.schema_version and self.path != MEMORY:
-                self.upgraded = (current, self.schema_version, copy)
         except sqlite3.DatabaseError as error:
             self._conn.close()
             raise SchemaError(f"cannot open {self.path} as a Voiceline store: {error}") \

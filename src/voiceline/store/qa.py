@@ -117,9 +117,11 @@ class QaMixin:
     def save_qa_result(self, result: dict, *, recorded_s: float | None = None,
                        now_s: float | None = None) -> int:
         """Keep one call's result (the ``OUT/calls/<id>.json`` document); returns the
-        number of flags stored. Earlier flags of the call become superseded."""
+        number of flags stored. Earlier flags of the call become superseded. Its agent
+        joins the floor's directory if new, as a live call's does (never changed)."""
         call_id = values.text(result.get("call_id"), "call_id")
         path = values.text(result.get("path"), "path", max_chars=MAX_PATH_CHARS)
+        agent_id = values.identifier(result.get("agent_id"), "agent_id", optional=True)
         now_s = values.time_s(now_s, "now_s")
         flags = result.get("flags")
         if not isinstance(flags, list):
@@ -136,6 +138,9 @@ class QaMixin:
                 values.text(flag.get("detail"), "flag.detail", max_chars=MAX_DETAIL_CHARS),
                 values.json_object(flag.get("evidence"), "flag.evidence"), now_s))
         with self._write() as conn:
+            if agent_id is not None:
+                conn.execute("INSERT OR IGNORE INTO agents (agent_id, created_s) VALUES (?, ?)",
+                             (agent_id, now_s))
             conn.execute(
                 "INSERT INTO qa_calls (call_id, path, agent_id, duration_s, score, fingerprint,"
                 " analysed_s, recorded_s, metrics, metadata, error, transcript) "
@@ -145,7 +150,7 @@ class QaMixin:
                 " fingerprint = excluded.fingerprint, analysed_s = excluded.analysed_s,"
                 " recorded_s = excluded.recorded_s, metrics = excluded.metrics,"
                 " metadata = excluded.metadata, error = NULL, transcript = excluded.transcript",
-                (call_id, path, values.text(result.get("agent_id"), "agent_id", optional=True),
+                (call_id, path, agent_id,
                  values.finite(result.get("duration_s"), "duration_s"),
                  values.finite(result.get("score"), "score"), result.get("fingerprint"),
                  now_s, values.recording_time_s(recorded_s, "recorded_s"),
