@@ -63,7 +63,7 @@ def _close(conn: sqlite3.Connection, alert_id: int, reason: str | None, now_s: f
     return _record(conn, alert_id, "closed", now_s)
 
 
-def closing_explanations(explanations: Mapping[int, str] | None) -> dict[int, str]:
+def checked_explanations(explanations: Mapping[int, str] | None) -> dict[int, str]:
     """Checked final words per alert id (see :func:`close_open_alerts_of_call`)."""
     return {_alert_id(alert_id): values.text(text, "explanation",
                                              max_chars=MAX_EXPLANATION_CHARS)
@@ -76,7 +76,7 @@ def close_open_alerts_of_call(conn: sqlite3.Connection, call_id: str,
     """Close every open alert of a call (inside the caller's transaction).
 
     ``explanations``: an alert's final words by id (its duration as the call ended),
-    from :func:`closing_explanations`; the others keep the words they had.
+    from :func:`checked_explanations`; the others keep the words they had.
     """
     ids = [row[0] for row in conn.execute("SELECT id FROM alerts WHERE call_id = ? AND "
                                           "state = 'open' ORDER BY id", (call_id,))]

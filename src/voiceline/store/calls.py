@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from voiceline.store import values
 from voiceline.store.alerts import (
     CALL_ENDED,
+    checked_explanations,
     close_open_alerts_of_call,
-    closing_explanations,
 )
 from voiceline.store.database import where
 from voiceline.store.errors import ConflictError, InvalidInputError, NotFoundError
@@ -253,7 +253,7 @@ class CallsMixin:
         call_id = values.text(call_id, "call_id")
         reason = values.text(reason, "reason", optional=True)
         alerts_reason = values.text(alerts_reason, "alerts_reason")
-        alert_explanations = closing_explanations(alert_explanations)
+        alert_explanations = checked_explanations(alert_explanations)
         ended_s = values.time_s(ended_s, "ended_s")
         with self._write() as conn:
             call = _call(conn, call_id)
