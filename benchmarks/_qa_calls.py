@@ -137,6 +137,9 @@ class CallPlan:
     #: Whose microphone hears them: "agent" (a busy floor), "caller" (a crowded place)
     #: or "both" (each side its own mix of the same voices).
     babble_side: str = "agent"
+    #: Each channel exact zeros outside its party's turns (and the hold), as recorders
+    #: write a leg whose packets stop under silence suppression; see :func:`render_call`.
+    digital_silence: bool = False
 
 
 # ---------------------------------------------------------------- turns
@@ -343,7 +346,13 @@ def add_hold(plan: CallPlan) -> CallPlan:
 
 
 def render_call(plan: CallPlan) -> np.ndarray:
-    """The call on the line: int16 ``(2, samples)`` at 8 kHz (agent, caller)."""
+    """The call on the line: int16 ``(2, samples)`` at 8 kHz (agent, caller).
+
+    With ``plan.digital_silence`` each channel is exact zeros outside its party's turns
+    (each turn as the corpus file holds it, with its own leading and trailing quiet) and,
+    on the agent's side, the hold: the line noise, a neighbour's voice or the other
+    party's leak between turns are gone, as on a leg whose packets stop under silence
+    suppression."""
     from capture.telephone import telephone_channel
 
     n = int(np.ceil(plan.duration_s * FS_HZ))
@@ -371,7 +380,16 @@ def render_call(plan: CallPlan) -> np.ndarray:
         wide = wide + leak
     line = [telephone_channel(wide[c], FS_HZ, law="ulaw", noise_dbfs=plan.noise_dbfs[c],
                               seed=plan.seed * 2 + c) for c in (0, 1)]
-    return np.round(np.stack(line) * 32768).astype(np.int16)
+    pcm = np.round(np.stack(line) * 32768).astype(np.int16)
+    if plan.digital_silence:
+        sent = np.zeros(pcm.shape, dtype=bool)
+        spans = [(s.channel, s.start_s, s.end_s) for s in plan.segments]
+        if plan.hold is not None:
+            spans.append((0, plan.hold["start_s"], plan.hold["start_s"] + plan.hold["seconds"]))
+        for channel, start_s, end_s in spans:
+            sent[channel, round(start_s * LINE_FS_HZ): round(end_s * LINE_FS_HZ)] = True
+        pcm[~sent] = 0
+    return pcm
 
 
 #: Delay of a party's leak into the other's channel (``Design.crosstalk_db``), s.
@@ -434,6 +452,8 @@ class Design:
     babble_db: float | None = None
     #: ... behind the agent, the caller or both (``CallPlan.babble_side``).
     babble_side: str = "agent"
+    #: Digital silence between each party's turns (``CallPlan.digital_silence``).
+    digital_silence: bool = False
 
 
 def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
@@ -484,7 +504,8 @@ def design_calls(design: Design, agents: list[Speaker], callers: list[Speaker],
                               agent_offset_db=design.agent_offset_db,
                               crosstalk_db=design.crosstalk_db, hold_share=design.hold_share,
                               babble_db=design.babble_db,
-                              babble_side=design.babble_side))
+                              babble_side=design.babble_side,
+                              digital_silence=design.digital_silence))
         if design.babble_db is not None:
             others = [s for s in callers if s.key not in (agent.key, caller.key)]
             pick = np.random.default_rng(seed * 100_000 + number + 5_555_555).choice(
@@ -517,6 +538,7 @@ def write_calls(plans: list[CallPlan], call_dir: Path, truth_path: Path) -> dict
             "capped_turns": plan.capped_turns, "crosstalk_db": plan.crosstalk_db,
             "hold": plan.hold, "babble_db": plan.babble_db,
             "babble_side": plan.babble_side if plan.babble_db is not None else None,
+            "digital_silence": plan.digital_silence,
             "neighbours": [s.key for s in plan.neighbours],
             "segments": [{"channel": s.channel, "start_s": round(s.start_s, 3),
                           "end_s": round(s.end_s, 3), "kind": s.kind, "files": s.files}

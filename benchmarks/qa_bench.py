@@ -15,7 +15,8 @@ puts that share of the calls on hold once (20-50 or 65-150 s of synthetic music 
 agent's side, :func:`_qa_calls.add_hold`) and scores ``long_hold`` besides;
 ``--babble-db DB`` puts four neighbours on their own calls behind every agent, together
 DB below the agent's voice (:func:`_qa_calls.babble`; ``--babble-side caller`` or
-``both``: behind the caller, or each side). Without
+``both``: behind the caller, or each side); ``--digital-silence`` writes each channel as
+exact zeros outside its party's turns (:func:`_qa_calls.render_call`). Without
 ``../shared/data`` (or ``VOICELINE_SHARED_DATA``), or without the ``voiceline qa``
 command, it says so and prints ``{"skipped": reason}``.
 
@@ -122,8 +123,8 @@ def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_chec
              clean_calls: int, layout: str = "turns",
              agent_offset_db: float = AGENT_OFFSET_DB,
              crosstalk_db: float | None = None, hold_share: float = 0.0,
-             babble_db: float | None = None, babble_side: str = "agent"
-             ) -> tuple[dict, dict]:
+             babble_db: float | None = None, babble_side: str = "agent",
+             digital_silence: bool = False) -> tuple[dict, dict]:
     """Write calls, calls.csv, truth.json and baselines under ``work``."""
     from _qa_corpus import load_speakers
 
@@ -133,13 +134,11 @@ def generate(data_dir: Path, work: Path, quick: bool, seed: int, events_per_chec
     names = QUICK_SPEAKERS if quick else {"emodb": None, "ravdess": None}
     speakers = [s for corpus, n in names.items() for s in load_speakers(data_dir, corpus, n)]
     agents = ([s for s in speakers if s.key in QUICK_AGENTS] if quick else speakers)
-    design = (Design(1, 1, max_events_per_call=3, agent_offset_db=agent_offset_db,
-                     crosstalk_db=crosstalk_db, hold_share=hold_share, babble_db=babble_db,
-                     babble_side=babble_side)
-              if quick
-              else Design(events_per_check, clean_calls, agent_offset_db=agent_offset_db,
-                          crosstalk_db=crosstalk_db, hold_share=hold_share,
-                          babble_db=babble_db, babble_side=babble_side))
+    line = {"agent_offset_db": agent_offset_db, "crosstalk_db": crosstalk_db,
+            "hold_share": hold_share, "babble_db": babble_db, "babble_side": babble_side,
+            "digital_silence": digital_silence}
+    design = (Design(1, 1, max_events_per_call=3, **line) if quick
+              else Design(events_per_check, clean_calls, **line))
     plans = design_calls(design, agents, speakers, seed)
     truth = write_calls(plans, work / "calls", work / "truth.json")
     used = sorted({p.agent.key for p in plans})
@@ -272,7 +271,7 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
     truth, calibration = generate(data_dir, work, args.quick, args.seed, events_per_check,
                                   args.clean_calls, args.calibration_layout,
                                   args.agent_offset_db, args.crosstalk_db, args.hold_share,
-                                  args.babble_db, args.babble_side)
+                                  args.babble_db, args.babble_side, args.digital_silence)
     t_gen = time.perf_counter() - t0
     calls = truth["calls"]
     audio_s = sum(c["duration_s"] for c in calls.values())
@@ -308,7 +307,7 @@ def run(data_dir: Path, work: Path, args: argparse.Namespace, cmd: list[str]) ->
         "calibration_layout": args.calibration_layout, "calls": len(calls),
         "agent_offset_db": args.agent_offset_db, "crosstalk_db": args.crosstalk_db,
         "hold_share": args.hold_share, "babble_db": args.babble_db,
-        "babble_side": args.babble_side,
+        "babble_side": args.babble_side, "digital_silence": args.digital_silence,
         "config": args.config,
         "clean_calls": len(clean), "audio_hours": _r(audio_s / 3600, 3),
         "clean_hours": _r(sum(c["duration_s"] for c in clean) / 3600, 3),
@@ -353,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="whose microphone hears the --babble-db voices: the agent's "
                              "(a busy floor; default), the caller's (a crowded place) or "
                              "both")
+    parser.add_argument("--digital-silence", action="store_true",
+                        help="each channel exact zeros outside its party's turns (a "
+                             "recorder behind silence suppression); default line noise")
     parser.add_argument("--config", default=None, metavar="TOML",
                         help="pre-inspection settings passed to 'voiceline qa --config'")
     parser.add_argument("--seed", type=int, default=0)

@@ -249,3 +249,16 @@ def test_nonlinear_decay_holds_constant_input_and_releases_slowly():
     after = decayed[200:, 0]
     assert np.all(np.diff(after) <= 0) and after[0] > 1.5  # no instant drop
     assert after[int(0.05 / LEVEL_STEP_S)] < 0.5  # mostly gone 50 ms later
+
+
+@pytest.mark.parametrize("stage", [nonlinear_temporal_decay, temporal_weighting])
+def test_silence_after_sound_decays_to_exact_zero_not_to_subnormal_numbers(stage):
+    # Digital silence after a sound: the decays end at 0 (a state among subnormal
+    # numbers would stay there, each step ~20 times slower on x86).
+    x = np.concatenate([np.full((1, 100, 21), 3.0), np.zeros((1, 20_000, 21))], axis=1)
+    if stage is temporal_weighting:
+        x = x[..., 0]
+    out, state = stage(x, 0.004)
+    assert np.all(out[:, -100:] == 0.0)
+    finite = np.abs(state[np.isfinite(state)])
+    assert np.all((finite == 0) | (finite >= np.finfo(np.float64).tiny)), finite

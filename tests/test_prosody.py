@@ -91,6 +91,18 @@ def test_silence_is_unvoiced_with_no_level():
     assert np.all(out.band_level_db == -np.inf)
 
 
+@pytest.mark.parametrize("fs_hz", [8000, 16000])
+def test_digital_silence_after_speech_leaves_the_low_pass_at_zero(fs_hz):
+    # The low-pass's state decays to exact zeros, not into subnormal numbers (a limit
+    # cycle there costs ~7 times per sample on x86), and silence reads as no level.
+    tracker = StreamingPitch(2, fs_hz)
+    speech = speech_like(2.0, fs_hz, seed=5)
+    signal = np.stack([np.concatenate([speech, np.zeros(20 * fs_hz)])] * 2)
+    frames = [tracker.process(part) for part in np.array_split(signal, 17, axis=1)]
+    assert np.all(tracker._zi == 0.0)
+    assert np.all(frames[-1].band_level_db == -np.inf)
+
+
 def test_band_level_reads_the_mean_square_in_the_band():
     t = np.arange(8000) / 8000
     in_band = np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)  # mean square 1 → 0 dB
@@ -138,8 +150,8 @@ def test_low_pass_is_the_butterworth_it_names(fs_hz):
     low = np.empty((3, expected.shape[1]), dtype=np.float32)
     zi = np.zeros((sos.shape[0], 3, 2))
     first = len(range(0, 777, step))
-    _lowpass_decimate(x[:, :777], sos, zi, 0, step, low[:, :first])
-    _lowpass_decimate(x[:, 777:], sos, zi, (0 - 777) % step, step, low[:, first:])
+    _lowpass_decimate(x[:, :777], sos, zi, 0, step, 0, low[:, :first])
+    _lowpass_decimate(x[:, 777:], sos, zi, (0 - 777) % step, step, 777, low[:, first:])
     np.testing.assert_allclose(low, expected, atol=2e-6)
 
 

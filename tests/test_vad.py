@@ -133,6 +133,25 @@ def test_streams_do_not_influence_each_other():
         np.testing.assert_allclose(together.noise_floor_dbfs[s], alone.noise_floor_dbfs[0])
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_digital_silence_leaves_no_subnormal_numbers_in_the_filter(dtype):
+    # A silence-suppressed leg records exact zeros; a plain high-pass would decay into
+    # subnormal numbers there and stay (a limit cycle), each sample ~20 times slower.
+    fs = 8000
+    speech = speech_like(2.0, fs, seed=4)
+    block = np.concatenate([speech, np.zeros(60 * fs)])[None, :]
+    if dtype == np.int16:
+        block = np.rint(block * 32768).astype(np.int16)
+    vad = StreamingVAD(1, fs)
+    frames = [vad.process(part.astype(dtype)) for part in np.array_split(block, 31, axis=1)]
+    state = np.abs(vad._zi)
+    assert np.all((state == 0) | (state >= np.finfo(np.float64).tiny)), state
+    levels = _concat(frames)["level_dbfs"][0]
+    n_speech = 2 * 100 // 3
+    assert levels[: n_speech].max() > -40
+    np.testing.assert_array_equal(levels[n_speech + 10 :], -120.0)
+
+
 @pytest.mark.parametrize(("old_line_dbfs", "new_line_dbfs"), [(-20, -50), (-90, -36)])
 def test_reset_starts_one_seat_afresh_and_leaves_the_others_alone(old_line_dbfs, new_line_dbfs):
     fs = 8000

@@ -38,6 +38,7 @@ import scipy.signal
 import webrtcvad
 from numba import njit
 
+from emotion._subnormal import FLUSH_EVERY, TINY
 from emotion.psychoacoustics._framing import check_stream_count
 
 __all__ = ["SUPPORTED_RATES_HZ", "StreamingVAD", "VadFrames", "vad_segments"]
@@ -220,7 +221,9 @@ class StreamingVAD:
         hp = np.empty(pcm.shape)
         pcm[:, :n_pending], hp[:, :n_pending] = self._pending_pcm, self._pending_hp
         zi = self._zi.copy()
-        n_bad, peak = _prepare_kernel(x, x.dtype == np.int16, self._biquad, zi, hp, pcm, n_pending)
+        start = self._frames_done * self.frame_len + n_pending  # samples before x
+        n_bad, peak = _prepare_kernel(x, x.dtype == np.int16, self._biquad, zi, hp, pcm,
+                                      n_pending, start)
         if n_bad:
             raise ValueError(
                 f"block contains {n_bad} NaN or inf samples; pass finite samples in ±1.0 "
@@ -346,13 +349,15 @@ _FILTER_STREAMS = 8
 
 
 @njit(cache=True, nogil=True)
-def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset):  # pragma: no cover
+def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset, start):  # pragma: no cover
     """High-pass (one biquad, transposed direct form II) and 16-bit PCM of each sample.
 
     ``x`` is float in ±1.0 or int16; outputs go to ``[:, offset:]`` of ``hp_out`` and
     ``pcm_out``; ``zi`` (streams, 2) is advanced in place. Returns the
     number of non-finite samples and the largest magnitude, for the caller to refuse.
     The filter runs across streams in the inner loop so their recursions overlap.
+    ``start`` counts the samples before ``x``: the states are flushed
+    (:mod:`emotion._subnormal`) at the same samples however the input is cut into blocks.
     """
     b0, b1, b2, a1, a2 = biquad[0], biquad[1], biquad[2], biquad[3], biquad[4]
     scale = 1.0 / 32768.0 if is_int else 1.0
@@ -363,6 +368,10 @@ def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset):  # pragma: 
     for first in range(0, n_streams, _FILTER_STREAMS):
         last = min(first + _FILTER_STREAMS, n_streams)
         for k in range(n_samples):
+            if (start + k) % FLUSH_EVERY == 0:  # silence decays to zero
+                for s in range(first, last):
+                    z1[s] = z1[s] if abs(z1[s]) >= TINY else 0.0
+                    z2[s] = z2[s] if abs(z2[s]) >= TINY else 0.0
             for s in range(first, last):
                 v = x[s, k] * scale
                 y = b0 * v + z1[s]

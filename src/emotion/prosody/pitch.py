@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 from scipy.signal import butter
 
+from emotion._subnormal import FLUSH_EVERY, TINY
 from emotion.prosody._yin import MAX_AGE_S, yin_frames
 from emotion.psychoacoustics._framing import StreamFramer, check_stream_count
 
@@ -174,6 +175,7 @@ class StreamingPitch:
         self._sos = _lowpass_sos(self.fs_hz).copy()
         self._zi = np.zeros((self._sos.shape[0], self.n_streams, 2))
         self._phase = 0  # input samples to skip before the next kept one
+        self._samples_done = 0  # the filter's flushes fall on this clock
         self._framer = StreamFramer(self.n_streams, self.frame_len, self.hop, np.float32)
         # Per stream: continuity reference period (samples) and its age (frames).
         self._state = np.tile([1.0, 1e9], (self.n_streams, 1))
@@ -192,8 +194,10 @@ class StreamingPitch:
             raise ValueError("block contains NaN or inf; pass finite samples")
         kept = len(range(self._phase, block.shape[1], self._decimation))
         low = np.empty((self.n_streams, kept), dtype=np.float32)
-        _lowpass_decimate(block, self._sos, self._zi, self._phase, self._decimation, low)
+        _lowpass_decimate(block, self._sos, self._zi, self._phase, self._decimation,
+                          self._samples_done, low)
         self._phase = (self._phase - block.shape[1]) % self._decimation
+        self._samples_done += block.shape[1]
         first = self._framer.frames_emitted
         frames = self._framer.push(low)
         # Groups of streams keep the FFT's working arrays cache-sized: 256 streams run
@@ -236,11 +240,13 @@ def _lowpass_sos(fs_hz: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _lowpass_decimate(x, sos, zi, phase, step, out):  # pragma: no cover - compiled
+def _lowpass_decimate(x, sos, zi, phase, step, start, out):  # pragma: no cover - compiled
     """Cascaded biquads (transposed direct form II, as ``scipy.signal.sosfilt``) over
     ``x`` (streams, samples), keeping every ``step``-th output from ``phase`` on in
     ``out``; ``zi`` (sections, streams, 2) is advanced in place. Streams run in the
-    inner loop, so their recursions overlap."""
+    inner loop, so their recursions overlap. ``start`` counts the samples before ``x``:
+    the states are flushed (:mod:`emotion._subnormal`) at the same samples however the
+    input is cut into blocks."""
     n_streams, n_samples = x.shape
     n_sections = sos.shape[0]
     xt = np.ascontiguousarray(x.T)
@@ -252,6 +258,11 @@ def _lowpass_decimate(x, sos, zi, phase, step, out):  # pragma: no cover - compi
     j = 0
     for k in range(n_samples):
         v[:] = xt[k]
+        if (start + k) % FLUSH_EVERY == 0:  # silence decays to zero
+            for q in range(n_sections):
+                for s in range(n_streams):
+                    z0[q, s] = z0[q, s] if abs(z0[q, s]) >= TINY else 0.0
+                    z1[q, s] = z1[q, s] if abs(z1[q, s]) >= TINY else 0.0
         for q in range(n_sections):
             b0, b1, b2, a1, a2 = sos[q, 0], sos[q, 1], sos[q, 2], sos[q, 4], sos[q, 5]
             for s in range(n_streams):
