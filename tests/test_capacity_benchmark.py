@@ -33,10 +33,12 @@ def test_last_line_has_every_section_key(quick):
     for key in ("engine_seats_per_core", "engine_memory_per_seat_kb", "e2e_seats_zero_drop",
                 "e2e_seats_tested", "e2e_frames_lost_on_wire", "alert_delivery_p99_ms",
                 "alert_deliveries", "onset_to_alert_median_s", "onset_detected",
-                "false_alerts_per_agent_shift", "calm_hours"):
+                "false_alerts_per_agent_shift", "calm_hours", "silent_zeros_seats_per_core",
+                "silent_noise_seats_per_core"):
         assert key in quick, key
     assert quick["mode"] == "quick"
     assert quick["engine_seats_per_core"] > 0
+    assert quick["silent_zeros_seats_per_core"] > 0 and quick["silent_noise_seats_per_core"] > 0
     assert 0 < quick["engine_memory_per_seat_kb"] < 10_000
 
 

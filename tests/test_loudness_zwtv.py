@@ -262,3 +262,19 @@ def test_silence_after_sound_decays_to_exact_zero_not_to_subnormal_numbers(stage
     assert np.all(out[:, -100:] == 0.0)
     finite = np.abs(state[np.isfinite(state)])
     assert np.all((finite == 0) | (finite >= np.finfo(np.float64).tiny)), finite
+
+
+def test_the_reference_filterbank_keeps_off_subnormal_numbers_on_digital_silence():
+    # ISO's 48 kHz band filters and smoothing after a tone, then exact zeros: the
+    # smoothed intensities end at zero or stay normal numbers (subnormal ones cost the
+    # filterbank ~8 times its time on silence).
+    from emotion.psychoacoustics._iso532_filterbank import DECIMATION, _smoothed_kernel
+
+    fs = 48_000
+    tone = 0.05 * np.sin(2 * np.pi * 1000 * np.arange(fs // 2) / fs)
+    x = np.concatenate([tone, np.zeros(3 * fs)])
+    intensity = np.empty((x.size // DECIMATION, 28))
+    _smoothed_kernel(x, intensity)
+    tail = np.abs(intensity[-2000:])
+    assert np.all((tail == 0) | (tail >= np.finfo(np.float64).tiny))
+    assert np.count_nonzero(tail == 0) > tail.size // 2

@@ -339,14 +339,22 @@ def test_a_busy_floor_puts_other_speakers_behind_one_party_only(generated):
 
 
 # ---------------------------------------------------------------- end to end
-def test_quick_run_scores_every_check_and_reports_throughput():
+@pytest.fixture(scope="module")
+def quick_kept(tmp_path_factory) -> tuple[dict, Path]:
+    """qa_bench.py --quick's report, and the folder it kept."""
+    kept = tmp_path_factory.mktemp("qa_quick")
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "qa_bench.py"), "--quick",
-                           "--json-only"], capture_output=True, text=True, timeout=600,
-                          check=False)
+                           "--json-only", "--keep", str(kept)], capture_output=True, text=True,
+                          timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     if "skipped" in report:
         pytest.skip(report["skipped"])
+    return report, kept
+
+
+def test_quick_run_scores_every_check_and_reports_throughput(quick_kept):
+    report, _ = quick_kept
     assert report["mode"] == "quick" and report["calls"] == 5 and report["clean_calls"] == 1
     for check in CHECKS:
         figures = report["checks"][check]
@@ -377,3 +385,32 @@ def test_quick_verdict_run_judges_every_flag_and_tries_the_settings_on_new_calls
     # a check whose threshold did not move flags the held-out calls exactly as before
     for check in set(CHECKS) - set(report["changed"]):
         assert held["default"][check] == held["suggested"][check]
+
+
+def test_the_profile_inspects_the_kept_calls_as_the_product_did_and_compares_two_trees(
+        quick_kept):
+    _, kept = quick_kept
+    product_flags = sorted(
+        (c["call_id"], f["check"], f["start_s"], f["end_s"])
+        for c in (json.loads(p.read_text()) for p in (kept / "out" / "calls").glob("*.json"))
+        for f in c["flags"])
+    tool = [sys.executable, str(REPO / "benchmarks" / "qa_profile.py"), str(kept)]
+    done = subprocess.run(tool, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    alone = json.loads(done.stdout.strip().splitlines()[-1])
+    assert alone["calls"] == 5 and alone["errors"] == 0
+    assert alone["flags"] == len(product_flags) > 0 and alone["cpu_s"] > 0
+    # the same tree on both sides: the same flags, and a ratio of medians
+    done = subprocess.run([*tool, "--against", str(REPO / "src"), "--repeat", "1"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ab = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ab["same_flags"] and ab["this"]["flags_sha256"] == [alone["flags_sha256"]]
+    assert ab["cpu_ratio_this_to_other"] > 0
+
+
+def test_the_profile_names_a_folder_qa_bench_did_not_write(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "qa_profile.py"),
+                           str(tmp_path)], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2 and "qa_bench.py --keep" in done.stderr
