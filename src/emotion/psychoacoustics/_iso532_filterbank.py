@@ -84,8 +84,8 @@ def _band_filters_squared(x_n, w, out):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, inline="always")
 def _flush(states):  # pragma: no cover - compiled
     """States below TINY become zero (:mod:`emotion._subnormal`): a band filter's
-    slowest decay over :data:`DECIMATION` samples is 0.02 (pole radius 0.85), so none
-    reaches the subnormal range between two calls."""
+    fastest decay over :data:`DECIMATION` samples is to 0.02 (pole radius 0.85), so no
+    state falls from TINY into the subnormal range between two flushes."""
     flat = states.reshape(-1)
     for i in range(flat.size):
         flat[i] = flat[i] if abs(flat[i]) >= TINY else 0.0
