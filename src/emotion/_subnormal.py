@@ -17,7 +17,15 @@ Silence then stays exactly zero, and speech never comes near :data:`TINY` (the
 quietest 16-bit sample is 3e-5 of full scale).
 """
 
+from numba import njit
+
 #: A state below this is zero (in the quantity's units: full scale, or sone).
 TINY = 1e-30
 #: Samples between two flushes of a biquad cascade's states.
 FLUSH_EVERY = 64
+
+
+@njit(cache=True, nogil=True, inline="always")
+def flushed(value):  # pragma: no cover - compiled
+    """``value``, or zero if it is below :data:`TINY` in magnitude."""
+    return value if abs(value) >= TINY else 0.0

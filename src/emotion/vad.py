@@ -38,7 +38,7 @@ import scipy.signal
 import webrtcvad
 from numba import njit
 
-from emotion._subnormal import FLUSH_EVERY, TINY
+from emotion._subnormal import FLUSH_EVERY, flushed
 from emotion.psychoacoustics._framing import check_stream_count
 
 __all__ = ["SUPPORTED_RATES_HZ", "StreamingVAD", "VadFrames", "vad_segments"]
@@ -370,8 +370,8 @@ def _prepare_kernel(x, is_int, biquad, zi, hp_out, pcm_out, offset, start):  # p
         for k in range(n_samples):
             if (start + k) % FLUSH_EVERY == 0:  # silence decays to zero
                 for s in range(first, last):
-                    z1[s] = z1[s] if abs(z1[s]) >= TINY else 0.0
-                    z2[s] = z2[s] if abs(z2[s]) >= TINY else 0.0
+                    z1[s] = flushed(z1[s])
+                    z2[s] = flushed(z2[s])
             for s in range(first, last):
                 v = x[s, k] * scale
                 y = b0 * v + z1[s]

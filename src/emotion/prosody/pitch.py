@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 from scipy.signal import butter
 
-from emotion._subnormal import FLUSH_EVERY, TINY
+from emotion._subnormal import FLUSH_EVERY, flushed
 from emotion.prosody._yin import MAX_AGE_S, yin_frames
 from emotion.psychoacoustics._framing import StreamFramer, check_stream_count
 
@@ -261,8 +261,8 @@ def _lowpass_decimate(x, sos, zi, phase, step, start, out):  # pragma: no cover 
         if (start + k) % FLUSH_EVERY == 0:  # silence decays to zero
             for q in range(n_sections):
                 for s in range(n_streams):
-                    z0[q, s] = z0[q, s] if abs(z0[q, s]) >= TINY else 0.0
-                    z1[q, s] = z1[q, s] if abs(z1[q, s]) >= TINY else 0.0
+                    z0[q, s] = flushed(z0[q, s])
+                    z1[q, s] = flushed(z1[q, s])
         for q in range(n_sections):
             b0, b1, b2, a1, a2 = sos[q, 0], sos[q, 1], sos[q, 2], sos[q, 4], sos[q, 5]
             for s in range(n_streams):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from emotion._subnormal import TINY
+from emotion._subnormal import flushed
 
 from ._iso532_tables import (
     FILTER_A_DIFF,
@@ -88,7 +88,7 @@ def _flush(states):  # pragma: no cover - compiled
     state falls from TINY into the subnormal range between two flushes."""
     flat = states.reshape(-1)
     for i in range(flat.size):
-        flat[i] = flat[i] if abs(flat[i]) >= TINY else 0.0
+        flat[i] = flushed(flat[i])
 
 
 @njit(cache=True, nogil=True)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from emotion._subnormal import TINY
+from emotion._subnormal import flushed
 
 from ._iso532_filterbank import third_octave_levels_time
 from ._iso532_tables import (
@@ -94,7 +94,7 @@ def _nl_kernel(x, c, n_iter, state, out):  # pragma: no cover - compiled
 
     Each step is A.4 ``f_nl_lp`` (cases 1.1, 1.2, 2 and 3) written with selects and no
     branches, lanes innermost, so that the compiler runs the lanes in SIMD (8x faster
-    than a branchy step per lane). States below :data:`TINY` become zero
+    than a branchy step per lane). States below ``TINY`` become zero
     (:mod:`emotion._subnormal`).
     """
     n_t, n_m = x.shape
@@ -133,8 +133,8 @@ def _nl_kernel(x, c, n_iter, state, out):  # pragma: no cover - compiled
                 ui[m] += delta[m]
         for m in range(n_m):
             # Decays on silence end at zero, not among subnormal numbers.
-            uo[m] = uo[m] if abs(uo[m]) >= TINY else 0.0
-            u2[m] = u2[m] if abs(u2[m]) >= TINY else 0.0
+            uo[m] = flushed(uo[m])
+            u2[m] = flushed(u2[m])
             out[t, m] = uo[m]
             prev[m] = x[t, m]
     state[0] = uo
@@ -167,8 +167,8 @@ def _lowpass_pair_kernel(x, a, n_iter, w, state, out):  # pragma: no cover - com
             y1[m] = b1 * x[t, m] + a[0] * y1[m]
             y2[m] = b2 * x[t, m] + a[1] * y2[m]
             # Decays on silence end at zero, not among subnormal numbers.
-            y1[m] = y1[m] if abs(y1[m]) >= TINY else 0.0
-            y2[m] = y2[m] if abs(y2[m]) >= TINY else 0.0
+            y1[m] = flushed(y1[m])
+            y2[m] = flushed(y2[m])
             out[t, m] = w[0] * y1[m] + w[1] * y2[m]
             prev[m] = x[t, m]
     state[0] = y1
