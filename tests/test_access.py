@@ -75,6 +75,7 @@ def _login(server, name: str, password: str = PASSWORD) -> httpx.Response:
 
 
 def _audit(server) -> list[dict]:
+    server.settle_store()
     with Store(server.data / "voiceline.db") as store:
         return store.list_audit(limit=1000)
 

@@ -114,6 +114,7 @@ def test_the_console_and_api_work_through_the_proxy_over_https(proxied):
     signed = httpx.post(f"{url}/api/login", json={"name": "sup", "password": PASSWORD},
                         headers={"X-Forwarded-For": "203.0.113.9"})
     assert signed.status_code == 200
+    proxied["server"].settle_store()  # the login's audit entry is queued, not awaited
     with Store(proxied["data"] / "voiceline.db") as store:
         logins = store.list_audit(action="login", user="sup")
     assert logins[0]["detail"]["address"] == "127.0.0.1"

@@ -82,6 +82,11 @@ class ServerThread:
     def service(self) -> Any:
         return self.app.state.service
 
+    def settle_store(self, timeout_s: float = 10.0) -> None:
+        """Wait until the store thread has run every call queued so far (an audit entry
+        a request queued without waiting, say), so a test may read the store directly."""
+        self.service.worker.submit(lambda: None).result(timeout_s)
+
     def start(self) -> ServerThread:
         """Start and wait until the server serves. A port taken between choosing it and
         binding it (by another test process, say) is chosen again, a few times."""
