@@ -362,6 +362,20 @@ def test_quick_run_scores_every_check_and_reports_throughput(quick_kept):
         assert figures["f1"] is not None and 0.0 <= figures["f1"] <= 1.0
     assert report["calls_without_output"] == []
     assert report["x_realtime_per_core"] > 0 and report["peer_egemaps_x_realtime"] > 0
+    # the peer ran on half the calls before the product and on the rest after it
+    before, after = report["peer_egemaps_x_realtime_before_after"]
+    assert before > 0 and after > 0
+    assert report["ratio_to_peer"] == pytest.approx(
+        report["x_realtime_per_core"] / report["peer_egemaps_x_realtime"], rel=0.01)
+
+
+def test_the_peer_times_every_call_once_half_before_the_product_half_after():
+    from qa_bench import peer_halves
+
+    truth = {"calls": {f"call_{i:04d}": {"path": f"call_{i:04d}.wav"} for i in (3, 0, 4, 1, 2)}}
+    before, after = peer_halves(truth)
+    assert [c["path"] for c in before] == ["call_0000.wav", "call_0002.wav", "call_0004.wav"]
+    assert [c["path"] for c in after] == ["call_0001.wav", "call_0003.wav"]
 
 
 def test_quick_verdict_run_judges_every_flag_and_tries_the_settings_on_new_calls(tmp_path):
