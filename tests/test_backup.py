@@ -179,6 +179,7 @@ def test_a_command_does_not_upgrade_the_store_under_a_running_older_server(tmp_p
 
 
 def test_an_upgrade_says_so_and_keeps_the_store_as_it_was(tmp_path, capsys):
+    from voiceline.store.database import upgrade_copies
     from voiceline.store.schema import SCHEMA_VERSION
 
     data = tmp_path / "data"
@@ -190,6 +191,9 @@ def test_an_upgrade_says_so_and_keeps_the_store_as_it_was(tmp_path, capsys):
         f"{SCHEMA_VERSION}; the store as it was is kept as {copy}" in err
     assert _version(data / "voiceline.db") == SCHEMA_VERSION
     assert _version(copy) == old and copy.stat().st_mode & 0o777 == 0o600
+    # retention knows it by its name, and when it was made
+    (found, made_s), = upgrade_copies(data / "voiceline.db")
+    assert found == copy and abs(made_s - time.time()) < 60
     with Store(copy, migrate=False) as kept:  # whole, with what it held
         assert [u["name"] for u in kept.list_users()] == ["li"]
     with Store(data / "voiceline.db") as store:

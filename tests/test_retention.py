@@ -8,6 +8,7 @@ does it at start and hourly, and only when a period is set (0, the default, keep
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -157,3 +158,57 @@ def test_a_negative_or_endless_period_is_refused_by_name(tmp_path, name):
     for bad in (-1.0, float("inf"), float("nan")):
         with pytest.raises(ConfigError, match=name):
             ServerConfig(data_dir=tmp_path, **{name: bad})
+
+
+def _upgrade_copy(data: Path, days_ago: float, n: str = "") -> Path:
+    """A file named as the copy an upgrade keeps, made ``days_ago``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(NOW - days_ago * DAY))
+    copy = data / f"voiceline.db.schema9-{stamp}{n}.bak"
+    copy.write_bytes(b"SQLite format 3\x00")
+    return copy
+
+
+def test_the_copy_an_upgrade_kept_goes_when_the_longer_period_has_passed(tmp_path):
+    data, _ = seeded_data(tmp_path)
+    old, old_2 = _upgrade_copy(data, 70), _upgrade_copy(data, 70, "-2")
+    (data / f"{old.name}-wal").write_bytes(b"")
+    recent = _upgrade_copy(data, 50)  # older than the calls' 30 days, not the audit's 60
+    unrelated = data / "voiceline.db.schema9-by-hand.bak"  # not a name an upgrade writes
+    unrelated.write_bytes(b"")
+    config = ServerConfig(data_dir=data, audiosocket_port=None, password_hasher=cheap_hasher(),
+                          record_retention_days=30, audit_retention_days=60)
+    with ServerThread(config) as server:
+        deadline = time.monotonic() + 20
+        while old.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server.settle_store()
+    assert not old.exists() and not old_2.exists() and not (data / f"{old.name}-wal").exists()
+    assert recent.exists() and unrelated.exists()
+    with Store(data / "voiceline.db") as store:
+        deleted = {e["detail"]["path"] for e in store.list_audit(action="delete_upgrade_copy")}
+    assert deleted == {str(old), str(old_2)}
+
+
+def test_the_copy_an_upgrade_kept_stays_while_no_period_is_set(tmp_path):
+    data, _ = seeded_data(tmp_path)
+    copy = _upgrade_copy(data, 3000)
+    config = ServerConfig(data_dir=data, audiosocket_port=None, password_hasher=cheap_hasher())
+    with ServerThread(config):
+        time.sleep(1.0)
+    assert copy.exists()
+
+
+def test_the_copies_an_upgrade_keeps_are_found_by_the_time_in_their_name(tmp_path):
+    from voiceline.store.database import upgrade_copies
+    from voiceline.store.retention import prune_upgrade_copies
+
+    (tmp_path / "voiceline.db").write_bytes(b"")
+    copies = [_upgrade_copy(tmp_path, days) for days in (10, 400, 40)]
+    (tmp_path / "other.db.schema9-20200101T000000Z.bak").write_bytes(b"")  # another store's
+    assert [c for c, _ in upgrade_copies(tmp_path / "voiceline.db")] == \
+        [copies[1], copies[2], copies[0]]
+    assert prune_upgrade_copies(tmp_path / "voiceline.db", NOW - 30 * DAY) == \
+        [copies[1], copies[2]]
+    assert [c for c, _ in upgrade_copies(tmp_path / "voiceline.db")] == [copies[0]]
+    with pytest.raises(ValueError, match="before_s"):
+        prune_upgrade_copies(tmp_path / "voiceline.db", float("nan"))

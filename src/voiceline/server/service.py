@@ -38,7 +38,7 @@ from voiceline.server.seat_history import SeatHistory
 from voiceline.server.summaries import LiveSummaries
 from voiceline.server.worker import StoreWorker
 from voiceline.store import Store
-from voiceline.store.retention import DEAD_SESSION_KEEP_S
+from voiceline.store.retention import DEAD_SESSION_KEEP_S, prune_upgrade_copies
 
 log = logging.getLogger("voiceline.server")
 RESTART_REASON = "server stopped while the call was live"
@@ -342,6 +342,16 @@ class Service:
                 removed[kind] += n
                 if n < PRUNE_BATCH:
                     break
+        # An upgrade's copy of the store holds records of every kind: it goes when the
+        # longer of the two periods has passed since it was made (neither set: it stays).
+        copy_keep_s = max(periods["calls"], periods["audit"])
+        if copy_keep_s > 0:
+            gone = await self.worker.call(prune_upgrade_copies, config.store_path,
+                                          now_s - copy_keep_s)
+            for copy in gone:
+                await self.worker.call(self.store.audit, None, "delete_upgrade_copy", "store",
+                                       {"path": str(copy)})
+            removed["upgrade_copies"] = len(gone)
         if any(removed.values()):
             log.info("retention: deleted %s", ", ".join(f"{n} {kind}" for kind, n in
                                                         removed.items() if n))

@@ -9,8 +9,12 @@ worker thread), though not from several at the same time with any benefit.
 
 from __future__ import annotations
 
+import calendar
+import glob
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +24,23 @@ from voiceline.store.schema import MIGRATIONS, schema_version, upgrade
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 MEMORY = ":memory:"
+#: The UTC time in the name of the copy an upgrade keeps, ``<store>.schema<version>-<time>
+#: [-<n>].bak`` (:meth:`Store._keep_copy`).
+COPY_STAMP = "%Y%m%dT%H%M%SZ"
+_COPY_NAME = re.compile(r"\.schema\d+-(\d{8}T\d{6}Z)(?:-\d+)?\.bak")
+
+
+def upgrade_copies(path: str | Path) -> list[tuple[Path, float]]:
+    """The copies upgrades kept beside the store at ``path``, each with the time it was
+    made (UTC seconds, from its name), oldest first."""
+    path = Path(path)
+    found = []
+    for copy in path.parent.glob(f"{glob.escape(path.name)}.schema*.bak"):
+        match = _COPY_NAME.fullmatch(copy.name[len(path.name):])
+        if match and copy.is_file():
+            made = calendar.timegm(time.strptime(match.group(1), COPY_STAMP))
+            found.append((copy, float(made)))
+    return sorted(found, key=lambda item: (item[1], item[0].name))
 
 
 class Database:
@@ -97,9 +118,8 @@ class Database:
     def _keep_copy(self, version: int) -> str:
         """A consistent copy of the file as it is (SQLite's online backup), beside it."""
         import os
-        import time
 
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        stamp = time.strftime(COPY_STAMP, time.gmtime())
         copy = f"{self.path}.schema{version}-{stamp}.bak"
         n = 1
         while os.path.exists(copy):

@@ -4,7 +4,9 @@ recordings' results, the audit log, and dead session tokens.
 A hotline's record-keeping rules decide how long each is kept, so the server's settings
 name the periods (``record_retention_days``, ``audit_retention_days``; 0 keeps
 everything, the default). Session tokens are only ever needed while they live, so those
-that expired or were revoked more than :data:`DEAD_SESSION_KEEP_S` ago always go.
+that expired or were revoked more than :data:`DEAD_SESSION_KEEP_S` ago always go. The
+copy of the store an upgrade keeps beside it goes once it is older than the longer of the
+two periods (:func:`prune_upgrade_copies`), and stays while neither is set.
 
 Each call of :meth:`RetentionMixin.prune_batch` deletes at most ``limit`` rows of one
 kind in one short transaction, so that a server pruning a year's backlog keeps writing
@@ -13,7 +15,10 @@ its live alerts in between (its store thread serves both).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from voiceline.store import values
+from voiceline.store.database import upgrade_copies
 
 #: A session token that ended (expired or revoked) this long ago is deleted.
 DEAD_SESSION_KEEP_S = 30 * 86400.0
@@ -69,3 +74,23 @@ class RetentionMixin:
 def _delete_in(conn, statement: str, ids: list) -> None:
     if ids:
         conn.execute(statement.format(",".join("?" * len(ids))), ids)
+
+
+def prune_upgrade_copies(store_path: str | Path, before_s: float) -> list[Path]:
+    """Delete the copies of the store that upgrades kept (what the release before reads)
+    and that were made before ``before_s``; returns the paths deleted.
+
+    Everything a copy holds was carried into the upgraded store, which keeps or deletes
+    it by its own periods; the copy only lets the release before come back. Kept past the
+    periods, it would keep every call, result and audit entry of its day for ever.
+    """
+    before_s = values.finite(before_s, "before_s")
+    gone = []
+    for copy, made_s in upgrade_copies(store_path):
+        if made_s >= before_s:
+            break
+        for part in (copy, *(copy.with_name(copy.name + end)
+                             for end in ("-wal", "-shm", "-journal"))):
+            part.unlink(missing_ok=True)
+        gone.append(copy)
+    return gone
