@@ -205,6 +205,7 @@ def test_the_copies_an_upgrade_keeps_are_found_by_the_time_in_their_name(tmp_pat
     (tmp_path / "voiceline.db").write_bytes(b"")
     copies = [_upgrade_copy(tmp_path, days) for days in (10, 400, 40)]
     (tmp_path / "other.db.schema9-20200101T000000Z.bak").write_bytes(b"")  # another store's
+    (tmp_path / "voiceline.db.schema9-20201301T000000Z.bak").write_bytes(b"")  # no such month
     assert [c for c, _ in upgrade_copies(tmp_path / "voiceline.db")] == \
         [copies[1], copies[2], copies[0]]
     assert prune_upgrade_copies(tmp_path / "voiceline.db", NOW - 30 * DAY) == \

@@ -37,9 +37,13 @@ def upgrade_copies(path: str | Path) -> list[tuple[Path, float]]:
     found = []
     for copy in path.parent.glob(f"{glob.escape(path.name)}.schema*.bak"):
         match = _COPY_NAME.fullmatch(copy.name[len(path.name):])
-        if match and copy.is_file():
+        if not (match and copy.is_file()):
+            continue
+        try:  # a name that only looks like one (month 13) is not an upgrade's copy
             made = calendar.timegm(time.strptime(match.group(1), COPY_STAMP))
-            found.append((copy, float(made)))
+        except ValueError:
+            continue
+        found.append((copy, float(made)))
     return sorted(found, key=lambda item: (item[1], item[0].name))
 
 
