@@ -101,6 +101,23 @@ def test_blocks_of_any_size_give_the_same_frames_as_whole(fs_hz):
     np.testing.assert_allclose(times, whole.time_s)
 
 
+def test_sharpness_holds_when_streams_times_frames_is_240():
+    # 48 streams and a 0.5 s block make 48 x 5 = 240 (stream, frame) pairs, the length
+    # of the Bark axis: the sharpness of those frames was once read as one time-varying
+    # series (240 steps) and came out wrong. Every block size must give the same values.
+    x = np.stack([np.ravel(speech_like(1.5, 8000, seed=s)) * g
+                  for s, g in zip(range(48), np.linspace(0.1, 0.6, 48), strict=True)])
+
+    def sharpness(block):
+        engine = StreamingPsychoacoustics(48, 8000)
+        return np.concatenate([engine.process(x[:, i : i + block]).sharpness_acum
+                               for i in range(0, x.shape[1], block)], axis=1)
+
+    small, half_second = sharpness(800), sharpness(4000)
+    assert half_second.shape == (48, 15) and np.nanmax(small) > 0.5
+    np.testing.assert_array_equal(half_second, small)
+
+
 def test_a_longer_roughness_step_holds_the_analyses_it_makes():
     # With 0.2 s updates, the 200 ms frames end at 0.1, 0.3, 0.5 s ...: exactly the even
     # frames of the 0.1 s step, each held for two output frames, fed in any blocks.

@@ -249,8 +249,11 @@ class _StreamGroup:
 
         n_frames = mean_spec.shape[1]
         n_from_spec = mean_spec.sum(axis=-1) * DZ_BARK
+        # One stationary reading per (stream, frame). The trailing axis of 1 keeps it
+        # stationary: flat (K,) and (K, 240) would be read as 240 time steps when
+        # K = streams x frames happens to be 240 (48 streams and a 0.5 s block).
         sharpness = sharpness_din_from_loudness(
-            n_from_spec.reshape(-1), mean_spec.reshape(-1, BARK_AXIS.size)
+            n_from_spec.reshape(-1, 1), mean_spec.reshape(-1, 1, BARK_AXIS.size)
         ).reshape(self.n_streams, n_frames)
         if near is not None:
             sharpness[~near] = np.nan  # not measured (it would read 0 from NaN loudness)
