@@ -166,6 +166,34 @@ def test_streams_not_near_speech_advance_fluctuation_strength_alone():
             np.testing.assert_array_equal(b.loudness_sone[[0, 2]], a.loudness_sone[[0, 2]])
 
 
+def test_streams_asleep_and_streams_not_near_in_one_group_keep_to_their_own_stages():
+    # The group takes each stage's state once, for the streams that run it: the
+    # spectrum and fluctuation for the awake, loudness and roughness for the near.
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 0.05, (4, 16 * 2000)).astype(np.float32)
+    full, some = StreamingPsychoacoustics(4, FS), StreamingPsychoacoustics(4, FS)
+    awake, near = np.array([True, True, False, True]), np.array([True, False, False, True])
+    short = ("loudness_sone", "specific_loudness", "sharpness_acum", "roughness_asper")
+    for k in range(16):  # 0.25 s blocks; fluctuation strength reads from 2 s on
+        block = x[:, k * 2000 : (k + 1) * 2000]
+        a = full.process(block)
+        gated = k in (10, 11)
+        b = some.process(block, active=awake if gated else None, near=near if gated else None)
+        for name in (*short, "fluctuation_vacil"):
+            got, want = getattr(b, name), getattr(a, name)
+            np.testing.assert_array_equal(got[[0, 3]], want[[0, 3]], err_msg=name)
+            if gated:
+                assert np.isnan(got[2]).all(), name  # asleep: nothing runs
+                if name in short:
+                    assert np.isnan(got[1]).all(), name  # not near: fluctuation alone
+        # stream 1 never stopped its fluctuation strength
+        np.testing.assert_array_equal(b.fluctuation_vacil[1], a.fluctuation_vacil[1])
+        if k >= 8:
+            assert np.isfinite(b.fluctuation_vacil[[0, 1, 3]]).all()
+        if k >= 12:  # awake again, from the state each fell asleep with
+            assert np.isfinite(b.loudness_sone[[1, 2]]).all()
+
+
 def test_the_short_stages_sleep_through_more_of_a_pause(talk_pause_talk):
     gated, _, valid = _windows(talk_pause_talk, SLEEP_AFTER_S)
     assert valid.sum() >= 10

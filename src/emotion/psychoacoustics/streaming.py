@@ -145,7 +145,7 @@ class StreamingPsychoacoustics:
             if active is None or active[rows].all():
                 parts.append(group.process(block[rows], some))
             else:
-                parts.append(_process_some(group, block[rows], active[rows], some))
+                parts.append(group.process_some(block[rows], active[rows], some))
             start += group.n_streams
         n_total, mean_spec, sharpness, roughness, fluctuation = (
             np.concatenate(arrays, axis=0) for arrays in zip(*parts, strict=True)
@@ -190,15 +190,6 @@ class StreamingPsychoacoustics:
             for row, v in zip(rows, values, strict=True):
                 row[key] = float(v)
         return rows
-
-
-def _process_some(group: _StreamGroup, block: np.ndarray, active: np.ndarray,
-                  near: np.ndarray | None = None):
-    """``group.process`` for the ``active`` streams only; NaN rows for the others."""
-    index = np.flatnonzero(active)
-    some = None if near is None else near[index]
-    results = advance_some(group, index, lambda part: part.process(block[index], some))
-    return tuple(_in_rows(values, index, group.n_streams) for values in results)
 
 
 def _in_rows(values: np.ndarray, index: np.ndarray, n_streams: int) -> np.ndarray:
@@ -247,20 +238,74 @@ class _StreamGroup:
             n_total, mean_spec, roughness = (_in_rows(values, index, self.n_streams)
                                              for values in (n_total, mean_spec, roughness))
 
-        n_frames = mean_spec.shape[1]
-        n_from_spec = mean_spec.sum(axis=-1) * DZ_BARK
-        # One stationary reading per (stream, frame). The trailing axis of 1 keeps it
-        # stationary: flat (K,) and (K, 240) would be read as 240 time steps when
-        # K = streams x frames happens to be 240 (48 streams and a 0.5 s block).
-        sharpness = sharpness_din_from_loudness(
-            n_from_spec.reshape(-1, 1), mean_spec.reshape(-1, 1, BARK_AXIS.size)
-        ).reshape(self.n_streams, n_frames)
+        sharpness = _sharpness(mean_spec)
         if near is not None:
             sharpness[~near] = np.nan  # not measured (it would read 0 from NaN loudness)
-        # Every metric completes its frame k with sample (k + 1) * hop: same counts.
-        if not roughness.shape[1] == n_frames == fluctuation.shape[1]:
-            raise RuntimeError(
-                f"metric clocks diverged: {roughness.shape[1]}, {n_frames}, "
-                f"{fluctuation.shape[1]} frames"
-            )
+        _check_clocks(mean_spec, roughness, fluctuation)
         return n_total, mean_spec, sharpness, roughness, fluctuation
+
+    def process_some(self, block: np.ndarray, awake: np.ndarray, near: np.ndarray | None = None):
+        """:meth:`process` for the ``awake`` streams only (bool per stream): the others
+        keep their state as it is and read NaN (their rows of ``block`` are not read).
+
+        Each stage's state is taken out and put back once, for the streams that run it
+        (:mod:`emotion._stream_subsets`): the spectrum, the envelopes and fluctuation
+        strength for the awake streams, loudness and roughness for those also ``near``.
+        Taking the whole group for the awake streams and then loudness and roughness
+        again for the near ones gave the same values and copied roughness's held
+        envelopes twice (most of what sleeping streams cost to take and put back).
+        """
+        index = np.flatnonzero(awake)
+
+        def front(part):
+            power = part.envelopes.spectrum.process(block[index])
+            envelopes = part.envelopes.process_power(power)
+            return power, envelopes, part.fluctuation.process_envelopes(envelopes)
+
+        power, envelopes, fluctuation = advance_some(
+            _Front(self.roughness.envelopes, self.fluctuation), index, front)
+        inner = np.arange(index.size) if near is None else np.flatnonzero(near[index])
+        rows = index[inner]
+        n_total, mean_spec = advance_some(
+            self.loudness, rows, lambda part: part.process(block[rows], power[inner]))
+        roughness = advance_some(
+            self.roughness, rows, lambda part: part.process_envelopes(envelopes[inner]))
+        sharpness = _sharpness(mean_spec)
+        _check_clocks(mean_spec, roughness, fluctuation)
+        return (*(_in_rows(values, rows, self.n_streams)
+                  for values in (n_total, mean_spec, sharpness, roughness)),
+                _in_rows(fluctuation, index, self.n_streams))
+
+
+class _Front:
+    """The stages every awake stream of a group runs (the short-time spectrum within the
+    channel envelopes, and fluctuation strength), as one stage to take and put back."""
+
+    _STREAM_STATE = ()
+    _STREAM_CHILDREN = ("envelopes", "fluctuation")
+
+    def __init__(self, envelopes, fluctuation) -> None:
+        self.envelopes = envelopes
+        self.fluctuation = fluctuation
+
+
+def _sharpness(mean_spec: np.ndarray) -> np.ndarray:
+    """Sharpness (streams, frames) of frame-mean specific loudness (streams, frames, 240)."""
+    n_streams, n_frames = mean_spec.shape[:2]
+    n_from_spec = mean_spec.sum(axis=-1) * DZ_BARK
+    # One stationary reading per (stream, frame). The trailing axis of 1 keeps it
+    # stationary: flat (K,) and (K, 240) would be read as 240 time steps when
+    # K = streams x frames happens to be 240 (48 streams and a 0.5 s block).
+    return sharpness_din_from_loudness(
+        n_from_spec.reshape(-1, 1), mean_spec.reshape(-1, 1, BARK_AXIS.size)
+    ).reshape(n_streams, n_frames)
+
+
+def _check_clocks(mean_spec: np.ndarray, roughness: np.ndarray, fluctuation: np.ndarray) -> None:
+    # Every metric completes its frame k with sample (k + 1) * hop: same counts.
+    n_frames = mean_spec.shape[1]
+    if not roughness.shape[1] == n_frames == fluctuation.shape[1]:
+        raise RuntimeError(
+            f"metric clocks diverged: {roughness.shape[1]}, {n_frames}, "
+            f"{fluctuation.shape[1]} frames"
+        )
