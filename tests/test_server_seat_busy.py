@@ -154,7 +154,14 @@ def test_ids_are_taken_as_the_store_keeps_them_and_bad_ones_leave_nothing(server
         async with connect(url) as ws:
             await ws.send(audiofork.start_message(" pad-3 ", " S-PAD2 ", " A3001 "))
             await _paced(ws, 10)
-            return await asyncio.to_thread(_seat, server, "S-PAD2")
+            # the seat shows its baseline once the engine has been through a tick (a
+            # slow machine may take a while; until then the seat is "starting")
+            for _ in range(100):
+                seat = await asyncio.to_thread(_seat, server, "S-PAD2")
+                if seat.get("state") != "starting":
+                    return seat
+                await _paced(ws, 5)
+            return seat
 
     seat = asyncio.run(padded_alone())
     assert seat["call_id"] == "pad-3" and seat["agent_id"] == "A3001" and seat["scored"]
