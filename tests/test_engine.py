@@ -323,6 +323,22 @@ def test_a_loud_previous_call_leaves_no_trace_in_a_reused_slot(model):
     np.testing.assert_array_equal(t_s, ref_t)
     np.testing.assert_allclose(features, ref_f, rtol=1e-9, atol=1e-12)
     assert t_s[0] == 6.0  # the first window that starts 2.6 s into the call
+    # A call that ends in loud noise the detector does not take for speech leaves the
+    # slot asleep, its stages frozen on that noise; the next call's first words come
+    # after 2 s of quiet line. (The call above ends mid-word: its slot is awake anyway,
+    # and it could not tell whether the slot was woken for the new call.)
+    noise = pcm16(np.random.default_rng(9).normal(0, 10 ** (-30 / 20), 3 * FS_HZ), 63)
+    engine = make(model)
+    engine.open_call("S1", "noisy", "A1")
+    play(engine, {"noisy": {"agent": np.concatenate([loud[: 6 * FS_HZ], noise])}})
+    engine.close_call("noisy")
+    late = np.concatenate([quiet(2, 64), new])
+    engine.open_call("S1", "late", "A1")
+    t_s, features = windows_of(play(engine, {"late": {"agent": late}}), "late")
+    ref_t, ref_f = alone(model, late)
+    assert len(ref_t) >= 4
+    np.testing.assert_array_equal(t_s, ref_t)
+    np.testing.assert_allclose(features, ref_f, rtol=1e-9, atol=1e-12)
 
 
 def test_random_packets_give_the_same_windows_as_tick_sized_pushes(model):

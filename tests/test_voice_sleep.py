@@ -44,12 +44,31 @@ def _windows(x, sleep_after_s, sizes=None):
     return analyzer, features, valid
 
 
+def _stage_grid(x):
+    """Loudness and fluctuation strength of stream 0 on the 10 ms grid the windows read,
+    from an analyser that sleeps: NaN where a stage did not run."""
+    analyzer = StreamingVoiceAnalyzer(x.shape[0], FS, sleep_after_s=SLEEP_AFTER_S)
+    grids, push = [], analyzer.windower.push
+
+    def keep(**grid):
+        grids.append((grid["loudness"], grid["fluctuation"]))
+        return push(**grid)
+
+    analyzer.windower.push = keep
+    analyzer.process(x)
+    return (np.concatenate([g[0] for g in grids], axis=1)[0],
+            np.concatenate([g[1] for g in grids], axis=1)[0])
+
+
 def test_a_long_pause_sleeps_and_the_windows_stay_what_they_were(talk_pause_talk):
     awake, f_awake, v_awake = _windows(talk_pause_talk, None)
     gated, f_gated, v_gated = _windows(talk_pause_talk, SLEEP_AFTER_S)
     # The 12 s pause, less the 2 s before sleeping and the slot it wakes in.
     assert gated.slots_asleep * GATE_SLOT_S >= 9.0
     assert awake.slots_asleep == 0
+    # the stages did sleep (the counters alone are the gate's bookkeeping)
+    loudness, fluctuation = _stage_grid(talk_pause_talk)
+    assert (np.isnan(loudness) & np.isnan(fluctuation)).sum() * 0.01 >= 9.0
     assert v_gated.tolist() == v_awake.tolist()
     assert v_gated.sum() >= 10
     both = v_gated[0]
@@ -115,13 +134,13 @@ def test_a_woken_stream_stays_awake_for_the_time_asked():
 
 def test_advancing_some_streams_gives_them_what_advancing_all_gives():
     rng = np.random.default_rng(0)
-    x = rng.normal(0.0, 0.05, (3, 4 * 2000))
+    x = rng.normal(0.0, 0.05, (3, 12 * 2000))
     full_psycho = StreamingPsychoacoustics(3, FS)
     some_psycho = StreamingPsychoacoustics(3, FS)
     full_pitch, some_pitch = StreamingPitch(3, FS), StreamingPitch(3, FS)
     awake = np.array([True, False, True])
     index = np.flatnonzero(awake)
-    for k in range(4):
+    for k in range(12):  # 0.25 s blocks; fluctuation strength reads from 2 s on
         block = x[:, k * 2000 : (k + 1) * 2000]
         a = full_psycho.process(block.astype(np.float32))
         b = some_psycho.process(block.astype(np.float32), active=awake)
@@ -130,6 +149,8 @@ def test_advancing_some_streams_gives_them_what_advancing_all_gives():
             got, want = getattr(b, name), getattr(a, name)
             np.testing.assert_array_equal(got[index], want[index])
             assert np.isnan(got[1]).all()
+        if k >= 8:  # read, not NaN = NaN
+            assert np.isfinite(b.fluctuation_vacil[index]).all()
         frozen = some_pitch._state[1].copy(), some_pitch._zi[:, 1].copy()
         part = take_streams(some_pitch, index)
         pitch_some = part.process(block[index])
@@ -167,6 +188,15 @@ def test_streams_not_near_speech_advance_fluctuation_strength_alone():
         if k >= 12:  # back again, from the state it left with
             assert np.isfinite(b.loudness_sone[1]).all()
             np.testing.assert_array_equal(b.loudness_sone[[0, 2]], a.loudness_sone[[0, 2]])
+        # that state: stream 1's loudness and roughness state as block 9 left it
+        group = some._groups[0]
+        state = [group.loudness._nl_state[1], group.loudness._tw_state[1],
+                 group.loudness._spec_sum[1], group.roughness._latest[1]]
+        if k == 9:
+            left_with = [value.copy() for value in state]
+        if k == 11:
+            for value, frozen in zip(state, left_with, strict=True):
+                np.testing.assert_array_equal(value, frozen)
 
 
 def test_streams_asleep_and_streams_not_near_in_one_group_keep_to_their_own_stages():
@@ -195,6 +225,17 @@ def test_streams_asleep_and_streams_not_near_in_one_group_keep_to_their_own_stag
             assert np.isfinite(b.fluctuation_vacil[[0, 1, 3]]).all()
         if k >= 12:  # awake again, from the state each fell asleep with
             assert np.isfinite(b.loudness_sone[[1, 2]]).all()
+        # that state: as block 9 left it, stream 2's in every stage, stream 1's but
+        # fluctuation strength's
+        group = some._groups[0]
+        state = [group.loudness._nl_state[[1, 2]], group.loudness._tw_state[[1, 2]],
+                 group.loudness._spec_sum[[1, 2]], group.roughness._latest[[1, 2]],
+                 group.fluctuation._tail[2], group.fluctuation._latest[2]]
+        if k == 9:
+            left_with = [value.copy() for value in state]
+        if k == 11:
+            for value, frozen in zip(state, left_with, strict=True):
+                np.testing.assert_array_equal(value, frozen)
 
 
 def test_the_short_stages_sleep_through_more_of_a_pause(talk_pause_talk):
@@ -202,6 +243,10 @@ def test_the_short_stages_sleep_through_more_of_a_pause(talk_pause_talk):
     assert valid.sum() >= 10
     # 12 s of line noise: the short stages stop 0.5 s after speech, the others after 2 s
     assert (gated.slots_awake - gated.slots_near) * GATE_SLOT_S >= 1.25
+    # and they do stop (the counters alone are the gate's bookkeeping): on the grid the
+    # windows read, loudness is not measured while fluctuation strength still is
+    loudness, fluctuation = _stage_grid(talk_pause_talk)
+    assert (np.isnan(loudness) & np.isfinite(fluctuation)).sum() * 0.01 >= 1.25
     never = StreamingVoiceAnalyzer(1, FS, sleep_after_s=None)
     never.process(talk_pause_talk)
     assert never.slots_near == never.slots_awake == 0  # counted only when gating
