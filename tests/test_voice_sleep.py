@@ -258,3 +258,39 @@ def test_no_stream_awake_still_moves_the_clocks():
     assert out.loudness_sone.shape == (2, 50) and np.isnan(out.loudness_sone).all()
     again = psycho.process(np.zeros((2, 800), dtype=np.float32))
     assert again.first_frame == 5 and np.isfinite(again.loudness_sone).all()
+
+
+class _Held:
+    """A stage holding a stream-first buffer whose length changes with each block, as
+    a framer's held samples do."""
+
+    _STREAM_STATE = (("held", 0),)
+    _STREAM_CHILDREN = ()
+
+    def __init__(self, held):
+        self.held = held
+        self.clock = 0
+
+
+def test_held_input_of_sleeping_streams_keeps_its_latest_samples_when_its_length_changes():
+    held = np.arange(12.0).reshape(3, 4)  # streams 0, 1, 2; four samples each
+    awake = np.array([1])
+    for length, want_others in [
+        (6, [[2, 3, 0, 1, 2, 3], [10, 11, 8, 9, 10, 11]]),  # longer: older ones repeat
+        (2, [[2, 3], [10, 11]]),  # shorter: the latest stay
+    ]:
+        stage = _Held(held.copy())
+        part = take_streams(stage, awake)
+        np.testing.assert_array_equal(part.held, held[[1]])
+        part.held = np.full((1, length), -1.0)  # the awake stream's new held samples
+        part.clock = 7
+        put_streams(stage, part, awake)
+        assert stage.held.shape == (3, length) and stage.clock == 7
+        np.testing.assert_array_equal(stage.held[1], -1.0)
+        np.testing.assert_array_equal(stage.held[[0, 2]], want_others)
+    # nothing held yet: the sleeping streams hold zeros of the new length
+    stage = _Held(np.zeros((3, 0)))
+    part = take_streams(stage, awake)
+    part.held = np.ones((1, 3))
+    put_streams(stage, part, awake)
+    np.testing.assert_array_equal(stage.held, [[0, 0, 0], [1, 1, 1], [0, 0, 0]])
