@@ -38,7 +38,8 @@ def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "voiceline", "demo", "--seats", "3", "--port", str(port),
          "--no-browser", "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)  # a process group of its own, as in a terminal
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 150
@@ -69,10 +70,14 @@ def test_demo_serves_scored_seats_and_stops_cleanly(tmp_path):
         assert {"agent_agitation", "dead_air", "clipping", "forbidden_phrase",
                 "missing_greeting", "long_hold"} <= checks, checks
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]  # Ctrl-C stops cleanly, quietly
+    # the seats stop before the server: their calls end the protocol's way, none cut off
+    status = re.findall(r"(\d+) dropped .* (\d+) errors", err)
+    assert status and status[-1] == ("0", "0"), err[-3000:]
+    assert re.search(r"\d+ calls streamed with", err), err[-3000:]
     assert f"dashboard: {url}/" in out and "supervisor / voiceline-demo" in out
     assert f"QA review: {url}/qa.html" in out
     data_dir = Path(re.search(r"data:\s+(\S+)", out).group(1))

@@ -216,6 +216,50 @@ def _banner(url: str, seats: int, data_dir: Path, temporary: bool) -> str:
             f"Ctrl-C stops everything.\n")
 
 
+def _stop_children(children: list[subprocess.Popen], timeout_s: float = 15.0) -> None:
+    """Ctrl-C to each child still running (the simulator ends its calls the protocol's
+    way), then wait; one that takes longer than ``timeout_s`` is killed."""
+    running = [child for child in children if child.poll() is None]
+    for child in running:
+        child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    for child in running:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _demo_server(server_class, config, children):
+    """The server, stopped after its seats: the first Ctrl-C (or SIGTERM, SIGHUP) stops
+    ``children()`` (:func:`_stop_children`), and only then the server, so the seats'
+    calls end the protocol's way and the store records them ended, where a server going
+    first would cut 300 calls (the simulator counting each a lost connection and its
+    last frame dropped). The children run in sessions of their own so that a terminal's
+    Ctrl-C reaches them only through here. A second signal stops the server at once."""
+    import threading
+
+    class DemoServer(server_class):
+        stopping = False
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.stopping:
+                super().handle_exit(sig, frame)
+                return
+            self.stopping = True
+            print("voiceline demo: ending the seats' calls, then stopping the server "
+                  "(Ctrl-C again to stop at once) …", file=sys.stderr, flush=True)
+
+            def seats_then_server() -> None:
+                _stop_children(children())
+                super(DemoServer, self).handle_exit(sig, None)
+
+            threading.Thread(target=seats_then_server, name="demo-stop", daemon=True).start()
+
+    return DemoServer(config)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     import threading
 
@@ -247,19 +291,20 @@ def run_demo(args: argparse.Namespace) -> int:
                           workers=args.workers, log=log)
         token = _setup_accounts(data_dir, args.seats)
         config = demo_config(data_dir, args.port)
-        server = QuietServer(uvicorn_config(config, log_level="warning"))
+        server = _demo_server(QuietServer, uvicorn_config(config, log_level="warning"),
+                              lambda: [p for p in (sim, *recorded) if p is not None])
         url = f"http://{config.host}:{config.port}"
 
         def start_seats() -> None:
             nonlocal sim, url
             deadline = time.monotonic() + 60
-            while not server.started and not server.should_exit:
+            while not server.started and not (server.stopping or server.should_exit):
                 if time.monotonic() > deadline:
                     log("voiceline demo: the server did not start within 60 s")
                     server.should_exit = True
                     return
                 time.sleep(0.1)
-            if server.should_exit:
+            if server.stopping or server.should_exit:
                 return
             url = f"http://{config.host}:{bound_port(server, config.port)}"
             sim = subprocess.Popen(
@@ -268,11 +313,11 @@ def run_demo(args: argparse.Namespace) -> int:
                  "--agitation-every", str(args.agitation_every),
                  "--low-energy-every", str(DEMO_LOW_ENERGY_EVERY_S), "--status-every", "30",
                  "--frame-ms", str(DEMO_FRAME_MS)],
-                env={**os.environ, "VOICELINE_INGEST_TOKEN": token})
+                env={**os.environ, "VOICELINE_INGEST_TOKEN": token}, start_new_session=True)
             recorded.append(subprocess.Popen(  # the QA pages' queue: a few recordings
                 [sys.executable, "-m", "voiceline.demo_qa", "--data", str(data_dir),
                  "--agents", ",".join(agent_ids(min(args.seats, 3))), "--seed",
-                 str(args.seed)]))
+                 str(args.seed)], start_new_session=True))
             print(_banner(url, args.seats, data_dir, temporary), flush=True)
             if not args.no_browser and _has_display():
                 import webbrowser
@@ -286,16 +331,10 @@ def run_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the server runs (while calibrating)
         return 0
     finally:
-        log("voiceline demo: stopping …")
-        for child in [p for p in (sim, *recorded) if p is not None]:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+        _stop_children([p for p in (sim, *recorded) if p is not None])
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
+        log("voiceline demo: stopped")
 
 
 def add_parser(sub) -> None:
