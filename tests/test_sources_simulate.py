@@ -12,6 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -398,3 +402,50 @@ def test_cli_simulate_replays_a_file_and_prints_a_status_line(tmp_path, capsys, 
 def test_cli_simulate_rejects_a_bad_server_url(capsys):
     assert main(["simulate", "--server", "ftp://example.org", "--seats", "1"]) == 2
     assert "is not a server URL" in capsys.readouterr().err
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie, not yet reaped by whoever adopted it, counts)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.split()[1:2] == ["Z"] for line in status if line.startswith("State:"))
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_simulator_whose_starter_dies_hangs_up_and_stops():
+    """The demo starts the simulator in a session of its own; if the demo is killed (a
+    SIGKILL it cannot pass on), the simulator must not stream to nobody for ever."""
+    ingest = WebsocketIngest(AudioForkParser)
+    with server_thread(ingest) as url:
+        starter = subprocess.Popen(
+            [sys.executable, "-c", (
+                "import os, subprocess, sys, time\n"
+                "env = {**os.environ, 'VOICELINE_INGEST_TOKEN': 't',\n"
+                "       'VOICELINE_STOP_WITH_PARENT': str(os.getpid())}\n"
+                "sim = subprocess.Popen([sys.executable, '-m', 'voiceline', 'simulate',\n"
+                f"    '--server', '{url}', '--seats', '1', '--frame-ms', '100'],\n"
+                "    env=env, start_new_session=True)\n"
+                "print(sim.pid, flush=True)\n"
+                "time.sleep(600)\n")],
+            stdout=subprocess.PIPE, text=True)
+        sim_pid = int(starter.stdout.readline())
+        try:
+            deadline = time.monotonic() + 120
+            while not ingest.connections or len(ingest.connections[0].events) < 20:
+                assert time.monotonic() < deadline, "the simulator never streamed"
+                time.sleep(0.2)
+            starter.kill()  # SIGKILL: nothing is passed on
+            starter.wait()
+            deadline = time.monotonic() + 30
+            while not _gone(sim_pid):
+                assert time.monotonic() < deadline, "the simulator outlived its starter"
+                time.sleep(0.2)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sim_pid, signal.SIGKILL)
+            starter.kill()
+        time.sleep(0.5)  # the server's parser sees the close
+    (conn,) = ingest.connections
+    assert conn.ended is not None, conn.events[-3:]  # hung up the protocol's way

@@ -271,6 +271,7 @@ def run_demo(args: argparse.Namespace) -> int:
         hold_data_dir,
         uvicorn_config,
     )
+    from voiceline.sources.cli import STOP_WITH_PARENT_ENV
 
     if args.seats < 1:
         raise UserError(f"--seats must be at least 1, got {args.seats}")
@@ -313,7 +314,9 @@ def run_demo(args: argparse.Namespace) -> int:
                  "--agitation-every", str(args.agitation_every),
                  "--low-energy-every", str(DEMO_LOW_ENERGY_EVERY_S), "--status-every", "30",
                  "--frame-ms", str(DEMO_FRAME_MS)],
-                env={**os.environ, "VOICELINE_INGEST_TOKEN": token}, start_new_session=True)
+                env={**os.environ, "VOICELINE_INGEST_TOKEN": token,
+                     STOP_WITH_PARENT_ENV: str(os.getpid())},
+                start_new_session=True)
             recorded.append(subprocess.Popen(  # the QA pages' queue: a few recordings
                 [sys.executable, "-m", "voiceline.demo_qa", "--data", str(data_dir),
                  "--agents", ",".join(agent_ids(min(args.seats, 3))), "--seed",

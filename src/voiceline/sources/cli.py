@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +41,29 @@ def _stop_on_signals(stop) -> None:
             loop.add_signal_handler(sig, first)
         except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
             pass
+
+
+#: Set by a process that starts ``voiceline simulate`` in a session of its own (the
+#: demo) to its pid: the simulator stops when that process is gone, however it ended.
+STOP_WITH_PARENT_ENV = "VOICELINE_STOP_WITH_PARENT"
+
+
+def _stop_when_orphaned(stop, poll_s: float = 1.0) -> asyncio.Task | None:
+    """Call ``stop()`` once the process named by :data:`STOP_WITH_PARENT_ENV` is no
+    longer this one's parent (it ended, even by SIGKILL, which it cannot pass on)."""
+    value = os.environ.get(STOP_WITH_PARENT_ENV, "")
+    if not value.isdecimal():
+        return None
+    parent = int(value)
+
+    async def watch() -> None:
+        while os.getppid() == parent:
+            await asyncio.sleep(poll_s)
+        logging.getLogger("voiceline.sources").info(
+            "the process that started this one (pid %d) has ended: stopping", parent)
+        stop()
+
+    return asyncio.get_running_loop().create_task(watch(), name="stop-with-parent")
 
 
 def _check_ids(agents: list[str], seats: list[str]) -> None:
@@ -115,7 +139,12 @@ def run_simulate_cli(args: argparse.Namespace) -> int:
 
     async def main():
         _stop_on_signals(simulation.stop)
-        return await simulation.run()
+        orphaned = _stop_when_orphaned(simulation.stop)
+        try:
+            return await simulation.run()
+        finally:
+            if orphaned is not None:
+                orphaned.cancel()
 
     try:
         result = asyncio.run(main())
