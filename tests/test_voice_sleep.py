@@ -162,6 +162,23 @@ def test_advancing_some_streams_gives_them_what_advancing_all_gives():
         assert some_pitch._framer.frames_emitted == full_pitch._framer.frames_emitted
 
 
+def _stage_state(psycho, rows, fluctuation_rows=()):
+    """Copies of the first group's per-stream state that sleeping leaves frozen:
+    loudness and roughness for ``rows``, fluctuation strength for ``fluctuation_rows``."""
+    group = psycho._groups[0]
+    state = [group.loudness._nl_state[rows], group.loudness._tw_state[rows],
+             group.loudness._spec_sum[rows], group.roughness._latest[rows]]
+    if len(fluctuation_rows):
+        state += [group.fluctuation._tail[fluctuation_rows],
+                  group.fluctuation._latest[fluctuation_rows]]
+    return [value.copy() for value in state]
+
+
+def _assert_state_equal(state, frozen):
+    for value, before in zip(state, frozen, strict=True):
+        np.testing.assert_array_equal(value, before)
+
+
 def test_streams_not_near_speech_advance_fluctuation_strength_alone():
     rng = np.random.default_rng(1)
     x = rng.normal(0.0, 0.05, (3, 16 * 2000)).astype(np.float32)
@@ -189,14 +206,10 @@ def test_streams_not_near_speech_advance_fluctuation_strength_alone():
             assert np.isfinite(b.loudness_sone[1]).all()
             np.testing.assert_array_equal(b.loudness_sone[[0, 2]], a.loudness_sone[[0, 2]])
         # that state: stream 1's loudness and roughness state as block 9 left it
-        group = some._groups[0]
-        state = [group.loudness._nl_state[1], group.loudness._tw_state[1],
-                 group.loudness._spec_sum[1], group.roughness._latest[1]]
         if k == 9:
-            left_with = [value.copy() for value in state]
+            left_with = _stage_state(some, [1])
         if k == 11:
-            for value, frozen in zip(state, left_with, strict=True):
-                np.testing.assert_array_equal(value, frozen)
+            _assert_state_equal(_stage_state(some, [1]), left_with)
 
 
 def test_streams_asleep_and_streams_not_near_in_one_group_keep_to_their_own_stages():
@@ -227,15 +240,10 @@ def test_streams_asleep_and_streams_not_near_in_one_group_keep_to_their_own_stag
             assert np.isfinite(b.loudness_sone[[1, 2]]).all()
         # that state: as block 9 left it, stream 2's in every stage, stream 1's but
         # fluctuation strength's
-        group = some._groups[0]
-        state = [group.loudness._nl_state[[1, 2]], group.loudness._tw_state[[1, 2]],
-                 group.loudness._spec_sum[[1, 2]], group.roughness._latest[[1, 2]],
-                 group.fluctuation._tail[2], group.fluctuation._latest[2]]
         if k == 9:
-            left_with = [value.copy() for value in state]
+            left_with = _stage_state(some, [1, 2], fluctuation_rows=[2])
         if k == 11:
-            for value, frozen in zip(state, left_with, strict=True):
-                np.testing.assert_array_equal(value, frozen)
+            _assert_state_equal(_stage_state(some, [1, 2], fluctuation_rows=[2]), left_with)
 
 
 def test_the_short_stages_sleep_through_more_of_a_pause(talk_pause_talk):

@@ -287,13 +287,17 @@ def run_demo(args: argparse.Namespace) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     sim: subprocess.Popen | None = None
     recorded: list[subprocess.Popen] = []
+
+    def children() -> list[subprocess.Popen]:
+        return [p for p in (sim, *recorded) if p is not None]
+
     try:
         prepare_baselines(agent_ids(args.seats), args.seed, data_dir / BASELINES_DIR,
                           workers=args.workers, log=log)
         token = _setup_accounts(data_dir, args.seats)
         config = demo_config(data_dir, args.port)
         server = _demo_server(QuietServer, uvicorn_config(config, log_level="warning"),
-                              lambda: [p for p in (sim, *recorded) if p is not None])
+                              children)
         url = f"http://{config.host}:{config.port}"
 
         def start_seats() -> None:
@@ -334,7 +338,7 @@ def run_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the server runs (while calibrating)
         return 0
     finally:
-        _stop_children([p for p in (sim, *recorded) if p is not None])
+        _stop_children(children())
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
         log("voiceline demo: stopped")
